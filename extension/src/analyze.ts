@@ -1,0 +1,147 @@
+/** Analyze File: one request per document, with progress, cancellation and $/progress. */
+import { randomUUID } from 'node:crypto';
+import * as vscode from 'vscode';
+import { WorkDoneProgress } from 'vscode-languageclient/node';
+import type { AnalysisStore } from './analyses';
+import { ServerUnavailableError, type ServerClient } from './client';
+import { errorCode, errorMessage } from './core/async';
+import { ErrorCodes, Methods, type AnalyzeParams, type AnalyzeResult } from './core/protocol';
+
+export interface AnalyzeOptions {
+  /** true: notification with a Cancel button and error pop-ups; false: quiet status-bar progress */
+  interactive: boolean;
+}
+
+export class Analyzer implements vscode.Disposable {
+  private readonly inFlight = new Map<string, vscode.CancellationTokenSource>();
+
+  constructor(
+    private readonly server: ServerClient,
+    private readonly store: AnalysisStore,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  isAnalyzing(uri: vscode.Uri): boolean {
+    return this.inFlight.has(uri.toString());
+  }
+
+  /** Analyses a document; resolves with the result, or undefined when cancelled or failed. */
+  async analyze(document: vscode.TextDocument, options: AnalyzeOptions): Promise<AnalyzeResult | undefined> {
+    const key = document.uri.toString();
+    this.inFlight.get(key)?.cancel();
+    const cts = new vscode.CancellationTokenSource();
+    this.inFlight.set(key, cts);
+    const name = vscode.workspace.asRelativePath(document.uri, false);
+    try {
+      return await vscode.window.withProgress(
+        {
+          location: options.interactive ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
+          title: `Atten-Scope: analysing ${name}`,
+          cancellable: options.interactive,
+        },
+        async (progress, token) => {
+          const sub = token.onCancellationRequested(() => cts.cancel());
+          try {
+            // an edit during the analysis makes the server answer ContentModified: try again
+            for (let attempt = 1; ; attempt++) {
+              try {
+                return await this.run(document, progress, cts.token);
+              } catch (error) {
+                if (errorCode(error) !== ErrorCodes.ContentModified || attempt >= 3 || cts.token.isCancellationRequested) {
+                  throw error;
+                }
+                progress.report({ message: 'the file changed; analysing again' });
+              }
+            }
+          } finally {
+            sub.dispose();
+          }
+        },
+      );
+    } catch (error) {
+      this.handleError(error, document, options);
+      return undefined;
+    } finally {
+      if (this.inFlight.get(key) === cts) {
+        this.inFlight.delete(key);
+      }
+      cts.dispose();
+    }
+  }
+
+  private async run(
+    document: vscode.TextDocument,
+    progress: vscode.Progress<{ message?: string; increment?: number }>,
+    token: vscode.CancellationToken,
+  ): Promise<AnalyzeResult | undefined> {
+    const client = await this.server.ensureStarted();
+    if (token.isCancellationRequested) {
+      return undefined;
+    }
+    const workDoneToken = randomUUID();
+    let reported = 0;
+    const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
+      if (value.kind === 'end') {
+        return;
+      }
+      const v = value;
+      const pct = typeof v.percentage === 'number' && Number.isFinite(v.percentage) ? Math.min(100, Math.max(0, v.percentage)) : undefined;
+      const increment = pct !== undefined && pct > reported ? pct - reported : undefined;
+      if (pct !== undefined && pct > reported) {
+        reported = pct;
+      }
+      progress.report({ message: v.message, increment });
+    });
+    try {
+      const params: AnalyzeParams = { textDocument: { uri: document.uri.toString() }, workDoneToken };
+      const result = await client.sendRequest<AnalyzeResult>(Methods.analyze, params, token);
+      if (token.isCancellationRequested || !result) {
+        return undefined;
+      }
+      this.store.set(document.uri, result);
+      const windows = Array.isArray(result.windows) ? result.windows.length : 1;
+      this.log.info(
+        `Analysed ${document.uri.toString()} v${result.version}: ${result.tokens} tokens` +
+          `${windows > 1 ? ` in ${windows} windows` : ''}${result.truncated ? ' (truncated)' : ''}` +
+          `${result.reusedTokens ? `, ${result.reusedTokens} reused` : ''}, ${Math.round(result.elapsedMs)} ms`,
+      );
+      return result;
+    } finally {
+      onProgress.dispose();
+    }
+  }
+
+  private handleError(error: unknown, document: vscode.TextDocument, options: AnalyzeOptions): void {
+    const code = errorCode(error);
+    if (error instanceof vscode.CancellationError || code === ErrorCodes.RequestCancelled) {
+      this.log.info(`Analysis of ${document.uri.toString()} cancelled.`);
+      return;
+    }
+    if (error instanceof ServerUnavailableError) {
+      return; // the client already showed the reason
+    }
+    if (code === ErrorCodes.ContentModified) {
+      this.log.info(`${document.uri.toString()} changed during the analysis.`);
+      return;
+    }
+    const message = errorMessage(error);
+    this.log.error(`Analysis of ${document.uri.toString()} failed: ${message}`);
+    if (options.interactive) {
+      void vscode.window.showErrorMessage(`Atten-Scope: analysis failed: ${message}`, 'Show Logs').then((choice) => {
+        if (choice) {
+          this.log.show(true);
+        }
+      });
+    }
+  }
+
+  cancelAll(): void {
+    for (const cts of this.inFlight.values()) {
+      cts.cancel();
+    }
+  }
+
+  dispose(): void {
+    this.cancelAll();
+  }
+}

@@ -1,0 +1,336 @@
+/** The language client: starts the Python server, keeps it configured, restarts it on crashes. */
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  DidChangeConfigurationNotification,
+  ErrorAction,
+  LanguageClient,
+  RevealOutputChannelOn,
+  State,
+  TransportKind,
+  type CloseHandlerResult,
+  type ErrorHandler,
+  type ErrorHandlerResult,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+import { Commands, CONFIG_SECTION, SAVED_SCHEME, SERVER_MODULE } from './constants';
+import { errorMessage } from './core/async';
+import { installHint } from './core/interpreter';
+import { Methods, type StatusParams } from './core/protocol';
+import { needsRestart, serverSettings, type Settings } from './core/settings';
+import { checkInterpreter, onPythonInterpreterChanged, resolveInterpreter, type Interpreter } from './python';
+import type { SettingsService } from './settings';
+
+export type ClientState = 'stopped' | 'starting' | 'running' | 'failed';
+
+/** Thrown by `ensureStarted` when the server cannot start; the user was already told why. */
+export class ServerUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerUnavailableError';
+  }
+}
+
+const RESTART_WINDOW_MS = 3 * 60_000;
+const MAX_RESTARTS = 4;
+
+class RestartingErrorHandler implements ErrorHandler {
+  private restarts: number[] = [];
+
+  constructor(
+    private readonly log: vscode.LogOutputChannel,
+    /** false while the first start is under way or the client is being stopped */
+    private readonly mayRestart: () => boolean,
+    private readonly onGiveUp: () => void,
+  ) {}
+
+  error(error: Error, _message: unknown, count: number | undefined): ErrorHandlerResult {
+    this.log.error(`Connection error: ${error.message}`);
+    return { action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown, handled: true };
+  }
+
+  closed(): CloseHandlerResult {
+    if (!this.mayRestart()) {
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (this.restarts.length < MAX_RESTARTS) {
+      this.restarts.push(now);
+      this.log.warn(`The Atten-Scope server stopped; restarting (${this.restarts.length}/${MAX_RESTARTS}).`);
+      return { action: CloseAction.Restart, handled: true };
+    }
+    this.onGiveUp();
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+}
+
+export class ServerClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private starting: Promise<LanguageClient> | undefined;
+  private interpreter: Interpreter | undefined;
+  private stateValue: ClientState = 'stopped';
+  private lastSent = '';
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly clientDisposables: vscode.Disposable[] = [];
+  private readonly statusEmitter = new vscode.EventEmitter<StatusParams>();
+  private readonly stateEmitter = new vscode.EventEmitter<ClientState>();
+  private readonly restartEmitter = new vscode.EventEmitter<void>();
+
+  /** attenScope/status notifications from the server */
+  readonly onStatus = this.statusEmitter.event;
+  /** client state changes */
+  readonly onState = this.stateEmitter.event;
+  /** the server process was (re)started: analyses held by the old one are gone */
+  readonly onDidStartServer = this.restartEmitter.event;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly settings: SettingsService,
+  ) {
+    this.disposables.push(this.statusEmitter, this.stateEmitter, this.restartEmitter);
+    this.disposables.push(settings.onDidChange(({ before, after }) => void this.onSettingsChanged(before, after)));
+    void onPythonInterpreterChanged(() => {
+      if (this.interpreter?.source === 'pythonExtension' && this.stateValue !== 'stopped') {
+        this.log.info('The Python interpreter changed; restarting the server.');
+        void this.restart();
+      }
+    }, log).then((d) => d && this.disposables.push(d));
+  }
+
+  get state(): ClientState {
+    return this.stateValue;
+  }
+
+  get isRunning(): boolean {
+    return this.stateValue === 'running' && this.client !== undefined;
+  }
+
+  private setState(state: ClientState): void {
+    if (state !== this.stateValue) {
+      this.stateValue = state;
+      this.stateEmitter.fire(state);
+    }
+  }
+
+  /** Starts the server unless it runs; throws ServerUnavailableError when it cannot start. */
+  ensureStarted(): Promise<LanguageClient> {
+    if (this.client && this.stateValue === 'running') {
+      return Promise.resolve(this.client);
+    }
+    this.starting ??= this.start().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  /** Sends a request; starts the server first when needed. */
+  async request<R>(method: string, params: object, token?: vscode.CancellationToken): Promise<R> {
+    const client = await this.ensureStarted();
+    if (token?.isCancellationRequested) {
+      throw new vscode.CancellationError();
+    }
+    return client.sendRequest<R>(method, params, token);
+  }
+
+  /** The running client, if any (no start). */
+  get current(): LanguageClient | undefined {
+    return this.stateValue === 'running' ? this.client : undefined;
+  }
+
+  private async start(): Promise<LanguageClient> {
+    this.setState('starting');
+    const settings = this.settings.effective;
+    const interpreter = await resolveInterpreter(settings, this.settings.trusted, this.log);
+    this.interpreter = interpreter;
+    const cwd = this.context.globalStorageUri.fsPath;
+    try {
+      await vscode.workspace.fs.createDirectory(this.context.globalStorageUri);
+    } catch {
+      // the folder exists
+    }
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PYTHONUNBUFFERED: '1',
+      PYTHONIOENCODING: 'utf-8',
+      // never import modules from the working directory
+      PYTHONSAFEPATH: '1',
+    };
+    this.log.info(`Python (${interpreter.source}): ${interpreter.command.join(' ')}`);
+    const check = await checkInterpreter(interpreter, cwd, env);
+    if (!check.ok) {
+      this.setState('failed');
+      const message = this.describeCheckFailure(interpreter, check.reason, check.detail);
+      this.log.error(`${message} (${check.detail})`);
+      void this.showStartError(message);
+      throw new ServerUnavailableError(message);
+    }
+    this.log.info(`Python ${check.python} at ${check.executable}`);
+
+    const [exe, ...preArgs] = interpreter.command;
+    const serverOptions: ServerOptions = {
+      command: exe,
+      args: [...preArgs, '-m', SERVER_MODULE, 'serve'],
+      transport: TransportKind.stdio,
+      options: { cwd, env },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: SAVED_SCHEME }],
+      outputChannel: this.log,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: { settings: serverSettings(settings) },
+      errorHandler: new RestartingErrorHandler(this.log, () => this.client === client && this.stateValue === 'running', () => {
+        this.setState('failed');
+        void this.showStartError('The Atten-Scope server stopped several times and will not be restarted automatically.', true);
+      }),
+      initializationFailedHandler: (error: unknown) => {
+        this.log.error(`The server failed to initialise: ${errorMessage(error)}`);
+        return false;
+      },
+      middleware: {
+        workspace: {
+          configuration: (params) =>
+            params.items.map((item) =>
+              item.section === CONFIG_SECTION || item.section === undefined
+                ? serverSettings(this.settings.effective)
+                : null,
+            ),
+        },
+      },
+      markdown: { isTrusted: false, supportHtml: false },
+    };
+    const client = new LanguageClient('attenScope', 'Atten-Scope', serverOptions, clientOptions);
+    this.clientDisposables.push(
+      client.onNotification(Methods.status, (params: StatusParams) => this.statusEmitter.fire(params)),
+      client.onDidChangeState((e) => {
+        if (e.newState === State.Running) {
+          this.lastSent = JSON.stringify(serverSettings(this.settings.effective));
+          this.setState('running');
+          this.restartEmitter.fire();
+        } else if (e.newState === State.Stopped && this.client === client && this.stateValue === 'running') {
+          this.setState('stopped');
+        }
+      }),
+    );
+    this.client = client;
+    try {
+      await client.start();
+      if (!client.isRunning()) {
+        // a failed initialisation can resolve start() with a stopped client
+        throw new Error('the server process exited during initialisation');
+      }
+    } catch (error) {
+      this.setState('failed');
+      this.log.error(`The server did not start: ${errorMessage(error)}`);
+      const message = `The Atten-Scope server (${interpreter.command.join(' ')} -m ${SERVER_MODULE} serve) stopped while starting. Its error output is in the log.`;
+      void this.showStartError(message, true);
+      await this.disposeClient();
+      throw new ServerUnavailableError(message);
+    }
+    this.lastSent = JSON.stringify(serverSettings(this.settings.effective));
+    this.setState('running');
+    return client;
+  }
+
+  private describeCheckFailure(interpreter: Interpreter, reason: string, detail: string): string {
+    const exe = interpreter.command.join(' ');
+    switch (reason) {
+      case 'notFound':
+        return `Atten-Scope could not run the Python interpreter "${exe}". Set attenScope.pythonPath to a Python 3.9+ interpreter.`;
+      case 'missingModule':
+        return `The Python package "${SERVER_MODULE}" is not installed in ${detail}. Install it with: ${installHint(detail)} (or set attenScope.pythonPath).`;
+      case 'unsupported':
+        return detail;
+      default:
+        return `Atten-Scope could not check the Python interpreter "${exe}": ${detail.split(/\r?\n/).pop() ?? detail}`;
+    }
+  }
+
+  private async showStartError(message: string, offerRestart = false): Promise<void> {
+    const actions = ['Show Logs', 'Open Settings'];
+    if (offerRestart) {
+      actions.push('Restart Server');
+    } else if (vscode.extensions.getExtension('ms-python.python')) {
+      actions.push('Select Interpreter');
+    }
+    const choice = await vscode.window.showErrorMessage(message, ...actions);
+    switch (choice) {
+      case 'Show Logs':
+        this.log.show(true);
+        break;
+      case 'Open Settings':
+        await vscode.commands.executeCommand('workbench.action.openSettings', 'attenScope.pythonPath');
+        break;
+      case 'Select Interpreter':
+        await vscode.commands.executeCommand('python.setInterpreter');
+        break;
+      case 'Restart Server':
+        await vscode.commands.executeCommand(Commands.restartServer);
+        break;
+    }
+  }
+
+  private async onSettingsChanged(before: Settings, after: Settings): Promise<void> {
+    if (this.stateValue === 'stopped') {
+      return;
+    }
+    if (needsRestart(before, after)) {
+      this.log.info('The interpreter setting changed; restarting the server.');
+      await this.restart().catch(() => undefined);
+      return;
+    }
+    const payload = serverSettings(after);
+    const json = JSON.stringify(payload);
+    if (!this.client || this.stateValue !== 'running' || json === this.lastSent) {
+      return;
+    }
+    this.lastSent = json;
+    try {
+      await this.client.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: { [CONFIG_SECTION]: payload },
+      });
+    } catch (error) {
+      this.log.error(`Could not send the settings to the server: ${errorMessage(error)}`);
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.ensureStarted();
+  }
+
+  async stop(): Promise<void> {
+    if (this.starting) {
+      await this.starting.catch(() => undefined);
+    }
+    await this.disposeClient();
+    this.setState('stopped');
+  }
+
+  private async disposeClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    vscode.Disposable.from(...this.clientDisposables.splice(0)).dispose();
+    if (client) {
+      try {
+        if (client.isRunning()) {
+          await client.stop(5000);
+        }
+      } catch (error) {
+        this.log.warn(`Stopping the server: ${errorMessage(error)}`);
+      }
+      try {
+        await client.dispose(2000);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+    vscode.Disposable.from(...this.disposables).dispose();
+  }
+}

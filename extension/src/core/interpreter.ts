@@ -1,0 +1,90 @@
+/** Interpreter path handling and server-check parsing, with no 'vscode' import. */
+
+export interface ExpandContext {
+  home: string;
+  workspaceFolder?: string;
+  env: Record<string, string | undefined>;
+  /** path separator handling: true on Windows */
+  windows?: boolean;
+}
+
+/**
+ * Expands ~, ${userHome}, ${workspaceFolder} and ${env:NAME} in a configured interpreter path.
+ * A relative path containing a separator is resolved against the workspace folder.
+ */
+export function expandInterpreterPath(raw: string, ctx: ExpandContext): string {
+  let value = raw.trim();
+  if (value === '') {
+    return '';
+  }
+  if (value === '~' || value.startsWith('~/') || value.startsWith('~\\')) {
+    value = ctx.home + value.slice(1);
+  }
+  value = value.replace(/\$\{(userHome|workspaceFolder|env:([A-Za-z_][A-Za-z0-9_]*))\}/g, (match, name: string, envName?: string) => {
+    if (name === 'userHome') {
+      return ctx.home;
+    }
+    if (name === 'workspaceFolder') {
+      return ctx.workspaceFolder ?? match;
+    }
+    return envName ? (ctx.env[envName] ?? '') : match;
+  });
+  const sep = ctx.windows ? /[\\/]/ : /\//;
+  const absolute = ctx.windows ? /^([A-Za-z]:[\\/]|[\\/]{2})/.test(value) : value.startsWith('/');
+  if (!absolute && sep.test(value) && ctx.workspaceFolder) {
+    const joiner = ctx.windows ? '\\' : '/';
+    value = ctx.workspaceFolder.replace(/[\\/]+$/, '') + joiner + value.replace(/^\.[\\/]/, '');
+  }
+  return value;
+}
+
+/** Python snippet that reports whether the server package is importable, without importing it. */
+export const CHECK_SCRIPT = [
+  'import importlib.util, json, sys',
+  'spec = importlib.util.find_spec("atten_scope")',
+  'print(json.dumps({"found": spec is not None, "python": sys.version.split()[0], "executable": sys.executable}))',
+].join('\n');
+
+export interface CheckReport {
+  found: boolean;
+  python: string;
+  executable: string;
+}
+
+/** Parses the last JSON line printed by CHECK_SCRIPT; undefined when the output is not one. */
+export function parseCheckOutput(stdout: string): CheckReport | undefined {
+  const lines = stdout.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const value: unknown = JSON.parse(lines[i]);
+      if (typeof value === 'object' && value !== null && typeof (value as CheckReport).found === 'boolean') {
+        const v = value as Partial<CheckReport>;
+        return {
+          found: v.found === true,
+          python: typeof v.python === 'string' ? v.python : '',
+          executable: typeof v.executable === 'string' ? v.executable : '',
+        };
+      }
+    } catch {
+      // not JSON: keep looking
+    }
+  }
+  return undefined;
+}
+
+/** Python versions the server supports. */
+export function isSupportedPython(version: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  if (!m) {
+    return true; // unknown: let the server decide
+  }
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return major > 3 || (major === 3 && minor >= 9);
+}
+
+/** The command a user can paste to install the server into an interpreter. */
+export function installHint(python: string): string {
+  const quoted = /\s/.test(python) ? `"${python}"` : python;
+  return `${quoted} -m pip install atten-scope`;
+}

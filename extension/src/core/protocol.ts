@@ -1,0 +1,158 @@
+/**
+ * Types of the Atten-Scope language-server protocol (docs/PROTOCOL.md).
+ * All positions are LSP positions: 0-based line, UTF-16 code units.
+ */
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+export type Refinement = 'raw' | 'norm' | 'effective' | 'effective+norm';
+export type Aggregate = 'headMean' | 'headMax' | 'layerMean' | 'rollout' | 'perHead';
+export type Direction = 'attendsTo' | 'attendedBy';
+export type Device = 'auto' | 'cpu' | 'cuda' | 'mps';
+export type IndexSelection = 'all' | number[];
+
+export const REFINEMENTS: readonly Refinement[] = ['raw', 'norm', 'effective', 'effective+norm'];
+export const AGGREGATES: readonly Aggregate[] = ['headMean', 'headMax', 'layerMean', 'rollout', 'perHead'];
+export const DIRECTIONS: readonly Direction[] = ['attendsTo', 'attendedBy'];
+export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'mps'];
+
+export const Methods = {
+  analyze: 'attenScope/analyze',
+  attention: 'attenScope/attention',
+  heatmap: 'attenScope/heatmap',
+  heads: 'attenScope/heads',
+  status: 'attenScope/status',
+} as const;
+
+/** JSON-RPC / LSP error codes the extension reacts to. */
+export const ErrorCodes = {
+  InvalidParams: -32602,
+  RequestCancelled: -32800,
+  ContentModified: -32801,
+} as const;
+
+export interface TextDocumentIdentifier {
+  uri: string;
+}
+
+export interface ModelInfo {
+  id: string;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+export interface AnalyzeParams {
+  textDocument: TextDocumentIdentifier;
+  workDoneToken?: string | number;
+}
+
+export interface AnalyzeResult {
+  uri: string;
+  version: number;
+  model: ModelInfo;
+  tokens: number;
+  windows: { start: number; end: number }[];
+  truncated: boolean;
+  reusedTokens?: number;
+  elapsedMs: number;
+}
+
+export interface TokenRef {
+  index: number;
+  range: Range;
+  text: string;
+}
+
+export interface Target extends TokenRef {
+  weight: number;
+}
+
+export interface LineWeight {
+  line: number;
+  weight: number;
+}
+
+export interface ViewParams {
+  direction?: Direction;
+  refinement?: Refinement;
+  aggregate?: Aggregate;
+  layers?: IndexSelection;
+  heads?: IndexSelection;
+  dropSink?: boolean;
+  topK?: number;
+}
+
+export interface AttentionParams extends ViewParams {
+  textDocument: TextDocumentIdentifier;
+  position: Position;
+}
+
+export interface AttentionResult {
+  version: number;
+  token: TokenRef;
+  targets: Target[];
+  lines: LineWeight[];
+  settings?: Record<string, unknown>;
+  elapsedMs?: number;
+}
+
+export interface HeatmapParams {
+  textDocument: TextDocumentIdentifier;
+  layer: number | 'all';
+  head: number | 'all';
+  refinement?: Refinement;
+  aggregate?: Aggregate;
+  tokenRange?: [number, number];
+}
+
+export interface HeatmapResult {
+  version: number;
+  tokens: TokenRef[];
+  n: number;
+  offset: number;
+  scale: number;
+  /** base64 of the lower triangle, row-major, uint8 per cell */
+  data: string;
+}
+
+export interface HeadsParams {
+  textDocument: TextDocumentIdentifier;
+  position: Position;
+  refinement?: Refinement;
+  direction?: Direction;
+  dropSink?: boolean;
+}
+
+export interface HeadCell {
+  layer: number;
+  head: number;
+  entropy: number;
+  top: TokenRef | null;
+  weight: number;
+}
+
+export interface HeadsResult {
+  version: number;
+  token: TokenRef;
+  layers: number;
+  heads: number;
+  cells: HeadCell[];
+}
+
+export type ServerState = 'loadingModel' | 'ready' | 'analyzing' | 'error';
+
+export interface StatusParams {
+  state: ServerState;
+  message?: string;
+  model?: string;
+}

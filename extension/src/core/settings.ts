@@ -1,0 +1,242 @@
+/**
+ * Settings resolution without 'vscode': merging the configuration scopes, applying
+ * the workspace-trust rules and validating every value.
+ */
+import {
+  AGGREGATES,
+  DEVICES,
+  DIRECTIONS,
+  REFINEMENTS,
+  type Aggregate,
+  type Device,
+  type Direction,
+  type IndexSelection,
+  type Refinement,
+} from './protocol';
+
+export interface Settings {
+  model: string;
+  pythonPath: string;
+  device: Device;
+  maxTokens: number;
+  refinement: Refinement;
+  aggregate: Aggregate;
+  layers: IndexSelection;
+  heads: IndexSelection;
+  direction: Direction;
+  dropSink: boolean;
+  topK: number;
+  autoAnalyze: boolean;
+  trustRemoteCode: boolean;
+  cacheDocuments: number;
+}
+
+export type SettingKey = keyof Settings;
+
+/**
+ * Defaults. They mirror the `default` of each property in package.json, which is what
+ * VS Code reports; a unit test keeps the two equal. Change a default in both places.
+ */
+export const DEFAULTS: Readonly<Settings> = Object.freeze({
+  model: 'embedded:smollm2-135m',
+  pythonPath: '',
+  device: 'auto',
+  maxTokens: 4096,
+  refinement: 'effective+norm',
+  aggregate: 'headMean',
+  layers: 'all',
+  heads: 'all',
+  direction: 'attendsTo',
+  dropSink: true,
+  topK: 20,
+  autoAnalyze: false,
+  trustRemoteCode: false,
+  cacheDocuments: 8,
+});
+
+export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
+
+/** Settings a workspace may not set unless it is trusted (package.json restrictedConfigurations). */
+export const RESTRICTED_KEYS: readonly SettingKey[] = ['model', 'pythonPath', 'trustRemoteCode'];
+
+/** Settings that the server never sees (the extension uses them itself). */
+const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze'];
+
+/** The shape of `WorkspaceConfiguration.inspect()` for one key, as plain data. */
+export interface InspectedValue {
+  defaultValue?: unknown;
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+  /** language-specific values are folded into the scope above them by the caller if wanted */
+}
+
+export type Inspected = Partial<Record<SettingKey, InspectedValue | undefined>>;
+
+export interface Resolution {
+  settings: Settings;
+  /** one sentence per value that was ignored */
+  warnings: string[];
+}
+
+const LIMITS: Partial<Record<SettingKey, [number, number]>> = {
+  maxTokens: [16, 1_048_576],
+  topK: [1, 500],
+  cacheDocuments: [1, 256],
+};
+
+/** Picks the effective raw value of one key following the scope order and the trust rule. */
+export function pickValue(
+  key: SettingKey,
+  inspected: InspectedValue | undefined,
+  trusted: boolean,
+): { value: unknown; ignoredWorkspaceValue: boolean } {
+  if (!inspected) {
+    return { value: undefined, ignoredWorkspaceValue: false };
+  }
+  const restricted = !trusted && RESTRICTED_KEYS.includes(key);
+  let ignored = false;
+  const candidates: unknown[] = [];
+  for (const scoped of [inspected.workspaceFolderValue, inspected.workspaceValue]) {
+    if (scoped === undefined) {
+      continue;
+    }
+    if (restricted) {
+      ignored = true;
+    } else {
+      candidates.push(scoped);
+    }
+  }
+  candidates.push(inspected.globalValue, inspected.defaultValue);
+  const value = candidates.find((v) => v !== undefined);
+  return { value, ignoredWorkspaceValue: ignored };
+}
+
+function isIndexList(value: unknown): value is number[] {
+  return (
+    Array.isArray(value) &&
+    value.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
+  );
+}
+
+/** Validates "all" | non-negative integer list; duplicates removed, sorted. */
+export function normalizeIndexSelection(value: unknown): IndexSelection | undefined {
+  if (value === 'all') {
+    return 'all';
+  }
+  if (isIndexList(value)) {
+    if (value.length === 0) {
+      return 'all';
+    }
+    return [...new Set(value)].sort((a, b) => a - b);
+  }
+  return undefined;
+}
+
+function validate(key: SettingKey, value: unknown): unknown {
+  switch (key) {
+    case 'model':
+      return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+    case 'pythonPath':
+      return typeof value === 'string' ? value.trim() : undefined;
+    case 'device':
+      return DEVICES.includes(value as Device) ? value : undefined;
+    case 'refinement':
+      return REFINEMENTS.includes(value as Refinement) ? value : undefined;
+    case 'aggregate':
+      return AGGREGATES.includes(value as Aggregate) ? value : undefined;
+    case 'direction':
+      return DIRECTIONS.includes(value as Direction) ? value : undefined;
+    case 'layers':
+    case 'heads':
+      return normalizeIndexSelection(value);
+    case 'dropSink':
+    case 'autoAnalyze':
+    case 'trustRemoteCode':
+      return typeof value === 'boolean' ? value : undefined;
+    case 'maxTokens':
+    case 'topK':
+    case 'cacheDocuments': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        return undefined;
+      }
+      const [lo, hi] = LIMITS[key] ?? [-Infinity, Infinity];
+      return Math.min(hi, Math.max(lo, Math.round(value)));
+    }
+  }
+}
+
+/**
+ * Resolves all settings. In an untrusted workspace the workspace and folder values of the
+ * restricted keys are ignored, and trustRemoteCode is off whatever the user set.
+ */
+export function resolveSettings(inspected: Inspected, trusted: boolean): Resolution {
+  const warnings: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    const { value, ignoredWorkspaceValue } = pickValue(key, inspected[key], trusted);
+    if (ignoredWorkspaceValue) {
+      warnings.push(`The workspace value of attenScope.${key} is ignored because the workspace is not trusted.`);
+    }
+    let valid = value === undefined ? undefined : validate(key, value);
+    if (value !== undefined && valid === undefined) {
+      warnings.push(`attenScope.${key} has an invalid value; using the default.`);
+    }
+    valid ??= DEFAULTS[key];
+    out[key] = valid;
+  }
+  const settings = out as unknown as Settings;
+  if (!trusted && settings.trustRemoteCode) {
+    settings.trustRemoteCode = false;
+    warnings.push('attenScope.trustRemoteCode is off because the workspace is not trusted.');
+  }
+  return { settings, warnings };
+}
+
+/** View choices the user made through the pickers; they override the configuration until it changes. */
+export type ViewOverrides = Partial<Pick<Settings, 'refinement' | 'aggregate' | 'layers' | 'heads' | 'direction'>>;
+
+export function applyOverrides(settings: Settings, overrides: ViewOverrides): Settings {
+  const merged: Settings = { ...settings };
+  for (const [key, value] of Object.entries(overrides) as [keyof ViewOverrides, unknown][]) {
+    const valid = validate(key, value);
+    if (valid !== undefined) {
+      (merged as unknown as Record<string, unknown>)[key] = valid;
+    }
+  }
+  return merged;
+}
+
+/** Drops the overrides whose key changed in the configuration (the user's latest word wins). */
+export function pruneOverrides(overrides: ViewOverrides, changed: (key: SettingKey) => boolean): ViewOverrides {
+  const kept: ViewOverrides = {};
+  for (const [key, value] of Object.entries(overrides) as [keyof ViewOverrides, never][]) {
+    if (!changed(key)) {
+      kept[key] = value;
+    }
+  }
+  return kept;
+}
+
+/** The object the server receives (initializationOptions.settings and didChangeConfiguration). */
+export function serverSettings(settings: Settings): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    if (!CLIENT_ONLY_KEYS.includes(key)) {
+      out[key] = settings[key];
+    }
+  }
+  return out;
+}
+
+/** Keys whose change needs a new server process rather than a configuration notification. */
+export function needsRestart(before: Settings, after: Settings): boolean {
+  return before.pythonPath !== after.pythonPath;
+}
+
+export function sameSelection(a: IndexSelection, b: IndexSelection): boolean {
+  if (a === 'all' || b === 'all') {
+    return a === b;
+  }
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}

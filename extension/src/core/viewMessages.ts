@@ -1,0 +1,60 @@
+/** Messages from the extension to its webviews. */
+import type { Aggregate, Direction, IndexSelection, Refinement } from './protocol';
+
+export interface LoadingMessage {
+  type: 'loading';
+  text: string;
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  message: string;
+}
+
+export interface HeatmapView {
+  layer: number | 'all';
+  head: number | 'all';
+  refinement: Refinement;
+  aggregate: Aggregate;
+}
+
+export interface HeatmapDataMessage {
+  type: 'data';
+  title: string;
+  n: number;
+  /** document index of the first token */
+  offset: number;
+  scale: number;
+  /** base64 lower triangle, as the server sent it */
+  data: string;
+  /** token texts, in order (tokens[i] is document token offset + i) */
+  tokens: string[];
+  layers: number;
+  heads: number;
+  view: HeatmapView;
+  note?: string;
+}
+
+export type ToHeatmap = LoadingMessage | ErrorMessage | HeatmapDataMessage;
+
+export interface ModelViewCell {
+  layer: number;
+  head: number;
+  entropy: number;
+  weight: number;
+  top: { index: number; text: string } | null;
+}
+
+export interface ModelViewDataMessage {
+  type: 'data';
+  title: string;
+  token: { index: number; text: string };
+  layers: number;
+  heads: number;
+  cells: ModelViewCell[];
+  selected: { layers: IndexSelection; heads: IndexSelection };
+  refinement: Refinement;
+  direction: Direction;
+}
+
+export type ToModelView = LoadingMessage | ErrorMessage | ModelViewDataMessage;

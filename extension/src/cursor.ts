@@ -1,0 +1,184 @@
+/** Follows the cursor: asks for the attention of the token under it and paints the answer. */
+import * as vscode from 'vscode';
+import type { AnalysisStore } from './analyses';
+import type { ServerClient } from './client';
+import { ATTENTION_TIMEOUT_MS, CURSOR_DEBOUNCE_MS } from './constants';
+import { Debouncer, errorCode, errorMessage, isStale, LatestOnly, TimeoutError, withTimeout } from './core/async';
+import { ErrorCodes, Methods, type AttentionParams, type AttentionResult } from './core/protocol';
+import type { Settings } from './core/settings';
+import type { Painter } from './decorations';
+import type { SettingsService } from './settings';
+
+export interface ShownAttention {
+  uri: vscode.Uri;
+  version: number;
+  position: vscode.Position;
+  result: AttentionResult;
+}
+
+export function attentionParams(uri: vscode.Uri, position: vscode.Position, s: Settings, topK = s.topK): AttentionParams {
+  return {
+    textDocument: { uri: uri.toString() },
+    position: { line: position.line, character: position.character },
+    direction: s.direction,
+    refinement: s.refinement,
+    aggregate: s.aggregate,
+    layers: s.layers,
+    heads: s.heads,
+    dropSink: s.dropSink,
+    topK,
+  };
+}
+
+export class CursorTracker implements vscode.Disposable {
+  private readonly debouncer = new Debouncer(CURSOR_DEBOUNCE_MS);
+  private readonly latest = new LatestOnly(() => new vscode.CancellationTokenSource());
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly shownEmitter = new vscode.EventEmitter<ShownAttention | undefined>();
+  private shown: ShownAttention | undefined;
+  private lastWarning = '';
+  private paused = false;
+
+  /** Fires after a new answer was painted (or the view was cleared). */
+  readonly onDidShow = this.shownEmitter.event;
+
+  constructor(
+    private readonly server: ServerClient,
+    private readonly store: AnalysisStore,
+    private readonly painter: Painter,
+    private readonly settings: SettingsService,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly onWarning: (message: string) => void,
+  ) {
+    this.disposables.push(
+      this.debouncer,
+      this.shownEmitter,
+      vscode.window.onDidChangeTextEditorSelection((e) => {
+        if (e.textEditor === vscode.window.activeTextEditor) {
+          this.schedule();
+        }
+      }),
+      vscode.window.onDidChangeActiveTextEditor(() => this.schedule()),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.contentChanges.length === 0) {
+          return;
+        }
+        if (this.shown?.uri.toString() === e.document.uri.toString()) {
+          this.latest.cancel();
+          this.painter.clearDocument(e.document.uri);
+          this.setShown(undefined);
+        }
+      }),
+      store.onDidChange((uri) => {
+        const active = vscode.window.activeTextEditor;
+        if (!uri || active?.document.uri.toString() === uri.toString()) {
+          this.schedule(0);
+        }
+      }),
+      settings.onDidChange(() => this.schedule(0)),
+    );
+  }
+
+  /** The answer painted last, if it still matches its document. */
+  get current(): ShownAttention | undefined {
+    return this.shown;
+  }
+
+  /** Stops painting for the cursor (a comparison is shown) until `resume`. */
+  pause(): void {
+    this.paused = true;
+    this.debouncer.cancel();
+    this.latest.cancel();
+  }
+
+  resume(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.schedule(0);
+    }
+  }
+
+  schedule(delay?: number): void {
+    if (this.paused) {
+      return;
+    }
+    if (delay === 0) {
+      this.debouncer.cancel();
+      void this.update();
+      return;
+    }
+    this.debouncer.schedule(() => void this.update());
+  }
+
+  private setShown(shown: ShownAttention | undefined): void {
+    this.shown = shown;
+    this.shownEmitter.fire(shown);
+  }
+
+  private async update(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || this.paused) {
+      return;
+    }
+    const document = editor.document;
+    const entry = this.store.current(document);
+    const client = this.server.current;
+    if (!entry || !client) {
+      this.latest.cancel();
+      this.painter.clear(editor);
+      return;
+    }
+    const position = editor.selection.active;
+    const version = document.version;
+    const settings = this.settings.effective;
+    const ticket = this.latest.next();
+    try {
+      const result = await withTimeout(
+        client.sendRequest<AttentionResult>(Methods.attention, attentionParams(document.uri, position, settings), ticket.source.token),
+        ATTENTION_TIMEOUT_MS,
+        () => ticket.source.cancel(),
+        'The attention request',
+      );
+      if (!ticket.isLatest() || !result || isStale(result.version, document.version) || document.version !== version) {
+        return;
+      }
+      if (vscode.window.visibleTextEditors.includes(editor)) {
+        this.painter.paintAttention(editor, result, settings.topK);
+        this.setShown({ uri: document.uri, version, position, result });
+      }
+      this.lastWarning = '';
+    } catch (error) {
+      this.handleError(error, document);
+    } finally {
+      ticket.done();
+    }
+  }
+
+  private handleError(error: unknown, document: vscode.TextDocument): void {
+    const code = errorCode(error);
+    if (code === ErrorCodes.RequestCancelled || code === ErrorCodes.ContentModified || error instanceof vscode.CancellationError) {
+      return;
+    }
+    const message = errorMessage(error);
+    if (code === ErrorCodes.InvalidParams && /analy[sz]e/i.test(message)) {
+      // the server no longer holds this document (restart or cache eviction)
+      this.store.delete(document.uri);
+      this.painter.clearDocument(document.uri);
+      return;
+    }
+    if (error instanceof TimeoutError) {
+      this.log.warn(message);
+    } else {
+      this.log.error(`Attention request failed: ${message}`);
+    }
+    if (message !== this.lastWarning) {
+      this.lastWarning = message;
+      this.onWarning(message);
+    }
+  }
+
+  dispose(): void {
+    this.latest.cancel();
+    vscode.Disposable.from(...this.disposables).dispose();
+  }
+}

@@ -1,0 +1,221 @@
+/** Entry point: wires settings, the server, painting, views and commands together. */
+import * as vscode from 'vscode';
+import { AnalysisStore } from './analyses';
+import { Analyzer } from './analyze';
+import { ServerClient } from './client';
+import { Comparer } from './compare';
+import { Commands, REANALYZE_IDLE_MS, SAVED_SCHEME } from './constants';
+import { Debouncer } from './core/async';
+import { CursorTracker } from './cursor';
+import { Painter } from './decorations';
+import { HeatmapPanel } from './panels/heatmapPanel';
+import { ModelViewPanel } from './panels/modelViewPanel';
+import { chooseLayersHeads, chooseRefinement, statusMenu, toggleDirection } from './pickers';
+import { SavedContentProvider } from './savedContent';
+import { SettingsService } from './settings';
+import { StatusBar } from './status';
+
+let server: ServerClient | undefined;
+
+/** Documents analysed automatically: real files and untitled buffers of a sane size. */
+function canAutoAnalyze(document: vscode.TextDocument): boolean {
+  return (
+    (document.uri.scheme === 'file' || document.uri.scheme === 'untitled') &&
+    document.getText().length < 2_000_000 &&
+    !['log', 'Log', 'binary'].includes(document.languageId)
+  );
+}
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('Atten-Scope', { log: true });
+  const settings = new SettingsService(log);
+  const status = new StatusBar(settings.effective);
+  const store = new AnalysisStore();
+  const painter = new Painter(context.extensionUri);
+  server = new ServerClient(context, log, settings);
+  const client = server;
+  const analyzer = new Analyzer(client, store, log);
+  const cursor = new CursorTracker(client, store, painter, settings, log, (message) => {
+    status.setNote(message);
+    void vscode.window.showWarningMessage(`Atten-Scope: ${message}`);
+  });
+  const saved = new SavedContentProvider();
+  const comparer = new Comparer({ extensionUri: context.extensionUri, server: client, store, analyzer, settings, cursor, painter, log });
+  const reanalyze = new Map<string, Debouncer>();
+
+  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, saved);
+  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(SAVED_SCHEME, saved));
+
+  // ---- state shown in the status bar
+  context.subscriptions.push(
+    client.onState((state) => {
+      if (state === 'starting') {
+        status.setState('starting', 'starting the server');
+      } else if (state === 'failed') {
+        status.setState('failed', 'the server is not running');
+      } else if (state === 'stopped') {
+        status.setState('stopped');
+      } else if (status.currentState === 'starting' || status.currentState === 'stopped' || status.currentState === 'failed') {
+        status.setState('ready');
+      }
+    }),
+    client.onStatus((s) => status.setState(s.state, s.message ?? '', s.model)),
+    client.onDidStartServer(() => {
+      // a new process holds no analyses
+      store.clear();
+      painter.clearAll();
+    }),
+    settings.onDidChange(({ after }) => status.setSettings(after)),
+    store.onDidChange(() => updateNote()),
+    vscode.window.onDidChangeActiveTextEditor(() => updateNote()),
+  );
+
+  function updateNote(): void {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) {
+      status.setNote('');
+      return;
+    }
+    const entry = store.get(editor.document.uri);
+    if (!entry) {
+      status.setNote('This file is not analysed.');
+    } else if (entry.version !== editor.document.version) {
+      status.setNote('The file changed since it was analysed.');
+    } else {
+      const r = entry.result;
+      const windows = Array.isArray(r.windows) && r.windows.length > 1 ? `, ${r.windows.length} windows` : '';
+      status.setNote(`${r.tokens} tokens${windows}${r.truncated ? ', truncated' : ''}.`);
+    }
+  }
+
+  // ---- commands
+  const withEditor =
+    (run: (editor: vscode.TextEditor) => unknown) =>
+    async (): Promise<void> => {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor) {
+        void vscode.window.showInformationMessage('Atten-Scope: open a file in an editor first.');
+        return;
+      }
+      await run(editor);
+    };
+
+  const requireAnalysis = async (editor: vscode.TextEditor): Promise<boolean> => {
+    if (store.current(editor.document)) {
+      return true;
+    }
+    const result = await analyzer.analyze(editor.document, { interactive: true });
+    return result !== undefined;
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand(
+      Commands.analyzeFile,
+      withEditor(async (editor) => {
+        await analyzer.analyze(editor.document, { interactive: true });
+        updateNote();
+      }),
+    ),
+    vscode.commands.registerCommand(
+      Commands.showHeatmap,
+      withEditor(async (editor) => {
+        if (!(await requireAnalysis(editor))) {
+          return;
+        }
+        const shown = cursor.current;
+        const center = shown?.uri.toString() === editor.document.uri.toString() ? shown.result.token?.index : undefined;
+        HeatmapPanel.show({ extensionUri: context.extensionUri, server: client, store, settings, painter, log }, editor.document, center);
+      }),
+    ),
+    vscode.commands.registerCommand(
+      Commands.showModelView,
+      withEditor(async (editor) => {
+        if (!(await requireAnalysis(editor))) {
+          return;
+        }
+        ModelViewPanel.show(
+          { extensionUri: context.extensionUri, server: client, store, settings, cursor, painter, log },
+          editor.document,
+          editor.selection.active,
+        );
+      }),
+    ),
+    vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
+    vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings)),
+    vscode.commands.registerCommand(Commands.chooseLayersHeads, () => {
+      const editor = vscode.window.activeTextEditor;
+      const model = editor ? store.get(editor.document.uri)?.result.model : undefined;
+      return chooseLayersHeads(settings, model);
+    }),
+    vscode.commands.registerCommand(Commands.compareWith, withEditor((editor) => comparer.pick(editor))),
+    vscode.commands.registerCommand(Commands.markSelection, withEditor((editor) => comparer.markSelection(editor))),
+    vscode.commands.registerCommand(Commands.clear, () => {
+      analyzer.cancelAll();
+      comparer.clear();
+      store.clear();
+      painter.clearAll();
+      cursor.resume();
+      updateNote();
+    }),
+    vscode.commands.registerCommand(Commands.restartServer, async () => {
+      analyzer.cancelAll();
+      store.clear();
+      painter.clearAll();
+      try {
+        await client.restart();
+        vscode.window.setStatusBarMessage('Atten-Scope: server restarted', 3000);
+      } catch {
+        // the reason was shown already
+      }
+    }),
+    vscode.commands.registerCommand(Commands.showLogs, () => log.show(true)),
+    vscode.commands.registerCommand(Commands.statusMenu, () => statusMenu()),
+  );
+
+  // ---- automatic analysis
+  const autoAnalyze = (document: vscode.TextDocument) => {
+    if (settings.effective.autoAnalyze && canAutoAnalyze(document) && !analyzer.isAnalyzing(document.uri)) {
+      if (store.current(document)) {
+        return;
+      }
+      void analyzer.analyze(document, { interactive: false });
+    }
+  };
+  context.subscriptions.push(
+    vscode.window.onDidChangeActiveTextEditor((editor) => editor && autoAnalyze(editor.document)),
+    vscode.workspace.onDidSaveTextDocument((document) => autoAnalyze(document)),
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.contentChanges.length === 0 || !settings.effective.autoAnalyze || !store.get(e.document.uri)) {
+        return;
+      }
+      const key = e.document.uri.toString();
+      let debouncer = reanalyze.get(key);
+      if (!debouncer) {
+        debouncer = new Debouncer(REANALYZE_IDLE_MS);
+        reanalyze.set(key, debouncer);
+      }
+      debouncer.schedule(() => autoAnalyze(e.document));
+    }),
+    vscode.workspace.onDidCloseTextDocument((document) => {
+      const key = document.uri.toString();
+      reanalyze.get(key)?.dispose();
+      reanalyze.delete(key);
+      store.delete(document.uri);
+    }),
+    settings.onDidChange(({ before, after }) => {
+      if (!before.autoAnalyze && after.autoAnalyze) {
+        vscode.window.visibleTextEditors.forEach((e) => autoAnalyze(e.document));
+      }
+    }),
+    { dispose: () => reanalyze.forEach((d) => d.dispose()) },
+  );
+  for (const editor of vscode.window.visibleTextEditors) {
+    autoAnalyze(editor.document);
+  }
+  updateNote();
+}
+
+export async function deactivate(): Promise<void> {
+  await server?.stop();
+  server = undefined;
+}

@@ -1,0 +1,145 @@
+/** A table of attention differences; rows reveal their line when clicked. */
+import * as vscode from 'vscode';
+import { formatWeight } from '../core/buckets';
+import type { LineDelta, TargetDelta } from '../core/compare';
+import { escapeHtml } from '../core/html';
+import { isCompareMessage } from '../core/messages';
+import { tokenLabel } from '../core/ranges';
+import { editorFor } from '../reveal';
+import { pageHtml, webviewOptions } from './html';
+
+export interface CompareReport {
+  title: string;
+  currentLabel: string;
+  otherLabel: string;
+  currentToken: string;
+  otherToken: string;
+  settingsLabel: string;
+  targets: TargetDelta[];
+  lines: LineDelta[];
+  currentUri: vscode.Uri;
+  otherUri: vscode.Uri;
+  notes: string[];
+}
+
+const MAX_ROWS = 60;
+
+function signed(delta: number): string {
+  const text = formatWeight(Math.abs(delta));
+  return delta > 0 ? `+${text}` : delta < 0 ? `−${text}` : text;
+}
+
+function deltaClass(delta: number): string {
+  return delta > 0 ? 'up' : delta < 0 ? 'down' : '';
+}
+
+export function compareBody(r: CompareReport): string {
+  const e = escapeHtml;
+  const rows = r.targets
+    .slice(0, MAX_ROWS)
+    .map((t) => {
+      const side = t.current ? 'current' : 'other';
+      const line = (t.current ?? t.other)?.range.start.line ?? 0;
+      const where = t.current ? `${t.current.range.start.line + 1}` : `(${r.otherLabel}) ${line + 1}`;
+      return `<tr data-line="${line}" data-side="${side}" tabindex="0">
+        <td class="token"><code>${e(tokenLabel(t.text, 48))}</code></td>
+        <td class="num">${e(where)}</td>
+        <td class="num">${e(formatWeight(t.otherWeight))}</td>
+        <td class="num">${e(formatWeight(t.currentWeight))}</td>
+        <td class="num ${deltaClass(t.delta)}">${e(signed(t.delta))}</td>
+      </tr>`;
+    })
+    .join('\n');
+  const lineRows = r.lines
+    .slice(0, 20)
+    .map(
+      (l) => `<tr data-line="${l.line}" data-side="current" tabindex="0">
+        <td class="num">${l.line + 1}</td>
+        <td class="num">${l.otherLine === undefined ? '—' : l.otherLine + 1}</td>
+        <td class="num">${e(formatWeight(l.other))}</td>
+        <td class="num">${e(formatWeight(l.current))}</td>
+        <td class="num ${deltaClass(l.delta)}">${e(signed(l.delta))}</td>
+      </tr>`,
+    )
+    .join('\n');
+  const notes = r.notes.map((n) => `<p class="note">${e(n)}</p>`).join('\n');
+  return `
+<h1>${e(r.title)}</h1>
+<p class="summary">Query token: <code>${e(tokenLabel(r.otherToken))}</code> in <b>${e(r.otherLabel)}</b> vs
+<code>${e(tokenLabel(r.currentToken))}</code> in <b>${e(r.currentLabel)}</b> · ${e(r.settingsLabel)}</p>
+${notes}
+<h2>Tokens</h2>
+<table id="targets">
+  <thead><tr><th>Token</th><th>Line</th><th>${e(r.otherLabel)}</th><th>${e(r.currentLabel)}</th><th>Change</th></tr></thead>
+  <tbody>${rows || '<tr><td colspan="5">No attention on either side.</td></tr>'}</tbody>
+</table>
+<h2>Lines</h2>
+<table id="lines">
+  <thead><tr><th>Line</th><th>${e(r.otherLabel)} line</th><th>${e(r.otherLabel)}</th><th>${e(r.currentLabel)}</th><th>Change</th></tr></thead>
+  <tbody>${lineRows || '<tr><td colspan="5">No line weights.</td></tr>'}</tbody>
+</table>
+<p class="hint">Green tints in the editor: tokens that gained attention; red: tokens that lost it. Run "Atten-Scope: Clear" to return to the cursor view.</p>`;
+}
+
+export class ComparePanel implements vscode.Disposable {
+  private static current: ComparePanel | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private disposed = false;
+
+  static show(extensionUri: vscode.Uri, report: CompareReport, onClose: () => void): void {
+    ComparePanel.current?.dispose();
+    ComparePanel.current = new ComparePanel(extensionUri, report, onClose);
+  }
+
+  static close(): void {
+    ComparePanel.current?.dispose();
+  }
+
+  private readonly panel: vscode.WebviewPanel;
+
+  private constructor(
+    extensionUri: vscode.Uri,
+    private readonly report: CompareReport,
+    private readonly onClose: () => void,
+  ) {
+    this.panel = vscode.window.createWebviewPanel(
+      'attenScope.compare',
+      `Compare: ${report.title}`,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      webviewOptions(extensionUri),
+    );
+    this.panel.webview.html = pageHtml(this.panel.webview, extensionUri, {
+      title: 'Atten-Scope comparison',
+      script: 'compare.js',
+      styles: ['webview.css', 'compare.css'],
+      body: compareBody(report),
+    });
+    this.disposables.push(
+      this.panel.onDidDispose(() => this.dispose()),
+      this.panel.webview.onDidReceiveMessage(async (m: unknown) => {
+        if (!isCompareMessage(m) || m.type !== 'revealLine') {
+          return;
+        }
+        const uri = m.side === 'current' ? this.report.currentUri : this.report.otherUri;
+        const editor = await editorFor(uri, vscode.ViewColumn.One);
+        const line = Math.min(m.line, editor.document.lineCount - 1);
+        const range = editor.document.lineAt(line).range;
+        editor.selection = new vscode.Selection(range.start, range.start);
+        editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+      }),
+    );
+  }
+
+  dispose(): void {
+    if (this.disposed) {
+      return;
+    }
+    this.disposed = true;
+    if (ComparePanel.current === this) {
+      ComparePanel.current = undefined;
+    }
+    this.panel.dispose();
+    vscode.Disposable.from(...this.disposables.splice(0)).dispose();
+    this.onClose();
+  }
+}

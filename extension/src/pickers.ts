@@ -1,0 +1,160 @@
+/** Quick picks: direction, refinement and aggregation, layers and heads, the status menu. */
+import * as vscode from 'vscode';
+import { Commands } from './constants';
+import { compactList, parseIndexList, viewLabel } from './core/format';
+import { AGGREGATES, REFINEMENTS, type Aggregate, type IndexSelection, type ModelInfo, type Refinement } from './core/protocol';
+import type { SettingsService } from './settings';
+
+const REFINEMENT_INFO: Record<Refinement, { description: string; detail: string }> = {
+  raw: { description: 'softmax weights', detail: 'The attention weights as the model computes them; dominated by sink tokens.' },
+  norm: { description: 'weight × ‖value·W_O‖', detail: 'Kobayashi et al. 2020: weights scaled by how much each source moves the output.' },
+  effective: { description: 'effective attention', detail: 'Brunner et al. 2020: the part of the weights that changes the head output.' },
+  'effective+norm': { description: 'effective × value norm', detail: 'Effective attention weighted by value norms, clipped and renormalised.' },
+};
+
+const AGGREGATE_INFO: Record<Aggregate, { description: string; detail: string }> = {
+  headMean: { description: 'mean of heads', detail: 'Average over the selected heads and layers.' },
+  headMax: { description: 'max over heads', detail: 'The strongest head per source token, averaged over layers.' },
+  layerMean: { description: 'mean of layers', detail: 'Average over layers of each layer’s head mean.' },
+  rollout: { description: 'attention rollout', detail: 'Abnar & Zuidema 2020: attention multiplied through the layers with the residual.' },
+  perHead: { description: 'one head', detail: 'A single head: choose one layer and head with Choose Layers/Heads.' },
+};
+
+export async function toggleDirection(settings: SettingsService): Promise<void> {
+  const next = settings.effective.direction === 'attendsTo' ? 'attendedBy' : 'attendsTo';
+  settings.setView({ direction: next });
+  vscode.window.setStatusBarMessage(
+    next === 'attendsTo' ? 'Atten-Scope: showing what the token attends to' : 'Atten-Scope: showing which tokens attend to it',
+    3000,
+  );
+  return Promise.resolve();
+}
+
+export async function chooseRefinement(settings: SettingsService): Promise<void> {
+  type Item = vscode.QuickPickItem & { refinement?: Refinement; aggregate?: Aggregate };
+  const s = settings.effective;
+  const items: Item[] = [
+    { label: 'Refinement', kind: vscode.QuickPickItemKind.Separator },
+    ...REFINEMENTS.map((r) => ({
+      label: `${r === s.refinement ? '$(check) ' : ''}${r}`,
+      description: REFINEMENT_INFO[r].description,
+      detail: REFINEMENT_INFO[r].detail,
+      refinement: r,
+    })),
+    { label: 'Aggregation', kind: vscode.QuickPickItemKind.Separator },
+    ...AGGREGATES.map((a) => ({
+      label: `${a === s.aggregate ? '$(check) ' : ''}${a}`,
+      description: AGGREGATE_INFO[a].description,
+      detail: AGGREGATE_INFO[a].detail,
+      aggregate: a,
+    })),
+  ];
+  const choice = await vscode.window.showQuickPick(items, {
+    title: `Atten-Scope: view (${viewLabel(s)})`,
+    placeHolder: 'Choose how attention is refined or combined',
+    matchOnDescription: true,
+    matchOnDetail: true,
+  });
+  if (choice?.refinement) {
+    settings.setView({ refinement: choice.refinement });
+  } else if (choice?.aggregate) {
+    settings.setView({ aggregate: choice.aggregate });
+  }
+}
+
+type IndexItem = vscode.QuickPickItem & { index: number };
+
+/** One step: pick indices from a list (empty = all), or type a list when the count is unknown. */
+async function pickIndices(
+  noun: string,
+  count: number | undefined,
+  current: IndexSelection,
+  step: number,
+  totalSteps: number,
+): Promise<IndexSelection | 'back' | undefined> {
+  if (!count || count <= 0 || count > 512) {
+    const text = await vscode.window.showInputBox({
+      title: `Atten-Scope: ${noun}s (${step}/${totalSteps})`,
+      prompt: `0-based ${noun} indices such as "0-3, 7", or "all"`,
+      value: current === 'all' ? 'all' : compactList(current),
+      validateInput: (v) => (parseIndexList(v) ? undefined : 'Use numbers and ranges like "0-3, 7", or "all".'),
+    });
+    return text === undefined ? undefined : parseIndexList(text);
+  }
+  return new Promise((resolve) => {
+    const qp = vscode.window.createQuickPick<IndexItem>();
+    qp.title = `Atten-Scope: ${noun}s (${step}/${totalSteps})`;
+    qp.placeholder = `Select ${noun}s; none selected means all ${count}`;
+    qp.canSelectMany = true;
+    qp.step = step;
+    qp.totalSteps = totalSteps;
+    qp.buttons = step > 1 ? [vscode.QuickInputButtons.Back] : [];
+    qp.items = Array.from({ length: count }, (_, i) => ({ label: `${noun} ${i}`, index: i }));
+    qp.selectedItems = current === 'all' ? [] : qp.items.filter((it) => current.includes(it.index));
+    let settled = false;
+    const finish = (value: IndexSelection | 'back' | undefined) => {
+      if (!settled) {
+        settled = true;
+        resolve(value);
+        qp.dispose();
+      }
+    };
+    qp.onDidTriggerButton((b) => {
+      if (b === vscode.QuickInputButtons.Back) {
+        finish('back');
+      }
+    });
+    qp.onDidAccept(() => {
+      const chosen = qp.selectedItems.map((it) => it.index);
+      finish(chosen.length === 0 || chosen.length === count ? 'all' : chosen);
+    });
+    qp.onDidHide(() => finish(undefined));
+    qp.show();
+  });
+}
+
+export async function chooseLayersHeads(settings: SettingsService, model: ModelInfo | undefined): Promise<void> {
+  const s = settings.effective;
+  let layers: IndexSelection = s.layers;
+  let step = 1;
+  for (;;) {
+    if (step === 1) {
+      const picked = await pickIndices('layer', model?.layers, layers, 1, 2);
+      if (picked === undefined || picked === 'back') {
+        return;
+      }
+      layers = picked;
+      step = 2;
+    } else {
+      const picked = await pickIndices('head', model?.heads, s.heads, 2, 2);
+      if (picked === undefined) {
+        return;
+      }
+      if (picked === 'back') {
+        step = 1;
+        continue;
+      }
+      settings.setView({ layers, heads: picked });
+      return;
+    }
+  }
+}
+
+export async function statusMenu(): Promise<void> {
+  const items: (vscode.QuickPickItem & { command: string })[] = [
+    { label: '$(eye) Analyze File', command: Commands.analyzeFile },
+    { label: '$(graph) Show Heatmap', command: Commands.showHeatmap },
+    { label: '$(layers) Show Model View', command: Commands.showModelView },
+    { label: '$(arrow-swap) Toggle Direction', command: Commands.toggleDirection },
+    { label: '$(settings) Choose Refinement', command: Commands.chooseRefinement },
+    { label: '$(list-filter) Choose Layers/Heads', command: Commands.chooseLayersHeads },
+    { label: '$(diff) Compare With...', command: Commands.compareWith },
+    { label: '$(clear-all) Clear', command: Commands.clear },
+    { label: '$(debug-restart) Restart Server', command: Commands.restartServer },
+    { label: '$(output) Show Logs', command: Commands.showLogs },
+  ];
+  const choice = await vscode.window.showQuickPick(items, { title: 'Atten-Scope' });
+  if (choice) {
+    await vscode.commands.executeCommand(choice.command);
+  }
+}

@@ -1,0 +1,98 @@
+/** The status bar item: model, server state and the current view. */
+import * as vscode from 'vscode';
+import { Commands } from './constants';
+import { modelLabel, stateLabel, viewLabel } from './core/format';
+import type { ServerState } from './core/protocol';
+import type { Settings } from './core/settings';
+
+export type DisplayState = ServerState | 'starting' | 'stopped' | 'failed';
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private state: DisplayState = 'stopped';
+  private message = '';
+  private model: string | undefined;
+  private settings: Settings;
+  private note = '';
+
+  constructor(settings: Settings) {
+    this.settings = settings;
+    this.item = vscode.window.createStatusBarItem('attenScope.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'Atten-Scope';
+    this.item.command = Commands.statusMenu;
+    this.render();
+    this.item.show();
+  }
+
+  setState(state: DisplayState, message = '', model?: string): void {
+    this.state = state;
+    this.message = message;
+    if (model) {
+      this.model = model;
+    }
+    this.render();
+  }
+
+  get currentState(): DisplayState {
+    return this.state;
+  }
+
+  setSettings(settings: Settings): void {
+    if (settings.model !== this.settings.model) {
+      this.model = undefined;
+    }
+    this.settings = settings;
+    this.render();
+  }
+
+  /** A short note about the active document ("not analysed", "2 windows"...). */
+  setNote(note: string): void {
+    this.note = note;
+    this.render();
+  }
+
+  private icon(): string {
+    switch (this.state) {
+      case 'loadingModel':
+      case 'analyzing':
+      case 'starting':
+        return '$(loading~spin)';
+      case 'error':
+      case 'failed':
+        return '$(error)';
+      case 'stopped':
+        return '$(circle-slash)';
+      default:
+        return '$(eye)';
+    }
+  }
+
+  private render(): void {
+    const model = modelLabel(this.model ?? this.settings.model);
+    const view = viewLabel(this.settings);
+    this.item.text = `${this.icon()} ${model} · ${view}`;
+    const tooltip = new vscode.MarkdownString(undefined, true);
+    tooltip.isTrusted = false;
+    tooltip.appendMarkdown('**Atten-Scope**\n\n');
+    tooltip.appendText(`Model: ${this.model ?? this.settings.model}\n`);
+    tooltip.appendMarkdown('\n\n');
+    tooltip.appendText(`Server: ${stateLabel(this.state)}${this.message ? ` — ${this.message}` : ''}`);
+    tooltip.appendMarkdown('\n\n');
+    tooltip.appendText(`View: ${view}${this.settings.dropSink ? ' · sink dropped' : ''}`);
+    if (this.note) {
+      tooltip.appendMarkdown('\n\n');
+      tooltip.appendText(this.note);
+    }
+    tooltip.appendMarkdown('\n\nClick for Atten-Scope commands.');
+    this.item.tooltip = tooltip;
+    this.item.backgroundColor =
+      this.state === 'error' || this.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    this.item.accessibilityInformation = {
+      label: `Atten-Scope: ${model}, ${stateLabel(this.state)}, ${view}`,
+    };
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}

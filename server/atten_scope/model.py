@@ -1,0 +1,180 @@
+"""Model loading: the embedded default, any Hugging Face causal LM id, or a local path."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import embedded
+from .capture import install_capture_attention
+from .errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "layers": self.layers,
+            "heads": self.heads,
+            "kvHeads": self.kv_heads,
+            "headDim": self.head_dim,
+        }
+
+
+@dataclass
+class LoadedModel:
+    info: ModelInfo
+    model: Any  # transformers PreTrainedModel
+    tokenizer: Any
+    device: torch.device
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("device 'cuda' was asked for but PyTorch sees no CUDA GPU; use 'auto' or 'cpu'.")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelLoadError("device 'mps' was asked for but this PyTorch has no Apple MPS support; use 'auto'.")
+    if name not in ("cpu", "cuda", "mps"):
+        raise ModelLoadError(f"Unknown device '{name}': use auto, cpu, cuda or mps.")
+    return torch.device(name)
+
+
+def model_info(model_id: str, model: Any) -> ModelInfo:
+    config = model.config
+    heads = int(getattr(config, "num_attention_heads", 0) or getattr(config, "n_head", 0))
+    kv_heads = getattr(config, "num_key_value_heads", None)
+    if kv_heads is None:
+        kv_heads = 1 if getattr(config, "multi_query", False) else heads
+    hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "n_embd", 0))
+    head_dim = int(getattr(config, "head_dim", None) or hidden // heads)
+    layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "n_layer", 0))
+    return ModelInfo(id=model_id, layers=layers, heads=heads, kv_heads=int(kv_heads), head_dim=head_dim)
+
+
+def prepare(model_id: str, model: Any, tokenizer: Any, device: torch.device) -> LoadedModel:
+    """Put a loaded model in inference mode on ``device`` with the capturing attention installed."""
+    model.eval()
+    model.to(device)
+    install_capture_attention(model)
+    return LoadedModel(info=model_info(model_id, model), model=model, tokenizer=tokenizer, device=device)
+
+
+def _dtype_for(device: torch.device) -> torch.dtype:
+    # CPU kernels are fastest and exact in float32; accelerators hold 7B models in bfloat16.
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    if device.type in ("cuda", "mps"):
+        return torch.float16
+    return torch.float32
+
+
+def _load_embedded(device: torch.device, progress: Progress) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = embedded.embedded_gguf_path()
+    cached = embedded.converted_dir(gguf)
+    if (cached / "COMPLETE").is_file():
+        progress("Loading the embedded model from the converted-weights cache")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(cached, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(
+                cached, local_files_only=True, dtype=_dtype_for(device), attn_implementation="sdpa"
+            )
+            return model, tokenizer
+        except (OSError, ValueError) as error:  # a damaged cache entry is rebuilt, not fatal
+            log.warning("Converted-weights cache at %s is unusable (%s); converting again", cached, error)
+    progress("Converting the embedded GGUF model (first start only, ~20 s)")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, local_files_only=True, dtype=torch.float32, attn_implementation="sdpa"
+    )
+    # The de-quantised weights are plain tensors; drop the GGUF marker so the saved copy loads as such.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    try:
+        embedded.save_converted(model, tokenizer, cached)
+    except OSError as error:
+        log.warning("Could not write the converted-weights cache at %s: %s", cached, error)
+    return model.to(_dtype_for(device)), tokenizer
+
+
+def load_model(
+    model_id: str,
+    device: str = "auto",
+    trust_remote_code: bool = False,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """Load ``model_id``: ``embedded:smollm2-135m``, a local directory or ``.gguf`` file, or a Hub id.
+
+    Only a Hub id may reach the network, and only because the user named that model.
+    """
+    report = progress or (lambda message: log.info("%s", message))
+    target = resolve_device(device)
+    model_id = model_id.strip()
+    if not model_id:
+        raise ModelLoadError("No model is set: use 'embedded:smollm2-135m', a Hugging Face model id or a local path.")
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as error:  # pragma: no cover - a broken environment
+        raise ModelLoadError(f"transformers is not installed in this Python environment ({error}).") from error
+
+    try:
+        if model_id.startswith("embedded:"):
+            if model_id != embedded.EMBEDDED_ID:
+                raise ModelLoadError(f"Unknown embedded model '{model_id}': the only one is '{embedded.EMBEDDED_ID}'.")
+            model, tokenizer = _load_embedded(target, report)
+        else:
+            path = Path(os.path.expanduser(model_id))
+            kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+            if path.suffix == ".gguf" and path.is_file():
+                source: str | Path = path.parent
+                kwargs["gguf_file"] = path.name
+            elif path.exists():
+                source = path
+                kwargs["local_files_only"] = True
+            elif model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").replace("/", "", 1):
+                raise ModelLoadError(f"Model path '{model_id}' does not exist.")
+            else:
+                source = model_id
+            report(f"Loading model {model_id}")
+            tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=_dtype_for(target), attn_implementation="sdpa", **kwargs
+            )
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"Could not load model '{model_id}': {first_line}") from error
+    except RuntimeError as error:
+        if "out of memory" in str(error).lower():
+            raise ModelLoadError(f"Out of memory while loading '{model_id}': choose a smaller model or device.") from error
+        raise
+    loaded = prepare(model_id, model, tokenizer, target)
+    report(f"Model {model_id} ready: {loaded.info.layers} layers x {loaded.info.heads} heads on {target.type}")
+    return loaded
