@@ -25,17 +25,24 @@ RANK_RTOL = 1e-5
 ROW_BLOCK = 16  # rows refined at once: bounds the (rows x layers x kv x d x d) Gram block
 
 
+def select_layers(tensor: torch.Tensor, layers: torch.Tensor) -> torch.Tensor:
+    """``tensor[layers]`` as a view when the layers are contiguous (the common "all layers" case)."""
+    if len(layers) and int(layers[-1]) - int(layers[0]) + 1 == len(layers) and bool((layers.diff() == 1).all()):
+        return tensor[int(layers[0]) : int(layers[-1]) + 1]
+    return tensor[layers]
+
+
 def _prefix_grams(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) -> torch.Tensor:
     """P(p) = sum_{t < p} t_t^T t_t for p = first .. first + count - 1: (count, L', KV, d, d) float64."""
     checkpoint = first // GRAM_CHECKPOINT
-    base = win.gram[layers, :, checkpoint].clone()  # (L', KV, d, d)
+    base = select_layers(win.gram, layers)[:, :, checkpoint].clone()  # (L', KV, d, d)
     begin = checkpoint * GRAM_CHECKPOINT
     if first > begin:
-        block = win.value[layers, :, begin:first].double()
+        block = select_layers(win.value, layers)[:, :, begin:first].double()
         base += torch.matmul(block.transpose(-1, -2), block)
     if count == 1:
         return base[None]
-    steps = win.value[layers, :, first : first + count - 1].double()  # (L', KV, count-1, d)
+    steps = select_layers(win.value, layers)[:, :, first : first + count - 1].double()  # (L', KV, count-1, d)
     outer = steps[..., :, None] * steps[..., None, :]  # (L', KV, count-1, d, d)
     running = torch.cumsum(outer, dim=2)
     grams = torch.cat([base[:, :, None], base[:, :, None] + running], dim=2)
@@ -49,6 +56,32 @@ def _pinv_psd(gram: torch.Tensor) -> torch.Tensor:
     keep = eigenvalues > cutoff
     inverse = torch.where(keep, 1.0 / torch.where(keep, eigenvalues, torch.ones_like(eigenvalues)), 0.0)
     return (vectors * inverse[..., None, :]) @ vectors.transpose(-1, -2)
+
+
+def solve_psd(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """G^+ rhs for PSD ``gram`` (B, d, d) and ``rhs`` (B, d, k), in float64.
+
+    Eigen-decomposition is ~10x slower than Cholesky at d = 64, so well-conditioned matrices
+    (nearly all of them once a row has more sources than d) are solved by Cholesky. A matrix is
+    sent to the eigen path when Cholesky fails or when inverse iteration puts its smallest
+    eigenvalue within a factor 100 of the rank cut-off, so truncation matches ``_pinv_psd``.
+    """
+    factor, info = torch.linalg.cholesky_ex(gram)
+    largest = gram.diagonal(dim1=-2, dim2=-1).sum(-1)  # trace >= lambda_max
+    cutoff = largest * RANK_RTOL**2
+    probe = torch.ones(gram.shape[:-1] + (1,), dtype=gram.dtype, device=gram.device)
+    ok = info == 0
+    safe = torch.where(ok[:, None, None], factor, torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device))
+    for _ in range(4):
+        probe = torch.cholesky_solve(probe, safe)
+        probe = probe / probe.norm(dim=-2, keepdim=True).clamp_min(1e-300)
+    smallest = (probe.transpose(-1, -2) @ gram @ probe)[..., 0, 0]
+    ok = ok & (smallest > 100 * cutoff)
+    result = torch.cholesky_solve(rhs, safe)
+    if not bool(ok.all()):
+        bad = ~ok
+        result[bad] = _pinv_psd(gram[bad]) @ rhs[bad]
+    return result
 
 
 def source_mask(win: CapturedWindow, layers: torch.Tensor, first: int, count: int, sources: int) -> torch.Tensor:
@@ -68,9 +101,10 @@ def raw_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) 
     sources = first + count
     heads, kv_heads, d = win.query.shape[1], win.key.shape[1], win.query.shape[3]
     groups = heads // kv_heads
-    q = win.query[layers, :, first:sources].float().reshape(len(layers), kv_heads, groups, count, d)
-    k = win.key[layers, :, :sources].float()
-    scores = torch.matmul(q, k[:, :, None].transpose(-1, -2))  # (L', KV, G, count, sources)
+    # Fold the query heads of each KV group into the row axis: one batched matmul per KV head.
+    q = select_layers(win.query, layers)[:, :, first:sources].float().reshape(len(layers), kv_heads, groups * count, d)
+    k = select_layers(win.key, layers)[:, :, :sources].float()
+    scores = torch.matmul(q, k.transpose(-1, -2)).reshape(len(layers), kv_heads, groups, count, sources)
     scores = scores * win.scale[layers].to(scores.device)[:, None, None, None, None]
     allowed = source_mask(win, layers, first, count, sources)[:, None, None]
     scores = scores.masked_fill(~allowed, float("-inf"))
@@ -82,9 +116,10 @@ def _effective(win: CapturedWindow, layers: torch.Tensor, first: int, count: int
     heads, kv_heads, d = win.query.shape[1], win.key.shape[1], win.query.shape[3]
     groups = heads // kv_heads
     sources = first + count
-    values = win.value[layers, :, :sources].double()  # (L', KV, S, d)
-    a = attention.double().reshape(len(layers), kv_heads, groups, count, sources)
-    outputs = torch.matmul(a, values[:, :, None])  # o_i: (L', KV, G, count, d)
+    values = select_layers(win.value, layers)[:, :, :sources].float()  # (L', KV, S, d)
+    a = attention.reshape(len(layers), kv_heads, groups * count, sources)
+    # The O(n) products stay in float32; only the d x d solve needs float64.
+    outputs = torch.matmul(a, values).double().reshape(len(layers), kv_heads, groups, count, d)  # o_i
     grams = _prefix_grams(win, layers, first + 1, count)  # P(i + 1): (count, L', KV, d, d)
     windows = torch.tensor([w or 0 for w in (win.sliding_window[i] for i in layers.tolist())], dtype=torch.long)
     if bool((windows > 0).any()):
@@ -95,15 +130,19 @@ def _effective(win: CapturedWindow, layers: torch.Tensor, first: int, count: int
                 low = first + r + 1 - layer_window
                 if low > 0:
                     grams[r, index] -= _prefix_grams(win, layers[index : index + 1], low, 1)[0, 0]
-    pinv = _pinv_psd(grams).permute(1, 2, 0, 3, 4)  # (L', KV, count, d, d)
-    solved = torch.matmul(pinv[:, :, None], outputs[..., None])[..., 0]  # (L', KV, G, count, d)
-    effective = torch.matmul(solved, values[:, :, None].transpose(-1, -2))  # (L', KV, G, count, sources)
+    # Solve G_i u = o_i for every (layer, KV head, row) with the group's query heads as columns.
+    grams = grams.permute(1, 2, 0, 3, 4).reshape(-1, d, d)  # (L' * KV * count, d, d)
+    rhs = outputs.permute(0, 1, 3, 4, 2).reshape(-1, d, groups)  # (L' * KV * count, d, G)
+    solved = solve_psd(grams, rhs).reshape(len(layers), kv_heads, count, d, groups).permute(0, 1, 4, 2, 3)
+    solved = solved.float().reshape(len(layers), kv_heads, groups * count, d)
+    effective = torch.matmul(solved, values.transpose(-1, -2)).reshape(len(layers), kv_heads, groups, count, sources)
+    a = a.reshape(len(layers), kv_heads, groups, count, sources)
     allowed = source_mask(win, layers, first, count, sources)
     effective = effective.masked_fill(~allowed[:, None, None], 0.0)
     # Rows with no more sources than dimensions: the projection is the identity.
     full_rank = allowed.sum(-1) <= d  # (L', count)
     effective = torch.where(full_rank[:, None, None, :, None], a, effective)
-    return effective.reshape(len(layers), heads, count, sources).float()
+    return effective.reshape(len(layers), heads, count, sources)
 
 
 def _normalise(rows: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
@@ -116,22 +155,37 @@ def _normalise(rows: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
 def refined_rows(
     win: CapturedWindow, layers: torch.Tensor, first: int, count: int, refinement: str
 ) -> torch.Tensor:
-    """Refined, clipped, renormalised rows first..first+count-1: (L', H, count, first+count)."""
+    """Refined, clipped, renormalised rows first..first+count-1: (L', H, count, first+count).
+
+    Callers refine long ranges block by block (see ``row_blocks``) and reduce each block, so
+    that no layers x heads x n x n tensor is ever held.
+    """
     if refinement not in REFINEMENTS:
         raise ValueError(f"unknown refinement {refinement!r}")
-    blocks = []
-    for start in range(first, first + count, ROW_BLOCK):
-        size = min(ROW_BLOCK, first + count - start)
-        attention = raw_rows(win, layers, start, size)
-        if refinement == "raw":
-            rows = attention
-        else:
-            base = _effective(win, layers, start, size, attention) if refinement.startswith("effective") else attention
-            if refinement.endswith("norm"):
-                norms = win.value_norm[layers, :, : start + size].float()[:, :, None, :]
-                base = base.clamp_min(0) * norms
-            rows = _normalise(base, attention)
-        if start + size < first + count:
-            rows = torch.nn.functional.pad(rows, (0, first + count - start - size))
-        blocks.append(rows)
-    return torch.cat(blocks, dim=2)
+    attention = raw_rows(win, layers, first, count)
+    if refinement == "raw":
+        return attention
+    base = _effective(win, layers, first, count, attention) if refinement.startswith("effective") else attention
+    if refinement.endswith("norm"):
+        norms = select_layers(win.value_norm, layers)[:, :, : first + count].float()[:, :, None, :]
+        base = base.clamp_min(0) * norms
+    return _normalise(base, attention)
+
+
+def row_blocks(first: int, count: int, block: int = ROW_BLOCK) -> list[tuple[int, int]]:
+    """(start, size) blocks covering rows first..first+count-1."""
+    return [(start, min(block, first + count - start)) for start in range(first, first + count, block)]
+
+
+def raw_column(win: CapturedWindow, layers: torch.Tensor, source: int, first: int, count: int) -> torch.Tensor:
+    """Raw a_ij for the fixed source j and rows first..first+count-1: (L', H, count).
+
+    Uses the stored per-row log-sum-exp, a_ij = exp(s q_i . k_j - lse_i), so no row is rebuilt.
+    """
+    heads, kv_heads = win.query.shape[1], win.key.shape[1]
+    q = select_layers(win.query, layers)[:, :, first : first + count].float()  # (L', H, r, d)
+    k = select_layers(win.key, layers)[:, :, source].float().repeat_interleave(heads // kv_heads, dim=1)  # (L', H, d)
+    scores = torch.einsum("lhrd,lhd->lhr", q, k) * win.scale[layers].to(q.device)[:, None, None]
+    values = torch.exp(scores - select_layers(win.lse, layers)[:, :, first : first + count].float())
+    allowed = source_mask(win, layers, first, count, source + 1)[:, :, source]  # (L', r)
+    return values * allowed[:, None, :]
