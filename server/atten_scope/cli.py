@@ -1,0 +1,199 @@
+"""The ``atten-scope`` command: ``analyze`` a file from the terminal, or ``serve`` the language server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import AttenScopeError, DocumentError, InvalidRequest
+from .options import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, DIRECTIONS, ViewOptions, parse_options
+
+EMBEDDED_MODEL = "embedded:smollm2-135m"
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _index_list(text: str) -> Any:
+    if text == "all":
+        return "all"
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected 'all' or comma-separated numbers, got {text!r}") from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .aggregate import AGGREGATES
+    from .refine import REFINEMENTS
+
+    parser = argparse.ArgumentParser(prog="atten-scope", description="What a language model attends to in your code.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    analyze = commands.add_parser("analyze", help="analyse a file and show the sources of one token")
+    analyze.add_argument("file", type=Path)
+    analyze.add_argument("--model", default=os.environ.get("ATTEN_SCOPE_MODEL", EMBEDDED_MODEL))
+    analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    analyze.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code to run")
+    analyze.add_argument("--at", metavar="LINE:COL", help="1-based line and column as editors show them (default: last token)")
+    analyze.add_argument("--direction", choices=DIRECTIONS, default="attendsTo")
+    analyze.add_argument("--refinement", choices=REFINEMENTS, default=DEFAULT_REFINEMENT)
+    analyze.add_argument("--aggregate", choices=AGGREGATES, default=DEFAULT_AGGREGATE)
+    analyze.add_argument("--layers", type=_index_list, default="all", help="'all' or e.g. 20,21,22")
+    analyze.add_argument("--heads", type=_index_list, default="all", help="'all' or e.g. 0,3")
+    analyze.add_argument("--keep-sink", action="store_true", help="keep the first (sink) token in the weights")
+    analyze.add_argument("--top-k", type=int, default=10)
+    analyze.add_argument("--max-tokens", type=int, default=4096, help="window size for long files")
+    analyze.add_argument("--json", action="store_true", help="print the attenScope/attention result as JSON")
+    analyze.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
+    serve = commands.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", type=int, metavar="PORT")
+    serve.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def read_document(path: Path) -> str:
+    """The file's text, exactly (no newline translation), or a DocumentError a user understands."""
+    if not path.exists():
+        raise DocumentError(f"{path}: no such file.")
+    if path.is_dir():
+        raise DocumentError(f"{path} is a directory; give a file.")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DocumentError(f"{path} is too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,}).")
+    data = path.read_bytes()
+    if b"\x00" in data[:65536]:
+        raise DocumentError(f"{path} looks binary (it contains NUL bytes); give a text file.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DocumentError(f"{path} is not UTF-8 text (byte {error.start} is invalid).") from error
+
+
+def parse_at(text: str | None) -> tuple[int, int] | None:
+    """``LINE:COL`` (1-based, columns in characters as editors show them) -> 0-based pair."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
+    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        raise InvalidRequest(f"--at must be LINE:COL with 1-based numbers, e.g. 12:5; got {text!r}.")
+    return int(match.group(1)) - 1, int(match.group(2)) - 1
+
+
+def _progress(message: str) -> None:
+    print(f"atten-scope: {message}", file=sys.stderr, flush=True)
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from .analysis import Analyzer
+    from .model import load_model
+    from .report import write_report
+    from .results import attention_json, token_at_position
+
+    text = read_document(args.file)
+    at = parse_at(args.at)
+    if args.top_k < 1:
+        raise InvalidRequest("--top-k must be at least 1.")
+    loaded = load_model(args.model, args.device, args.trust_remote_code, progress=_progress)
+    params = {
+        "direction": args.direction,
+        "refinement": args.refinement,
+        "aggregate": args.aggregate,
+        "layers": args.layers,
+        "heads": args.heads,
+        "dropSink": not args.keep_sink,
+        "topK": args.top_k,
+    }
+    options: ViewOptions = parse_options(params, ViewOptions(), loaded.info.layers, loaded.info.heads)
+    bar = _ProgressBar()
+    analysis = Analyzer(loaded, args.max_tokens).analyze(text, progress=bar.update)
+    bar.close()
+    if at is None:
+        token = analysis.token_count - 1
+    else:
+        line, column = at
+        if line >= analysis.lines.line_count:
+            raise InvalidRequest(f"--at {args.at}: the file has {analysis.lines.line_count} lines.")
+        # Editors count columns in characters; LSP positions in UTF-16 units.
+        start = analysis.lines.offset(line, 0)
+        end = analysis.lines.offset(line, 1 << 30)
+        if column > end - start:
+            raise InvalidRequest(f"--at {args.at}: line {line + 1} has {end - start} characters.")
+        position = analysis.lines.position(start + column)
+        token = token_at_position(analysis, position.to_lsp())
+    result = attention_json(analysis, token, options)
+    if args.html is not None:
+        write_report(args.html, analysis, token, options, args.file.name)
+        _progress(f"wrote {args.html}")
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(_format_table(result, analysis))
+    return 0
+
+
+def _format_table(result: dict[str, Any], analysis: Any) -> str:
+    token = result["token"]
+    where = token["range"]["start"]
+    settings = result["settings"]
+    lines = [
+        f"Token {json.dumps(token['text'], ensure_ascii=False)} at {where['line'] + 1}:{where['character'] + 1} "
+        f"({settings['direction']}, {settings['refinement']}, {settings['aggregate']}; "
+        f"{analysis.token_count} tokens, {len(analysis.windows)} window(s))",
+        f"{'weight':>8}  {'line:col':>9}  token",
+    ]
+    for target in result["targets"]:
+        start = target["range"]["start"]
+        lines.append(
+            f"{target['weight'] * 100:7.2f}%  {start['line'] + 1:>4}:{start['character'] + 1:<4}  "
+            f"{json.dumps(target['text'], ensure_ascii=False)}"
+        )
+    return "\n".join(lines)
+
+
+class _ProgressBar:
+    """A progress bar on stderr while the model runs (quiet when stderr is not a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=100, desc="Analysing", unit="%", file=sys.stderr, leave=False)
+
+    def update(self, fraction: float, message: str) -> None:
+        if self._bar is not None:
+            self._bar.set_description(message[:60])
+            self._bar.n = int(fraction * 100)
+            self._bar.refresh()
+        else:
+            _progress(message)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="atten-scope: %(message)s")
+    # Third-party chatter (deprecations, load bars) is not for the user of this command.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        if args.command == "serve":
+            from .lsp.server import main as serve_main
+
+            return serve_main(["--tcp", str(args.tcp), "--host", args.host] if args.tcp else [])
+        return run_analyze(args)
+    except AttenScopeError as error:
+        print(f"atten-scope: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("atten-scope: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("atten-scope: error: out of memory; try a smaller --max-tokens or a smaller model.", file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""The Atten-Scope language server."""

@@ -1,0 +1,53 @@
+"""Analyses of open documents: which version each belongs to, kept in a bounded LRU."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from ..analysis import Analysis
+
+
+@dataclass(frozen=True)
+class Entry:
+    analysis: Analysis
+    version: int | None  # the document version the analysis was computed from
+
+
+class AnalysisStore:
+    """The latest analysis per URI. A stale entry is kept so that re-analysis can reuse its token prefix."""
+
+    def __init__(self, capacity: int = 8) -> None:
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self.capacity = max(1, capacity)
+
+    def get(self, uri: str) -> Entry | None:
+        entry = self._entries.get(uri)
+        if entry is not None:
+            self._entries.move_to_end(uri)
+        return entry
+
+    def put(self, uri: str, analysis: Analysis, version: int | None) -> None:
+        self._entries[uri] = Entry(analysis, version)
+        self._entries.move_to_end(uri)
+        self._trim()
+
+    def resize(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._trim()
+
+    def discard(self, uri: str) -> None:
+        self._entries.pop(uri, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, uri: object) -> bool:
+        return uri in self._entries
+
+    def _trim(self) -> None:
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)

@@ -1,0 +1,132 @@
+"""The loaded model and the threads that use it.
+
+Model loading and analysis share one worker thread, so torch never runs two forward passes at
+once and a reload cannot race an analysis. Views of finished analyses (attention, heatmap, heads,
+hover) run on a second thread, so they answer while a long analysis is in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from ..errors import ModelLoadError
+from ..model import LoadedModel, load_model
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .server import AttenScopeServer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Engine:
+    def __init__(self, server: AttenScopeServer) -> None:
+        self.server = server
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-model")
+        self.views = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-views")
+        self.loaded: LoadedModel | None = None
+        self.loaded_key: tuple[str, str, bool] | None = None
+        # Bumped whenever the model is replaced: results computed with an older model are discarded.
+        self.generation = 0
+        self._loading: asyncio.Future[LoadedModel] | None = None
+        self._loading_key: tuple[str, str, bool] | None = None
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.worker, fn)
+
+    async def view(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.views, fn)
+
+    async def ensure_loaded(self, settings: Settings) -> LoadedModel:
+        key = settings.model_key
+        if self.loaded is not None and self.loaded_key == key:
+            return self.loaded
+        if self._loading is None or self._loading_key != key:
+            self._loading_key = key
+            self._loading = asyncio.ensure_future(self._load(settings))
+        # Shielded: cancelling one analysis must not abort a load other requests wait for.
+        return await asyncio.shield(self._loading)
+
+    def model_changed(self, settings: Settings) -> bool:
+        """Forget the model when ``settings`` name another one; True when a model was dropped."""
+        key = settings.model_key
+        current = self._loading_key if self._loading is not None else self.loaded_key
+        if current is None or current == key:
+            return False
+        self.generation += 1
+        self.loaded = None
+        self.loaded_key = None
+        self._loading = None
+        self._loading_key = None
+        return True
+
+    async def _load(self, settings: Settings) -> LoadedModel:
+        key = settings.model_key
+        server = self.server
+        server.status("loadingModel", f"Loading {settings.model}", model=settings.model)
+
+        def progress(message: str) -> None:
+            server.call_on_loop(server.status, "loadingModel", message, settings.model)
+
+        def load() -> LoadedModel:
+            _release_memory()  # the previous model's tensors are unreferenced by now
+            return load_model(settings.model, settings.device, settings.trust_remote_code, progress=progress)
+
+        try:
+            loaded = await self.run(load)
+        except Exception as error:  # every load failure is reported, then re-raised
+            if self._loading_key == key:
+                self._loading = None
+                self._loading_key = None
+            message = load_failure(settings.model, error)
+            server.status("error", message, model=settings.model)
+            server.show_error(message)
+            raise ModelLoadError(message) from error
+        if self._loading_key == key:
+            self.loaded, self.loaded_key = loaded, key
+            self._loading = None
+            self._loading_key = None
+            info = loaded.info
+            server.status(
+                "ready",
+                f"{info.id}: {info.layers} layers x {info.heads} heads on {loaded.device.type}",
+                model=info.id,
+            )
+        return loaded
+
+    def shutdown(self) -> None:
+        self.worker.shutdown(wait=False, cancel_futures=True)
+        self.views.shutdown(wait=False, cancel_futures=True)
+
+
+def load_failure(model_id: str, error: BaseException) -> str:
+    """A sentence for a failed load: missing packages and lack of memory need the user's action."""
+    if isinstance(error, ModelLoadError):
+        return str(error)
+    if isinstance(error, ImportError):
+        return f"A Python package needed for model '{model_id}' is missing ({error}): install it for the server."
+    if isinstance(error, MemoryError) or "out of memory" in str(error).lower():
+        return f"Out of memory while loading '{model_id}': choose a smaller model or another device."
+    log.exception("Loading %s failed", model_id)
+    return f"Could not load model '{model_id}': {type(error).__name__}: {error}"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+
+
+def _release_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # best effort only
+        pass

@@ -1,0 +1,111 @@
+"""Server settings from ``initializationOptions`` and ``workspace/didChangeConfiguration`` (docs/PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..analysis import DEFAULT_MAX_TOKENS
+from ..embedded import EMBEDDED_ID
+from ..errors import InvalidRequest
+from ..options import ViewOptions, parse_options
+
+SECTION = "attenScope"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+VIEW_KEYS = ("direction", "refinement", "aggregate", "layers", "heads", "dropSink", "topK")
+MIN_MAX_TOKENS = 16
+MAX_MAX_TOKENS = 131_072
+MAX_CACHE_DOCUMENTS = 256
+# Large enough that any model's layer or head index passes; real bounds are checked per request.
+_ANY_COUNT = 1_000_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = EMBEDDED_ID
+    device: str = "auto"
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    trust_remote_code: bool = False
+    cache_documents: int = 8
+    # View defaults as the client spelled them; validated against the model at request time.
+    view: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_key(self) -> tuple[str, str, bool]:
+        """What identifies the loaded model: a change reloads it."""
+        return (self.model, self.device, self.trust_remote_code)
+
+    def view_options(self, params: dict[str, Any], layers: int, heads: int) -> ViewOptions:
+        """The settings' view defaults overlaid with a request's explicit fields."""
+        merged = dict(self.view)
+        merged.update({k: params[k] for k in VIEW_KEYS if params.get(k) is not None})
+        return parse_options(merged, ViewOptions(), layers, heads)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def unwrap(params: Any) -> Any:
+    """The settings object of ``{"settings": {"attenScope": S}}``, ``{"settings": S}`` or ``S``."""
+    if isinstance(params, dict) and "settings" in params:
+        params = params["settings"]
+    if isinstance(params, dict) and isinstance(params.get(SECTION), dict):
+        params = params[SECTION]
+    return params
+
+
+def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Overlay ``raw`` on ``base``; an invalid value keeps the previous one and yields a warning sentence."""
+    settings = base or Settings()
+    warnings: list[str] = []
+    raw = unwrap(raw)
+    if raw is None:
+        return settings, warnings
+    if not isinstance(raw, dict):
+        return settings, ["The Atten-Scope settings must be an object; they were ignored."]
+
+    def bad(key: str, why: str) -> None:
+        warnings.append(f"Setting attenScope.{key}: {why}; the previous value is kept.")
+
+    if "model" in raw and raw["model"] is not None:
+        if isinstance(raw["model"], str) and raw["model"].strip():
+            settings = replace(settings, model=raw["model"].strip())
+        else:
+            bad("model", "expected a model id or path")
+    if "device" in raw and raw["device"] is not None:
+        if raw["device"] in DEVICES:
+            settings = replace(settings, device=raw["device"])
+        else:
+            bad("device", f"expected one of {', '.join(DEVICES)}")
+    if "maxTokens" in raw and raw["maxTokens"] is not None:
+        value = raw["maxTokens"]
+        if _whole(value) and MIN_MAX_TOKENS <= value <= MAX_MAX_TOKENS:
+            settings = replace(settings, max_tokens=value)
+        else:
+            bad("maxTokens", f"expected a whole number from {MIN_MAX_TOKENS} to {MAX_MAX_TOKENS}")
+    if "trustRemoteCode" in raw and raw["trustRemoteCode"] is not None:
+        if isinstance(raw["trustRemoteCode"], bool):
+            settings = replace(settings, trust_remote_code=raw["trustRemoteCode"])
+        else:
+            bad("trustRemoteCode", "expected true or false")
+    if "cacheDocuments" in raw and raw["cacheDocuments"] is not None:
+        value = raw["cacheDocuments"]
+        if _whole(value) and 1 <= value <= MAX_CACHE_DOCUMENTS:
+            settings = replace(settings, cache_documents=value)
+        else:
+            bad("cacheDocuments", f"expected a whole number from 1 to {MAX_CACHE_DOCUMENTS}")
+    view = dict(settings.view)
+    for key in VIEW_KEYS:
+        if key not in raw or raw[key] is None:
+            continue
+        try:
+            # Check each field alone: index bounds depend on the model, perHead on a request's layer/head.
+            layers = _ANY_COUNT if key == "layers" else 1
+            heads = _ANY_COUNT if key == "heads" else 1
+            parse_options({key: raw[key]}, ViewOptions(), layers, heads)
+        except InvalidRequest as error:
+            bad(key, str(error).rstrip("."))
+            continue
+        view[key] = raw[key]
+    return replace(settings, view=view), warnings

@@ -1,0 +1,146 @@
+"""Rebuilt and refined attention against slow, explicit reference implementations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from atten_scope.aggregate import rollout_column, rollout_row
+from atten_scope.capture import CapturedWindow, install_capture_attention, output_projection, run_capture
+from atten_scope.refine import RANK_RTOL, raw_column, raw_rows, refined_rows
+
+from .conftest import build_tiny, tiny_models
+
+N = 80  # > head_dim (16), so the effective projection is not the identity for late rows
+
+
+def eager_attentions(model: Any, ids: list[int]) -> list[torch.Tensor]:
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        out = model(torch.tensor([ids]), output_attentions=True)
+    return [a[0] for a in out.attentions]  # (H, n, n) per layer
+
+
+@pytest.fixture(scope="module", params=sorted(tiny_models()))
+def captured(request: Any) -> tuple[str, Any, list[int], CapturedWindow, list[torch.Tensor]]:
+    model = build_tiny(request.param)
+    ids = torch.randint(2, 128, (N,), generator=torch.Generator().manual_seed(7)).tolist()
+    reference = eager_attentions(model, ids)
+    install_capture_attention(model)
+    return request.param, model, ids, run_capture(model, ids, 0), reference
+
+
+def test_rebuilt_rows_match_eager_attention(captured: Any) -> None:
+    _, _, _, win, reference = captured
+    layers = torch.arange(len(reference))
+    rows = raw_rows(win, layers, 0, N)
+    for layer, expected in enumerate(reference):
+        assert torch.allclose(rows[layer], expected, atol=1e-4), f"layer {layer}"
+
+
+def test_columns_from_lse_match_rows(captured: Any) -> None:
+    _, _, _, win, reference = captured
+    layers = torch.arange(len(reference))
+    column = raw_column(win, layers, 5, 5, N - 5)
+    for layer, expected in enumerate(reference):
+        assert torch.allclose(column[layer], expected[:, 5:, 5], atol=1e-4)
+
+
+def test_sliding_window_is_recorded(captured: Any) -> None:
+    name, _, _, win, reference = captured
+    if name == "mistral-sliding":
+        assert win.sliding_window == [9] * len(reference)
+        assert float(reference[0][0, 40, :31].abs().max()) == 0.0  # eager masks it too
+
+
+def _reference_effective(a: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Project row a onto the column space of the allowed value rows, via an SVD of T."""
+    t = values[allowed].double()
+    u, s, _ = torch.linalg.svd(t, full_matrices=False)
+    keep = s > s[0] * RANK_RTOL
+    basis = u[:, keep]
+    out = torch.zeros_like(a, dtype=torch.float64)
+    out[allowed] = basis @ (basis.T @ a[allowed].double())
+    return out
+
+
+def _expected_rows(win: CapturedWindow, model: Any, refinement: str) -> torch.Tensor:
+    layers = win.query.shape[0]
+    heads, kv_heads, d = win.query.shape[1], win.key.shape[1], win.query.shape[3]
+    raw = raw_rows(win, torch.arange(layers), 0, N)
+    modules = [m for m in model.modules() if hasattr(m, "layer_idx") and m.__class__.__name__.endswith("Attention")]
+    expected = torch.zeros_like(raw, dtype=torch.float64)
+    for layer in range(layers):
+        w_o = output_projection(modules[layer], heads, d).double()
+        for h in range(heads):
+            values = win.value[layer, h // (heads // kv_heads)].double()  # t_j
+            f_norm = torch.linalg.norm(values @ w_o[h], dim=-1)  # ||t_j W_O^h||, explicitly
+            for i in range(N):
+                a = raw[layer, h, i].double()
+                allowed = a > 0
+                if refinement == "norm":
+                    row = a * f_norm
+                elif refinement.startswith("effective"):
+                    row = _reference_effective(a, values, allowed).clamp_min(0)
+                    if refinement == "effective+norm":
+                        row = row * f_norm
+                else:
+                    row = a
+                expected[layer, h, i] = row / row.sum()
+    return expected
+
+
+@pytest.mark.parametrize("refinement", ["norm", "effective", "effective+norm"])
+def test_refinements_match_slow_references(captured: Any, refinement: str) -> None:
+    _, model, _, win, _ = captured
+    layers = torch.arange(win.query.shape[0])
+    got = _blockwise(win, layers, refinement)
+    expected = _expected_rows(win, model, refinement)
+    assert torch.allclose(got.double(), expected, atol=2e-4), float((got.double() - expected).abs().max())
+    sums = got.sum(-1)
+    assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
+
+
+def _blockwise(win: CapturedWindow, layers: torch.Tensor, refinement: str) -> torch.Tensor:
+    out = torch.zeros((len(layers), win.query.shape[1], N, N))
+    for start in range(0, N, 16):
+        size = min(16, N - start)
+        out[:, :, start : start + size, : start + size] = refined_rows(win, layers, start, size, refinement)
+    return out
+
+
+def test_effective_is_identity_for_rows_with_independent_values(captured: Any) -> None:
+    _, _, _, win, _ = captured
+    layers = torch.arange(1, win.query.shape[0])  # past layer 0, repeated tokens have distinct values
+    d = win.query.shape[3]
+    raw = raw_rows(win, layers, 0, d)
+    eff = refined_rows(win, layers, 0, d, "effective")
+    assert torch.allclose(raw, eff, atol=1e-4)
+
+
+def test_rollout_equals_explicit_matrix_product() -> None:
+    rng = np.random.default_rng(0)
+    mats = []
+    for _ in range(4):
+        m = np.tril(rng.random((6, 6)))
+        mats.append(torch.tensor(m / m.sum(1, keepdims=True), dtype=torch.float32))
+    product = np.eye(6)
+    for m in mats:  # A_hat_L ... A_hat_1
+        product = (0.5 * m.numpy() + 0.5 * np.eye(6)) @ product
+    assert np.allclose(rollout_row(mats, 4).numpy(), product[4], atol=1e-6)
+    assert np.allclose(rollout_column(mats, 2).numpy(), product[:, 2], atol=1e-6)
+    assert abs(float(rollout_row(mats, 5).sum()) - 1.0) < 1e-6
+
+
+def test_prefix_reuse_equals_fresh_capture(captured: Any) -> None:
+    _, model, ids, win, _ = captured
+    edited = [*ids[:60], 3, *ids[61:]]
+    fresh = run_capture(model, edited, 0)
+    reused = run_capture(model, edited, 0, prefix=win, reuse=60)
+    assert reused.recomputed == N - 60
+    for name in ("query", "key", "value", "lse", "value_norm"):
+        assert torch.allclose(getattr(reused, name), getattr(fresh, name), atol=1e-4), name
+    assert torch.allclose(reused.gram, fresh.gram, rtol=1e-6, atol=1e-6)

@@ -1,0 +1,286 @@
+"""The language server end to end: a real server process, the embedded model on the CPU."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import uuid
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pytest_lsp import LanguageClient
+
+from atten_scope import results
+from atten_scope.analysis import Analyzer
+from atten_scope.options import ViewOptions, parse_options
+
+from .lsp_support import SAMPLE, open_document, position_of, replace_range, request, server_config, start, track_status
+
+MAX_TOKENS = 512
+SETTINGS = {"device": "cpu", "maxTokens": MAX_TOKENS, "refinement": "effective+norm", "aggregate": "headMean"}
+TEXT = SAMPLE.read_text(encoding="utf-8")
+URI = "file:///project/account.py"
+STATUS: list[dict[str, Any]] = []
+
+
+@pytest_lsp.fixture(config=server_config(), scope="module")
+async def client(lsp_client: LanguageClient):
+    STATUS[:] = []
+    STATUS_ref = track_status(lsp_client)
+    await start(lsp_client, SETTINGS)
+    open_document(lsp_client, URI, TEXT)
+    yield
+    STATUS.extend(STATUS_ref)
+    await lsp_client.shutdown_session()
+
+
+@pytest.fixture(scope="module")
+def analyzer(embedded: Any) -> Analyzer:
+    return Analyzer(embedded, MAX_TOKENS)
+
+
+@pytest.fixture(scope="module")
+def reference(analyzer: Analyzer):
+    return analyzer.analyze(TEXT)
+
+
+async def analyze(client: LanguageClient, uri: str = URI) -> tuple[dict[str, Any], list[Any]]:
+    token = str(uuid.uuid4())
+    client.progress_reports.setdefault(token, [])  # the token is the client's own, not created by the server
+    result = await request(client, "attenScope/analyze", {"textDocument": {"uri": uri}, "workDoneToken": token})
+    return result, client.progress_reports.pop(token)
+
+
+def assert_close(served: dict[str, Any], local: dict[str, Any], tol: float = 1e-5) -> None:
+    assert served["token"] == local["token"]
+    assert [t["index"] for t in served["targets"]] == [t["index"] for t in local["targets"]]
+    for a, b in zip(served["targets"], local["targets"], strict=True):
+        assert a["range"] == b["range"] and a["text"] == b["text"]
+        assert a["weight"] == pytest.approx(b["weight"], abs=tol)
+    assert {x["line"]: pytest.approx(x["weight"], abs=tol) for x in served["lines"]} == {
+        x["line"]: x["weight"] for x in local["lines"]
+    }
+
+
+async def test_analyze_reports_progress_and_status(client: LanguageClient) -> None:
+    statuses = []
+    client.feature("attenScope/status")(lambda params: statuses.append(params))
+    result, progress = await analyze(client)
+    assert result["uri"] == URI and result["version"] == 1
+    assert result["model"]["id"] == "embedded:smollm2-135m"
+    assert result["model"]["layers"] == 30 and result["model"]["heads"] == 9
+    assert 100 < result["tokens"] < MAX_TOKENS
+    assert result["windows"] == [{"start": 0, "end": result["tokens"]}]
+    assert result["truncated"] is False and result["elapsedMs"] > 0
+    kinds = [p.kind for p in progress]
+    assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+    percentages = [p.percentage for p in progress if p.kind == "report"]
+    assert percentages == sorted(percentages) and percentages[-1] == 100
+
+
+@pytest.mark.parametrize("direction", ["attendsTo", "attendedBy"])
+@pytest.mark.parametrize(("needle", "occurrence"), [("amount", 2), ("balance", 3), ("ValueError", 1), ("sum", 0)])
+async def test_attention_rows(client: LanguageClient, reference, direction: str, needle: str, occurrence: int) -> None:
+    position = position_of(TEXT, needle, occurrence, delta=1)
+    params = {"textDocument": {"uri": URI}, "position": position, "direction": direction, "topK": 1000}
+    served = await request(client, "attenScope/attention", params)
+    token = served["token"]
+    span = token["range"]
+    assert (span["start"]["line"], span["start"]["character"]) <= (position["line"], position["character"])
+    assert (position["line"], position["character"]) < (span["end"]["line"], span["end"]["character"])
+    weights = [t["weight"] for t in served["targets"]]
+    assert weights == sorted(weights, reverse=True)
+    assert sum(weights) == pytest.approx(1.0, abs=1e-5)
+    assert sum(line["weight"] for line in served["lines"]) == pytest.approx(1.0, abs=1e-5)
+    if direction == "attendsTo":
+        assert all(t["index"] <= token["index"] for t in served["targets"])
+    else:
+        assert all(t["index"] >= token["index"] for t in served["targets"])
+    assert served["settings"]["direction"] == direction and served["version"] == 1
+    # the same request answered by the engine in this process
+    options = parse_options(params, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
+    local = results.attention_json(reference, results.token_at_position(reference, position), options, 1)
+    assert_close(served, local)
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        {"refinement": "raw", "aggregate": "headMax", "topK": 5},
+        {"refinement": "norm", "aggregate": "rollout", "layers": [0, 1, 2]},
+        {"refinement": "effective", "aggregate": "perHead", "layers": [7], "heads": [3], "dropSink": False},
+    ],
+)
+async def test_attention_views_match_engine(client: LanguageClient, reference, view: dict[str, Any]) -> None:
+    position = position_of(TEXT, "return self.balance", 1, delta=7)
+    served = await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": position, **view})
+    options = parse_options(view, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
+    local = results.attention_json(reference, results.token_at_position(reference, position), options, 1)
+    assert_close(served, local)
+    assert len(served["targets"]) <= options.top_k
+
+
+async def test_heatmap(client: LanguageClient, reference) -> None:
+    served = await request(client, "attenScope/heatmap", {"textDocument": {"uri": URI}, "layer": "all", "head": "all"})
+    n = served["n"]
+    assert n == reference.token_count and served["offset"] == 0 and len(served["tokens"]) == n
+    cells = base64.b64decode(served["data"])
+    assert len(cells) == n * (n + 1) // 2 and max(cells) == 255
+    local = results.heatmap_json(reference, parse_options(SETTINGS, ViewOptions(), 30, 9), 0, n, 1)
+    assert served["data"] == local["data"] and served["scale"] == pytest.approx(local["scale"], rel=1e-5)
+
+    part = await request(
+        client,
+        "attenScope/heatmap",
+        {"textDocument": {"uri": URI}, "layer": 3, "head": 2, "refinement": "raw", "tokenRange": [10, 40]},
+    )
+    assert part["n"] == 30 and part["offset"] == 10 and part["tokens"][0]["index"] == 10
+    assert len(base64.b64decode(part["data"])) == 30 * 31 // 2
+    assert part["settings"]["layers"] == [3] and part["settings"]["heads"] == [2]
+
+
+async def test_heads(client: LanguageClient, reference) -> None:
+    position = position_of(TEXT, "amount", 3)
+    served = await request(client, "attenScope/heads", {"textDocument": {"uri": URI}, "position": position})
+    assert served["layers"] == 30 and served["heads"] == 9 and len(served["cells"]) == 30 * 9
+    token = served["token"]["index"]
+    for cell in served["cells"]:
+        assert 0 <= cell["weight"] <= 1 + 1e-6 and cell["entropy"] >= 0 and math.isfinite(cell["entropy"])
+        assert cell["top"]["index"] <= token
+    options = parse_options(SETTINGS, ViewOptions(), 30, 9)
+    local = results.heads_json(reference, token, options, 1)
+    for a, b in zip(served["cells"], local["cells"], strict=True):
+        assert (a["layer"], a["head"], a["top"]) == (b["layer"], b["head"], b["top"])
+        assert a["weight"] == pytest.approx(b["weight"], abs=1e-5)
+
+
+async def test_hover(client: LanguageClient) -> None:
+    position = position_of(TEXT, "amount", 2, delta=2)
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(**position))
+    )
+    assert hover is not None and hover.contents.kind == types.MarkupKind.Markdown
+    markdown = hover.contents.value
+    assert "`amount`" in markdown or "`\u00b7amount`" in markdown
+    assert "| token | line | weight |" in markdown and "%" in markdown
+    assert "effective+norm \u00b7 headMean \u00b7 attendsTo" in markdown
+    assert "<" not in markdown.replace("`<", "")  # no raw HTML outside code spans
+    assert hover.range is not None and hover.range.start.line == position["line"]
+
+
+async def test_requests_before_analysis(client: LanguageClient) -> None:
+    other = "file:///project/other.py"
+    open_document(client, other, "x = 1\n")
+    params = {"textDocument": {"uri": other}, "position": {"line": 0, "character": 0}}
+    with pytest.raises(JsonRpcInvalidParams, match="Analyze File"):
+        await request(client, "attenScope/attention", params)
+    with pytest.raises(JsonRpcInvalidParams, match="not open"):
+        await request(client, "attenScope/heads", {**params, "textDocument": {"uri": "file:///nowhere.py"}})
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=other), position=types.Position(0, 0))
+    )
+    assert hover is None
+
+
+async def test_unicode_positions(client: LanguageClient, analyzer: Analyzer) -> None:
+    uri = "file:///project/unicode.py"
+    text = 'greeting = "😀😀 héllo"  # 漢字テスト\nname = "🎉 wörld 中文"\nprint(greeting, name)\n'
+    open_document(client, uri, text)
+    result, _ = await analyze(client, uri)
+    local = analyzer.analyze(text)
+    assert result["tokens"] == local.token_count
+    for needle in ("héllo", "漢字", "wörld", "中文", "print", "name)"):
+        position = position_of(text, needle)
+        served = await request(client, "attenScope/attention", {"textDocument": {"uri": uri}, "position": position})
+        offset = text.index(needle)
+        token = served["token"]["index"]
+        assert local.document.starts[token] <= offset < local.document.ends[token], needle
+        assert needle[0] in served["token"]["text"] or served["token"]["text"] in needle
+
+
+async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient, analyzer: Analyzer) -> None:
+    uri = "file:///project/edited.py"
+    open_document(client, uri, TEXT)
+    first, _ = await analyze(client, uri)
+    # an edit on the last line: `sum(` -> `max(`
+    position = position_of(TEXT, "sum(")
+    replace_range(client, uri, 2, (position["line"], 11), (position["line"], 14), "max")
+    edited = TEXT.replace("sum(", "max(")
+    params = {"textDocument": {"uri": uri}, "position": position_of(edited, "account.balance")}
+    with pytest.raises(JsonRpcContentModified):
+        await request(client, "attenScope/attention", params)
+    with pytest.raises(JsonRpcContentModified):
+        await request(client, "attenScope/heatmap", {"textDocument": {"uri": uri}, "layer": 0, "head": 0})
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(0, 3))
+    )
+    assert hover is None
+
+    second, _ = await analyze(client, uri)
+    assert second["version"] == 2 and second["tokens"] == first["tokens"]
+    assert 0 < second["reusedTokens"] < second["tokens"]
+    fresh = analyzer.analyze(edited)
+    for view in ({"direction": "attendsTo"}, {"direction": "attendedBy", "refinement": "raw"}):
+        served = await request(client, "attenScope/attention", {**params, **view, "topK": 1000})
+        options = parse_options({**view, "topK": 1000}, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
+        local = results.attention_json(fresh, results.token_at_position(fresh, params["position"]), options, 2)
+        assert_close(served, local)
+
+
+async def test_cancel_stops_a_long_analysis(client: LanguageClient) -> None:
+    uri = "file:///project/long.py"
+    body = "".join(f"def handler_{i}(event, context):\n    return process(event, {i} * context.scale)\n\n" for i in range(150))
+    open_document(client, uri, body)
+    token = "long-analysis"
+    client.progress_reports.setdefault(token, [])
+    msg_id = str(uuid.uuid4())
+    pending = asyncio.ensure_future(
+        request(client, "attenScope/analyze", {"textDocument": {"uri": uri}, "workDoneToken": token}, msg_id)
+    )
+    for _ in range(200):  # wait until the analysis really runs
+        if client.progress_reports[token]:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await asyncio.wait_for(pending, 60)
+    # the worker is free again soon: a small analysis does not wait for the long one to finish
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    small = "file:///project/small.py"
+    open_document(client, small, "def f(x):\n    return x + 1\n")
+    result, _ = await analyze(client, small)
+    assert result["tokens"] > 5
+    assert loop.time() - began < 10
+    with pytest.raises(JsonRpcInvalidParams, match="Analyze File"):
+        await request(client, "attenScope/heads", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})
+
+
+async def test_views_answer_during_an_analysis(client: LanguageClient) -> None:
+    uri = "file:///project/busy.py"
+    open_document(client, uri, TEXT * 3)
+    pending = asyncio.ensure_future(analyze(client, uri))
+    await asyncio.sleep(0.2)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    params = {"textDocument": {"uri": URI}, "position": position_of(TEXT, "total")}
+    await request(client, "attenScope/attention", params)
+    answered = loop.time() - began
+    result, _ = await pending
+    assert result["tokens"] > 300
+    assert answered < result["elapsedMs"] / 1000 or answered < 0.5
+
+
+async def test_close_drops_the_analysis(client: LanguageClient) -> None:
+    uri = "file:///project/closing.py"
+    open_document(client, uri, "a = [1, 2, 3]\n")
+    await analyze(client, uri)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri)))
+    with pytest.raises(JsonRpcException) as raised:
+        await request(client, "attenScope/attention", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})
+    assert raised.value.code == -32602
