@@ -24,17 +24,14 @@ MAX_TOKENS = 512
 SETTINGS = {"device": "cpu", "maxTokens": MAX_TOKENS, "refinement": "effective+norm", "aggregate": "headMean"}
 TEXT = SAMPLE.read_text(encoding="utf-8")
 URI = "file:///project/account.py"
-STATUS: list[dict[str, Any]] = []
 
 
 @pytest_lsp.fixture(config=server_config(), scope="module")
 async def client(lsp_client: LanguageClient):
-    STATUS[:] = []
-    STATUS_ref = track_status(lsp_client)
+    lsp_client.statuses = track_status(lsp_client)  # type: ignore[attr-defined]
     await start(lsp_client, SETTINGS)
     open_document(lsp_client, URI, TEXT)
     yield
-    STATUS.extend(STATUS_ref)
     await lsp_client.shutdown_session()
 
 
@@ -67,9 +64,11 @@ def assert_close(served: dict[str, Any], local: dict[str, Any], tol: float = 1e-
 
 
 async def test_analyze_reports_progress_and_status(client: LanguageClient) -> None:
-    statuses = []
-    client.feature("attenScope/status")(lambda params: statuses.append(params))
     result, progress = await analyze(client)
+    states = [status["state"] for status in client.statuses]  # type: ignore[attr-defined]
+    # the model loads lazily, at the first analysis
+    assert states[0] == "loadingModel" and "analyzing" in states and states[-1] == "ready"
+    assert client.statuses[-1]["model"] == "embedded:smollm2-135m"  # type: ignore[attr-defined]
     assert result["uri"] == URI and result["version"] == 1
     assert result["model"]["id"] == "embedded:smollm2-135m"
     assert result["model"]["layers"] == 30 and result["model"]["heads"] == 9

@@ -273,7 +273,9 @@ class Analyzer:
                 keep = max(0, min(changed, end) - start) if prefix is not None else 0
                 if progress is not None:
                     progress(done / total, f"Running the model over tokens {start + keep}-{end} of {len(document)}")
-                window = run_capture(self.loaded.model, ids, start, prefix=prefix, reuse=keep, check_cancelled=_raiser(cancelled))
+                window = run_capture(
+                    self.loaded.model, ids, start, prefix=prefix, reuse=keep, check_cancelled=_raiser(cancelled)
+                )
                 reused += (end - start) - window.recomputed
                 windows.append(window)
             done += end - start

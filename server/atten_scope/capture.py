@@ -150,9 +150,7 @@ def capture_attention(
         else:
             bias = mask.to(query.dtype)
     groups = heads // kv_heads
-    out, lse = attention_with_lse(
-        query, _repeat_kv(key, groups), _repeat_kv(value, groups), bias, causal, scale
-    )
+    out, lse = attention_with_lse(query, _repeat_kv(key, groups), _repeat_kv(value, groups), bias, causal, scale)
     window = kwargs.get("sliding_window", getattr(module, "sliding_window", None))
     recorder.layers[recorder.layer_index(module)] = LayerRecord(
         module=module,
@@ -282,7 +280,11 @@ def run_capture(
             check_cancelled()
 
         for module in model.modules():
-            if hasattr(module, "layer_idx") and hasattr(module, "forward") and module.__class__.__name__.endswith("Attention"):
+            if (
+                hasattr(module, "layer_idx")
+                and hasattr(module, "forward")
+                and module.__class__.__name__.endswith("Attention")
+            ):
                 hooks.append(module.register_forward_pre_hook(pre_hook))
     try:
         with torch.inference_mode(), recording() as recorder:

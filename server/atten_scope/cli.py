@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--model", default=os.environ.get("ATTEN_SCOPE_MODEL", EMBEDDED_MODEL))
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     analyze.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code to run")
-    analyze.add_argument("--at", metavar="LINE:COL", help="1-based line and column as editors show them (default: last token)")
+    analyze.add_argument(
+        "--at", metavar="LINE:COL", help="1-based line and column as editors show them (default: last token)"
+    )
     analyze.add_argument("--direction", choices=DIRECTIONS, default="attendsTo")
     analyze.add_argument("--refinement", choices=REFINEMENTS, default=DEFAULT_REFINEMENT)
     analyze.add_argument("--aggregate", choices=AGGREGATES, default=DEFAULT_AGGREGATE)

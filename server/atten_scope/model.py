@@ -115,12 +115,12 @@ def _load_embedded(device: torch.device, progress: Progress) -> tuple[Any, Any]:
     # The de-quantised weights are plain tensors; drop the GGUF marker so the saved copy loads as such.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     try:
         embedded.save_converted(model, tokenizer, cached)
     except OSError as error:
         log.warning("Could not write the converted-weights cache at %s: %s", cached, error)
-    return model.to(_dtype_for(device)), tokenizer
+    return model.to(dtype=_dtype_for(device)), tokenizer  # type: ignore[call-arg]
 
 
 def load_model(
@@ -173,7 +173,9 @@ def load_model(
         raise ModelLoadError(f"Could not load model '{model_id}': {first_line}") from error
     except RuntimeError as error:
         if "out of memory" in str(error).lower():
-            raise ModelLoadError(f"Out of memory while loading '{model_id}': choose a smaller model or device.") from error
+            raise ModelLoadError(
+                f"Out of memory while loading '{model_id}': choose a smaller model or device."
+            ) from error
         raise
     loaded = prepare(model_id, model, tokenizer, target)
     report(f"Model {model_id} ready: {loaded.info.layers} layers x {loaded.info.heads} heads on {target.type}")

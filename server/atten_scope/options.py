@@ -48,7 +48,7 @@ def parse_selection(value: Any, count: int, what: str) -> tuple[int, ...] | None
     if value is None or value == "all":
         return None
     if isinstance(value, bool) or not isinstance(value, (list, tuple)) or not value:
-        raise InvalidRequest(f"{what} must be \"all\" or a non-empty list of {what} numbers.")
+        raise InvalidRequest(f'{what} must be "all" or a non-empty list of {what} numbers.')
     chosen = []
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int):

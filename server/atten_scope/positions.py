@@ -50,9 +50,7 @@ class LineIndex:
         self._starts = starts
         self._content_ends = content_ends
         # Lines made of BMP characters only (nearly all code) map columns 1:1.
-        self._astral = [
-            any(ord(ch) > 0xFFFF for ch in text[s:e]) for s, e in zip(starts, content_ends, strict=True)
-        ]
+        self._astral = [any(ord(ch) > 0xFFFF for ch in text[s:e]) for s, e in zip(starts, content_ends, strict=True)]
 
     @property
     def line_count(self) -> int:

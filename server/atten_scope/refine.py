@@ -69,7 +69,7 @@ def solve_psd(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     factor, info = torch.linalg.cholesky_ex(gram)
     largest = gram.diagonal(dim1=-2, dim2=-1).sum(-1)  # trace >= lambda_max
     cutoff = largest * RANK_RTOL**2
-    probe = torch.ones(gram.shape[:-1] + (1,), dtype=gram.dtype, device=gram.device)
+    probe = torch.ones((*gram.shape[:-1], 1), dtype=gram.dtype, device=gram.device)
     ok = info == 0
     safe = torch.where(ok[:, None, None], factor, torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device))
     for _ in range(4):
@@ -111,7 +111,9 @@ def raw_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) 
     return torch.softmax(scores, dim=-1).reshape(len(layers), heads, count, sources)
 
 
-def _effective(win: CapturedWindow, layers: torch.Tensor, first: int, count: int, attention: torch.Tensor) -> torch.Tensor:
+def _effective(
+    win: CapturedWindow, layers: torch.Tensor, first: int, count: int, attention: torch.Tensor
+) -> torch.Tensor:
     """Brunner effective attention for the rows of ``attention`` (L', H, count, sources)."""
     heads, kv_heads, d = win.query.shape[1], win.key.shape[1], win.query.shape[3]
     groups = heads // kv_heads
@@ -150,9 +152,7 @@ def _normalise(rows: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
     return torch.where(good, rows / torch.where(good, total, torch.ones_like(total)), fallback)
 
 
-def refined_rows(
-    win: CapturedWindow, layers: torch.Tensor, first: int, count: int, refinement: str
-) -> torch.Tensor:
+def refined_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int, refinement: str) -> torch.Tensor:
     """Refined, clipped, renormalised rows first..first+count-1: (L', H, count, first+count).
 
     Callers refine long ranges block by block (see ``row_blocks``) and reduce each block, so

@@ -21,7 +21,8 @@ TOP_PER_ROW = 24
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy"
+  content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <title>Atten-Scope report: %(title)s</title>
 <style>
 body { font: 13px/1.45 system-ui, sans-serif; margin: 0; color: #1f2328; background: #fff; }
@@ -95,7 +96,8 @@ canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; he
     for (var r = 0; r < H.n; r++) {
       for (var col = 0; col <= r; col++, k++) {
         var v = bytes[k], p = 4 * (r * H.n + col);
-        img.data[p] = 255; img.data[p + 1] = 255 - Math.round(v * 0.45); img.data[p + 2] = 255 - v; img.data[p + 3] = 255;
+        img.data[p] = 255; img.data[p + 1] = 255 - Math.round(v * 0.45);
+        img.data[p + 2] = 255 - v; img.data[p + 3] = 255;
       }
       for (var c2 = r + 1; c2 < H.n; c2++) { var q = 4 * (r * H.n + c2); img.data[q + 3] = 0; }
     }

@@ -28,7 +28,12 @@ def token_at_position(analysis: Analysis, position: Any) -> int:
     if not isinstance(position, dict):
         raise InvalidRequest("position must be an object {line, character}.")
     line, character = position.get("line"), position.get("character")
-    if isinstance(line, bool) or isinstance(character, bool) or not isinstance(line, int) or not isinstance(character, int):
+    if (
+        isinstance(line, bool)
+        or isinstance(character, bool)
+        or not isinstance(line, int)
+        or not isinstance(character, int)
+    ):
         raise InvalidRequest("position.line and position.character must be whole numbers.")
     try:
         offset = analysis.lines.offset(line, character)
@@ -58,9 +63,7 @@ def attention_json(analysis: Analysis, token: int, options: ViewOptions, version
     weights = analysis.weights(token, options)
     order = np.argsort(-weights, kind="stable")
     targets = [
-        {**token_json(analysis, int(i)), "weight": float(weights[i])}
-        for i in order[: options.top_k]
-        if weights[i] > 0
+        {**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[: options.top_k] if weights[i] > 0
     ]
     per_line = analysis.line_weights(weights)
     lines = [{"line": int(line), "weight": float(per_line[line])} for line in np.nonzero(per_line > 0)[0]]
@@ -127,5 +130,3 @@ def heads_json(analysis: Analysis, token: int, options: ViewOptions, version: in
         "cells": cells,
         "settings": options.to_json(),
     }
-
-

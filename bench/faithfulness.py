@@ -1,0 +1,269 @@
+"""Faithfulness of each attention view against leave-one-out ablation (spec section 10).
+
+For each snippet in ``bench/corpus`` (original code written for this benchmark, trailing
+whitespace stripped, so the last token is mid-statement), with query token i = n - 1 and the
+model's greedy next token y = argmax p(. | x_<=i):
+
+- ablation effect of source j:  e_j = log p(y | x) - log p(y | x with x_j replaced by " ")
+  (the tokenizer's single-space token is the neutral replacement; all n - 1 ablated sequences
+  are run as batches);
+- each method's weight w_j: the engine's row i (``Analysis.weights``) for refinements raw, norm,
+  effective, effective+norm x aggregates headMean, lastLayers, rollout; and gradient x input,
+  g_j = || (d log p(y) / d E_j) * E_j ||_2 over the input embedding E_j, as a reference;
+- score = Spearman rho(w_j, |e_j|) over sources j in S, averaged over snippets, with a
+  percentile-bootstrap 95 % CI (resampling snippets, 1000 resamples, paired across methods).
+
+Source sets: the query token itself (j = i) is always excluded: ablating it changes the query,
+not a source, and every method gives it a weight on a different scale. dropSink on: S = 1..i-1
+(the sink, token 0, is excluded for *every* method, gradient x input included, so the comparison
+is fair); dropSink off: S = 0..i-1. Dropping the sink and renormalising does not change the
+ranks of the other tokens, so "dropSink on" is exactly the engine's dropSink view.
+
+Writes ``faithfulness.md`` (and ``faithfulness.json``) into ``--out`` and regenerates RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from report import BENCH_DIR, DEFAULT_RESULTS, ensure_engine_importable, environment_line, table, write_section
+
+ensure_engine_importable()
+
+from atten_scope.aggregate import drop_and_renormalise  # noqa: E402
+from atten_scope.analysis import Analyzer  # noqa: E402
+from atten_scope.model import LoadedModel, load_model  # noqa: E402
+from atten_scope.options import ViewOptions  # noqa: E402
+from atten_scope.refine import REFINEMENTS  # noqa: E402
+
+MODEL = "embedded:smollm2-135m"
+AGGREGATES = ("headMean", "lastLayers", "rollout")
+GRADIENT = "gradient x input"
+REFERENCE = "raw / headMean"
+ATTENTION = "atten_scope"
+
+
+@dataclass
+class Snippet:
+    name: str
+    text: str
+
+
+def load_corpus(folder: Path, limit: int | None = None) -> list[Snippet]:
+    """The corpus files in name order, trailing whitespace stripped."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    snippets = [Snippet(p.name, p.read_text(encoding="utf-8").rstrip()) for p in files]
+    return snippets[:limit] if limit else snippets
+
+
+class sdpa:  # noqa: N801 - used as a context manager
+    """Temporarily run the model with plain SDPA attention (no capture)."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.model = loaded.model
+
+    def __enter__(self) -> None:
+        self.model.set_attn_implementation("sdpa")
+
+    def __exit__(self, *_: object) -> None:
+        self.model.set_attn_implementation(ATTENTION)
+
+
+def last_logprobs(loaded: LoadedModel, batch: torch.Tensor) -> torch.Tensor:
+    """log p(. | sequence) at the last position for each row of ``batch``: (B, vocab)."""
+    with torch.inference_mode(), sdpa(loaded):
+        logits = loaded.model(input_ids=batch, logits_to_keep=1, use_cache=False).logits[:, -1]
+    return torch.log_softmax(logits.float(), dim=-1)
+
+
+def ablation_effects(loaded: LoadedModel, ids: list[int], neutral: int, batch_size: int) -> tuple[int, np.ndarray]:
+    """(greedy next token y, e_j = log p(y | x) - log p(y | x with x_j := neutral) for j < n - 1)."""
+    base = torch.tensor([ids], dtype=torch.long)
+    logp = last_logprobs(loaded, base)[0]
+    target = int(torch.argmax(logp))
+    sources = len(ids) - 1
+    effects = np.zeros(sources, dtype=np.float64)
+    for first in range(0, sources, batch_size):
+        rows = list(range(first, min(first + batch_size, sources)))
+        batch = base.repeat(len(rows), 1)
+        batch[torch.arange(len(rows)), torch.tensor(rows)] = neutral
+        ablated = last_logprobs(loaded, batch)[:, target]
+        effects[rows] = (logp[target] - ablated).double().numpy()
+    return target, effects
+
+
+def gradient_x_input(loaded: LoadedModel, ids: list[int], target: int) -> np.ndarray:
+    """g_j = || grad_{E_j} log p(y) * E_j ||_2 for every token j (input embeddings E)."""
+    model = loaded.model
+    embeddings = model.get_input_embeddings()(torch.tensor([ids], dtype=torch.long)).detach().requires_grad_(True)
+    with sdpa(loaded):
+        logits = model(inputs_embeds=embeddings, logits_to_keep=1, use_cache=False).logits[0, -1]
+    torch.log_softmax(logits.float(), dim=-1)[target].backward()
+    assert embeddings.grad is not None
+    return (embeddings.grad[0] * embeddings[0]).norm(dim=-1).detach().double().numpy()
+
+
+def method_names() -> list[str]:
+    return [f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES] + [GRADIENT]
+
+
+def rho(weights: np.ndarray, effects: np.ndarray) -> float:
+    """Spearman correlation; NaN when either side is constant."""
+    if np.ptp(weights) == 0 or np.ptp(effects) == 0:
+        return float("nan")
+    return float(spearmanr(weights, effects).statistic)
+
+
+def score_snippet(loaded: LoadedModel, analyzer: Analyzer, snippet: Snippet, neutral: int, batch: int) -> dict[str, Any]:
+    """Per-method Spearman rho of one snippet for each source set and effect sign."""
+    analysis = analyzer.analyze(snippet.text)
+    ids = analysis.document.ids
+    query = len(ids) - 1
+    target, effects = ablation_effects(loaded, ids, neutral, batch)
+    sinks = analysis.sinks(analysis.windows[0])
+    weights: dict[str, np.ndarray] = {}
+    for refinement in REFINEMENTS:
+        for aggregate in AGGREGATES:
+            options = ViewOptions(refinement=refinement, aggregate=aggregate, drop_sink=False)
+            weights[f"{refinement} / {aggregate}"] = analysis.weights(query, options)
+    weights[GRADIENT] = gradient_x_input(loaded, ids, target)
+    scores: dict[str, dict[str, float]] = {}
+    for name, row in weights.items():
+        row = row[:query]  # sources j < i
+        on = drop_and_renormalise(row, sinks)[1:]  # the engine's dropSink view, token 0 excluded
+        scores[name] = {
+            "on": rho(on, np.abs(effects[1:])),
+            "off": rho(row, np.abs(effects)),
+            "signed": rho(on, effects[1:]),
+        }
+    return {
+        "name": snippet.name,
+        "tokens": len(ids),
+        "target": loaded.tokenizer.decode([target]),
+        "scores": scores,
+    }
+
+
+def bootstrap(values: np.ndarray, resamples: np.ndarray) -> tuple[float, float, float]:
+    """(mean, 2.5 %, 97.5 %) of the mean over snippets; ``resamples`` are (R, S) index arrays."""
+    means = np.nanmean(values[resamples], axis=1)
+    return float(np.nanmean(values)), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def summarise(per_snippet: list[dict[str, Any]], resamples: int, seed: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    count = len(per_snippet)
+    draws = rng.integers(0, count, size=(resamples, count))
+    reference = np.array([s["scores"][REFERENCE]["on"] for s in per_snippet])
+    rows = []
+    for name in method_names():
+        row: dict[str, Any] = {"method": name}
+        for key in ("on", "off", "signed"):
+            values = np.array([s["scores"][name][key] for s in per_snippet])
+            row[key] = bootstrap(values, draws)
+        on = np.array([s["scores"][name]["on"] for s in per_snippet])
+        row["vs_raw"] = bootstrap(on - reference, draws)
+        rows.append(row)
+    rows.sort(key=lambda r: -r["on"][0])
+    return rows
+
+
+def ci(value: tuple[float, float, float]) -> str:
+    mean, low, high = value
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def render(rows: list[dict[str, Any]], per_snippet: list[dict[str, Any]], args: argparse.Namespace, neutral: str) -> str:
+    tokens = [s["tokens"] for s in per_snippet]
+    best = rows[0]
+    raw = next(r for r in rows if r["method"] == REFERENCE)
+    effective = [r for r in rows if r["method"].startswith("effective")]
+    best_effective = max(effective, key=lambda r: r["on"][0])
+    beats = best_effective["vs_raw"][1] > 0
+    verdict = (
+        f"The best effective view ({best_effective['method']}, {best_effective['on'][0]:+.3f}) "
+        + ("beats" if beats else "does not clearly beat")
+        + f" raw / headMean ({raw['on'][0]:+.3f}): paired difference {ci(best_effective['vs_raw'])}"
+        + ("." if beats else " (the interval includes or lies below 0).")
+    )
+    out = [
+        "## Faithfulness (embedded SmolLM2-135M, last token of each snippet)",
+        "",
+        f"Machine: {environment_line()}. Corpus: {len(per_snippet)} snippets in `bench/corpus` "
+        f"({len({s['name'].split('_')[0] for s in per_snippet})} languages), {min(tokens)}-{max(tokens)} tokens "
+        f"(mean {np.mean(tokens):.0f}). Bootstrap: {args.resamples} resamples of snippets, seed {args.seed}.",
+        "",
+        "Score: Spearman rho between a method's weights over the sources of the last token and the leave-one-out "
+        f"ablation effect |log p(y | x) - log p(y | x, x_j := {neutral})|, y = the model's greedy next token. "
+        "The last token itself is never a source. *dropSink on* (the default view): token 0 is excluded for every "
+        "method, gradient x input included; *off*: it is kept. *signed*: rho against the signed drop in log p(y) "
+        "(dropSink on). Mean over snippets with a 95 % bootstrap CI; *vs raw* is the paired difference to "
+        "raw / headMean. Sorted by the dropSink-on score.",
+        "",
+        table(
+            ["rank", "method (refinement / aggregate)", "rho, dropSink on", "vs raw / headMean", "rho, dropSink off", "rho, signed"],
+            [
+                [k + 1, r["method"], ci(r["on"]), ci(r["vs_raw"]) if r["method"] != REFERENCE else "-", ci(r["off"]), ci(r["signed"])]
+                for k, r in enumerate(rows)
+            ],
+        ),
+        "",
+        f"Best: {best['method']} ({best['on'][0]:+.3f}). {verdict}",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=BENCH_DIR / "corpus", help="folder of snippets")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N snippets")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 snippets, 200 resamples")
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument("--batch", type=int, default=32, help="ablated sequences per forward pass")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="results folder (default bench/results)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.limit, args.resamples = args.limit or 3, min(args.resamples, 200)
+    torch.set_num_threads(args.threads)
+
+    loaded = load_model(MODEL, "cpu", progress=lambda message: None)
+    analyzer = Analyzer(loaded)
+    neutral_ids = loaded.tokenizer(" ", add_special_tokens=False).input_ids
+    if len(neutral_ids) != 1:
+        raise SystemExit("the tokenizer has no single-token space to use as the neutral replacement")
+    neutral = neutral_ids[0]
+    per_snippet = []
+    for snippet in load_corpus(args.corpus, args.limit):
+        began = time.perf_counter()
+        result = score_snippet(loaded, analyzer, snippet, neutral, args.batch)
+        per_snippet.append(result)
+        print(
+            f"{snippet.name}: {result['tokens']} tokens, next {result['target']!r}, "
+            f"raw {result['scores'][REFERENCE]['on']:+.2f}, {time.perf_counter() - began:.1f} s",
+            file=sys.stderr,
+        )
+    rows = summarise(per_snippet, args.resamples, args.seed)
+    text = render(rows, per_snippet, args, repr(loaded.tokenizer.decode([neutral])))
+    print(text)
+    path = write_section(args.out, "faithfulness.md", text)
+    (args.out / "faithfulness.json").write_text(
+        json.dumps({"summary": rows, "snippets": per_snippet}, indent=1) + "\n", encoding="utf-8"
+    )
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The embedded model on real code: exactness against eager attention, windows, edits, directions."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from atten_scope.analysis import Analyzer, plan_windows
+from atten_scope.options import ViewOptions
+from atten_scope.refine import raw_rows
+
+EXAMPLE = (Path(__file__).resolve().parents[1] / "examples" / "tokenizer.py").read_text()
+
+
+@pytest.fixture(scope="module")
+def analysis(embedded: Any) -> Any:
+    return Analyzer(embedded, 4096).analyze(EXAMPLE)
+
+
+def test_embedded_model_rows_match_eager(embedded: Any, analysis: Any) -> None:
+    model = embedded.model
+    ids = analysis.document.ids
+    model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            reference = model(torch.tensor([ids]), output_attentions=True).attentions
+    finally:
+        from atten_scope.capture import install_capture_attention
+
+        install_capture_attention(model)
+    win = analysis.windows[0]
+    for layer in (0, 7, 15, 29):
+        rows = raw_rows(win, torch.tensor([layer]), len(ids) - 40, 40)[0]
+        expected = reference[layer][0, :, len(ids) - 40 :, :]
+        assert torch.allclose(rows, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("refinement", ["raw", "norm", "effective", "effective+norm"])
+def test_rows_sum_to_one_without_the_sink(analysis: Any, refinement: str) -> None:
+    weights = analysis.weights(200, ViewOptions(refinement=refinement))
+    assert weights[0] == 0.0
+    assert abs(weights.sum() - 1.0) < 1e-6
+    assert np.all(weights[201:] == 0)
+
+
+def test_attended_by_column_matches_rows(analysis: Any) -> None:
+    options = ViewOptions(direction="attendedBy", refinement="norm", drop_sink=False)
+    column = analysis.weights(150, options)
+    rows = np.array(
+        [analysis.weights(i, ViewOptions(refinement="norm", drop_sink=False))[150] for i in range(150, 170)]
+    )
+    # The column is row_i[150] for each later token i, normalised over i: a constant ratio.
+    ratio = column[150:170] / rows
+    assert np.allclose(ratio, ratio[0], rtol=1e-4)
+    assert np.all(column[:150] == 0)
+
+
+def test_raw_attended_by_fast_path_matches_block_path(analysis: Any) -> None:
+    fast = analysis.weights(120, ViewOptions(direction="attendedBy", refinement="raw"))
+    slow = analysis.weights(120, ViewOptions(direction="attendedBy", refinement="raw", aggregate="headMax"))
+    assert abs(fast.sum() - 1) < 1e-6 and abs(slow.sum() - 1) < 1e-6
+    assert np.argmax(fast) >= 120
+
+
+def test_windows_cover_long_files_and_overlap() -> None:
+    plan = plan_windows(10_000, 4096)
+    assert plan[0] == (0, 4096) and plan[-1][1] == 10_000
+    for (_, e1), (s2, _) in itertools.pairwise(plan):
+        assert s2 < e1 and e1 - s2 == 1024
+
+
+def test_windowed_analysis_and_owner(embedded: Any) -> None:
+    analysis = Analyzer(embedded, 64).analyze(EXAMPLE)
+    assert len(analysis.windows) > 2
+    token = analysis.token_count - 1
+    win, _ = analysis.owner(token)
+    weights = analysis.weights(token, ViewOptions())
+    assert abs(weights.sum() - 1) < 1e-6
+    assert np.all(weights[: win.start] == 0)  # nothing outside the owning window
+    matrix = analysis.matrix(ViewOptions(refinement="raw"), 40, 60)
+    assert matrix.shape == (60, 60)
+
+
+def test_edit_reuses_prefix_and_equals_fresh(embedded: Any, analysis: Any) -> None:
+    analyzer = Analyzer(embedded, 4096)
+    cut = int(len(EXAMPLE) * 0.9)
+    edited = EXAMPLE[:cut] + "x" + EXAMPLE[cut:]
+    incremental = analyzer.analyze(edited, previous=analysis)
+    fresh = analyzer.analyze(edited)
+    assert incremental.reused_tokens > 0.8 * analysis.token_count
+    assert incremental.windows[0].recomputed < 0.2 * incremental.token_count
+    token = incremental.token_count - 1
+    for refinement in ("raw", "effective+norm"):
+        a = incremental.weights(token, ViewOptions(refinement=refinement))
+        b = fresh.weights(token, ViewOptions(refinement=refinement))
+        assert np.allclose(a, b, atol=1e-5)
+
+
+def test_heads_and_rollout(analysis: Any) -> None:
+    rows, start = analysis.head_rows(100, "raw")
+    assert rows.shape[:2] == (30, 9) and start == 0
+    rolled = analysis.weights(60, ViewOptions(aggregate="rollout", refinement="raw", layers=(26, 27, 28, 29)))
+    assert abs(rolled.sum() - 1) < 1e-6

@@ -1,0 +1,106 @@
+"""The atten-scope command as a user runs it: results, the HTML report in Chromium, bad input."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "tokenizer.py"
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "server"), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "atten_scope", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def injection_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "page.py"
+    path.write_text('html = "<script>alert(1)</script><b>bold</b>"\nprint(html)\n', encoding="utf-8")
+    return path
+
+
+def test_json_output_has_the_protocol_shape() -> None:
+    result = run_cli("analyze", str(EXAMPLE), "--at", "31:16", "--json", "--top-k", "500")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["token"]["text"] == " tokens"
+    assert data["token"]["range"]["start"] == {"line": 30, "character": 11}
+    weights = [t["weight"] for t in data["targets"]]
+    assert weights == sorted(weights, reverse=True)
+    assert abs(sum(weights) - 1.0) < 1e-6
+    assert data["settings"]["refinement"] == "effective+norm"
+    assert abs(sum(line["weight"] for line in data["lines"]) - 1.0) < 1e-6
+
+
+def test_html_report_renders_and_shows_code_as_text(injection_file: Path, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("Chromium is required for this test (apt-get install chromium); make test installs it.")
+    out = tmp_path / "report.html"
+    result = run_cli("analyze", str(injection_file), "--at", "2:7", "--html", str(out), "--refinement", "raw")
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    assert "<script>alert(1)</script>" not in page  # the code is data, never markup
+    dom = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            out.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert dom.count('class="t') >= 10  # one span per token
+    code_html = dom.split('<div id="code">', 1)[1].split("</div>", 1)[0]
+    assert "<script" not in code_html and "<b>" not in code_html  # no element was injected
+    shown = html.unescape(re.sub(r"</?span[^>]*>", "", code_html))
+    assert shown == injection_file.read_text()  # the code, character for character, as text
+    assert "background: rgba(255, 140, 0" in dom  # tints applied to sources
+    assert 'class="t focus"' in dom
+    assert "<td>" in dom and "%" in dom  # the sources table
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["analyze", "missing.py"], "no such file"),
+        (["analyze", "."], "directory"),
+        (["analyze", "BINARY"], "binary"),
+        (["analyze", "EXAMPLE", "--model", "no-such-org/no-such-model"], "Could not load model"),
+        (["analyze", "EXAMPLE", "--at", "999:1"], "lines"),
+        (["analyze", "EXAMPLE", "--at", "3:500"], "characters"),
+        (["analyze", "EXAMPLE", "--at", "twelve"], "LINE:COL"),
+        (["analyze", "EMPTY"], "empty"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02binary")
+    (tmp_path / "empty.py").write_text("")
+    mapping = {"BINARY": str(tmp_path / "blob.bin"), "EXAMPLE": str(EXAMPLE), "EMPTY": str(tmp_path / "empty.py")}
+    result = run_cli(*[mapping.get(a, a) for a in args], cwd=tmp_path)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
