@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", type=int, metavar="PORT")
     serve.add_argument("--host", default="127.0.0.1")
+    # vscode-languageclient appends --stdio to the command line; stdio is the default anyway.
+    serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
