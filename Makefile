@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-python test-extension test-e2e lint package clean
+.PHONY: e2e-setup setup demo test test-python test-extension test-e2e lint package clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -27,7 +27,11 @@ demo: $(STAMP)
 	$(PY) -m atten_scope analyze examples/tokenizer.py --at 31:16 --top-k 10 --html report.html
 	@echo "Report written to report.html (open it in a browser)."
 
-test: test-python test-extension test-e2e
+test: e2e-setup test-python test-extension test-e2e
+
+# Chromium (report and e2e tests), Node 24 and code-server, installed once into .e2e/.
+e2e-setup:
+	bash extension/test/e2e/setup.sh
 
 test-python: $(STAMP)
 	$(PY) -m ruff check server tests bench
@@ -41,8 +45,7 @@ test-extension: node_modules/.installed
 package: node_modules/.installed
 	npm run package
 
-test-e2e: $(STAMP) package
-	bash extension/test/e2e/setup.sh
+test-e2e: $(STAMP) package e2e-setup
 	ATTEN_SCOPE_PYTHON=$(abspath $(PY)) node extension/test/e2e/run.mjs
 
 lint: $(STAMP) node_modules/.installed

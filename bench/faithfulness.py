@@ -66,7 +66,7 @@ def load_corpus(folder: Path, limit: int | None = None) -> list[Snippet]:
     return snippets[:limit] if limit else snippets
 
 
-class sdpa:  # noqa: N801 - used as a context manager
+class sdpa:
     """Temporarily run the model with plain SDPA attention (no capture)."""
 
     def __init__(self, loaded: LoadedModel) -> None:
@@ -79,27 +79,69 @@ class sdpa:  # noqa: N801 - used as a context manager
         self.model.set_attn_implementation(ATTENTION)
 
 
-def last_logprobs(loaded: LoadedModel, batch: torch.Tensor) -> torch.Tensor:
-    """log p(. | sequence) at the last position for each row of ``batch``: (B, vocab)."""
+def last_logprobs(loaded: LoadedModel, batch: torch.Tensor, cache: Any = None, start: int = 0) -> torch.Tensor:
+    """log p(. | sequence) at the last position for each row of ``batch``: (B, vocab).
+
+    With ``cache`` (keys and values of the first ``start`` tokens), ``batch`` holds only tokens start.. .
+    """
+    kwargs: dict[str, Any] = {"logits_to_keep": 1, "use_cache": cache is not None}
+    if cache is not None:
+        kwargs["past_key_values"] = cache
+        kwargs["position_ids"] = torch.arange(start, start + batch.shape[1])[None].expand(batch.shape[0], -1)
     with torch.inference_mode(), sdpa(loaded):
-        logits = loaded.model(input_ids=batch, logits_to_keep=1, use_cache=False).logits[:, -1]
+        logits = loaded.model(input_ids=batch, **kwargs).logits[:, -1]
     return torch.log_softmax(logits.float(), dim=-1)
 
 
+def prefix_cache(layers: list[tuple[torch.Tensor, torch.Tensor]], start: int, copies: int) -> Any:
+    """A KV cache holding the first ``start`` tokens' keys and values, repeated ``copies`` times."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    for index, (key, value) in enumerate(layers):
+        cache.update(
+            key[:, :, :start].expand(copies, -1, -1, -1).contiguous(),
+            value[:, :, :start].expand(copies, -1, -1, -1).contiguous(),
+            index,
+        )
+    return cache
+
+
 def ablation_effects(loaded: LoadedModel, ids: list[int], neutral: int, batch_size: int) -> tuple[int, np.ndarray]:
-    """(greedy next token y, e_j = log p(y | x) - log p(y | x with x_j := neutral) for j < n - 1)."""
+    """(greedy next token y, e_j = log p(y | x) - log p(y | x with x_j := neutral) for j < n - 1).
+
+    A causal model's states before j do not depend on x_j, so each batch of ablations j in [a, b)
+    reuses the unablated keys and values of tokens < a and runs only tokens a.. (about half the work).
+    """
     base = torch.tensor([ids], dtype=torch.long)
-    logp = last_logprobs(loaded, base)[0]
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    with torch.inference_mode(), sdpa(loaded):
+        out = loaded.model(input_ids=base, logits_to_keep=1, use_cache=True, past_key_values=cache)
+    logp = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+    layers = [(layer.keys, layer.values) for layer in cache.layers]
     target = int(torch.argmax(logp))
     sources = len(ids) - 1
     effects = np.zeros(sources, dtype=np.float64)
     for first in range(0, sources, batch_size):
         rows = list(range(first, min(first + batch_size, sources)))
-        batch = base.repeat(len(rows), 1)
-        batch[torch.arange(len(rows)), torch.tensor(rows)] = neutral
-        ablated = last_logprobs(loaded, batch)[:, target]
+        batch = base[:, first:].repeat(len(rows), 1)
+        batch[torch.arange(len(rows)), torch.tensor(rows) - first] = neutral
+        past = prefix_cache(layers, first, len(rows)) if first > 0 else None
+        ablated = last_logprobs(loaded, batch, past, first)[:, target]
         effects[rows] = (logp[target] - ablated).double().numpy()
     return target, effects
+
+
+def ablation_effects_reference(loaded: LoadedModel, ids: list[int], neutral: int) -> np.ndarray:
+    """The same effects from full forward passes, one per ablation (for checking the cached version)."""
+    base = torch.tensor([ids], dtype=torch.long)
+    logp = last_logprobs(loaded, base)[0]
+    target = int(torch.argmax(logp))
+    batch = base.repeat(len(ids) - 1, 1)
+    batch[torch.arange(len(ids) - 1), torch.arange(len(ids) - 1)] = neutral
+    return (logp[target] - last_logprobs(loaded, batch)[:, target]).double().numpy()
 
 
 def gradient_x_input(loaded: LoadedModel, ids: list[int], target: int) -> np.ndarray:
@@ -124,12 +166,16 @@ def rho(weights: np.ndarray, effects: np.ndarray) -> float:
     return float(spearmanr(weights, effects).statistic)
 
 
-def score_snippet(loaded: LoadedModel, analyzer: Analyzer, snippet: Snippet, neutral: int, batch: int) -> dict[str, Any]:
+def score_snippet(
+    loaded: LoadedModel, analyzer: Analyzer, snippet: Snippet, neutral: int, batch: int
+) -> dict[str, Any]:
     """Per-method Spearman rho of one snippet for each source set and effect sign."""
+    began = time.perf_counter()
     analysis = analyzer.analyze(snippet.text)
     ids = analysis.document.ids
     query = len(ids) - 1
     target, effects = ablation_effects(loaded, ids, neutral, batch)
+    ablated = time.perf_counter()
     sinks = analysis.sinks(analysis.windows[0])
     weights: dict[str, np.ndarray] = {}
     for refinement in REFINEMENTS:
@@ -137,6 +183,7 @@ def score_snippet(loaded: LoadedModel, analyzer: Analyzer, snippet: Snippet, neu
             options = ViewOptions(refinement=refinement, aggregate=aggregate, drop_sink=False)
             weights[f"{refinement} / {aggregate}"] = analysis.weights(query, options)
     weights[GRADIENT] = gradient_x_input(loaded, ids, target)
+    print(f"  ablation {ablated - began:.1f} s, views {time.perf_counter() - ablated:.1f} s", file=sys.stderr)
     scores: dict[str, dict[str, float]] = {}
     for name, row in weights.items():
         row = row[:query]  # sources j < i
@@ -183,7 +230,9 @@ def ci(value: tuple[float, float, float]) -> str:
     return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
-def render(rows: list[dict[str, Any]], per_snippet: list[dict[str, Any]], args: argparse.Namespace, neutral: str) -> str:
+def render(
+    rows: list[dict[str, Any]], per_snippet: list[dict[str, Any]], args: argparse.Namespace, neutral: str
+) -> str:
     tokens = [s["tokens"] for s in per_snippet]
     best = rows[0]
     raw = next(r for r in rows if r["method"] == REFERENCE)
@@ -201,7 +250,8 @@ def render(rows: list[dict[str, Any]], per_snippet: list[dict[str, Any]], args: 
         "",
         f"Machine: {environment_line()}. Corpus: {len(per_snippet)} snippets in `bench/corpus` "
         f"({len({s['name'].split('_')[0] for s in per_snippet})} languages), {min(tokens)}-{max(tokens)} tokens "
-        f"(mean {np.mean(tokens):.0f}). Bootstrap: {args.resamples} resamples of snippets, seed {args.seed}.",
+        f"(mean {np.mean(tokens):.0f}{', truncated' if args.truncate else ''}). "
+        f"Bootstrap: {args.resamples} resamples of snippets, seed {args.seed}.",
         "",
         "Score: Spearman rho between a method's weights over the sources of the last token and the leave-one-out "
         f"ablation effect |log p(y | x) - log p(y | x, x_j := {neutral})|, y = the model's greedy next token. "
@@ -211,9 +261,23 @@ def render(rows: list[dict[str, Any]], per_snippet: list[dict[str, Any]], args: 
         "raw / headMean. Sorted by the dropSink-on score.",
         "",
         table(
-            ["rank", "method (refinement / aggregate)", "rho, dropSink on", "vs raw / headMean", "rho, dropSink off", "rho, signed"],
             [
-                [k + 1, r["method"], ci(r["on"]), ci(r["vs_raw"]) if r["method"] != REFERENCE else "-", ci(r["off"]), ci(r["signed"])]
+                "rank",
+                "method (refinement / aggregate)",
+                "rho, dropSink on",
+                "vs raw / headMean",
+                "rho, dropSink off",
+                "rho, signed",
+            ],
+            [
+                [
+                    k + 1,
+                    r["method"],
+                    ci(r["on"]),
+                    ci(r["vs_raw"]) if r["method"] != REFERENCE else "-",
+                    ci(r["off"]),
+                    ci(r["signed"]),
+                ]
                 for k, r in enumerate(rows)
             ],
         ),
@@ -223,19 +287,39 @@ def render(rows: list[dict[str, Any]], per_snippet: list[dict[str, Any]], args: 
     return "\n".join(out)
 
 
+def write_results(
+    per_snippet: list[dict[str, Any]], args: argparse.Namespace, loaded: LoadedModel, neutral: int, total: int
+) -> Path:
+    """Summarise, render and write faithfulness.md / .json (``total``: snippets planned, for partial tables)."""
+    rows = summarise(per_snippet, args.resamples, args.seed)
+    text = render(rows, per_snippet, args, repr(loaded.tokenizer.decode([neutral])))
+    if len(per_snippet) < total:
+        text += f"\n\n**Partial:** {len(per_snippet)} of {total} snippets so far (run with `--resume` to finish)."
+    print(text)
+    path = write_section(args.out, "faithfulness.md", text)
+    (args.out / "faithfulness.json").write_text(
+        json.dumps({"summary": rows, "snippets": per_snippet}, indent=1) + "\n", encoding="utf-8"
+    )
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=BENCH_DIR / "corpus", help="folder of snippets")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N snippets")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 snippets, 200 resamples")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 snippets cut to 40 tokens, 200 resamples")
+    parser.add_argument("--truncate", type=int, default=None, help="cut each snippet to its first N tokens")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--batch", type=int, default=32, help="ablated sequences per forward pass")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="skip snippets already in faithfulness.partial.json")
+    parser.add_argument("--write-partial", action="store_true", help="rewrite the table after every snippet")
     parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="results folder (default bench/results)")
     args = parser.parse_args(argv)
     if args.quick:
         args.limit, args.resamples = args.limit or 3, min(args.resamples, 200)
+        args.truncate = args.truncate or 40
     torch.set_num_threads(args.threads)
 
     loaded = load_model(MODEL, "cpu", progress=lambda message: None)
@@ -244,23 +328,34 @@ def main(argv: list[str] | None = None) -> int:
     if len(neutral_ids) != 1:
         raise SystemExit("the tokenizer has no single-token space to use as the neutral replacement")
     neutral = neutral_ids[0]
-    per_snippet = []
-    for snippet in load_corpus(args.corpus, args.limit):
+    corpus = load_corpus(args.corpus, args.limit)
+    partial = args.out / "faithfulness.partial.json"
+    done: dict[str, dict[str, Any]] = {}
+    if args.resume and partial.is_file():
+        done = {s["name"]: s for s in json.loads(partial.read_text(encoding="utf-8"))}
+    per_snippet: list[dict[str, Any]] = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    for snippet in corpus:
+        if args.truncate:
+            document = analyzer.tokenize(snippet.text)
+            if len(document) > args.truncate:
+                snippet = Snippet(snippet.name, snippet.text[: document.ends[args.truncate - 1]])
+        if snippet.name in done:
+            per_snippet.append(done[snippet.name])
+            continue
         began = time.perf_counter()
         result = score_snippet(loaded, analyzer, snippet, neutral, args.batch)
         per_snippet.append(result)
+        partial.write_text(json.dumps(per_snippet, indent=1) + "\n", encoding="utf-8")
         print(
             f"{snippet.name}: {result['tokens']} tokens, next {result['target']!r}, "
             f"raw {result['scores'][REFERENCE]['on']:+.2f}, {time.perf_counter() - began:.1f} s",
             file=sys.stderr,
         )
-    rows = summarise(per_snippet, args.resamples, args.seed)
-    text = render(rows, per_snippet, args, repr(loaded.tokenizer.decode([neutral])))
-    print(text)
-    path = write_section(args.out, "faithfulness.md", text)
-    (args.out / "faithfulness.json").write_text(
-        json.dumps({"summary": rows, "snippets": per_snippet}, indent=1) + "\n", encoding="utf-8"
-    )
+        if args.write_partial and len(per_snippet) >= 2:
+            write_results(per_snippet, args, loaded, neutral, len(corpus))
+    path = write_results(per_snippet, args, loaded, neutral, len(corpus))
+    partial.unlink(missing_ok=True)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -189,7 +189,7 @@ def child(mode: str, n: int) -> dict[str, Any]:
     if mode == "analyze":
         kept: Any = analyzer.analyze(text)
     else:
-        seconds, kept = eager_forward(loaded, ids)
+        _, kept = eager_forward(loaded, ids)
     elapsed = time.perf_counter() - began
     peak = peak_bytes()
     del kept
@@ -264,6 +264,7 @@ def bench_size(
     return {
         "n": tokens,
         "plain_s": statistics.median(plain_s),
+        "plain_spread": max(plain_s) / min(plain_s),
         "analyze_s": statistics.median(analyze_s),
         "ratio": statistics.median(ratios),
         "bytes_per_token": captured / tokens,
@@ -291,21 +292,44 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         "in one process and are the numbers to compare.",
         "",
     ]
+    if "loadavg" in results:
+        before, after = results["loadavg"]
+        out += [
+            f"Load average (1 min) before / after the run: {before:.1f} / {after:.1f} on {os.cpu_count()} cores.",
+            "",
+        ]
+    if args.note:
+        out += [f"**Note:** {args.note}", ""]
     load = results.get("load", {})
     cold = f"{load['cold']:.1f} s" if "cold" in load else "not measured"
     warm = f"{load['warm']:.1f} s" if "warm" in load else "not measured"
-    out += [f"Model load (fresh process): cold (de-quantise the GGUF, empty cache) {cold}; warm (converted cache) {warm}.", ""]
+    out += [
+        f"Model load (fresh process): cold (de-quantise the GGUF, empty cache) {cold}; warm (converted cache) {warm}.",
+        "",
+    ]
 
     rows = []
     for r in results["sizes"]:
         eager = r.get("eager", {})
         eager_s = fmt(eager["seconds"]) if "seconds" in eager else "skipped"
         eager_ratio = fmt(eager["seconds"] / r["plain_s"]) if "seconds" in eager else "-"
-        rows.append([r["n"], fmt(r["plain_s"]), fmt(r["analyze_s"]), fmt(r["ratio"]), eager_s, eager_ratio])
+        spread = fmt(r["plain_spread"]) if "plain_spread" in r else "-"
+        rows.append([r["n"], fmt(r["plain_s"]), spread, fmt(r["analyze_s"]), fmt(r["ratio"]), eager_s, eager_ratio])
     out += [
         "### Analyze time vs a plain SDPA forward (target: analyze <= 1.15 x plain)",
         "",
-        table(["tokens", "plain SDPA (s)", "analyze (s)", "analyze / plain", "eager output_attentions (s)", "eager / plain"], rows),
+        table(
+            [
+                "tokens",
+                "plain SDPA (s)",
+                "plain max/min over repeats",
+                "analyze (s)",
+                "analyze / plain",
+                "eager output_attentions (s)",
+                "eager / plain",
+            ],
+            rows,
+        ),
         "",
     ]
 
@@ -367,18 +391,38 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         "One request = `attention_json` for a random token (attendsTo, headMean, dropSink, top 20, per-line sums).",
         "",
-        table(["tokens", "refinement", "all layers p50 (ms)", "all layers p95 (ms)", "one layer p50 (ms)", "one layer p95 (ms)"], rows),
+        table(
+            [
+                "tokens",
+                "refinement",
+                "all layers p50 (ms)",
+                "all layers p95 (ms)",
+                "one layer p50 (ms)",
+                "one layer p95 (ms)",
+            ],
+            rows,
+        ),
         "",
     ]
 
     rows = [
-        [r["n"], r["edit_at"], r["reused"], fmt(r["analyze_s"]), fmt(r["reanalyze_s"]), fmt(r["reanalyze_s"] / r["analyze_s"])]
+        [
+            r["n"],
+            r["edit_at"],
+            r["reused"],
+            fmt(r["analyze_s"]),
+            fmt(r["reanalyze_s"]),
+            fmt(r["reanalyze_s"] / r["analyze_s"]),
+        ]
         for r in results["sizes"]
     ]
     out += [
         "### Re-analysis after a one-token edit at 90 % of the file (target at 2,048 tokens: <= 0.25 x full)",
         "",
-        table(["tokens", "edited token", "reused tokens", "full analyze (s)", "re-analysis (s)", "re-analysis / full"], rows),
+        table(
+            ["tokens", "edited token", "reused tokens", "full analyze (s)", "re-analysis (s)", "re-analysis / full"],
+            rows,
+        ),
         "",
     ]
     return "\n".join(out)
@@ -387,13 +431,15 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="512,1024,2048,4096", help="comma-separated token counts")
-    parser.add_argument("--quick", action="store_true", help="smoke run: size 64, 1 repeat, 5 requests, no cold load")
+    parser.add_argument("--quick", action="store_true", help="smoke run: size 64, 1 repeat, 3 requests, warm load only")
     parser.add_argument("--repeats", type=int, default=3, help="analyze/plain/re-analysis repeats per size")
     parser.add_argument("--requests", type=int, default=30, help="random tokens per latency setting")
     parser.add_argument("--eager-limit-gb", type=float, default=12.0, help="skip eager above this attention size")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold model load")
     parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="results folder (default bench/results)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--note", default="", help="a caveat printed under the header")
+    parser.add_argument("--from-json", type=Path, help="re-render perf.md from a perf.json of an earlier run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -401,21 +447,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print("RESULT " + json.dumps(child(args.child, args.n)), flush=True)
         return 0
+    if args.from_json:
+        text = render(json.loads(args.from_json.read_text(encoding="utf-8")), args)
+        print(text)
+        write_section(args.out, "perf.md", text)
+        return 0
     if args.quick:
         if args.sizes == parser.get_default("sizes"):
             args.sizes = "64"
-        args.repeats, args.requests, args.no_cold = 1, min(args.requests, 5), True
+        args.repeats, args.requests, args.no_cold = 1, min(args.requests, 3), True
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     setup_torch()
-    results: dict[str, Any] = {"load": {}, "sizes": []}
+    results: dict[str, Any] = {"load": {}, "sizes": [], "loadavg": [os.getloadavg()[0], 0.0]}
 
     if not args.no_cold:
         with tempfile.TemporaryDirectory() as cache:
             results["load"]["cold"] = run_child("load", env={"ATTEN_SCOPE_CACHE_DIR": cache})["load_s"]
-    results["load"]["warm"] = run_child("load")["load_s"]
+    began = time.perf_counter()
+    if args.quick:
+        loaded = load()  # smoke run: the warm load is timed in this process, not a fresh one
+        results["load"]["warm"] = time.perf_counter() - began
+    else:
+        results["load"]["warm"] = run_child("load")["load_s"]
+        loaded = load()
     print(f"load: {results['load']}", file=sys.stderr)
 
-    loaded = load()
     corpus = source_corpus()
     rng = np.random.default_rng(args.seed)
     warm = text_of_tokens(loaded.tokenizer, corpus, 64)
@@ -438,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             row["eager"] = run_child("eager", n)
         print(f"n={n}: memory {row['memory']} eager {row['eager']}", file=sys.stderr)
 
+    results["loadavg"][1] = os.getloadavg()[0]
     text = render(results, args)
     print(text)
     path = write_section(args.out, "perf.md", text)

@@ -29,7 +29,11 @@ def ensure_engine_importable() -> None:
 
 def environment_line() -> str:
     """One line: date, CPU cores, Python, torch and transformers versions."""
-    parts = [f"date {_dt.date.today().isoformat()}", f"{os.cpu_count()} CPU cores", f"Python {platform.python_version()}"]
+    parts = [
+        f"date {_dt.date.today().isoformat()}",
+        f"{os.cpu_count()} CPU cores",
+        f"Python {platform.python_version()}",
+    ]
     try:
         import torch
 

@@ -7,12 +7,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cattrs
 from lsprotocol import types
+from pygls.protocol import JsonRPCNotification, JsonRPCResponseMessage, default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import register_lsp_features
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = DATA / "lsp_sample.py"
+
+
+def plain_converter() -> cattrs.Converter:
+    """Results and notifications of custom methods as plain JSON (pygls makes namedtuples of them)."""
+    converter = default_converter()
+    converter.register_structure_hook(
+        JsonRPCResponseMessage,
+        lambda obj, cls: cls(id=obj.get("id"), jsonrpc=obj.get("jsonrpc"), result=obj.get("result")),
+    )
+    converter.register_structure_hook(
+        JsonRPCNotification,
+        lambda obj, cls: cls(method=obj.get("method"), jsonrpc=obj.get("jsonrpc"), params=obj.get("params")),
+    )
+    return converter
+
+
+def make_client() -> LanguageClient:
+    client = LanguageClient(converter_factory=plain_converter)
+    register_lsp_features(client)
+    return client
 
 
 def server_config() -> ClientServerConfig:
@@ -21,7 +44,9 @@ def server_config() -> ClientServerConfig:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "server"), env.get("PYTHONPATH", "")) if p)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    return ClientServerConfig(server_command=[sys.executable, "-m", "atten_scope", "serve"], server_env=env)
+    return ClientServerConfig(
+        server_command=[sys.executable, "-m", "atten_scope", "serve"], server_env=env, client_factory=make_client
+    )
 
 
 def track_status(client: LanguageClient) -> list[dict[str, Any]]:
@@ -29,7 +54,7 @@ def track_status(client: LanguageClient) -> list[dict[str, Any]]:
 
     @client.feature("attenScope/status")
     def on_status(params: Any) -> None:
-        received.append(params if isinstance(params, dict) else dict(params.__dict__))
+        received.append(params)
 
     return received
 
@@ -52,7 +77,9 @@ def open_document(client: LanguageClient, uri: str, text: str, version: int = 1)
     )
 
 
-def replace_range(client: LanguageClient, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str):
+def replace_range(
+    client: LanguageClient, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str
+):
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -79,3 +106,25 @@ def position_of(text: str, needle: str, occurrence: int = 0, delta: int = 0) -> 
     line_start = text.rfind("\n", 0, index) + 1
     prefix = text[line_start:index]
     return {"line": line, "character": len(prefix.encode("utf-16-le")) // 2}
+
+
+class Expect:
+    """``async with Expect(code)``: the block fails with that LSP error code (pygls maps some codes to no class)."""
+
+    def __init__(self, code: int, match: str | None = None) -> None:
+        self.code, self.match = code, match
+
+    async def __aenter__(self) -> Expect:
+        return self
+
+    async def __aexit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        from pygls.exceptions import JsonRpcException
+
+        assert isinstance(error, JsonRpcException), f"expected LSP error {self.code}, got {error!r}"
+        assert error.code == self.code, f"expected LSP error {self.code}, got {error.code}: {error.message}"
+        if self.match is not None:
+            assert self.match in error.message, error.message
+        return True
+
+
+INVALID_PARAMS, REQUEST_CANCELLED, CONTENT_MODIFIED, REQUEST_FAILED = -32602, -32800, -32801, -32803

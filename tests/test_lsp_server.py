@@ -8,17 +8,32 @@ import math
 import uuid
 from typing import Any
 
+import numpy as np
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient
 
 from atten_scope import results
 from atten_scope.analysis import Analyzer
 from atten_scope.options import ViewOptions, parse_options
 
-from .lsp_support import SAMPLE, open_document, position_of, replace_range, request, server_config, start, track_status
+from .lsp_support import (
+    CONTENT_MODIFIED,
+    INVALID_PARAMS,
+    REQUEST_CANCELLED,
+    SAMPLE,
+    Expect,
+    open_document,
+    position_of,
+    replace_range,
+    request,
+    server_config,
+    start,
+    track_status,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # the tests share the module's server and its loop
 
 MAX_TOKENS = 512
 SETTINGS = {"device": "cpu", "maxTokens": MAX_TOKENS, "refinement": "effective+norm", "aggregate": "headMean"}
@@ -81,11 +96,26 @@ async def test_analyze_reports_progress_and_status(client: LanguageClient) -> No
     assert percentages == sorted(percentages) and percentages[-1] == 100
 
 
-@pytest.mark.parametrize("direction", ["attendsTo", "attendedBy"])
-@pytest.mark.parametrize(("needle", "occurrence"), [("amount", 2), ("balance", 3), ("ValueError", 1), ("sum", 0)])
-async def test_attention_rows(client: LanguageClient, reference, direction: str, needle: str, occurrence: int) -> None:
+@pytest.mark.parametrize(
+    ("needle", "occurrence", "direction", "refinement"),
+    [
+        ("amount", 2, "attendsTo", None),
+        ("balance", 3, "attendsTo", None),
+        ("ValueError", 1, "attendsTo", "norm"),
+        ("sum", 0, "attendsTo", None),
+        # attendedBy with a refinement needs the rows of every later token: raw keeps these fast
+        ("amount", 2, "attendedBy", "raw"),
+        ("balance", 3, "attendedBy", "raw"),
+        ("accounts", 1, "attendedBy", None),
+    ],
+)
+async def test_attention_rows(
+    client: LanguageClient, reference, needle: str, occurrence: int, direction: str, refinement: str | None
+) -> None:
     position = position_of(TEXT, needle, occurrence, delta=1)
     params = {"textDocument": {"uri": URI}, "position": position, "direction": direction, "topK": 1000}
+    if refinement is not None:
+        params["refinement"] = refinement
     served = await request(client, "attenScope/attention", params)
     token = served["token"]
     span = token["range"]
@@ -124,13 +154,28 @@ async def test_attention_views_match_engine(client: LanguageClient, reference, v
 
 
 async def test_heatmap(client: LanguageClient, reference) -> None:
-    served = await request(client, "attenScope/heatmap", {"textDocument": {"uri": URI}, "layer": "all", "head": "all"})
+    whole = {"textDocument": {"uri": URI}, "layer": "all", "head": "all", "refinement": "raw"}
+    served = await request(client, "attenScope/heatmap", whole)
     n = served["n"]
     assert n == reference.token_count and served["offset"] == 0 and len(served["tokens"]) == n
     cells = base64.b64decode(served["data"])
     assert len(cells) == n * (n + 1) // 2 and max(cells) == 255
-    local = results.heatmap_json(reference, parse_options(SETTINGS, ViewOptions(), 30, 9), 0, n, 1)
-    assert served["data"] == local["data"] and served["scale"] == pytest.approx(local["scale"], rel=1e-5)
+    options = parse_options(whole, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
+    local = results.heatmap_json(reference, options, 0, n, 1)
+    assert served["scale"] == pytest.approx(local["scale"], rel=1e-5)
+    differences = np.abs(
+        np.frombuffer(cells, np.uint8).astype(int) - np.frombuffer(base64.b64decode(local["data"]), np.uint8)
+    )
+    assert differences.max() <= 1  # quantisation of values equal to 1e-5
+
+    # the settings' refinement (effective+norm) on a slice
+    default = await request(
+        client, "attenScope/heatmap", {"textDocument": {"uri": URI}, "layer": 5, "head": "all", "tokenRange": [0, 48]}
+    )
+    local = results.heatmap_json(
+        reference, parse_options({"layers": [5]}, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9), 0, 48, 1
+    )
+    assert default["scale"] == pytest.approx(local["scale"], rel=1e-5)
 
     part = await request(
         client,
@@ -175,9 +220,9 @@ async def test_requests_before_analysis(client: LanguageClient) -> None:
     other = "file:///project/other.py"
     open_document(client, other, "x = 1\n")
     params = {"textDocument": {"uri": other}, "position": {"line": 0, "character": 0}}
-    with pytest.raises(JsonRpcInvalidParams, match="Analyze File"):
+    async with Expect(INVALID_PARAMS, "Analyze File"):
         await request(client, "attenScope/attention", params)
-    with pytest.raises(JsonRpcInvalidParams, match="not open"):
+    async with Expect(INVALID_PARAMS, "not open"):
         await request(client, "attenScope/heads", {**params, "textDocument": {"uri": "file:///nowhere.py"}})
     hover = await client.text_document_hover_async(
         types.HoverParams(text_document=types.TextDocumentIdentifier(uri=other), position=types.Position(0, 0))
@@ -210,9 +255,9 @@ async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient
     replace_range(client, uri, 2, (position["line"], 11), (position["line"], 14), "max")
     edited = TEXT.replace("sum(", "max(")
     params = {"textDocument": {"uri": uri}, "position": position_of(edited, "account.balance")}
-    with pytest.raises(JsonRpcContentModified):
+    async with Expect(CONTENT_MODIFIED):
         await request(client, "attenScope/attention", params)
-    with pytest.raises(JsonRpcContentModified):
+    async with Expect(CONTENT_MODIFIED):
         await request(client, "attenScope/heatmap", {"textDocument": {"uri": uri}, "layer": 0, "head": 0})
     hover = await client.text_document_hover_async(
         types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(0, 3))
@@ -232,7 +277,9 @@ async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient
 
 async def test_cancel_stops_a_long_analysis(client: LanguageClient) -> None:
     uri = "file:///project/long.py"
-    body = "".join(f"def handler_{i}(event, context):\n    return process(event, {i} * context.scale)\n\n" for i in range(150))
+    body = "".join(
+        f"def handler_{i}(event, context):\n    return process(event, {i} * context.scale)\n\n" for i in range(150)
+    )
     open_document(client, uri, body)
     token = "long-analysis"
     client.progress_reports.setdefault(token, [])
@@ -246,7 +293,7 @@ async def test_cancel_stops_a_long_analysis(client: LanguageClient) -> None:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
-    with pytest.raises(JsonRpcRequestCancelled):
+    async with Expect(REQUEST_CANCELLED):
         await asyncio.wait_for(pending, 60)
     # the worker is free again soon: a small analysis does not wait for the long one to finish
     loop = asyncio.get_running_loop()
@@ -256,8 +303,10 @@ async def test_cancel_stops_a_long_analysis(client: LanguageClient) -> None:
     result, _ = await analyze(client, small)
     assert result["tokens"] > 5
     assert loop.time() - began < 10
-    with pytest.raises(JsonRpcInvalidParams, match="Analyze File"):
-        await request(client, "attenScope/heads", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})
+    async with Expect(INVALID_PARAMS, "Analyze File"):
+        await request(
+            client, "attenScope/heads", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}
+        )
 
 
 async def test_views_answer_during_an_analysis(client: LanguageClient) -> None:
@@ -280,6 +329,7 @@ async def test_close_drops_the_analysis(client: LanguageClient) -> None:
     open_document(client, uri, "a = [1, 2, 3]\n")
     await analyze(client, uri)
     client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri)))
-    with pytest.raises(JsonRpcException) as raised:
-        await request(client, "attenScope/attention", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})
-    assert raised.value.code == -32602
+    async with Expect(INVALID_PARAMS, "not open"):
+        await request(
+            client, "attenScope/attention", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}
+        )

@@ -36,6 +36,7 @@ class Engine:
         self.generation = 0
         self._loading: asyncio.Future[LoadedModel] | None = None
         self._loading_key: tuple[str, str, bool] | None = None
+        self.wanted_key: tuple[str, str, bool] | None = None  # the model the settings name
 
     async def run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn)
@@ -45,6 +46,7 @@ class Engine:
 
     async def ensure_loaded(self, settings: Settings) -> LoadedModel:
         key = settings.model_key
+        self.wanted_key = key
         if self.loaded is not None and self.loaded_key == key:
             return self.loaded
         if self._loading is None or self._loading_key != key:
@@ -54,11 +56,14 @@ class Engine:
         return await asyncio.shield(self._loading)
 
     def model_changed(self, settings: Settings) -> bool:
-        """Forget the model when ``settings`` name another one; True when a model was dropped."""
+        """Forget the model when ``settings`` name another one; True when it should be loaded again now."""
         key = settings.model_key
-        current = self._loading_key if self._loading is not None else self.loaded_key
-        if current is None or current == key:
+        if self.wanted_key == key:
             return False
+        untouched = self.wanted_key is None and self.loaded is None and self._loading is None
+        self.wanted_key = key
+        if untouched:
+            return False  # nothing loaded yet: the first analysis loads it
         self.generation += 1
         self.loaded = None
         self.loaded_key = None

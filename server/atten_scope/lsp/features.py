@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import (
@@ -216,7 +217,7 @@ def register(server: AttenScopeServer) -> None:
         if generation != ls.engine.generation:
             raise JsonRpcContentModified("The model changed during the analysis: analyse the document again.")
         ls.store.put(uri, analysis, version)
-        current = ls.workspace.text_documents.get(doc.uri)
+        current = ls.workspace.text_documents.get(unquote(uri))
         if current is None or current.version != version:
             # Kept above for prefix reuse; the client retries on ContentModified.
             raise JsonRpcContentModified("The document changed during the analysis: analyse it again.")

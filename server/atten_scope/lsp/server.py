@@ -10,9 +10,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
+from pygls.exceptions import FeatureRequestError, JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
 from pygls.workspace import TextDocument
 
 from . import logs
@@ -33,14 +35,66 @@ def _version() -> str:
         return "0.0.0"
 
 
+def json_converter() -> cattrs.Converter:
+    """pygls' converter, except that custom messages keep their params as plain JSON.
+
+    By default they become namedtuples, which renames keys that are not identifiers and cannot be
+    told apart from lists; a message without ``params`` would not even be answered.
+    """
+    converter = default_converter()
+
+    def request(obj: dict[str, Any], cls: type) -> Any:
+        return cls(id=obj.get("id"), method=obj.get("method"), jsonrpc=obj.get("jsonrpc"), params=obj.get("params"))
+
+    def notification(obj: dict[str, Any], cls: type) -> Any:
+        return cls(method=obj.get("method"), jsonrpc=obj.get("jsonrpc"), params=obj.get("params"))
+
+    converter.register_structure_hook(JsonRPCRequestMessage, request)
+    converter.register_structure_hook(JsonRPCNotification, notification)
+    return converter
+
+
+class Protocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException:
+            # pygls drops a request whose params do not fit the LSP types: answer it, or the client waits forever.
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                reply = JsonRpcInvalidParams(f"The parameters of {data['method']} are malformed.")
+                self._send_response(data["id"], None, reply.to_response_error())
+            raise
+
+
+class ExpectedErrors(logging.Filter):
+    """Drop pygls' tracebacks for the errors this server raises on purpose (the client gets them)."""
+
+    CODES = (-32602, -32800, -32801, -32803)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, JsonRpcException) and error.code in self.CODES)
+
+
 class AttenScopeServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__(NAME, _version(), text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            NAME,
+            _version(),
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=Protocol,
+            converter_factory=json_converter,
+        )
         self.settings = Settings()
         self.store = AnalysisStore(self.settings.cache_documents)
         self.engine = Engine(self)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.analyses_running = 0
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls would pop up every internal error; requests already carry theirs, the rest goes to the log.
+        if source is not FeatureRequestError:
+            log.error("Internal error (%s): %s", getattr(source, "__name__", source), error)
 
     # ---- notifications to the client
 
@@ -139,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     level = getattr(logging, args.log_level)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrors())
     server = create_server()
     logs.install(server, level)
     if args.tcp is not None:
