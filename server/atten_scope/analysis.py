@@ -24,7 +24,7 @@ from .errors import Cancelled, DocumentError
 from .model import LoadedModel, ModelInfo
 from .options import ViewOptions
 from .positions import LineIndex
-from .refine import raw_column, refined_rows, row_blocks
+from .refine import norm_column, raw_column, refined_rows, row_blocks
 from .tokens import TokenizedDocument, tokenize
 
 DEFAULT_MAX_TOKENS = 4096
@@ -112,9 +112,11 @@ class Analysis:
         """Aggregated refined rows [first, first+count) of ``win`` (not rollout): (count, first+count),
         or only their entries at ``column``: (count,)."""
         layers, heads = self._layers(options), self._heads(options)
-        if column is not None and options.refinement == "raw" and options.aggregate != "headMax":
-            # Linear aggregates of raw rows: the column comes straight from q, k and lse.
-            values = raw_column(win, layers, column, first, count)[:, heads]
+        if column is not None and options.refinement in ("raw", "norm") and options.aggregate != "headMax":
+            # Linear aggregates of raw or norm rows: the column comes from q, k, lse (and cached
+            # norm totals) without rebuilding any row.
+            column_of = raw_column if options.refinement == "raw" else norm_column
+            values = column_of(win, layers, column, first, count)[:, heads]
             return combine(values[..., None], options.aggregate)[:, 0]
         blocks = []
         for start, size in row_blocks(first, count):

@@ -184,3 +184,40 @@ def raw_column(win: CapturedWindow, layers: torch.Tensor, source: int, first: in
     values = torch.exp(scores - select_layers(win.lse, layers)[:, :, first : first + count].float())
     allowed = source_mask(win, layers, first, count, source + 1)[:, :, source]  # (L', r)
     return values * allowed[:, None, :]
+
+
+def norm_totals(win: CapturedWindow) -> torch.Tensor:
+    """Z_i^h = sum_j a_ij ||f_h(j)|| for every row (L, H, n), computed once per window and cached.
+
+    It is one fused attention pass per layer with the norms as the only value channel, so a norm
+    column needs no row rebuild: norm_ij = a_ij ||f_h(j)|| / Z_i^h.
+    """
+    cached = getattr(win, "_norm_totals", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    from .capture import attention_with_lse
+
+    layers, heads, n, d = win.query.shape
+    groups = heads // win.key.shape[1]
+    totals = torch.empty((layers, heads, n), dtype=torch.float32, device=win.query.device)
+    for layer in range(layers):
+        values = torch.zeros((1, heads, n, d), dtype=win.query.dtype, device=win.query.device)
+        values[0, :, :, 0] = win.value_norm[layer].to(win.query.dtype)
+        key = win.key[layer].repeat_interleave(groups, dim=0)[None]
+        bias = None
+        window = win.sliding_window[layer]
+        if window:
+            allowed = source_mask(win, torch.tensor([layer]), 0, n, n)[0]
+            bias = torch.zeros((n, n), dtype=win.query.dtype).masked_fill(~allowed, float("-inf"))[None, None]
+        out, _ = attention_with_lse(win.query[layer][None], key, values, bias, bias is None, float(win.scale[layer]))
+        totals[layer] = out[0, :, :, 0].float()
+    win._norm_totals = totals  # type: ignore[attr-defined]
+    return totals
+
+
+def norm_column(win: CapturedWindow, layers: torch.Tensor, source: int, first: int, count: int) -> torch.Tensor:
+    """Kobayashi-norm a_ij ||f_h(j)|| / Z_i^h for the fixed source j: (L', H, count)."""
+    raw = raw_column(win, layers, source, first, count)
+    norms = select_layers(win.value_norm, layers)[:, :, source].float()[:, :, None]
+    totals = select_layers(norm_totals(win), layers)[:, :, first : first + count]
+    return raw * norms / totals.clamp_min(1e-30)
