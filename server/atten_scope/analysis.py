@@ -275,9 +275,8 @@ class Analyzer:
                 keep = max(0, min(changed, end) - start) if prefix is not None else 0
                 if progress is not None:
                     progress(done / total, f"Running the model over tokens {start + keep}-{end} of {len(document)}")
-                window = run_capture(
-                    self.loaded.model, ids, start, prefix=prefix, reuse=keep, check_cancelled=_raiser(cancelled)
-                )
+                step = _layer_step(cancelled, progress, done, end - start, total, self.loaded.info.layers)
+                window = run_capture(self.loaded.model, ids, start, prefix=prefix, reuse=keep, check_cancelled=step)
                 reused += (end - start) - window.recomputed
                 windows.append(window)
             done += end - start
@@ -294,12 +293,23 @@ class Analyzer:
         )
 
 
-def _raiser(cancelled: Callable[[], bool] | None) -> Callable[[], None] | None:
-    if cancelled is None:
-        return None
+def _layer_step(
+    cancelled: Callable[[], bool] | None,
+    progress: ProgressFn | None,
+    done: int,
+    size: int,
+    total: int,
+    layers: int,
+) -> Callable[[], None]:
+    """Called before each layer of a forward pass: honours cancellation and reports smooth progress."""
+    seen = [0]
 
-    def check() -> None:
-        if cancelled():
+    def step() -> None:
+        if cancelled is not None and cancelled():
             raise Cancelled()
+        if progress is not None and layers > 0:
+            fraction = (done + size * min(seen[0], layers) / layers) / total
+            progress(fraction, f"Running layer {min(seen[0] + 1, layers)} of {layers}")
+        seen[0] += 1
 
-    return check
+    return step
