@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CHECK_SCRIPT, expandInterpreterPath, installHint, isSupportedPython, parseCheckOutput } from '../../src/core/interpreter';
 
-const ctx = { home: '/home/me', workspaceFolder: '/ws/project', env: { VENV: '/opt/venv' } };
+const ctx = { home: '/Users/me', workspaceFolder: '/ws/project', env: { VENV: '/opt/venv' } };
 
 describe('expandInterpreterPath', () => {
   it('expands home, variables and relative paths', () => {
-    expect(expandInterpreterPath('~/venv/bin/python', ctx)).toBe('/home/me/venv/bin/python');
-    expect(expandInterpreterPath('${userHome}/py', ctx)).toBe('/home/me/py');
+    expect(expandInterpreterPath('~/venv/bin/python', ctx)).toBe('/Users/me/venv/bin/python');
+    expect(expandInterpreterPath('${userHome}/py', ctx)).toBe('/Users/me/py');
     expect(expandInterpreterPath('${workspaceFolder}/.venv/bin/python', ctx)).toBe('/ws/project/.venv/bin/python');
     expect(expandInterpreterPath('${env:VENV}/bin/python', ctx)).toBe('/opt/venv/bin/python');
     expect(expandInterpreterPath('${env:MISSING}/python', ctx)).toBe('/python');
@@ -31,7 +31,7 @@ describe('expandInterpreterPath', () => {
   });
 
   it('keeps unicode paths', () => {
-    expect(expandInterpreterPath('/home/zoë/環境/bin/python', ctx)).toBe('/home/zoë/環境/bin/python');
+    expect(expandInterpreterPath('/Users/zoë/環境/bin/python', ctx)).toBe('/Users/zoë/環境/bin/python');
   });
 });
 
