@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .aggregate import drop_and_renormalise
 from .analysis import Analysis
 from .errors import InvalidRequest
 from .options import ViewOptions
@@ -105,11 +106,7 @@ def heads_json(analysis: Analysis, token: int, options: ViewOptions, version: in
     cells = []
     for layer in range(rows.shape[0]):
         for head in range(rows.shape[1]):
-            row = rows[layer, head].copy()
-            if sinks:
-                row[[s for s in sinks if s < len(row)]] = 0.0
-                total = row.sum()
-                row = row / total if total > 0 else row
+            row = drop_and_renormalise(rows[layer, head], sinks)
             positive = row[row > 0]
             entropy = float(-(positive * np.log(positive)).sum()) if positive.size else 0.0
             top = int(np.argmax(row))
