@@ -43,7 +43,7 @@ ensure_engine_importable()
 
 from atten_scope.analysis import Analyzer  # noqa: E402
 from atten_scope.model import LoadedModel, load_model  # noqa: E402
-from atten_scope.options import ViewOptions  # noqa: E402
+from atten_scope.options import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, ViewOptions  # noqa: E402
 from atten_scope.refine import REFINEMENTS  # noqa: E402
 from atten_scope.results import attention_json  # noqa: E402
 from atten_scope.tokens import tokenize  # noqa: E402
@@ -240,16 +240,22 @@ def bench_size(
     positions = rng.integers(0, tokens, size=requests).tolist()
     middle = loaded.info.layers // 2
     latency: dict[str, dict[str, list[float]]] = {}
-    for refinement in REFINEMENTS:
+    views = [(refinement, refinement, "headMean", "attendsTo") for refinement in REFINEMENTS]
+    default = f"{DEFAULT_REFINEMENT} / {DEFAULT_AGGREGATE}"
+    views += [
+        (f"default view ({default})", DEFAULT_REFINEMENT, DEFAULT_AGGREGATE, "attendsTo"),
+        (f"default view ({default}), attendedBy", DEFAULT_REFINEMENT, DEFAULT_AGGREGATE, "attendedBy"),
+    ]
+    for label, refinement, aggregate, direction in views:
         per: dict[str, list[float]] = {"all": [], "one": []}
         for scope, layers in (("all", None), ("one", (middle,))):
-            options = ViewOptions(refinement=refinement, aggregate="headMean", layers=layers)
+            options = ViewOptions(refinement=refinement, aggregate=aggregate, direction=direction, layers=layers)
             attention_json(analysis, tokens - 1, options)  # warm-up
             for position in positions:
                 began = time.perf_counter()
                 attention_json(analysis, int(position), options)
                 per[scope].append((time.perf_counter() - began) * 1000)
-        latency[refinement] = per
+        latency[label] = per
 
     edited, edit_at = one_token_edit(loaded.tokenizer, text)
     reanalyze_s = []
@@ -389,12 +395,13 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         "### Attention request latency (target: effective+norm, all layers and heads, p95 <= 30 ms at 2,048 "
         "and <= 60 ms at 4,096)",
         "",
-        "One request = `attention_json` for a random token (attendsTo, headMean, dropSink, top 20, per-line sums).",
+        "One request = `attention_json` for a random token (attendsTo, headMean, dropSink, top 20, per-line sums); "
+        "the last rows are the default view in both directions. *One layer*: the middle layer only.",
         "",
         table(
             [
                 "tokens",
-                "refinement",
+                "view",
                 "all layers p50 (ms)",
                 "all layers p95 (ms)",
                 "one layer p50 (ms)",

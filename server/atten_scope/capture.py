@@ -28,19 +28,25 @@ _ACTIVE: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("atten
 
 
 @dataclass
-class LayerRecord:
-    module: Any
-    query: torch.Tensor  # (H, m, d) rows computed in this pass
-    key: torch.Tensor  # (KV, m, d) keys of those rows
-    value: torch.Tensor  # (KV, m, d)
-    lse: torch.Tensor  # (H, m)
-    scale: float
-    sliding_window: int | None
-
-
-@dataclass
 class Recorder:
-    layers: dict[int, LayerRecord] = field(default_factory=dict)
+    """Writes each layer's q, k, v and lse straight into (L, heads, n, ...) buffers.
+
+    The buffers are allocated when the first layer arrives (its shapes and dtype give theirs) and
+    hold the reused prefix in rows [0, offset); a layer's own tensors are dropped as soon as it is
+    copied, so the peak is one copy of the captured state rather than the per-layer pieces plus
+    their stacked copy.
+    """
+
+    layer_count: int
+    offset: int = 0
+    prefix: CapturedWindow | None = None
+    query: torch.Tensor | None = None  # (L, H, n, d)
+    key: torch.Tensor | None = None  # (L, KV, n, d)
+    value: torch.Tensor | None = None  # (L, KV, n, d)
+    lse: torch.Tensor | None = None  # (L, H, n)
+    modules: dict[int, Any] = field(default_factory=dict)
+    scales: dict[int, float] = field(default_factory=dict)
+    windows: dict[int, int | None] = field(default_factory=dict)
     order: int = 0
 
     def layer_index(self, module: Any) -> int:
@@ -48,12 +54,52 @@ class Recorder:
         if index is None:
             index = self.order
         self.order += 1
+        if not 0 <= int(index) < self.layer_count:
+            raise RuntimeError(f"attention layer {index} is outside the model's {self.layer_count} layers")
         return int(index)
+
+    def _allocate(self, query: torch.Tensor, key: torch.Tensor) -> None:
+        heads, m, d = query.shape[1], query.shape[2], query.shape[3]
+        kv_heads, dv = key.shape[1], key.shape[3]
+        n, dtype, device = self.offset + m, query.dtype, query.device
+        self.query = torch.empty((self.layer_count, heads, n, d), dtype=dtype, device=device)
+        self.key = torch.empty((self.layer_count, kv_heads, n, dv), dtype=dtype, device=device)
+        self.value = torch.empty((self.layer_count, kv_heads, n, dv), dtype=dtype, device=device)
+        self.lse = torch.empty((self.layer_count, heads, n), dtype=torch.float32, device=device)
+        if self.prefix is not None and self.offset > 0:
+            reuse = self.offset
+            self.query[:, :, :reuse] = self.prefix.query[:, :, :reuse]
+            self.key[:, :, :reuse] = self.prefix.key[:, :, :reuse]
+            self.value[:, :, :reuse] = self.prefix.value[:, :, :reuse]
+            self.lse[:, :, :reuse] = self.prefix.lse[:, :, :reuse]
+
+    def store(
+        self,
+        module: Any,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        lse: torch.Tensor,
+        scale: float,
+        window: int | None,
+    ) -> None:
+        """Copy one layer's rows (batch of one; key and value: this pass's rows only) into the buffers."""
+        index = self.layer_index(module)
+        if self.query is None:
+            self._allocate(query, key)
+        assert self.query is not None and self.key is not None and self.value is not None and self.lse is not None
+        self.query[index, :, self.offset :] = query[0]
+        self.key[index, :, self.offset :] = key[0]
+        self.value[index, :, self.offset :] = value[0]
+        self.lse[index, :, self.offset :] = lse[0]
+        self.modules[index] = module
+        self.scales[index] = scale
+        self.windows[index] = window
 
 
 @contextmanager
-def recording() -> Iterator[Recorder]:
-    recorder = Recorder()
+def recording(layer_count: int, offset: int = 0, prefix: CapturedWindow | None = None) -> Iterator[Recorder]:
+    recorder = Recorder(layer_count=layer_count, offset=offset, prefix=prefix)
     token = _ACTIVE.set(recorder)
     try:
         yield recorder
@@ -152,15 +198,7 @@ def capture_attention(
     groups = heads // kv_heads
     out, lse = attention_with_lse(query, _repeat_kv(key, groups), _repeat_kv(value, groups), bias, causal, scale)
     window = kwargs.get("sliding_window", getattr(module, "sliding_window", None))
-    recorder.layers[recorder.layer_index(module)] = LayerRecord(
-        module=module,
-        query=query[0].detach(),
-        key=key[0, :, n - m :].detach(),
-        value=value[0, :, n - m :].detach(),
-        lse=lse[0].detach(),
-        scale=scale,
-        sliding_window=int(window) if window else None,
-    )
+    recorder.store(module, query, key[:, :, n - m :], value[:, :, n - m :], lse, scale, int(window) if window else None)
     return out.transpose(1, 2).contiguous(), None
 
 
@@ -286,44 +324,41 @@ def run_capture(
                 and module.__class__.__name__.endswith("Attention")
             ):
                 hooks.append(module.register_forward_pre_hook(pre_hook))
+    layer_count = int(model.config.get_text_config().num_hidden_layers)
     try:
-        with torch.inference_mode(), recording() as recorder:
+        with torch.inference_mode(), recording(layer_count, reuse, prefix) as recorder:
             model(input_ids=input_ids, **kwargs)
     finally:
         for hook in hooks:
             hook.remove()
-    layers = sorted(recorder.layers)
-    records = [recorder.layers[i] for i in layers]
-    query = torch.stack([r.query for r in records])
-    key = torch.stack([r.key for r in records])
-    value = torch.stack([r.value for r in records])
-    lse = torch.stack([r.lse for r in records])
+    layers = sorted(recorder.modules)
+    if recorder.query is None or recorder.key is None or recorder.value is None or recorder.lse is None:
+        raise RuntimeError("the model ran no attention layer through the capturing attention function")
+    query, key, value, lse = recorder.query, recorder.key, recorder.value, recorder.lse
+    if layers != list(range(layer_count)):  # some layers have no attention (hybrid models)
+        chosen = torch.tensor(layers, dtype=torch.long)
+        query, key, value, lse = query[chosen], key[chosen], value[chosen], lse[chosen]
     heads, head_dim = query.shape[1], query.shape[3]
     kv_heads = key.shape[1]
     with torch.inference_mode():
-        norms = []
-        for layer, record in zip(range(len(records)), records, strict=True):
-            metric = value_norm_metric(record.module, heads, head_dim).to(value.device)
-            t = value[layer].float().repeat_interleave(heads // kv_heads, dim=0)  # (H, m, d)
-            norms.append(torch.einsum("hmd,hde,hme->hm", t, metric, t).clamp_min(0).sqrt())
-        value_norm = torch.stack(norms)
-    if reuse > 0 and prefix is not None:
-        query = torch.cat([prefix.query[:, :, :reuse], query], dim=2)
-        key = torch.cat([prefix.key[:, :, :reuse], key], dim=2)
-        value = torch.cat([prefix.value[:, :, :reuse], value], dim=2)
-        lse = torch.cat([prefix.lse[:, :, :reuse], lse], dim=2)
-        value_norm = torch.cat([prefix.value_norm[:, :, :reuse], value_norm], dim=2)
+        value_norm = torch.empty(lse.shape, dtype=torch.float32, device=lse.device)
+        if reuse > 0 and prefix is not None:
+            value_norm[:, :, :reuse] = prefix.value_norm[:, :, :reuse]
+        for position, layer in enumerate(layers):
+            metric = value_norm_metric(recorder.modules[layer], heads, head_dim).to(value.device)
+            t = value[position, :, reuse:].float().repeat_interleave(heads // kv_heads, dim=0)  # (H, m, d)
+            value_norm[position, :, reuse:] = torch.einsum("hmd,hde,hme->hm", t, metric, t).clamp_min(0).sqrt()
     gram = _gram_checkpoints(value, prefix.gram if prefix is not None and reuse > 0 else None, reuse)
     return CapturedWindow(
         start=start,
         ids=list(ids),
-        query=query.contiguous(),
-        key=key.contiguous(),
-        value=value.contiguous(),
-        lse=lse.contiguous(),
-        value_norm=value_norm.contiguous(),
+        query=query,
+        key=key,
+        value=value,
+        lse=lse,
+        value_norm=value_norm,
         gram=gram,
-        scale=torch.tensor([r.scale for r in records], dtype=torch.float32),
-        sliding_window=[r.sliding_window for r in records],
+        scale=torch.tensor([recorder.scales[i] for i in layers], dtype=torch.float32),
+        sliding_window=[recorder.windows[i] for i in layers],
         recomputed=len(new_ids),
     )

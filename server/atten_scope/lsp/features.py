@@ -7,6 +7,7 @@ import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -25,6 +26,7 @@ from .documents import Entry
 from .engine import is_out_of_memory
 from .hover import hover_markdown
 from .server import AttenScopeServer
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +104,23 @@ def token_range(value: Any, count: int) -> tuple[int, int]:
             f"tokenRange covers {end - start} tokens; the heatmap shows at most {MAX_HEATMAP_TOKENS}."
         )
     return start, end
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """What a view request works from: its params, its document's analysis, and the settings at arrival."""
+
+    params: dict[str, Any]
+    uri: str
+    entry: Entry
+    settings: Settings
+
+
+def view_request(ls: AttenScopeServer, params: Any) -> ViewRequest:
+    """Validate a view request's params and find the current analysis of its document."""
+    p = request_object(params)
+    uri = document_uri(p)
+    return ViewRequest(p, uri, ls.current_entry(uri), ls.settings)
 
 
 async def compute_view(ls: AttenScopeServer, uri: str, entry: Entry, compute: Callable[[Analysis], T]) -> T:
@@ -226,53 +245,44 @@ def register(server: AttenScopeServer) -> None:
     @server.feature(ATTENTION)
     @translate_errors
     async def attention(ls: AttenScopeServer, params: Any) -> dict[str, Any]:
-        p = request_object(params)
-        uri = document_uri(p)
-        entry = ls.current_entry(uri)
-        settings = ls.settings
+        r = view_request(ls, params)
 
         def compute(analysis: Analysis) -> dict[str, Any]:
-            options = settings.view_options(p, analysis.info.layers, analysis.info.heads)
-            token = results.token_at_position(analysis, p.get("position"))
-            return results.attention_json(analysis, token, options, entry.version)
+            options = r.settings.view_options(r.params, analysis.info.layers, analysis.info.heads)
+            token = results.token_at_position(analysis, r.params.get("position"))
+            return results.attention_json(analysis, token, options, r.entry.version)
 
-        return await compute_view(ls, uri, entry, compute)
+        return await compute_view(ls, r.uri, r.entry, compute)
 
     @server.feature(HEATMAP)
     @translate_errors
     async def heatmap(ls: AttenScopeServer, params: Any) -> dict[str, Any]:
-        p = request_object(params)
-        uri = document_uri(p)
-        entry = ls.current_entry(uri)
-        settings = ls.settings
-        request = {k: p.get(k) for k in ("refinement", "aggregate", "dropSink")}
-        request["layers"] = selection(p.get("layer"), "layer")
-        request["heads"] = selection(p.get("head"), "head")
-        first, end = token_range(p.get("tokenRange"), entry.analysis.token_count)
+        r = view_request(ls, params)
+        request = {k: r.params.get(k) for k in ("refinement", "aggregate", "dropSink")}
+        request["layers"] = selection(r.params.get("layer"), "layer")
+        request["heads"] = selection(r.params.get("head"), "head")
+        first, end = token_range(r.params.get("tokenRange"), r.entry.analysis.token_count)
 
         def compute(analysis: Analysis) -> dict[str, Any]:
-            options = settings.view_options(request, analysis.info.layers, analysis.info.heads)
-            return results.heatmap_json(analysis, options, first, end - first, entry.version)
+            options = r.settings.view_options(request, analysis.info.layers, analysis.info.heads)
+            return results.heatmap_json(analysis, options, first, end - first, r.entry.version)
 
-        return await compute_view(ls, uri, entry, compute)
+        return await compute_view(ls, r.uri, r.entry, compute)
 
     @server.feature(HEADS)
     @translate_errors
     async def heads(ls: AttenScopeServer, params: Any) -> dict[str, Any]:
-        p = request_object(params)
-        uri = document_uri(p)
-        entry = ls.current_entry(uri)
-        settings = ls.settings
+        r = view_request(ls, params)
         # The grid shows every head on its own: layer/head selections and aggregates do not apply.
-        request = {k: p.get(k) for k in ("refinement", "direction", "dropSink")}
+        request = {k: r.params.get(k) for k in ("refinement", "direction", "dropSink")}
         request.update(aggregate="headMean", layers="all", heads="all")
 
         def compute(analysis: Analysis) -> dict[str, Any]:
-            options = settings.view_options(request, analysis.info.layers, analysis.info.heads)
-            token = results.token_at_position(analysis, p.get("position"))
-            return results.heads_json(analysis, token, options, entry.version)
+            options = r.settings.view_options(request, analysis.info.layers, analysis.info.heads)
+            token = results.token_at_position(analysis, r.params.get("position"))
+            return results.heads_json(analysis, token, options, r.entry.version)
 
-        return await compute_view(ls, uri, entry, compute)
+        return await compute_view(ls, r.uri, r.entry, compute)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: AttenScopeServer, params: types.HoverParams) -> types.Hover | None:
