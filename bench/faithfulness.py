@@ -40,6 +40,7 @@ from report import BENCH_DIR, DEFAULT_RESULTS, ensure_engine_importable, environ
 
 ensure_engine_importable()
 
+import residual  # noqa: E402
 from atten_scope.aggregate import drop_and_renormalise  # noqa: E402
 from atten_scope.analysis import Analyzer  # noqa: E402
 from atten_scope.model import LoadedModel, load_model  # noqa: E402
@@ -48,6 +49,9 @@ from atten_scope.refine import REFINEMENTS  # noqa: E402
 
 MODEL = "embedded:smollm2-135m"
 AGGREGATES = ("headMean", "lastLayers", "rollout")
+LATE_ROLLOUT = "rollout of the last half"  # a rollout variant: only the later layers are multiplied
+ENGINE_VIEWS = {f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES}  # what users can pick
+SHIPPED_TABLE = BENCH_DIR.parent / "server" / "atten_scope" / "data" / "faithfulness.json"
 GRADIENT = "gradient x input"
 REFERENCE = "raw / headMean"
 ATTENTION = "atten_scope"
@@ -156,7 +160,29 @@ def gradient_x_input(loaded: LoadedModel, ids: list[int], target: int) -> np.nda
 
 
 def method_names() -> list[str]:
-    return [f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES] + [GRADIENT]
+    engine = [f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES]
+    late = [f"{r} / {LATE_ROLLOUT}" for r in ("raw", "norm")]
+    return engine + late + residual.method_names() + [GRADIENT]
+
+
+def method_weights(loaded: LoadedModel, analysis: Any, query: int, target: int) -> dict[str, np.ndarray]:
+    """Every method's weights over tokens 0..query for the query token (the query itself included)."""
+    weights: dict[str, np.ndarray] = {}
+    for refinement in REFINEMENTS:
+        for aggregate in AGGREGATES:
+            options = ViewOptions(refinement=refinement, aggregate=aggregate, drop_sink=False)
+            weights[f"{refinement} / {aggregate}"] = analysis.weights(query, options)
+    layers = analysis.info.layers
+    for refinement in ("raw", "norm"):
+        options = ViewOptions(
+            refinement=refinement, aggregate="rollout", drop_sink=False, layers=tuple(range(layers // 2, layers))
+        )
+        weights[f"{refinement} / {LATE_ROLLOUT}"] = analysis.weights(query, options)
+    ids = analysis.document.ids
+    for name, row in residual.attributions(loaded, ids, query).items():
+        weights[name] = row.double().numpy()
+    weights[GRADIENT] = gradient_x_input(loaded, ids, target)
+    return weights
 
 
 def rho(weights: np.ndarray, effects: np.ndarray) -> float:
@@ -167,22 +193,29 @@ def rho(weights: np.ndarray, effects: np.ndarray) -> float:
 
 
 def score_snippet(
-    loaded: LoadedModel, analyzer: Analyzer, snippet: Snippet, neutral: int, batch: int
+    loaded: LoadedModel,
+    analyzer: Analyzer,
+    snippet: Snippet,
+    neutral: int,
+    batch: int,
+    cached: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Per-method Spearman rho of one snippet for each source set and effect sign."""
+    """Per-method Spearman rho of one snippet for each source set and effect sign.
+
+    ``cached``: an earlier record of the same snippet; its ablation effects (the costly part) are
+    reused when the token ids match, so adding a method does not redo the ablations.
+    """
     began = time.perf_counter()
     analysis = analyzer.analyze(snippet.text)
     ids = analysis.document.ids
     query = len(ids) - 1
-    target, effects = ablation_effects(loaded, ids, neutral, batch)
+    if cached is not None and cached.get("ids") == ids and "effects" in cached:
+        target, effects = int(cached["target_id"]), np.array(cached["effects"], dtype=np.float64)
+    else:
+        target, effects = ablation_effects(loaded, ids, neutral, batch)
     ablated = time.perf_counter()
     sinks = analysis.sinks(analysis.windows[0])
-    weights: dict[str, np.ndarray] = {}
-    for refinement in REFINEMENTS:
-        for aggregate in AGGREGATES:
-            options = ViewOptions(refinement=refinement, aggregate=aggregate, drop_sink=False)
-            weights[f"{refinement} / {aggregate}"] = analysis.weights(query, options)
-    weights[GRADIENT] = gradient_x_input(loaded, ids, target)
+    weights = method_weights(loaded, analysis, query, target)
     print(f"  ablation {ablated - began:.1f} s, views {time.perf_counter() - ablated:.1f} s", file=sys.stderr)
     scores: dict[str, dict[str, float]] = {}
     for name, row in weights.items():
@@ -197,6 +230,9 @@ def score_snippet(
         "name": snippet.name,
         "tokens": len(ids),
         "target": loaded.tokenizer.decode([target]),
+        "target_id": target,
+        "ids": ids,
+        "effects": [round(float(e), 6) for e in effects],
         "scores": scores,
     }
 
@@ -225,6 +261,25 @@ def summarise(per_snippet: list[dict[str, Any]], resamples: int, seed: int) -> l
     return rows
 
 
+def paired(per_snippet: list[dict[str, Any]], a: str, b: str, draws: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95 % bootstrap interval of rho(a) - rho(b) (dropSink on), paired by snippet."""
+    values = np.array([s["scores"][a]["on"] - s["scores"][b]["on"] for s in per_snippet])
+    return bootstrap(values, draws)
+
+
+def shipped_table(rows: list[dict[str, Any]], snippets: int) -> dict[str, Any]:
+    """The summary the server ships (atten_scope/data/faithfulness.json) to tell users how faithful a view is."""
+    return {
+        "model": MODEL,
+        "snippets": snippets,
+        "source": "bench/RESULTS.md",
+        "methods": [
+            {"method": r["method"], "on": [round(v, 4) for v in r["on"]], "off": [round(v, 4) for v in r["off"]]}
+            for r in rows
+        ],
+    }
+
+
 def ci(value: tuple[float, float, float]) -> str:
     mean, low, high = value
     return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
@@ -236,14 +291,28 @@ def render(
     tokens = [s["tokens"] for s in per_snippet]
     best = rows[0]
     raw = next(r for r in rows if r["method"] == REFERENCE)
+    engine = [r for r in rows if r["method"] in ENGINE_VIEWS]
+    best_engine = engine[0]
     effective = [r for r in rows if r["method"].startswith("effective")]
     best_effective = max(effective, key=lambda r: r["on"][0])
-    beats = best_effective["vs_raw"][1] > 0
-    verdict = (
-        f"The best effective view ({best_effective['method']}, {best_effective['on'][0]:+.3f}) "
-        + ("beats" if beats else "does not clearly beat")
-        + f" raw / headMean ({raw['on'][0]:+.3f}): paired difference {ci(best_effective['vs_raw'])}"
-        + ("." if beats else " (the interval includes or lies below 0).")
+    families = residual.LAYER_METHODS + residual.ROW_METHODS
+    best_residual = next(r for r in rows if r["method"].split(" / ")[0] in families)
+    draws = np.random.default_rng(args.seed).integers(0, len(per_snippet), size=(args.resamples, len(per_snippet)))
+
+    def versus(a: dict[str, Any], b: dict[str, Any]) -> str:
+        difference = paired(per_snippet, a["method"], b["method"], draws)
+        word = "clearly beats" if difference[1] > 0 else "does not clearly beat"
+        return (
+            f"{a['method']} ({a['on'][0]:+.3f}) {word} {b['method']} ({b['on'][0]:+.3f}): "
+            f"paired difference {ci(difference)}"
+        )
+
+    verdict = " ".join(
+        [
+            f"Best view the engine offers: {versus(best_engine, raw)}.",
+            f"Best effective view: {versus(best_effective, raw)}.",
+            f"Best residual-aware method: {versus(best_residual, best_engine)}.",
+        ]
     )
     out = [
         "## Faithfulness (embedded SmolLM2-135M, last token of each snippet)",
@@ -282,7 +351,7 @@ def render(
             ],
         ),
         "",
-        f"Best: {best['method']} ({best['on'][0]:+.3f}). {verdict}",
+        f"Best overall: {best['method']} ({best['on'][0]:+.3f}). {verdict}",
     ]
     return "\n".join(out)
 
@@ -300,6 +369,9 @@ def write_results(
     (args.out / "faithfulness.json").write_text(
         json.dumps({"summary": rows, "snippets": per_snippet}, indent=1) + "\n", encoding="utf-8"
     )
+    if len(per_snippet) == total and args.out.resolve() == DEFAULT_RESULTS.resolve() and not args.truncate:
+        SHIPPED_TABLE.write_text(json.dumps(shipped_table(rows, total), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {SHIPPED_TABLE}", file=sys.stderr)
     return path
 
 
@@ -313,7 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32, help="ablated sequences per forward pass")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="skip snippets already in faithfulness.partial.json")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse snippets already scored (faithfulness.partial.json, else faithfulness.json); "
+        "their ablations are reused when only methods were added",
+    )
     parser.add_argument("--write-partial", action="store_true", help="rewrite the table after every snippet")
     parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="results folder (default bench/results)")
     args = parser.parse_args(argv)
@@ -331,8 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     corpus = load_corpus(args.corpus, args.limit)
     partial = args.out / "faithfulness.partial.json"
     done: dict[str, dict[str, Any]] = {}
+    final = args.out / "faithfulness.json"
     if args.resume and partial.is_file():
         done = {s["name"]: s for s in json.loads(partial.read_text(encoding="utf-8"))}
+    elif args.resume and final.is_file():
+        done = {s["name"]: s for s in json.loads(final.read_text(encoding="utf-8"))["snippets"]}
     per_snippet: list[dict[str, Any]] = []
     args.out.mkdir(parents=True, exist_ok=True)
     for snippet in corpus:
@@ -340,11 +420,12 @@ def main(argv: list[str] | None = None) -> int:
             document = analyzer.tokenize(snippet.text)
             if len(document) > args.truncate:
                 snippet = Snippet(snippet.name, snippet.text[: document.ends[args.truncate - 1]])
-        if snippet.name in done:
-            per_snippet.append(done[snippet.name])
+        cached = done.get(snippet.name)
+        if cached is not None and set(cached["scores"]) == set(method_names()):
+            per_snippet.append(cached)
             continue
         began = time.perf_counter()
-        result = score_snippet(loaded, analyzer, snippet, neutral, args.batch)
+        result = score_snippet(loaded, analyzer, snippet, neutral, args.batch, cached)
         per_snippet.append(result)
         partial.write_text(json.dumps(per_snippet, indent=1) + "\n", encoding="utf-8")
         print(

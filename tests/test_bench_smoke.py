@@ -42,6 +42,7 @@ def test_perf_quick_writes_all_tables(tmp_path: Path) -> None:
         assert column in text
     for refinement in ("| raw |", "| norm |", "| effective |", "| effective+norm |"):
         assert refinement in text
+    assert "| default view (" in text and "attendedBy |" in text
     assert "| 64 |" in text
     results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "## Performance" in results
@@ -49,14 +50,24 @@ def test_perf_quick_writes_all_tables(tmp_path: Path) -> None:
 
 
 def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
-    run("faithfulness.py", "--quick", "--limit", "2", "--out", str(tmp_path))
+    done = run("faithfulness.py", "--quick", "--limit", "2", "--out", str(tmp_path))
     text = (tmp_path / "faithfulness.md").read_text(encoding="utf-8")
     for column in ("rho, dropSink on", "vs raw / headMean", "rho, dropSink off", "rho, signed"):
         assert column in text
     for refinement in ("raw", "norm", "effective", "effective+norm"):
         for aggregate in ("headMean", "lastLayers", "rollout"):
             assert f"| {refinement} / {aggregate} |" in text
+    for method in ("normSum", "globenc", "alti"):
+        for aggregate in ("layerMean", "lastLayers", "rollout"):
+            assert f"| {method} / {aggregate} |" in text
+    for aggregate in ("layerMean", "lastLayers"):
+        assert f"| valueZeroing / {aggregate} |" in text
+    assert "| raw / rollout of the last half |" in text
     assert "| gradient x input |" in text
+    assert "Best residual-aware method:" in text
     assert "2 snippets" in text
+    # a smoke run never overwrites the table the package ships
+    written = [line for line in done.stderr.splitlines() if line.startswith("wrote ")]
+    assert written and not any(line.endswith("faithfulness.json") for line in written)
     results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "## Faithfulness" in results

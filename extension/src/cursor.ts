@@ -14,6 +14,8 @@ export interface ShownAttention {
   version: number;
   position: vscode.Position;
   result: AttentionResult;
+  /** the settings the answer was asked with */
+  settings: Settings;
 }
 
 export function attentionParams(uri: vscode.Uri, position: vscode.Position, s: Settings, topK = s.topK): AttentionParams {
@@ -144,7 +146,7 @@ export class CursorTracker implements vscode.Disposable {
       }
       if (vscode.window.visibleTextEditors.includes(editor)) {
         this.painter.paintAttention(editor, result, settings.topK);
-        this.setShown({ uri: document.uri, version, position, result });
+        this.setShown({ uri: document.uri, version, position, result, settings });
       }
       this.lastWarning = '';
     } catch (error) {

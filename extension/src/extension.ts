@@ -6,6 +6,7 @@ import { ServerClient } from './client';
 import { Comparer } from './compare';
 import { Commands, REANALYZE_IDLE_MS, SAVED_SCHEME } from './constants';
 import { Debouncer } from './core/async';
+import { readFaithfulness } from './core/faithfulness';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
 import { HeatmapPanel } from './panels/heatmapPanel';
@@ -66,6 +67,12 @@ export function activate(context: vscode.ExtensionContext): void {
       painter.clearAll();
     }),
     settings.onDidChange(({ after }) => status.setSettings(after)),
+    cursor.onDidShow((shown) => {
+      // an edit clears the painting, not the view, so the last number still holds
+      if (shown) {
+        status.setFaithfulness(readFaithfulness(shown.result.faithfulness), shown.settings);
+      }
+    }),
     store.onDidChange(() => updateNote()),
     vscode.window.onDidChangeActiveTextEditor(() => updateNote()),
   );

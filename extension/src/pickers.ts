@@ -15,7 +15,10 @@ const REFINEMENT_INFO: Record<Refinement, { description: string; detail: string 
 const AGGREGATE_INFO: Record<Aggregate, { description: string; detail: string }> = {
   headMean: { description: 'mean of heads', detail: 'Average over the selected heads and layers.' },
   headMax: { description: 'max over heads', detail: 'The strongest head per source token, averaged over layers.' },
-  layerMean: { description: 'mean of layers', detail: 'Average over layers of each layer’s head mean.' },
+  lastLayers: {
+    description: 'last half of layers',
+    detail: 'Head mean over the last half of the selected layers: late layers track the model’s output best.',
+  },
   rollout: { description: 'attention rollout', detail: 'Abnar & Zuidema 2020: attention multiplied through the layers with the residual.' },
   perHead: { description: 'one head', detail: 'A single head: choose one layer and head with Choose Layers/Heads.' },
 };

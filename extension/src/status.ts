@@ -1,9 +1,9 @@
-/** The status bar item: model, server state and the current view. */
+/** The status bar item: model, server state, the current view and how faithful that view measured. */
 import * as vscode from 'vscode';
 import { Commands } from './constants';
-import { modelLabel, stateLabel, viewLabel } from './core/format';
-import type { ServerState } from './core/protocol';
-import type { Settings } from './core/settings';
+import { faithfulnessLabel, faithfulnessSentence, modelLabel, stateLabel, viewLabel } from './core/format';
+import type { Faithfulness, ServerState } from './core/protocol';
+import { viewChanged, type Settings } from './core/settings';
 
 export type DisplayState = ServerState | 'starting' | 'stopped' | 'failed';
 
@@ -14,6 +14,8 @@ export class StatusBar implements vscode.Disposable {
   private model: string | undefined;
   private settings: Settings;
   private note = '';
+  /** undefined: unknown (no answer yet for this view, or a server that does not say) */
+  private faithfulness: Faithfulness | null | undefined;
 
   constructor(settings: Settings) {
     this.settings = settings;
@@ -28,6 +30,9 @@ export class StatusBar implements vscode.Disposable {
     this.state = state;
     this.message = message;
     if (model) {
+      if (this.model !== undefined && model !== this.model) {
+        this.faithfulness = undefined;
+      }
       this.model = model;
     }
     this.render();
@@ -41,6 +46,9 @@ export class StatusBar implements vscode.Disposable {
     if (settings.model !== this.settings.model) {
       this.model = undefined;
     }
+    if (viewChanged(this.settings, settings)) {
+      this.faithfulness = undefined;
+    }
     this.settings = settings;
     this.render();
   }
@@ -48,6 +56,18 @@ export class StatusBar implements vscode.Disposable {
   /** A short note about the active document ("not analysed", "2 windows"...). */
   setNote(note: string): void {
     this.note = note;
+    this.render();
+  }
+
+  /**
+   * The faithfulness reported with an attention answer. `measuredWith` is the view the answer was
+   * asked for: an answer that lands after the view changed must not label the new view.
+   */
+  setFaithfulness(faithfulness: Faithfulness | null | undefined, measuredWith: Settings): void {
+    if (viewChanged(measuredWith, this.settings)) {
+      return;
+    }
+    this.faithfulness = faithfulness;
     this.render();
   }
 
@@ -70,7 +90,8 @@ export class StatusBar implements vscode.Disposable {
   private render(): void {
     const model = modelLabel(this.model ?? this.settings.model);
     const view = viewLabel(this.settings);
-    this.item.text = `${this.icon()} ${model} · ${view}`;
+    const faithful = this.faithfulness ? faithfulnessLabel(this.faithfulness) : undefined;
+    this.item.text = `${this.icon()} ${model} · ${view}${faithful ? ` · ${faithful}` : ''}`;
     const tooltip = new vscode.MarkdownString(undefined, true);
     tooltip.isTrusted = false;
     tooltip.appendMarkdown('**Atten-Scope**\n\n');
@@ -79,6 +100,10 @@ export class StatusBar implements vscode.Disposable {
     tooltip.appendText(`Server: ${stateLabel(this.state)}${this.message ? ` — ${this.message}` : ''}`);
     tooltip.appendMarkdown('\n\n');
     tooltip.appendText(`View: ${view}${this.settings.dropSink ? ' · sink dropped' : ''}`);
+    if (this.faithfulness !== undefined) {
+      tooltip.appendMarkdown('\n\n');
+      tooltip.appendText(faithfulnessSentence(this.faithfulness));
+    }
     if (this.note) {
       tooltip.appendMarkdown('\n\n');
       tooltip.appendText(this.note);
@@ -88,7 +113,7 @@ export class StatusBar implements vscode.Disposable {
     this.item.backgroundColor =
       this.state === 'error' || this.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     this.item.accessibilityInformation = {
-      label: `Atten-Scope: ${model}, ${stateLabel(this.state)}, ${view}`,
+      label: `Atten-Scope: ${model}, ${stateLabel(this.state)}, ${view}${faithful ? `, faithfulness ${faithful}` : ''}`,
     };
   }
 

@@ -12,6 +12,7 @@ import numpy as np
 from .aggregate import drop_and_renormalise
 from .analysis import Analysis
 from .errors import InvalidRequest
+from .evidence import view_faithfulness
 from .options import ViewOptions
 
 
@@ -74,6 +75,7 @@ def attention_json(analysis: Analysis, token: int, options: ViewOptions, version
         "targets": targets,
         "lines": lines,
         "settings": options.to_json(),
+        "faithfulness": view_faithfulness(analysis.info.id, options),
         "elapsedMs": round((time.perf_counter() - began) * 1000, 2),
     }
 

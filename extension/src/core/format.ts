@@ -1,6 +1,6 @@
 /** Short texts for the status bar and pickers. */
 import type { Settings } from './settings';
-import type { IndexSelection, ServerState } from './protocol';
+import type { Faithfulness, IndexSelection, ServerState } from './protocol';
 
 export function selectionLabel(sel: IndexSelection, noun: string): string {
   if (sel === 'all') {
@@ -81,4 +81,31 @@ export function stateLabel(state: ServerState | 'starting' | 'stopped' | 'failed
     default:
       return state;
   }
+}
+
+/** "+0.32", "-0.05": the sign is always shown, and a value that rounds to zero reads "+0.00". */
+export function signed(value: number, digits = 2): string {
+  const rounded = Number(value.toFixed(digits));
+  return `${rounded < 0 ? '-' : '+'}${Math.abs(rounded).toFixed(digits)}`;
+}
+
+/** "ρ +0.32": the status bar's short form of a measured view's faithfulness. */
+export function faithfulnessLabel(f: Faithfulness): string {
+  return `ρ ${signed(f.rho)}`;
+}
+
+/** The tooltip sentence; null means the server knows this model or view was not benchmarked. */
+export function faithfulnessSentence(f: Faithfulness | null): string {
+  if (f === null) {
+    return (
+      "Faithfulness of this view: not measured (only the embedded model's attendsTo views over all layers and heads " +
+      'are benchmarked; see bench/RESULTS.md).'
+    );
+  }
+  const snippets = `${f.snippets} code snippet${f.snippets === 1 ? '' : 's'}`;
+  return (
+    `Faithfulness of this view: ρ = ${signed(f.rho)} (95% CI ${signed(f.low)} to ${signed(f.high)}) ` +
+    `against leave-one-out ablation on ${snippets}; ` +
+    `rank ${f.rank} of ${f.methods} measured views (best: ${f.best}, ρ = ${signed(f.bestRho)}).`
+  );
 }

@@ -14,13 +14,13 @@ export interface Range {
 }
 
 export type Refinement = 'raw' | 'norm' | 'effective' | 'effective+norm';
-export type Aggregate = 'headMean' | 'headMax' | 'layerMean' | 'rollout' | 'perHead';
+export type Aggregate = 'headMean' | 'headMax' | 'lastLayers' | 'rollout' | 'perHead';
 export type Direction = 'attendsTo' | 'attendedBy';
 export type Device = 'auto' | 'cpu' | 'cuda' | 'mps';
 export type IndexSelection = 'all' | number[];
 
 export const REFINEMENTS: readonly Refinement[] = ['raw', 'norm', 'effective', 'effective+norm'];
-export const AGGREGATES: readonly Aggregate[] = ['headMean', 'headMax', 'layerMean', 'rollout', 'perHead'];
+export const AGGREGATES: readonly Aggregate[] = ['headMean', 'headMax', 'lastLayers', 'rollout', 'perHead'];
 export const DIRECTIONS: readonly Direction[] = ['attendsTo', 'attendedBy'];
 export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'mps'];
 
@@ -97,6 +97,26 @@ export interface AttentionParams extends ViewParams {
   position: Position;
 }
 
+/** How well a view agreed with leave-one-out ablation in the benchmark (bench/RESULTS.md). */
+export interface Faithfulness {
+  /** mean Spearman correlation with the ablation ranking */
+  rho: number;
+  /** 95% bootstrap interval of rho */
+  low: number;
+  high: number;
+  /** code snippets measured */
+  snippets: number;
+  /** 1-based rank of this view among the measured views */
+  rank: number;
+  /** how many views were measured */
+  methods: number;
+  /** the best measured view, e.g. "norm / lastLayers" */
+  best: string;
+  bestRho: number;
+  /** the model the numbers were measured on */
+  model: string;
+}
+
 export interface AttentionResult {
   version: number;
   token: TokenRef;
@@ -104,6 +124,8 @@ export interface AttentionResult {
   lines: LineWeight[];
   settings?: Record<string, unknown>;
   elapsedMs?: number;
+  /** null: this model or view was not measured; absent: a server that does not report it */
+  faithfulness?: Faithfulness | null;
 }
 
 export interface HeatmapParams {

@@ -240,3 +240,16 @@ export function sameSelection(a: IndexSelection, b: IndexSelection): boolean {
   }
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
+
+/** Whether a change gives a different view, so numbers measured for the old one no longer apply. */
+export function viewChanged(before: Settings, after: Settings): boolean {
+  return (
+    before.model !== after.model ||
+    before.refinement !== after.refinement ||
+    before.aggregate !== after.aggregate ||
+    before.direction !== after.direction ||
+    before.dropSink !== after.dropSink ||
+    !sameSelection(before.layers, after.layers) ||
+    !sameSelection(before.heads, after.heads)
+  );
+}

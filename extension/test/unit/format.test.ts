@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { compactList, modelLabel, parseIndexList, selectionLabel, stateLabel, viewLabel } from '../../src/core/format';
+import {
+  compactList,
+  faithfulnessLabel,
+  faithfulnessSentence,
+  modelLabel,
+  parseIndexList,
+  selectionLabel,
+  signed,
+  stateLabel,
+  viewLabel,
+} from '../../src/core/format';
+import type { Faithfulness } from '../../src/core/protocol';
 import { DEFAULTS } from '../../src/core/settings';
 
 describe('index lists', () => {
@@ -45,5 +56,56 @@ describe('labels', () => {
   it('names states', () => {
     expect(stateLabel('loadingModel')).toBe('loading model');
     expect(stateLabel('ready')).toBe('ready');
+  });
+});
+
+const measured: Faithfulness = {
+  rho: 0.316,
+  low: 0.2149,
+  high: 0.41,
+  snippets: 33,
+  rank: 1,
+  methods: 27,
+  best: 'norm / lastLayers',
+  bestRho: 0.316,
+  model: 'embedded:smollm2-135m',
+};
+
+describe('faithfulness', () => {
+  it('always shows the sign, with two decimals', () => {
+    expect(signed(0.316)).toBe('+0.32');
+    expect(signed(-0.045)).toBe('-0.04');
+    expect(signed(-0.0549)).toBe('-0.05');
+    expect(signed(0)).toBe('+0.00');
+    expect(signed(-0.001)).toBe('+0.00');
+    expect(signed(1)).toBe('+1.00');
+    expect(signed(0.2851, 3)).toBe('+0.285');
+  });
+
+  it('labels a measured view', () => {
+    expect(faithfulnessLabel(measured)).toBe('ρ +0.32');
+    expect(faithfulnessLabel({ ...measured, rho: -0.12 })).toBe('ρ -0.12');
+  });
+
+  it('explains a measured view', () => {
+    expect(faithfulnessSentence(measured)).toBe(
+      'Faithfulness of this view: ρ = +0.32 (95% CI +0.21 to +0.41) against leave-one-out ablation on 33 code snippets; ' +
+        'rank 1 of 27 measured views (best: norm / lastLayers, ρ = +0.32).',
+    );
+  });
+
+  it('keeps the signs of a view that ranks low', () => {
+    const weak = { ...measured, rho: -0.04, low: -0.13, high: 0.036, rank: 24, snippets: 1 };
+    expect(faithfulnessSentence(weak)).toBe(
+      'Faithfulness of this view: ρ = -0.04 (95% CI -0.13 to +0.04) against leave-one-out ablation on 1 code snippet; ' +
+        'rank 24 of 27 measured views (best: norm / lastLayers, ρ = +0.32).',
+    );
+  });
+
+  it('says when a view was not measured', () => {
+    expect(faithfulnessSentence(null)).toBe(
+      "Faithfulness of this view: not measured (only the embedded model's attendsTo views over all layers and heads " +
+        'are benchmarked; see bench/RESULTS.md).',
+    );
   });
 });

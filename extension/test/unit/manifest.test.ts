@@ -14,7 +14,9 @@ interface Manifest {
   capabilities: { untrustedWorkspaces: { supported: string; restrictedConfigurations: string[] } };
   contributes: {
     commands: { command: string; title: string; category: string }[];
-    configuration: { properties: Record<string, { default: unknown; enum?: string[]; scope?: string }> };
+    configuration: {
+      properties: Record<string, { default: unknown; enum?: string[]; enumDescriptions?: string[]; scope?: string }>;
+    };
   };
   devDependencies: Record<string, string>;
   dependencies: Record<string, string>;
@@ -37,6 +39,15 @@ describe('package.json', () => {
     expect(props['attenScope.aggregate'].enum).toEqual([...AGGREGATES]);
     expect(props['attenScope.direction'].enum).toEqual([...DIRECTIONS]);
     expect(props['attenScope.device'].enum).toEqual([...DEVICES]);
+  });
+
+  it('describes every enum value', () => {
+    for (const [key, prop] of Object.entries(props)) {
+      if (prop.enum && prop.enumDescriptions) {
+        expect(prop.enumDescriptions, key).toHaveLength(prop.enum.length);
+      }
+    }
+    expect(props['attenScope.aggregate'].enumDescriptions).toHaveLength(AGGREGATES.length);
   });
 
   it('contributes every command in the Atten-Scope category', () => {

@@ -9,6 +9,7 @@ import {
   resolveSettings,
   sameSelection,
   serverSettings,
+  viewChanged,
   type Inspected,
 } from '../../src/core/settings';
 
@@ -128,6 +129,34 @@ describe('index selections', () => {
     expect(sameSelection('all', [0])).toBe(false);
     expect(sameSelection([0, 1], [0, 1])).toBe(true);
     expect(sameSelection([0, 1], [0, 2])).toBe(false);
+  });
+});
+
+describe('aggregates', () => {
+  it('accept lastLayers and reject the old layerMean', () => {
+    const inspected = { ...defaults(), aggregate: { defaultValue: 'headMean', globalValue: 'lastLayers' } };
+    expect(resolveSettings(inspected, true).settings.aggregate).toBe('lastLayers');
+    const old = resolveSettings({ ...defaults(), aggregate: { defaultValue: 'headMean', globalValue: 'layerMean' } }, true);
+    expect(old.settings.aggregate).toBe(DEFAULTS.aggregate);
+    expect(old.warnings).toEqual(['attenScope.aggregate has an invalid value; using the default.']);
+  });
+});
+
+describe('view changes', () => {
+  it('are changes of the model or of what is shown', () => {
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, model: 'gpt2' })).toBe(true);
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, refinement: 'norm' })).toBe(true);
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, aggregate: 'lastLayers' })).toBe(true);
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, direction: 'attendedBy' })).toBe(true);
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, dropSink: false })).toBe(true);
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, layers: [3] })).toBe(true);
+    expect(viewChanged({ ...DEFAULTS, heads: [1] }, { ...DEFAULTS, heads: [2] })).toBe(true);
+  });
+
+  it('leave out settings that do not change the weights', () => {
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS })).toBe(false);
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, topK: 5, device: 'cpu', maxTokens: 512, autoAnalyze: true, cacheDocuments: 2 })).toBe(false);
+    expect(viewChanged({ ...DEFAULTS, layers: [1, 2] }, { ...DEFAULTS, layers: [1, 2] })).toBe(false);
   });
 });
 

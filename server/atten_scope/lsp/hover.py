@@ -49,6 +49,17 @@ def settings_line(settings: dict[str, Any]) -> str:
     return " \u00b7 ".join(parts)
 
 
+def faithfulness_line(faithfulness: dict[str, Any] | None) -> str:
+    """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``)."""
+    if not faithfulness:
+        return "faithfulness of this view: not measured for this model and selection"
+    return (
+        f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
+        f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
+        f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']})"
+    )
+
+
 def hover_markdown(attention: dict[str, Any], model_id: str, rows: int) -> str:
     """Markdown for an ``attenScope/attention`` result (only numbers and code spans carry data)."""
     token = attention["token"]
@@ -65,4 +76,6 @@ def hover_markdown(attention: dict[str, Any], model_id: str, rows: int) -> str:
     else:
         out.append("*no attention outside the sink tokens*")
     out += ["", f"*{settings_line(settings)}* \u2014 {code_span(model_id)}"]
+    if settings.get("direction") == "attendsTo":
+        out += ["", f"*{faithfulness_line(attention.get('faithfulness'))}*"]
     return "\n".join(out)

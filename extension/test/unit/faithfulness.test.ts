@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { readFaithfulness } from '../../src/core/faithfulness';
+
+const measured = {
+  rho: 0.316,
+  low: 0.21,
+  high: 0.41,
+  snippets: 33,
+  rank: 1,
+  methods: 27,
+  best: 'norm / lastLayers',
+  bestRho: 0.316,
+  model: 'embedded:smollm2-135m',
+};
+
+describe('readFaithfulness', () => {
+  it('keeps a well-formed value', () => {
+    expect(readFaithfulness(measured)).toEqual(measured);
+    expect(readFaithfulness({ ...measured, rho: -0.05, low: -0.13, rank: 27 })).toMatchObject({ rho: -0.05 });
+  });
+
+  it('tells "not measured" from "unknown"', () => {
+    expect(readFaithfulness(null)).toBeNull();
+    expect(readFaithfulness(undefined)).toBeUndefined();
+  });
+
+  it('treats a malformed value as unknown', () => {
+    expect(readFaithfulness({})).toBeUndefined();
+    expect(readFaithfulness([measured])).toBeUndefined();
+    expect(readFaithfulness('ρ +0.32')).toBeUndefined();
+    expect(readFaithfulness({ ...measured, rho: '0.3' })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, rho: Number.NaN })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, high: Infinity })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, snippets: 2.5 })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, rank: 0 })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, rank: 28 })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, best: 1 })).toBeUndefined();
+    const noModel: Record<string, unknown> = { ...measured };
+    delete noModel.model;
+    expect(readFaithfulness(noModel)).toBeUndefined();
+  });
+});

@@ -1,0 +1,63 @@
+"""How faithful each view measured: the benchmark's table, shipped with the package.
+
+``bench/faithfulness.py`` scores every view by the Spearman correlation between its weights over
+the sources of a snippet's last token and the leave-one-out ablation effect of each source on the
+model's next-token log-probability, and writes ``data/faithfulness.json``. A view here is a
+refinement / aggregate over all layers and heads; the numbers only hold for the model measured.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from .options import ViewOptions
+
+TABLE = "faithfulness.json"
+
+
+@lru_cache(maxsize=1)
+def load_table() -> dict[str, Any] | None:
+    """The shipped table, or None if the package was built without it."""
+    try:
+        text = resources.files("atten_scope").joinpath("data", TABLE).read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return None
+    table: dict[str, Any] = json.loads(text)
+    return table
+
+
+def view_faithfulness(
+    model_id: str, options: ViewOptions, table: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The measured faithfulness of ``options``' view on ``model_id``, or None where it was not measured.
+
+    Returns ``{rho, low, high, snippets, rank, methods, best, bestRho, model}``: the mean Spearman
+    rho over snippets with its 95 % bootstrap interval, for the view's sink setting (dropSink on:
+    token 0 excluded from the sources), and its rank among all measured methods.
+    """
+    table = load_table() if table is None else table
+    if table is None or table.get("model") != model_id or options.layers is not None or options.heads is not None:
+        return None
+    if options.direction != "attendsTo":
+        return None  # the benchmark scores rows (what the last token draws on), not columns
+    column = "on" if options.drop_sink else "off"
+    rows = sorted(table["methods"], key=lambda row: -row[column][0])
+    name = f"{options.refinement} / {options.aggregate}"
+    for rank, row in enumerate(rows, start=1):
+        if row["method"] == name:
+            rho, low, high = row[column]
+            return {
+                "rho": rho,
+                "low": low,
+                "high": high,
+                "snippets": table["snippets"],
+                "rank": rank,
+                "methods": len(rows),
+                "best": rows[0]["method"],
+                "bestRho": rows[0][column][0],
+                "model": model_id,
+            }
+    return None
