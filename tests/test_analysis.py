@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from atten_scope import cancellation
 from atten_scope.analysis import Analyzer, plan_windows
+from atten_scope.errors import Cancelled
 from atten_scope.options import ViewOptions
-from atten_scope.refine import raw_rows
+from atten_scope.refine import raw_rows, refined_rows
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "examples" / "tokenizer.py").read_text()
 
@@ -106,3 +110,31 @@ def test_heads_and_rollout(analysis: Any) -> None:
     assert rows.shape[:2] == (30, 9) and start == 0
     rolled = analysis.weights(60, ViewOptions(aggregate="rollout", refinement="raw", layers=(26, 27, 28, 29)))
     assert abs(rolled.sum() - 1) < 1e-6
+
+
+def test_streamed_rollout_equals_the_matrix_product(analysis: Any) -> None:
+    """Rollout rows and columns are streamed block by block; they equal R = A_hat_L ... A_hat_1 built whole."""
+    layers = (3, 11, 20, 29)
+    options = ViewOptions(aggregate="rollout", refinement="norm", layers=layers, drop_sink=False)
+    win = analysis.windows[0]
+    n = 90
+    product = torch.eye(n, dtype=torch.float64)
+    for layer in layers:
+        rows = refined_rows(win, torch.tensor([layer]), 0, n, "norm")[0].mean(dim=0).double()  # (n, n)
+        product = (0.5 * rows + 0.5 * torch.eye(n, dtype=torch.float64)) @ product
+    row = analysis.weights(n - 1, options)[:n]
+    assert np.allclose(row, (product[n - 1] / product[n - 1].sum()).numpy(), atol=1e-6)
+    column = analysis.weights(40, replace(options, direction="attendedBy"))
+    expected = product[:, 40].numpy()
+    # the column spans every later token of the file; compare on the first n rows after normalising
+    scale = column[40] / expected[40]
+    assert np.allclose(column[40:n], expected[40:n] * scale, rtol=1e-4, atol=1e-9)
+
+
+def test_a_cancelled_view_stops_between_blocks(analysis: Any) -> None:
+    event = threading.Event()
+    event.set()
+    with cancellation.cancellable(event), pytest.raises(Cancelled):
+        analysis.weights(40, ViewOptions(direction="attendedBy", refinement="effective"))
+    with cancellation.cancellable(threading.Event()):  # not cancelled: answers
+        assert abs(analysis.weights(250, ViewOptions(refinement="effective")).sum() - 1) < 1e-6

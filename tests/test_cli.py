@@ -40,7 +40,8 @@ def test_json_output_has_the_protocol_shape() -> None:
     weights = [t["weight"] for t in data["targets"]]
     assert weights == sorted(weights, reverse=True)
     assert abs(sum(weights) - 1.0) < 1e-6
-    assert data["settings"]["refinement"] == "effective+norm"
+    assert (data["settings"]["refinement"], data["settings"]["aggregate"]) == ("norm", "lastLayers")
+    assert data["faithfulness"]["model"] == "embedded:smollm2-135m" and data["faithfulness"]["rho"] > 0
     assert abs(sum(line["weight"] for line in data["lines"]) - 1.0) < 1e-6
 
 
@@ -49,7 +50,18 @@ def test_html_report_renders_and_shows_code_as_text(injection_file: Path, tmp_pa
     if chromium is None:
         pytest.fail("Chromium is required for this test (apt-get install chromium); make test installs it.")
     out = tmp_path / "report.html"
-    result = run_cli("analyze", str(injection_file), "--at", "2:7", "--html", str(out), "--refinement", "raw")
+    result = run_cli(
+        "analyze",
+        str(injection_file),
+        "--at",
+        "2:7",
+        "--html",
+        str(out),
+        "--refinement",
+        "raw",
+        "--aggregate",
+        "lastLayers",
+    )
     assert result.returncode == 0, result.stderr
     page = out.read_text()
     assert "<script>alert(1)</script>" not in page  # the code is data, never markup
@@ -80,6 +92,16 @@ def test_html_report_renders_and_shows_code_as_text(injection_file: Path, tmp_pa
     assert "background: rgba(255, 140, 0" in dom  # tints applied to sources
     assert 'class="t focus"' in dom
     assert "<td>" in dom and "%" in dom  # the sources table
+    assert "faithfulness of this view: \u03c1 = " in html.unescape(dom)  # raw / lastLayers was measured
+
+
+def test_text_output_names_the_view_and_its_faithfulness() -> None:
+    result = run_cli("analyze", str(EXAMPLE), "--at", "31:16", "--top-k", "3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "(attendsTo, norm, lastLayers;" in lines[0]
+    assert len(lines) == 2 + 3 + 1
+    assert re.fullmatch(r"Faithfulness of this view: \u03c1 = \+0\.\d\d \[.*\] against leave-one-out .*\.", lines[-1])
 
 
 @pytest.mark.parametrize(

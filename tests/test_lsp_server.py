@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
+import re
 import uuid
 from typing import Any
 
@@ -76,6 +77,7 @@ def assert_close(served: dict[str, Any], local: dict[str, Any], tol: float = 1e-
     assert {x["line"]: pytest.approx(x["weight"], abs=tol) for x in served["lines"]} == {
         x["line"]: x["weight"] for x in local["lines"]
     }
+    assert served["faithfulness"] == local["faithfulness"]
 
 
 async def test_analyze_reports_progress_and_status(client: LanguageClient) -> None:
@@ -130,6 +132,13 @@ async def test_attention_rows(
     else:
         assert all(t["index"] >= token["index"] for t in served["targets"])
     assert served["settings"]["direction"] == direction and served["version"] == 1
+    # the benchmark measured every refinement's rows over all layers and heads on this model
+    measured = served["faithfulness"]
+    if direction == "attendsTo":
+        assert measured is not None and measured["model"] == "embedded:smollm2-135m"
+        assert measured["low"] <= measured["rho"] <= measured["high"] and 1 <= measured["rank"] <= measured["methods"]
+    else:
+        assert measured is None  # columns were not benchmarked
     # the same request answered by the engine in this process
     options = parse_options(params, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
     local = results.attention_json(reference, results.token_at_position(reference, position), options, 1)
@@ -212,6 +221,7 @@ async def test_hover(client: LanguageClient) -> None:
     assert "`amount`" in markdown or "`\u00b7amount`" in markdown
     assert "| token | line | weight |" in markdown and "%" in markdown
     assert "effective+norm \u00b7 headMean \u00b7 attendsTo" in markdown
+    assert re.search(r"faithfulness of this view: \u03c1 = [+-]\d\.\d\d \[[+-]\d\.\d\d, [+-]\d\.\d\d\]", markdown)
     assert "<" not in markdown.replace("`<", "")  # no raw HTML outside code spans
     assert hover.range is not None and hover.range.start.line == position["line"]
 

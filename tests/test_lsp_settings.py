@@ -13,6 +13,7 @@ from pytest_lsp import LanguageClient
 from atten_scope.lsp.documents import AnalysisStore
 from atten_scope.lsp.hover import code_span, hover_markdown, visible
 from atten_scope.lsp.settings import Settings, parse_settings
+from atten_scope.options import DEFAULT_AGGREGATE
 
 from .lsp_support import (
     INVALID_PARAMS,
@@ -62,7 +63,7 @@ async def test_settings_and_reload(client: LanguageClient) -> None:
     configure(client, {"refinement": "norm", "topK": 5, "aggregate": "sideways"})
     second = await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": POSITION})
     assert second["settings"]["refinement"] == "norm" and len(second["targets"]) == 5
-    assert second["settings"]["aggregate"] == "headMean"  # the invalid value was refused...
+    assert second["settings"]["aggregate"] == DEFAULT_AGGREGATE  # the invalid value was refused...
     assert any("aggregate" in m.message for m in client.messages if m.type == types.MessageType.Warning)  # ...aloud
 
     # another model: the analyses go, a failing load is shown to the user and reported by the requests

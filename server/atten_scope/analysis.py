@@ -12,13 +12,14 @@ recomputed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from .aggregate import combine, drop_and_renormalise, line_sums, rollout_column, rollout_row
+from . import cancellation
+from .aggregate import combine, drop_and_renormalise, line_sums, rollout_row
 from .capture import CapturedWindow, run_capture
 from .errors import Cancelled, DocumentError
 from .model import LoadedModel, ModelInfo
@@ -94,17 +95,57 @@ class Analysis:
         chosen = options.heads if options.heads is not None else range(self.info.heads)
         return torch.tensor(list(chosen), dtype=torch.long)
 
+    def _head_mean_blocks(
+        self, win: CapturedWindow, options: ViewOptions, layer: int, first: int, count: int
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """(start, rows) blocks of one layer's head-mean refined rows [first, first+count): (size, start+size)."""
+        heads = self._heads(options)
+        for start, size in row_blocks(first, count):
+            cancellation.check()
+            rows = refined_rows(win, torch.tensor([layer]), start, size, options.refinement)
+            yield start, rows[:, heads].mean(dim=(0, 1))
+
     def _layer_matrices(self, win: CapturedWindow, options: ViewOptions, first: int, count: int) -> list[torch.Tensor]:
         """Head-mean refined rows [first, first+count) of each selected layer, for rollout: (n, n) each."""
-        heads = self._heads(options)
         matrices = []
         for layer in self._layers(options).tolist():
             matrix = torch.zeros((win.n, win.n))
-            for start, size in row_blocks(first, count):
-                rows = refined_rows(win, torch.tensor([layer]), start, size, options.refinement)
-                matrix[start : start + size, : start + size] = rows[:, heads].mean(dim=(0, 1))
+            for start, block in self._head_mean_blocks(win, options, layer, first, count):
+                matrix[start : start + block.shape[0], : block.shape[1]] = block
             matrices.append(matrix)
         return matrices
+
+    def _rollout_row(self, win: CapturedWindow, options: ViewOptions, local: int) -> torch.Tensor:
+        """Row ``local`` of the rollout (see ``aggregate.rollout_row``), streamed block by block.
+
+        v <- 0.5 v A_l + 0.5 v from the last layer to the first, where v A_l = sum_r v_r A_l[r, :]
+        is accumulated over row blocks: memory is one block, not layers x n x n.
+        """
+        vector = torch.zeros(local + 1, dtype=torch.float64)
+        vector[local] = 1.0
+        for layer in reversed(self._layers(options).tolist()):
+            mixed = torch.zeros_like(vector)
+            for start, block in self._head_mean_blocks(win, options, layer, 0, local + 1):
+                size, sources = block.shape
+                mixed[:sources] += vector[start : start + size] @ block.double()
+            vector = 0.5 * mixed + 0.5 * vector
+        return vector.float()
+
+    def _rollout_column(self, win: CapturedWindow, options: ViewOptions, local: int, last: int) -> torch.Tensor:
+        """Column ``local`` of the rollout for rows local..last (see ``aggregate.rollout_column``), streamed.
+
+        v <- 0.5 A_l v + 0.5 v from the first layer to the last; v lives on rows local..last, and a
+        row r of A_l v needs only A_l[r, local..r].
+        """
+        vector = torch.zeros(last + 1 - local, dtype=torch.float64)
+        vector[0] = 1.0
+        for layer in self._layers(options).tolist():
+            mixed = torch.zeros_like(vector)
+            for start, block in self._head_mean_blocks(win, options, layer, local, last + 1 - local):
+                size, sources = block.shape
+                mixed[start - local : start - local + size] = block[:, local:].double() @ vector[: sources - local]
+            vector = 0.5 * mixed + 0.5 * vector
+        return vector.float()
 
     def _aggregated_rows(
         self, win: CapturedWindow, options: ViewOptions, first: int, count: int, column: int | None = None
@@ -120,6 +161,7 @@ class Analysis:
             return combine(values[..., None], options.aggregate)[:, 0]
         blocks = []
         for start, size in row_blocks(first, count):
+            cancellation.check()
             combined = combine(refined_rows(win, layers, start, size, options.refinement)[:, heads], options.aggregate)
             if column is not None:
                 blocks.append(combined[:, column])
@@ -139,7 +181,7 @@ class Analysis:
         if options.direction == "attendsTo":
             win, local = self.owner(token)
             if options.aggregate == "rollout":
-                row = rollout_row(self._layer_matrices(win, options, 0, local + 1), local)[: local + 1]
+                row = self._rollout_row(win, options, local)
             else:
                 row = self._aggregated_rows(win, options, local, 1)[0]
             out[win.start : win.start + local + 1] = row.double().numpy()
@@ -155,8 +197,7 @@ class Analysis:
                     continue
                 first, last = int(owned[0]), int(owned[-1])
                 if options.aggregate == "rollout":
-                    column = rollout_column(self._layer_matrices(win, options, local, last + 1 - local), local)
-                    values = column[first : last + 1]
+                    values = self._rollout_column(win, options, local, last)[first - local :]
                 else:
                     values = self._aggregated_rows(win, options, first, last + 1 - first, column=local)
                 out[win.start + first : win.start + last + 1] = values.double().numpy()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AttenScopeError, DocumentError, InvalidRequest
+from .evidence import faithfulness_line
 from .options import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, DIRECTIONS, ViewOptions, parse_options
 
 EMBEDDED_MODEL = "embedded:smollm2-135m"
@@ -155,6 +156,9 @@ def _format_table(result: dict[str, Any], analysis: Any) -> str:
             f"{target['weight'] * 100:7.2f}%  {start['line'] + 1:>4}:{start['character'] + 1:<4}  "
             f"{json.dumps(target['text'], ensure_ascii=False)}"
         )
+    if settings["direction"] == "attendsTo":
+        faithfulness = faithfulness_line(result.get("faithfulness"))
+        lines.append(faithfulness[0].upper() + faithfulness[1:] + ".")
     return "\n".join(lines)
 
 

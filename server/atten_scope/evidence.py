@@ -61,3 +61,14 @@ def view_faithfulness(
                 "model": model_id,
             }
     return None
+
+
+def faithfulness_line(faithfulness: dict[str, Any] | None) -> str:
+    """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``)."""
+    if not faithfulness:
+        return "faithfulness of this view: not measured for this model and selection"
+    return (
+        f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
+        f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
+        f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']})"
+    )

@@ -10,8 +10,8 @@ from .errors import InvalidRequest
 from .refine import REFINEMENTS
 
 DIRECTIONS = ("attendsTo", "attendedBy")
-DEFAULT_REFINEMENT = "effective+norm"
-DEFAULT_AGGREGATE = "headMean"
+DEFAULT_REFINEMENT = "norm"  # the most faithful view measured (bench/RESULTS.md), with lastLayers
+DEFAULT_AGGREGATE = "lastLayers"
 MAX_TOP_K = 1000
 
 

@@ -132,6 +132,7 @@ def build_report(analysis: Analysis, focus: int, options: ViewOptions, title: st
         weights = analysis.weights(focus, options)
         order = np.argsort(-weights, kind="stable")[:TOP_PER_ROW]
         rows = {str(focus): [[int(j), round(float(weights[j]), 6)] for j in order if weights[j] > 0]}
+    from .evidence import faithfulness_line, view_faithfulness
     from .results import heatmap_json
 
     heatmap = heatmap_json(analysis, options, first, count) if matrix.size else {"n": 0, "data": "", "offset": 0}
@@ -143,6 +144,11 @@ def build_report(analysis: Analysis, focus: int, options: ViewOptions, title: st
             f" · layers {settings['layers']} · heads {settings['heads']} · dropSink {settings['dropSink']}"
             f" · {analysis.token_count} tokens in {len(analysis.windows)} window(s)"
             + (" · the file was truncated" if analysis.truncated else "")
+            + (
+                f" · {faithfulness_line(view_faithfulness(analysis.info.id, options))}"
+                if settings["direction"] == "attendsTo"
+                else ""
+            )
         ),
         "tokens": [
             {"text": doc.token_text(i), "line": int(analysis.token_lines[i])} for i in range(analysis.token_count)

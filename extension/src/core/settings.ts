@@ -42,8 +42,9 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   pythonPath: '',
   device: 'auto',
   maxTokens: 4096,
-  refinement: 'effective+norm',
-  aggregate: 'headMean',
+  // The most faithful view measured (bench/RESULTS.md); package.json and the server agree.
+  refinement: 'norm',
+  aggregate: 'lastLayers',
   layers: 'all',
   heads: 'all',
   direction: 'attendsTo',

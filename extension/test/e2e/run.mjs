@@ -697,6 +697,17 @@ async function trustedScenario(opts) {
       if (ms2 !== null) timings.cursorToTintsMs2 = ms2;
       return `${after.tinted} tinted ranges (${after.count} decorated, ${before.count} before) in ${after.colours.length} colours; cursor move -> tints ${ms} ms${ms2 !== null ? `, then ${ms2} ms` : ''}`;
     }, [analysed]);
+    await check(`${P}: the status bar says how faithful the current view measured`, async () => {
+      let items = [];
+      for (let tries = 0; tries < 20; tries++) {
+        items = await extensionStatus(page);
+        if (items.some((item) => /ρ [+-]\d\.\d\d/.test(item.text))) break;
+        await sleep(250);
+      }
+      const item = items.find((it) => /ρ [+-]\d\.\d\d/.test(it.text));
+      assert(item, `no "ρ ±x.xx" faithfulness label in the status bar: ${JSON.stringify(items.map((it) => it.text))}`);
+      return item.text;
+    }, [`${P}: moving the cursor paints tint decorations`]);
     await check(`${P}: the gutter shows line heat`, async () => {
       const st = await tintState(editor);
       if (!st.gutter) {

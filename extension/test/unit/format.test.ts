@@ -38,11 +38,11 @@ describe('index lists', () => {
 
 describe('labels', () => {
   it('describes the default view', () => {
-    expect(viewLabel(DEFAULTS)).toBe('effective+norm · headMean · attendsTo');
+    expect(viewLabel(DEFAULTS)).toBe('norm · lastLayers · attendsTo');
   });
 
   it('adds layer and head filters', () => {
-    expect(viewLabel({ ...DEFAULTS, layers: [3], heads: [0, 1, 2] })).toBe('effective+norm · headMean · attendsTo · L3 · H0-2');
+    expect(viewLabel({ ...DEFAULTS, layers: [3], heads: [0, 1, 2] })).toBe('norm · lastLayers · attendsTo · L3 · H0-2');
     expect(selectionLabel('all', 'layer')).toBe('all layers');
   });
 

@@ -32,7 +32,7 @@ describe('pickValue', () => {
   });
 
   it('keeps workspace values of other keys when untrusted', () => {
-    const r = pickValue('refinement', { defaultValue: 'effective+norm', workspaceValue: 'raw' }, false);
+    const r = pickValue('refinement', { defaultValue: DEFAULTS.refinement, workspaceValue: 'raw' }, false);
     expect(r.value).toBe('raw');
     expect(r.ignoredWorkspaceValue).toBe(false);
   });
@@ -45,9 +45,9 @@ describe('resolveSettings', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('the default view is effective+norm, headMean, attendsTo', () => {
-    expect(DEFAULTS.refinement).toBe('effective+norm');
-    expect(DEFAULTS.aggregate).toBe('headMean');
+  it('the default view is the most faithful one measured: norm, lastLayers, attendsTo', () => {
+    expect(DEFAULTS.refinement).toBe('norm');
+    expect(DEFAULTS.aggregate).toBe('lastLayers');
     expect(DEFAULTS.direction).toBe('attendsTo');
   });
 
@@ -81,7 +81,7 @@ describe('resolveSettings', () => {
 
   it('replaces invalid values with defaults and says so', () => {
     const inspected = defaults();
-    inspected.refinement = { defaultValue: 'effective+norm', globalValue: 'magic' };
+    inspected.refinement = { defaultValue: DEFAULTS.refinement, globalValue: 'magic' };
     inspected.device = { defaultValue: 'auto', globalValue: 42 };
     inspected.layers = { defaultValue: 'all', globalValue: [1, -2] };
     inspected.dropSink = { defaultValue: true, globalValue: 'yes' };
@@ -134,9 +134,9 @@ describe('index selections', () => {
 
 describe('aggregates', () => {
   it('accept lastLayers and reject the old layerMean', () => {
-    const inspected = { ...defaults(), aggregate: { defaultValue: 'headMean', globalValue: 'lastLayers' } };
+    const inspected = { ...defaults(), aggregate: { defaultValue: DEFAULTS.aggregate, globalValue: 'lastLayers' } };
     expect(resolveSettings(inspected, true).settings.aggregate).toBe('lastLayers');
-    const old = resolveSettings({ ...defaults(), aggregate: { defaultValue: 'headMean', globalValue: 'layerMean' } }, true);
+    const old = resolveSettings({ ...defaults(), aggregate: { defaultValue: DEFAULTS.aggregate, globalValue: 'layerMean' } }, true);
     expect(old.settings.aggregate).toBe(DEFAULTS.aggregate);
     expect(old.warnings).toEqual(['attenScope.aggregate has an invalid value; using the default.']);
   });
@@ -145,8 +145,8 @@ describe('aggregates', () => {
 describe('view changes', () => {
   it('are changes of the model or of what is shown', () => {
     expect(viewChanged(DEFAULTS, { ...DEFAULTS, model: 'gpt2' })).toBe(true);
-    expect(viewChanged(DEFAULTS, { ...DEFAULTS, refinement: 'norm' })).toBe(true);
-    expect(viewChanged(DEFAULTS, { ...DEFAULTS, aggregate: 'lastLayers' })).toBe(true);
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, refinement: 'raw' })).toBe(true);
+    expect(viewChanged(DEFAULTS, { ...DEFAULTS, aggregate: 'headMean' })).toBe(true);
     expect(viewChanged(DEFAULTS, { ...DEFAULTS, direction: 'attendedBy' })).toBe(true);
     expect(viewChanged(DEFAULTS, { ...DEFAULTS, dropSink: false })).toBe(true);
     expect(viewChanged(DEFAULTS, { ...DEFAULTS, layers: [3] })).toBe(true);
@@ -179,7 +179,7 @@ describe('server settings', () => {
     const s = serverSettings({ ...DEFAULTS, pythonPath: '/x/python' });
     expect(s).not.toHaveProperty('pythonPath');
     expect(s).not.toHaveProperty('autoAnalyze');
-    expect(s).toMatchObject({ model: DEFAULTS.model, refinement: 'effective+norm', aggregate: 'headMean', topK: 20, cacheDocuments: 8 });
+    expect(s).toMatchObject({ model: DEFAULTS.model, refinement: 'norm', aggregate: 'lastLayers', topK: 20, cacheDocuments: 8 });
   });
 
   it('a new interpreter needs a new process; a new model does not', () => {

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
+from ..cancellation import cancellable
 from ..errors import ModelLoadError
 from ..model import LoadedModel, load_model
 from .settings import Settings
@@ -42,7 +44,18 @@ class Engine:
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn)
 
     async def view(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.views, fn)
+        """Run ``fn`` on the views thread; cancelling the caller also stops ``fn`` at its next check."""
+        cancel = threading.Event()
+
+        def call() -> T:
+            with cancellable(cancel):
+                return fn()
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.views, call)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
 
     async def ensure_loaded(self, settings: Settings) -> LoadedModel:
         key = settings.model_key

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..evidence import faithfulness_line
+
 _BACKTICKS = re.compile(r"`+")
 _VISIBLE = {"\n": "\u21b5", "\r": "\u240d", "\t": "\u21e5"}
 MAX_SHOWN = 80  # characters of a token shown; longer ones are cut with an ellipsis
@@ -47,17 +49,6 @@ def settings_line(settings: dict[str, Any]) -> str:
     if not settings.get("dropSink", True):
         parts.append("sink kept")
     return " \u00b7 ".join(parts)
-
-
-def faithfulness_line(faithfulness: dict[str, Any] | None) -> str:
-    """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``)."""
-    if not faithfulness:
-        return "faithfulness of this view: not measured for this model and selection"
-    return (
-        f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
-        f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
-        f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']})"
-    )
 
 
 def hover_markdown(attention: dict[str, Any], model_id: str, rows: int) -> str:

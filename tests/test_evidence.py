@@ -1,0 +1,92 @@
+"""The shipped faithfulness table and how a view finds its numbers in it."""
+
+from __future__ import annotations
+
+import pytest
+
+from atten_scope.aggregate import AGGREGATES
+from atten_scope.embedded import EMBEDDED_ID
+from atten_scope.evidence import faithfulness_line, load_table, view_faithfulness
+from atten_scope.options import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, ViewOptions
+from atten_scope.refine import REFINEMENTS
+
+TABLE = {
+    "model": "m",
+    "snippets": 5,
+    "methods": [
+        {"method": "raw / headMean", "on": [0.2, 0.1, 0.3], "off": [0.25, 0.15, 0.35]},
+        {"method": "norm / lastLayers", "on": [0.3, 0.2, 0.4], "off": [0.1, 0.0, 0.2]},
+        {"method": "gradient x input", "on": [0.28, 0.1, 0.4], "off": [0.3, 0.1, 0.5]},
+    ],
+}
+
+
+def test_view_found_with_rank_among_all_methods() -> None:
+    found = view_faithfulness("m", ViewOptions(refinement="raw", aggregate="headMean"), TABLE)
+    assert found == {
+        "rho": 0.2,
+        "low": 0.1,
+        "high": 0.3,
+        "snippets": 5,
+        "rank": 3,
+        "methods": 3,
+        "best": "norm / lastLayers",
+        "bestRho": 0.3,
+        "model": "m",
+    }
+
+
+def test_sink_kept_reads_the_other_column_and_ranks_by_it() -> None:
+    found = view_faithfulness("m", ViewOptions(refinement="raw", aggregate="headMean", drop_sink=False), TABLE)
+    assert found is not None
+    assert (found["rho"], found["rank"], found["best"]) == (0.25, 2, "gradient x input")
+
+
+@pytest.mark.parametrize(
+    "model, options",
+    [
+        ("other", ViewOptions(refinement="raw", aggregate="headMean")),  # another model
+        ("m", ViewOptions(refinement="raw", aggregate="headMean", layers=(0,))),  # a layer subset
+        ("m", ViewOptions(refinement="raw", aggregate="headMean", heads=(1, 2))),  # a head subset
+        ("m", ViewOptions(refinement="raw", aggregate="headMax")),  # a view not in the table
+        ("m", ViewOptions(refinement="raw", aggregate="headMean", direction="attendedBy")),  # columns
+    ],
+)
+def test_unmeasured_views_say_so(model: str, options: ViewOptions) -> None:
+    assert view_faithfulness(model, options, TABLE) is None
+    assert "not measured" in faithfulness_line(None)
+
+
+def test_line_states_rho_interval_and_rank() -> None:
+    found = view_faithfulness("m", ViewOptions(refinement="norm", aggregate="lastLayers"), TABLE)
+    line = faithfulness_line(found)
+    assert "\u03c1 = +0.30 [+0.20, +0.40]" in line and "5 snippets" in line and "rank 1 of 3" in line
+
+
+def test_shipped_table_covers_every_measured_engine_view() -> None:
+    table = load_table()
+    assert table is not None, "atten_scope/data/faithfulness.json is missing from the package"
+    assert table["model"] == EMBEDDED_ID and table["snippets"] >= 30
+    names = {row["method"] for row in table["methods"]}
+    for refinement in REFINEMENTS:
+        for aggregate in ("headMean", "lastLayers", "rollout"):
+            assert aggregate in AGGREGATES
+            assert f"{refinement} / {aggregate}" in names
+    for row in table["methods"]:
+        for column in ("on", "off"):
+            rho, low, high = row[column]
+            assert -1 <= low <= rho <= high <= 1
+
+
+def test_default_view_is_the_most_faithful_the_engine_offers() -> None:
+    """The defaults follow the evidence: no user-selectable view measured better than the default."""
+    table = load_table()
+    assert table is not None
+    default = view_faithfulness(EMBEDDED_ID, ViewOptions(refinement=DEFAULT_REFINEMENT, aggregate=DEFAULT_AGGREGATE))
+    assert default is not None
+    offered = [
+        row["on"][0]
+        for row in table["methods"]
+        if row["method"].split(" / ")[0] in REFINEMENTS and row["method"].split(" / ")[1] in AGGREGATES
+    ]
+    assert default["rho"] == pytest.approx(max(offered))
