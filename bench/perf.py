@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, table, write_section
+from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, percentile, table, write_section
 
 ensure_engine_importable()
 
@@ -158,10 +158,6 @@ def peak_bytes() -> int:
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
 
 
 # ----------------------------------------------------------------------------- child processes

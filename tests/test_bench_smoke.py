@@ -5,7 +5,9 @@ No timing is asserted; the output goes to a temporary folder, never to the commi
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +73,49 @@ def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
     assert written and not any(line.endswith("faithfulness.json") for line in written)
     results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "## Faithfulness" in results
+
+
+def test_render_quick_draws_in_chromium_and_summarises(tmp_path: Path) -> None:
+    node, chromium = shutil.which("node"), shutil.which("chromium") or "/usr/bin/chromium"
+    if node is None or not Path(chromium).exists():
+        pytest.fail("node and Chromium are required (make setup installs both)")
+    bundle = ROOT / "extension" / "out" / "webview" / "heatmapDraw.js"
+    if not bundle.exists():  # a clean checkout: build the webview bundle the benchmark loads
+        subprocess.run(["npm", "run", "-s", "compile"], cwd=ROOT, check=True, timeout=300)
+    done = subprocess.run(
+        [node, str(BENCH / "render.mjs"), "--quick", "--chromium", chromium, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ATTEN_SCOPE_PYTHON": sys.executable},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    text = (tmp_path / "render.md").read_text(encoding="utf-8")
+    assert "| 256 |" in text and "first draw p95 (ms)" in text
+    sizes = json.loads((tmp_path / "render.json").read_text(encoding="utf-8"))["sizes"]
+    assert sizes[0]["n"] == 256 and sizes[0]["p95"] >= sizes[0]["p50"] > 0
+    assert "## Heatmap drawing" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_targets_summary_reads_the_committed_results() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from report import summary_section
+    finally:
+        sys.path.remove(str(BENCH))
+    summary = summary_section(BENCH / "results")
+    assert summary is not None and summary.startswith("## Targets at a glance")
+    for target in (
+        "analyze <= 1.15",
+        "150 KB",
+        "2 GB",
+        "p95 <= 30 ms",
+        "0.25 x full",
+        "heatmap of 2,048",
+        "faithfulness",
+    ):
+        assert target in summary
+    # every target row says yes or no (bold), comparisons say "-"
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert all(row.rstrip(" |").rsplit("| ", 1)[1] in ("yes", "**no**", "-") for row in rows)
