@@ -8,8 +8,10 @@ model's greedy next token y = argmax p(. | x_<=i):
   (the tokenizer's single-space token is the neutral replacement; all n - 1 ablated sequences
   are run as batches);
 - each method's weight w_j: the engine's row i (``Analysis.weights``) for refinements raw, norm,
-  effective, effective+norm x aggregates headMean, lastLayers, rollout; and gradient x input,
-  g_j = || (d log p(y) / d E_j) * E_j ||_2 over the input embedding E_j, as a reference;
+  effective, effective+norm x aggregates headMean (over all layers, that is also the layer mean),
+  headMax, lastLayers, rollout, and rollout over the last half of the layers; the residual-aware
+  methods of ``residual.py`` (ALTI, GlobEnc, value zeroing, whole-layer norm); and gradient x
+  input, g_j = || (d log p(y) / d E_j) * E_j ||_2 over the input embedding E_j, as a reference;
 - score = Spearman rho(w_j, |e_j|) over sources j in S, averaged over snippets, with a
   percentile-bootstrap 95 % CI (resampling snippets, 1000 resamples, paired across methods).
 
@@ -48,7 +50,7 @@ from atten_scope.options import ViewOptions  # noqa: E402
 from atten_scope.refine import REFINEMENTS  # noqa: E402
 
 MODEL = "embedded:smollm2-135m"
-AGGREGATES = ("headMean", "lastLayers", "rollout")
+AGGREGATES = ("headMean", "headMax", "lastLayers", "rollout")  # headMean over all layers is the layer mean
 LATE_ROLLOUT = "rollout of the last half"  # a rollout variant: only the later layers are multiplied
 ENGINE_VIEWS = {f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES}  # what users can pick
 SHIPPED_TABLE = BENCH_DIR.parent / "server" / "atten_scope" / "data" / "faithfulness.json"
@@ -327,7 +329,9 @@ def render(
         "The last token itself is never a source. *dropSink on* (the default view): token 0 is excluded for every "
         "method, gradient x input included; *off*: it is kept. *signed*: rho against the signed drop in log p(y) "
         "(dropSink on). Mean over snippets with a 95 % bootstrap CI; *vs raw* is the paired difference to "
-        "raw / headMean. Sorted by the dropSink-on score.",
+        "raw / headMean. Sorted by the dropSink-on score. headMean over all layers is also the layer mean "
+        "(the mean over layers of each layer's head mean). Refinement / aggregate rows are the engine's views; "
+        "normSum, globenc, alti and valueZeroing are the residual-aware methods of `bench/residual.py`.",
         "",
         table(
             [

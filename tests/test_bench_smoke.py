@@ -57,7 +57,7 @@ def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
     for column in ("rho, dropSink on", "vs raw / headMean", "rho, dropSink off", "rho, signed"):
         assert column in text
     for refinement in ("raw", "norm", "effective", "effective+norm"):
-        for aggregate in ("headMean", "lastLayers", "rollout"):
+        for aggregate in ("headMean", "headMax", "lastLayers", "rollout"):
             assert f"| {refinement} / {aggregate} |" in text
     for method in ("normSum", "globenc", "alti"):
         for aggregate in ("layerMean", "lastLayers", "rollout"):

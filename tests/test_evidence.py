@@ -69,7 +69,7 @@ def test_shipped_table_covers_every_measured_engine_view() -> None:
     assert table["model"] == EMBEDDED_ID and table["snippets"] >= 30
     names = {row["method"] for row in table["methods"]}
     for refinement in REFINEMENTS:
-        for aggregate in ("headMean", "lastLayers", "rollout"):
+        for aggregate in ("headMean", "headMax", "lastLayers", "rollout"):
             assert aggregate in AGGREGATES
             assert f"{refinement} / {aggregate}" in names
     for row in table["methods"]:
