@@ -9,7 +9,16 @@ import pytest
 import torch
 
 from atten_scope.aggregate import rollout_column, rollout_row
-from atten_scope.capture import CapturedWindow, install_capture_attention, output_projection, run_capture
+from atten_scope.capture import (
+    CapturedWindow,
+    _cached_prefix_attention,
+    _is_offset_causal,
+    _repeat_kv,
+    attention_with_lse,
+    install_capture_attention,
+    output_projection,
+    run_capture,
+)
 from atten_scope.refine import RANK_RTOL, raw_column, raw_rows, refined_rows
 
 from .conftest import build_tiny, tiny_models
@@ -144,3 +153,22 @@ def test_prefix_reuse_equals_fresh_capture(captured: Any) -> None:
     for name in ("query", "key", "value", "lse", "value_norm"):
         assert torch.allclose(getattr(reused, name), getattr(fresh, name), atol=1e-4), name
     assert torch.allclose(reused.gram, fresh.gram, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("heads", "kv_heads", "new"), [(9, 3, 7), (4, 4, 1), (6, 1, 5)])
+def test_cached_prefix_attention_equals_the_masked_kernel(heads: int, kv_heads: int, new: int) -> None:
+    """New rows over a KV-cached prefix: split into an unmasked prefix part and a causal block, merged by lse."""
+    torch.manual_seed(heads * 10 + new)
+    n, d = 50, 16
+    query = torch.randn(1, heads, new, d)
+    key, value = torch.randn(1, kv_heads, n, d), torch.randn(1, kv_heads, n, d)
+    mask = (torch.arange(n)[None, :] <= torch.arange(n - new, n)[:, None])[None, None]
+    assert _is_offset_causal(mask, new, n)
+    bias = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
+    groups = heads // kv_heads
+    expected = attention_with_lse(query, _repeat_kv(key, groups), _repeat_kv(value, groups), bias, False, 0.3)
+    out, lse = _cached_prefix_attention(query, key, value, n - new, 0.3)
+    assert torch.allclose(out, expected[0], atol=1e-5) and torch.allclose(lse, expected[1], atol=1e-5)
+    padded = mask.clone()
+    padded[..., 0] = False  # a padded batch row: not the plain causal pattern, so the masked kernel is used
+    assert not _is_offset_causal(padded, new, n)
