@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFaithfulness } from '../../src/core/faithfulness';
+import { measuredFaithfulness } from './fixtures';
 
-const measured = {
-  rho: 0.316,
-  low: 0.21,
-  high: 0.41,
-  snippets: 33,
-  rank: 1,
-  methods: 27,
-  best: 'norm / lastLayers',
-  bestRho: 0.316,
-  model: 'embedded:smollm2-135m',
-};
+const measured = measuredFaithfulness;
 
 describe('readFaithfulness', () => {
   it('keeps a well-formed value', () => {

@@ -10,7 +10,7 @@ import {
   stateLabel,
   viewLabel,
 } from '../../src/core/format';
-import type { Faithfulness } from '../../src/core/protocol';
+import { measuredFaithfulness } from './fixtures';
 import { DEFAULTS } from '../../src/core/settings';
 
 describe('index lists', () => {
@@ -59,17 +59,7 @@ describe('labels', () => {
   });
 });
 
-const measured: Faithfulness = {
-  rho: 0.316,
-  low: 0.2149,
-  high: 0.41,
-  snippets: 33,
-  rank: 1,
-  methods: 27,
-  best: 'norm / lastLayers',
-  bestRho: 0.316,
-  model: 'embedded:smollm2-135m',
-};
+const measured = measuredFaithfulness;
 
 describe('faithfulness', () => {
   it('always shows the sign, with two decimals', () => {
