@@ -33,7 +33,8 @@ test: e2e-setup test-python test-extension test-e2e
 e2e-setup:
 	bash extension/test/e2e/setup.sh
 
-test-python: $(STAMP)
+# node_modules: the benchmark smoke tests draw the heatmap with the extension's bundled webview code.
+test-python: $(STAMP) node_modules/.installed
 	$(PY) -m ruff check server tests bench
 	$(PY) -m mypy
 	$(PY) -m pytest -q
