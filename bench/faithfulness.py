@@ -369,10 +369,12 @@ def write_results(
     if len(per_snippet) < total:
         text += f"\n\n**Partial:** {len(per_snippet)} of {total} snippets so far (run with `--resume` to finish)."
     print(text)
-    path = write_section(args.out, "faithfulness.md", text)
+    # The JSON first: writing the section regenerates RESULTS.md, whose summary reads it.
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "faithfulness.json").write_text(
         json.dumps({"summary": rows, "snippets": per_snippet}, indent=1) + "\n", encoding="utf-8"
     )
+    path = write_section(args.out, "faithfulness.md", text)
     if len(per_snippet) == total and args.out.resolve() == DEFAULT_RESULTS.resolve() and not args.truncate:
         SHIPPED_TABLE.write_text(json.dumps(shipped_table(rows, total), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {SHIPPED_TABLE}", file=sys.stderr)

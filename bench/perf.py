@@ -535,8 +535,10 @@ def main(argv: list[str] | None = None) -> int:
     results["loadavg"][1] = os.getloadavg()[0]
     text = render(results, args)
     print(text)
-    path = write_section(args.out, "perf.md", text)
+    # The JSON first: writing the section regenerates RESULTS.md, whose summary reads it.
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "perf.json").write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
+    path = write_section(args.out, "perf.md", text)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
