@@ -11,6 +11,15 @@ export interface ErrorMessage {
   message: string;
 }
 
+/** A well-formed loading or error message (``value`` is whatever arrived over postMessage). */
+export function isProgressMessage(value: unknown): value is LoadingMessage | ErrorMessage {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const m = value as Record<string, unknown>;
+  return (m.type === 'loading' && typeof m.text === 'string') || (m.type === 'error' && typeof m.message === 'string');
+}
+
 export interface HeatmapView {
   layer: number | 'all';
   head: number | 'all';

@@ -3,8 +3,9 @@ import { AGGREGATES, REFINEMENTS } from '../core/protocol';
 import { tokenLabel } from '../core/ranges';
 import { formatWeight } from '../core/buckets';
 import { cellAt, cellWeight, clampView, zoomAt, type View } from '../core/triangle';
-import type { HeatmapDataMessage, HeatmapView, ToHeatmap } from '../core/viewMessages';
+import { isProgressMessage, type HeatmapDataMessage, type HeatmapView, type ToHeatmap } from '../core/viewMessages';
 import { drawHeatmap, drawnTriangle } from './heatmapDraw';
+import { showCaption, showProgress } from './statusLine';
 import { byId, host } from './vscodeApi';
 
 const vscode = host();
@@ -209,7 +210,7 @@ function isToHeatmap(value: unknown): value is ToHeatmap {
   }
   const m = value as Record<string, unknown>;
   if (m.type === 'loading' || m.type === 'error') {
-    return typeof (m.type === 'loading' ? m.text : m.message) === 'string';
+    return isProgressMessage(m);
   }
   return m.type === 'data' && typeof m.n === 'number' && typeof m.data === 'string' && Array.isArray(m.tokens);
 }
@@ -221,23 +222,17 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
   }
   switch (message.type) {
     case 'loading':
-      statusText.textContent = message.text;
-      document.body.classList.add('loading');
-      break;
     case 'error':
-      statusText.textContent = message.message;
-      document.body.classList.remove('loading');
-      document.body.classList.add('failed');
+      showProgress(statusText, message);
       break;
     case 'data': {
-      document.body.classList.remove('loading', 'failed');
       payload = message;
       view = { zoom: 1, panX: 0, panY: 0 };
       showControls(message);
       canvas.dataset.n = String(message.n);
       canvas.dataset.offset = String(message.offset);
       const note = message.note ? ` · ${message.note}` : '';
-      statusText.textContent = `${message.title} · ${message.n} tokens${note} · scroll to zoom, drag to pan, click a cell to reveal`;
+      showCaption(statusText, `${message.title} · ${message.n} tokens${note} · scroll to zoom, drag to pan, click a cell to reveal`);
       resize();
       try {
         // first draw of a payload: decode + render + draw (what a user waits for)

@@ -2,7 +2,8 @@
 import { formatWeight } from '../core/buckets';
 import { cssColor } from '../core/colormap';
 import { tokenLabel } from '../core/ranges';
-import type { ModelViewCell, ModelViewDataMessage, ToModelView } from '../core/viewMessages';
+import { isProgressMessage, type ModelViewCell, type ModelViewDataMessage, type ToModelView } from '../core/viewMessages';
+import { showCaption, showProgress } from './statusLine';
 import { byId, host } from './vscodeApi';
 
 const vscode = host();
@@ -115,11 +116,8 @@ function isToModelView(value: unknown): value is ToModelView {
     return false;
   }
   const m = value as Record<string, unknown>;
-  if (m.type === 'loading') {
-    return typeof m.text === 'string';
-  }
-  if (m.type === 'error') {
-    return typeof m.message === 'string';
+  if (m.type === 'loading' || m.type === 'error') {
+    return isProgressMessage(m);
   }
   return m.type === 'data' && Array.isArray(m.cells) && typeof m.layers === 'number' && typeof m.heads === 'number';
 }
@@ -131,17 +129,15 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
   }
   switch (message.type) {
     case 'loading':
-      statusText.textContent = message.text;
-      document.body.classList.add('loading');
-      break;
     case 'error':
-      statusText.textContent = message.message;
-      document.body.classList.remove('loading');
+      showProgress(statusText, message);
       break;
     case 'data':
-      document.body.classList.remove('loading');
       payload = message;
-      statusText.textContent = `${message.title} · token #${message.token.index} ${tokenLabel(message.token.text)} · ${message.refinement} · ${message.direction} · click a head to show only it, double-click to reveal its top token`;
+      showCaption(
+        statusText,
+        `${message.title} · token #${message.token.index} ${tokenLabel(message.token.text)} · ${message.refinement} · ${message.direction} · click a head to show only it, double-click to reveal its top token`,
+      );
       render();
       document.body.dataset.ready = 'true';
       break;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCompareMessage, isHeatmapMessage, isModelViewMessage } from '../../src/core/messages';
+import { isProgressMessage } from '../../src/core/viewMessages';
 
 describe('heatmap messages', () => {
   it('accepts well-formed messages', () => {
@@ -61,5 +62,20 @@ describe('compare messages', () => {
     expect(isCompareMessage({ type: 'revealLine', side: 'other', line: 0 })).toBe(true);
     expect(isCompareMessage({ type: 'revealLine', side: 'both', line: 3 })).toBe(false);
     expect(isCompareMessage({ type: 'revealLine', side: 'current', line: -3 })).toBe(false);
+  });
+});
+
+describe('progress messages to the webviews', () => {
+  it('accepts loading and error messages with their text', () => {
+    expect(isProgressMessage({ type: 'loading', text: 'Computing…' })).toBe(true);
+    expect(isProgressMessage({ type: 'error', message: 'Run Analyze File first.' })).toBe(true);
+  });
+
+  it('rejects anything else', () => {
+    expect(isProgressMessage({ type: 'loading' })).toBe(false);
+    expect(isProgressMessage({ type: 'error', text: 'wrong key' })).toBe(false);
+    expect(isProgressMessage({ type: 'data', text: 'x' })).toBe(false);
+    expect(isProgressMessage(null)).toBe(false);
+    expect(isProgressMessage('loading')).toBe(false);
   });
 });
