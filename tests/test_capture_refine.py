@@ -19,7 +19,7 @@ from atten_scope.capture import (
     output_projection,
     run_capture,
 )
-from atten_scope.refine import RANK_RTOL, raw_column, raw_rows, refined_rows
+from atten_scope.refine import RANK_RTOL, column_mask, raw_column, raw_rows, refined_rows, source_mask
 
 from .conftest import build_tiny, tiny_models
 
@@ -172,3 +172,12 @@ def test_cached_prefix_attention_equals_the_masked_kernel(heads: int, kv_heads: 
     padded = mask.clone()
     padded[..., 0] = False  # a padded batch row: not the plain causal pattern, so the masked kernel is used
     assert not _is_offset_causal(padded, new, n)
+
+
+def test_column_mask_is_the_column_of_the_source_mask(captured: Any) -> None:
+    win = captured[3]
+    layers = torch.arange(win.query.shape[0])
+    for source, first in ((0, 0), (5, 3), (17, 17), (20, 30)):
+        count = win.n - first
+        full = source_mask(win, layers, first, count, win.n)[:, :, source]
+        assert torch.equal(column_mask(win, layers, source, first, count), full)

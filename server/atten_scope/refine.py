@@ -93,6 +93,20 @@ def source_mask(win: CapturedWindow, layers: torch.Tensor, first: int, count: in
     return torch.stack(masks).to(win.query.device)
 
 
+def column_mask(win: CapturedWindow, layers: torch.Tensor, source: int, first: int, count: int) -> torch.Tensor:
+    """Whether rows first..first+count-1 may attend to ``source``, per layer: (L', count) bool.
+
+    The column of ``source_mask`` without building the (count x sources) matrices.
+    """
+    rows = torch.arange(first, first + count)
+    causal = rows >= source
+    masks = []
+    for layer in layers.tolist():
+        window = win.sliding_window[layer]
+        masks.append(causal & (rows - window < source) if window else causal)
+    return torch.stack(masks).to(win.query.device)
+
+
 def raw_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) -> torch.Tensor:
     """Softmax attention rows first..first+count-1 for ``layers``: (L', H, count, first+count)."""
     sources = first + count
@@ -182,7 +196,7 @@ def raw_column(win: CapturedWindow, layers: torch.Tensor, source: int, first: in
     k = select_layers(win.key, layers)[:, :, source].float().repeat_interleave(heads // kv_heads, dim=1)  # (L', H, d)
     scores = torch.einsum("lhrd,lhd->lhr", q, k) * win.scale[layers].to(q.device)[:, None, None]
     values = torch.exp(scores - select_layers(win.lse, layers)[:, :, first : first + count].float())
-    allowed = source_mask(win, layers, first, count, source + 1)[:, :, source]  # (L', r)
+    allowed = column_mask(win, layers, source, first, count)  # (L', r)
     return values * allowed[:, None, :]
 
 
