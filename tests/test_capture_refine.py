@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from atten_scope import cancellation
 from atten_scope.aggregate import rollout_column, rollout_row
 from atten_scope.capture import (
     CapturedWindow,
@@ -19,7 +21,16 @@ from atten_scope.capture import (
     output_projection,
     run_capture,
 )
-from atten_scope.refine import RANK_RTOL, column_mask, raw_column, raw_rows, refined_rows, source_mask
+from atten_scope.errors import Cancelled
+from atten_scope.refine import (
+    RANK_RTOL,
+    column_mask,
+    norm_totals,
+    raw_column,
+    raw_rows,
+    refined_rows,
+    source_mask,
+)
 
 from .conftest import build_tiny, tiny_models
 
@@ -181,3 +192,25 @@ def test_column_mask_is_the_column_of_the_source_mask(captured: Any) -> None:
         count = win.n - first
         full = source_mask(win, layers, first, count, win.n)[:, :, source]
         assert torch.equal(column_mask(win, layers, source, first, count), full)
+
+
+def test_norm_totals_are_lazy_per_layer_and_reused_after_an_edit(captured: Any) -> None:
+    _, model, ids, win, _ = captured
+    layers = torch.arange(win.query.shape[0])
+    last = layers[-1:]
+    edited = [*ids[:40], 3, *ids[41:]]
+    before = run_capture(model, ids, 0)
+    norm_totals(before, last)
+    assert list(before.norm_totals) == [int(last)]  # only the layer asked for was computed
+    reused = run_capture(model, edited, 0, prefix=before, reuse=40)
+    fresh = run_capture(model, edited, 0)
+    # the reused window takes rows < 40 of the last layer from its prefix and computes the rest
+    assert torch.allclose(norm_totals(reused, layers), norm_totals(fresh, layers), rtol=1e-4, atol=1e-6)
+    # Z_i = sum_j a_ij ||f(j)||, checked against rows rebuilt from q, k
+    rows = raw_rows(fresh, layers, 0, fresh.n)  # (L, H, n, n)
+    expected = (rows * fresh.value_norm[:, :, None, :]).sum(-1)
+    assert torch.allclose(norm_totals(fresh, layers), expected, rtol=1e-4, atol=1e-6)
+    event = threading.Event()
+    event.set()
+    with cancellation.cancellable(event), pytest.raises(Cancelled):
+        norm_totals(run_capture(model, ids, 0), layers)

@@ -294,6 +294,11 @@ class CapturedWindow:
     scale: torch.Tensor  # (L,)
     sliding_window: list[int | None]
     recomputed: int = 0  # tokens computed by the forward pass that built this window
+    # Per-layer norm totals (refine.norm_totals), built on demand; and those of the window whose
+    # first ``reuse`` tokens this one copied, with that count. Only the cache is kept, not the old
+    # window, so versions do not chain up in memory.
+    norm_totals: dict[int, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
+    prefix_totals: tuple[dict[int, torch.Tensor], int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -397,4 +402,5 @@ def run_capture(
         scale=torch.tensor([recorder.scales[i] for i in layers], dtype=torch.float32),
         sliding_window=[recorder.windows[i] for i in layers],
         recomputed=len(new_ids),
+        prefix_totals=(prefix.norm_totals, reuse) if prefix is not None and reuse > 0 else None,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from . import cancellation
 from .capture import GRAM_CHECKPOINT, CapturedWindow
 
 REFINEMENTS = ("raw", "norm", "effective", "effective+norm")
@@ -200,38 +201,49 @@ def raw_column(win: CapturedWindow, layers: torch.Tensor, source: int, first: in
     return values * allowed[:, None, :]
 
 
-def norm_totals(win: CapturedWindow) -> torch.Tensor:
-    """Z_i^h = sum_j a_ij ||f_h(j)|| for every row (L, H, n), computed once per window and cached.
+def norm_totals(win: CapturedWindow, layers: torch.Tensor) -> torch.Tensor:
+    """Z_i^h = sum_j a_ij ||f_h(j)|| for every row of ``layers``: (L', H, n), cached per window and layer.
 
     It is one fused attention pass per layer with the norms as the only value channel, so a norm
-    column needs no row rebuild: norm_ij = a_ij ||f_h(j)|| / Z_i^h.
+    column needs no row rebuild: norm_ij = a_ij ||f_h(j)|| / Z_i^h. Layers are computed only when
+    first asked for (the default aggregate reads half of them), with a cancellation check between
+    layers, and a window re-captured after an edit takes the unchanged rows from its prefix window.
     """
-    cached = getattr(win, "_norm_totals", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    for layer in layers.tolist():
+        if layer not in win.norm_totals:
+            cancellation.check()
+            win.norm_totals[layer] = _layer_norm_totals(win, layer)
+    return torch.stack([win.norm_totals[layer] for layer in layers.tolist()])
+
+
+def _layer_norm_totals(win: CapturedWindow, layer: int) -> torch.Tensor:
+    """Z^h_i of one layer: (H, n)."""
     from .capture import attention_with_lse
 
-    layers, heads, n, d = win.query.shape
+    _, heads, n, d = win.query.shape
     groups = heads // win.key.shape[1]
-    totals = torch.empty((layers, heads, n), dtype=torch.float32, device=win.query.device)
-    for layer in range(layers):
-        values = torch.zeros((1, heads, n, d), dtype=win.query.dtype, device=win.query.device)
-        values[0, :, :, 0] = win.value_norm[layer].to(win.query.dtype)
-        key = win.key[layer].repeat_interleave(groups, dim=0)[None]
-        bias = None
-        window = win.sliding_window[layer]
-        if window:
-            allowed = source_mask(win, torch.tensor([layer]), 0, n, n)[0]
-            bias = torch.zeros((n, n), dtype=win.query.dtype).masked_fill(~allowed, float("-inf"))[None, None]
-        out, _ = attention_with_lse(win.query[layer][None], key, values, bias, bias is None, float(win.scale[layer]))
-        totals[layer] = out[0, :, :, 0].float()
-    win._norm_totals = totals  # type: ignore[attr-defined]
-    return totals
+    first, kept = 0, None
+    if win.prefix_totals is not None:
+        cache, reuse = win.prefix_totals
+        earlier = cache.get(layer)
+        if earlier is not None:  # rows before the edit saw the same keys: their totals still hold
+            first, kept = reuse, earlier[:, :reuse]
+    values = torch.zeros((1, heads, n, d), dtype=win.query.dtype, device=win.query.device)
+    values[0, :, :, 0] = win.value_norm[layer].to(win.query.dtype)
+    key = win.key[layer].repeat_interleave(groups, dim=0)[None]
+    bias = None
+    if first > 0 or win.sliding_window[layer]:
+        allowed = source_mask(win, torch.tensor([layer]), first, n - first, n)[0]
+        bias = torch.zeros(allowed.shape, dtype=win.query.dtype).masked_fill(~allowed, float("-inf"))[None, None]
+    query = win.query[layer][None, :, first:]
+    out, _ = attention_with_lse(query, key, values, bias, bias is None, float(win.scale[layer]))
+    totals = out[0, :, :, 0].float()
+    return totals if kept is None else torch.cat([kept, totals], dim=1)
 
 
 def norm_column(win: CapturedWindow, layers: torch.Tensor, source: int, first: int, count: int) -> torch.Tensor:
     """Kobayashi-norm a_ij ||f_h(j)|| / Z_i^h for the fixed source j: (L', H, count)."""
     raw = raw_column(win, layers, source, first, count)
     norms = select_layers(win.value_norm, layers)[:, :, source].float()[:, :, None]
-    totals = select_layers(norm_totals(win), layers)[:, :, first : first + count]
+    totals = norm_totals(win, layers)[:, :, first : first + count]
     return raw * norms / totals.clamp_min(1e-30)
