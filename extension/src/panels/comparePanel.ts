@@ -6,7 +6,7 @@ import { escapeHtml } from '../core/html';
 import { isCompareMessage } from '../core/messages';
 import { tokenLabel } from '../core/ranges';
 import { editorFor } from '../reveal';
-import { pageHtml, webviewOptions } from './html';
+import { createPanel } from './html';
 
 export interface CompareReport {
   title: string;
@@ -102,13 +102,7 @@ export class ComparePanel implements vscode.Disposable {
     private readonly report: CompareReport,
     private readonly onClose: () => void,
   ) {
-    this.panel = vscode.window.createWebviewPanel(
-      'attenScope.compare',
-      `Compare: ${report.title}`,
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-      webviewOptions(extensionUri),
-    );
-    this.panel.webview.html = pageHtml(this.panel.webview, extensionUri, {
+    this.panel = createPanel('attenScope.compare', `Compare: ${report.title}`, true, extensionUri, {
       title: 'Atten-Scope comparison',
       script: 'compare.js',
       styles: ['webview.css', 'compare.css'],

@@ -11,7 +11,7 @@ import type { HeatmapView, ToHeatmap } from '../core/viewMessages';
 import { toVsRange, type Painter } from '../decorations';
 import { editorFor, selectToken } from '../reveal';
 import type { SettingsService } from '../settings';
-import { pageHtml, webviewOptions } from './html';
+import { createPanel } from './html';
 
 export interface HeatmapDeps {
   extensionUri: vscode.Uri;
@@ -66,19 +66,13 @@ export class HeatmapPanel implements vscode.Disposable {
     const s = deps.settings.effective;
     const single = (sel: 'all' | number[]): number | 'all' => (sel !== 'all' && sel.length === 1 ? sel[0] : 'all');
     this.view = { layer: single(s.layers), head: single(s.heads), refinement: s.refinement, aggregate: s.aggregate };
-    this.panel = vscode.window.createWebviewPanel(
-      'attenScope.heatmap',
-      this.title(),
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
-      webviewOptions(deps.extensionUri),
-    );
-    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'extension', 'media', 'icon.png');
-    this.panel.webview.html = pageHtml(this.panel.webview, deps.extensionUri, {
+    this.panel = createPanel('attenScope.heatmap', this.title(), false, deps.extensionUri, {
       title: 'Atten-Scope heatmap',
       script: 'heatmap.js',
       styles: ['webview.css', 'heatmap.css'],
       body: BODY,
     });
+    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'extension', 'media', 'icon.png');
     this.disposables.push(
       this.panel.onDidDispose(() => this.dispose()),
       this.panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),

@@ -1,9 +1,9 @@
-/** Shared page skeleton of the webviews: CSP with a nonce, local scripts and styles only. */
+/** The webview panels: one page skeleton (CSP with a nonce, local scripts and styles only) and how they open. */
 import { randomFillSync } from 'node:crypto';
 import * as vscode from 'vscode';
 import { contentSecurityPolicy, escapeHtml, makeNonce } from '../core/html';
 
-export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
   return {
     enableScripts: true,
     retainContextWhenHidden: true,
@@ -24,7 +24,7 @@ export interface PageParts {
   body: string;
 }
 
-export function pageHtml(webview: vscode.Webview, extensionUri: vscode.Uri, parts: PageParts): string {
+function pageHtml(webview: vscode.Webview, extensionUri: vscode.Uri, parts: PageParts): string {
   const nonce = makeNonce((b) => randomFillSync(b));
   const scriptUri = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'extension', 'out', 'webview', parts.script));
   const styleLinks = parts.styles
@@ -45,4 +45,25 @@ export function pageHtml(webview: vscode.Webview, extensionUri: vscode.Uri, part
     <script nonce="${nonce}" src="${escapeHtml(scriptUri.toString())}"></script>
   </body>
 </html>`;
+}
+
+/**
+ * A webview panel beside the editor, showing the page ``parts`` (scripts enabled, local resources
+ * only, kept alive while hidden).
+ */
+export function createPanel(
+  viewType: string,
+  title: string,
+  preserveFocus: boolean,
+  extensionUri: vscode.Uri,
+  parts: PageParts,
+): vscode.WebviewPanel {
+  const panel = vscode.window.createWebviewPanel(
+    viewType,
+    title,
+    { viewColumn: vscode.ViewColumn.Beside, preserveFocus },
+    webviewOptions(extensionUri),
+  );
+  panel.webview.html = pageHtml(panel.webview, extensionUri, parts);
+  return panel;
 }

@@ -12,7 +12,7 @@ import type { CursorTracker } from '../cursor';
 import { toVsRange, type Painter } from '../decorations';
 import { editorFor } from '../reveal';
 import type { SettingsService } from '../settings';
-import { pageHtml, webviewOptions } from './html';
+import { createPanel } from './html';
 
 export interface ModelViewDeps {
   extensionUri: vscode.Uri;
@@ -60,19 +60,13 @@ export class ModelViewPanel implements vscode.Disposable {
     private document: vscode.TextDocument,
     private position: vscode.Position,
   ) {
-    this.panel = vscode.window.createWebviewPanel(
-      'attenScope.modelView',
-      'Atten-Scope: Model View',
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-      webviewOptions(deps.extensionUri),
-    );
-    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'extension', 'media', 'icon.png');
-    this.panel.webview.html = pageHtml(this.panel.webview, deps.extensionUri, {
+    this.panel = createPanel('attenScope.modelView', 'Atten-Scope: Model View', true, deps.extensionUri, {
       title: 'Atten-Scope model view',
       script: 'modelView.js',
       styles: ['webview.css', 'modelView.css'],
       body: BODY,
     });
+    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'extension', 'media', 'icon.png');
     this.disposables.push(
       this.panel.onDidDispose(() => this.dispose()),
       this.panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
