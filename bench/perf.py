@@ -125,14 +125,22 @@ def eager_forward(loaded: LoadedModel, ids: list[int]) -> tuple[float, Any]:
         model.set_attn_implementation(ATTENTION)
 
 
-def rss_bytes() -> int:
-    """Current resident set size (Linux /proc; falls back to psutil)."""
+def _proc_status_bytes(field: str) -> int | None:
+    """A size field of /proc/self/status (``VmRSS``, ``VmHWM``) in bytes; None off Linux."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def rss_bytes() -> int:
+    """Current resident set size (Linux /proc; falls back to psutil)."""
+    current = _proc_status_bytes("VmRSS")
+    if current is not None:
+        return current
     import psutil
 
     return int(psutil.Process().memory_info().rss)
@@ -149,12 +157,9 @@ def reset_peak() -> bool:
 
 def peak_bytes() -> int:
     """Peak resident set size since the last reset (VmHWM), else ru_maxrss since the start."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    peak = _proc_status_bytes("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

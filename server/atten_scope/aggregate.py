@@ -45,16 +45,6 @@ def rollout_row(layer_matrices: list[torch.Tensor], row: int) -> torch.Tensor:
     return vector.float()
 
 
-def rollout_column(layer_matrices: list[torch.Tensor], column: int) -> torch.Tensor:
-    """Column ``column`` of A_hat_L ... A_hat_1 (how much each row draws on the source, through layers)."""
-    n = layer_matrices[0].shape[-1]
-    vector = torch.zeros(n, dtype=torch.float64)
-    vector[column] = 1.0
-    for matrix in layer_matrices:
-        vector = 0.5 * (matrix.double() @ vector) + 0.5 * vector
-    return vector.float()
-
-
 def drop_and_renormalise(weights: np.ndarray, dropped: list[int]) -> np.ndarray:
     """Zero the ``dropped`` entries (sink tokens) and rescale the rest to sum to 1."""
     out = weights.astype(np.float64, copy=True)

@@ -132,7 +132,7 @@ class Analysis:
         return vector.float()
 
     def _rollout_column(self, win: CapturedWindow, options: ViewOptions, local: int, last: int) -> torch.Tensor:
-        """Column ``local`` of the rollout for rows local..last (see ``aggregate.rollout_column``), streamed.
+        """Column ``local`` of the rollout R = A_hat_L ... A_hat_1 for rows local..last, streamed.
 
         v <- 0.5 A_l v + 0.5 v from the first layer to the last; v lives on rows local..last, and a
         row r of A_l v needs only A_l[r, local..r].

@@ -162,6 +162,11 @@ def attention_with_lse(
     return _reference_attention(query, key, value, bias, causal, scale)
 
 
+def additive_bias(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean mask as the additive attention bias SDPA takes: 0 where allowed, -inf elsewhere."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, float("-inf"))
+
+
 def _is_offset_causal(attention_mask: torch.Tensor, m: int, n: int) -> bool:
     """Whether the mask is plain causal attention of m new rows over n keys (a KV-cached prefix, no padding)."""
     if attention_mask.dtype != torch.bool or attention_mask.shape[0] != 1 or attention_mask.shape[1] != 1:
@@ -229,8 +234,7 @@ def capture_attention(
         else:
             mask = attention_mask[..., :n]
             if mask.dtype == torch.bool:
-                bias = torch.zeros(mask.shape, dtype=query.dtype, device=query.device)
-                bias.masked_fill_(~mask, float("-inf"))
+                bias = additive_bias(mask, query.dtype)
             else:
                 bias = mask.to(query.dtype)
         out, lse = attention_with_lse(query, _repeat_kv(key, groups), _repeat_kv(value, groups), bias, causal, scale)

@@ -82,10 +82,8 @@ def solve_psd(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return result
 
 
-def source_mask(win: CapturedWindow, layers: torch.Tensor, first: int, count: int, sources: int) -> torch.Tensor:
-    """Allowed (row, source) pairs per layer: (L', count, sources) bool."""
-    rows = torch.arange(first, first + count)[:, None]
-    cols = torch.arange(sources)[None, :]
+def _allowed(win: CapturedWindow, layers: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Whether query ``rows`` may attend to ``cols`` (broadcast against each other), per layer."""
     causal = cols <= rows
     masks = []
     for layer in layers.tolist():
@@ -94,18 +92,17 @@ def source_mask(win: CapturedWindow, layers: torch.Tensor, first: int, count: in
     return torch.stack(masks).to(win.query.device)
 
 
+def source_mask(win: CapturedWindow, layers: torch.Tensor, first: int, count: int, sources: int) -> torch.Tensor:
+    """Allowed (row, source) pairs per layer: (L', count, sources) bool."""
+    return _allowed(win, layers, torch.arange(first, first + count)[:, None], torch.arange(sources)[None, :])
+
+
 def column_mask(win: CapturedWindow, layers: torch.Tensor, source: int, first: int, count: int) -> torch.Tensor:
     """Whether rows first..first+count-1 may attend to ``source``, per layer: (L', count) bool.
 
     The column of ``source_mask`` without building the (count x sources) matrices.
     """
-    rows = torch.arange(first, first + count)
-    causal = rows >= source
-    masks = []
-    for layer in layers.tolist():
-        window = win.sliding_window[layer]
-        masks.append(causal & (rows - window < source) if window else causal)
-    return torch.stack(masks).to(win.query.device)
+    return _allowed(win, layers, torch.arange(first, first + count), torch.tensor(source))
 
 
 def raw_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) -> torch.Tensor:
@@ -218,7 +215,7 @@ def norm_totals(win: CapturedWindow, layers: torch.Tensor) -> torch.Tensor:
 
 def _layer_norm_totals(win: CapturedWindow, layer: int) -> torch.Tensor:
     """Z^h_i of one layer: (H, n)."""
-    from .capture import attention_with_lse
+    from .capture import additive_bias, attention_with_lse
 
     _, heads, n, d = win.query.shape
     groups = heads // win.key.shape[1]
@@ -234,7 +231,7 @@ def _layer_norm_totals(win: CapturedWindow, layer: int) -> torch.Tensor:
     bias = None
     if first > 0 or win.sliding_window[layer]:
         allowed = source_mask(win, torch.tensor([layer]), first, n - first, n)[0]
-        bias = torch.zeros(allowed.shape, dtype=win.query.dtype).masked_fill(~allowed, float("-inf"))[None, None]
+        bias = additive_bias(allowed, win.query.dtype)[None, None]
     query = win.query[layer][None, :, first:]
     out, _ = attention_with_lse(query, key, values, bias, bias is None, float(win.scale[layer]))
     totals = out[0, :, :, 0].float()
