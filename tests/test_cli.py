@@ -102,6 +102,9 @@ def test_text_output_names_the_view_and_its_faithfulness() -> None:
     assert "(attendsTo, norm, lastLayers;" in lines[0]
     assert len(lines) == 2 + 3 + 1
     assert re.fullmatch(r"Faithfulness of this view: \u03c1 = \+0\.\d\d \[.*\] against leave-one-out .*\.", lines[-1])
+    # without a terminal, progress is a line per quarter, not one per layer
+    progress = [line for line in result.stderr.splitlines() if line.startswith("atten-scope: Running")]
+    assert 1 <= len(progress) <= 4 and "Analysis done (100%)" in result.stderr
 
 
 @pytest.mark.parametrize(

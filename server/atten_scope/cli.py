@@ -163,10 +163,11 @@ def _format_table(result: dict[str, Any], analysis: Any) -> str:
 
 
 class _ProgressBar:
-    """A progress bar on stderr while the model runs (quiet when stderr is not a terminal)."""
+    """A progress bar on stderr while the model runs; without a terminal, a line per quarter done."""
 
     def __init__(self) -> None:
         self._bar: Any = None
+        self._quarter = -1  # last quarter logged without a terminal (progress comes per layer)
         if sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -177,8 +178,9 @@ class _ProgressBar:
             self._bar.set_description(message[:60])
             self._bar.n = int(fraction * 100)
             self._bar.refresh()
-        else:
-            _progress(message)
+        elif int(fraction * 4) > self._quarter:
+            self._quarter = int(fraction * 4)
+            _progress(f"{message} ({fraction:.0%})")
 
     def close(self) -> None:
         if self._bar is not None:
