@@ -92,6 +92,8 @@ def test_html_report_renders_and_shows_code_as_text(injection_file: Path, tmp_pa
     assert "background: rgba(255, 140, 0" in dom  # tints applied to sources
     assert 'class="t focus"' in dom
     assert "<td>" in dom and "%" in dom  # the sources table
+    table = html.unescape(dom.split('<table id="sources">', 1)[1].split("</table>", 1)[0])
+    assert "\u21b5" in table  # the line break token is labelled, not an empty cell
     assert "faithfulness of this view: \u03c1 = " in html.unescape(dom)  # raw / lastLayers was measured
 
 

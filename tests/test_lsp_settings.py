@@ -11,9 +11,10 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from atten_scope.lsp.documents import AnalysisStore
-from atten_scope.lsp.hover import code_span, hover_markdown, visible
+from atten_scope.lsp.hover import code_span, hover_markdown
 from atten_scope.lsp.settings import Settings, parse_settings
 from atten_scope.options import DEFAULT_AGGREGATE
+from atten_scope.tokens import visible
 
 from .lsp_support import (
     INVALID_PARAMS,

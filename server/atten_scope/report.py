@@ -15,6 +15,7 @@ import numpy as np
 
 from .analysis import Analysis
 from .options import ViewOptions
+from .tokens import visible
 
 REGION_TOKENS = 768  # rows computed for hover and the heatmap: the focus token and the tokens before it
 TOP_PER_ROW = 24
@@ -71,13 +72,13 @@ canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; he
     var max = row.length ? row[0][1] : 1;
     var body = document.querySelector("#sources tbody");
     body.textContent = "";
-    document.getElementById("focus-text").textContent = D.tokens[focus].text;
+    document.getElementById("focus-text").textContent = D.tokens[focus].shown;
     row.forEach(function (entry) {
       var j = entry[0], w = entry[1];
       spans[j].style.background = "rgba(255, 140, 0, " + (0.15 + 0.75 * w / max).toFixed(3) + ")";
       var tr = document.createElement("tr");
       var a = document.createElement("td"); var c = document.createElement("code");
-      c.textContent = D.tokens[j].text; a.appendChild(c);
+      c.textContent = D.tokens[j].shown; a.appendChild(c);
       var b = document.createElement("td"); b.textContent = String(D.tokens[j].line + 1);
       var d = document.createElement("td"); d.className = "w"; d.textContent = (100 * w).toFixed(2) + "%%";
       tr.appendChild(a); tr.appendChild(b); tr.appendChild(d); body.appendChild(tr);
@@ -151,7 +152,8 @@ def build_report(analysis: Analysis, focus: int, options: ViewOptions, title: st
             )
         ),
         "tokens": [
-            {"text": doc.token_text(i), "line": int(analysis.token_lines[i])} for i in range(analysis.token_count)
+            {"text": doc.token_text(i), "shown": visible(doc.token_text(i)), "line": int(analysis.token_lines[i])}
+            for i in range(analysis.token_count)
         ],
         "focus": focus,
         "rows": rows,

@@ -156,3 +156,23 @@ def _decode_offsets(tokenizer: Any, ids: list[int], text: str) -> list[tuple[int
         offsets.append((previous, end))
         previous = end
     return offsets
+
+
+_VISIBLE = {"\n": "\u21b5", "\r": "\u240d", "\t": "\u21e5"}
+MAX_SHOWN = 80  # characters of a token shown; longer ones are cut with an ellipsis
+
+
+def visible(text: str) -> str:
+    """A token as a label: whitespace a reader would not see (line breaks, tabs, edge spaces) as symbols.
+
+    Control characters are dropped; labels longer than MAX_SHOWN are cut with an ellipsis.
+    """
+    text = "".join(_VISIBLE.get(ch, ch) for ch in text)
+    text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
+    stripped = text.strip(" ")
+    lead = len(text) - len(text.lstrip(" "))
+    trail = len(text) - len(text.rstrip(" "))
+    text = "\u00b7" * lead + stripped + "\u00b7" * trail if stripped else "\u00b7" * len(text)
+    if len(text) > MAX_SHOWN:
+        text = text[: MAX_SHOWN - 1] + "\u2026"
+    return text or "\u2205"

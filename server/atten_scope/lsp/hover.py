@@ -6,23 +6,9 @@ import re
 from typing import Any
 
 from ..evidence import faithfulness_line
+from ..tokens import visible
 
 _BACKTICKS = re.compile(r"`+")
-_VISIBLE = {"\n": "\u21b5", "\r": "\u240d", "\t": "\u21e5"}
-MAX_SHOWN = 80  # characters of a token shown; longer ones are cut with an ellipsis
-
-
-def visible(text: str) -> str:
-    """Whitespace a reader would not see (line breaks, tabs, edge spaces) as symbols; controls dropped."""
-    text = "".join(_VISIBLE.get(ch, ch) for ch in text)
-    text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
-    stripped = text.strip(" ")
-    lead = len(text) - len(text.lstrip(" "))
-    trail = len(text) - len(text.rstrip(" "))
-    text = "\u00b7" * lead + stripped + "\u00b7" * trail if stripped else "\u00b7" * len(text)
-    if len(text) > MAX_SHOWN:
-        text = text[: MAX_SHOWN - 1] + "\u2026"
-    return text or "\u2205"
 
 
 def code_span(text: str, in_table: bool = False) -> str:
