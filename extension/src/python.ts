@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { CHECK_SCRIPT, expandInterpreterPath, isSupportedPython, parseCheckOutput } from './core/interpreter';
+import { CHECK_SCRIPT, expandInterpreterPath, isSupportedPython, MIN_PYTHON, parseCheckOutput } from './core/interpreter';
 import type { Settings } from './core/settings';
 
 export type InterpreterSource = 'setting' | 'pythonExtension' | 'default';
@@ -102,7 +102,7 @@ export function checkInterpreter(interpreter: Interpreter, cwd: string, env: Nod
       const report = parseCheckOutput(String(stdout));
       if (report) {
         if (!isSupportedPython(report.python)) {
-          resolve({ ok: false, reason: 'unsupported', detail: `Python ${report.python} is too old; Atten-Scope needs Python 3.9 or newer.` });
+          resolve({ ok: false, reason: 'unsupported', detail: `Python ${report.python} is too old; Atten-Scope needs Python ${MIN_PYTHON.join('.')} or newer.` });
         } else if (report.found) {
           resolve({ ok: true, python: report.python, executable: report.executable });
         } else {

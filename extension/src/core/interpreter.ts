@@ -1,4 +1,5 @@
 /** Interpreter path handling and server-check parsing, with no 'vscode' import. */
+import LIMITS from './limits.json';
 
 export interface ExpandContext {
   home: string;
@@ -72,15 +73,27 @@ export function parseCheckOutput(stdout: string): CheckReport | undefined {
   return undefined;
 }
 
-/** Python versions the server supports. */
-export function isSupportedPython(version: string): boolean {
+/** The oldest Python the server supports: limits.json's ">=3.10", as pyproject.toml declares it. */
+export const MIN_PYTHON = parseLowerBound(LIMITS.python);
+
+/** [major, minor] of a ">=X.Y" bound. */
+export function parseLowerBound(spec: string): [number, number] {
+  const m = /^\s*>=\s*(\d+)\.(\d+)\s*$/.exec(spec);
+  if (!m) {
+    throw new Error(`Unsupported Python bound "${spec}": write it as >=X.Y.`);
+  }
+  return [Number(m[1]), Number(m[2])];
+}
+
+/** Whether an interpreter of `version` ("3.11.4") can run the server. */
+export function isSupportedPython(version: string, [minMajor, minMinor]: [number, number] = MIN_PYTHON): boolean {
   const m = /^(\d+)\.(\d+)/.exec(version);
   if (!m) {
     return true; // unknown: let the server decide
   }
   const major = Number(m[1]);
   const minor = Number(m[2]);
-  return major > 3 || (major === 3 && minor >= 9);
+  return major > minMajor || (major === minMajor && minor >= minMinor);
 }
 
 /** The command a user can paste to install the server into an interpreter. */

@@ -2,6 +2,7 @@
  * Settings resolution without 'vscode': merging the configuration scopes, applying
  * the workspace-trust rules and validating every value.
  */
+import LIMITS from './limits.json';
 import {
   AGGREGATES,
   DEVICES,
@@ -35,13 +36,14 @@ export type SettingKey = keyof Settings;
 
 /**
  * Defaults. They mirror the `default` of each property in package.json, which is what
- * VS Code reports; a unit test keeps the two equal. Change a default in both places.
+ * VS Code reports; a unit test keeps the two equal. Change a default in both places (the
+ * numeric ones in limits.json, which the server is checked against too).
  */
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
   model: 'embedded:smollm2-135m',
   pythonPath: '',
   device: 'auto',
-  maxTokens: 4096,
+  maxTokens: LIMITS.maxTokens.default,
   // The most faithful view measured (bench/RESULTS.md); package.json and the server agree.
   refinement: 'norm',
   aggregate: 'lastLayers',
@@ -49,10 +51,10 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   heads: 'all',
   direction: 'attendsTo',
   dropSink: true,
-  topK: 20,
+  topK: LIMITS.topK.default,
   autoAnalyze: false,
   trustRemoteCode: false,
-  cacheDocuments: 8,
+  cacheDocuments: LIMITS.cacheDocuments.default,
 });
 
 export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
@@ -79,12 +81,6 @@ export interface Resolution {
   /** one sentence per value that was ignored */
   warnings: string[];
 }
-
-const LIMITS: Partial<Record<SettingKey, [number, number]>> = {
-  maxTokens: [16, 1_048_576],
-  topK: [1, 500],
-  cacheDocuments: [1, 256],
-};
 
 /** Picks the effective raw value of one key following the scope order and the trust rule. */
 export function pickValue(
@@ -161,8 +157,9 @@ function validate(key: SettingKey, value: unknown): unknown {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         return undefined;
       }
-      const [lo, hi] = LIMITS[key] ?? [-Infinity, Infinity];
-      return Math.min(hi, Math.max(lo, Math.round(value)));
+      // the server's bounds (limits.json); it would clamp too, but the status bar should not lie
+      const { min, max } = LIMITS[key];
+      return Math.min(max, Math.max(min, Math.round(value)));
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHECK_SCRIPT, expandInterpreterPath, installHint, isSupportedPython, parseCheckOutput } from '../../src/core/interpreter';
+import { CHECK_SCRIPT, expandInterpreterPath, installHint, isSupportedPython, MIN_PYTHON, parseCheckOutput, parseLowerBound } from '../../src/core/interpreter';
 
 const ctx = { home: '/Users/me', workspaceFolder: '/ws/project', env: { VENV: '/opt/venv' } };
 
@@ -59,13 +59,22 @@ describe('parseCheckOutput', () => {
 });
 
 describe('versions and hints', () => {
-  it('needs Python 3.9+', () => {
+  it('needs the Python that pyproject.toml declares (limits.json: >=3.10)', () => {
+    expect(MIN_PYTHON).toEqual([3, 10]);
     expect(isSupportedPython('3.8.10')).toBe(false);
-    expect(isSupportedPython('3.9.0')).toBe(true);
+    expect(isSupportedPython('3.9.18')).toBe(false);
+    expect(isSupportedPython('3.10.0')).toBe(true);
     expect(isSupportedPython('3.13.1')).toBe(true);
     expect(isSupportedPython('4.0')).toBe(true);
     expect(isSupportedPython('2.7.18')).toBe(false);
     expect(isSupportedPython('weird')).toBe(true);
+  });
+
+  it('reads ">=X.Y" bounds and refuses others', () => {
+    expect(parseLowerBound('>=3.10')).toEqual([3, 10]);
+    expect(parseLowerBound(' >= 3.12 ')).toEqual([3, 12]);
+    expect(isSupportedPython('3.11.2', [3, 12])).toBe(false);
+    expect(() => parseLowerBound('~=3.10')).toThrow(/>=X\.Y/);
   });
 
   it('quotes paths with spaces', () => {

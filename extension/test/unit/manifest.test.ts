@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Commands, CONFIG_SECTION } from '../../src/constants';
+import LIMITS from '../../src/core/limits.json';
 import { AGGREGATES, DEVICES, DIRECTIONS, REFINEMENTS } from '../../src/core/protocol';
 import { DEFAULTS, RESTRICTED_KEYS, SETTING_KEYS } from '../../src/core/settings';
 
@@ -15,14 +16,18 @@ interface Manifest {
   contributes: {
     commands: { command: string; title: string; category: string }[];
     configuration: {
-      properties: Record<string, { default: unknown; enum?: string[]; enumDescriptions?: string[]; scope?: string }>;
+      properties: Record<
+        string,
+        { default: unknown; enum?: string[]; enumDescriptions?: string[]; scope?: string; minimum?: number; maximum?: number }
+      >;
     };
   };
   devDependencies: Record<string, string>;
   dependencies: Record<string, string>;
 }
 
-const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as Manifest;
+const root = join(__dirname, '..', '..', '..');
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Manifest;
 const props = manifest.contributes.configuration.properties;
 
 describe('package.json', () => {
@@ -39,6 +44,19 @@ describe('package.json', () => {
     expect(props['attenScope.aggregate'].enum).toEqual([...AGGREGATES]);
     expect(props['attenScope.direction'].enum).toEqual([...DIRECTIONS]);
     expect(props['attenScope.device'].enum).toEqual([...DEVICES]);
+  });
+
+  it('bounds the numeric settings as limits.json does (the server checks limits.json too)', () => {
+    for (const key of ['maxTokens', 'topK', 'cacheDocuments'] as const) {
+      const prop = props[`${CONFIG_SECTION}.${key}`];
+      expect({ min: prop.minimum, max: prop.maximum, default: prop.default }, key).toEqual(LIMITS[key]);
+    }
+  });
+
+  it('checks the Python version that pyproject.toml requires', () => {
+    const pyproject = readFileSync(join(root, 'pyproject.toml'), 'utf8');
+    const declared = /^requires-python\s*=\s*"([^"]+)"/m.exec(pyproject)?.[1];
+    expect(declared).toBe(LIMITS.python);
   });
 
   it('describes every enum value', () => {

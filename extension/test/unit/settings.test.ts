@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import LIMITS from '../../src/core/limits.json';
 import {
   applyOverrides,
   DEFAULTS,
@@ -92,14 +93,14 @@ describe('resolveSettings', () => {
     expect(r.warnings).toHaveLength(6);
   });
 
-  it('clamps and rounds numbers', () => {
+  it('clamps numbers to the server\'s limits and rounds them', () => {
     const inspected = defaults();
     inspected.topK = { defaultValue: 20, globalValue: 1e12 };
     inspected.maxTokens = { defaultValue: 4096, globalValue: 1 };
     inspected.cacheDocuments = { defaultValue: 8, globalValue: 3.6 };
     const r = resolveSettings(inspected, true);
-    expect(r.settings.topK).toBe(500);
-    expect(r.settings.maxTokens).toBe(16);
+    expect(r.settings.topK).toBe(LIMITS.topK.max);
+    expect(r.settings.maxTokens).toBe(LIMITS.maxTokens.min);
     expect(r.settings.cacheDocuments).toBe(4);
   });
 
