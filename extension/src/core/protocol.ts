@@ -34,6 +34,8 @@ export const Methods = {
 
 /** JSON-RPC / LSP error codes the extension reacts to. */
 export const ErrorCodes = {
+  /** a view request for a document the server does not hold (never analysed, restart, cache eviction) */
+  NotAnalysed: -31001,
   InvalidParams: -32602,
   RequestCancelled: -32800,
   ContentModified: -32801,

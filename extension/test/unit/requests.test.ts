@@ -1,0 +1,143 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CancellationTokenSource, ResponseError, type CancellationToken, type RequestType } from 'vscode-jsonrpc';
+import { TimeoutError } from '../../src/core/async';
+import { ErrorCodes, Methods, type AttentionParams } from '../../src/core/protocol';
+import { failureOf, REQUEST_POLICY, Requests, sendRequest, type RequestSender } from '../../src/core/requests';
+
+/** A sender whose answers the test settles by hand; it records what was sent. */
+class FakeSender implements RequestSender {
+  readonly sent: { method: string; params: unknown; token?: CancellationToken }[] = [];
+  private settle: { resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+
+  sendRequest<P, R, E>(type: RequestType<P, R, E>, params: P, token?: CancellationToken): Promise<R> {
+    this.sent.push({ method: type.method, params, token });
+    return new Promise<R>((resolve, reject) => {
+      this.settle.push({ resolve: (v) => resolve(v as R), reject });
+    });
+  }
+
+  answer(value: unknown, i = 0): void {
+    this.settle[i].resolve(value);
+  }
+
+  fail(error: unknown, i = 0): void {
+    this.settle[i].reject(error);
+  }
+}
+
+const attentionParams: AttentionParams = { textDocument: { uri: 'file:///a.py' }, position: { line: 0, character: 0 } };
+
+describe('typed requests', () => {
+  it('are declared once, for each protocol method', () => {
+    expect(Requests.analyze.method).toBe(Methods.analyze);
+    expect(Requests.attention.method).toBe(Methods.attention);
+    expect(Requests.heatmap.method).toBe(Methods.heatmap);
+    expect(Requests.heads.method).toBe(Methods.heads);
+  });
+});
+
+describe('sendRequest', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('gives each view request its own time limit and the analysis none', () => {
+    expect(REQUEST_POLICY[Methods.attention].timeoutMs).toBe(15_000);
+    expect(REQUEST_POLICY[Methods.heads].timeoutMs).toBe(30_000);
+    expect(REQUEST_POLICY[Methods.heatmap].timeoutMs).toBe(120_000);
+    expect(REQUEST_POLICY[Methods.analyze].timeoutMs).toBeUndefined();
+  });
+
+  it('times out an attention request after 15 s and cancels it on the server', async () => {
+    const sender = new FakeSender();
+    const answer = sendRequest(sender, Requests.attention, attentionParams);
+    const outcome = expect(answer).rejects.toBeInstanceOf(TimeoutError);
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(sender.sent[0].token?.isCancellationRequested).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await outcome;
+    expect(sender.sent[0].token?.isCancellationRequested).toBe(true);
+    await expect(answer).rejects.toThrow('The attention request took longer than 15 s');
+    expect(failureOf(await answer.catch((e: unknown) => e))).toBe('timedOut');
+  });
+
+  it('waits 120 s for a heatmap where an attention request would have timed out', async () => {
+    const sender = new FakeSender();
+    const answer = sendRequest(sender, Requests.heatmap, { textDocument: { uri: 'file:///a.py' }, layer: 'all', head: 'all' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    sender.answer({ version: 1, tokens: [], n: 0, offset: 0, scale: 1, data: '' });
+    await expect(answer).resolves.toMatchObject({ version: 1 });
+  });
+
+  it('never times out an analysis', async () => {
+    const sender = new FakeSender();
+    const answer = sendRequest(sender, Requests.analyze, { textDocument: { uri: 'file:///a.py' } });
+    await vi.advanceTimersByTimeAsync(60 * 60_000);
+    sender.answer({ uri: 'file:///a.py', version: 1 });
+    await expect(answer).resolves.toMatchObject({ version: 1 });
+  });
+
+  it('lets a caller set another limit', async () => {
+    const sender = new FakeSender();
+    const answer = sendRequest(sender, Requests.attention, attentionParams, { timeoutMs: 30_000 });
+    const outcome = expect(answer).rejects.toThrow('took longer than 30 s');
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(sender.sent[0].token?.isCancellationRequested).toBe(false);
+    await vi.advanceTimersByTimeAsync(10_000);
+    await outcome;
+  });
+
+  it('passes the caller\'s cancellation to the server and rejects at once with RequestCancelled', async () => {
+    const sender = new FakeSender();
+    const caller = new CancellationTokenSource();
+    const answer = sendRequest(sender, Requests.attention, attentionParams, { token: caller.token });
+    caller.cancel();
+    const error = await answer.catch((e: unknown) => e);
+    expect(sender.sent[0].token?.isCancellationRequested).toBe(true);
+    expect(error).toBeInstanceOf(ResponseError);
+    expect(failureOf(error)).toBe('cancelled');
+  });
+
+  it('does not send a request whose caller already cancelled', async () => {
+    const sender = new FakeSender();
+    const caller = new CancellationTokenSource();
+    caller.cancel();
+    const error = await sendRequest(sender, Requests.attention, attentionParams, { token: caller.token }).catch((e: unknown) => e);
+    expect(failureOf(error)).toBe('cancelled');
+    expect(sender.sent).toHaveLength(0);
+  });
+
+  it('hands the server\'s errors on unchanged', async () => {
+    const sender = new FakeSender();
+    const answer = sendRequest(sender, Requests.heads, {
+      textDocument: { uri: 'file:///a.py' },
+      position: { line: 0, character: 0 },
+    });
+    const sent = new ResponseError(ErrorCodes.NotAnalysed, 'Run Analyze File first.');
+    sender.fail(sent);
+    await expect(answer).rejects.toBe(sent);
+  });
+});
+
+describe('failureOf', () => {
+  it('recognises "not analysed" by its code whatever the message says', () => {
+    expect(failureOf(new ResponseError(-31001, 'The document is not analysed.'))).toBe('notAnalysed');
+    expect(failureOf(new ResponseError(ErrorCodes.NotAnalysed, 'Dokument nicht analysiert'))).toBe('notAnalysed');
+    expect(failureOf({ code: -31001, message: '' })).toBe('notAnalysed');
+  });
+
+  it('does not read the message: an invalid-params error that mentions analysis is just a failure', () => {
+    expect(failureOf(new ResponseError(ErrorCodes.InvalidParams, 'Analyse the file first.'))).toBe('failed');
+  });
+
+  it('tells cancellation, edits and timeouts apart', () => {
+    expect(failureOf(new ResponseError(ErrorCodes.RequestCancelled, 'cancelled'))).toBe('cancelled');
+    expect(failureOf(new ResponseError(ErrorCodes.ContentModified, 'changed'))).toBe('contentModified');
+    expect(failureOf(new TimeoutError(15_000))).toBe('timedOut');
+    expect(failureOf(new Error('boom'))).toBe('failed');
+    expect(failureOf(undefined)).toBe('failed');
+  });
+});
