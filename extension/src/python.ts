@@ -1,6 +1,7 @@
 /** Which Python runs the server, and whether it has the server package. */
 import { execFile } from 'node:child_process';
 import * as os from 'node:os';
+import { PVSC_EXTENSION_ID, PythonExtension } from '@vscode/python-extension';
 import * as vscode from 'vscode';
 import { CHECK_SCRIPT, expandInterpreterPath, isSupportedPython, MIN_PYTHON, parseCheckOutput } from './core/interpreter';
 import type { Settings } from './core/settings';
@@ -13,27 +14,13 @@ export interface Interpreter {
   source: InterpreterSource;
 }
 
-/** The part of the Python extension's API that is used here. */
-interface PythonExtensionApi {
-  environments?: {
-    getActiveEnvironmentPath(resource?: vscode.Uri): { id: string; path: string } | undefined;
-    resolveEnvironment(env: { id: string; path: string } | string): Promise<{ executable?: { uri?: vscode.Uri } } | undefined>;
-    onDidChangeActiveEnvironmentPath?: vscode.Event<unknown>;
-  };
-  settings?: {
-    getExecutionDetails?(resource?: vscode.Uri): { execCommand: string[] | undefined };
-  };
-}
-
-const PYTHON_EXTENSION = 'ms-python.python';
-
-async function pythonExtensionApi(log: vscode.LogOutputChannel): Promise<PythonExtensionApi | undefined> {
-  const ext = vscode.extensions.getExtension<PythonExtensionApi>(PYTHON_EXTENSION);
-  if (!ext) {
+/** The Python extension's typed API; undefined when it is not installed or fails to start. */
+async function pythonApi(log: vscode.LogOutputChannel): Promise<PythonExtension | undefined> {
+  if (!vscode.extensions.getExtension(PVSC_EXTENSION_ID)) {
     return undefined;
   }
   try {
-    return ext.isActive ? ext.exports : await ext.activate();
+    return await PythonExtension.api();
   } catch (error) {
     log.warn(`The Python extension could not be activated: ${String(error)}`);
     return undefined;
@@ -45,8 +32,8 @@ export async function onPythonInterpreterChanged(
   listener: () => void,
   log: vscode.LogOutputChannel,
 ): Promise<vscode.Disposable | undefined> {
-  const api = await pythonExtensionApi(log);
-  return api?.environments?.onDidChangeActiveEnvironmentPath?.(() => listener());
+  const api = await pythonApi(log);
+  return api?.environments.onDidChangeActiveEnvironmentPath(() => listener());
 }
 
 /**
@@ -65,21 +52,15 @@ export async function resolveInterpreter(settings: Settings, trusted: boolean, l
     return { command: [expanded], source: 'setting' };
   }
   if (trusted) {
-    const api = await pythonExtensionApi(log);
+    const api = await pythonApi(log);
     if (api) {
       try {
-        const envPath = api.environments?.getActiveEnvironmentPath(folder?.uri);
-        if (envPath) {
-          const env = await api.environments?.resolveEnvironment(envPath);
-          const exe = env?.executable?.uri?.fsPath;
-          if (exe) {
-            return { command: [exe], source: 'pythonExtension' };
-          }
+        const env = await api.environments.resolveEnvironment(api.environments.getActiveEnvironmentPath(folder?.uri));
+        const exe = env?.executable.uri?.fsPath;
+        if (exe) {
+          return { command: [exe], source: 'pythonExtension' };
         }
-        const details = api.settings?.getExecutionDetails?.(folder?.uri);
-        if (details?.execCommand && details.execCommand.length > 0) {
-          return { command: details.execCommand, source: 'pythonExtension' };
-        }
+        log.info('The Python extension has no resolvable active interpreter.');
       } catch (error) {
         log.warn(`Could not read the Python extension's interpreter: ${String(error)}`);
       }
