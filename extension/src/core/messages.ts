@@ -2,7 +2,7 @@
  * Messages between the webviews and the extension. Everything that comes from a webview is
  * untrusted input: the guards below accept only well-formed messages.
  */
-import { AGGREGATES, REFINEMENTS, type Aggregate, type Refinement } from './protocol';
+import { BUILTIN_NAMES, type Aggregate, type KnownNames, type Refinement } from './protocol';
 
 /** Upper bound for indices a webview may send (tokens, layers, heads). */
 export const MAX_INDEX = 10_000_000;
@@ -18,6 +18,16 @@ function isIndex(value: unknown, max = MAX_INDEX): value is number {
 function hasOnlyKeys(value: Record<string, unknown>, keys: readonly string[]): boolean {
   return Object.keys(value).every((k) => keys.includes(k));
 }
+
+/** Per message type, the check of the rest of the message; a type not listed is refused. */
+type Checks = Record<string, (message: Record<string, unknown>) => boolean>;
+
+function accepts(value: unknown, checks: Checks): boolean {
+  // own keys only: a type such as "__proto__" or "toString" must not find a check
+  return isRecord(value) && typeof value.type === 'string' && Object.hasOwn(checks, value.type) && checks[value.type](value);
+}
+
+const bare = (m: Record<string, unknown>): boolean => hasOnlyKeys(m, ['type']);
 
 // ---- heatmap webview -> extension
 
@@ -42,26 +52,20 @@ export interface SetHeatmapViewMessage {
 
 export type HeatmapMessage = ReadyMessage | RevealMessage | SetHeatmapViewMessage;
 
-export function isHeatmapMessage(value: unknown): value is HeatmapMessage {
-  if (!isRecord(value)) {
-    return false;
-  }
-  switch (value.type) {
-    case 'ready':
-      return hasOnlyKeys(value, ['type']);
-    case 'reveal':
-      return hasOnlyKeys(value, ['type', 'row', 'col']) && isIndex(value.row) && isIndex(value.col) && value.col <= value.row;
-    case 'setView':
-      return (
-        hasOnlyKeys(value, ['type', 'layer', 'head', 'refinement', 'aggregate']) &&
-        (value.layer === 'all' || isIndex(value.layer, 10_000)) &&
-        (value.head === 'all' || isIndex(value.head, 10_000)) &&
-        REFINEMENTS.includes(value.refinement as Refinement) &&
-        AGGREGATES.includes(value.aggregate as Aggregate)
-      );
-    default:
-      return false;
-  }
+/** `names`: the refinements and aggregates the page was offered (the running server's lists). */
+export function isHeatmapMessage(value: unknown, names: KnownNames = BUILTIN_NAMES): value is HeatmapMessage {
+  return accepts(value, {
+    ready: bare,
+    reveal: (m) => hasOnlyKeys(m, ['type', 'row', 'col']) && isIndex(m.row) && isIndex(m.col) && m.col <= m.row,
+    setView: (m) =>
+      hasOnlyKeys(m, ['type', 'layer', 'head', 'refinement', 'aggregate']) &&
+      (m.layer === 'all' || isIndex(m.layer, 10_000)) &&
+      (m.head === 'all' || isIndex(m.head, 10_000)) &&
+      typeof m.refinement === 'string' &&
+      names.refinements.includes(m.refinement) &&
+      typeof m.aggregate === 'string' &&
+      names.aggregates.includes(m.aggregate),
+  });
 }
 
 // ---- model view webview -> extension
@@ -84,20 +88,12 @@ export interface RevealTokenMessage {
 export type ModelViewMessage = ReadyMessage | SelectHeadMessage | ResetHeadsMessage | RevealTokenMessage;
 
 export function isModelViewMessage(value: unknown): value is ModelViewMessage {
-  if (!isRecord(value)) {
-    return false;
-  }
-  switch (value.type) {
-    case 'ready':
-    case 'resetHeads':
-      return hasOnlyKeys(value, ['type']);
-    case 'selectHead':
-      return hasOnlyKeys(value, ['type', 'layer', 'head']) && isIndex(value.layer, 10_000) && isIndex(value.head, 10_000);
-    case 'revealToken':
-      return hasOnlyKeys(value, ['type', 'index']) && isIndex(value.index);
-    default:
-      return false;
-  }
+  return accepts(value, {
+    ready: bare,
+    resetHeads: bare,
+    selectHead: (m) => hasOnlyKeys(m, ['type', 'layer', 'head']) && isIndex(m.layer, 10_000) && isIndex(m.head, 10_000),
+    revealToken: (m) => hasOnlyKeys(m, ['type', 'index']) && isIndex(m.index),
+  });
 }
 
 // ---- compare webview -> extension
@@ -111,19 +107,8 @@ export interface RevealLineMessage {
 export type CompareMessage = ReadyMessage | RevealLineMessage;
 
 export function isCompareMessage(value: unknown): value is CompareMessage {
-  if (!isRecord(value)) {
-    return false;
-  }
-  switch (value.type) {
-    case 'ready':
-      return hasOnlyKeys(value, ['type']);
-    case 'revealLine':
-      return (
-        hasOnlyKeys(value, ['type', 'side', 'line']) &&
-        (value.side === 'current' || value.side === 'other') &&
-        isIndex(value.line)
-      );
-    default:
-      return false;
-  }
+  return accepts(value, {
+    ready: bare,
+    revealLine: (m) => hasOnlyKeys(m, ['type', 'side', 'line']) && (m.side === 'current' || m.side === 'other') && isIndex(m.line),
+  });
 }

@@ -13,16 +13,34 @@ export interface Range {
   end: Position;
 }
 
-export type Refinement = 'raw' | 'norm' | 'effective' | 'effective+norm';
-export type Aggregate = 'headMean' | 'headMax' | 'lastLayers' | 'rollout' | 'perHead';
-export type Direction = 'attendsTo' | 'attendedBy';
-export type Device = 'auto' | 'cpu' | 'cuda' | 'mps';
+/** The built-in lists: what package.json offers and what is shown before the server says its own. */
+export const REFINEMENTS = ['raw', 'norm', 'effective', 'effective+norm'] as const;
+export const AGGREGATES = ['headMean', 'headMax', 'lastLayers', 'rollout', 'perHead'] as const;
+export const DIRECTIONS = ['attendsTo', 'attendedBy'] as const;
+export const DEVICES = ['auto', 'cpu', 'cuda', 'mps'] as const;
+
+export type BuiltinRefinement = (typeof REFINEMENTS)[number];
+export type BuiltinAggregate = (typeof AGGREGATES)[number];
+/**
+ * A running server may offer refinements and aggregates the built-in lists lack
+ * (capabilities.experimental.attenScope): the names stay open, the built-in ones are the known spellings.
+ */
+export type Refinement = BuiltinRefinement | (string & Record<never, never>);
+export type Aggregate = BuiltinAggregate | (string & Record<never, never>);
+export type Direction = (typeof DIRECTIONS)[number];
+export type Device = (typeof DEVICES)[number];
 export type IndexSelection = 'all' | number[];
 
-export const REFINEMENTS: readonly Refinement[] = ['raw', 'norm', 'effective', 'effective+norm'];
-export const AGGREGATES: readonly Aggregate[] = ['headMean', 'headMax', 'lastLayers', 'rollout', 'perHead'];
-export const DIRECTIONS: readonly Direction[] = ['attendsTo', 'attendedBy'];
-export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'mps'];
+/**
+ * Refinement and aggregate names a value is checked against: the built-in lists, or those the
+ * running server offers. Directions stay the built-in two (Toggle Direction flips between them).
+ */
+export interface KnownNames {
+  refinements: readonly string[];
+  aggregates: readonly string[];
+}
+
+export const BUILTIN_NAMES: KnownNames = { refinements: REFINEMENTS, aggregates: AGGREGATES };
 
 export const Methods = {
   analyze: 'attenScope/analyze',

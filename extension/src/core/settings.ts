@@ -4,14 +4,14 @@
  */
 import LIMITS from './limits.json';
 import {
-  AGGREGATES,
+  BUILTIN_NAMES,
   DEVICES,
   DIRECTIONS,
-  REFINEMENTS,
   type Aggregate,
   type Device,
   type Direction,
   type IndexSelection,
+  type KnownNames,
   type Refinement,
 } from './protocol';
 
@@ -130,7 +130,7 @@ export function normalizeIndexSelection(value: unknown): IndexSelection | undefi
   return undefined;
 }
 
-function validate(key: SettingKey, value: unknown): unknown {
+function validate(key: SettingKey, value: unknown, names: KnownNames): unknown {
   switch (key) {
     case 'model':
       return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
@@ -139,9 +139,9 @@ function validate(key: SettingKey, value: unknown): unknown {
     case 'device':
       return DEVICES.includes(value as Device) ? value : undefined;
     case 'refinement':
-      return REFINEMENTS.includes(value as Refinement) ? value : undefined;
+      return typeof value === 'string' && names.refinements.includes(value) ? value : undefined;
     case 'aggregate':
-      return AGGREGATES.includes(value as Aggregate) ? value : undefined;
+      return typeof value === 'string' && names.aggregates.includes(value) ? value : undefined;
     case 'direction':
       return DIRECTIONS.includes(value as Direction) ? value : undefined;
     case 'layers':
@@ -166,9 +166,10 @@ function validate(key: SettingKey, value: unknown): unknown {
 
 /**
  * Resolves all settings. In an untrusted workspace the workspace and folder values of the
- * restricted keys are ignored, and trustRemoteCode is off whatever the user set.
+ * restricted keys are ignored, and trustRemoteCode is off whatever the user set. `names`: the
+ * refinements and aggregates accepted (a running server may offer more than the built-in ones).
  */
-export function resolveSettings(inspected: Inspected, trusted: boolean): Resolution {
+export function resolveSettings(inspected: Inspected, trusted: boolean, names: KnownNames = BUILTIN_NAMES): Resolution {
   const warnings: string[] = [];
   const out: Record<string, unknown> = {};
   for (const key of SETTING_KEYS) {
@@ -176,7 +177,7 @@ export function resolveSettings(inspected: Inspected, trusted: boolean): Resolut
     if (ignoredWorkspaceValue) {
       warnings.push(`The workspace value of attenScope.${key} is ignored because the workspace is not trusted.`);
     }
-    let valid = value === undefined ? undefined : validate(key, value);
+    let valid = value === undefined ? undefined : validate(key, value, names);
     if (value !== undefined && valid === undefined) {
       warnings.push(`attenScope.${key} has an invalid value; using the default.`);
     }
@@ -194,10 +195,10 @@ export function resolveSettings(inspected: Inspected, trusted: boolean): Resolut
 /** View choices the user made through the pickers; they override the configuration until it changes. */
 export type ViewOverrides = Partial<Pick<Settings, 'refinement' | 'aggregate' | 'layers' | 'heads' | 'direction'>>;
 
-export function applyOverrides(settings: Settings, overrides: ViewOverrides): Settings {
+export function applyOverrides(settings: Settings, overrides: ViewOverrides, names: KnownNames = BUILTIN_NAMES): Settings {
   const merged: Settings = { ...settings };
   for (const [key, value] of Object.entries(overrides) as [keyof ViewOverrides, unknown][]) {
-    const valid = validate(key, value);
+    const valid = validate(key, value, names);
     if (valid !== undefined) {
       (merged as unknown as Record<string, unknown>)[key] = valid;
     }

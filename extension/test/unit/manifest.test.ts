@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Commands, CONFIG_SECTION } from '../../src/constants';
+import { BUILTIN_CATALOG } from '../../src/core/catalog';
 import LIMITS from '../../src/core/limits.json';
 import { AGGREGATES, DEVICES, DIRECTIONS, REFINEMENTS } from '../../src/core/protocol';
 import { DEFAULTS, RESTRICTED_KEYS, SETTING_KEYS } from '../../src/core/settings';
@@ -44,6 +45,12 @@ describe('package.json', () => {
     expect(props['attenScope.aggregate'].enum).toEqual([...AGGREGATES]);
     expect(props['attenScope.direction'].enum).toEqual([...DIRECTIONS]);
     expect(props['attenScope.device'].enum).toEqual([...DEVICES]);
+  });
+
+  it('offers the built-in lists that the pickers show before the server starts, in the same order', () => {
+    expect(props['attenScope.refinement'].enum).toEqual(BUILTIN_CATALOG.refinements.map((r) => r.name));
+    expect(props['attenScope.aggregate'].enum).toEqual(BUILTIN_CATALOG.aggregates.map((a) => a.name));
+    expect(props['attenScope.direction'].enum).toEqual(BUILTIN_CATALOG.directions.map((d) => d.name));
   });
 
   it('bounds the numeric settings as limits.json does (the server checks limits.json too)', () => {

@@ -163,7 +163,7 @@ describe('view changes', () => {
 
 describe('view overrides', () => {
   it('override the configuration and are validated', () => {
-    const s = applyOverrides({ ...DEFAULTS }, { direction: 'attendedBy', layers: [2, 1], refinement: 'bogus' as never });
+    const s = applyOverrides({ ...DEFAULTS }, { direction: 'attendedBy', layers: [2, 1], refinement: 'bogus' });
     expect(s.direction).toBe('attendedBy');
     expect(s.layers).toEqual([1, 2]);
     expect(s.refinement).toBe(DEFAULTS.refinement);
