@@ -4,8 +4,9 @@ import * as vscode from 'vscode';
 import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { AnalysisStore } from './analyses';
 import { ServerUnavailableError, type ServerClient } from './client';
-import { errorCode, errorMessage } from './core/async';
-import { ErrorCodes, Methods, type AnalyzeParams, type AnalyzeResult } from './core/protocol';
+import { errorMessage } from './core/async';
+import type { AnalyzeParams, AnalyzeResult } from './core/protocol';
+import { failureOf, Requests } from './core/requests';
 
 export interface AnalyzeOptions {
   /** true: notification with a Cancel button and error pop-ups; false: quiet status-bar progress */
@@ -47,7 +48,7 @@ export class Analyzer implements vscode.Disposable {
               try {
                 return await this.run(document, progress, cts.token);
               } catch (error) {
-                if (errorCode(error) !== ErrorCodes.ContentModified || attempt >= 3 || cts.token.isCancellationRequested) {
+                if (failureOf(error) !== 'contentModified' || attempt >= 3 || cts.token.isCancellationRequested) {
                   throw error;
                 }
                 progress.report({ message: 'the file changed; analysing again' });
@@ -94,7 +95,7 @@ export class Analyzer implements vscode.Disposable {
     });
     try {
       const params: AnalyzeParams = { textDocument: { uri: document.uri.toString() }, workDoneToken };
-      const result = await client.sendRequest<AnalyzeResult>(Methods.analyze, params, token);
+      const result = await this.server.request(Requests.analyze, params, token);
       if (token.isCancellationRequested || !result) {
         return undefined;
       }
@@ -112,15 +113,15 @@ export class Analyzer implements vscode.Disposable {
   }
 
   private handleError(error: unknown, document: vscode.TextDocument, options: AnalyzeOptions): void {
-    const code = errorCode(error);
-    if (error instanceof vscode.CancellationError || code === ErrorCodes.RequestCancelled) {
+    const failure = failureOf(error);
+    if (failure === 'cancelled') {
       this.log.info(`Analysis of ${document.uri.toString()} cancelled.`);
       return;
     }
     if (error instanceof ServerUnavailableError) {
       return; // the client already showed the reason
     }
-    if (code === ErrorCodes.ContentModified) {
+    if (failure === 'contentModified') {
       this.log.info(`${document.uri.toString()} changed during the analysis.`);
       return;
     }

@@ -14,10 +14,14 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
+import { PVSC_EXTENSION_ID } from '@vscode/python-extension';
 import { Commands, CONFIG_SECTION, SAVED_SCHEME, SERVER_MODULE } from './constants';
 import { errorMessage } from './core/async';
-import { installHint } from './core/interpreter';
+import { BUILTIN_CATALOG, catalogFrom, knownNames, limitsSkew, readCapabilities, type Catalog } from './core/catalog';
+import { installHint, MIN_PYTHON } from './core/interpreter';
 import { Methods, type StatusParams } from './core/protocol';
+import { sendRequest, type SendOptions } from './core/requests';
+import type { RequestType } from 'vscode-jsonrpc';
 import { needsRestart, serverSettings, type Settings } from './core/settings';
 import { checkInterpreter, onPythonInterpreterChanged, resolveInterpreter, type Interpreter } from './python';
 import type { SettingsService } from './settings';
@@ -72,6 +76,7 @@ export class ServerClient implements vscode.Disposable {
   private interpreter: Interpreter | undefined;
   private stateValue: ClientState = 'stopped';
   private lastSent = '';
+  private catalogValue: Catalog = BUILTIN_CATALOG;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly clientDisposables: vscode.Disposable[] = [];
   private readonly statusEmitter = new vscode.EventEmitter<StatusParams>();
@@ -126,18 +131,21 @@ export class ServerClient implements vscode.Disposable {
     return this.starting;
   }
 
-  /** Sends a request; starts the server first when needed. */
-  async request<R>(method: string, params: object, token?: vscode.CancellationToken): Promise<R> {
+  /**
+   * Every request goes through here: starts the server first when needed, then sends with the
+   * method's time limit and the caller's cancellation (core/requests.ts).
+   */
+  async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken, options?: Omit<SendOptions, 'token'>): Promise<R> {
     const client = await this.ensureStarted();
-    if (token?.isCancellationRequested) {
-      throw new vscode.CancellationError();
-    }
-    return client.sendRequest<R>(method, params, token);
+    return sendRequest(client, type, params, { ...options, token });
   }
 
-  /** The running client, if any (no start). */
-  get current(): LanguageClient | undefined {
-    return this.stateValue === 'running' ? this.client : undefined;
+  /**
+   * The refinements, aggregates and views the running server offers (the last one that started),
+   * or the built-in lists before any did or when it does not say.
+   */
+  get catalog(): Catalog {
+    return this.catalogValue;
   }
 
   private async start(): Promise<LanguageClient> {
@@ -207,7 +215,11 @@ export class ServerClient implements vscode.Disposable {
       client.onDidChangeState((e) => {
         if (e.newState === State.Running) {
           this.lastSent = JSON.stringify(serverSettings(this.settings.effective));
+          // each (re)start may be a different server: read what it offers before anyone asks
+          this.readCapabilities(client);
           this.setState('running');
+          // a configured name that only this server knows is valid now: send it
+          void this.pushSettings();
           this.restartEmitter.fire();
         } else if (e.newState === State.Stopped && this.client === client && this.stateValue === 'running') {
           this.setState('stopped');
@@ -234,11 +246,26 @@ export class ServerClient implements vscode.Disposable {
     return client;
   }
 
+  private readCapabilities(client: LanguageClient): void {
+    const capabilities = readCapabilities(client.initializeResult?.capabilities.experimental);
+    this.catalogValue = catalogFrom(capabilities);
+    if (!capabilities) {
+      this.log.info('The server does not describe its views (an older server); using the built-in lists.');
+    } else {
+      this.log.info(`Server protocol ${capabilities.version ?? '(no version)'}.`);
+      const skew = limitsSkew(capabilities);
+      if (skew.length > 0) {
+        this.log.warn(`The server and the extension come from different releases: ${skew.join(' ')}`);
+      }
+    }
+    this.settings.setKnownNames(knownNames(this.catalogValue));
+  }
+
   private describeCheckFailure(interpreter: Interpreter, reason: string, detail: string): string {
     const exe = interpreter.command.join(' ');
     switch (reason) {
       case 'notFound':
-        return `Atten-Scope could not run the Python interpreter "${exe}". Set attenScope.pythonPath to a Python 3.9+ interpreter.`;
+        return `Atten-Scope could not run the Python interpreter "${exe}". Set attenScope.pythonPath to a Python ${MIN_PYTHON.join('.')}+ interpreter.`;
       case 'missingModule':
         return `The Python package "${SERVER_MODULE}" is not installed in ${detail}. Install it with: ${installHint(detail)} (or set attenScope.pythonPath).`;
       case 'unsupported':
@@ -252,7 +279,7 @@ export class ServerClient implements vscode.Disposable {
     const actions = ['Show Logs', 'Open Settings'];
     if (offerRestart) {
       actions.push('Restart Server');
-    } else if (vscode.extensions.getExtension('ms-python.python')) {
+    } else if (vscode.extensions.getExtension(PVSC_EXTENSION_ID)) {
       actions.push('Select Interpreter');
     }
     const choice = await vscode.window.showErrorMessage(message, ...actions);
@@ -281,7 +308,12 @@ export class ServerClient implements vscode.Disposable {
       await this.restart().catch(() => undefined);
       return;
     }
-    const payload = serverSettings(after);
+    await this.pushSettings(after);
+  }
+
+  /** Sends the settings when they differ from what the server has. */
+  private async pushSettings(settings = this.settings.effective): Promise<void> {
+    const payload = serverSettings(settings);
     const json = JSON.stringify(payload);
     if (!this.client || this.stateValue !== 'running' || json === this.lastSent) {
       return;

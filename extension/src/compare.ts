@@ -3,11 +3,12 @@ import * as vscode from 'vscode';
 import type { AnalysisStore } from './analyses';
 import type { Analyzer } from './analyze';
 import type { ServerClient } from './client';
-import { ATTENTION_TIMEOUT_MS, COMPARE_TOP_K } from './constants';
-import { errorMessage, withTimeout } from './core/async';
+import { COMPARE_TIMEOUT_MS, COMPARE_TOP_K } from './constants';
+import { errorMessage } from './core/async';
 import { diffLines, diffTargets, mapLines, positionKey, splitLines, textOccurrenceKeys, type TargetDelta } from './core/compare';
 import { viewLabel } from './core/format';
-import { Methods, type AttentionResult } from './core/protocol';
+import type { AttentionResult } from './core/protocol';
+import { failureOf, Requests } from './core/requests';
 import { positionBefore } from './core/ranges';
 import { attentionParams, type CursorTracker } from './cursor';
 import { toVsRange, type Painter } from './decorations';
@@ -93,21 +94,9 @@ export class Comparer {
     return result?.version === document.version;
   }
 
-  private async attention(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<AttentionResult> {
-    const cts = new vscode.CancellationTokenSource();
-    const sub = token.onCancellationRequested(() => cts.cancel());
-    try {
-      const params = attentionParams(document.uri, position, this.deps.settings.effective, COMPARE_TOP_K);
-      return await withTimeout(
-        this.deps.server.request<AttentionResult>(Methods.attention, params, cts.token),
-        ATTENTION_TIMEOUT_MS * 2,
-        () => cts.cancel(),
-        'The attention request',
-      );
-    } finally {
-      sub.dispose();
-      cts.dispose();
-    }
+  private attention(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<AttentionResult> {
+    const params = attentionParams(document.uri, position, this.deps.settings.effective, COMPARE_TOP_K);
+    return this.deps.server.request(Requests.attention, params, token, { timeoutMs: COMPARE_TIMEOUT_MS });
   }
 
   /** Editor buffer vs the saved file. */
@@ -230,6 +219,11 @@ export class Comparer {
           ]);
           return { a, b };
         } catch (error) {
+          if (failureOf(error) === 'notAnalysed') {
+            // the server dropped an analysis (restart, cache eviction): the next try analyses again
+            this.deps.store.delete(current.uri);
+            this.deps.store.delete(spec.other.uri);
+          }
           if (!token.isCancellationRequested) {
             void vscode.window.showErrorMessage(`Atten-Scope: comparison failed: ${errorMessage(error)}`);
           }
@@ -260,8 +254,9 @@ export class Comparer {
       otherUri: spec.other.uri,
       notes: spec.notes,
     };
+    // after show: closing the comparison it replaces resumes the cursor view
+    ComparePanel.show(this.deps.extensionUri, report, this.deps.log, () => this.deps.cursor.resume());
     this.deps.cursor.pause();
-    ComparePanel.show(this.deps.extensionUri, report, () => this.deps.cursor.resume());
   }
 
   private lineMapper(current: vscode.TextDocument, other: vscode.TextDocument): (line: number) => number | undefined {

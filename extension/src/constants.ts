@@ -1,6 +1,5 @@
 /** Identifiers shared by the manifest (package.json) and the code. No 'vscode' import. */
 
-export const EXTENSION_ID = 'atten-scope.atten-scope';
 export const CONFIG_SECTION = 'attenScope';
 export const SERVER_MODULE = 'atten_scope';
 export const SAVED_SCHEME = 'atten-scope-saved';
@@ -24,11 +23,7 @@ export const Commands = {
 export const CURSOR_DEBOUNCE_MS = 120;
 /** Idle time after an edit before an analysed document is analysed again (autoAnalyze). */
 export const REANALYZE_IDLE_MS = 1500;
-/** Time limits of requests that a user does not wait on explicitly. */
-export const ATTENTION_TIMEOUT_MS = 15_000;
-export const HEATMAP_TIMEOUT_MS = 120_000;
-export const HEADS_TIMEOUT_MS = 30_000;
-/** Largest number of tokens drawn in one heatmap; longer documents show a window around the cursor. */
-export const HEATMAP_MAX_TOKENS = 4096;
 /** How many targets a comparison asks for on each side. */
 export const COMPARE_TOP_K = 200;
+/** A comparison asks for two answers of COMPARE_TOP_K targets at once: twice the attention limit. */
+export const COMPARE_TIMEOUT_MS = 30_000;

@@ -2,9 +2,10 @@
 import * as vscode from 'vscode';
 import type { AnalysisStore } from './analyses';
 import type { ServerClient } from './client';
-import { ATTENTION_TIMEOUT_MS, CURSOR_DEBOUNCE_MS } from './constants';
-import { Debouncer, errorCode, errorMessage, isStale, LatestOnly, TimeoutError, withTimeout } from './core/async';
-import { ErrorCodes, Methods, type AttentionParams, type AttentionResult } from './core/protocol';
+import { CURSOR_DEBOUNCE_MS } from './constants';
+import { Debouncer, errorMessage, isStale, LatestOnly } from './core/async';
+import type { AttentionParams, AttentionResult } from './core/protocol';
+import { failureOf, Requests } from './core/requests';
 import type { Settings } from './core/settings';
 import type { Painter } from './decorations';
 import type { SettingsService } from './settings';
@@ -124,8 +125,8 @@ export class CursorTracker implements vscode.Disposable {
     }
     const document = editor.document;
     const entry = this.store.current(document);
-    const client = this.server.current;
-    if (!entry || !client) {
+    // the cursor never starts the server: a stopped one holds no analyses anyway
+    if (!entry || !this.server.isRunning) {
       this.latest.cancel();
       this.painter.clear(editor);
       return;
@@ -135,12 +136,8 @@ export class CursorTracker implements vscode.Disposable {
     const settings = this.settings.effective;
     const ticket = this.latest.next();
     try {
-      const result = await withTimeout(
-        client.sendRequest<AttentionResult>(Methods.attention, attentionParams(document.uri, position, settings), ticket.source.token),
-        ATTENTION_TIMEOUT_MS,
-        () => ticket.source.cancel(),
-        'The attention request',
-      );
+      const params = attentionParams(document.uri, position, settings);
+      const result = await this.server.request(Requests.attention, params, ticket.source.token);
       if (!ticket.isLatest() || !result || isStale(result.version, document.version) || document.version !== version) {
         return;
       }
@@ -157,18 +154,18 @@ export class CursorTracker implements vscode.Disposable {
   }
 
   private handleError(error: unknown, document: vscode.TextDocument): void {
-    const code = errorCode(error);
-    if (code === ErrorCodes.RequestCancelled || code === ErrorCodes.ContentModified || error instanceof vscode.CancellationError) {
+    const failure = failureOf(error);
+    if (failure === 'cancelled' || failure === 'contentModified') {
       return;
     }
-    const message = errorMessage(error);
-    if (code === ErrorCodes.InvalidParams && /analy[sz]e/i.test(message)) {
+    if (failure === 'notAnalysed') {
       // the server no longer holds this document (restart or cache eviction)
       this.store.delete(document.uri);
       this.painter.clearDocument(document.uri);
       return;
     }
-    if (error instanceof TimeoutError) {
+    const message = errorMessage(error);
+    if (failure === 'timedOut') {
       this.log.warn(message);
     } else {
       this.log.error(`Attention request failed: ${message}`);

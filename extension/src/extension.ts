@@ -148,7 +148,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }),
     ),
     vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
-    vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings)),
+    vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings, client.catalog)),
     vscode.commands.registerCommand(Commands.chooseLayersHeads, () => {
       const editor = vscode.window.activeTextEditor;
       const model = editor ? store.get(editor.document.uri)?.result.model : undefined;

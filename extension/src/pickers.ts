@@ -2,26 +2,10 @@
 import * as vscode from 'vscode';
 import { Commands } from './constants';
 import { compactList, parseIndexList, viewLabel } from './core/format';
-import { AGGREGATES, REFINEMENTS, type Aggregate, type IndexSelection, type ModelInfo, type Refinement } from './core/protocol';
+import type { Catalog } from './core/catalog';
+import { viewEntries, type ViewEntry } from './core/choices';
+import type { IndexSelection, ModelInfo } from './core/protocol';
 import type { SettingsService } from './settings';
-
-const REFINEMENT_INFO: Record<Refinement, { description: string; detail: string }> = {
-  raw: { description: 'softmax weights', detail: 'The attention weights as the model computes them; dominated by sink tokens.' },
-  norm: { description: 'weight × ‖value·W_O‖', detail: 'Kobayashi et al. 2020: weights scaled by how much each source moves the output.' },
-  effective: { description: 'effective attention', detail: 'Brunner et al. 2020: the part of the weights that changes the head output.' },
-  'effective+norm': { description: 'effective × value norm', detail: 'Effective attention weighted by value norms, clipped and renormalised.' },
-};
-
-const AGGREGATE_INFO: Record<Aggregate, { description: string; detail: string }> = {
-  headMean: { description: 'mean of heads', detail: 'Average over the selected heads and layers.' },
-  headMax: { description: 'max over heads', detail: 'The strongest head per source token, averaged over layers.' },
-  lastLayers: {
-    description: 'last half of layers',
-    detail: 'Head mean over the last half of the selected layers: late layers track the model’s output best.',
-  },
-  rollout: { description: 'attention rollout', detail: 'Abnar & Zuidema 2020: attention multiplied through the layers with the residual.' },
-  perHead: { description: 'one head', detail: 'A single head: choose one layer and head with Choose Layers/Heads.' },
-};
 
 export async function toggleDirection(settings: SettingsService): Promise<void> {
   const next = settings.effective.direction === 'attendsTo' ? 'attendedBy' : 'attendsTo';
@@ -33,34 +17,24 @@ export async function toggleDirection(settings: SettingsService): Promise<void> 
   return Promise.resolve();
 }
 
-export async function chooseRefinement(settings: SettingsService): Promise<void> {
-  type Item = vscode.QuickPickItem & { refinement?: Refinement; aggregate?: Aggregate };
+/** Refinements and aggregates as the running server lists them (the built-in lists before it starts). */
+export async function chooseRefinement(settings: SettingsService, catalog: Catalog): Promise<void> {
+  type Item = vscode.QuickPickItem & { entry?: ViewEntry };
   const s = settings.effective;
-  const items: Item[] = [
-    { label: 'Refinement', kind: vscode.QuickPickItemKind.Separator },
-    ...REFINEMENTS.map((r) => ({
-      label: `${r === s.refinement ? '$(check) ' : ''}${r}`,
-      description: REFINEMENT_INFO[r].description,
-      detail: REFINEMENT_INFO[r].detail,
-      refinement: r,
-    })),
-    { label: 'Aggregation', kind: vscode.QuickPickItemKind.Separator },
-    ...AGGREGATES.map((a) => ({
-      label: `${a === s.aggregate ? '$(check) ' : ''}${a}`,
-      description: AGGREGATE_INFO[a].description,
-      detail: AGGREGATE_INFO[a].detail,
-      aggregate: a,
-    })),
-  ];
-  const choice = await vscode.window.showQuickPick(items, {
+  const items: Item[] = viewEntries(catalog, s).map((entry) =>
+    entry.kind === 'separator'
+      ? { label: entry.label, kind: vscode.QuickPickItemKind.Separator }
+      : { label: `${entry.current ? '$(check) ' : ''}${entry.label}`, description: entry.description, detail: entry.detail, entry },
+  );
+  const choice = (await vscode.window.showQuickPick(items, {
     title: `Atten-Scope: view (${viewLabel(s)})`,
     placeHolder: 'Choose how attention is refined or combined',
     matchOnDescription: true,
     matchOnDetail: true,
-  });
-  if (choice?.refinement) {
+  }))?.entry;
+  if (choice?.kind === 'refinement') {
     settings.setView({ refinement: choice.refinement });
-  } else if (choice?.aggregate) {
+  } else if (choice?.kind === 'aggregate') {
     settings.setView({ aggregate: choice.aggregate });
   }
 }

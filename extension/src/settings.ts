@@ -10,6 +10,7 @@ import {
   type Settings,
   type ViewOverrides,
 } from './core/settings';
+import { BUILTIN_NAMES, type KnownNames } from './core/protocol';
 
 export interface SettingsChange {
   before: Settings;
@@ -21,6 +22,7 @@ export class SettingsService implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [this.emitter];
   private configured: Settings;
   private overrides: ViewOverrides = {};
+  private names: KnownNames = BUILTIN_NAMES;
   private lastWarnings = '';
 
   /** Fires after the effective settings changed (configuration, trust or a view choice). */
@@ -50,7 +52,7 @@ export class SettingsService implements vscode.Disposable {
 
   /** Configuration plus the view choices made in this window. */
   get effective(): Settings {
-    return applyOverrides(this.configured, this.overrides);
+    return applyOverrides(this.configured, this.overrides, this.names);
   }
 
   get trusted(): boolean {
@@ -62,6 +64,20 @@ export class SettingsService implements vscode.Disposable {
     const before = this.effective;
     this.overrides = { ...this.overrides, ...view };
     this.emitter.fire({ before, after: this.effective });
+  }
+
+  /** The refinements and aggregates the running server offers: values that name them are valid. */
+  setKnownNames(names: KnownNames): void {
+    if (JSON.stringify(names) === JSON.stringify(this.names)) {
+      return;
+    }
+    const before = this.effective;
+    this.names = names;
+    this.configured = this.read();
+    const after = this.effective;
+    if (JSON.stringify(after) !== JSON.stringify(before)) {
+      this.emitter.fire({ before, after });
+    }
   }
 
   private read(): Settings {
@@ -76,7 +92,7 @@ export class SettingsService implements vscode.Disposable {
         workspaceFolderValue: info.workspaceFolderValue,
       };
     }
-    const { settings, warnings } = resolveSettings(inspected, vscode.workspace.isTrusted);
+    const { settings, warnings } = resolveSettings(inspected, vscode.workspace.isTrusted, this.names);
     const joined = warnings.join('\n');
     if (joined !== this.lastWarnings) {
       this.lastWarnings = joined;

@@ -20,6 +20,11 @@ export function isProgressMessage(value: unknown): value is LoadingMessage | Err
   return (m.type === 'loading' && typeof m.text === 'string') || (m.type === 'error' && typeof m.message === 'string');
 }
 
+export interface NamedChoice {
+  name: string;
+  label: string;
+}
+
 export interface HeatmapView {
   layer: number | 'all';
   head: number | 'all';
@@ -41,6 +46,9 @@ export interface HeatmapDataMessage {
   layers: number;
   heads: number;
   view: HeatmapView;
+  /** the choices of the view's selects: the running server's lists */
+  refinements: NamedChoice[];
+  aggregates: NamedChoice[];
   note?: string;
 }
 

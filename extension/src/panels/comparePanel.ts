@@ -3,10 +3,10 @@ import * as vscode from 'vscode';
 import { formatWeight } from '../core/buckets';
 import type { LineDelta, TargetDelta } from '../core/compare';
 import { escapeHtml } from '../core/html';
-import { isCompareMessage } from '../core/messages';
+import { isCompareMessage, type CompareMessage } from '../core/messages';
 import { tokenLabel } from '../core/ranges';
 import { editorFor } from '../reveal';
-import { createPanel } from './html';
+import { Panel } from './panel';
 
 export interface CompareReport {
   title: string;
@@ -81,59 +81,51 @@ ${notes}
 <p class="hint">Green tints in the editor: tokens that gained attention; red: tokens that lost it. Run "Atten-Scope: Clear" to return to the cursor view.</p>`;
 }
 
-export class ComparePanel implements vscode.Disposable {
-  private static current: ComparePanel | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
-  private disposed = false;
+const VIEW_TYPE = 'attenScope.compare';
 
-  static show(extensionUri: vscode.Uri, report: CompareReport, onClose: () => void): void {
-    ComparePanel.current?.dispose();
-    ComparePanel.current = new ComparePanel(extensionUri, report, onClose);
+export class ComparePanel extends Panel<CompareMessage, never> {
+  /** A new comparison replaces the shown one: a report is not updated in place. */
+  static show(extensionUri: vscode.Uri, report: CompareReport, log: vscode.LogOutputChannel, onClose: () => void): void {
+    new ComparePanel(extensionUri, report, log, onClose);
   }
 
   static close(): void {
-    ComparePanel.current?.dispose();
+    Panel.opened(VIEW_TYPE)?.dispose();
   }
-
-  private readonly panel: vscode.WebviewPanel;
 
   private constructor(
     extensionUri: vscode.Uri,
     private readonly report: CompareReport,
+    log: vscode.LogOutputChannel,
     private readonly onClose: () => void,
   ) {
-    this.panel = createPanel('attenScope.compare', `Compare: ${report.title}`, true, extensionUri, {
-      title: 'Atten-Scope comparison',
-      script: 'compare.js',
-      styles: ['webview.css', 'compare.css'],
-      body: compareBody(report),
-    });
-    this.disposables.push(
-      this.panel.onDidDispose(() => this.dispose()),
-      this.panel.webview.onDidReceiveMessage(async (m: unknown) => {
-        if (!isCompareMessage(m) || m.type !== 'revealLine') {
-          return;
-        }
-        const uri = m.side === 'current' ? this.report.currentUri : this.report.otherUri;
-        const editor = await editorFor(uri, vscode.ViewColumn.One);
-        const line = Math.min(m.line, editor.document.lineCount - 1);
-        const range = editor.document.lineAt(line).range;
-        editor.selection = new vscode.Selection(range.start, range.start);
-        editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-      }),
+    super(
+      extensionUri,
+      {
+        viewType: VIEW_TYPE,
+        title: `Compare: ${report.title}`,
+        preserveFocus: true,
+        page: { title: 'Atten-Scope comparison', script: 'compare.js', styles: ['webview.css', 'compare.css'], body: compareBody(report) },
+        accepts: isCompareMessage,
+        name: 'the comparison',
+      },
+      log,
     );
   }
 
-  dispose(): void {
-    if (this.disposed) {
+  protected async onMessage(message: CompareMessage): Promise<void> {
+    if (message.type !== 'revealLine') {
       return;
     }
-    this.disposed = true;
-    if (ComparePanel.current === this) {
-      ComparePanel.current = undefined;
-    }
-    this.panel.dispose();
-    vscode.Disposable.from(...this.disposables.splice(0)).dispose();
+    const uri = message.side === 'current' ? this.report.currentUri : this.report.otherUri;
+    const editor = await editorFor(uri, vscode.ViewColumn.One);
+    const line = Math.min(message.line, editor.document.lineCount - 1);
+    const range = editor.document.lineAt(line).range;
+    editor.selection = new vscode.Selection(range.start, range.start);
+    editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  protected override onDispose(): void {
     this.onClose();
   }
 }

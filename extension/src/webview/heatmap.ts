@@ -1,13 +1,13 @@
 /** The heatmap webview: canvas, zoom and pan, tooltip, click to reveal. */
-import { AGGREGATES, REFINEMENTS } from '../core/protocol';
 import { tokenLabel } from '../core/ranges';
 import { formatWeight } from '../core/buckets';
 import { cellAt, cellWeight, clampView, zoomAt, type View } from '../core/triangle';
-import { isProgressMessage, type HeatmapDataMessage, type HeatmapView, type ToHeatmap } from '../core/viewMessages';
+import type { HeatmapDataMessage, HeatmapView } from '../core/viewMessages';
 import { drawHeatmap, drawnTriangle } from './heatmapDraw';
-import { showCaption, showProgress } from './statusLine';
+import { listen, showCaption } from './statusLine';
 import { byId, host } from './vscodeApi';
 
+// this page's own elements: alike in shape to the other pages' lookups, not in what they find
 const vscode = host();
 const canvas = byId<HTMLCanvasElement>('heatmap');
 const tooltip = byId<HTMLDivElement>('tooltip');
@@ -78,14 +78,16 @@ function range(count: number): number[] {
 function showControls(p: HeatmapDataMessage): void {
   fillSelect(layerSelect, ['all', ...range(p.layers)], p.view.layer, (v) => (v === 'all' ? 'all layers' : `layer ${v}`));
   fillSelect(headSelect, ['all', ...range(p.heads)], p.view.head, (v) => (v === 'all' ? 'all heads' : `head ${v}`));
-  fillSelect(refinementSelect, [...REFINEMENTS], p.view.refinement, String);
-  fillSelect(aggregateSelect, [...AGGREGATES], p.view.aggregate, String);
+  const labels = new Map([...p.refinements, ...p.aggregates].map((c) => [c.name, c.label]));
+  const label = (v: string | number) => labels.get(String(v)) ?? String(v);
+  fillSelect(refinementSelect, p.refinements.map((c) => c.name), p.view.refinement, label);
+  fillSelect(aggregateSelect, p.aggregates.map((c) => c.name), p.view.aggregate, label);
 }
 
 function currentView(): HeatmapView | undefined {
   const parseIndex = (v: string): number | 'all' => (v === 'all' ? 'all' : Number(v));
-  const refinement = REFINEMENTS.find((r) => r === refinementSelect.value);
-  const aggregate = AGGREGATES.find((a) => a === aggregateSelect.value);
+  const refinement = payload?.refinements.find((c) => c.name === refinementSelect.value)?.name;
+  const aggregate = payload?.aggregates.find((c) => c.name === aggregateSelect.value)?.name;
   if (!refinement || !aggregate) {
     return undefined;
   }
@@ -204,50 +206,28 @@ function showTooltip(e: MouseEvent, x: number, y: number): void {
   tooltip.style.top = `${Math.max(0, Math.min(maxY, e.clientY + pad))}px`;
 }
 
-function isToHeatmap(value: unknown): value is ToHeatmap {
-  if (typeof value !== 'object' || value === null) {
-    return false;
-  }
-  const m = value as Record<string, unknown>;
-  if (m.type === 'loading' || m.type === 'error') {
-    return isProgressMessage(m);
-  }
-  return m.type === 'data' && typeof m.n === 'number' && typeof m.data === 'string' && Array.isArray(m.tokens);
-}
-
-window.addEventListener('message', (event: MessageEvent<unknown>) => {
-  const message = event.data;
-  if (!isToHeatmap(message)) {
-    return;
-  }
-  switch (message.type) {
-    case 'loading':
-    case 'error':
-      showProgress(statusText, message);
-      break;
-    case 'data': {
-      payload = message;
-      view = { zoom: 1, panX: 0, panY: 0 };
-      showControls(message);
-      canvas.dataset.n = String(message.n);
-      canvas.dataset.offset = String(message.offset);
-      const note = message.note ? ` · ${message.note}` : '';
-      showCaption(statusText, `${message.title} · ${message.n} tokens${note} · scroll to zoom, drag to pan, click a cell to reveal`);
-      resize();
-      try {
-        // first draw of a payload: decode + render + draw (what a user waits for)
-        const stats = drawHeatmap(canvas, message, { view });
-        canvas.dataset.drawMs = stats.totalMs.toFixed(1);
-        canvas.dataset.renderMs = stats.renderMs.toFixed(1);
-        canvas.dataset.ready = 'true';
-      } catch (error) {
-        statusText.textContent = `Cannot draw the heatmap: ${error instanceof Error ? error.message : String(error)}`;
-      }
-      break;
-    }
-  }
-});
-
 new ResizeObserver(() => resize()).observe(container);
 resize();
-vscode.postMessage({ type: 'ready' });
+listen<HeatmapDataMessage>(
+  statusText,
+  (m) => typeof m.n === 'number' && typeof m.data === 'string' && Array.isArray(m.tokens) && Array.isArray(m.refinements) && Array.isArray(m.aggregates),
+  (message) => {
+    payload = message;
+    view = { zoom: 1, panX: 0, panY: 0 };
+    showControls(message);
+    canvas.dataset.n = String(message.n);
+    canvas.dataset.offset = String(message.offset);
+    const note = message.note ? ` · ${message.note}` : '';
+    showCaption(statusText, `${message.title} · ${message.n} tokens${note} · scroll to zoom, drag to pan, click a cell to reveal`);
+    resize();
+    try {
+      // first draw of a payload: decode + render + draw (what a user waits for)
+      const stats = drawHeatmap(canvas, message, { view });
+      canvas.dataset.drawMs = stats.totalMs.toFixed(1);
+      canvas.dataset.renderMs = stats.renderMs.toFixed(1);
+      canvas.dataset.ready = 'true';
+    } catch (error) {
+      statusText.textContent = `Cannot draw the heatmap: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  },
+);

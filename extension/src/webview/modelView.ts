@@ -2,10 +2,11 @@
 import { formatWeight } from '../core/buckets';
 import { cssColor } from '../core/colormap';
 import { tokenLabel } from '../core/ranges';
-import { isProgressMessage, type ModelViewCell, type ModelViewDataMessage, type ToModelView } from '../core/viewMessages';
-import { showCaption, showProgress } from './statusLine';
+import type { ModelViewCell, ModelViewDataMessage } from '../core/viewMessages';
+import { listen, showCaption } from './statusLine';
 import { byId, host } from './vscodeApi';
 
+// this page's own elements: alike in shape to the other pages' lookups, not in what they find
 const vscode = host();
 const grid = byId<HTMLDivElement>('grid');
 const statusText = byId<HTMLSpanElement>('status');
@@ -111,37 +112,16 @@ metricWeight.addEventListener('change', render);
 metricEntropy.addEventListener('change', render);
 resetButton.addEventListener('click', () => vscode.postMessage({ type: 'resetHeads' }));
 
-function isToModelView(value: unknown): value is ToModelView {
-  if (typeof value !== 'object' || value === null) {
-    return false;
-  }
-  const m = value as Record<string, unknown>;
-  if (m.type === 'loading' || m.type === 'error') {
-    return isProgressMessage(m);
-  }
-  return m.type === 'data' && Array.isArray(m.cells) && typeof m.layers === 'number' && typeof m.heads === 'number';
-}
-
-window.addEventListener('message', (event: MessageEvent<unknown>) => {
-  const message = event.data;
-  if (!isToModelView(message)) {
-    return;
-  }
-  switch (message.type) {
-    case 'loading':
-    case 'error':
-      showProgress(statusText, message);
-      break;
-    case 'data':
-      payload = message;
-      showCaption(
-        statusText,
-        `${message.title} · token #${message.token.index} ${tokenLabel(message.token.text)} · ${message.refinement} · ${message.direction} · click a head to show only it, double-click to reveal its top token`,
-      );
-      render();
-      document.body.dataset.ready = 'true';
-      break;
-  }
-});
-
-vscode.postMessage({ type: 'ready' });
+listen<ModelViewDataMessage>(
+  statusText,
+  (m) => Array.isArray(m.cells) && typeof m.layers === 'number' && typeof m.heads === 'number',
+  (message) => {
+    payload = message;
+    showCaption(
+      statusText,
+      `${message.title} · token #${message.token.index} ${tokenLabel(message.token.text)} · ${message.refinement} · ${message.direction} · click a head to show only it, double-click to reveal its top token`,
+    );
+    render();
+    document.body.dataset.ready = 'true';
+  },
+);
