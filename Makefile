@@ -37,6 +37,7 @@ e2e-setup:
 test-python: $(STAMP) node_modules/.installed
 	$(PY) -m ruff check server tests bench
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 test-extension: node_modules/.installed
@@ -52,6 +53,7 @@ test-e2e: $(STAMP) package e2e-setup
 lint: $(STAMP) node_modules/.installed
 	$(PY) -m ruff check server tests bench
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	npm run lint
 
 clean:

@@ -43,14 +43,16 @@ from report import BENCH_DIR, DEFAULT_RESULTS, ensure_engine_importable, environ
 ensure_engine_importable()
 
 import residual  # noqa: E402
-from atten_scope.aggregate import drop_and_renormalise  # noqa: E402
-from atten_scope.analysis import Analyzer  # noqa: E402
+from atten_scope import registry  # noqa: E402
+from atten_scope.analysis import run_analysis, tokenize_text  # noqa: E402
 from atten_scope.model import LoadedModel, load_model  # noqa: E402
 from atten_scope.options import ViewOptions  # noqa: E402
-from atten_scope.refine import REFINEMENTS  # noqa: E402
+from atten_scope.registry import REFINEMENTS  # noqa: E402
+from atten_scope.views import attention_vector, drop_sinks  # noqa: E402
 
 MODEL = "embedded:smollm2-135m"
-AGGREGATES = ("headMean", "headMax", "lastLayers", "rollout")  # headMean over all layers is the layer mean
+# Every aggregate a user can pick over all layers and heads (headMean over all layers is the layer mean).
+AGGREGATES = tuple(name for name, spec in registry.AGGREGATES.items() if not spec.one_head)
 LATE_ROLLOUT = "rollout of the last half"  # a rollout variant: only the later layers are multiplied
 ENGINE_VIEWS = {f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES}  # what users can pick
 SHIPPED_TABLE = BENCH_DIR.parent / "server" / "atten_scope" / "data" / "faithfulness.json"
@@ -173,13 +175,13 @@ def method_weights(loaded: LoadedModel, analysis: Any, query: int, target: int) 
     for refinement in REFINEMENTS:
         for aggregate in AGGREGATES:
             options = ViewOptions(refinement=refinement, aggregate=aggregate, drop_sink=False)
-            weights[f"{refinement} / {aggregate}"] = analysis.weights(query, options)
+            weights[f"{refinement} / {aggregate}"] = attention_vector(analysis, query, options)
     layers = analysis.info.layers
     for refinement in ("raw", "norm"):
         options = ViewOptions(
             refinement=refinement, aggregate="rollout", drop_sink=False, layers=tuple(range(layers // 2, layers))
         )
-        weights[f"{refinement} / {LATE_ROLLOUT}"] = analysis.weights(query, options)
+        weights[f"{refinement} / {LATE_ROLLOUT}"] = attention_vector(analysis, query, options)
     ids = analysis.document.ids
     for name, row in residual.attributions(loaded, ids, query).items():
         weights[name] = row.double().numpy()
@@ -196,7 +198,6 @@ def rho(weights: np.ndarray, effects: np.ndarray) -> float:
 
 def score_snippet(
     loaded: LoadedModel,
-    analyzer: Analyzer,
     snippet: Snippet,
     neutral: int,
     batch: int,
@@ -208,7 +209,7 @@ def score_snippet(
     reused when the token ids match, so adding a method does not redo the ablations.
     """
     began = time.perf_counter()
-    analysis = analyzer.analyze(snippet.text)
+    analysis = run_analysis(loaded, snippet.text)
     ids = analysis.document.ids
     query = len(ids) - 1
     if cached is not None and cached.get("ids") == ids and "effects" in cached:
@@ -222,7 +223,7 @@ def score_snippet(
     scores: dict[str, dict[str, float]] = {}
     for name, row in weights.items():
         row = row[:query]  # sources j < i
-        on = drop_and_renormalise(row, sinks)[1:]  # the engine's dropSink view, token 0 excluded
+        on = drop_sinks(row, sinks)[1:]  # the engine's dropSink view, token 0 excluded
         scores[name] = {
             "on": rho(on, np.abs(effects[1:])),
             "off": rho(row, np.abs(effects)),
@@ -405,8 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         args.truncate = args.truncate or 40
     torch.set_num_threads(args.threads)
 
-    loaded = load_model(MODEL, "cpu", progress=lambda message: None)
-    analyzer = Analyzer(loaded)
+    loaded = load_model(MODEL, "cpu", progress=lambda fraction, message: None)
     neutral_ids = loaded.tokenizer(" ", add_special_tokens=False).input_ids
     if len(neutral_ids) != 1:
         raise SystemExit("the tokenizer has no single-token space to use as the neutral replacement")
@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for snippet in corpus:
         if args.truncate:
-            document = analyzer.tokenize(snippet.text)
+            document = tokenize_text(loaded, snippet.text)
             if len(document) > args.truncate:
                 snippet = Snippet(snippet.name, snippet.text[: document.ends[args.truncate - 1]])
         cached = done.get(snippet.name)
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             per_snippet.append(cached)
             continue
         began = time.perf_counter()
-        result = score_snippet(loaded, analyzer, snippet, neutral, args.batch, cached)
+        result = score_snippet(loaded, snippet, neutral, args.batch, cached)
         per_snippet.append(result)
         partial.write_text(json.dumps(per_snippet, indent=1) + "\n", encoding="utf-8")
         print(

@@ -41,10 +41,11 @@ from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, 
 
 ensure_engine_importable()
 
-from atten_scope.analysis import Analyzer  # noqa: E402
+from atten_scope.analysis import run_analysis, tokenize_text  # noqa: E402
 from atten_scope.model import LoadedModel, load_model  # noqa: E402
-from atten_scope.options import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, ViewOptions  # noqa: E402
-from atten_scope.refine import REFINEMENTS  # noqa: E402
+from atten_scope.options import ViewOptions  # noqa: E402
+from atten_scope.progress import ignore_progress  # noqa: E402
+from atten_scope.registry import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, REFINEMENTS  # noqa: E402
 from atten_scope.results import attention_json  # noqa: E402
 from atten_scope.tokens import tokenize  # noqa: E402
 
@@ -94,7 +95,7 @@ def setup_torch() -> None:
 
 
 def load(progress: bool = False) -> LoadedModel:
-    return load_model(MODEL, "cpu", progress=(lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None))
+    return load_model(MODEL, "cpu", progress=(lambda _, m: print(m, file=sys.stderr)) if progress else ignore_progress)
 
 
 def plain_forward(loaded: LoadedModel, ids: list[int]) -> float:
@@ -177,11 +178,11 @@ def child(mode: str, n: int) -> dict[str, Any]:
         return {"load_s": time.perf_counter() - began}
     loaded = load()
     text = text_of_tokens(loaded.tokenizer, source_corpus(), n)
-    analyzer = Analyzer(loaded, max_tokens=max(4096, n))
-    ids = analyzer.tokenize(text).ids
+    window = max(4096, n)
+    ids = tokenize_text(loaded, text).ids
     # Warm the kernels on a short input so one-time allocations do not count as per-token memory.
     if mode == "analyze":
-        analyzer.analyze(text[:200])
+        run_analysis(loaded, text[:200], window)
     else:
         eager_forward(loaded, ids[:32])
     gc.collect()
@@ -189,7 +190,7 @@ def child(mode: str, n: int) -> dict[str, Any]:
     exact = reset_peak()
     began = time.perf_counter()
     if mode == "analyze":
-        kept: Any = analyzer.analyze(text)
+        kept: Any = run_analysis(loaded, text, window)
     else:
         _, kept = eager_forward(loaded, ids)
     elapsed = time.perf_counter() - began
@@ -220,8 +221,8 @@ def bench_size(
 ) -> dict[str, Any]:
     """Timings of one size in this process (analyze vs plain back to back, requests, re-analysis)."""
     text = text_of_tokens(loaded.tokenizer, corpus, n)
-    analyzer = Analyzer(loaded, max_tokens=max(4096, n))
-    ids = analyzer.tokenize(text).ids
+    window = max(4096, n)
+    ids = tokenize_text(loaded, text).ids
     analyze_s, plain_s, ratios = [], [], []
     analysis = None
 
@@ -230,7 +231,7 @@ def bench_size(
         analysis = None
         gc.collect()
         began = time.perf_counter()
-        analysis = analyzer.analyze(text)
+        analysis = run_analysis(loaded, text, window)
         return time.perf_counter() - began
 
     # Short passes are at the mercy of the scheduler on a shared VM: more repeats, and the order
@@ -282,7 +283,7 @@ def bench_size(
     for _ in range(repeats):
         gc.collect()
         began = time.perf_counter()
-        again = analyzer.analyze(edited, previous=analysis)
+        again = run_analysis(loaded, edited, window, previous=analysis)
         reanalyze_s.append(time.perf_counter() - began)
         reused = again.reused_tokens
         del again
@@ -532,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = source_corpus()
     rng = np.random.default_rng(args.seed)
     warm = text_of_tokens(loaded.tokenizer, corpus, 64)
-    Analyzer(loaded).analyze(warm)
+    run_analysis(loaded, warm)
     plain_forward(loaded, loaded.tokenizer(warm).input_ids)
 
     for n in sizes:

@@ -179,7 +179,7 @@ def summary_section(out_dir: Path) -> str | None:
         )
     if faithful:
         ensure_engine_importable()
-        from atten_scope.options import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT
+        from atten_scope.registry import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT
 
         default_view = f"{DEFAULT_REFINEMENT} / {DEFAULT_AGGREGATE}"
         by_name = {r["method"]: r for r in faithful["summary"]}

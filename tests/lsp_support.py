@@ -59,8 +59,8 @@ def track_status(client: LanguageClient) -> list[dict[str, Any]]:
     return received
 
 
-async def start(client: LanguageClient, settings: dict[str, Any]) -> None:
-    await client.initialize_session(
+async def start(client: LanguageClient, settings: dict[str, Any]) -> types.InitializeResult:
+    return await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
             initialization_options={"settings": settings},
@@ -128,3 +128,4 @@ class Expect:
 
 
 INVALID_PARAMS, REQUEST_CANCELLED, CONTENT_MODIFIED, REQUEST_FAILED = -32602, -32800, -32801, -32803
+NOT_ANALYSED = -31001  # docs/PROTOCOL.md

@@ -13,17 +13,18 @@ import pytest
 import torch
 
 from atten_scope import cancellation
-from atten_scope.analysis import Analyzer, plan_windows
+from atten_scope.analysis import plan_windows, run_analysis
 from atten_scope.errors import Cancelled
 from atten_scope.options import ViewOptions
 from atten_scope.refine import raw_rows, refined_rows
+from atten_scope.views import attention_matrix, attention_vector, head_vectors
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "examples" / "tokenizer.py").read_text()
 
 
 @pytest.fixture(scope="module")
 def analysis(embedded: Any) -> Any:
-    return Analyzer(embedded, 4096).analyze(EXAMPLE)
+    return run_analysis(embedded, EXAMPLE, 4096)
 
 
 def test_embedded_model_rows_match_eager(embedded: Any, analysis: Any) -> None:
@@ -46,7 +47,7 @@ def test_embedded_model_rows_match_eager(embedded: Any, analysis: Any) -> None:
 
 @pytest.mark.parametrize("refinement", ["raw", "norm", "effective", "effective+norm"])
 def test_rows_sum_to_one_without_the_sink(analysis: Any, refinement: str) -> None:
-    weights = analysis.weights(200, ViewOptions(refinement=refinement))
+    weights = attention_vector(analysis, 200, ViewOptions(refinement=refinement))
     assert weights[0] == 0.0
     assert abs(weights.sum() - 1.0) < 1e-6
     assert np.all(weights[201:] == 0)
@@ -54,9 +55,9 @@ def test_rows_sum_to_one_without_the_sink(analysis: Any, refinement: str) -> Non
 
 def test_attended_by_column_matches_rows(analysis: Any) -> None:
     options = ViewOptions(direction="attendedBy", refinement="norm", drop_sink=False)
-    column = analysis.weights(150, options)
+    column = attention_vector(analysis, 150, options)
     rows = np.array(
-        [analysis.weights(i, ViewOptions(refinement="norm", drop_sink=False))[150] for i in range(150, 170)]
+        [attention_vector(analysis, i, ViewOptions(refinement="norm", drop_sink=False))[150] for i in range(150, 170)]
     )
     # The column is row_i[150] for each later token i, normalised over i: a constant ratio.
     ratio = column[150:170] / rows
@@ -65,8 +66,8 @@ def test_attended_by_column_matches_rows(analysis: Any) -> None:
 
 
 def test_raw_attended_by_fast_path_matches_block_path(analysis: Any) -> None:
-    fast = analysis.weights(120, ViewOptions(direction="attendedBy", refinement="raw"))
-    slow = analysis.weights(120, ViewOptions(direction="attendedBy", refinement="raw", aggregate="headMax"))
+    fast = attention_vector(analysis, 120, ViewOptions(direction="attendedBy", refinement="raw"))
+    slow = attention_vector(analysis, 120, ViewOptions(direction="attendedBy", refinement="raw", aggregate="headMax"))
     assert abs(fast.sum() - 1) < 1e-6 and abs(slow.sum() - 1) < 1e-6
     assert np.argmax(fast) >= 120
 
@@ -79,36 +80,35 @@ def test_windows_cover_long_files_and_overlap() -> None:
 
 
 def test_windowed_analysis_and_owner(embedded: Any) -> None:
-    analysis = Analyzer(embedded, 64).analyze(EXAMPLE)
+    analysis = run_analysis(embedded, EXAMPLE, 64)
     assert len(analysis.windows) > 2
     token = analysis.token_count - 1
     win, _ = analysis.owner(token)
-    weights = analysis.weights(token, ViewOptions())
+    weights = attention_vector(analysis, token, ViewOptions())
     assert abs(weights.sum() - 1) < 1e-6
     assert np.all(weights[: win.start] == 0)  # nothing outside the owning window
-    matrix = analysis.matrix(ViewOptions(refinement="raw"), 40, 60)
+    matrix = attention_matrix(analysis, ViewOptions(refinement="raw"), 40, 60)
     assert matrix.shape == (60, 60)
 
 
 def test_edit_reuses_prefix_and_equals_fresh(embedded: Any, analysis: Any) -> None:
-    analyzer = Analyzer(embedded, 4096)
     cut = int(len(EXAMPLE) * 0.9)
     edited = EXAMPLE[:cut] + "x" + EXAMPLE[cut:]
-    incremental = analyzer.analyze(edited, previous=analysis)
-    fresh = analyzer.analyze(edited)
+    incremental = run_analysis(embedded, edited, 4096, previous=analysis)
+    fresh = run_analysis(embedded, edited, 4096)
     assert incremental.reused_tokens > 0.8 * analysis.token_count
     assert incremental.windows[0].recomputed < 0.2 * incremental.token_count
     token = incremental.token_count - 1
     for refinement in ("raw", "effective+norm"):
-        a = incremental.weights(token, ViewOptions(refinement=refinement))
-        b = fresh.weights(token, ViewOptions(refinement=refinement))
+        a = attention_vector(incremental, token, ViewOptions(refinement=refinement))
+        b = attention_vector(fresh, token, ViewOptions(refinement=refinement))
         assert np.allclose(a, b, atol=1e-5)
 
 
 def test_heads_and_rollout(analysis: Any) -> None:
-    rows, start = analysis.head_rows(100, "raw")
+    rows, start = head_vectors(analysis, 100, ViewOptions(refinement="raw"))
     assert rows.shape[:2] == (30, 9) and start == 0
-    rolled = analysis.weights(60, ViewOptions(aggregate="rollout", refinement="raw", layers=(26, 27, 28, 29)))
+    rolled = attention_vector(analysis, 60, ViewOptions(aggregate="rollout", refinement="raw", layers=(26, 27, 28, 29)))
     assert abs(rolled.sum() - 1) < 1e-6
 
 
@@ -122,19 +122,23 @@ def test_streamed_rollout_equals_the_matrix_product(analysis: Any) -> None:
     for layer in layers:
         rows = refined_rows(win, torch.tensor([layer]), 0, n, "norm")[0].mean(dim=0).double()  # (n, n)
         product = (0.5 * rows + 0.5 * torch.eye(n, dtype=torch.float64)) @ product
-    row = analysis.weights(n - 1, options)[:n]
+    row = attention_vector(analysis, n - 1, options)[:n]
     assert np.allclose(row, (product[n - 1] / product[n - 1].sum()).numpy(), atol=1e-6)
-    column = analysis.weights(40, replace(options, direction="attendedBy"))
+    column = attention_vector(analysis, 40, replace(options, direction="attendedBy"))
     expected = product[:, 40].numpy()
     # the column spans every later token of the file; compare on the first n rows after normalising
     scale = column[40] / expected[40]
     assert np.allclose(column[40:n], expected[40:n] * scale, rtol=1e-4, atol=1e-9)
+    # The heatmap's rollout rows come from the same streamed rollout, many rows at once.
+    matrix = attention_matrix(analysis, options, 0, n)
+    tail = product[n - 10 :]
+    assert np.allclose(matrix[n - 10 :], (tail / tail.sum(1, keepdim=True)).numpy(), atol=1e-6)
 
 
 def test_a_cancelled_view_stops_between_blocks(analysis: Any) -> None:
     event = threading.Event()
     event.set()
     with cancellation.cancellable(event), pytest.raises(Cancelled):
-        analysis.weights(40, ViewOptions(direction="attendedBy", refinement="effective"))
+        attention_vector(analysis, 40, ViewOptions(direction="attendedBy", refinement="effective"))
     with cancellation.cancellable(threading.Event()):  # not cancelled: answers
-        assert abs(analysis.weights(250, ViewOptions(refinement="effective")).sum() - 1) < 1e-6
+        assert abs(attention_vector(analysis, 250, ViewOptions(refinement="effective")).sum() - 1) < 1e-6

@@ -5,12 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 
 from atten_scope import cancellation
-from atten_scope.aggregate import rollout_row
 from atten_scope.capture import (
     CapturedWindow,
     _cached_prefix_attention,
@@ -139,19 +137,6 @@ def test_effective_is_identity_for_rows_with_independent_values(captured: Any) -
     raw = raw_rows(win, layers, 0, d)
     eff = refined_rows(win, layers, 0, d, "effective")
     assert torch.allclose(raw, eff, atol=1e-4)
-
-
-def test_rollout_equals_explicit_matrix_product() -> None:
-    rng = np.random.default_rng(0)
-    mats = []
-    for _ in range(4):
-        m = np.tril(rng.random((6, 6)))
-        mats.append(torch.tensor(m / m.sum(1, keepdims=True), dtype=torch.float32))
-    product = np.eye(6)
-    for m in mats:  # A_hat_L ... A_hat_1
-        product = (0.5 * m.numpy() + 0.5 * np.eye(6)) @ product
-    assert np.allclose(rollout_row(mats, 4).numpy(), product[4], atol=1e-6)
-    assert abs(float(rollout_row(mats, 5).sum()) - 1.0) < 1e-6
 
 
 def test_prefix_reuse_equals_fresh_capture(captured: Any) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from atten_scope.aggregate import AGGREGATES
 from atten_scope.embedded import EMBEDDED_ID
 from atten_scope.evidence import faithfulness_line, load_table, view_faithfulness
-from atten_scope.options import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, ViewOptions
-from atten_scope.refine import REFINEMENTS
+from atten_scope.options import ViewOptions
+from atten_scope.registry import AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, REFINEMENTS
 
 TABLE = {
     "model": "m",

@@ -15,13 +15,14 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from atten_scope import results
-from atten_scope.analysis import Analyzer
+from atten_scope import registry, results
+from atten_scope.analysis import Analysis, run_analysis
 from atten_scope.options import ViewOptions, parse_options
 
 from .lsp_support import (
     CONTENT_MODIFIED,
     INVALID_PARAMS,
+    NOT_ANALYSED,
     REQUEST_CANCELLED,
     SAMPLE,
     Expect,
@@ -45,20 +46,22 @@ URI = "file:///project/account.py"
 @pytest_lsp.fixture(config=server_config(), scope="module")
 async def client(lsp_client: LanguageClient):
     lsp_client.statuses = track_status(lsp_client)  # type: ignore[attr-defined]
-    await start(lsp_client, SETTINGS)
+    initialized = await start(lsp_client, SETTINGS)
+    lsp_client.capabilities = initialized.capabilities  # type: ignore[attr-defined]
     open_document(lsp_client, URI, TEXT)
     yield
     await lsp_client.shutdown_session()
 
 
 @pytest.fixture(scope="module")
-def analyzer(embedded: Any) -> Analyzer:
-    return Analyzer(embedded, MAX_TOKENS)
+def analyzer(embedded: Any) -> Any:
+    """The engine in this process, with the server's window size."""
+    return lambda text: run_analysis(embedded, text, MAX_TOKENS)
 
 
 @pytest.fixture(scope="module")
-def reference(analyzer: Analyzer):
-    return analyzer.analyze(TEXT)
+def reference(analyzer: Any) -> Analysis:
+    return analyzer(TEXT)
 
 
 async def analyze(client: LanguageClient, uri: str = URI) -> tuple[dict[str, Any], list[Any]]:
@@ -196,19 +199,42 @@ async def test_heatmap(client: LanguageClient, reference) -> None:
     assert part["settings"]["layers"] == [3] and part["settings"]["heads"] == [2]
 
 
-async def test_heads(client: LanguageClient, reference) -> None:
+@pytest.mark.parametrize("direction", ["attendsTo", "attendedBy"])
+async def test_heads(client: LanguageClient, reference, direction: str) -> None:
     position = position_of(TEXT, "amount", 3)
-    served = await request(client, "attenScope/heads", {"textDocument": {"uri": URI}, "position": position})
+    params = {"textDocument": {"uri": URI}, "position": position, "direction": direction, "refinement": "norm"}
+    served = await request(client, "attenScope/heads", params)
     assert served["layers"] == 30 and served["heads"] == 9 and len(served["cells"]) == 30 * 9
+    assert served["settings"]["direction"] == direction
     token = served["token"]["index"]
     for cell in served["cells"]:
         assert 0 <= cell["weight"] <= 1 + 1e-6 and cell["entropy"] >= 0 and math.isfinite(cell["entropy"])
-        assert cell["top"]["index"] <= token
-    options = parse_options(SETTINGS, ViewOptions(), 30, 9)
+        # a causal model: a token draws only on earlier tokens, and only later tokens draw on it
+        assert cell["top"]["index"] <= token if direction == "attendsTo" else cell["top"]["index"] >= token
+    options = parse_options(params, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
     local = results.heads_json(reference, token, options, 1)
     for a, b in zip(served["cells"], local["cells"], strict=True):
         assert (a["layer"], a["head"], a["top"]) == (b["layer"], b["head"], b["top"])
         assert a["weight"] == pytest.approx(b["weight"], abs=1e-5)
+
+
+async def test_heads_attended_by_differs_from_attends_to(client: LanguageClient) -> None:
+    """The model view honours the direction: its columns name later tokens, its rows earlier ones."""
+    position = position_of(TEXT, "amount", 3)
+    params = {"textDocument": {"uri": URI}, "position": position, "refinement": "raw"}
+    rows = await request(client, "attenScope/heads", {**params, "direction": "attendsTo"})
+    columns = await request(client, "attenScope/heads", {**params, "direction": "attendedBy"})
+    token = rows["token"]["index"]
+    later = [cell["top"]["index"] for cell in columns["cells"]]
+    assert all(index >= token for index in later) and any(index > token for index in later)
+    assert [c["top"]["index"] for c in rows["cells"]] != later
+
+
+async def test_initialize_announces_the_registry(client: LanguageClient) -> None:
+    offered = client.capabilities.experimental["attenScope"]  # type: ignore[attr-defined]
+    assert offered == registry.capabilities_json(offered["version"])
+    assert [r["name"] for r in offered["refinements"]] == list(registry.REFINEMENTS)
+    assert {v["method"] for v in offered["views"]} == {"attenScope/attention", "attenScope/heatmap", "attenScope/heads"}
 
 
 async def test_hover(client: LanguageClient) -> None:
@@ -230,8 +256,9 @@ async def test_requests_before_analysis(client: LanguageClient) -> None:
     other = "file:///project/other.py"
     open_document(client, other, "x = 1\n")
     params = {"textDocument": {"uri": other}, "position": {"line": 0, "character": 0}}
-    async with Expect(INVALID_PARAMS, "Analyze File"):
-        await request(client, "attenScope/attention", params)
+    for method, extra in (("attention", {}), ("heads", {}), ("heatmap", {"layer": "all", "head": "all"})):
+        async with Expect(NOT_ANALYSED, "Analyze File"):
+            await request(client, f"attenScope/{method}", {**params, **extra})
     async with Expect(INVALID_PARAMS, "not open"):
         await request(client, "attenScope/heads", {**params, "textDocument": {"uri": "file:///nowhere.py"}})
     hover = await client.text_document_hover_async(
@@ -240,12 +267,12 @@ async def test_requests_before_analysis(client: LanguageClient) -> None:
     assert hover is None
 
 
-async def test_unicode_positions(client: LanguageClient, analyzer: Analyzer) -> None:
+async def test_unicode_positions(client: LanguageClient, analyzer: Any) -> None:
     uri = "file:///project/unicode.py"
     text = 'greeting = "😀😀 héllo"  # 漢字テスト\nname = "🎉 wörld 中文"\nprint(greeting, name)\n'
     open_document(client, uri, text)
     result, _ = await analyze(client, uri)
-    local = analyzer.analyze(text)
+    local = analyzer(text)
     assert result["tokens"] == local.token_count
     for needle in ("héllo", "漢字", "wörld", "中文", "print", "name)"):
         position = position_of(text, needle)
@@ -256,7 +283,7 @@ async def test_unicode_positions(client: LanguageClient, analyzer: Analyzer) -> 
         assert needle[0] in served["token"]["text"] or served["token"]["text"] in needle
 
 
-async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient, analyzer: Analyzer) -> None:
+async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient, analyzer: Any) -> None:
     uri = "file:///project/edited.py"
     open_document(client, uri, TEXT)
     first, _ = await analyze(client, uri)
@@ -277,7 +304,7 @@ async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient
     second, _ = await analyze(client, uri)
     assert second["version"] == 2 and second["tokens"] == first["tokens"]
     assert 0 < second["reusedTokens"] < second["tokens"]
-    fresh = analyzer.analyze(edited)
+    fresh = analyzer(edited)
     for view in ({"direction": "attendsTo"}, {"direction": "attendedBy", "refinement": "raw"}):
         served = await request(client, "attenScope/attention", {**params, **view, "topK": 1000})
         options = parse_options({**view, "topK": 1000}, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
@@ -313,7 +340,7 @@ async def test_cancel_stops_a_long_analysis(client: LanguageClient) -> None:
     result, _ = await analyze(client, small)
     assert result["tokens"] > 5
     assert loop.time() - began < 10
-    async with Expect(INVALID_PARAMS, "Analyze File"):
+    async with Expect(NOT_ANALYSED, "Analyze File"):
         await request(
             client, "attenScope/heads", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}
         )

@@ -13,11 +13,11 @@ from pytest_lsp import LanguageClient
 from atten_scope.lsp.documents import AnalysisStore
 from atten_scope.lsp.hover import code_span, hover_markdown
 from atten_scope.lsp.settings import Settings, parse_settings
-from atten_scope.options import DEFAULT_AGGREGATE
+from atten_scope.registry import DEFAULT_AGGREGATE
 from atten_scope.tokens import visible
 
 from .lsp_support import (
-    INVALID_PARAMS,
+    NOT_ANALYSED,
     REQUEST_FAILED,
     Expect,
     open_document,
@@ -73,7 +73,7 @@ async def test_settings_and_reload(client: LanguageClient) -> None:
     failed = await wait_for_state(client, "error", mark)
     assert "no-such-model" in failed["message"]
     assert any(m.type == types.MessageType.Error and "no-such-model" in m.message for m in client.messages)
-    async with Expect(INVALID_PARAMS, "Analyze File"):
+    async with Expect(NOT_ANALYSED, "Analyze File"):
         await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": POSITION})
     async with Expect(REQUEST_FAILED, "no-such-model"):
         await request(client, "attenScope/analyze", {"textDocument": {"uri": URI}})

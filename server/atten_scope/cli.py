@@ -13,7 +13,8 @@ from typing import Any
 
 from .errors import AttenScopeError, DocumentError, InvalidRequest
 from .evidence import faithfulness_line
-from .options import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, DIRECTIONS, ViewOptions, parse_options
+from .options import ViewOptions, parse_options
+from .registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, REFINEMENTS, TOP_K
 
 EMBEDDED_MODEL = "embedded:smollm2-135m"
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -29,9 +30,6 @@ def _index_list(text: str) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .aggregate import AGGREGATES
-    from .refine import REFINEMENTS
-
     parser = argparse.ArgumentParser(prog="atten-scope", description="What a language model attends to in your code.")
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="analyse a file and show the sources of one token")
@@ -42,19 +40,26 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--at", metavar="LINE:COL", help="1-based line and column as editors show them (default: last token)"
     )
-    analyze.add_argument("--direction", choices=DIRECTIONS, default="attendsTo")
-    analyze.add_argument("--refinement", choices=REFINEMENTS, default=DEFAULT_REFINEMENT)
-    analyze.add_argument("--aggregate", choices=AGGREGATES, default=DEFAULT_AGGREGATE)
+    defaults = ViewOptions()
+    analyze.add_argument("--direction", choices=list(DIRECTIONS), default=defaults.direction)
+    analyze.add_argument("--refinement", choices=list(REFINEMENTS), default=defaults.refinement)
+    analyze.add_argument("--aggregate", choices=list(AGGREGATES), default=defaults.aggregate)
     analyze.add_argument("--layers", type=_index_list, default="all", help="'all' or e.g. 20,21,22")
     analyze.add_argument("--heads", type=_index_list, default="all", help="'all' or e.g. 0,3")
     analyze.add_argument("--keep-sink", action="store_true", help="keep the first (sink) token in the weights")
     analyze.add_argument("--top-k", type=int, default=10)
-    analyze.add_argument("--max-tokens", type=int, default=4096, help="window size for long files")
+    analyze.add_argument(
+        "--max-tokens",
+        type=int,
+        default=MAX_TOKENS.default,
+        help=f"window size for long files ({MAX_TOKENS.minimum} to {MAX_TOKENS.maximum})",
+    )
     analyze.add_argument("--json", action="store_true", help="print the attenScope/attention result as JSON")
     analyze.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
-    serve.add_argument("--tcp", type=int, metavar="PORT")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp (default 127.0.0.1)")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     # vscode-languageclient appends --stdio to the command line; stdio is the default anyway.
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -93,16 +98,18 @@ def _progress(message: str) -> None:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    from .analysis import Analyzer
+    from .analysis import run_analysis
     from .model import load_model
     from .report import write_report
     from .results import attention_json, token_at_position
 
     text = read_document(args.file)
     at = parse_at(args.at)
-    if args.top_k < 1:
-        raise InvalidRequest("--top-k must be at least 1.")
-    loaded = load_model(args.model, args.device, args.trust_remote_code, progress=_progress)
+    if args.top_k < TOP_K.minimum:
+        raise InvalidRequest(f"--top-k must be at least {TOP_K.minimum}.")
+    if not MAX_TOKENS.minimum <= args.max_tokens <= MAX_TOKENS.maximum:
+        raise InvalidRequest(f"--max-tokens must be from {MAX_TOKENS.minimum} to {MAX_TOKENS.maximum}.")
+    loaded = load_model(args.model, args.device, args.trust_remote_code, progress=lambda _, message: _progress(message))
     params = {
         "direction": args.direction,
         "refinement": args.refinement,
@@ -114,7 +121,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     }
     options: ViewOptions = parse_options(params, ViewOptions(), loaded.info.layers, loaded.info.heads)
     bar = _ProgressBar()
-    analysis = Analyzer(loaded, args.max_tokens).analyze(text, progress=bar.update)
+    analysis = run_analysis(loaded, text, args.max_tokens, progress=bar.update)
     bar.close()
     if at is None:
         token = analysis.token_count - 1
@@ -173,8 +180,10 @@ class _ProgressBar:
 
             self._bar = tqdm(total=100, desc="Analysing", unit="%", file=sys.stderr, leave=False)
 
-    def update(self, fraction: float, message: str) -> None:
-        if self._bar is not None:
+    def update(self, fraction: float | None, message: str) -> None:
+        if fraction is None:
+            _progress(message)
+        elif self._bar is not None:
             self._bar.set_description(message[:60])
             self._bar.n = int(fraction * 100)
             self._bar.refresh()
@@ -194,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         if args.command == "serve":
-            from .lsp.server import main as serve_main
+            if args.tcp is not None and not 0 < args.tcp < 65536:
+                raise InvalidRequest("--tcp needs a port number from 1 to 65535.")
+            from .lsp.setup import start
 
-            return serve_main(["--tcp", str(args.tcp), "--host", args.host] if args.tcp else [])
+            return start(args.tcp, args.host, args.log_level)
         return run_analyze(args)
     except AttenScopeError as error:
         print(f"atten-scope: error: {error}", file=sys.stderr)

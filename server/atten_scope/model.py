@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,9 @@ import torch
 from . import embedded
 from .capture import install_capture_attention
 from .errors import ModelLoadError
+from .progress import ReportProgress
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -92,13 +90,13 @@ def _dtype_for(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def _load_embedded(device: torch.device, progress: Progress) -> tuple[Any, Any]:
+def _load_embedded(device: torch.device, progress: ReportProgress) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = embedded.embedded_gguf_path()
     cached = embedded.converted_dir(gguf)
     if (cached / "COMPLETE").is_file():
-        progress("Loading the embedded model from the converted-weights cache")
+        progress(None, "Loading the embedded model from the converted-weights cache")
         try:
             tokenizer = AutoTokenizer.from_pretrained(cached, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(
@@ -107,7 +105,7 @@ def _load_embedded(device: torch.device, progress: Progress) -> tuple[Any, Any]:
             return model, tokenizer
         except (OSError, ValueError) as error:  # a damaged cache entry is rebuilt, not fatal
             log.warning("Converted-weights cache at %s is unusable (%s); converting again", cached, error)
-    progress("Converting the embedded GGUF model (first start only, ~20 s)")
+    progress(None, "Converting the embedded GGUF model (first start only, ~20 s)")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, local_files_only=True, dtype=torch.float32, attn_implementation="sdpa"
@@ -127,13 +125,13 @@ def load_model(
     model_id: str,
     device: str = "auto",
     trust_remote_code: bool = False,
-    progress: Progress | None = None,
+    progress: ReportProgress | None = None,
 ) -> LoadedModel:
     """Load ``model_id``: ``embedded:smollm2-135m``, a local directory or ``.gguf`` file, or a Hub id.
 
     Only a Hub id may reach the network, and only because the user named that model.
     """
-    report = progress or (lambda message: log.info("%s", message))
+    report = progress or (lambda _, message: log.info("%s", message))
     target = resolve_device(device)
     model_id = model_id.strip()
     if not model_id:
@@ -161,7 +159,7 @@ def load_model(
                 raise ModelLoadError(f"Model path '{model_id}' does not exist.")
             else:
                 source = model_id
-            report(f"Loading model {model_id}")
+            report(None, f"Loading model {model_id}")
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             model = AutoModelForCausalLM.from_pretrained(
                 source, dtype=_dtype_for(target), attn_implementation="sdpa", **kwargs
@@ -178,5 +176,5 @@ def load_model(
             ) from error
         raise
     loaded = prepare(model_id, model, tokenizer, target)
-    report(f"Model {model_id} ready: {loaded.info.layers} layers x {loaded.info.heads} heads on {target.type}")
+    report(1.0, f"Model {model_id} ready: {loaded.info.layers} layers x {loaded.info.heads} heads on {target.type}")
     return loaded

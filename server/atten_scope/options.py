@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .aggregate import AGGREGATES
+from . import registry
 from .errors import InvalidRequest
-from .refine import REFINEMENTS
-
-DIRECTIONS = ("attendsTo", "attendedBy")
-DEFAULT_REFINEMENT = "norm"  # the most faithful view measured (bench/RESULTS.md), with lastLayers
-DEFAULT_AGGREGATE = "lastLayers"
-MAX_TOP_K = 1000
+from .registry import AGGREGATES, DIRECTIONS, REFINEMENTS
 
 
 @dataclass(frozen=True)
 class ViewOptions:
-    direction: str = "attendsTo"
-    refinement: str = DEFAULT_REFINEMENT
-    aggregate: str = DEFAULT_AGGREGATE
+    direction: str = registry.DEFAULT_DIRECTION
+    refinement: str = registry.DEFAULT_REFINEMENT
+    aggregate: str = registry.DEFAULT_AGGREGATE
     layers: tuple[int, ...] | None = None  # None: all layers
     heads: tuple[int, ...] | None = None  # None: all heads
     drop_sink: bool = True
-    top_k: int = 20
+    top_k: int = registry.TOP_K.default
+
+    @property
+    def refinement_spec(self) -> registry.Refinement:
+        return REFINEMENTS[self.refinement]
+
+    @property
+    def aggregate_spec(self) -> registry.Aggregate:
+        return AGGREGATES[self.aggregate]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,10 +41,24 @@ class ViewOptions:
         }
 
 
-def _choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidRequest(f"Unknown {what} {value!r}: use one of {', '.join(allowed)}.")
-    return value
+VIEW_KEYS = ("direction", "refinement", "aggregate", "layers", "heads", "dropSink", "topK")
+
+
+@dataclass(frozen=True)
+class ViewQuery:
+    """A view request: its params, the user's view defaults under them, and the version it answers."""
+
+    params: Mapping[str, Any]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    version: int | None = None
+
+    def options(self, layers: int, heads: int, fixed: Mapping[str, Any] | None = None) -> ViewOptions:
+        """The defaults overlaid with the request's view fields, then with what the view ``fixed``;
+        ``layers`` and ``heads`` are the model's counts."""
+        merged = dict(self.defaults)
+        merged.update({k: self.params[k] for k in VIEW_KEYS if self.params.get(k) is not None})
+        merged.update(fixed or {})
+        return parse_options(merged, ViewOptions(), layers, heads)
 
 
 def parse_selection(value: Any, count: int, what: str) -> tuple[int, ...] | None:
@@ -65,11 +83,11 @@ def parse_options(params: dict[str, Any], base: ViewOptions, layers: int, heads:
         raise InvalidRequest("The request parameters must be an object.")
     options = base
     if params.get("direction") is not None:
-        options = replace(options, direction=_choice(params["direction"], DIRECTIONS, "direction"))
+        options = replace(options, direction=registry.choice(DIRECTIONS, params["direction"], "direction"))
     if params.get("refinement") is not None:
-        options = replace(options, refinement=_choice(params["refinement"], REFINEMENTS, "refinement"))
+        options = replace(options, refinement=registry.choice(REFINEMENTS, params["refinement"], "refinement"))
     if params.get("aggregate") is not None:
-        options = replace(options, aggregate=_choice(params["aggregate"], AGGREGATES, "aggregate"))
+        options = replace(options, aggregate=registry.choice(AGGREGATES, params["aggregate"], "aggregate"))
     if "layers" in params:
         options = replace(options, layers=parse_selection(params["layers"], layers, "layers"))
     if "heads" in params:
@@ -80,16 +98,18 @@ def parse_options(params: dict[str, Any], base: ViewOptions, layers: int, heads:
         options = replace(options, drop_sink=params["dropSink"])
     if params.get("topK") is not None:
         top_k = params["topK"]
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < registry.TOP_K.minimum:
             raise InvalidRequest("topK must be a positive whole number.")
-        options = replace(options, top_k=min(top_k, MAX_TOP_K))
+        options = replace(options, top_k=min(top_k, registry.TOP_K.maximum))
     check_combination(options, layers, heads)
     return options
 
 
 def check_combination(options: ViewOptions, layers: int, heads: int) -> None:
-    if options.aggregate == "perHead":
+    if options.aggregate_spec.one_head:
         chosen_layers = options.layers if options.layers is not None else tuple(range(layers))
         chosen_heads = options.heads if options.heads is not None else tuple(range(heads))
         if len(chosen_layers) != 1 or len(chosen_heads) != 1:
-            raise InvalidRequest("The perHead aggregate shows one head: choose exactly one layer and one head.")
+            raise InvalidRequest(
+                f"The {options.aggregate} aggregate shows one head: choose exactly one layer and one head."
+            )

@@ -16,12 +16,23 @@ Negative entries are clipped to 0 and every refined row is renormalised to sum t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from . import cancellation
 from .capture import GRAM_CHECKPOINT, CapturedWindow
+from .registry import REFINEMENTS, Implementations
 
-REFINEMENTS = ("raw", "norm", "effective", "effective+norm")
+# (window, layers, first, count) -> refined rows (L', H, count, first+count), each summing to 1.
+RowBuilder = Callable[[CapturedWindow, torch.Tensor, int, int], torch.Tensor]
+# (window, layers, source, first, count) -> the refined entries of rows first.. at ``source``: (L', H, count).
+ColumnReader = Callable[[CapturedWindow, torch.Tensor, int, int, int], torch.Tensor]
+ROW_BUILDERS = Implementations[RowBuilder](REFINEMENTS, "refinement")
+COLUMN_READERS = Implementations[ColumnReader](REFINEMENTS, "refinement with columns", lambda spec: spec.columns)
+rows_of = ROW_BUILDERS.register
+columns_of = COLUMN_READERS.register
+
 RANK_RTOL = 1e-5
 ROW_BLOCK = 16  # rows refined at once: bounds the (rows x layers x kv x d x d) Gram block
 
@@ -105,6 +116,7 @@ def column_mask(win: CapturedWindow, layers: torch.Tensor, source: int, first: i
     return _allowed(win, layers, torch.arange(first, first + count), torch.tensor(source))
 
 
+@rows_of("raw")
 def raw_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) -> torch.Tensor:
     """Softmax attention rows first..first+count-1 for ``layers``: (L', H, count, first+count)."""
     sources = first + count
@@ -161,22 +173,47 @@ def _normalise(rows: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
     return torch.where(good, rows / torch.where(good, total, torch.ones_like(total)), fallback)
 
 
+def _value_norms(win: CapturedWindow, layers: torch.Tensor, sources: int) -> torch.Tensor:
+    """||f_h(j)|| for sources 0..sources-1, shaped to weight rows: (L', H, 1, sources)."""
+    return select_layers(win.value_norm, layers)[:, :, :sources].float()[:, :, None, :]
+
+
+@rows_of("norm")
+def norm_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) -> torch.Tensor:
+    attention = raw_rows(win, layers, first, count)
+    return _normalise(attention * _value_norms(win, layers, first + count), attention)
+
+
+@rows_of("effective")
+def effective_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) -> torch.Tensor:
+    attention = raw_rows(win, layers, first, count)
+    return _normalise(_effective(win, layers, first, count, attention), attention)
+
+
+@rows_of("effective+norm")
+def effective_norm_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int) -> torch.Tensor:
+    attention = raw_rows(win, layers, first, count)
+    effective = _effective(win, layers, first, count, attention).clamp_min(0)
+    return _normalise(effective * _value_norms(win, layers, first + count), attention)
+
+
 def refined_rows(win: CapturedWindow, layers: torch.Tensor, first: int, count: int, refinement: str) -> torch.Tensor:
     """Refined, clipped, renormalised rows first..first+count-1: (L', H, count, first+count).
 
     Callers refine long ranges block by block (see ``row_blocks``) and reduce each block, so
     that no layers x heads x n x n tensor is ever held.
     """
-    if refinement not in REFINEMENTS:
-        raise ValueError(f"unknown refinement {refinement!r}")
-    attention = raw_rows(win, layers, first, count)
-    if refinement == "raw":
-        return attention
-    base = _effective(win, layers, first, count, attention) if refinement.startswith("effective") else attention
-    if refinement.endswith("norm"):
-        norms = select_layers(win.value_norm, layers)[:, :, : first + count].float()[:, :, None, :]
-        base = base.clamp_min(0) * norms
-    return _normalise(base, attention)
+    return ROW_BUILDERS.get(refinement)(win, layers, first, count)
+
+
+def refined_column(
+    win: CapturedWindow, layers: torch.Tensor, source: int, first: int, count: int, refinement: str
+) -> torch.Tensor:
+    """The refined a_ij of rows first..first+count-1 at the fixed ``source`` j: (L', H, count).
+
+    Only for refinements that declare ``columns``; the others rebuild rows.
+    """
+    return COLUMN_READERS.get(refinement)(win, layers, source, first, count)
 
 
 def row_blocks(first: int, count: int, block: int = ROW_BLOCK) -> list[tuple[int, int]]:
@@ -184,6 +221,7 @@ def row_blocks(first: int, count: int, block: int = ROW_BLOCK) -> list[tuple[int
     return [(start, min(block, first + count - start)) for start in range(first, first + count, block)]
 
 
+@columns_of("raw")
 def raw_column(win: CapturedWindow, layers: torch.Tensor, source: int, first: int, count: int) -> torch.Tensor:
     """Raw a_ij for the fixed source j and rows first..first+count-1: (L', H, count).
 
@@ -238,9 +276,14 @@ def _layer_norm_totals(win: CapturedWindow, layer: int) -> torch.Tensor:
     return totals if kept is None else torch.cat([kept, totals], dim=1)
 
 
+@columns_of("norm")
 def norm_column(win: CapturedWindow, layers: torch.Tensor, source: int, first: int, count: int) -> torch.Tensor:
     """Kobayashi-norm a_ij ||f_h(j)|| / Z_i^h for the fixed source j: (L', H, count)."""
     raw = raw_column(win, layers, source, first, count)
     norms = select_layers(win.value_norm, layers)[:, :, source].float()[:, :, None]
     totals = norm_totals(win, layers)[:, :, first : first + count]
     return raw * norms / totals.clamp_min(1e-30)
+
+
+ROW_BUILDERS.check()
+COLUMN_READERS.check()

@@ -16,6 +16,7 @@ import numpy as np
 from .analysis import Analysis
 from .options import ViewOptions
 from .tokens import visible
+from .views import attention_matrix, attention_vector
 
 REGION_TOKENS = 768  # rows computed for hover and the heatmap: the focus token and the tokens before it
 TOP_PER_ROW = 24
@@ -121,8 +122,9 @@ def build_report(analysis: Analysis, focus: int, options: ViewOptions, title: st
     doc = analysis.document
     count = min(REGION_TOKENS, focus + 1)
     first = focus + 1 - count
-    if options.direction == "attendsTo" and options.aggregate != "rollout":
-        matrix = analysis.matrix(options, first, count)
+    # A streamed aggregate (rollout) costs every earlier row per row: only the focus row is shipped.
+    if options.direction == "attendsTo" and not options.aggregate_spec.streamed:
+        matrix = attention_matrix(analysis, options, first, count)
         rows = {}
         for r in range(count):
             row = matrix[r]
@@ -130,7 +132,7 @@ def build_report(analysis: Analysis, focus: int, options: ViewOptions, title: st
             rows[str(first + r)] = [[int(first + j), round(float(row[j]), 6)] for j in order if row[j] > 0]
     else:
         matrix = np.zeros((0, 0))
-        weights = analysis.weights(focus, options)
+        weights = attention_vector(analysis, focus, options)
         order = np.argsort(-weights, kind="stable")[:TOP_PER_ROW]
         rows = {str(focus): [[int(j), round(float(weights[j]), 6)] for j in order if weights[j] > 0]}
     from .evidence import faithfulness_line, view_faithfulness
@@ -142,7 +144,8 @@ def build_report(analysis: Analysis, focus: int, options: ViewOptions, title: st
         "file": title,
         "settings": (
             f"model {analysis.info.id} · {settings['refinement']} · {settings['aggregate']} · {settings['direction']}"
-            f" · layers {settings['layers']} · heads {settings['heads']} · dropSink {settings['dropSink']}"
+            f" · layers {settings['layers']} · heads {settings['heads']}"
+            f" · {'sink dropped' if settings['dropSink'] else 'sink kept'}"
             f" · {analysis.token_count} tokens in {len(analysis.windows)} window(s)"
             + (" · the file was truncated" if analysis.truncated else "")
             + (

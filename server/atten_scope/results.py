@@ -1,19 +1,33 @@
-"""Analysis -> the JSON objects of the protocol (docs/PROTOCOL.md), shared by the CLI and the server."""
+"""Analysis -> the JSON objects of the protocol (docs/PROTOCOL.md), shared by the CLI and the server.
+
+Each view of ``registry.VIEWS`` has one result builder here, registered with ``@result_of``.
+"""
 
 from __future__ import annotations
 
 import base64
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .aggregate import drop_and_renormalise
 from .analysis import Analysis
 from .errors import InvalidRequest
 from .evidence import view_faithfulness
-from .options import ViewOptions
+from .options import ViewOptions, ViewQuery
+from .registry import HEATMAP_TOKENS, VIEWS, Implementations
+from .views import attention_matrix, attention_vector, head_vectors
+
+ResultBuilder = Callable[[Analysis, ViewQuery], dict[str, Any]]
+RESULT_BUILDERS = Implementations[ResultBuilder](VIEWS, "view")
+result_of = RESULT_BUILDERS.register
+
+
+def view_result(name: str, analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    """The JSON answer of the view ``name`` to ``query``."""
+    return RESULT_BUILDERS.get(name)(analysis, query)
 
 
 def token_json(analysis: Analysis, index: int) -> dict[str, Any]:
@@ -62,7 +76,7 @@ def analyze_json(analysis: Analysis, uri: str, version: int | None) -> dict[str,
 
 def attention_json(analysis: Analysis, token: int, options: ViewOptions, version: int | None = None) -> dict[str, Any]:
     began = time.perf_counter()
-    weights = analysis.weights(token, options)
+    weights = attention_vector(analysis, token, options)
     order = np.argsort(-weights, kind="stable")
     targets = [
         {**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[: options.top_k] if weights[i] > 0
@@ -80,11 +94,18 @@ def attention_json(analysis: Analysis, token: int, options: ViewOptions, version
     }
 
 
+@result_of("attention")
+def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    options = query.options(analysis.info.layers, analysis.info.heads)
+    token = token_at_position(analysis, query.params.get("position"))
+    return attention_json(analysis, token, options, query.version)
+
+
 def heatmap_json(
     analysis: Analysis, options: ViewOptions, first: int, count: int, version: int | None = None
 ) -> dict[str, Any]:
     """The lower triangle of the aggregated matrix, quantised to uint8 against its maximum."""
-    matrix = analysis.matrix(options, first, count)
+    matrix = attention_matrix(analysis, options, first, count)
     rows, cols = np.tril_indices(count)
     triangle = matrix[rows, cols]
     scale = float(triangle.max()) if triangle.size and triangle.max() > 0 else 1.0
@@ -100,25 +121,60 @@ def heatmap_json(
     }
 
 
+def _one_or_all(value: Any, what: str) -> str | list[int]:
+    """The heatmap's ``layer``/``head``: ``"all"`` or one index."""
+    if value is None or value == "all":
+        return "all"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f'{what} must be "all" or a {what} number.')
+    return [value]
+
+
+def token_range(value: Any, count: int) -> tuple[int, int]:
+    """``tokenRange`` [start, end) (end exclusive), clipped to what can be drawn."""
+    if value is None:
+        return 0, min(count, HEATMAP_TOKENS)
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+    ):
+        raise InvalidRequest("tokenRange must be [start, end], two token indices.")
+    start, end = value
+    if not 0 <= start < end <= count:
+        raise InvalidRequest(f"tokenRange [{start}, {end}] is outside the {count} analysed tokens.")
+    if end - start > HEATMAP_TOKENS:
+        raise InvalidRequest(f"tokenRange covers {end - start} tokens; the heatmap shows at most {HEATMAP_TOKENS}.")
+    return start, end
+
+
+@result_of("heatmap")
+def heatmap_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    layers = _one_or_all(query.params.get("layer"), "layer")
+    heads = _one_or_all(query.params.get("head"), "head")
+    first, end = token_range(query.params.get("tokenRange"), analysis.token_count)
+    options = query.options(analysis.info.layers, analysis.info.heads, {"layers": layers, "heads": heads})
+    return heatmap_json(analysis, options, first, end - first, query.version)
+
+
 def heads_json(analysis: Analysis, token: int, options: ViewOptions, version: int | None = None) -> dict[str, Any]:
-    """Per layer x head: entropy (nats) of the refined row, its top source and the weight on it."""
-    rows, start = analysis.head_rows(token, options.refinement)
-    win, _ = analysis.owner(token)
-    sinks = [s - start for s in analysis.sinks(win)] if options.drop_sink else []
+    """Per layer x head, in ``options.direction``: the entropy (nats) of the head's refined row (or
+    column), its top token and the weight on it."""
+    vectors, offset = head_vectors(analysis, token, options)
     cells = []
-    for layer in range(rows.shape[0]):
-        for head in range(rows.shape[1]):
-            row = drop_and_renormalise(rows[layer, head], sinks)
-            positive = row[row > 0]
+    for layer in range(vectors.shape[0]):
+        for head in range(vectors.shape[1]):
+            vector = vectors[layer, head]
+            positive = vector[vector > 0]
             entropy = float(-(positive * np.log(positive)).sum()) if positive.size else 0.0
-            top = int(np.argmax(row))
+            top = int(np.argmax(vector))
             cells.append(
                 {
                     "layer": layer,
                     "head": head,
                     "entropy": entropy if math.isfinite(entropy) else 0.0,
-                    "top": token_json(analysis, start + top),
-                    "weight": float(row[top]),
+                    "top": token_json(analysis, offset + top) if positive.size else None,
+                    "weight": float(vector[top]),
                 }
             )
     return {
@@ -129,3 +185,15 @@ def heads_json(analysis: Analysis, token: int, options: ViewOptions, version: in
         "cells": cells,
         "settings": options.to_json(),
     }
+
+
+@result_of("heads")
+def heads_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    # The grid shows every head on its own: layer/head selections and aggregates do not apply.
+    fixed = {"aggregate": "headMean", "layers": "all", "heads": "all"}
+    options = query.options(analysis.info.layers, analysis.info.heads, fixed)
+    token = token_at_position(analysis, query.params.get("position"))
+    return heads_json(analysis, token, options, query.version)
+
+
+RESULT_BUILDERS.check()

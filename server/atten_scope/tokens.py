@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .errors import DocumentError
-
-
-class Tokenizer(Protocol):
-    def __call__(self, text: str, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 Model loading and analysis share one worker thread, so torch never runs two forward passes at
 once and a reload cannot race an analysis. Views of finished analyses (attention, heatmap, heads,
 hover) run on a second thread, so they answer while a long analysis is in progress.
+
+The engine knows nothing of the server: it reports through the callbacks of ``EngineEvents``.
 """
 
 from __future__ import annotations
@@ -11,25 +13,35 @@ import asyncio
 import gc
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from ..cancellation import cancellable
 from ..errors import ModelLoadError
 from ..model import LoadedModel, load_model
 from .settings import Settings
 
-if TYPE_CHECKING:
-    from .server import AttenScopeServer
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def _nothing(*_: Any) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class EngineEvents:
+    """How the engine tells the user what it does; each may be called from any thread."""
+
+    status: Callable[[str, str, str | None], None] = _nothing  # (state, message, model)
+    error: Callable[[str], None] = _nothing  # a sentence shown to the user
+
+
 class Engine:
-    def __init__(self, server: AttenScopeServer) -> None:
-        self.server = server
+    def __init__(self, events: EngineEvents | None = None) -> None:
+        self.events = events or EngineEvents()
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-model")
         self.views = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-views")
         self.loaded: LoadedModel | None = None
@@ -39,23 +51,42 @@ class Engine:
         self._loading: asyncio.Future[LoadedModel] | None = None
         self._loading_key: tuple[str, str, bool] | None = None
         self.wanted_key: tuple[str, str, bool] | None = None  # the model the settings name
+        self._background: set[asyncio.Future[Any]] = set()
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.worker, fn)
+    async def run(self, fn: Callable[[], T], cancel: threading.Event | None = None) -> T:
+        """Run ``fn`` on the model thread (loading, analysis); see ``_submit`` for cancellation."""
+        return await self._submit(self.worker, fn, cancel)
 
-    async def view(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the views thread; cancelling the caller also stops ``fn`` at its next check."""
-        cancel = threading.Event()
+    async def view(self, fn: Callable[[], T], cancel: threading.Event | None = None) -> T:
+        """Run ``fn`` on the views thread; see ``_submit`` for cancellation."""
+        return await self._submit(self.views, fn, cancel)
+
+    @staticmethod
+    async def _submit(executor: ThreadPoolExecutor, fn: Callable[[], T], cancel: threading.Event | None) -> T:
+        """Cancelling the caller, or setting ``cancel``, stops ``fn`` at its next ``cancellation.check()``."""
+        event = cancel or threading.Event()
 
         def call() -> T:
-            with cancellable(cancel):
+            with cancellable(event):
                 return fn()
 
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.views, call)
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
         except asyncio.CancelledError:
-            cancel.set()
+            event.set()
             raise
+
+    def in_background(self, work: Coroutine[Any, Any, Any], what: str) -> None:
+        """Run ``work`` without a caller waiting on it; a failure is logged, never swallowed."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+
+        def done(future: asyncio.Future[Any]) -> None:
+            self._background.discard(future)
+            if not future.cancelled() and future.exception() is not None:
+                log.warning("%s failed: %s", what, future.exception())
+
+        task.add_done_callback(done)
 
     async def ensure_loaded(self, settings: Settings) -> LoadedModel:
         key = settings.model_key
@@ -86,11 +117,11 @@ class Engine:
 
     async def _load(self, settings: Settings) -> LoadedModel:
         key = settings.model_key
-        server = self.server
-        server.status("loadingModel", f"Loading {settings.model}", model=settings.model)
+        events = self.events
+        events.status("loadingModel", f"Loading {settings.model}", settings.model)
 
-        def progress(message: str) -> None:
-            server.call_on_loop(server.status, "loadingModel", message, settings.model)
+        def progress(_: float | None, message: str) -> None:
+            events.status("loadingModel", message, settings.model)
 
         def load() -> LoadedModel:
             _release_memory()  # the previous model's tensors are unreferenced by now
@@ -103,18 +134,16 @@ class Engine:
                 self._loading = None
                 self._loading_key = None
             message = load_failure(settings.model, error)
-            server.status("error", message, model=settings.model)
-            server.show_error(message)
+            events.status("error", message, settings.model)
+            events.error(message)
             raise ModelLoadError(message) from error
         if self._loading_key == key:
             self.loaded, self.loaded_key = loaded, key
             self._loading = None
             self._loading_key = None
             info = loaded.info
-            server.status(
-                "ready",
-                f"{info.id}: {info.layers} layers x {info.heads} heads on {loaded.device.type}",
-                model=info.id,
+            events.status(
+                "ready", f"{info.id}: {info.layers} layers x {info.heads} heads on {loaded.device.type}", info.id
             )
         return loaded
 

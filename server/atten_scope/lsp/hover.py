@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from .. import results
+from ..analysis import Analysis
+from ..errors import AttenScopeError
 from ..evidence import faithfulness_line
 from ..tokens import visible
+from .views import compute_view
+
+if TYPE_CHECKING:
+    from .server import AttenScopeServer
+
+log = logging.getLogger(__name__)
+HOVER_ROWS = 8
 
 _BACKTICKS = re.compile(r"`+")
 
@@ -56,3 +70,37 @@ def hover_markdown(attention: dict[str, Any], model_id: str, rows: int) -> str:
     if settings.get("direction") == "attendsTo":
         out += ["", f"*{faithfulness_line(attention.get('faithfulness'))}*"]
     return "\n".join(out)
+
+
+def register(server: AttenScopeServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: AttenScopeServer, params: types.HoverParams) -> types.Hover | None:
+        uri = params.text_document.uri
+        try:
+            entry = ls.current_entry(uri)
+        except JsonRpcException:
+            return None  # not analysed, or stale: no card
+        settings = ls.settings
+        position = {"line": params.position.line, "character": params.position.character}
+
+        def compute(analysis: Analysis) -> dict[str, Any] | None:
+            try:
+                options = settings.view_options({}, analysis.info.layers, analysis.info.heads)
+                token = results.token_at_position(analysis, position)
+                return results.attention_json(analysis, token, options, entry.version)
+            except AttenScopeError as error:
+                log.debug("No hover at %s: %s", position, error)
+                return None
+
+        try:
+            result = await compute_view(ls, uri, entry, compute)
+        except JsonRpcException:
+            return None
+        if result is None:
+            return None
+        markdown = hover_markdown(result, entry.analysis.info.id, HOVER_ROWS)
+        span = result["token"]["range"]
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
+            range=types.Range(start=types.Position(**span["start"]), end=types.Position(**span["end"])),
+        )

@@ -5,17 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..analysis import DEFAULT_MAX_TOKENS
 from ..embedded import EMBEDDED_ID
 from ..errors import InvalidRequest
-from ..options import ViewOptions, parse_options
+from ..options import VIEW_KEYS, ViewOptions, ViewQuery, parse_options
+from ..registry import CACHE_DOCUMENTS, MAX_TOKENS
 
 SECTION = "attenScope"
 DEVICES = ("auto", "cpu", "cuda", "mps")
-VIEW_KEYS = ("direction", "refinement", "aggregate", "layers", "heads", "dropSink", "topK")
-MIN_MAX_TOKENS = 16
-MAX_MAX_TOKENS = 131_072
-MAX_CACHE_DOCUMENTS = 256
 # Large enough that any model's layer or head index passes; real bounds are checked per request.
 _ANY_COUNT = 1_000_000
 
@@ -24,9 +20,9 @@ _ANY_COUNT = 1_000_000
 class Settings:
     model: str = EMBEDDED_ID
     device: str = "auto"
-    max_tokens: int = DEFAULT_MAX_TOKENS
+    max_tokens: int = MAX_TOKENS.default
     trust_remote_code: bool = False
-    cache_documents: int = 8
+    cache_documents: int = CACHE_DOCUMENTS.default
     # View defaults as the client spelled them; validated against the model at request time.
     view: dict[str, Any] = field(default_factory=dict)
 
@@ -37,9 +33,7 @@ class Settings:
 
     def view_options(self, params: dict[str, Any], layers: int, heads: int) -> ViewOptions:
         """The settings' view defaults overlaid with a request's explicit fields."""
-        merged = dict(self.view)
-        merged.update({k: params[k] for k in VIEW_KEYS if params.get(k) is not None})
-        return parse_options(merged, ViewOptions(), layers, heads)
+        return ViewQuery(params, self.view).options(layers, heads)
 
 
 def _whole(value: Any) -> bool:
@@ -80,10 +74,10 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
             bad("device", f"expected one of {', '.join(DEVICES)}")
     if "maxTokens" in raw and raw["maxTokens"] is not None:
         value = raw["maxTokens"]
-        if _whole(value) and MIN_MAX_TOKENS <= value <= MAX_MAX_TOKENS:
+        if _whole(value) and MAX_TOKENS.minimum <= value <= MAX_TOKENS.maximum:
             settings = replace(settings, max_tokens=value)
         else:
-            bad("maxTokens", f"expected a whole number from {MIN_MAX_TOKENS} to {MAX_MAX_TOKENS}")
+            bad("maxTokens", f"expected a whole number from {MAX_TOKENS.minimum} to {MAX_TOKENS.maximum}")
     if "trustRemoteCode" in raw and raw["trustRemoteCode"] is not None:
         if isinstance(raw["trustRemoteCode"], bool):
             settings = replace(settings, trust_remote_code=raw["trustRemoteCode"])
@@ -91,10 +85,13 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
             bad("trustRemoteCode", "expected true or false")
     if "cacheDocuments" in raw and raw["cacheDocuments"] is not None:
         value = raw["cacheDocuments"]
-        if _whole(value) and 1 <= value <= MAX_CACHE_DOCUMENTS:
+        if _whole(value) and CACHE_DOCUMENTS.minimum <= value <= CACHE_DOCUMENTS.maximum:
             settings = replace(settings, cache_documents=value)
         else:
-            bad("cacheDocuments", f"expected a whole number from 1 to {MAX_CACHE_DOCUMENTS}")
+            bad(
+                "cacheDocuments",
+                f"expected a whole number from {CACHE_DOCUMENTS.minimum} to {CACHE_DOCUMENTS.maximum}",
+            )
     view = dict(settings.view)
     for key in VIEW_KEYS:
         if key not in raw or raw[key] is None:

@@ -1,0 +1,76 @@
+"""``attenScope/analyze``: run the model over a document, with progress and cancellation."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from pygls.exceptions import JsonRpcContentModified
+
+from .. import results
+from ..analysis import run_analysis
+from ..errors import AttenScopeError
+from .engine import is_out_of_memory
+from .errors import RequestFailed, document_uri, request_object, translate_errors
+from .progress import WorkDoneProgress
+
+if TYPE_CHECKING:
+    from .server import AttenScopeServer
+
+ANALYZE = "attenScope/analyze"
+
+
+def register(server: AttenScopeServer) -> None:
+    @server.feature(ANALYZE)
+    @translate_errors
+    async def analyze(ls: AttenScopeServer, params: Any) -> dict[str, Any]:
+        p = request_object(params)
+        uri = document_uri(p)
+        doc = ls.document(uri)
+        version, text = doc.version, doc.source
+        settings = ls.settings
+        generation = ls.engine.generation
+        loaded = await ls.engine.ensure_loaded(settings)
+        previous = ls.store.get(uri)
+        cancel = threading.Event()
+        progress = WorkDoneProgress(ls, p.get("workDoneToken"), cancel)
+        ls.analyses_running += 1
+        ls.status("analyzing", f"Analysing {uri}", model=loaded.info.id)
+        progress.begin("Atten-Scope: analysing")
+        outcome = "Cancelled"
+        try:
+            analysis = await ls.engine.run(
+                lambda: run_analysis(
+                    loaded,
+                    text,
+                    settings.max_tokens,
+                    previous=previous.analysis if previous is not None else None,
+                    progress=progress,
+                ),
+                cancel,
+            )
+            outcome = f"{analysis.token_count} tokens"
+        except (MemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error):
+                raise
+            outcome = "Out of memory"
+            message = "Out of memory while analysing: lower attenScope.maxTokens or use a smaller model."
+            ls.show_error(message)
+            raise RequestFailed(message) from error
+        except AttenScopeError as error:
+            outcome = str(error)
+            raise
+        finally:
+            ls.analyses_running -= 1
+            progress.end(outcome)
+            if ls.analyses_running == 0 and ls.engine.loaded is not None:
+                ls.status("ready", "Ready", model=ls.engine.loaded.info.id)
+        if generation != ls.engine.generation:
+            raise JsonRpcContentModified("The model changed during the analysis: analyse the document again.")
+        ls.store.put(uri, analysis, version)
+        current = ls.workspace.text_documents.get(unquote(uri))
+        if current is None or current.version != version:
+            # Kept above for prefix reuse; the client retries on ContentModified.
+            raise JsonRpcContentModified("The document changed during the analysis: analyse it again.")
+        return results.analyze_json(analysis, uri, version)

@@ -1,0 +1,38 @@
+"""The composition root: build the server, wire each feature module, start the transport."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from lsprotocol import types
+
+from . import analyze, hover, lifecycle, logs, views
+from .server import AttenScopeServer
+
+FEATURES = (lifecycle, analyze, views, hover)
+
+
+def create_server() -> AttenScopeServer:
+    server = AttenScopeServer()
+    for feature in FEATURES:
+        feature.register(server)
+    return server
+
+
+def start(tcp: int | None = None, host: str = "127.0.0.1", log_level: str = "INFO") -> int:
+    """Run the language server over stdio, or on ``host:tcp``, until the client ends it."""
+    server = create_server()
+
+    def send(params: types.LogMessageParams) -> None:
+        server.call_on_loop(server.window_log_message, params)
+
+    logs.install(send, getattr(logging, log_level))
+    if tcp is not None:
+        server.start_tcp(host, tcp)
+        return 0
+    # stdout carries the protocol: anything printed by a library must not end up in it.
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr
+    server.start_io(stdin, stdout)
+    return 0

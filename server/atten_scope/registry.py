@@ -1,0 +1,312 @@
+"""What Atten-Scope offers, as data: refinements, aggregates, directions, views and limits.
+
+This module is the one place that names them. Everything that validates, dispatches or lists a
+method takes it from here: option parsing in the CLI and the language server, the engine's fast
+paths (``Refinement.columns``, ``Aggregate.linear``), the HTML report, and the extension's pickers
+(the server sends ``capabilities_json()`` in its ``initialize`` result). It imports no torch, so
+the CLI can build its parser and the server can validate settings before a model is loaded.
+
+Adding a refinement: write its row function in ``refine.py`` (``@rows_of("name")``) and add one
+entry below. A view: its result function in ``results.py`` (``@result_of("name")``) and one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .errors import InvalidRequest
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """How a raw attention row is turned into a more faithful one (see ``refine.py`` for the math)."""
+
+    name: str
+    label: str
+    description: str
+    # Linear in the rows: the entry a_ij for a fixed source j is read from q, k, the row's
+    # log-sum-exp (and cached per-row totals) without rebuilding rows, so columns are cheap.
+    columns: bool
+    cost: str
+    needs_gradients: bool = False
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """How refined rows of the selected layers and heads become one row (see ``aggregate.py``)."""
+
+    name: str
+    label: str
+    description: str
+    # A fixed linear combination of the layer/head rows: combining columns equals the column of
+    # the combined rows, so with a ``columns`` refinement attendedBy reads no row.
+    linear: bool
+    # Accumulates through the layers (rollout): computed by streaming row blocks layer by layer,
+    # never with layers x n x n matrices.
+    streamed: bool
+    # Shows exactly one layer and one head.
+    one_head: bool
+    cost: str
+
+
+@dataclass(frozen=True)
+class Direction:
+    name: str
+    label: str
+    description: str
+
+
+@dataclass(frozen=True)
+class View:
+    """A request the language server answers from an analysis (``results.py`` builds its JSON)."""
+
+    name: str
+    method: str
+    label: str
+    description: str
+    options: tuple[str, ...]  # the request fields it honours, besides textDocument
+    cost: str
+
+
+# The tables below are data: their entries are alike in shape by design.
+REFINEMENTS: dict[str, Refinement] = {
+    r.name: r
+    for r in (
+        Refinement(
+            "raw",
+            "Raw attention",
+            "The softmax weights as the model computed them.",
+            columns=True,
+            cost="one q·k row per layer and head",
+        ),
+        Refinement(
+            "norm",
+            "Value-norm weighted (Kobayashi et al. 2020)",
+            "Each weight times the norm of what that source writes into the output, renormalised.",
+            columns=True,
+            cost="as raw; the first column request of a layer builds its row totals once",
+        ),
+        Refinement(
+            "effective",
+            "Effective attention (Brunner et al. 2020)",
+            "The part of each row that changes the head's output: its projection onto the value span.",
+            columns=False,
+            cost="a d x d solve per row, layer and KV head; columns rebuild every later row",
+        ),
+        Refinement(
+            "effective+norm",
+            "Effective, value-norm weighted",
+            "Effective attention weighted by the value norms.",
+            columns=False,
+            cost="as effective",
+        ),
+    )
+}
+
+AGGREGATES: dict[str, Aggregate] = {
+    a.name: a
+    for a in (
+        Aggregate(
+            "headMean",
+            "Mean of heads and layers",
+            "The mean over the selected heads and layers.",
+            linear=True,
+            streamed=False,
+            one_head=False,
+            cost="one pass over the selected layers",
+        ),
+        Aggregate(
+            "headMax",
+            "Strongest head per layer",
+            "The strongest head per layer, averaged over layers and renormalised.",
+            linear=False,
+            streamed=False,
+            one_head=False,
+            cost="one pass over the selected layers; columns rebuild rows",
+        ),
+        Aggregate(
+            "lastLayers",
+            "Mean of the last half of the layers",
+            "The head mean over the last half of the selected layers, which track the output best.",
+            linear=True,
+            streamed=False,
+            one_head=False,
+            cost="half the layers of headMean",
+        ),
+        Aggregate(
+            "rollout",
+            "Attention rollout (Abnar & Zuidema 2020)",
+            "Attention accumulated through the layers, with the residual as half of each step.",
+            linear=False,
+            streamed=True,
+            one_head=False,
+            cost="every row before the token in every layer",
+        ),
+        Aggregate(
+            "perHead",
+            "One head",
+            "One layer and one head on its own.",
+            linear=True,
+            streamed=False,
+            one_head=True,
+            cost="one layer and head",
+        ),
+    )
+}
+
+DIRECTIONS: dict[str, Direction] = {
+    d.name: d
+    for d in (
+        Direction("attendsTo", "Attends to", "What the token at the cursor draws on (its row)."),
+        Direction("attendedBy", "Attended by", "Which later tokens draw on the token at the cursor (its column)."),
+    )
+}
+
+_VIEW_OPTIONS = ("direction", "refinement", "aggregate", "layers", "heads", "dropSink", "topK")
+
+VIEWS: dict[str, View] = {
+    v.name: v
+    for v in (
+        View(
+            "attention",
+            "attenScope/attention",
+            "Attention at the cursor",
+            "The sources of one token (or the tokens that draw on it), with per-line sums.",
+            options=("position", *_VIEW_OPTIONS),
+            cost="one row or column",
+        ),
+        View(
+            "heatmap",
+            "attenScope/heatmap",
+            "Heatmap",
+            "The token x token matrix of a range, quantised to bytes.",
+            options=("layer", "head", "refinement", "aggregate", "dropSink", "tokenRange"),
+            cost="one row per token of the range",
+        ),
+        View(
+            "heads",
+            "attenScope/heads",
+            "Model view",
+            "Every layer and head on its own: the entropy of its row (or column) and its top token.",
+            options=("position", "refinement", "direction", "dropSink"),
+            cost="one row or column per layer and head",
+        ),
+    )
+}
+
+# Defaults of the view options: the most faithful view measured (bench/RESULTS.md).
+DEFAULT_REFINEMENT = "norm"
+DEFAULT_AGGREGATE = "lastLayers"
+DEFAULT_DIRECTION = "attendsTo"
+
+
+@dataclass(frozen=True)
+class Limit:
+    minimum: int
+    maximum: int
+    default: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"min": self.minimum, "max": self.maximum, "default": self.default}
+
+
+MAX_TOKENS = Limit(16, 131_072, 4096)  # the window size, in tokens
+TOP_K = Limit(1, 1000, 20)
+CACHE_DOCUMENTS = Limit(1, 256, 8)
+HEATMAP_TOKENS = 4096  # n(n+1)/2 cells: beyond this the answer gets too large to draw
+PYTHON = ">=3.10"  # the same bound as pyproject.toml's requires-python
+
+
+class Implementations(Generic[F]):
+    """The functions that implement the entries of one registry table, keyed by entry name.
+
+    ``accepts`` says which entries need one (only refinements that declare ``columns`` have a
+    column reader); ``check()``, called once the implementing module is loaded, names any missing.
+    """
+
+    def __init__(self, table: Mapping[str, Any], what: str, accepts: Callable[[Any], bool] = lambda _: True) -> None:
+        self.table, self.what, self.accepts = table, what, accepts
+        self.functions: dict[str, F] = {}
+
+    def register(self, name: str) -> Callable[[F], F]:
+        """A decorator that registers its function as the implementation of ``name``."""
+
+        def register(function: F) -> F:
+            if name not in self.table or not self.accepts(self.table[name]):
+                raise KeyError(f"{name!r} is not a declared {self.what}")
+            self.functions[name] = function
+            return function
+
+        return register
+
+    def get(self, name: str) -> F:
+        function = self.functions.get(name)
+        if function is None:
+            raise ValueError(f"no {self.what} {name!r}")
+        return function
+
+    def check(self) -> None:
+        missing = [name for name, spec in self.table.items() if self.accepts(spec) and name not in self.functions]
+        if missing:
+            raise ImportError(f"declared without an implementation ({self.what}): {', '.join(missing)}")
+
+
+def choice(table: dict[str, Any], name: object, what: str) -> str:
+    """``name`` if ``table`` offers it, else the error sentence a user reads."""
+    if not isinstance(name, str) or name not in table:
+        raise InvalidRequest(f"Unknown {what} {name!r}: use one of {', '.join(table)}.")
+    return name
+
+
+def capabilities_json(version: str) -> dict[str, Any]:
+    """What this server offers, for the client's pickers (``initialize`` result, docs/PROTOCOL.md)."""
+    return {
+        "version": version,
+        "refinements": [
+            {"name": r.name, "label": r.label, "description": r.description, "columns": r.columns, "cost": r.cost}
+            for r in REFINEMENTS.values()
+        ],
+        "aggregates": [
+            {
+                "name": a.name,
+                "label": a.label,
+                "description": a.description,
+                "linear": a.linear,
+                "streamed": a.streamed,
+                "oneHead": a.one_head,
+                "cost": a.cost,
+            }
+            for a in AGGREGATES.values()
+        ],
+        "directions": [{"name": d.name, "label": d.label, "description": d.description} for d in DIRECTIONS.values()],
+        "views": [
+            {
+                "name": v.name,
+                "method": v.method,
+                "label": v.label,
+                "description": v.description,
+                "options": list(v.options),
+                "cost": v.cost,
+            }
+            for v in VIEWS.values()
+        ],
+        "limits": {
+            "maxTokens": MAX_TOKENS.to_json(),
+            "topK": TOP_K.to_json(),
+            "cacheDocuments": CACHE_DOCUMENTS.to_json(),
+            "heatmapTokens": HEATMAP_TOKENS,
+        },
+        "defaults": {
+            "refinement": DEFAULT_REFINEMENT,
+            "aggregate": DEFAULT_AGGREGATE,
+            "direction": DEFAULT_DIRECTION,
+            "maxTokens": MAX_TOKENS.default,
+            "topK": TOP_K.default,
+            "cacheDocuments": CACHE_DOCUMENTS.default,
+        },
+        "python": PYTHON,
+    }
