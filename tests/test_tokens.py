@@ -6,7 +6,7 @@ import pytest
 
 from atten_scope.errors import DocumentError
 from atten_scope.positions import LineIndex
-from atten_scope.tokens import _partition, tokenize
+from atten_scope.tokens import _partition, enclosing_word, label, tokenize, visible
 
 SAMPLES = {
     "tabs": "def f(x):\n\tif x:\n\t\treturn x\t# tab\n",
@@ -81,3 +81,70 @@ def test_partition_of_gappy_overlapping_offsets() -> None:
     text = "ab cd"
     starts, ends = _partition(text, [(0, 2), (3, 5), (4, 5)])
     assert (starts, ends) == ([0, 3, 4], [3, 4, 5])
+
+
+def test_a_token_holding_part_of_a_character_is_labelled_with_that_character(tokenizer: Any) -> None:
+    text = "s = '折' # 折\nmsg = '😀'\n"
+    doc = tokenize(tokenizer, text)
+    labels = [label(doc, k) for k in range(len(doc))]
+    assert "∅" not in labels  # no token reads as nothing
+    empty = [k for k in range(len(doc)) if doc.starts[k] == doc.ends[k]]
+    assert empty, "the byte-level tokenizer splits these characters"
+    for k in empty:
+        assert labels[k] in ("折 (part)", "😀 (part)")
+    # the token that owns the character's span is a part too, and keeps its leading space visible
+    owner = doc.token_at(text.rindex("折"))
+    assert labels[owner].endswith("折 (part)")
+    assert doc.token_text(owner).endswith("折")  # the span is still the exact source text
+
+
+def test_whole_tokens_keep_their_visible_text(tokenizer: Any) -> None:
+    text = "def f(x):\r\n\treturn x\n"
+    doc = tokenize(tokenizer, text)
+    assert doc.fragments == {}
+    assert [label(doc, k) for k in range(len(doc))] == [visible(doc.token_text(k)) for k in range(len(doc))]
+
+
+def test_visible_uses_one_symbol_per_line_break_and_names_invisible_characters() -> None:
+    assert visible("\r\n") == "↵"
+    assert visible("\n\n") == "↵↵"
+    assert visible("\r") == "↵"
+    assert visible("\t x") == "⇥ x"
+    assert visible("  a b ") == "··a b·"
+    assert visible("\u200d") == "⟨U+200D⟩"
+    assert visible("") == "∅"
+
+
+def test_enclosing_word_names_the_word_a_token_is_a_piece_of(tokenizer: Any) -> None:
+    text = "\tif err != nil {\n\t\treturn tokenizer_config\n"
+    doc = tokenize(tokenizer, text)
+    words = {doc.token_text(k): enclosing_word(doc, k) for k in range(len(doc))}
+    assert words["il"] == "nil"  # SmolLM2 reads " nil" as " n" + "il"
+    assert words[" n"] == "nil"  # the leading space is not part of the word
+    assert words[" err"] is None and words[" !="] is None  # whole words and punctuation
+    pieces = [enclosing_word(doc, k) for k in range(len(doc)) if "config" in doc.token_text(k)]
+    assert pieces == ["tokenizer_config"]
+
+
+def test_crlf_ranges_map_back_across_windows(embedded: Any) -> None:
+    """A piece that ends between \\r and \\n ("\\r\\n\\r\\n\\r" then "\\n") must not leave a range inside the line break."""
+    from pathlib import Path
+
+    from atten_scope.analysis import run_analysis
+    from atten_scope.results import token_json
+
+    source = (Path(__file__).resolve().parents[1] / "examples" / "tokenizer.py").read_text(encoding="utf-8")
+    text = source.replace("\n", "\r\n").replace("\r\n\r\n", "\r\n\r\n\r\n")[:3000]
+    pieces = embedded.tokenizer.convert_ids_to_tokens(embedded.tokenizer(text)["input_ids"])
+    assert any(piece.endswith("\u010d") and len(piece) > 1 for piece in pieces), "no piece ends inside a CRLF pair"
+    analysis = run_analysis(embedded, text, 64)
+    assert len(analysis.windows) > 2
+    lines = LineIndex(text)
+    rebuilt = []
+    for index in range(analysis.token_count):
+        span = token_json(analysis, index)["range"]
+        start = lines.offset(span["start"]["line"], span["start"]["character"])
+        end = lines.offset(span["end"]["line"], span["end"]["character"])
+        assert text[start:end] == analysis.document.token_text(index), index
+        rebuilt.append(text[start:end])
+    assert "".join(rebuilt) == text[: analysis.document.ends[analysis.token_count - 1]]

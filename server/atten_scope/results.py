@@ -18,6 +18,7 @@ from .errors import InvalidRequest
 from .evidence import view_faithfulness
 from .options import ViewOptions, ViewQuery
 from .registry import HEATMAP_TOKENS, VIEWS, Implementations
+from .tokens import label
 from .views import attention_matrix, attention_vector, head_vectors
 
 ResultBuilder = Callable[[Analysis, ViewQuery], dict[str, Any]]
@@ -31,11 +32,14 @@ def view_result(name: str, analysis: Analysis, query: ViewQuery) -> dict[str, An
 
 
 def token_json(analysis: Analysis, index: int) -> dict[str, Any]:
+    """A token reference: ``text`` is its exact source span, ``label`` what a reader is shown
+    (``tokens.label``: whitespace as symbols, ``折 (part)`` for a piece of a character)."""
     doc = analysis.document
     return {
         "index": index,
         "range": analysis.lines.range(doc.starts[index], doc.ends[index]).to_lsp(),
         "text": doc.token_text(index),
+        "label": label(doc, index),
     }
 
 

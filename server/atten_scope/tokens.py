@@ -5,12 +5,17 @@ for byte, including whitespace, tabs, CRLF, a BOM and characters split across by
 pieces. A character split over several tokens belongs to the token that starts it; the
 continuation pieces get an empty span at that point, so a hover on any character resolves to
 exactly one token.
+
+A token's *label* (``label``) is what a reader is shown for it: its text with invisible whitespace
+as symbols, or, for a token that holds only part of a character's bytes, that character marked
+``(part)``. The span stays the exact source text; the label is for display only.
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DocumentError
@@ -23,6 +28,10 @@ class TokenizedDocument:
     starts: list[int]  # code-point offsets; token k spans [starts[k], ends[k])
     ends: list[int]
     special: list[bool]  # BOS/EOS-like tokens added by the tokenizer
+    # Tokens whose bytes hold part of a character (byte-level BPE splits most CJK characters and
+    # emoji): index -> [start, end) of the whole characters their bytes touch.
+    fragments: dict[int, tuple[int, int]] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)  # special tokens: the tokenizer's name for them
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -52,14 +61,20 @@ def _partition(text: str, offsets: list[tuple[int, int]]) -> tuple[list[int], li
 
     Each token starts where the tokenizer says it does, pushed forward to stay monotonic; it
     ends where the next token starts. Gaps (spaces trimmed off by some tokenizers) therefore
-    join the token before them, and a token whose start falls inside an earlier token's
-    characters (a split multi-byte character) gets an empty span.
+    join the token before them, a token whose start falls inside an earlier token's characters
+    (a split multi-byte character) gets an empty span, and no boundary falls between the ``\r``
+    and ``\n`` of a line break.
     """
     n = len(offsets)
     starts: list[int] = []
     previous = 0
     for start, _end in offsets:
-        start = max(previous, min(start, len(text)))
+        start = min(start, len(text))
+        if 0 < start < len(text) and text[start - 1] == "\r" and text[start] == "\n":
+            # A boundary inside a CRLF pair has no LSP position: move it before the pair when the
+            # previous token keeps a character, else after it.
+            start = start - 1 if previous < start - 1 else start + 1
+        start = max(previous, start)
         starts.append(start)
         previous = start
     if starts:
@@ -68,8 +83,14 @@ def _partition(text: str, offsets: list[tuple[int, int]]) -> tuple[list[int], li
     return starts, ends
 
 
-def _byte_offsets(text: str, pieces: list[bytes]) -> list[tuple[int, int]] | None:
-    """Offsets from the exact bytes of each token, when they reproduce the text."""
+def _byte_offsets(
+    text: str, pieces: list[bytes], fragments: dict[int, tuple[int, int]] | None = None
+) -> list[tuple[int, int]] | None:
+    """Offsets from the exact bytes of each token, when they reproduce the text.
+
+    ``fragments`` receives, for each piece that starts or ends inside a character, the span of
+    the characters its bytes touch (keyed by the piece's position in ``pieces``).
+    """
     encoded = text.encode("utf-8")
     if b"".join(pieces) != encoded:
         return None
@@ -80,13 +101,17 @@ def _byte_offsets(text: str, pieces: list[bytes]) -> list[tuple[int, int]] | Non
     char_of_byte.append(len(text))
     offsets = []
     position = 0
-    for piece in pieces:
+    for number, piece in enumerate(pieces):
         first = position
         position += len(piece)
         start_char = char_of_byte[first]
-        if first < len(encoded) and first > 0 and char_of_byte[first - 1] == start_char:
+        starts_inside = 0 < first < len(encoded) and char_of_byte[first - 1] == start_char
+        if starts_inside:
             start_char += 1  # begins inside a character the previous piece started
         offsets.append((start_char, char_of_byte[position] if position < len(encoded) else len(text)))
+        ends_inside = 0 < position < len(encoded) and char_of_byte[position - 1] == char_of_byte[position]
+        if fragments is not None and piece and (starts_inside or ends_inside):
+            fragments[number] = (char_of_byte[first], char_of_byte[position - 1] + 1)
     return offsets
 
 
@@ -115,31 +140,44 @@ def tokenize(tokenizer: Any, text: str) -> TokenizedDocument:
     special = [i in special_ids for i in ids]
     body_ids = [i for i, s in zip(ids, special, strict=True) if not s]
     offsets: list[tuple[int, int]] | None = None
+    body_fragments: dict[int, tuple[int, int]] = {}
     # Byte-level vocabularies give exact bytes; the tokenizer's own offsets blur split characters.
     pieces = _token_bytes(tokenizer, body_ids)
     if pieces is not None:
-        offsets = _byte_offsets(text, pieces)
+        offsets = _byte_offsets(text, pieces, body_fragments)
     if offsets is None and "offset_mapping" in encoding:
         offsets = [(int(a), int(b)) for (a, b), s in zip(encoding["offset_mapping"], special, strict=True) if not s]
     if offsets is None:
         offsets = _decode_offsets(tokenizer, body_ids, text)
     body_starts, body_ends = _partition(text, offsets)
+    if pieces is None:
+        # Byte-fallback pieces (<0xE6>) get an empty span; the tokenizer's offsets still name their character.
+        for b, (start, end) in enumerate(offsets):
+            if body_starts[b] == body_ends[b] and 0 <= start < end <= len(text):
+                body_fragments[b] = (start, end)
     starts: list[int] = []
     ends: list[int] = []
+    fragments: dict[int, tuple[int, int]] = {}
+    names: dict[int, str] = {}
     body = 0
-    for is_special in special:
+    for index, is_special in enumerate(special):
         if is_special:
             # Added tokens stand before (BOS) or after (EOS) the text; they cover nothing.
             at = body_starts[body] if body < len(body_starts) else len(text)
             starts.append(at)
             ends.append(at)
+            names[index] = str(tokenizer.convert_ids_to_tokens(ids[index]))
         else:
             starts.append(body_starts[body])
             ends.append(body_ends[body])
+            if body in body_fragments:
+                fragments[index] = body_fragments[body]
             body += 1
     if starts and not special[0] and starts[0] != 0:
         starts[0] = 0
-    return TokenizedDocument(text=text, ids=ids, starts=starts, ends=ends, special=special)
+    return TokenizedDocument(
+        text=text, ids=ids, starts=starts, ends=ends, special=special, fragments=fragments, names=names
+    )
 
 
 def _decode_offsets(tokenizer: Any, ids: list[int], text: str) -> list[tuple[int, int]]:
@@ -154,17 +192,21 @@ def _decode_offsets(tokenizer: Any, ids: list[int], text: str) -> list[tuple[int
     return offsets
 
 
-_VISIBLE = {"\n": "\u21b5", "\r": "\u240d", "\t": "\u21e5"}
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+_SYMBOLS = {"\t": "\u21e5"}  # line breaks become one \u21b5 each, CRLF included
 MAX_SHOWN = 80  # characters of a token shown; longer ones are cut with an ellipsis
+PART = " (part)"
 
 
 def visible(text: str) -> str:
-    """A token as a label: whitespace a reader would not see (line breaks, tabs, edge spaces) as symbols.
-
-    Control characters are dropped; labels longer than MAX_SHOWN are cut with an ellipsis.
-    """
-    text = "".join(_VISIBLE.get(ch, ch) for ch in text)
-    text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
+    """Text as a one-line label: line breaks as \u21b5, tabs as \u21e5, leading and trailing spaces as
+    \u00b7 (inner spaces stay spaces, so ``def f`` reads as code), other invisible characters as
+    ``\u27e8U+200D\u27e9``. Longer than MAX_SHOWN characters: cut with an ellipsis. Empty: \u2205."""
+    text = _LINE_BREAKS.sub("\u21b5", text)
+    text = "".join(
+        _SYMBOLS.get(ch, ch) if ch.isprintable() or ch in _SYMBOLS or ch == " " else f"\u27e8U+{ord(ch):04X}\u27e9"
+        for ch in text
+    )
     stripped = text.strip(" ")
     lead = len(text) - len(text.lstrip(" "))
     trail = len(text) - len(text.rstrip(" "))
@@ -172,3 +214,52 @@ def visible(text: str) -> str:
     if len(text) > MAX_SHOWN:
         text = text[: MAX_SHOWN - 1] + "\u2026"
     return text or "\u2205"
+
+
+def label(doc: TokenizedDocument, index: int) -> str:
+    """What a reader is shown for token ``index``: ``visible`` of its text; for a token holding part
+    of a character's bytes, the character(s) its bytes touch and `` (part)`` (``折 (part)``); for an
+    added special token, the tokenizer's name for it (``<|endoftext|>``).
+
+    One function for every place a token is shown: hover, CLI, HTML report and the webviews (the
+    protocol carries it as ``label``).
+    """
+    fragment = doc.fragments.get(index)
+    if fragment is not None:
+        return visible(doc.text[fragment[0] : fragment[1]]) + PART
+    name = doc.names.get(index)
+    if name is not None:
+        return name
+    return visible(doc.token_text(index))
+
+
+MAX_WORD = 60  # characters of an enclosing word worth showing
+
+
+def enclosing_word(doc: TokenizedDocument, index: int) -> str | None:
+    """The word that token ``index`` is a piece of (``nil`` for the token ``il``), or None when the
+    token is a whole word, or no piece of one.
+
+    A word is a run of word characters (letters, digits, ``_``): the token's word characters (for a
+    piece of a character, that character) are widened over the word characters next to them.
+    """
+    start, end = doc.fragments.get(index) or (doc.starts[index], doc.ends[index])
+    text = doc.text
+    while start < end and not _is_word(text[start]):
+        start += 1
+    while end > start and not _is_word(text[end - 1]):
+        end -= 1
+    if start >= end:
+        return None
+    first, last = start, end
+    while first > 0 and _is_word(text[first - 1]):
+        first -= 1
+    while last < len(text) and _is_word(text[last]):
+        last += 1
+    if (first, last) == (start, end) or last - first > MAX_WORD:
+        return None
+    return text[first:last]
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"

@@ -62,6 +62,8 @@ export function mapLines(from: readonly string[], to: readonly string[]): (numbe
 export interface TargetDelta {
   key: string;
   text: string;
+  /** the server's label of the target (see TokenRef.label) */
+  label?: string;
   /** target on the current side (undefined: only on the other side) */
   current?: Target;
   /** target on the other side */
@@ -87,10 +89,10 @@ export function diffTargets(
   keyOfOther: (t: Target) => string | undefined,
 ): TargetDelta[] {
   const byKey = new Map<string, TargetDelta>();
-  const entry = (key: string, text: string): TargetDelta => {
+  const entry = (key: string, t: Target): TargetDelta => {
     let e = byKey.get(key);
     if (!e) {
-      e = { key, text, currentWeight: 0, otherWeight: 0, delta: 0 };
+      e = { key, text: t.text, label: t.label, currentWeight: 0, otherWeight: 0, delta: 0 };
       byKey.set(key, e);
     }
     return e;
@@ -98,13 +100,13 @@ export function diffTargets(
   for (const t of current) {
     const key = keyOfCurrent(t);
     if (key !== undefined && !byKey.get(key)?.current) {
-      entry(key, t.text).current = t;
+      entry(key, t).current = t;
     }
   }
   for (const t of other) {
     const key = keyOfOther(t);
     if (key !== undefined && !byKey.get(key)?.other) {
-      entry(key, t.text).other = t;
+      entry(key, t).other = t;
     }
   }
   const out = [...byKey.values()];

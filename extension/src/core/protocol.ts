@@ -90,7 +90,10 @@ export interface AnalyzeResult {
 export interface TokenRef {
   index: number;
   range: Range;
+  /** the exact source span (empty for a piece of a character that an earlier token owns) */
   text: string;
+  /** what a reader is shown: whitespace as symbols, `折 (part)` for a piece of a character */
+  label?: string;
 }
 
 export interface Target extends TokenRef {

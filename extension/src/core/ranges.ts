@@ -71,12 +71,29 @@ export function positionBefore(pos: Position, lines: readonly string[]): Positio
   return { line: pos.line - 1, character: prev.length };
 }
 
-/** Short one-line label for a token's text: whitespace made visible, long text cut. */
-export function tokenLabel(text: string, max = 40): string {
-  const visible = text.replace(/\r\n/g, '⏎').replace(/[\r\n]/g, '⏎').replace(/\t/g, '→').replace(/ /g, '·');
-  const chars = Array.from(visible);
+/** A token as the server describes it: its exact source text and, from servers that send it, its label. */
+export interface TokenText {
+  text: string;
+  /** What a reader is shown (server-side `tokens.label`): whitespace as symbols, `折 (part)` for a piece of a character. */
+  label?: string;
+}
+
+/**
+ * Short one-line label for a token: the server's `label` when there is one, else the text with the
+ * server's symbols (↵ line break, ⇥ tab, · leading or trailing space); cut to `max` code points.
+ */
+export function tokenLabel(token: TokenText | string, max = 40): string {
+  const shown = typeof token === 'string' ? visibleText(token) : (token.label ?? visibleText(token.text));
+  const chars = Array.from(shown);
   if (chars.length <= max) {
-    return visible === '' ? '∅' : visible;
+    return shown;
   }
   return chars.slice(0, Math.max(1, max - 1)).join('') + '…';
+}
+
+/** The server's `tokens.visible` for servers that send no label. */
+function visibleText(text: string): string {
+  const symbols = text.replace(/\r\n|\r|\n/g, '↵').replace(/\t/g, '⇥');
+  const inner = symbols.replace(/^ +| +$/g, (spaces) => '·'.repeat(spaces.length));
+  return inner === '' ? '∅' : inner;
 }

@@ -59,13 +59,13 @@ export interface ModelViewCell {
   head: number;
   entropy: number;
   weight: number;
-  top: { index: number; text: string } | null;
+  top: { index: number; text: string; label?: string } | null;
 }
 
 export interface ModelViewDataMessage {
   type: 'data';
   title: string;
-  token: { index: number; text: string };
+  token: { index: number; text: string; label?: string; line: number };
   layers: number;
   heads: number;
   cells: ModelViewCell[];

@@ -4,7 +4,7 @@ import { formatWeight } from '../core/buckets';
 import type { LineDelta, TargetDelta } from '../core/compare';
 import { escapeHtml } from '../core/html';
 import { isCompareMessage, type CompareMessage } from '../core/messages';
-import { tokenLabel } from '../core/ranges';
+import { tokenLabel, type TokenText } from '../core/ranges';
 import { editorFor } from '../reveal';
 import { Panel } from './panel';
 
@@ -12,8 +12,8 @@ export interface CompareReport {
   title: string;
   currentLabel: string;
   otherLabel: string;
-  currentToken: string;
-  otherToken: string;
+  currentToken: TokenText;
+  otherToken: TokenText;
   settingsLabel: string;
   targets: TargetDelta[];
   lines: LineDelta[];
@@ -42,7 +42,7 @@ export function compareBody(r: CompareReport): string {
       const line = (t.current ?? t.other)?.range.start.line ?? 0;
       const where = t.current ? `${t.current.range.start.line + 1}` : `(${r.otherLabel}) ${line + 1}`;
       return `<tr data-line="${line}" data-side="${side}" tabindex="0">
-        <td class="token"><code>${e(tokenLabel(t.text, 48))}</code></td>
+        <td class="token"><code>${e(tokenLabel(t, 48))}</code></td>
         <td class="num">${e(where)}</td>
         <td class="num">${e(formatWeight(t.otherWeight))}</td>
         <td class="num">${e(formatWeight(t.currentWeight))}</td>

@@ -127,7 +127,12 @@ export class ModelViewPanel extends ServerPanel<ModelViewMessage, ToModelView, M
     this.post({
       type: 'data',
       title: vscode.workspace.asRelativePath(this.target.document.uri, false),
-      token: { index: result.token?.index ?? -1, text: result.token?.text ?? '' },
+      token: {
+        index: result.token?.index ?? -1,
+        text: result.token?.text ?? '',
+        label: result.token?.label,
+        line: result.token?.range.start.line ?? -1,
+      },
       layers: result.layers,
       heads: result.heads,
       cells: cells.map((c) => ({
@@ -135,7 +140,7 @@ export class ModelViewPanel extends ServerPanel<ModelViewMessage, ToModelView, M
         head: c.head,
         entropy: c.entropy,
         weight: c.weight,
-        top: c.top ? { index: c.top.index, text: c.top.text } : null,
+        top: c.top ? { index: c.top.index, text: c.top.text, label: c.top.label } : null,
       })),
       selected: { layers: s.layers, heads: s.heads },
       refinement: s.refinement,

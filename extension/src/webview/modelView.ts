@@ -73,9 +73,9 @@ function render(): void {
         const t = cellIntensity(c, metric, maxEntropy);
         cell.style.backgroundColor = cssColor(t);
         cell.style.color = t > 0.55 ? '#000' : '#fff';
-        const text = c.top ? tokenLabel(c.top.text, 8) : '';
+        const text = c.top ? tokenLabel(c.top, 8) : '';
         cell.textContent = text;
-        cell.title = `layer ${l}, head ${h}\ntop: ${c.top ? tokenLabel(c.top.text, 60) : 'none'} (${formatWeight(c.weight)})\nentropy: ${Number.isFinite(c.entropy) ? c.entropy.toFixed(2) : 'n/a'}`;
+        cell.title = `layer ${l}, head ${h}\ntop: ${c.top ? tokenLabel(c.top, 60) : 'none'} (${formatWeight(c.weight)})\nentropy: ${Number.isFinite(c.entropy) ? c.entropy.toFixed(2) : 'n/a'}`;
       } else {
         cell.disabled = true;
       }
@@ -119,7 +119,7 @@ listen<ModelViewDataMessage>(
     payload = message;
     showCaption(
       statusText,
-      `${message.title} · token #${message.token.index} ${tokenLabel(message.token.text)} · ${message.refinement} · ${message.direction} · click a head to show only it, double-click to reveal its top token`,
+      `${message.title} · ${tokenLabel(message.token)}${message.token.line >= 0 ? ` (line ${message.token.line + 1})` : ''} · ${message.refinement} · ${message.direction} · click a head to show only it, double-click to reveal its top token`,
     );
     render();
     document.body.dataset.ready = 'true';

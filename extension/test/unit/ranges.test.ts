@@ -78,10 +78,16 @@ describe('positionBefore', () => {
 });
 
 describe('tokenLabel', () => {
-  it('shows whitespace', () => {
-    expect(tokenLabel(' \t\n')).toBe('·→⏎');
-    expect(tokenLabel('\r\n')).toBe('⏎');
+  it("shows whitespace with the server's symbols", () => {
+    expect(tokenLabel(' \t\n')).toBe('·⇥↵');
+    expect(tokenLabel('\r\n')).toBe('↵');
+    expect(tokenLabel(' a b ')).toBe('·a b·');
     expect(tokenLabel('')).toBe('∅');
+  });
+  it("prefers the server's label", () => {
+    expect(tokenLabel({ text: '', label: '折 (part)' })).toBe('折 (part)');
+    expect(tokenLabel({ text: '\n' })).toBe('↵');
+    expect(tokenLabel({ text: 'x', label: 'abcdef' }, 4)).toBe('abc…');
   });
   it('cuts long text by code points, not code units', () => {
     const label = tokenLabel('😀'.repeat(50), 10);
