@@ -135,15 +135,22 @@ def test_visible_whitespace() -> None:
     assert visible("x" * 200).endswith("\u2026") and len(visible("x" * 200)) == 80
 
 
-def test_hover_markdown() -> None:
+def test_hover_markdown_shows_labels_and_words_not_indices() -> None:
     token = {
         "index": 4,
         "text": " <b>",
+        "label": "\u00b7<b>",
         "range": {"start": {"line": 0, "character": 3}, "end": {"line": 0, "character": 7}},
     }
-    target = {**token, "index": 1, "text": "|`", "weight": 0.625}
+    target = {**token, "index": 1, "text": "|`", "label": "|`", "weight": 0.625}
+    piece = {**token, "index": 2, "text": "", "label": "\u6298 (part)", "weight": 0.25}
     settings = {"direction": "attendsTo", "refinement": "raw", "aggregate": "headMax", "layers": [3], "heads": "all"}
-    markdown = hover_markdown({"token": token, "targets": [target], "settings": settings}, "embedded:smollm2-135m", 8)
-    assert "token 4 `\u00b7<b>` (line 1) attends to" in markdown
+    attention = {"token": token, "targets": [target, piece], "settings": settings}
+    markdown = hover_markdown(attention, "embedded:smollm2-135m", 8, {4: "x<b>", 2: "\u6298\u308a"})
+    lines = markdown.splitlines()
+    assert lines[0] == "**Atten-Scope** \u2014 `\u00b7<b>` in `x<b>` (line 1) attends to:"
+    assert "token 4" not in markdown  # no internal index
+    assert lines[2].startswith("*faithfulness of this view:")  # above the table, seen without scrolling
     assert "| `` \\|` `` | 1 | 62.5% |" in markdown
+    assert "| `\u6298 (part)` in `\u6298\u308a` | 1 | 25.0% |" in markdown
     assert "*raw \u00b7 headMax \u00b7 attendsTo \u00b7 layers 3*" in markdown

@@ -41,6 +41,19 @@ class ViewOptions:
         }
 
 
+def settings_line(settings: Mapping[str, Any]) -> str:
+    """A view's settings (``ViewOptions.to_json``) as a short line for people:
+    ``norm \u00b7 lastLayers \u00b7 attendsTo``, then a layer or head selection and ``sink kept`` when they apply."""
+    parts = [str(settings.get("refinement")), str(settings.get("aggregate")), str(settings.get("direction"))]
+    for key in ("layers", "heads"):
+        value = settings.get(key)
+        if value != "all" and isinstance(value, list):
+            parts.append(f"{key} {', '.join(str(v) for v in value)}")
+    if not settings.get("dropSink", True):
+        parts.append("sink kept")
+    return " \u00b7 ".join(parts)
+
+
 VIEW_KEYS = ("direction", "refinement", "aggregate", "layers", "heads", "dropSink", "topK")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -13,7 +14,8 @@ from .. import results
 from ..analysis import Analysis
 from ..errors import AttenScopeError
 from ..evidence import faithfulness_line
-from ..tokens import visible
+from ..options import settings_line
+from ..tokens import enclosing_word, visible
 from .views import compute_view
 
 if TYPE_CHECKING:
@@ -26,7 +28,8 @@ _BACKTICKS = re.compile(r"`+")
 
 
 def code_span(text: str, in_table: bool = False) -> str:
-    """``text`` as a CommonMark code span: no Markdown or HTML inside it is interpreted.
+    """``text``, shown with ``tokens.visible`` (a label passes unchanged), as a CommonMark code span:
+    no Markdown or HTML inside it is interpreted.
 
     The fence is one backtick longer than any run inside; in a GFM table ``|`` must still be
     escaped, because cells are split before code spans are parsed.
@@ -40,36 +43,39 @@ def code_span(text: str, in_table: bool = False) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def settings_line(settings: dict[str, Any]) -> str:
-    parts = [str(settings.get("refinement")), str(settings.get("aggregate")), str(settings.get("direction"))]
-    for key in ("layers", "heads"):
-        value = settings.get(key)
-        if value != "all" and isinstance(value, list):
-            parts.append(f"{key} {', '.join(str(v) for v in value)}")
-    if not settings.get("dropSink", True):
-        parts.append("sink kept")
-    return " \u00b7 ".join(parts)
+def hover_markdown(
+    attention: dict[str, Any], model_id: str, rows: int, words: Mapping[int, str | None] | None = None
+) -> str:
+    """Markdown for an ``attenScope/attention`` result (only numbers and code spans carry data).
 
-
-def hover_markdown(attention: dict[str, Any], model_id: str, rows: int) -> str:
-    """Markdown for an ``attenScope/attention`` result (only numbers and code spans carry data)."""
+    Tokens are shown by their labels; ``words`` names the word a token is a piece of (``il`` in
+    ``nil``). The faithfulness line comes right under the heading, so it is seen without scrolling.
+    """
+    words = words or {}
     token = attention["token"]
     settings = attention.get("settings", {})
     line = token["range"]["start"]["line"] + 1
     heading = "attends to" if settings.get("direction") == "attendsTo" else "is attended by"
-    out = [f"**Atten-Scope** \u2014 token {token['index']} {code_span(token['text'])} (line {line}) {heading}:", ""]
+    out = [f"**Atten-Scope** \u2014 {_shown(token, words)} (line {line}) {heading}:", ""]
+    if settings.get("direction") == "attendsTo":
+        out += [f"*{faithfulness_line(attention.get('faithfulness'))}*", ""]
     targets = attention.get("targets", [])[:rows]
     if targets:
         out += ["| token | line | weight |", "| :-- | --: | --: |"]
         for target in targets:
-            cell = code_span(target["text"], in_table=True)
+            cell = _shown(target, words, in_table=True)
             out.append(f"| {cell} | {target['range']['start']['line'] + 1} | {100 * target['weight']:.1f}% |")
     else:
         out.append("*no attention outside the sink tokens*")
     out += ["", f"*{settings_line(settings)}* \u2014 {code_span(model_id)}"]
-    if settings.get("direction") == "attendsTo":
-        out += ["", f"*{faithfulness_line(attention.get('faithfulness'))}*"]
     return "\n".join(out)
+
+
+def _shown(token: dict[str, Any], words: Mapping[int, str | None], in_table: bool = False) -> str:
+    """A token's label as a code span, with the word it is a piece of: `` `il` in `nil` ``."""
+    shown = code_span(token.get("label", token["text"]), in_table)
+    word = words.get(token["index"])
+    return f"{shown} in {code_span(word, in_table)}" if word else shown
 
 
 def register(server: AttenScopeServer) -> None:
@@ -83,11 +89,14 @@ def register(server: AttenScopeServer) -> None:
         settings = ls.settings
         position = {"line": params.position.line, "character": params.position.character}
 
-        def compute(analysis: Analysis) -> dict[str, Any] | None:
+        def compute(analysis: Analysis) -> tuple[dict[str, Any], dict[int, str | None]] | None:
             try:
                 options = settings.view_options({}, analysis.info.layers, analysis.info.heads)
                 token = results.token_at_position(analysis, position)
-                return results.attention_json(analysis, token, options, entry.version)
+                attention = results.attention_json(analysis, token, options, entry.version)
+                shown = [token] + [target["index"] for target in attention["targets"][:HOVER_ROWS]]
+                words = {index: enclosing_word(analysis.document, index) for index in shown}
+                return attention, words
             except AttenScopeError as error:
                 log.debug("No hover at %s: %s", position, error)
                 return None
@@ -98,8 +107,9 @@ def register(server: AttenScopeServer) -> None:
             return None
         if result is None:
             return None
-        markdown = hover_markdown(result, entry.analysis.info.id, HOVER_ROWS)
-        span = result["token"]["range"]
+        attention, words = result
+        markdown = hover_markdown(attention, entry.analysis.info.id, HOVER_ROWS, words)
+        span = attention["token"]["range"]
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
             range=types.Range(start=types.Position(**span["start"]), end=types.Position(**span["end"])),
