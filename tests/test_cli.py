@@ -109,6 +109,38 @@ def test_text_output_names_the_view_and_its_faithfulness() -> None:
     assert 1 <= len(progress) <= 4 and "Analysis done (100%)" in result.stderr
 
 
+GO = 'package main\n\nfunc f() error {\n\tif err != nil {\n\t\treturn nil\n\t}\n\ts := "\U0001f600 ok"\n\treturn err\n}\n'
+
+
+def test_at_takes_the_line_and_column_vs_code_shows(tmp_path: Path) -> None:
+    """VS Code's status bar counts a tab up to the next multiple of the tab size and an emoji as one
+    column: with the cursor before ``nil`` on line 4 it reads "Ln 4, Col 15", before ``ok`` on line
+    7 "Ln 7, Col 13". The CLI takes those numbers and prints positions the same way."""
+    path = tmp_path / "main.go"
+    path.write_text(GO, encoding="utf-8")
+    result = run_cli("analyze", str(path), "--at", "4:15", "--json", "--top-k", "3")
+    assert result.returncode == 0, result.stderr
+    token = json.loads(result.stdout)["token"]
+    assert "n" in token["text"] and token["range"]["start"]["line"] == 3
+    assert token["range"]["start"]["character"] <= 11 < token["range"]["end"]["character"]  # "\tif err != " is 11
+    result = run_cli("analyze", str(path), "--at", "7:13", "--top-k", "3")
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0]
+    # the token " ok" starts at the space after the emoji: column 4 (tab) + 7 + 1
+    assert header.startswith("Token \u00b7ok at 7:12 "), header
+    result = run_cli("analyze", str(path), "--at", "4:9", "--tab-size", "8", "--json", "--top-k", "3")
+    assert json.loads(result.stdout)["token"]["text"] == "if"  # a tab of 8 puts "if" at column 9
+
+
+def test_a_bad_position_is_refused_before_the_model_loads(tmp_path: Path) -> None:
+    path = tmp_path / "main.go"
+    path.write_text(GO, encoding="utf-8")
+    result = run_cli("analyze", str(path), "--at", "4:21")
+    assert result.returncode == 2
+    assert "line 4 ends at column 20" in result.stderr
+    assert "Loading" not in result.stderr and "Running" not in result.stderr  # no model was loaded or run
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -117,7 +149,7 @@ def test_text_output_names_the_view_and_its_faithfulness() -> None:
         (["analyze", "BINARY"], "binary"),
         (["analyze", "EXAMPLE", "--model", "no-such-org/no-such-model"], "Could not load model"),
         (["analyze", "EXAMPLE", "--at", "999:1"], "lines"),
-        (["analyze", "EXAMPLE", "--at", "3:500"], "characters"),
+        (["analyze", "EXAMPLE", "--at", "3:500"], "line 3 ends at column"),
         (["analyze", "EXAMPLE", "--at", "twelve"], "LINE:COL"),
         (["analyze", "EMPTY"], "empty"),
     ],

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from atten_scope.positions import LineIndex
+from atten_scope.positions import LineIndex, column_index, editor_column
 
 
 def test_utf16_columns_count_astral_characters_twice() -> None:
@@ -36,3 +36,27 @@ def test_column_past_line_end_is_clamped_and_line_past_end_rejected() -> None:
 def test_non_ascii_bmp_counts_one_unit() -> None:
     index = LineIndex("é漢字 = 1")
     assert index.position(3).character == 3
+
+
+def test_editor_columns_expand_tabs_to_tab_stops_and_count_code_points() -> None:
+    line = "\tif err != nil {"
+    assert editor_column(line, 0) == 1
+    assert editor_column(line, 1) == 5  # after one tab
+    assert editor_column(line, line.index("nil")) == 15
+    assert editor_column(line, 1, tab_size=8) == 9
+    assert editor_column("ab\tc", 3) == 5  # a tab after two characters reaches the next stop
+    emoji = '\ts := "\U0001f600 ok"'
+    assert editor_column(emoji, emoji.index("ok")) == 13  # the emoji is one column, two UTF-16 units
+
+
+@pytest.mark.parametrize("tab_size", [2, 4, 8])
+def test_column_index_inverts_editor_column(tab_size: int) -> None:
+    line = "\t\tx = '\U0001f600'\t# \u6298"
+    for index in range(len(line) + 1):
+        assert column_index(line, editor_column(line, index, tab_size), tab_size) == index
+    assert column_index(line, 2, tab_size) == 0  # inside the first tab's width: the tab
+    last = editor_column(line, len(line), tab_size)
+    with pytest.raises(ValueError, match=f"last column is {last}"):
+        column_index(line, last + 1, tab_size)
+    with pytest.raises(ValueError):
+        column_index(line, 0, tab_size)

@@ -47,6 +47,11 @@ def plan_windows(n: int, max_tokens: int) -> list[tuple[int, int]]:
         start += stride
 
 
+def analysed_tokens(n: int, max_tokens: int) -> int:
+    """How many of a document's ``n`` tokens an analysis covers (all, unless MAX_WINDOWS windows end first)."""
+    return plan_windows(n, max_tokens)[:MAX_WINDOWS][-1][1] if n else 0
+
+
 @dataclass
 class Analysis:
     """One analysed version of a document: its tokens, the captured windows and who owns each token.

@@ -14,7 +14,9 @@ from typing import Any
 from .errors import AttenScopeError, DocumentError, InvalidRequest
 from .evidence import faithfulness_line
 from .options import ViewOptions, parse_options
+from .positions import DEFAULT_TAB_SIZE, LineIndex, column_index, editor_column
 from .registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, REFINEMENTS, TOP_K
+from .tokens import label
 
 EMBEDDED_MODEL = "embedded:smollm2-135m"
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -38,7 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     analyze.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code to run")
     analyze.add_argument(
-        "--at", metavar="LINE:COL", help="1-based line and column as editors show them (default: last token)"
+        "--at",
+        metavar="LINE:COL",
+        help="the Ln and Col an editor's status bar shows, tabs counted by --tab-size (default: the last token)",
+    )
+    analyze.add_argument(
+        "--tab-size",
+        type=int,
+        default=DEFAULT_TAB_SIZE,
+        help=f"columns a tab advances to, for --at and the positions printed (default {DEFAULT_TAB_SIZE}, as VS Code)",
     )
     defaults = ViewOptions()
     analyze.add_argument("--direction", choices=list(DIRECTIONS), default=defaults.direction)
@@ -84,13 +94,36 @@ def read_document(path: Path) -> str:
 
 
 def parse_at(text: str | None) -> tuple[int, int] | None:
-    """``LINE:COL`` (1-based, columns in characters as editors show them) -> 0-based pair."""
+    """``LINE:COL`` (1-based, as an editor's status bar shows them) -> the same pair, checked."""
     if text is None:
         return None
     match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
     if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
         raise InvalidRequest(f"--at must be LINE:COL with 1-based numbers, e.g. 12:5; got {text!r}.")
-    return int(match.group(1)) - 1, int(match.group(2)) - 1
+    return int(match.group(1)), int(match.group(2))
+
+
+def offset_at(lines: LineIndex, at: tuple[int, int], tab_size: int) -> int:
+    """The text offset of status-bar position ``at`` (Ln, Col: tabs to tab stops, a code point one
+    column each, see ``positions.editor_column``), or an error naming the valid range."""
+    line, column = at
+    if line > lines.line_count:
+        raise InvalidRequest(f"--at {line}:{column}: the file has {lines.line_count} lines.")
+    start, end = lines.offset(line - 1, 0), lines.offset(line - 1, 1 << 30)
+    try:
+        return start + column_index(lines.text[start:end], column, tab_size)
+    except ValueError:
+        last = editor_column(lines.text[start:end], end - start, tab_size)
+        raise InvalidRequest(
+            f"--at {line}:{column}: line {line} ends at column {last} (a tab counts up to {tab_size}; see --tab-size)."
+        ) from None
+
+
+def editor_position(lines: LineIndex, offset: int, tab_size: int) -> str:
+    """``LN:COL`` of a text offset as an editor's status bar shows it."""
+    line = lines.line_of(offset)
+    start = lines.offset(line, 0)
+    return f"{line + 1}:{editor_column(lines.text[start : max(start, offset)], offset - start, tab_size)}"
 
 
 def _progress(message: str) -> None:
@@ -98,17 +131,22 @@ def _progress(message: str) -> None:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    from .analysis import run_analysis
+    from .analysis import analysed_tokens, run_analysis, tokenize_text
     from .model import load_model
     from .report import write_report
-    from .results import attention_json, token_at_position
+    from .results import attention_json
 
     text = read_document(args.file)
     at = parse_at(args.at)
+    if not 1 <= args.tab_size <= 32:
+        raise InvalidRequest("--tab-size must be from 1 to 32.")
     if args.top_k < TOP_K.minimum:
         raise InvalidRequest(f"--top-k must be at least {TOP_K.minimum}.")
     if not MAX_TOKENS.minimum <= args.max_tokens <= MAX_TOKENS.maximum:
         raise InvalidRequest(f"--max-tokens must be from {MAX_TOKENS.minimum} to {MAX_TOKENS.maximum}.")
+    # Positions are checked before the model loads and runs: a typo costs no analysis.
+    lines = LineIndex(text)
+    offset = offset_at(lines, at, args.tab_size) if at is not None else None
     loaded = load_model(args.model, args.device, args.trust_remote_code, progress=lambda _, message: _progress(message))
     params = {
         "direction": args.direction,
@@ -120,53 +158,69 @@ def run_analyze(args: argparse.Namespace) -> int:
         "topK": args.top_k,
     }
     options: ViewOptions = parse_options(params, ViewOptions(), loaded.info.layers, loaded.info.heads)
+    document = tokenize_text(loaded, text)  # cheap next to the model: the token is known before it runs
+    if len(document) == 0:
+        raise DocumentError("The file is empty: there is nothing to analyse.")
+    analysed = analysed_tokens(len(document), args.max_tokens)
+    token = analysed - 1 if offset is None else document.token_at(offset)
+    if token >= analysed:
+        raise InvalidRequest(
+            f"--at {args.at}: that token is past the part of the file that is analysed "
+            f"(the first {analysed:,} of {len(document):,} tokens; see --max-tokens)."
+        )
     bar = _ProgressBar()
     analysis = run_analysis(loaded, text, args.max_tokens, progress=bar.update)
     bar.close()
-    if at is None:
-        token = analysis.token_count - 1
-    else:
-        line, column = at
-        if line >= analysis.lines.line_count:
-            raise InvalidRequest(f"--at {args.at}: the file has {analysis.lines.line_count} lines.")
-        # Editors count columns in characters; LSP positions in UTF-16 units.
-        start = analysis.lines.offset(line, 0)
-        end = analysis.lines.offset(line, 1 << 30)
-        if column > end - start:
-            raise InvalidRequest(f"--at {args.at}: line {line + 1} has {end - start} characters.")
-        position = analysis.lines.position(start + column)
-        token = token_at_position(analysis, position.to_lsp())
     result = attention_json(analysis, token, options)
     if args.html is not None:
-        write_report(args.html, analysis, token, options, args.file.name)
+        write_report(args.html, analysis, token, options, args.file.name, progress=_ReportProgress().update)
         _progress(f"wrote {args.html}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
-        print(_format_table(result, analysis))
+        print(_format_table(result, analysis, args.tab_size))
     return 0
 
 
-def _format_table(result: dict[str, Any], analysis: Any) -> str:
-    token = result["token"]
-    where = token["range"]["start"]
+def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
+    """The answer for people: tokens by label (with the word they are a piece of) at the Ln:Col an
+    editor shows."""
+    from .tokens import enclosing_word
+
+    doc, lines = analysis.document, analysis.lines
+
+    def shown(index: int) -> str:
+        word = enclosing_word(doc, index)
+        return label(doc, index) + (f" (in {word})" if word else "")
+
+    token = result["token"]["index"]
     settings = result["settings"]
-    lines = [
-        f"Token {json.dumps(token['text'], ensure_ascii=False)} at {where['line'] + 1}:{where['character'] + 1} "
+    out = [
+        f"Token {shown(token)} at {editor_position(lines, doc.starts[token], tab_size)} "
         f"({settings['direction']}, {settings['refinement']}, {settings['aggregate']}; "
         f"{analysis.token_count} tokens, {len(analysis.windows)} window(s))",
         f"{'weight':>8}  {'line:col':>9}  token",
     ]
     for target in result["targets"]:
-        start = target["range"]["start"]
-        lines.append(
-            f"{target['weight'] * 100:7.2f}%  {start['line'] + 1:>4}:{start['character'] + 1:<4}  "
-            f"{json.dumps(target['text'], ensure_ascii=False)}"
-        )
+        where = editor_position(lines, doc.starts[target["index"]], tab_size)
+        out.append(f"{target['weight'] * 100:7.2f}%  {where:>9}  {shown(target['index'])}")
     if settings["direction"] == "attendsTo":
         faithfulness = faithfulness_line(result.get("faithfulness"))
-        lines.append(faithfulness[0].upper() + faithfulness[1:] + ".")
-    return "\n".join(lines)
+        out.append(faithfulness[0].upper() + faithfulness[1:] + ".")
+    return "\n".join(out)
+
+
+class _ReportProgress:
+    """The report's progress on stderr: a line per quarter done, and every line in a terminal."""
+
+    def __init__(self) -> None:
+        self._quarter = -1
+        self._terminal = sys.stderr.isatty()
+
+    def update(self, fraction: float | None, message: str) -> None:
+        if fraction is None or self._terminal or int(fraction * 4) > self._quarter:
+            self._quarter = int((fraction or 0) * 4)
+            _progress(f"{message} ({fraction:.0%})" if fraction is not None else message)
 
 
 class _ProgressBar:
@@ -199,8 +253,11 @@ class _ProgressBar:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="atten-scope: %(message)s")
-    # Third-party chatter (deprecations, load bars) is not for the user of this command.
+    # Third-party chatter (deprecations, load bars) is not for the user of this command; without a
+    # terminal (a log, the editor's output channel) bars are only carriage-return noise.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if args.command == "serve" or not sys.stderr.isatty():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         if args.command == "serve":
             if args.tcp is not None and not 0 < args.tcp < 65536:

@@ -92,3 +92,39 @@ class LineIndex:
                 return index
             units += width
         return end
+
+
+DEFAULT_TAB_SIZE = 4  # VS Code's default editor.tabSize
+
+
+def editor_column(line_text: str, index: int, tab_size: int = DEFAULT_TAB_SIZE) -> int:
+    """The 1-based column an editor's status bar shows for a cursor before ``line_text[index]``.
+
+    VS Code's "Col" (``CursorColumns.toStatusbarColumn``): every code point counts one, so an emoji
+    is one column (LSP counts it as two UTF-16 units), and a tab moves to the next tab stop,
+    c <- c + t - c mod t with t = ``tab_size``.
+    """
+    column = 0
+    for ch in line_text[:index]:
+        column = column + tab_size - column % tab_size if ch == "\t" else column + 1
+    return column + 1
+
+
+def column_index(line_text: str, column: int, tab_size: int = DEFAULT_TAB_SIZE) -> int:
+    """The index in ``line_text`` where an editor's 1-based status-bar ``column`` puts the cursor
+    (the inverse of ``editor_column``); a column inside a tab's width resolves to that tab.
+
+    Raises ``ValueError`` for a column past the end of the line (its last column is the one after
+    its last character).
+    """
+    if column < 1:
+        raise ValueError(f"column {column} is before the start of the line")
+    at = 1  # the column before line_text[index]
+    for index, ch in enumerate(line_text):
+        width = tab_size - (at - 1) % tab_size if ch == "\t" else 1
+        if column < at + width:
+            return index
+        at += width
+    if column == at:
+        return len(line_text)
+    raise ValueError(f"column {column} is past the end of the line (its last column is {at})")

@@ -15,6 +15,7 @@ import numpy as np
 
 from .analysis import Analysis
 from .options import ViewOptions
+from .progress import ReportProgress, ignore_progress
 from .tokens import visible
 from .views import attention_matrix, attention_vector
 
@@ -165,5 +166,13 @@ def build_report(analysis: Analysis, focus: int, options: ViewOptions, title: st
     return _PAGE % {"title": html.escape(title), "data": _json_for_script(data)}
 
 
-def write_report(path: Path, analysis: Analysis, focus: int, options: ViewOptions, title: str) -> None:
+def write_report(
+    path: Path,
+    analysis: Analysis,
+    focus: int,
+    options: ViewOptions,
+    title: str,
+    progress: ReportProgress = ignore_progress,
+) -> None:
+    progress(0.0, "Writing the report")
     path.write_text(build_report(analysis, focus, options, title), encoding="utf-8")
