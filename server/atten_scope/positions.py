@@ -64,6 +64,7 @@ class LineIndex:
         offset = max(0, min(offset, len(self.text)))
         line = self.line_of(offset)
         start = self._starts[line]
+        offset = min(offset, self._content_ends[line])  # inside a CRLF pair: the end of the line
         if not self._astral[line]:
             return Position(line, offset - start)
         return Position(line, _utf16_len(self.text[start:offset]))

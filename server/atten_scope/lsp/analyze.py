@@ -36,6 +36,7 @@ def register(server: AttenScopeServer) -> None:
         cancel = threading.Event()
         progress = WorkDoneProgress(ls, p.get("workDoneToken"), cancel)
         ls.analyses_running += 1
+        ls.analysing[uri] = cancel
         ls.status("analyzing", f"Analysing {uri}", model=loaded.info.id)
         progress.begin("Atten-Scope: analysing")
         outcome = "Cancelled"
@@ -63,14 +64,18 @@ def register(server: AttenScopeServer) -> None:
             raise
         finally:
             ls.analyses_running -= 1
+            if ls.analysing.get(uri) is cancel:
+                del ls.analysing[uri]
             progress.end(outcome)
             if ls.analyses_running == 0 and ls.engine.loaded is not None:
                 ls.status("ready", "Ready", model=ls.engine.loaded.info.id)
         if generation != ls.engine.generation:
             raise JsonRpcContentModified("The model changed during the analysis: analyse the document again.")
-        ls.store.put(uri, analysis, version)
         current = ls.workspace.text_documents.get(unquote(uri))
-        if current is None or current.version != version:
+        if current is None:  # closed meanwhile: keep nothing
+            raise JsonRpcContentModified("The document was closed during the analysis.")
+        ls.store.put(uri, analysis, version)
+        if current.version != version:
             # Kept above for prefix reuse; the client retries on ContentModified.
             raise JsonRpcContentModified("The document changed during the analysis: analyse it again.")
         return results.analyze_json(analysis, uri, version)

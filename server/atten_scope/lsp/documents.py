@@ -36,8 +36,9 @@ class AnalysisStore:
         self.capacity = max(1, capacity)
         self._trim()
 
-    def discard(self, uri: str) -> None:
-        self._entries.pop(uri, None)
+    def discard(self, uri: str) -> bool:
+        """Forget ``uri``'s analysis; True if there was one."""
+        return self._entries.pop(uri, None) is not None
 
     def clear(self) -> None:
         self._entries.clear()

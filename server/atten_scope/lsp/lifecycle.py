@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from .engine import release_memory
+
 if TYPE_CHECKING:
     from .server import AttenScopeServer
 
@@ -25,8 +27,15 @@ def register(server: AttenScopeServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AttenScopeServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.store.discard(params.text_document.uri)
+        uri = params.text_document.uri
+        running = ls.analysing.get(uri)
+        if running is not None:
+            running.set()  # an analysis of a closed document is never shown: stop it
+        if ls.store.discard(uri):
+            # On the model thread, after any analysis it queued: its state is freed by then.
+            ls.engine.in_background(ls.engine.run(release_memory), "Releasing memory")
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: AttenScopeServer, *_: Any) -> None:
+        ls.shut_down = True
         ls.engine.shutdown()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -54,6 +55,8 @@ class AttenScopeServer(LanguageServer):
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.analyses_running = 0
+        self.shut_down = False  # LSP: exit after shutdown is status 0, without it status 1
+        self.analysing: dict[str, threading.Event] = {}  # uri -> the cancel event of its running analysis
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # pygls would pop up every internal error; requests already carry theirs, the rest goes to the log.

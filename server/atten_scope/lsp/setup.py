@@ -21,7 +21,10 @@ def create_server() -> AttenScopeServer:
 
 
 def start(tcp: int | None = None, host: str = "127.0.0.1", log_level: str = "INFO") -> int:
-    """Run the language server over stdio, or on ``host:tcp``, until the client ends it."""
+    """Run the language server over stdio, or on ``host:tcp``, until the client ends it.
+
+    Returns the exit status: 0 after a ``shutdown`` request, 1 otherwise (LSP ``exit``).
+    """
     server = create_server()
 
     def send(params: types.LogMessageParams) -> None:
@@ -30,9 +33,9 @@ def start(tcp: int | None = None, host: str = "127.0.0.1", log_level: str = "INF
     logs.install(send, getattr(logging, log_level))
     if tcp is not None:
         server.start_tcp(host, tcp)
-        return 0
-    # stdout carries the protocol: anything printed by a library must not end up in it.
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr
-    server.start_io(stdin, stdout)
-    return 0
+    else:
+        # stdout carries the protocol: anything printed by a library must not end up in it.
+        stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+        sys.stdout = sys.stderr
+        server.start_io(stdin, stdout)
+    return 0 if server.shut_down else 1
