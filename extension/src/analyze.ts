@@ -7,6 +7,7 @@ import { ServerUnavailableError, type ServerClient } from './client';
 import { errorMessage } from './core/async';
 import type { AnalyzeParams, AnalyzeResult } from './core/protocol';
 import { failureOf, Requests } from './core/requests';
+import { SavedContentProvider } from './savedContent';
 
 export interface AnalyzeOptions {
   /** true: notification with a Cancel button and error pop-ups; false: quiet status-bar progress */
@@ -32,7 +33,7 @@ export class Analyzer implements vscode.Disposable {
     this.inFlight.get(key)?.cancel();
     const cts = new vscode.CancellationTokenSource();
     this.inFlight.set(key, cts);
-    const name = vscode.workspace.asRelativePath(document.uri, false);
+    const name = SavedContentProvider.nameOf(document.uri);
     try {
       return await vscode.window.withProgress(
         {
@@ -102,7 +103,7 @@ export class Analyzer implements vscode.Disposable {
       this.store.set(document.uri, result);
       const windows = Array.isArray(result.windows) ? result.windows.length : 1;
       this.log.info(
-        `Analysed ${document.uri.toString()} v${result.version}: ${result.tokens} tokens` +
+        `Analysed ${SavedContentProvider.nameOf(document.uri)} v${result.version}: ${result.tokens} tokens` +
           `${windows > 1 ? ` in ${windows} windows` : ''}${result.truncated ? ' (truncated)' : ''}` +
           `${result.reusedTokens ? `, ${result.reusedTokens} reused` : ''}, ${Math.round(result.elapsedMs)} ms`,
       );
@@ -115,18 +116,18 @@ export class Analyzer implements vscode.Disposable {
   private handleError(error: unknown, document: vscode.TextDocument, options: AnalyzeOptions): void {
     const failure = failureOf(error);
     if (failure === 'cancelled') {
-      this.log.info(`Analysis of ${document.uri.toString()} cancelled.`);
+      this.log.info(`Analysis of ${SavedContentProvider.nameOf(document.uri)} cancelled.`);
       return;
     }
     if (error instanceof ServerUnavailableError) {
       return; // the client already showed the reason
     }
     if (failure === 'contentModified') {
-      this.log.info(`${document.uri.toString()} changed during the analysis.`);
+      this.log.info(`${SavedContentProvider.nameOf(document.uri)} changed during the analysis.`);
       return;
     }
     const message = errorMessage(error);
-    this.log.error(`Analysis of ${document.uri.toString()} failed: ${message}`);
+    this.log.error(`Analysis of ${SavedContentProvider.nameOf(document.uri)} failed: ${message}`);
     if (options.interactive) {
       void vscode.window.showErrorMessage(`Atten-Scope: analysis failed: ${message}`, 'Show Logs').then((choice) => {
         if (choice) {

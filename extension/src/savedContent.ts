@@ -31,6 +31,14 @@ export class SavedContentProvider implements vscode.TextDocumentContentProvider,
     }
   }
 
+  /** A document's name for people: its workspace-relative path, "(saved)" after it for a saved version. */
+  static nameOf(uri: vscode.Uri): string {
+    const original = SavedContentProvider.originalOf(uri);
+    return original
+      ? `${vscode.workspace.asRelativePath(original, false)} (saved)`
+      : vscode.workspace.asRelativePath(uri, false);
+  }
+
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const original = SavedContentProvider.originalOf(uri);
     if (!original) {
