@@ -163,3 +163,11 @@ def test_bad_input_gives_one_line_and_exit_2(args: list[str], message: str, tmp_
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_models_lists_the_embedded_models() -> None:
+    done = run_cli("models")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("embedded:smollm2-135m") and "(default)" in lines[0] and "installed" in lines[0]
+    assert lines[1].startswith("embedded:gemma3-270m") and "Gemma 3 270M" in lines[1]

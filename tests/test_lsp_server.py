@@ -231,8 +231,10 @@ async def test_heads_attended_by_differs_from_attends_to(client: LanguageClient)
 
 
 async def test_initialize_announces_the_registry(client: LanguageClient) -> None:
-    offered = client.capabilities.experimental["attenScope"]  # type: ignore[attr-defined]
+    offered = dict(client.capabilities.experimental["attenScope"])  # type: ignore[attr-defined]
+    models = offered.pop("models")
     assert offered == registry.capabilities_json(offered["version"])
+    assert [m["id"] for m in models] == ["embedded:smollm2-135m", "embedded:gemma3-270m"] and models[0]["installed"]
     assert [r["name"] for r in offered["refinements"]] == list(registry.REFINEMENTS)
     assert {v["method"] for v in offered["views"]} == {"attenScope/attention", "attenScope/heatmap", "attenScope/heads"}
 

