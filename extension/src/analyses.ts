@@ -33,6 +33,11 @@ export class AnalysisStore implements vscode.Disposable {
     }
   }
 
+  /** The documents that have an analysis, as URI strings. */
+  uris(): string[] {
+    return [...this.entries.keys()];
+  }
+
   clear(): void {
     this.entries.clear();
     this.emitter.fire(undefined);

@@ -11,6 +11,7 @@ export const Commands = {
   toggleDirection: 'attenScope.toggleDirection',
   chooseLayersHeads: 'attenScope.chooseLayersHeads',
   chooseRefinement: 'attenScope.chooseRefinement',
+  chooseModel: 'attenScope.chooseModel',
   compareWith: 'attenScope.compareWith',
   markSelection: 'attenScope.markSelection',
   clear: 'attenScope.clear',

@@ -7,11 +7,12 @@ import { Comparer } from './compare';
 import { Commands, REANALYZE_IDLE_MS, SAVED_SCHEME } from './constants';
 import { Debouncer } from './core/async';
 import { readFaithfulness } from './core/faithfulness';
+import { modelChanged } from './core/settings';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
 import { HeatmapPanel } from './panels/heatmapPanel';
 import { ModelViewPanel } from './panels/modelViewPanel';
-import { chooseLayersHeads, chooseRefinement, statusMenu, toggleDirection } from './pickers';
+import { chooseLayersHeads, chooseModel, chooseRefinement, statusMenu, toggleDirection } from './pickers';
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
 import { StatusBar } from './status';
@@ -43,6 +44,12 @@ export function activate(context: vscode.ExtensionContext): void {
   const saved = new SavedContentProvider();
   const comparer = new Comparer({ extensionUri: context.extensionUri, server: client, store, analyzer, settings, cursor, painter, log });
   const reanalyze = new Map<string, Debouncer>();
+  const stale = new Set<string>(); // analysed with a model that is no longer in use
+  const reanalyzeIfStale = (document: vscode.TextDocument): void => {
+    if (stale.delete(document.uri.toString())) {
+      void analyzer.analyze(document, { interactive: false });
+    }
+  };
 
   context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, saved);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(SAVED_SCHEME, saved));
@@ -149,6 +156,7 @@ export function activate(context: vscode.ExtensionContext): void {
     ),
     vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
     vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings, client.catalog)),
+    vscode.commands.registerCommand(Commands.chooseModel, () => chooseModel(settings, client.catalog, context.globalState)),
     vscode.commands.registerCommand(Commands.chooseLayersHeads, () => {
       const editor = vscode.window.activeTextEditor;
       const model = editor ? store.get(editor.document.uri)?.result.model : undefined;
@@ -213,7 +221,18 @@ export function activate(context: vscode.ExtensionContext): void {
       if (!before.autoAnalyze && after.autoAnalyze) {
         vscode.window.visibleTextEditors.forEach((e) => autoAnalyze(e.document));
       }
+      if (modelChanged(before, after)) {
+        // The server dropped its analyses with the old model: the analysed documents are analysed
+        // again with the new one, the visible ones now and the others when they are shown.
+        for (const uri of store.uris()) {
+          stale.add(uri);
+        }
+        store.clear();
+        painter.clearAll();
+        vscode.window.visibleTextEditors.forEach((e) => reanalyzeIfStale(e.document));
+      }
     }),
+    vscode.window.onDidChangeActiveTextEditor((editor) => editor && reanalyzeIfStale(editor.document)),
     { dispose: () => reanalyze.forEach((d) => d.dispose()) },
   );
   for (const editor of vscode.window.visibleTextEditors) {

@@ -1,10 +1,11 @@
 /** Quick picks: direction, refinement and aggregation, layers and heads, the status menu. */
 import * as vscode from 'vscode';
-import { Commands } from './constants';
+import { Commands, CONFIG_SECTION } from './constants';
 import { compactList, parseIndexList, viewLabel } from './core/format';
 import type { Catalog } from './core/catalog';
 import { viewEntries, type ViewEntry } from './core/choices';
-import type { IndexSelection, ModelInfo } from './core/protocol';
+import { checkModelInput, modelChoices, rememberModel, type ModelChoice } from './core/models';
+import { DEVICES, type Device, type IndexSelection, type ModelInfo } from './core/protocol';
 import type { SettingsService } from './settings';
 
 export async function toggleDirection(settings: SettingsService): Promise<void> {
@@ -37,6 +38,64 @@ export async function chooseRefinement(settings: SettingsService, catalog: Catal
   } else if (choice?.kind === 'aggregate') {
     settings.setView({ aggregate: choice.aggregate });
   }
+}
+
+const RECENT_MODELS_KEY = 'attenScope.recentModels';
+
+/**
+ * Choose Model: an embedded model, a recent one, or a typed Hugging Face id / local path; then the
+ * device. Written to the user settings (the model is a machine-level choice, and an untrusted
+ * workspace's own value is ignored anyway); the server reloads in place and the analysed
+ * documents are analysed again when shown.
+ */
+export async function chooseModel(settings: SettingsService, catalog: Catalog, memento: vscode.Memento): Promise<void> {
+  type Item = vscode.QuickPickItem & { choice?: ModelChoice };
+  const current = settings.effective;
+  const recent = memento.get<string[]>(RECENT_MODELS_KEY, []);
+  const items: Item[] = modelChoices(catalog.models, recent, current.model).map((choice) =>
+    choice.kind === 'separator'
+      ? { label: choice.label, kind: vscode.QuickPickItemKind.Separator }
+      : {
+          label: `${choice.kind === 'model' && choice.current ? '$(check) ' : ''}${choice.label}`,
+          description: choice.description,
+          detail: choice.kind === 'model' ? choice.detail : undefined,
+          choice,
+        },
+  );
+  const picked = (await vscode.window.showQuickPick(items, {
+    title: `Atten-Scope: model (now ${current.model} on ${current.device})`,
+    placeHolder: 'Choose the model whose attention is shown',
+    matchOnDescription: true,
+  }))?.choice;
+  if (!picked || picked.kind === 'separator') {
+    return;
+  }
+  let model = picked.kind === 'model' ? picked.id : undefined;
+  if (picked.kind === 'enter') {
+    const typed = await vscode.window.showInputBox({
+      title: 'Atten-Scope: model id or path',
+      prompt: 'A Hugging Face model id such as "Qwen/Qwen2.5-Coder-0.5B", or a local directory or .gguf file',
+      value: current.model.startsWith('embedded:') ? '' : current.model,
+      validateInput: checkModelInput,
+    });
+    model = typed?.trim();
+  }
+  if (!model) {
+    return;
+  }
+  const devices: (vscode.QuickPickItem & { device: Device })[] = DEVICES.map((device) => ({
+    label: `${device === current.device ? '$(check) ' : ''}${device}`,
+    description: device === 'auto' ? 'CUDA, then Apple MPS, then the CPU' : '',
+    device,
+  }));
+  const device = (await vscode.window.showQuickPick(devices, { title: `Atten-Scope: device for ${model}` }))?.device;
+  if (!device) {
+    return;
+  }
+  await memento.update(RECENT_MODELS_KEY, rememberModel(recent, model));
+  const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
+  await config.update('device', device, vscode.ConfigurationTarget.Global);
+  await config.update('model', model, vscode.ConfigurationTarget.Global);
 }
 
 type IndexItem = vscode.QuickPickItem & { index: number };
@@ -124,6 +183,7 @@ export async function statusMenu(): Promise<void> {
     { label: '$(layers) Show Model View', command: Commands.showModelView },
     { label: '$(arrow-swap) Toggle Direction', command: Commands.toggleDirection },
     { label: '$(settings) Choose Refinement', command: Commands.chooseRefinement },
+    { label: '$(hubot) Choose Model', command: Commands.chooseModel },
     { label: '$(list-filter) Choose Layers/Heads', command: Commands.chooseLayersHeads },
     { label: '$(diff) Compare With...', command: Commands.compareWith },
     { label: '$(clear-all) Clear', command: Commands.clear },

@@ -4,6 +4,7 @@
  * fallback before it has started or when an older server does not say. No 'vscode' import.
  */
 import LIMITS from './limits.json';
+import { BUILTIN_MODELS, type EmbeddedModel } from './models';
 import { BUILTIN_NAMES, Methods, type KnownNames } from './protocol';
 
 /** One entry of a list the user chooses from. */
@@ -54,6 +55,7 @@ export interface AttenScopeCapabilities {
   limits: ServerLimits;
   defaults: Record<string, unknown>;
   python?: string;
+  models?: EmbeddedModel[];
 }
 
 export interface Catalog {
@@ -65,6 +67,8 @@ export interface Catalog {
   views: readonly ViewInfo[];
   /** largest heatmap drawn in one piece */
   heatmapTokens: number;
+  /** the embedded models, and whether the server's environment has them */
+  models: readonly EmbeddedModel[];
 }
 
 /** The lists this extension was built with; package.json's enums carry the same names. */
@@ -103,6 +107,7 @@ export const BUILTIN_CATALOG: Catalog = Object.freeze({
     { name: 'heads', method: Methods.heads, label: 'Model view', description: 'Per layer and head, for the cursor token.', options: [] },
   ],
   heatmapTokens: LIMITS.heatmapTokens,
+  models: BUILTIN_MODELS,
 });
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -199,7 +204,27 @@ export function readCapabilities(experimental: unknown): AttenScopeCapabilities 
     limits: readLimits(raw.limits),
     defaults: isRecord(raw.defaults) ? raw.defaults : {},
     python: optionalString(raw.python),
+    models: readModels(raw.models),
   };
+}
+
+function readModels(value: unknown): EmbeddedModel[] | undefined {
+  if (!Array.isArray(value)) {
+    return undefined;
+  }
+  const out: EmbeddedModel[] = [];
+  for (const raw of value) {
+    if (isRecord(raw) && typeof raw.id === 'string' && raw.id !== '') {
+      const install = optionalString(raw.install);
+      out.push({
+        id: raw.id,
+        label: optionalString(raw.label) || raw.id,
+        installed: raw.installed !== false,
+        ...(install ? { install } : {}),
+      });
+    }
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 /** The lists to show: the server's where it gave one, the built-in ones elsewhere. */
@@ -214,6 +239,7 @@ export function catalogFrom(capabilities: AttenScopeCapabilities | undefined): C
     directions: capabilities.directions ?? BUILTIN_CATALOG.directions,
     views: capabilities.views ?? BUILTIN_CATALOG.views,
     heatmapTokens: capabilities.limits.heatmapTokens ?? BUILTIN_CATALOG.heatmapTokens,
+    models: capabilities.models ?? BUILTIN_CATALOG.models,
   };
 }
 

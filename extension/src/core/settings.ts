@@ -228,6 +228,11 @@ export function serverSettings(settings: Settings): Record<string, unknown> {
   return out;
 }
 
+/** Whether the server loads another model: its analyses are gone. */
+export function modelChanged(before: Settings, after: Settings): boolean {
+  return before.model !== after.model || before.device !== after.device || before.trustRemoteCode !== after.trustRemoteCode;
+}
+
 /** Keys whose change needs a new server process rather than a configuration notification. */
 export function needsRestart(before: Settings, after: Settings): boolean {
   return before.pythonPath !== after.pythonPath;
