@@ -17,7 +17,7 @@ from atten_scope.analysis import plan_windows, run_analysis
 from atten_scope.errors import Cancelled
 from atten_scope.options import ViewOptions
 from atten_scope.refine import raw_rows, refined_rows
-from atten_scope.views import attention_matrix, attention_vector, head_vectors
+from atten_scope.views import attention_matrix, attention_vector, head_vectors, prepare_attended_by
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "examples" / "tokenizer.py").read_text()
 
@@ -63,6 +63,28 @@ def test_attended_by_column_matches_rows(analysis: Any) -> None:
     ratio = column[150:170] / rows
     assert np.allclose(ratio, ratio[0], rtol=1e-4)
     assert np.all(column[:150] == 0)
+
+
+def test_attended_by_built_ahead_reads_only_the_weighed_layers(embedded: Any) -> None:
+    """The background build makes the norm totals of the layers lastLayers weighs, in every window;
+    the first attendedBy request then builds nothing, and a cancelled build resumes."""
+    analysis = run_analysis(embedded, EXAMPLE[:1500], 160)
+    assert len(analysis.windows) > 1
+    options = ViewOptions(direction="attendedBy")
+    event = threading.Event()
+    event.set()
+    with cancellation.cancellable(event), pytest.raises(Cancelled):
+        prepare_attended_by(analysis, options)
+    prepare_attended_by(analysis, options)
+    last_half = list(range(15, 30))
+    assert all(sorted(win.norm_totals) == last_half for win in analysis.windows)
+    before = [dict(win.norm_totals) for win in analysis.windows]
+    column = attention_vector(analysis, 100, options)
+    assert abs(column.sum() - 1) < 1e-6
+    assert all(
+        win.norm_totals.keys() == built.keys() and all(win.norm_totals[k] is built[k] for k in built)
+        for win, built in zip(analysis.windows, before, strict=True)
+    )
 
 
 def test_raw_attended_by_fast_path_matches_block_path(analysis: Any) -> None:

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import torch
 
-from atten_scope import cancellation
+from atten_scope import cancellation, refine
 from atten_scope.capture import (
     CapturedWindow,
-    _cached_prefix_attention,
     _is_offset_causal,
     _repeat_kv,
     attention_with_lse,
+    cached_prefix_attention,
     install_capture_attention,
     output_projection,
     run_capture,
@@ -162,7 +162,7 @@ def test_cached_prefix_attention_equals_the_masked_kernel(heads: int, kv_heads: 
     bias = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
     groups = heads // kv_heads
     expected = attention_with_lse(query, _repeat_kv(key, groups), _repeat_kv(value, groups), bias, False, 0.3)
-    out, lse = _cached_prefix_attention(query, key, value, n - new, 0.3)
+    out, lse = cached_prefix_attention(query, key, value, n - new, 0.3)
     assert torch.allclose(out, expected[0], atol=1e-5) and torch.allclose(lse, expected[1], atol=1e-5)
     padded = mask.clone()
     padded[..., 0] = False  # a padded batch row: not the plain causal pattern, so the masked kernel is used
@@ -198,3 +198,31 @@ def test_norm_totals_are_lazy_per_layer_and_reused_after_an_edit(captured: Any) 
     event.set()
     with cancellation.cancellable(event), pytest.raises(Cancelled):
         norm_totals(run_capture(model, ids, 0), layers)
+
+
+def test_norm_totals_built_in_passes_of_rows_equal_one_pass(captured: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passes of 7 rows (the first causal, the rest a cached prefix plus a causal block, sliding
+    windows masked) give the totals of rows rebuilt from q and k, and resume after a cancel."""
+    _, model, ids, _, _ = captured
+    monkeypatch.setattr(refine, "NORM_TOTAL_ROWS", 7)
+    win = run_capture(model, ids, 0)
+    layers = torch.arange(win.query.shape[0])
+    expected = (raw_rows(win, layers, 0, win.n) * win.value_norm[:, :, None, :]).sum(-1)
+    calls = {"count": 0}
+    event = threading.Event()
+
+    def cancel_on_the_third_pass() -> None:
+        calls["count"] += 1
+        if calls["count"] == 3:
+            event.set()
+        if event.is_set():
+            raise Cancelled("stop")
+
+    monkeypatch.setattr(refine.cancellation, "check", cancel_on_the_third_pass)
+    with pytest.raises(Cancelled):
+        refine.prepare_columns(win, layers, "norm")
+    assert win.norm_totals == {}  # a layer is kept only once it is whole
+    event.clear()
+    refine.prepare_columns(win, layers, "norm")
+    assert sorted(win.norm_totals) == layers.tolist()
+    assert torch.allclose(norm_totals(win, layers), expected, rtol=1e-4, atol=1e-6)

@@ -109,7 +109,10 @@ def test_text_output_names_the_view_and_its_faithfulness() -> None:
     assert 1 <= len(progress) <= 4 and "Analysis done (100%)" in result.stderr
 
 
-GO = 'package main\n\nfunc f() error {\n\tif err != nil {\n\t\treturn nil\n\t}\n\ts := "\U0001f600 ok"\n\treturn err\n}\n'
+GO = (
+    "package main\n\nfunc f() error {\n\tif err != nil {\n\t\treturn nil\n\t}\n"
+    '\ts := "\U0001f600 ok"\n\treturn err\n}\n'
+)
 
 
 def test_at_takes_the_line_and_column_vs_code_shows(tmp_path: Path) -> None:

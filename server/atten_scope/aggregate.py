@@ -56,6 +56,15 @@ def combine(rows: torch.Tensor, aggregate: str) -> torch.Tensor:
     return COMBINERS.get(aggregate)(rows)
 
 
+def linear_weights(aggregate: str, layers: int, heads: int) -> np.ndarray:
+    """The coefficients c_lh (L', H') of a ``linear`` aggregate: combined = sum over (l, h) of c_lh
+    times the rows of layer l, head h. Combining one-hot probe rows reads them off; a layer whose
+    coefficients are all zero (the first half, for lastLayers) need not be built at all."""
+    count = layers * heads
+    probe = torch.eye(count, dtype=torch.float64).reshape(layers, heads, 1, count)
+    return combine(probe, aggregate)[0].reshape(layers, heads).numpy()
+
+
 def line_sums(weights: np.ndarray, token_lines: np.ndarray, line_count: int) -> np.ndarray:
     """Per-line total weight: sum of the weights of the tokens that start on each line."""
     return np.bincount(token_lines, weights=weights, minlength=line_count)[:line_count]

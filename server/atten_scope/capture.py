@@ -176,7 +176,7 @@ def _is_offset_causal(attention_mask: torch.Tensor, m: int, n: int) -> bool:
     return bool(torch.equal(attention_mask[0, 0, :, :n], expected))
 
 
-def _cached_prefix_attention(
+def cached_prefix_attention(
     query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, prefix: int, scale: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention of m new rows over ``prefix`` cached keys plus themselves, without an m x n mask.
@@ -225,7 +225,7 @@ def capture_attention(
     groups = heads // kv_heads
     window = kwargs.get("sliding_window", getattr(module, "sliding_window", None))
     if attention_mask is not None and 0 < m < n and not window and _is_offset_causal(attention_mask, m, n):
-        out, lse = _cached_prefix_attention(query, key, value, n - m, scale)
+        out, lse = cached_prefix_attention(query, key, value, n - m, scale)
     else:
         bias = None
         causal = False

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 
 from . import cancellation
-from .capture import GRAM_CHECKPOINT, CapturedWindow
+from .capture import GRAM_CHECKPOINT, CapturedWindow, additive_bias, attention_with_lse, cached_prefix_attention
 from .registry import REFINEMENTS, Implementations
 
 # (window, layers, first, count) -> refined rows (L', H, count, first+count), each summing to 1.
@@ -35,6 +35,7 @@ columns_of = COLUMN_READERS.register
 
 RANK_RTOL = 1e-5
 ROW_BLOCK = 16  # rows refined at once: bounds the (rows x layers x kv x d x d) Gram block
+NORM_TOTAL_ROWS = 512  # rows per attention pass of the norm totals (about 30 ms at 4,096 tokens)
 
 
 def select_layers(tensor: torch.Tensor, layers: torch.Tensor) -> torch.Tensor:
@@ -252,28 +253,49 @@ def norm_totals(win: CapturedWindow, layers: torch.Tensor) -> torch.Tensor:
 
 
 def _layer_norm_totals(win: CapturedWindow, layer: int) -> torch.Tensor:
-    """Z^h_i of one layer: (H, n)."""
-    from .capture import additive_bias, attention_with_lse
+    """Z^h_i of one layer: (H, n), NORM_TOTAL_ROWS rows per attention pass with a cancellation check
+    between passes, so a build in the background gives way to a request within one pass.
 
+    Rows [a, b) see keys [0, a) unmasked and [a, b) causally: the two halves run as one cached-prefix
+    attention (merged by log-sum-exp), without an explicit (b - a) x b mask.
+    """
     _, heads, n, d = win.query.shape
     groups = heads // win.key.shape[1]
-    first, kept = 0, None
+    first, parts = 0, []
     if win.prefix_totals is not None:
         cache, reuse = win.prefix_totals
         earlier = cache.get(layer)
         if earlier is not None:  # rows before the edit saw the same keys: their totals still hold
-            first, kept = reuse, earlier[:, :reuse]
-    values = torch.zeros((1, heads, n, d), dtype=win.query.dtype, device=win.query.device)
-    values[0, :, :, 0] = win.value_norm[layer].to(win.query.dtype)
-    key = win.key[layer].repeat_interleave(groups, dim=0)[None]
-    bias = None
-    if first > 0 or win.sliding_window[layer]:
-        allowed = source_mask(win, torch.tensor([layer]), first, n - first, n)[0]
-        bias = additive_bias(allowed, win.query.dtype)[None, None]
-    query = win.query[layer][None, :, first:]
-    out, _ = attention_with_lse(query, key, values, bias, bias is None, float(win.scale[layer]))
-    totals = out[0, :, :, 0].float()
-    return totals if kept is None else torch.cat([kept, totals], dim=1)
+            first, parts = reuse, [earlier[:, :reuse]]
+    values = torch.zeros((1, heads, n, d), dtype=torch.float32, device=win.query.device)
+    values[0, :, :, 0] = win.value_norm[layer].float()
+    key = win.key[layer].float().repeat_interleave(groups, dim=0)[None]
+    scale = float(win.scale[layer])
+    for start in range(first, n, NORM_TOTAL_ROWS):
+        cancellation.check()
+        end = min(n, start + NORM_TOTAL_ROWS)
+        query = win.query[layer][None, :, start:end].float()
+        if win.sliding_window[layer]:
+            allowed = source_mask(win, torch.tensor([layer]), start, end - start, end)[0]
+            bias = additive_bias(allowed, torch.float32)[None, None]
+            out, _ = attention_with_lse(query, key[:, :, :end], values[:, :, :end], bias, False, scale)
+        elif start == 0:
+            out, _ = attention_with_lse(query, key[:, :, :end], values[:, :, :end], None, end > 1, scale)
+        else:
+            out, _ = cached_prefix_attention(query, key[:, :, :end], values[:, :, :end], start, scale)
+        parts.append(out[0, :, :, 0].float())
+    return torch.cat(parts, dim=1)
+
+
+def prepare_columns(win: CapturedWindow, layers: torch.Tensor, refinement: str) -> None:
+    """Build what reading columns of ``refinement`` needs besides the captured state (for ``norm``
+    the totals of ``layers``), so that a first attendedBy request costs what any other does.
+
+    Cancellable between passes; the layers already built are kept, so a cancelled build resumes
+    from the layer it stopped in.
+    """
+    if refinement == "norm":
+        norm_totals(win, layers)
 
 
 @columns_of("norm")

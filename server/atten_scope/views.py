@@ -11,11 +11,11 @@ import numpy as np
 import torch
 
 from . import cancellation
-from .aggregate import combine
+from .aggregate import combine, linear_weights
 from .analysis import Analysis
 from .capture import CapturedWindow
 from .options import ViewOptions
-from .refine import refined_column, refined_rows, row_blocks
+from .refine import prepare_columns, refined_column, refined_rows, row_blocks
 
 
 def drop_sinks(weights: np.ndarray, sinks: list[int]) -> np.ndarray:
@@ -115,17 +115,40 @@ def _combined_column(
     count = last + 1 - first
     if options.aggregate_spec.streamed:
         return rollout_column(analysis, win, options, source, last)[first - source :]
-    layers, heads = _layers(analysis, options), _heads(analysis, options)
     if options.refinement_spec.columns and options.aggregate_spec.linear:
-        # A linear aggregate of directly readable columns: no row is rebuilt.
-        values = refined_column(win, layers, source, first, count, options.refinement)[:, heads]
-        return combine(values[..., None], options.aggregate)[:, 0]
+        # A linear aggregate of directly readable columns: no row is rebuilt, and a layer the
+        # aggregate gives no weight (the first half, for lastLayers) is not read.
+        layers, heads, weights = _column_terms(analysis, options)
+        values = refined_column(win, layers, source, first, count, options.refinement)[:, heads]  # (L_r, H', r)
+        return torch.einsum("lh,lhr->r", weights.to(values.dtype), values)
+    layers, heads = _layers(analysis, options), _heads(analysis, options)
     blocks = []
     for start, size in row_blocks(first, count):
         cancellation.check()
         rows = refined_rows(win, layers, start, size, options.refinement)[:, heads]
         blocks.append(combine(rows, options.aggregate)[:, source])
     return torch.cat(blocks, dim=0)
+
+
+def _column_terms(analysis: Analysis, options: ViewOptions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For a linear aggregate: the layers it weighs, the heads, and the coefficients c_lh (L_r, H')
+    of ``aggregate.linear_weights`` on those layers."""
+    layers, heads = _layers(analysis, options), _heads(analysis, options)
+    weights = linear_weights(options.aggregate, len(layers), len(heads))
+    read = weights.any(axis=1)
+    return layers[torch.from_numpy(read)], heads, torch.from_numpy(weights[read])
+
+
+def prepare_attended_by(analysis: Analysis, options: ViewOptions) -> None:
+    """Build in every window what attendedBy columns of ``options`` read besides the captured state
+    (``refine.prepare_columns``: the norm totals of the layers the aggregate weighs), so that the
+    first such request answers like any other. The language server runs it while the editor is
+    idle; it stops at the next ``cancellation.check()`` and the layers built are kept."""
+    if not (options.refinement_spec.columns and options.aggregate_spec.linear):
+        return  # those columns rebuild rows: nothing to build ahead
+    layers, _, _ = _column_terms(analysis, options)
+    for win in analysis.windows:
+        prepare_columns(win, layers, options.refinement)
 
 
 def attention_vector(analysis: Analysis, token: int, options: ViewOptions) -> np.ndarray:

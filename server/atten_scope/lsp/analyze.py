@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 from pygls.exceptions import JsonRpcContentModified
 
 from .. import results
 from ..analysis import run_analysis
 from ..errors import AttenScopeError
+from ..views import prepare_attended_by
 from .engine import is_out_of_memory
 from .errors import RequestFailed, document_uri, request_object, translate_errors
 from .progress import WorkDoneProgress
@@ -37,7 +39,7 @@ def register(server: AttenScopeServer) -> None:
         progress = WorkDoneProgress(ls, p.get("workDoneToken"), cancel)
         ls.analyses_running += 1
         ls.analysing[uri] = cancel
-        ls.status("analyzing", f"Analysing {uri}", model=loaded.info.id)
+        ls.status("analyzing", f"Analysing {document_name(uri)}", model=loaded.info.id)
         progress.begin("Atten-Scope: analysing")
         outcome = "Cancelled"
         try:
@@ -78,4 +80,21 @@ def register(server: AttenScopeServer) -> None:
         if current.version != version:
             # Kept above for prefix reuse; the client retries on ContentModified.
             raise JsonRpcContentModified("The document changed during the analysis: analyse it again.")
+
+        def prepare() -> None:
+            info = analysis.info
+            options = ls.settings.view_options({"direction": "attendedBy"}, info.layers, info.heads)
+            prepare_attended_by(analysis, options)
+
+        # The first attendedBy request would build what columns read (the norm totals): build it now,
+        # while the editor is idle, so toggling the direction is as fast as moving the cursor.
+        ls.engine.when_idle(uri, prepare, f"Preparing attendedBy for {document_name(uri)}")
         return results.analyze_json(analysis, uri, version)
+
+
+def document_name(uri: str) -> str:
+    """A document's name for people: its file name, and "(saved)" after the saved version that the
+    extension analyses under its ``atten-scope-saved:`` scheme."""
+    parsed = urlparse(uri)
+    name = PurePosixPath(unquote(parsed.path)).name or uri
+    return f"{name} (saved)" if parsed.scheme == "atten-scope-saved" else name

@@ -4,6 +4,9 @@ Model loading and analysis share one worker thread, so torch never runs two forw
 once and a reload cannot race an analysis. Views of finished analyses (attention, heatmap, heads,
 hover) run on a second thread, so they answer while a long analysis is in progress.
 
+Work that makes later requests fast (``when_idle``) runs on the views thread while no request
+runs: every request stops it at its next ``cancellation.check()``, and it resumes after the last.
+
 The engine knows nothing of the server: it reports through the callbacks of ``EngineEvents``.
 """
 
@@ -19,12 +22,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..cancellation import cancellable
-from ..errors import ModelLoadError
+from ..errors import Cancelled, ModelLoadError
 from ..model import LoadedModel, load_model
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+IDLE_DELAY_S = 0.3  # quiet time before idle work (re)starts: cursor requests come in bursts
 
 
 def _nothing(*_: Any) -> None:
@@ -52,6 +56,10 @@ class Engine:
         self._loading_key: tuple[str, str, bool] | None = None
         self.wanted_key: tuple[str, str, bool] | None = None  # the model the settings name
         self._background: set[asyncio.Future[Any]] = set()
+        self._requests = 0  # run/view calls in flight
+        self._idle: dict[str, tuple[Callable[[], None], str]] = {}  # key -> (work, what), oldest first
+        self._idle_task: asyncio.Future[None] | None = None
+        self._idle_cancel: threading.Event | None = None
 
     async def run(self, fn: Callable[[], T], cancel: threading.Event | None = None) -> T:
         """Run ``fn`` on the model thread (loading, analysis); see ``_submit`` for cancellation."""
@@ -61,20 +69,70 @@ class Engine:
         """Run ``fn`` on the views thread; see ``_submit`` for cancellation."""
         return await self._submit(self.views, fn, cancel)
 
-    @staticmethod
-    async def _submit(executor: ThreadPoolExecutor, fn: Callable[[], T], cancel: threading.Event | None) -> T:
-        """Cancelling the caller, or setting ``cancel``, stops ``fn`` at its next ``cancellation.check()``."""
+    async def _submit(self, executor: ThreadPoolExecutor, fn: Callable[[], T], cancel: threading.Event | None) -> T:
+        """Cancelling the caller, or setting ``cancel``, stops ``fn`` at its next ``cancellation.check()``.
+
+        Idle work gives way to it (see ``when_idle``)."""
         event = cancel or threading.Event()
 
         def call() -> T:
             with cancellable(event):
                 return fn()
 
+        self._requests += 1
+        if self._idle_cancel is not None:
+            self._idle_cancel.set()
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, call)
         except asyncio.CancelledError:
             event.set()
             raise
+        finally:
+            self._requests -= 1
+            self._resume_idle()
+
+    def when_idle(self, key: str, work: Callable[[], None], what: str) -> None:
+        """Run ``work`` on the views thread while no request runs, until it returns; a later work
+        under the same ``key`` replaces it. A request stops it at its next ``cancellation.check()``
+        and it starts again IDLE_DELAY_S after the last request ends, so ``work`` must keep what it
+        finished (and skip it when run again). A failure is logged."""
+        self._idle.pop(key, None)
+        self._idle[key] = (work, what)
+        self._resume_idle()
+
+    def drop_idle(self, key: str) -> None:
+        """Forget the idle work under ``key`` (its document closed); a run in progress stops."""
+        if self._idle.pop(key, None) is not None and self._idle_cancel is not None:
+            self._idle_cancel.set()
+
+    def _resume_idle(self) -> None:
+        if self._idle and not self._requests and self._idle_task is None:
+            self._idle_task = asyncio.ensure_future(self._run_idle())
+
+    async def _run_idle(self) -> None:
+        try:
+            await asyncio.sleep(IDLE_DELAY_S)
+            while self._idle and not self._requests:
+                key, entry = next(iter(self._idle.items()))
+                work, what = entry
+                event = self._idle_cancel = threading.Event()
+
+                def call(work: Callable[[], None] = work, event: threading.Event = event) -> None:
+                    with cancellable(event):
+                        work()
+
+                try:
+                    await asyncio.get_running_loop().run_in_executor(self.views, call)
+                except Cancelled:
+                    continue  # a request came, or the work was dropped: the loop condition decides
+                except Exception as error:  # logged, then dropped: idle work must not retry forever
+                    log.warning("%s failed: %s", what, error)
+                if self._idle.get(key) is entry:
+                    del self._idle[key]
+        finally:
+            self._idle_task = None
+            self._idle_cancel = None
+
 
     def in_background(self, work: Coroutine[Any, Any, Any], what: str) -> None:
         """Run ``work`` without a caller waiting on it; a failure is logged, never swallowed."""
@@ -148,6 +206,9 @@ class Engine:
         return loaded
 
     def shutdown(self) -> None:
+        self._idle.clear()
+        if self._idle_cancel is not None:
+            self._idle_cancel.set()
         self.worker.shutdown(wait=False, cancel_futures=True)
         self.views.shutdown(wait=False, cancel_futures=True)
 

@@ -31,6 +31,7 @@ def register(server: AttenScopeServer) -> None:
         running = ls.analysing.get(uri)
         if running is not None:
             running.set()  # an analysis of a closed document is never shown: stop it
+        ls.engine.drop_idle(uri)
         if ls.store.discard(uri):
             # On the model thread, after any analysis it queued: its state is freed by then.
             ls.engine.in_background(ls.engine.run(release_memory), "Releasing memory")

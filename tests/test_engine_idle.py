@@ -1,0 +1,90 @@
+"""Idle work (building what the first attendedBy request would) gives way to every request and resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from atten_scope import cancellation
+from atten_scope.lsp import engine as engine_module
+from atten_scope.lsp.engine import Engine
+
+STEPS = 40
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setattr(engine_module, "IDLE_DELAY_S", 0.01)
+    engine = Engine()
+    yield engine
+    engine.shutdown()
+
+
+def stepwise(done: list[int], running: threading.Event) -> Callable[[], None]:
+    """Work of STEPS steps that keeps the steps it finished, like the per-layer norm totals."""
+
+    def work() -> None:
+        running.set()
+        try:
+            while len(done) < STEPS:
+                cancellation.check()
+                threading.Event().wait(0.005)
+                done.append(1)
+        finally:
+            running.clear()
+
+    return work
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("timed out")
+
+
+async def test_a_request_stops_idle_work_which_then_resumes(engine: Engine) -> None:
+    done: list[int] = []
+    running = threading.Event()
+    engine.when_idle("doc", stepwise(done, running), "building")
+    await wait_until(lambda: len(done) >= 3)
+    # The request runs on the same thread as the idle work: it gets that thread once the work stops.
+    seen = await engine.view(lambda: (running.is_set(), len(done)))
+    assert seen[0] is False and seen[1] < STEPS, "the request waited for the whole idle work"
+    await wait_until(lambda: len(done) == STEPS and not engine._idle)  # resumed after the request, then done
+    assert len(done) == STEPS  # no step was done twice: the work kept what it had finished
+
+
+async def test_a_model_thread_request_also_stops_idle_work(engine: Engine) -> None:
+    done: list[int] = []
+    running = threading.Event()
+    engine.when_idle("doc", stepwise(done, running), "building")
+    await wait_until(lambda: len(done) >= 2)
+    during = await engine.run(lambda: threading.Event().wait(0.1) or len(done))
+    assert during < STEPS
+    await wait_until(lambda: len(done) == STEPS)
+
+
+async def test_dropped_idle_work_stops_and_a_failure_is_logged(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    done: list[int] = []
+    running = threading.Event()
+    engine.when_idle("closed.py", stepwise(done, running), "building")
+    await wait_until(lambda: len(done) >= 2)
+    engine.drop_idle("closed.py")
+    await wait_until(lambda: not running.is_set() and engine._idle_task is None)
+    assert len(done) < STEPS
+
+    def failing() -> None:
+        raise RuntimeError("no totals today")
+
+    with caplog.at_level(logging.WARNING, logger="atten_scope.lsp.engine"):
+        engine.when_idle("other.py", failing, "Preparing attendedBy for other.py")
+        await wait_until(lambda: not engine._idle)
+    assert "Preparing attendedBy for other.py failed: no totals today" in caplog.text
