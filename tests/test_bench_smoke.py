@@ -49,6 +49,17 @@ def test_perf_quick_writes_all_tables(tmp_path: Path) -> None:
     results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "## Performance" in results
     assert not (tmp_path / "faithfulness.md").exists()
+    assert "first request after it" in text
+    # --only re-measures some parts into that run's perf.json and keeps the rest
+    before = json.loads((tmp_path / "perf.json").read_text(encoding="utf-8"))["sizes"][0]
+    run("perf.py", "--only", "attended-by,reanalysis", "--sizes", "64", "--repeats", "1", "--out", str(tmp_path))
+    after = json.loads((tmp_path / "perf.json").read_text(encoding="utf-8"))
+    row = after["sizes"][0]
+    assert row["latency"] == before["latency"] and row["analyze_s"] == before["analyze_s"]
+    assert {"first_attended_by_built_ms", "reanalyze_s", "reanalyze_full_s"} <= row.keys()
+    assert after["remeasured"][0]["parts"] == ["attended-by", "reanalysis"]
+    remeasured = (tmp_path / "perf.md").read_text(encoding="utf-8")
+    assert "Re-measured later with `--only attended-by,reanalysis`" in remeasured
 
 
 def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
