@@ -163,10 +163,15 @@ def gradient_x_input(loaded: LoadedModel, ids: list[int], target: int) -> np.nda
     return (embeddings.grad[0] * embeddings[0]).norm(dim=-1).detach().double().numpy()
 
 
-def method_names() -> list[str]:
+def with_residual(model_id: str) -> bool:
+    """The residual-aware references (bench/residual.py) follow the Llama block layout of the default model."""
+    return model_id == MODEL
+
+
+def method_names(model_id: str = MODEL) -> list[str]:
     engine = [f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES]
     late = [f"{r} / {LATE_ROLLOUT}" for r in ("raw", "norm")]
-    return engine + late + residual.method_names() + [GRADIENT]
+    return engine + late + (residual.method_names() if with_residual(model_id) else []) + [GRADIENT]
 
 
 def method_weights(loaded: LoadedModel, analysis: Any, query: int, target: int) -> dict[str, np.ndarray]:
@@ -183,8 +188,9 @@ def method_weights(loaded: LoadedModel, analysis: Any, query: int, target: int) 
         )
         weights[f"{refinement} / {LATE_ROLLOUT}"] = attention_vector(analysis, query, options)
     ids = analysis.document.ids
-    for name, row in residual.attributions(loaded, ids, query).items():
-        weights[name] = row.double().numpy()
+    if with_residual(loaded.info.id):
+        for name, row in residual.attributions(loaded, ids, query).items():
+            weights[name] = row.double().numpy()
     weights[GRADIENT] = gradient_x_input(loaded, ids, target)
     return weights
 
@@ -246,13 +252,15 @@ def bootstrap(values: np.ndarray, resamples: np.ndarray) -> tuple[float, float, 
     return float(np.nanmean(values)), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def summarise(per_snippet: list[dict[str, Any]], resamples: int, seed: int) -> list[dict[str, Any]]:
+def summarise(
+    per_snippet: list[dict[str, Any]], resamples: int, seed: int, model_id: str = MODEL
+) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     count = len(per_snippet)
     draws = rng.integers(0, count, size=(resamples, count))
     reference = np.array([s["scores"][REFERENCE]["on"] for s in per_snippet])
     rows = []
-    for name in method_names():
+    for name in method_names(model_id):
         row: dict[str, Any] = {"method": name}
         for key in ("on", "off", "signed"):
             values = np.array([s["scores"][name][key] for s in per_snippet])
@@ -270,10 +278,10 @@ def paired(per_snippet: list[dict[str, Any]], a: str, b: str, draws: np.ndarray)
     return bootstrap(values, draws)
 
 
-def shipped_table(rows: list[dict[str, Any]], snippets: int) -> dict[str, Any]:
-    """The summary the server ships (atten_scope/data/faithfulness.json) to tell users how faithful a view is."""
+def shipped_table(rows: list[dict[str, Any]], snippets: int, model_id: str) -> dict[str, Any]:
+    """One model's summary in the table the server ships (atten_scope/data/faithfulness.json)."""
     return {
-        "model": MODEL,
+        "model": model_id,
         "snippets": snippets,
         "source": "bench/RESULTS.md",
         "methods": [
@@ -299,7 +307,7 @@ def render(
     effective = [r for r in rows if r["method"].startswith("effective")]
     best_effective = max(effective, key=lambda r: r["on"][0])
     families = residual.LAYER_METHODS + residual.ROW_METHODS
-    best_residual = next(r for r in rows if r["method"].split(" / ")[0] in families)
+    best_residual = next((r for r in rows if r["method"].split(" / ")[0] in families), None)
     draws = np.random.default_rng(args.seed).integers(0, len(per_snippet), size=(args.resamples, len(per_snippet)))
 
     def versus(a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -314,11 +322,12 @@ def render(
         [
             f"Best view the engine offers: {versus(best_engine, raw)}.",
             f"Best effective view: {versus(best_effective, raw)}.",
-            f"Best residual-aware method: {versus(best_residual, best_engine)}.",
+            f"Best residual-aware method: {versus(best_residual, best_engine)}." if best_residual else "",
         ]
-    )
+    ).strip()
+    names = {MODEL: "embedded SmolLM2-135M", "embedded:gemma3-270m": "embedded Gemma 3 270M"}
     out = [
-        "## Faithfulness (embedded SmolLM2-135M, last token of each snippet)",
+        f"## Faithfulness ({names.get(args.model, args.model)}, last token of each snippet)",
         "",
         f"Machine: {environment_line()}. Corpus: {len(per_snippet)} snippets in `bench/corpus` "
         f"({len({s['name'].split('_')[0] for s in per_snippet})} languages), {min(tokens)}-{max(tokens)} tokens "
@@ -365,7 +374,7 @@ def write_results(
     per_snippet: list[dict[str, Any]], args: argparse.Namespace, loaded: LoadedModel, neutral: int, total: int
 ) -> Path:
     """Summarise, render and write faithfulness.md / .json (``total``: snippets planned, for partial tables)."""
-    rows = summarise(per_snippet, args.resamples, args.seed)
+    rows = summarise(per_snippet, args.resamples, args.seed, args.model)
     text = render(rows, per_snippet, args, repr(loaded.tokenizer.decode([neutral])))
     if len(per_snippet) < total:
         text += f"\n\n**Partial:** {len(per_snippet)} of {total} snippets so far (run with `--resume` to finish)."
@@ -376,10 +385,20 @@ def write_results(
         json.dumps({"summary": rows, "snippets": per_snippet}, indent=1) + "\n", encoding="utf-8"
     )
     path = write_section(args.out, "faithfulness.md", text)
-    if len(per_snippet) == total and args.out.resolve() == DEFAULT_RESULTS.resolve() and not args.truncate:
-        SHIPPED_TABLE.write_text(json.dumps(shipped_table(rows, total), indent=1) + "\n", encoding="utf-8")
+    if len(per_snippet) == total and args.out.resolve() == default_out(args.model).resolve() and not args.truncate:
+        # The shipped table holds one entry per model: replace this model's, keep the others.
+        shipped = json.loads(SHIPPED_TABLE.read_text(encoding="utf-8")) if SHIPPED_TABLE.is_file() else {}
+        tables = [t for t in shipped.get("tables", []) if t.get("model") != args.model]
+        tables.append(shipped_table(rows, total, args.model))
+        tables.sort(key=lambda t: (t["model"] != MODEL, t["model"]))
+        SHIPPED_TABLE.write_text(json.dumps({"tables": tables}, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {SHIPPED_TABLE}", file=sys.stderr)
     return path
+
+
+def default_out(model_id: str) -> Path:
+    """bench/results for the default model, bench/results/<name> for another (its own RESULTS section)."""
+    return DEFAULT_RESULTS if model_id == MODEL else DEFAULT_RESULTS / model_id.removeprefix("embedded:")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -399,14 +418,16 @@ def main(argv: list[str] | None = None) -> int:
         "their ablations are reused when only methods were added",
     )
     parser.add_argument("--write-partial", action="store_true", help="rewrite the table after every snippet")
-    parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="results folder (default bench/results)")
+    parser.add_argument("--model", default=MODEL, help=f"the model to measure (default {MODEL})")
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results, or bench/results/<model>)")
     args = parser.parse_args(argv)
+    args.out = args.out or default_out(args.model)
     if args.quick:
         args.limit, args.resamples = args.limit or 3, min(args.resamples, 200)
         args.truncate = args.truncate or 40
     torch.set_num_threads(args.threads)
 
-    loaded = load_model(MODEL, "cpu", progress=lambda fraction, message: None)
+    loaded = load_model(args.model, "cpu", progress=lambda fraction, message: None)
     neutral_ids = loaded.tokenizer(" ", add_special_tokens=False).input_ids
     if len(neutral_ids) != 1:
         raise SystemExit("the tokenizer has no single-token space to use as the neutral replacement")
@@ -427,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(document) > args.truncate:
                 snippet = Snippet(snippet.name, snippet.text[: document.ends[args.truncate - 1]])
         cached = done.get(snippet.name)
-        if cached is not None and set(cached["scores"]) == set(method_names()):
+        if cached is not None and set(cached["scores"]) == set(method_names(args.model)):
             per_snippet.append(cached)
             continue
         began = time.perf_counter()

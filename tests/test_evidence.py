@@ -89,3 +89,12 @@ def test_default_view_is_the_most_faithful_the_engine_offers() -> None:
         if row["method"].split(" / ")[0] in REFINEMENTS and row["method"].split(" / ")[1] in AGGREGATES
     ]
     assert default["rho"] == pytest.approx(max(offered))
+
+
+def test_faithfulness_is_claimed_only_for_the_model_measured() -> None:
+    """Each model has its own table: a view measured on SmolLM2 says nothing about Gemma 3."""
+    options = ViewOptions(refinement=DEFAULT_REFINEMENT, aggregate=DEFAULT_AGGREGATE)
+    assert view_faithfulness(EMBEDDED_ID, options) is not None
+    if load_table("embedded:gemma3-270m") is None:
+        assert view_faithfulness("embedded:gemma3-270m", options) is None
+    assert view_faithfulness("someone/else", options) is None

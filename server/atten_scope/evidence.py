@@ -13,20 +13,30 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from .embedded import EMBEDDED_ID
 from .options import ViewOptions
 
 TABLE = "faithfulness.json"
 
 
 @lru_cache(maxsize=1)
-def load_table() -> dict[str, Any] | None:
-    """The shipped table, or None if the package was built without it."""
+def load_tables() -> dict[str, dict[str, Any]]:
+    """The shipped tables by model id; empty if the package was built without them.
+
+    The file is ``{"tables": [{model, snippets, source, methods}, ...]}``, one table per measured
+    model: a view's faithfulness is only claimed for the model it was measured on.
+    """
     try:
         text = resources.files("atten_scope").joinpath("data", TABLE).read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
-        return None
-    table: dict[str, Any] = json.loads(text)
-    return table
+        return {}
+    data = json.loads(text)
+    return {table["model"]: table for table in data.get("tables", [])}
+
+
+def load_table(model_id: str = EMBEDDED_ID) -> dict[str, Any] | None:
+    """The shipped table of ``model_id``, or None where that model was not measured."""
+    return load_tables().get(model_id)
 
 
 def view_faithfulness(
@@ -38,7 +48,7 @@ def view_faithfulness(
     rho over snippets with its 95 % bootstrap interval, for the view's sink setting (dropSink on:
     token 0 excluded from the sources), and its rank among all measured methods.
     """
-    table = load_table() if table is None else table
+    table = load_table(model_id) if table is None else table
     if table is None or table.get("model") != model_id or options.layers is not None or options.heads is not None:
         return None
     if options.direction != "attendsTo":
