@@ -70,14 +70,14 @@ def test_the_extension_offers_what_the_server_offers() -> None:
     assert settings["attenScope.aggregate"]["enum"] == [a["name"] for a in offered["aggregates"]]
     assert settings["attenScope.direction"]["enum"] == [d["name"] for d in offered["directions"]]
     defaults = offered["defaults"]
-    for key in ("refinement", "aggregate", "direction", "maxTokens", "topK", "cacheDocuments"):
+    for key in ("refinement", "aggregate", "direction", "maxTokens", "topK", "cacheDocuments", "memoryBudgetMB"):
         assert settings[f"attenScope.{key}"]["default"] == defaults[key], key
 
 
 def test_the_extension_limits_equal_the_server_limits() -> None:
     settings, limits = manifest_settings(), extension_limits()
     offered = registry.capabilities_json("0")["limits"]
-    for key in ("maxTokens", "topK", "cacheDocuments"):
+    for key in ("maxTokens", "topK", "cacheDocuments", "memoryBudgetMB"):
         assert limits[key] == offered[key], key
         assert settings[f"attenScope.{key}"]["minimum"] == offered[key]["min"], key
         assert settings[f"attenScope.{key}"]["maximum"] == offered[key]["max"], key

@@ -25,6 +25,7 @@ from .model import LoadedModel, ModelInfo
 from .positions import LineIndex
 from .progress import ReportProgress, ignore_progress
 from .registry import MAX_TOKENS
+from .storage import MemoryBudget, WindowShape
 from .tokens import TokenizedDocument, tokenize
 
 DEFAULT_MAX_TOKENS = MAX_TOKENS.default
@@ -139,11 +140,14 @@ def run_analysis(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     previous: Analysis | None = None,
     progress: ReportProgress = ignore_progress,
+    budget: MemoryBudget | None = None,
 ) -> Analysis:
     """Analyse ``text``; with ``previous`` (an analysis of an earlier version) reuse its unchanged prefix.
 
     Stops with ``Cancelled`` at the next layer once the work running on this thread is cancelled
-    (``cancellation.cancellable``).
+    (``cancellation.cancellable``). With ``budget``, each window is stored compactly once captured
+    and windows beyond the budget are spilled to disk (``storage.py``); an analysis that cannot fit
+    even then is refused before the model runs. Without it, windows stay as captured (float32).
     """
     if max_tokens < MAX_TOKENS.minimum:
         raise ValueError(f"maxTokens must be at least {MAX_TOKENS.minimum}")
@@ -160,6 +164,9 @@ def run_analysis(
     old_by_start = {w.start: w for w in reusable.windows} if reusable else {}
     total = sum(end - start for start, end in plan)
     layers = loaded.info.layers
+    shape = window_shape(loaded)
+    if budget is not None:
+        budget.check_fits(shape, [end - start for start, end in plan])
 
     windows: list[CapturedWindow] = []
     done = 0
@@ -177,7 +184,11 @@ def run_analysis(
             where = f"window {number} of {len(plan)}, " if len(plan) > 1 else ""
             progress(done / total, f"Running the model over tokens {start + keep}-{end} of {len(document)}")
             step = _layer_step(progress, done, end - start, total, layers, where)
+            if budget is not None:
+                budget.make_room(shape.capture_bytes(end - start))
             window = run_capture(loaded.model, ids, start, prefix=prefix, reuse=keep, check_cancelled=step)
+            if budget is not None:
+                budget.admit(window)
             reused += (end - start) - window.recomputed
             windows.append(window)
         done += end - start
@@ -191,6 +202,14 @@ def run_analysis(
         elapsed_ms=(time.perf_counter() - began) * 1000,
         reused_tokens=reused,
     )
+
+
+def window_shape(loaded: LoadedModel) -> WindowShape:
+    """The sizes of the windows ``loaded`` captures, for the memory budget."""
+    info = loaded.info
+    parameter = next(loaded.model.parameters(), None)
+    size = parameter.element_size() if parameter is not None else 4
+    return WindowShape(info.layers, info.heads, info.kv_heads, info.head_dim, size)
 
 
 def _layer_step(

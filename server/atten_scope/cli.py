@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import AttenScopeError, DocumentError, InvalidRequest
+from .errors import AttenScopeError, DocumentError, InvalidRequest, is_out_of_memory
 from .evidence import faithfulness_line
 from .options import ViewOptions, parse_options
 from .positions import DEFAULT_TAB_SIZE, LineIndex, column_index, editor_column
-from .registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, REFINEMENTS, TOP_K
+from .registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, MEMORY_BUDGET_MB, REFINEMENTS, TOP_K
 from .tokens import label
 
 EMBEDDED_MODEL = "embedded:smollm2-135m"
@@ -148,6 +148,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from .model import load_model
     from .report import write_report
     from .results import attention_json
+    from .storage import MemoryBudget
 
     text = read_document(args.file)
     at = parse_at(args.at)
@@ -182,7 +183,9 @@ def run_analyze(args: argparse.Namespace) -> int:
             f"(the first {analysed:,} of {len(document):,} tokens; see --max-tokens)."
         )
     bar = _ProgressBar()
-    analysis = run_analysis(loaded, text, args.max_tokens, progress=bar.update)
+    # The language server's default budget: a long file's windows beyond it go to a cache file.
+    budget = MemoryBudget(MEMORY_BUDGET_MB.default)
+    analysis = run_analysis(loaded, text, args.max_tokens, progress=bar.update, budget=budget)
     bar.close()
     result = attention_json(analysis, token, options)
     if args.html is not None:
@@ -287,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("atten-scope: interrupted", file=sys.stderr)
         return 130
-    except MemoryError:
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
         print("atten-scope: error: out of memory; try a smaller --max-tokens or a smaller model.", file=sys.stderr)
         return 2

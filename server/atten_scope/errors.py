@@ -24,3 +24,15 @@ class Cancelled(AttenScopeError):
 
     def __init__(self, message: str = "The analysis was cancelled.") -> None:
         super().__init__(message)
+
+
+# How allocators word a failed allocation: PyTorch's CPU allocator ("DefaultCPUAllocator: can't
+# allocate memory"), CUDA and MPS ("CUDA out of memory", "MPS backend out of memory").
+_OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a failed allocation, which the user can act on, rather than a bug."""
+    if isinstance(error, MemoryError):
+        return True
+    return isinstance(error, RuntimeError) and any(words in str(error).lower() for words in _OUT_OF_MEMORY)

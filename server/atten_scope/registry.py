@@ -217,6 +217,10 @@ class Limit:
 MAX_TOKENS = Limit(16, 131_072, 4096)  # the window size, in tokens
 TOP_K = Limit(1, 1000, 20)
 CACHE_DOCUMENTS = Limit(1, 256, 8)
+# Megabytes of captured state held in memory, over every analysed document (storage.py); beyond
+# it windows are spilled to disk. 3 GB plus the model and runtime (~1 GB for the embedded model)
+# leaves a 16 GB laptop most of its memory for the editor and everything else.
+MEMORY_BUDGET_MB = Limit(256, 1_048_576, 3072)
 HEATMAP_TOKENS = 4096  # n(n+1)/2 cells: beyond this the answer gets too large to draw
 PYTHON = ">=3.10"  # the same bound as pyproject.toml's requires-python
 
@@ -298,6 +302,7 @@ def capabilities_json(version: str) -> dict[str, Any]:
             "maxTokens": MAX_TOKENS.to_json(),
             "topK": TOP_K.to_json(),
             "cacheDocuments": CACHE_DOCUMENTS.to_json(),
+            "memoryBudgetMB": MEMORY_BUDGET_MB.to_json(),
             "heatmapTokens": HEATMAP_TOKENS,
         },
         "defaults": {
@@ -307,6 +312,7 @@ def capabilities_json(version: str) -> dict[str, Any]:
             "maxTokens": MAX_TOKENS.default,
             "topK": TOP_K.default,
             "cacheDocuments": CACHE_DOCUMENTS.default,
+            "memoryBudgetMB": MEMORY_BUDGET_MB.default,
         },
         "python": PYTHON,
     }

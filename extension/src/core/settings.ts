@@ -30,6 +30,7 @@ export interface Settings {
   autoAnalyze: boolean;
   trustRemoteCode: boolean;
   cacheDocuments: number;
+  memoryBudgetMB: number;
 }
 
 export type SettingKey = keyof Settings;
@@ -55,6 +56,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   autoAnalyze: false,
   trustRemoteCode: false,
   cacheDocuments: LIMITS.cacheDocuments.default,
+  memoryBudgetMB: LIMITS.memoryBudgetMB.default,
 });
 
 export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
@@ -153,7 +155,8 @@ function validate(key: SettingKey, value: unknown, names: KnownNames): unknown {
       return typeof value === 'boolean' ? value : undefined;
     case 'maxTokens':
     case 'topK':
-    case 'cacheDocuments': {
+    case 'cacheDocuments':
+    case 'memoryBudgetMB': {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         return undefined;
       }

@@ -13,7 +13,7 @@ from .. import results
 from ..analysis import run_analysis
 from ..errors import AttenScopeError
 from ..views import prepare_attended_by
-from .engine import is_out_of_memory
+from .engine import is_out_of_memory, release_memory
 from .errors import RequestFailed, document_uri, request_object, translate_errors
 from .progress import WorkDoneProgress
 
@@ -50,6 +50,7 @@ def register(server: AttenScopeServer) -> None:
                     settings.max_tokens,
                     previous=previous.analysis if previous is not None else None,
                     progress=progress,
+                    budget=ls.budget,
                 ),
                 cancel,
             )
@@ -58,7 +59,12 @@ def register(server: AttenScopeServer) -> None:
             if not is_out_of_memory(error):
                 raise
             outcome = "Out of memory"
-            message = "Out of memory while analysing: lower attenScope.maxTokens or use a smaller model."
+            release_memory()  # what the failed analysis allocated is unreferenced now
+            message = (
+                f"Out of memory while analysing: lower attenScope.memoryBudgetMB (now {settings.memory_budget_mb} MB) "
+                "so that more of the analysis is kept on disk, close documents you are not reading, "
+                "or lower attenScope.maxTokens."
+            )
             ls.show_error(message)
             raise RequestFailed(message) from error
         except AttenScopeError as error:

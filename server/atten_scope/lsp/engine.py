@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .. import errors
 from ..cancellation import cancellable
 from ..errors import Cancelled, ModelLoadError
 from ..model import LoadedModel, load_model
@@ -226,7 +227,7 @@ def load_failure(model_id: str, error: BaseException) -> str:
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+    return errors.is_out_of_memory(error)
 
 
 def release_memory() -> None:

@@ -8,12 +8,16 @@ from typing import Any, TypeVar
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 
-from ..errors import AttenScopeError, Cancelled, DocumentError, InvalidRequest
+from ..errors import AttenScopeError, Cancelled, DocumentError, InvalidRequest, is_out_of_memory
 
 T = TypeVar("T")
 
 REQUEST_FAILED = -32803  # LSP: a well-formed request that could not be carried out
 NOT_ANALYSED = -31001  # Atten-Scope: the document has no analysis (never analysed, restart, evicted)
+OUT_OF_MEMORY = (
+    "Out of memory while computing this view: lower attenScope.memoryBudgetMB, close documents you are not "
+    "reading, or choose a view that reads fewer layers or tokens."
+)
 
 
 class RequestFailed(JsonRpcException):
@@ -39,6 +43,10 @@ def translate_errors(handler: Callable[..., Awaitable[T]]) -> Callable[..., Awai
             raise JsonRpcInvalidParams(str(error)) from error
         except AttenScopeError as error:  # ModelLoadError: already shown to the user
             raise RequestFailed(str(error)) from error
+        except (MemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error):
+                raise
+            raise RequestFailed(OUT_OF_MEMORY) from error
 
     return wrapper
 

@@ -17,6 +17,7 @@ from pygls.exceptions import FeatureRequestError, JsonRpcContentModified, JsonRp
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
+from ..storage import MemoryBudget
 from .documents import AnalysisStore, Entry
 from .engine import Engine, EngineEvents
 from .errors import NotAnalysed
@@ -47,6 +48,8 @@ class AttenScopeServer(LanguageServer):
         )
         self.settings = Settings()
         self.store = AnalysisStore(self.settings.cache_documents)
+        # Captured state of every analysis this server holds, within attenScope.memoryBudgetMB.
+        self.budget = MemoryBudget(self.settings.memory_budget_mb)
         self.engine = Engine(
             EngineEvents(
                 status=lambda state, message, model: self.call_on_loop(self.status, state, message, model),
@@ -103,6 +106,12 @@ class AttenScopeServer(LanguageServer):
             self.show_warning(warning)
         self.settings = settings
         self.store.resize(settings.cache_documents)
+        if settings.memory_budget_mb * (1 << 20) != self.budget.limit_bytes:
+            # On the model thread: a smaller budget spills windows to disk, which takes a while.
+            budget = settings.memory_budget_mb
+            self.engine.in_background(
+                self.engine.run(lambda: self.budget.resize(budget)), "Applying attenScope.memoryBudgetMB"
+            )
         if self.engine.model_changed(settings):
             self.store.clear()
             log.info("Model settings changed: loading %s", settings.model)

@@ -8,7 +8,7 @@ from typing import Any
 from ..embedded import EMBEDDED_ID
 from ..errors import InvalidRequest
 from ..options import VIEW_KEYS, ViewOptions, ViewQuery, parse_options
-from ..registry import CACHE_DOCUMENTS, MAX_TOKENS
+from ..registry import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB
 
 SECTION = "attenScope"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -23,6 +23,7 @@ class Settings:
     max_tokens: int = MAX_TOKENS.default
     trust_remote_code: bool = False
     cache_documents: int = CACHE_DOCUMENTS.default
+    memory_budget_mb: int = MEMORY_BUDGET_MB.default
     # View defaults as the client spelled them; validated against the model at request time.
     view: dict[str, Any] = field(default_factory=dict)
 
@@ -91,6 +92,15 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
             bad(
                 "cacheDocuments",
                 f"expected a whole number from {CACHE_DOCUMENTS.minimum} to {CACHE_DOCUMENTS.maximum}",
+            )
+    if "memoryBudgetMB" in raw and raw["memoryBudgetMB"] is not None:
+        value = raw["memoryBudgetMB"]
+        if _whole(value) and MEMORY_BUDGET_MB.minimum <= value <= MEMORY_BUDGET_MB.maximum:
+            settings = replace(settings, memory_budget_mb=value)
+        else:
+            bad(
+                "memoryBudgetMB",
+                f"expected a whole number from {MEMORY_BUDGET_MB.minimum} to {MEMORY_BUDGET_MB.maximum}",
             )
     view = dict(settings.view)
     for key in VIEW_KEYS:
