@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from . import embedded
+from . import embedded, hub
 from .capture import install_capture_attention
 from .errors import ModelLoadError
 from .progress import ReportProgress
@@ -143,6 +143,7 @@ def load_model(
     except ImportError as error:  # pragma: no cover - a broken environment
         raise ModelLoadError(f"transformers is not installed in this Python environment ({error}).") from error
 
+    offline = False  # a Hub id while the Hub cannot be reached: only the local cache may serve it
     try:
         if model_id.startswith("embedded:"):
             model, tokenizer = _load_embedded(embedded.find(model_id), target, report)
@@ -159,6 +160,8 @@ def load_model(
                 raise ModelLoadError(f"Model path '{model_id}' does not exist.")
             else:
                 source = model_id
+                offline = hub.prepare_download(model_id, report)
+                kwargs["local_files_only"] = offline
             report(None, f"Loading model {model_id}")
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             model = AutoModelForCausalLM.from_pretrained(
@@ -167,6 +170,8 @@ def load_model(
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError) as error:
+        if offline and isinstance(error, OSError):
+            raise ModelLoadError(hub.not_available_offline(model_id)) from error
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"Could not load model '{model_id}': {first_line}") from error
     except RuntimeError as error:
