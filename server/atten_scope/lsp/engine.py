@@ -4,6 +4,11 @@ Model loading and analysis share one worker thread, so torch never runs two forw
 once and a reload cannot race an analysis. Views of finished analyses (attention, heatmap, heads,
 hover) run on a second thread, so they answer while a long analysis is in progress.
 
+Heavy views (the heatmap: ``registry.View.heavy``) run on a third thread and pause at each
+``cancellation.check()`` while a light view (a cursor request, a hover) runs on the views thread,
+so a cursor move waits for at most one row block of a heatmap, and a heatmap never queues in front
+of it.
+
 Work that makes later requests fast (``when_idle``) runs on the views thread while no request
 runs: every request stops it at its next ``cancellation.check()``, and it resumes after the last.
 
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .. import errors
-from ..cancellation import cancellable
+from ..cancellation import Gate, cancellable, yielding_to
 from ..errors import Cancelled, ModelLoadError
 from ..model import LoadedModel, load_model
 from .settings import Settings
@@ -49,6 +54,8 @@ class Engine:
         self.events = events or EngineEvents()
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-model")
         self.views = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-views")
+        self.heavy = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-heavy")
+        self.light = Gate()  # light views in progress: heavy ones wait at their checks meanwhile
         self.loaded: LoadedModel | None = None
         self.loaded_key: tuple[str, str, bool] | None = None
         # Bumped whenever the model is replaced: results computed with an older model are discarded.
@@ -66,9 +73,17 @@ class Engine:
         """Run ``fn`` on the model thread (loading, analysis); see ``_submit`` for cancellation."""
         return await self._submit(self.worker, fn, cancel)
 
-    async def view(self, fn: Callable[[], T], cancel: threading.Event | None = None) -> T:
-        """Run ``fn`` on the views thread; see ``_submit`` for cancellation."""
-        return await self._submit(self.views, fn, cancel)
+    async def view(self, fn: Callable[[], T], cancel: threading.Event | None = None, heavy: bool = False) -> T:
+        """Run ``fn`` on the views thread, or when ``heavy`` on the heavy-views thread, yielding to
+        the light views at each ``cancellation.check()``; see ``_submit`` for cancellation."""
+        if heavy:
+
+            def yielding() -> T:
+                with yielding_to(self.light):
+                    return fn()
+
+            return await self._submit(self.heavy, yielding, cancel)
+        return await self._submit(self.views, lambda: self.light.run(fn), cancel)
 
     async def _submit(self, executor: ThreadPoolExecutor, fn: Callable[[], T], cancel: threading.Event | None) -> T:
         """Cancelling the caller, or setting ``cancel``, stops ``fn`` at its next ``cancellation.check()``.
@@ -133,7 +148,6 @@ class Engine:
         finally:
             self._idle_task = None
             self._idle_cancel = None
-
 
     def in_background(self, work: Coroutine[Any, Any, Any], what: str) -> None:
         """Run ``work`` without a caller waiting on it; a failure is logged, never swallowed."""
@@ -212,6 +226,7 @@ class Engine:
             self._idle_cancel.set()
         self.worker.shutdown(wait=False, cancel_futures=True)
         self.views.shutdown(wait=False, cancel_futures=True)
+        self.heavy.shutdown(wait=False, cancel_futures=True)
 
 
 def load_failure(model_id: str, error: BaseException) -> str:
