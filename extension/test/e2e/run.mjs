@@ -758,6 +758,30 @@ async function trustedScenario(opts) {
       await screenshot(page, 'heatmap-click');
       return `${moved}; now "${st}"`;
     }, [`${P}: "${CMD_HEATMAP}" draws the heatmap canvas in a webview`]);
+    await check(`${P}: "Atten-Scope: Choose Model" switches to Gemma 3: the status bar and the hover follow`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      await runCommand(page, 'Atten-Scope: Choose Model');
+      const pick = async (text) => {
+        const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
+        await row.waitFor({ state: 'visible', timeout: 15000 });
+        await row.click();
+      };
+      await pick('Gemma 3 270M');
+      await pick(/^\s*cpu\b/);
+      // The server loads Gemma (converting its GGUF once) and the open file is analysed again.
+      let state = '';
+      await waitFor('the status bar to name Gemma 3', async () => {
+        state = (await extensionStatus(page)).map((x) => x.text).join(' ');
+        return /gemma3-270m/.test(state);
+      }, { timeout: 60000, interval: 500 });
+      state = await waitAnalysisDone(page, 420000);
+      const { text } = await hoverCard(page, editor, 'return head + label + str(total)', 'total');
+      const flat = text.replace(/\s+/g, ' ');
+      assert(/gemma3-270m/.test(flat), `the hover does not name Gemma 3: "${flat.slice(0, 300)}"`);
+      assert(/not measured/.test(flat), `the hover claims a faithfulness figure measured on another model: "${flat.slice(0, 300)}"`);
+      await screenshot(page, 'model-gemma');
+      return `status ${state}; hover "${flat.slice(0, 120)}"`;
+    }, [analysed]);
   } finally {
     if (run) await saveLogs(run, P, page).catch(() => {});
     if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
