@@ -18,6 +18,8 @@ from pytest_lsp import LanguageClient
 from atten_scope import registry, results
 from atten_scope.analysis import Analysis, run_analysis
 from atten_scope.options import ViewOptions, parse_options
+from atten_scope.registry import MEMORY_BUDGET_MB
+from atten_scope.storage import MemoryBudget
 
 from .lsp_support import (
     CONTENT_MODIFIED,
@@ -55,8 +57,9 @@ async def client(lsp_client: LanguageClient):
 
 @pytest.fixture(scope="module")
 def analyzer(embedded: Any) -> Any:
-    """The engine in this process, with the server's window size."""
-    return lambda text: run_analysis(embedded, text, MAX_TOKENS)
+    """The engine in this process, with the server's window size and memory budget (compact windows)."""
+    budget = MemoryBudget(MEMORY_BUDGET_MB.default)
+    return lambda text, previous=None: run_analysis(embedded, text, MAX_TOKENS, previous=previous, budget=budget)
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +309,9 @@ async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient
     second, _ = await analyze(client, uri)
     assert second["version"] == 2 and second["tokens"] == first["tokens"]
     assert 0 < second["reusedTokens"] < second["tokens"]
-    fresh = analyzer(edited)
+    # As the server did: the edited version over the first version's prefix, which is stored in
+    # float16, so a fresh analysis would differ in the last digits (test_storage.py bounds that).
+    fresh = analyzer(edited, analyzer(TEXT))
     for view in ({"direction": "attendsTo"}, {"direction": "attendedBy", "refinement": "raw"}):
         served = await request(client, "attenScope/attention", {**params, **view, "topK": 1000})
         options = parse_options({**view, "topK": 1000}, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
