@@ -1,13 +1,14 @@
 // Times the webview heatmap drawing code in headless Chromium (spec section 10: 2,048 tokens <= 150 ms).
 //
 // Loads the bundle extension/out/webview/heatmapDraw.js (build it with `npm run compile`) into a blank
-// page (page.setContent + addScriptTag, no network) and calls
-// window.drawHeatmap(canvas, {n, data, scale, offset}) with the protocol's payload: a base64 string of
-// the uint8 lower triangle (n(n+1)/2 cells). Each timed draw uses a fresh canvas, so it includes base64
-// decoding, the one-pixel-per-cell bitmap and the scaled drawImage; a 1-pixel getImageData afterwards
-// forces the canvas to flush. A redraw of the cached bitmap (zoom/pan) is timed separately.
+// page (page.setContent + addScriptTag, no network) and calls window.drawHeatmap(canvas, result) with
+// the protocol's overview answer for n tokens: min(n, 1,024) bins a side, uint16 log codes in base64.
+// Each timed draw uses a fresh canvas, so it includes base64 decoding, the colour scale, the
+// one-pixel-per-cell bitmap and the scaled drawImage; a 1-pixel getImageData afterwards forces the
+// canvas to flush. A redraw of the cached bitmap (zoom/pan) is timed separately. The server's side
+// of a heatmap, and the whole way from request to drawn canvas, is bench/heatmap.mjs.
 //
-// Usage: node bench/render.mjs [--sizes 512,2048,4096] [--repeats 15] [--out bench/results]
+// Usage: node bench/render.mjs [--sizes 512,2048,4096,16384] [--repeats 15] [--out bench/results]
 //        [--chromium /usr/bin/chromium]
 // playwright-core is resolved from bench/node_modules (`npm ci --prefix bench`) or the e2e test install.
 
@@ -22,7 +23,7 @@ const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
 
 function parseArgs(argv) {
-  const args = { sizes: [512, 2048, 4096], repeats: 15, out: path.join(benchDir, 'results'), chromium: '/usr/bin/chromium' };
+  const args = { sizes: [512, 2048, 4096, 16384], repeats: 15, out: path.join(benchDir, 'results'), chromium: '/usr/bin/chromium' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -52,20 +53,29 @@ function loadPlaywright() {
   throw new Error('playwright-core not found: run `npm ci --prefix bench`');
 }
 
-/** A deterministic lower triangle that looks like attention: a diagonal band, a sink column, noise. */
-function triangle(n) {
-  const cells = new Uint8Array((n * (n + 1)) / 2);
+/**
+ * A deterministic overview answer for n tokens that looks like attention: a diagonal band, a strong
+ * first column, noise; cells above the diagonal carry no weight (code 0).
+ */
+export function overviewAnswer(n, maxBins = 1024) {
+  const bins = Math.min(n, maxBins);
+  const edges = Array.from({ length: bins + 1 }, (_, b) => Math.floor((b * n) / bins));
+  const codes = new Uint16Array(bins * bins);
   let seed = 12345;
-  let k = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < bins; i++) {
     for (let j = 0; j <= i; j++) {
       seed = (seed * 1103515245 + 12345) >>> 0;
-      const noise = (seed >>> 24) / 8;
-      const band = Math.max(0, 200 - 20 * (i - j));
-      cells[k++] = Math.min(255, j === 0 ? 255 : band + noise);
+      const noise = (seed >>> 16) / 65536;
+      const band = Math.max(0, 1 - (i - j) / 40);
+      codes[i * bins + j] = 1 + Math.min(65534, Math.round(65534 * (j === 0 ? 1 : 0.2 + 0.6 * band + 0.2 * noise)));
     }
   }
-  return Buffer.from(cells.buffer).toString('base64');
+  const token = (index) => ({ index, text: 'x', range: { start: { line: index >> 3, character: 0 }, end: { line: index >> 3, character: 1 } } });
+  const axis = { start: 0, end: n, edges, first: edges.slice(0, -1).map(token), ...(bins < n ? { last: edges.slice(1).map((e) => token(e - 1)) } : {}) };
+  return {
+    version: 1, tokens: n, rows: axis, columns: axis, pooling: 'max', exact: bins === n, rowsRead: n, rowsTotal: n,
+    encoding: 'log16', low: 1e-7, high: 0.9, data: Buffer.from(codes.buffer).toString('base64'),
+  };
 }
 
 function percentile(values, q) {
@@ -112,12 +122,12 @@ async function main() {
     await page.setContent('<!doctype html><html><body style="margin:0"></body></html>');
     await page.addScriptTag({ content: fs.readFileSync(bundle, 'utf8') });
     for (const n of args.sizes) {
-      const data = triangle(n);
+      const answer = overviewAnswer(n);
       const stats = await page.evaluate(
-        ({ n, data, repeats }) => {
+        ({ answer, repeats }) => {
           const draw = (canvas) => {
             const t0 = performance.now();
-            const s = window.drawHeatmap(canvas, { n, data, scale: 1, offset: 0 });
+            const s = window.drawHeatmap(canvas, answer);
             canvas.getContext('2d').getImageData(0, 0, 1, 1);
             return { total: performance.now() - t0, render: s.renderMs };
           };
@@ -141,17 +151,18 @@ async function main() {
           const redraw = [];
           for (let r = 0; r < repeats; r++) {
             const t0 = performance.now();
-            window.drawHeatmap(canvas, { n, data, scale: 1, offset: 0 }, { view: { zoom: 1 + r / 10, panX: -r, panY: -r } });
+            window.drawHeatmap(canvas, answer, { view: { zoom: 1 + r / 10, panX: -r, panY: -r } });
             canvas.getContext('2d').getImageData(0, 0, 1, 1);
             redraw.push(performance.now() - t0);
           }
           return { first, render, redraw };
         },
-        { n, data, repeats: args.repeats },
+        { answer, repeats: args.repeats },
       );
       const row = {
         n,
-        bytes: Buffer.from(data, 'base64').length,
+        bins: answer.rows.edges.length - 1,
+        bytes: Buffer.from(answer.data, 'base64').length,
         p50: percentile(stats.first, 0.5),
         p95: percentile(stats.first, 0.95),
         render: percentile(stats.render, 0.5),
@@ -170,12 +181,13 @@ async function main() {
     `Machine: date ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPU cores, Node ${process.version}, ` +
       `${chromiumVersion(args.chromium)} (headless, --disable-gpu: software canvas). ${args.repeats} draws per size.`,
     '',
-    'First draw = `drawHeatmap` on a fresh canvas from the protocol payload (base64 decode, one-pixel-per-cell ' +
-      'bitmap, scaled draw, flush). Redraw = zoom/pan of the cached bitmap.',
+    'First draw = `drawHeatmap` on a fresh canvas from the overview answer of the protocol (min(n, 1,024) ' +
+      'max-pooled cells a side; base64 decode, log colour scale, one-pixel-per-cell bitmap, scaled draw, flush). ' +
+      'Redraw = zoom/pan of the cached bitmap.',
     '',
-    '| tokens | payload (KB) | first draw p50 (ms) | first draw p95 (ms) | bitmap render p50 (ms) | redraw p50 (ms) |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.n} | ${fmt(r.bytes / 1024)} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.render)} | ${fmt(r.redraw)} |`),
+    '| tokens | cells a side | payload (KB) | first draw p50 (ms) | first draw p95 (ms) | bitmap render p50 (ms) | redraw p50 (ms) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.n} | ${r.bins} | ${fmt(r.bytes / 1024)} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.render)} | ${fmt(r.redraw)} |`),
   ].join('\n');
   console.log(text);
   fs.mkdirSync(args.out, { recursive: true });
@@ -184,7 +196,9 @@ async function main() {
   regenerate(args.out);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

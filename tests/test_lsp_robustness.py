@@ -17,7 +17,13 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 URI = "file:///project/fuzz.py"
 TEXT = "def add(a, b):\n    # sums 😀 two values\n    return a + b\n\nprint(add(1, 2))\n"
-METHODS = ["attenScope/attention", "attenScope/heatmap", "attenScope/heads", "attenScope/analyze"]
+METHODS = [
+    "attenScope/attention",
+    "attenScope/heatmap",
+    "attenScope/heatmapTile",
+    "attenScope/heads",
+    "attenScope/analyze",
+]
 # What a malformed request may get: bad params, or a failure with a sentence; never an internal error.
 ALLOWED_CODES = {-32602, -32803}
 
@@ -45,7 +51,9 @@ structured = st.fixed_dictionaries(
         "topK": st.integers(-5, 10**12) | json_values,
         "layer": st.just("all") | st.integers(-3, 40) | json_values,
         "head": st.just("all") | st.integers(-3, 12) | json_values,
-        "tokenRange": st.lists(st.integers(-5, 60), max_size=3) | json_values,
+        "rows": st.lists(st.integers(-5, 60), max_size=3) | json_values,
+        "columns": st.lists(st.integers(-5, 60), max_size=3) | json_values,
+        "bins": st.integers(-3, 5000) | json_values,
         "workDoneToken": st.text(max_size=4) | json_values,
     },
 )

@@ -17,7 +17,7 @@ from pytest_lsp import LanguageClient
 
 from atten_scope import registry, results
 from atten_scope.analysis import Analysis, run_analysis
-from atten_scope.options import ViewOptions, parse_options
+from atten_scope.options import ViewOptions, ViewQuery, parse_options
 from atten_scope.registry import MEMORY_BUDGET_MB
 from atten_scope.storage import MemoryBudget
 
@@ -169,37 +169,29 @@ async def test_attention_views_match_engine(client: LanguageClient, reference, v
 
 
 async def test_heatmap(client: LanguageClient, reference) -> None:
-    whole = {"textDocument": {"uri": URI}, "layer": "all", "head": "all", "refinement": "raw"}
+    whole = {"textDocument": {"uri": URI}, "layer": "all", "head": "all", "refinement": "raw", "bins": 64}
     served = await request(client, "attenScope/heatmap", whole)
-    n = served["n"]
-    assert n == reference.token_count and served["offset"] == 0 and len(served["tokens"]) == n
-    cells = base64.b64decode(served["data"])
-    assert len(cells) == n * (n + 1) // 2 and max(cells) == 255
+    n = reference.token_count
+    assert served["tokens"] == n and served["rows"]["start"] == 0 and served["rows"]["end"] == n
+    assert len(served["rows"]["edges"]) == 65 and served["pooling"] == "max" and served["rowsRead"] == n
+    assert len(base64.b64decode(served["data"])) == 2 * 64 * 64
     options = parse_options(whole, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
-    local = results.heatmap_json(reference, options, 0, n, 1)
-    assert served["scale"] == pytest.approx(local["scale"], rel=1e-5)
-    differences = np.abs(
-        np.frombuffer(cells, np.uint8).astype(int) - np.frombuffer(base64.b64decode(local["data"]), np.uint8)
-    )
-    assert differences.max() <= 1  # quantisation of values equal to 1e-5
+    local = results.view_result("heatmap", reference, ViewQuery(whole, {**SETTINGS, "refinement": "raw"}, 1))
+    assert served["high"] == pytest.approx(local["high"], rel=1e-5)
+    assert served["settings"] == options.to_json()
+    codes = np.frombuffer(base64.b64decode(served["data"]), "<u2").astype(int)
+    assert np.abs(codes - np.frombuffer(base64.b64decode(local["data"]), "<u2")).max() <= 2
 
-    # the settings' refinement (effective+norm) on a slice
-    default = await request(
-        client, "attenScope/heatmap", {"textDocument": {"uri": URI}, "layer": 5, "head": "all", "tokenRange": [0, 48]}
-    )
-    local = results.heatmap_json(
-        reference, parse_options({"layers": [5]}, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9), 0, 48, 1
-    )
-    assert default["scale"] == pytest.approx(local["scale"], rel=1e-5)
-
+    # an exact tile in the settings' refinement (effective+norm), one layer and head
     part = await request(
         client,
-        "attenScope/heatmap",
-        {"textDocument": {"uri": URI}, "layer": 3, "head": 2, "refinement": "raw", "tokenRange": [10, 40]},
+        "attenScope/heatmapTile",
+        {"textDocument": {"uri": URI}, "layer": 3, "head": 2, "rows": [10, 40], "columns": [0, 30]},
     )
-    assert part["n"] == 30 and part["offset"] == 10 and part["tokens"][0]["index"] == 10
-    assert len(base64.b64decode(part["data"])) == 30 * 31 // 2
+    assert part["exact"] and part["rows"]["edges"] == list(range(10, 41)) and part["columns"]["first"][0]["index"] == 0
+    assert len(base64.b64decode(part["data"])) == 2 * 30 * 30
     assert part["settings"]["layers"] == [3] and part["settings"]["heads"] == [2]
+    assert part["settings"]["refinement"] == "effective+norm"
 
 
 @pytest.mark.parametrize("direction", ["attendsTo", "attendedBy"])
@@ -239,7 +231,12 @@ async def test_initialize_announces_the_registry(client: LanguageClient) -> None
     assert offered == registry.capabilities_json(offered["version"])
     assert [m["id"] for m in models] == ["embedded:smollm2-135m", "embedded:gemma3-270m"] and models[0]["installed"]
     assert [r["name"] for r in offered["refinements"]] == list(registry.REFINEMENTS)
-    assert {v["method"] for v in offered["views"]} == {"attenScope/attention", "attenScope/heatmap", "attenScope/heads"}
+    assert {v["method"] for v in offered["views"]} == {
+        "attenScope/attention",
+        "attenScope/heatmap",
+        "attenScope/heatmapTile",
+        "attenScope/heads",
+    }
 
 
 async def test_hover(client: LanguageClient) -> None:

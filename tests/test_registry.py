@@ -82,6 +82,7 @@ def test_the_extension_limits_equal_the_server_limits() -> None:
         assert settings[f"attenScope.{key}"]["minimum"] == offered[key]["min"], key
         assert settings[f"attenScope.{key}"]["maximum"] == offered[key]["max"], key
     assert limits["heatmapTokens"] == offered["heatmapTokens"]
+    assert limits["heatmapBins"] == offered["heatmapBins"]
     assert limits["python"] == registry.PYTHON
 
 

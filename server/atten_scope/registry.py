@@ -33,6 +33,12 @@ class Refinement:
     columns: bool
     cost: str
     needs_gradients: bool = False
+    # The work of a refined row with s sources is about (row_cost * s + row_setup) raw entries,
+    # per layer and head; budgets that choose how many rows to read (the heatmap overview) use it.
+    # Effective attention multiplies two more (rows x sources x d) products and, per row, builds a
+    # d x d Gram sum and solves it: about 3 s + 1500 (measured on the embedded model).
+    row_cost: float = 1.0
+    row_setup: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class View:
     description: str
     options: tuple[str, ...]  # the request fields it honours, besides textDocument
     cost: str
+    # Runs on the heavy-views thread, which pauses while a cursor request (a light view) runs.
+    heavy: bool = False
 
 
 # The tables below are data: their entries are alike in shape by design.
@@ -96,6 +104,8 @@ REFINEMENTS: dict[str, Refinement] = {
             "The part of each row that changes the head's output: its projection onto the value span.",
             columns=False,
             cost="a d x d solve per row, layer and KV head; columns rebuild every later row",
+            row_cost=3.0,
+            row_setup=1500.0,
         ),
         Refinement(
             "effective+norm",
@@ -103,6 +113,8 @@ REFINEMENTS: dict[str, Refinement] = {
             "Effective attention weighted by the value norms.",
             columns=False,
             cost="as effective",
+            row_cost=3.0,
+            row_setup=1500.0,
         ),
     )
 }
@@ -168,6 +180,8 @@ DIRECTIONS: dict[str, Direction] = {
 
 _VIEW_OPTIONS = ("direction", "refinement", "aggregate", "layers", "heads", "dropSink", "topK")
 
+_HEATMAP_OPTIONS = ("layer", "head", "refinement", "aggregate", "dropSink", "rows", "columns")
+
 VIEWS: dict[str, View] = {
     v.name: v
     for v in (
@@ -183,9 +197,19 @@ VIEWS: dict[str, View] = {
             "heatmap",
             "attenScope/heatmap",
             "Heatmap",
-            "The token x token matrix of a range, quantised to bytes.",
-            options=("layer", "head", "refinement", "aggregate", "dropSink", "tokenRange"),
-            cost="one row per token of the range",
+            "The token x token matrix of a range, max-pooled to at most `bins` cells a side.",
+            options=(*_HEATMAP_OPTIONS, "bins"),
+            cost="up to a budget of rows (the rest of each bin's rows are skipped), each over its sources",
+            heavy=True,
+        ),
+        View(
+            "heatmapTile",
+            "attenScope/heatmapTile",
+            "Heatmap tile",
+            "Exact token x token weights of a zoomed-in range, one cell per token pair.",
+            options=_HEATMAP_OPTIONS,
+            cost="one row per token of the rows asked for",
+            heavy=True,
         ),
         View(
             "heads",
@@ -221,7 +245,8 @@ CACHE_DOCUMENTS = Limit(1, 256, 8)
 # it windows are spilled to disk. 3 GB plus the model and runtime (~1 GB for the embedded model)
 # leaves a 16 GB laptop most of its memory for the editor and everything else.
 MEMORY_BUDGET_MB = Limit(256, 1_048_576, 3072)
-HEATMAP_TOKENS = 4096  # n(n+1)/2 cells: beyond this the answer gets too large to draw
+HEATMAP_BINS = 1024  # cells a side of a heatmap overview: about what a screen shows
+HEATMAP_TOKENS = 1024  # tokens a side of an exact heatmap tile (2 bytes a cell: 2 MB at most)
 PYTHON = ">=3.10"  # the same bound as pyproject.toml's requires-python
 
 
@@ -295,6 +320,7 @@ def capabilities_json(version: str) -> dict[str, Any]:
                 "description": v.description,
                 "options": list(v.options),
                 "cost": v.cost,
+                "heavy": v.heavy,
             }
             for v in VIEWS.values()
         ],
@@ -304,6 +330,7 @@ def capabilities_json(version: str) -> dict[str, Any]:
             "cacheDocuments": CACHE_DOCUMENTS.to_json(),
             "memoryBudgetMB": MEMORY_BUDGET_MB.to_json(),
             "heatmapTokens": HEATMAP_TOKENS,
+            "heatmapBins": HEATMAP_BINS,
         },
         "defaults": {
             "refinement": DEFAULT_REFINEMENT,

@@ -16,8 +16,9 @@ import numpy as np
 from .analysis import Analysis
 from .errors import InvalidRequest
 from .evidence import view_faithfulness
+from .heatmap import Pooled, encode_log16, pooled_matrix
 from .options import ViewOptions, ViewQuery
-from .registry import HEATMAP_TOKENS, VIEWS, Implementations
+from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
 from .tokens import label
 from .views import attention_matrix, attention_vector, head_vectors
 
@@ -108,7 +109,8 @@ def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
 def heatmap_json(
     analysis: Analysis, options: ViewOptions, first: int, count: int, version: int | None = None
 ) -> dict[str, Any]:
-    """The lower triangle of the aggregated matrix, quantised to uint8 against its maximum."""
+    """The lower triangle of the aggregated matrix, quantised to uint8 against its maximum (the HTML
+    report's heatmap; the editor's is ``heatmap_result``)."""
     matrix = attention_matrix(analysis, options, first, count)
     rows, cols = np.tril_indices(count)
     triangle = matrix[rows, cols]
@@ -134,31 +136,95 @@ def _one_or_all(value: Any, what: str) -> str | list[int]:
     return [value]
 
 
-def token_range(value: Any, count: int) -> tuple[int, int]:
-    """``tokenRange`` [start, end) (end exclusive), clipped to what can be drawn."""
+def token_span(value: Any, count: int, what: str) -> tuple[int, int]:
+    """``rows`` or ``columns`` as [start, end) (end exclusive) of the analysed tokens; all when absent."""
     if value is None:
-        return 0, min(count, HEATMAP_TOKENS)
+        return 0, count
     if (
         not isinstance(value, list)
         or len(value) != 2
         or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
     ):
-        raise InvalidRequest("tokenRange must be [start, end], two token indices.")
+        raise InvalidRequest(f"{what} must be [start, end], two token indices.")
     start, end = value
     if not 0 <= start < end <= count:
-        raise InvalidRequest(f"tokenRange [{start}, {end}] is outside the {count} analysed tokens.")
-    if end - start > HEATMAP_TOKENS:
-        raise InvalidRequest(f"tokenRange covers {end - start} tokens; the heatmap shows at most {HEATMAP_TOKENS}.")
+        raise InvalidRequest(f"{what} [{start}, {end}] is outside the {count} analysed tokens.")
     return start, end
+
+
+def _heatmap_options(analysis: Analysis, query: ViewQuery) -> ViewOptions:
+    layers = _one_or_all(query.params.get("layer"), "layer")
+    heads = _one_or_all(query.params.get("head"), "head")
+    return query.options(analysis.info.layers, analysis.info.heads, {"layers": layers, "heads": heads})
+
+
+def axis_json(analysis: Analysis, edges: np.ndarray) -> dict[str, Any]:
+    """One axis of a heatmap grid: bin b covers tokens [edges[b], edges[b+1]); ``first`` and ``last``
+    are the first and last token of each bin (``last`` is left out when every bin is one token)."""
+    starts, ends = edges[:-1].tolist(), edges[1:].tolist()
+    axis: dict[str, Any] = {
+        "start": int(edges[0]),
+        "end": int(edges[-1]),
+        "edges": [int(e) for e in edges],
+        "first": [token_json(analysis, i) for i in starts],
+    }
+    if any(end - start > 1 for start, end in zip(starts, ends, strict=True)):
+        axis["last"] = [token_json(analysis, i - 1) for i in ends]
+    return axis
+
+
+def grid_json(
+    analysis: Analysis, pooled: Pooled, options: ViewOptions, version: int | None, began: float
+) -> dict[str, Any]:
+    """A heatmap grid (docs/PROTOCOL.md): the max-pooled weights as log-scaled uint16 codes."""
+    data, low, high = encode_log16(pooled.values)
+    return {
+        "version": version,
+        "tokens": analysis.token_count,
+        "rows": axis_json(analysis, pooled.row_edges),
+        "columns": axis_json(analysis, pooled.col_edges),
+        "pooling": "max",
+        "exact": pooled.exact,
+        "rowsRead": pooled.rows_read,
+        "rowsTotal": pooled.rows_total,
+        "encoding": "log16",
+        "low": low,
+        "high": high,
+        "data": base64.b64encode(data).decode("ascii"),
+        "settings": options.to_json(),
+        "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
+    }
 
 
 @result_of("heatmap")
 def heatmap_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
-    layers = _one_or_all(query.params.get("layer"), "layer")
-    heads = _one_or_all(query.params.get("head"), "head")
-    first, end = token_range(query.params.get("tokenRange"), analysis.token_count)
-    options = query.options(analysis.info.layers, analysis.info.heads, {"layers": layers, "heads": heads})
-    return heatmap_json(analysis, options, first, end - first, query.version)
+    began = time.perf_counter()
+    options = _heatmap_options(analysis, query)
+    rows = token_span(query.params.get("rows"), analysis.token_count, "rows")
+    columns = token_span(query.params.get("columns"), analysis.token_count, "columns")
+    bins = query.params.get("bins", HEATMAP_BINS)
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= HEATMAP_BINS:
+        raise InvalidRequest(f"bins must be a whole number from 1 to {HEATMAP_BINS}.")
+    pooled = pooled_matrix(analysis, options, rows, columns, bins)
+    return grid_json(analysis, pooled, options, query.version, began)
+
+
+@result_of("heatmapTile")
+def heatmap_tile_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    began = time.perf_counter()
+    options = _heatmap_options(analysis, query)
+    if query.params.get("rows") is None or query.params.get("columns") is None:
+        raise InvalidRequest("A heatmap tile needs rows and columns, each [start, end].")
+    rows = token_span(query.params.get("rows"), analysis.token_count, "rows")
+    columns = token_span(query.params.get("columns"), analysis.token_count, "columns")
+    side = max(rows[1] - rows[0], columns[1] - columns[0])
+    if side > HEATMAP_TOKENS:
+        raise InvalidRequest(
+            f"A heatmap tile covers at most {HEATMAP_TOKENS} tokens a side (asked: {side}); "
+            "attenScope/heatmap pools larger ranges."
+        )
+    pooled = pooled_matrix(analysis, options, rows, columns, side, budget=None)
+    return grid_json(analysis, pooled, options, query.version, began)
 
 
 def heads_json(analysis: Analysis, token: int, options: ViewOptions, version: int | None = None) -> dict[str, Any]:

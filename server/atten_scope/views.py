@@ -93,7 +93,7 @@ def rollout_column(
     return vector.float()
 
 
-def _combined_rows(
+def combined_rows(
     analysis: Analysis, win: CapturedWindow, options: ViewOptions, first: int, count: int
 ) -> torch.Tensor:
     """Aggregated refined rows [first, first+count) of ``win``: (count, first+count)."""
@@ -163,7 +163,7 @@ def attention_vector(analysis: Analysis, token: int, options: ViewOptions) -> np
     sinks: list[int] = []
     if options.direction == "attendsTo":
         win, local = analysis.owner(token)
-        row = _combined_rows(analysis, win, options, local, 1)[0]
+        row = combined_rows(analysis, win, options, local, 1)[0]
         out[win.start : win.start + local + 1] = row.double().numpy()
         sinks = analysis.sinks(win)
     else:
@@ -188,7 +188,7 @@ def attention_matrix(analysis: Analysis, options: ViewOptions, first: int, count
         while end < first + count and int(analysis.owners[end]) == w:
             end += 1
         local, size = token - win.start, end - token
-        block = _combined_rows(analysis, win, options, local, size).double().numpy()
+        block = combined_rows(analysis, win, options, local, size).double().numpy()
         if options.drop_sink:
             block = drop_sinks(block, [s - win.start for s in analysis.sinks(win)])
         lo = max(first, win.start)

@@ -43,6 +43,7 @@ export interface ServerLimits {
   topK?: Bounds;
   cacheDocuments?: Bounds;
   heatmapTokens?: number;
+  heatmapBins?: number;
 }
 
 /** capabilities.experimental.attenScope, as far as it could be read. */
@@ -65,8 +66,10 @@ export interface Catalog {
   aggregates: readonly AggregateInfo[];
   directions: readonly Choice[];
   views: readonly ViewInfo[];
-  /** largest heatmap drawn in one piece */
+  /** tokens a side of an exact heatmap tile at most */
   heatmapTokens: number;
+  /** bins a side of a pooled heatmap at most */
+  heatmapBins: number;
   /** the embedded models, and whether the server's environment has them */
   models: readonly EmbeddedModel[];
 }
@@ -103,10 +106,12 @@ export const BUILTIN_CATALOG: Catalog = Object.freeze({
   ],
   views: [
     { name: 'attention', method: Methods.attention, label: 'Attention', description: 'Tints for the cursor token.', options: [] },
-    { name: 'heatmap', method: Methods.heatmap, label: 'Heatmap', description: 'Token by token matrix.', options: [] },
+    { name: 'heatmap', method: Methods.heatmap, label: 'Heatmap', description: 'Token by token matrix, max-pooled.', options: [] },
+    { name: 'heatmapTile', method: Methods.heatmapTile, label: 'Heatmap tile', description: 'Exact weights of a zoomed-in range.', options: [] },
     { name: 'heads', method: Methods.heads, label: 'Model view', description: 'Per layer and head, for the cursor token.', options: [] },
   ],
   heatmapTokens: LIMITS.heatmapTokens,
+  heatmapBins: LIMITS.heatmapBins,
   models: BUILTIN_MODELS,
 });
 
@@ -171,8 +176,11 @@ function readLimits(value: unknown): ServerLimits {
       limits[key] = bounds;
     }
   }
-  if (typeof value.heatmapTokens === 'number' && Number.isSafeInteger(value.heatmapTokens) && value.heatmapTokens > 0) {
-    limits.heatmapTokens = value.heatmapTokens;
+  for (const key of ['heatmapTokens', 'heatmapBins'] as const) {
+    const count = value[key];
+    if (typeof count === 'number' && Number.isSafeInteger(count) && count > 0) {
+      limits[key] = count;
+    }
   }
   return limits;
 }
@@ -239,6 +247,7 @@ export function catalogFrom(capabilities: AttenScopeCapabilities | undefined): C
     directions: capabilities.directions ?? BUILTIN_CATALOG.directions,
     views: capabilities.views ?? BUILTIN_CATALOG.views,
     heatmapTokens: capabilities.limits.heatmapTokens ?? BUILTIN_CATALOG.heatmapTokens,
+    heatmapBins: capabilities.limits.heatmapBins ?? BUILTIN_CATALOG.heatmapBins,
     models: capabilities.models ?? BUILTIN_CATALOG.models,
   };
 }
@@ -268,9 +277,11 @@ export function limitsSkew(capabilities: AttenScopeCapabilities): string[] {
       out.push(`${key}: the server's default is ${theirDefault}, the extension's ${ours.default}.`);
     }
   }
-  const heatmap = capabilities.limits.heatmapTokens;
-  if (heatmap !== undefined && heatmap !== LIMITS.heatmapTokens) {
-    out.push(`heatmapTokens: the server draws ${heatmap}, the extension expects ${LIMITS.heatmapTokens}.`);
+  for (const key of ['heatmapTokens', 'heatmapBins'] as const) {
+    const theirs = capabilities.limits[key];
+    if (theirs !== undefined && theirs !== LIMITS[key]) {
+      out.push(`${key}: the server draws ${theirs}, the extension expects ${LIMITS[key]}.`);
+    }
   }
   if (capabilities.python !== undefined && capabilities.python !== LIMITS.python) {
     out.push(`python: the server needs ${capabilities.python}, the extension checks ${LIMITS.python}.`);

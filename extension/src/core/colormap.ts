@@ -24,14 +24,14 @@ export function colorAt(t: number): [number, number, number] {
 }
 
 /**
- * Packed opaque RGBA colours for ImageData viewed as Uint32 (little-endian: 0xAABBGGRR), with a
- * square-root ramp so that small weights stay visible. Cells above the diagonal are never written
- * and stay transparent.
+ * 256 packed opaque RGBA colours along the map, for ImageData viewed as Uint32 (little-endian:
+ * 0xAABBGGRR): entry i is the colour of position i / 255 on a scale. The heatmap's scale is
+ * logarithmic (core/heatmapGrid.ts), so the ramp itself is linear.
  */
 export function buildLut(): Uint32Array {
   const lut = new Uint32Array(256);
   for (let v = 0; v < 256; v++) {
-    const [r, g, b, a] = [...colorAt(Math.sqrt(v / 255)), 255];
+    const [r, g, b, a] = [...colorAt(v / 255), 255];
     lut[v] = ((a << 24) | (b << 16) | (g << 8) | r) >>> 0;
   }
   return lut;

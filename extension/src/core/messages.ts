@@ -50,7 +50,22 @@ export interface SetHeatmapViewMessage {
   aggregate: Aggregate;
 }
 
-export type HeatmapMessage = ReadyMessage | RevealMessage | SetHeatmapViewMessage;
+/**
+ * The page zoomed in: the token ranges [start, end) on screen, to be drawn at `bins` cells a side
+ * (an exact tile when they are short enough, else a finer pooled grid).
+ */
+export interface ZoomMessage {
+  type: 'zoom';
+  rows: [number, number];
+  columns: [number, number];
+  bins: number;
+}
+
+export type HeatmapMessage = ReadyMessage | RevealMessage | SetHeatmapViewMessage | ZoomMessage;
+
+function isSpan(value: unknown): value is [number, number] {
+  return Array.isArray(value) && value.length === 2 && isIndex(value[0]) && isIndex(value[1]) && value[0] < value[1];
+}
 
 /** `names`: the refinements and aggregates the page was offered (the running server's lists). */
 export function isHeatmapMessage(value: unknown, names: KnownNames = BUILTIN_NAMES): value is HeatmapMessage {
@@ -65,6 +80,7 @@ export function isHeatmapMessage(value: unknown, names: KnownNames = BUILTIN_NAM
       names.refinements.includes(m.refinement) &&
       typeof m.aggregate === 'string' &&
       names.aggregates.includes(m.aggregate),
+    zoom: (m) => hasOnlyKeys(m, ['type', 'rows', 'columns', 'bins']) && isSpan(m.rows) && isSpan(m.columns) && isIndex(m.bins, 65_536) && m.bins > 0,
   });
 }
 

@@ -46,6 +46,7 @@ export const Methods = {
   analyze: 'attenScope/analyze',
   attention: 'attenScope/attention',
   heatmap: 'attenScope/heatmap',
+  heatmapTile: 'attenScope/heatmapTile',
   heads: 'attenScope/heads',
   status: 'attenScope/status',
 } as const;
@@ -157,17 +158,52 @@ export interface HeatmapParams {
   head: number | 'all';
   refinement?: Refinement;
   aggregate?: Aggregate;
-  tokenRange?: [number, number];
+  /** [start, end) token indices; all analysed tokens when absent */
+  rows?: [number, number];
+  columns?: [number, number];
+  /** at most this many bins a side (the server's limit when absent) */
+  bins?: number;
 }
 
+/** attenScope/heatmapTile: exact, so rows and columns are required and bins are tokens. */
+export interface HeatmapTileParams extends Omit<HeatmapParams, 'bins'> {
+  rows: [number, number];
+  columns: [number, number];
+}
+
+/** One axis of a heatmap grid: bin b covers tokens [edges[b], edges[b + 1]). */
+export interface HeatmapAxis {
+  start: number;
+  end: number;
+  edges: number[];
+  /** the first token of each bin */
+  first: TokenRef[];
+  /** the last token of each bin; absent when every bin is one token */
+  last?: TokenRef[];
+}
+
+/**
+ * A heatmap grid: each cell the largest weight among the token pairs it covers (of the rows
+ * read), as uint16 codes: 0 no weight, else w = low * (high / low)^((code - 1) / 65534).
+ */
 export interface HeatmapResult {
   version: number;
-  tokens: TokenRef[];
-  n: number;
-  offset: number;
-  scale: number;
-  /** base64 of the lower triangle, row-major, uint8 per cell */
+  /** analysed tokens: the matrix is tokens x tokens */
+  tokens: number;
+  rows: HeatmapAxis;
+  columns: HeatmapAxis;
+  pooling: 'max';
+  /** one token pair a cell and every row read */
+  exact: boolean;
+  rowsRead: number;
+  rowsTotal: number;
+  encoding: 'log16';
+  low: number;
+  high: number;
+  /** base64 of little-endian uint16 codes, row-major */
   data: string;
+  settings?: Record<string, unknown>;
+  elapsedMs?: number;
 }
 
 export interface HeadsParams {

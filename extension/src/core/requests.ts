@@ -16,12 +16,14 @@ import {
   type HeadsResult,
   type HeatmapParams,
   type HeatmapResult,
+  type HeatmapTileParams,
 } from './protocol';
 
 export const Requests = {
   analyze: new RequestType<AnalyzeParams, AnalyzeResult, void>(Methods.analyze),
   attention: new RequestType<AttentionParams, AttentionResult, void>(Methods.attention),
   heatmap: new RequestType<HeatmapParams, HeatmapResult, void>(Methods.heatmap),
+  heatmapTile: new RequestType<HeatmapTileParams, HeatmapResult, void>(Methods.heatmapTile),
   heads: new RequestType<HeadsParams, HeadsResult, void>(Methods.heads),
 } as const;
 
@@ -34,13 +36,16 @@ interface Policy {
 
 /**
  * Per method. Analyze has no limit: it reports progress and the user can cancel it. The views
- * are waited on by someone looking at the screen; a heatmap of thousands of tokens is the slowest.
+ * are waited on by someone looking at the screen. A heatmap overview reads rows up to a budget of
+ * a few seconds, except rollout, which passes every row through every layer; a tile is at most
+ * 1,024 rows.
  */
 export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.analyze]: { what: 'The analysis' },
   [Methods.attention]: { timeoutMs: 15_000, what: 'The attention request' },
   [Methods.heads]: { timeoutMs: 30_000, what: 'The model view request' },
   [Methods.heatmap]: { timeoutMs: 120_000, what: 'The heatmap request' },
+  [Methods.heatmapTile]: { timeoutMs: 60_000, what: 'The heatmap tile request' },
 };
 
 /** What the language client offers; LanguageClient fits it. */

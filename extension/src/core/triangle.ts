@@ -1,7 +1,7 @@
 /**
- * The heatmap payload: the lower triangle of an n x n matrix, row-major (row i holds i + 1
- * cells), one uint8 per cell, base64-encoded. Pure functions shared by the extension, the
- * webview and the tests; no DOM and no Node APIs.
+ * What the heatmap of a lower-triangular token x token matrix needs besides its grids
+ * (core/heatmapGrid.ts): base64 decoding of the payload, and the zoom-and-pan math of the canvas.
+ * Pure functions shared by the extension, the webview and the tests; no DOM and no Node APIs.
  */
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -85,89 +85,6 @@ function lookup(text: string, i: number): number {
   return v;
 }
 
-/** Number of cells in the lower triangle (diagonal included) of an n x n matrix. */
-export function triangleSize(n: number): number {
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`Invalid matrix size: ${n}`);
-  }
-  return (n * (n + 1)) / 2;
-}
-
-/** Index of cell (row, col) in the packed lower triangle; -1 above the diagonal or outside. */
-export function cellIndex(row: number, col: number, n: number): number {
-  if (!Number.isInteger(row) || !Number.isInteger(col) || row < 0 || col < 0 || row >= n || col > row) {
-    return -1;
-  }
-  return (row * (row + 1)) / 2 + col;
-}
-
-/** Inverse of cellIndex. */
-export function cellFromIndex(index: number): { row: number; col: number } {
-  if (!Number.isSafeInteger(index) || index < 0) {
-    throw new RangeError(`Invalid cell index: ${index}`);
-  }
-  let row = Math.floor((Math.sqrt(8 * index + 1) - 1) / 2);
-  // correct floating-point error for very large indices
-  while ((row * (row + 1)) / 2 > index) {
-    row--;
-  }
-  while (((row + 1) * (row + 2)) / 2 <= index) {
-    row++;
-  }
-  return { row, col: index - (row * (row + 1)) / 2 };
-}
-
-export interface Triangle {
-  n: number;
-  cells: Uint8Array;
-  /** weight of a cell = value / 255 * scale */
-  scale: number;
-  /** index of the first token of the matrix in the document */
-  offset: number;
-}
-
-export interface TriangleInput {
-  n: number;
-  data: string | Uint8Array | ArrayLike<number>;
-  scale?: number;
-  offset?: number;
-}
-
-/** Validates and decodes a heatmap payload. Throws a readable error on inconsistent input. */
-export function decodeTriangle(input: TriangleInput): Triangle {
-  const n = input.n;
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new Error(`Invalid heatmap size n=${String(n)}`);
-  }
-  if (n > 65_536) {
-    throw new Error(`Heatmap too large: n=${n}`);
-  }
-  let cells: Uint8Array;
-  if (typeof input.data === 'string') {
-    cells = decodeBase64(input.data);
-  } else if (input.data instanceof Uint8Array) {
-    cells = input.data;
-  } else {
-    cells = Uint8Array.from(input.data);
-  }
-  const expected = triangleSize(n);
-  if (cells.length < expected) {
-    throw new Error(`Heatmap data has ${cells.length} cells, expected ${expected} for n=${n}`);
-  }
-  if (cells.length > expected) {
-    cells = cells.subarray(0, expected);
-  }
-  const scale = typeof input.scale === 'number' && Number.isFinite(input.scale) && input.scale > 0 ? input.scale : 1;
-  const offset = typeof input.offset === 'number' && Number.isSafeInteger(input.offset) && input.offset >= 0 ? input.offset : 0;
-  return { n, cells, scale, offset };
-}
-
-/** Weight of a cell, or NaN for a cell outside the triangle. */
-export function cellWeight(t: Triangle, row: number, col: number): number {
-  const k = cellIndex(row, col, t.n);
-  return k < 0 ? NaN : (t.cells[k] / 255) * t.scale;
-}
-
 /** Encodes bytes as base64 (tests and fixtures). */
 export function encodeBase64(bytes: Uint8Array): string {
   let out = '';
@@ -213,7 +130,7 @@ export function maxZoom(n: number, viewport: Viewport): number {
   return Math.max(1, MAX_CELL_PX / baseCellSize(n, viewport));
 }
 
-/** Canvas point -> (row, col) of the matrix, or undefined outside the lower triangle. */
+/** Canvas point -> (row, col) token pair of the matrix, or undefined outside the lower triangle. */
 export function cellAt(
   x: number,
   y: number,
@@ -249,17 +166,4 @@ export function clampView(view: View, n: number, viewport: Viewport): View {
   const margin = Math.min(extent, 32);
   const clamp = (v: number, size: number) => Math.min(size - margin, Math.max(margin - extent, v));
   return { zoom: view.zoom, panX: clamp(view.panX, viewport.width), panY: clamp(view.panY, viewport.height) };
-}
-
-/**
- * Token window [start, end) of at most `max` tokens centred on `center` (the last token when
- * unknown); undefined when all `total` tokens fit.
- */
-export function tokenWindow(total: number, center: number | undefined, max: number): [number, number] | undefined {
-  if (!Number.isFinite(total) || total <= max || max <= 0) {
-    return undefined;
-  }
-  const c = center === undefined || !Number.isFinite(center) ? total - 1 : Math.min(total - 1, Math.max(0, Math.floor(center)));
-  const start = Math.max(0, Math.min(total - max, c - Math.floor(max / 2)));
-  return [start, start + max];
 }

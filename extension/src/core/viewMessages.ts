@@ -1,5 +1,5 @@
 /** Messages from the extension to its webviews. */
-import type { Aggregate, Direction, IndexSelection, Refinement } from './protocol';
+import type { Aggregate, Direction, HeatmapResult, IndexSelection, Refinement } from './protocol';
 
 export interface LoadingMessage {
   type: 'loading';
@@ -35,14 +35,10 @@ export interface HeatmapView {
 export interface HeatmapDataMessage {
   type: 'data';
   title: string;
-  n: number;
-  /** document index of the first token */
-  offset: number;
-  scale: number;
-  /** base64 lower triangle, as the server sent it */
-  data: string;
-  /** token texts, in order (tokens[i] is document token offset + i) */
-  tokens: string[];
+  /** the overview: the whole analysed file, max-pooled (the server's answer) */
+  grid: HeatmapResult;
+  /** a token to mark on both axes (the cursor's when the panel opened) */
+  focus?: number;
   layers: number;
   heads: number;
   view: HeatmapView;
@@ -52,7 +48,13 @@ export interface HeatmapDataMessage {
   note?: string;
 }
 
-export type ToHeatmap = LoadingMessage | ErrorMessage | HeatmapDataMessage;
+/** A finer grid of the range the page zoomed into (an answer to its 'zoom'). */
+export interface HeatmapDetailMessage {
+  type: 'detail';
+  grid: HeatmapResult;
+}
+
+export type ToHeatmap = LoadingMessage | ErrorMessage | HeatmapDataMessage | HeatmapDetailMessage;
 
 export interface ModelViewCell {
   layer: number;

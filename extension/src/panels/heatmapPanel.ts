@@ -1,10 +1,14 @@
-/** The heatmap panel: asks the server for the matrix and answers the page's clicks. */
+/**
+ * The heatmap panel: asks the server for the max-pooled overview of the whole file, then, as the
+ * page zooms in, for finer grids of what is on screen (exact tiles once they are small enough);
+ * answers the page's clicks. Closing the panel cancels what is in flight.
+ */
 import * as vscode from 'vscode';
+import { errorMessage } from '../core/async';
 import { knownNames } from '../core/catalog';
-import { isHeatmapMessage, type HeatmapMessage } from '../core/messages';
-import type { HeatmapParams, TokenRef } from '../core/protocol';
-import { Requests } from '../core/requests';
-import { tokenWindow } from '../core/triangle';
+import { isHeatmapMessage, type HeatmapMessage, type ZoomMessage } from '../core/messages';
+import type { HeatmapParams, HeatmapResult, TokenRef } from '../core/protocol';
+import { failureOf, Requests } from '../core/requests';
 import type { HeatmapView, ToHeatmap } from '../core/viewMessages';
 import { toVsRange, type Painter } from '../decorations';
 import { editorFor, selectToken } from '../reveal';
@@ -27,18 +31,27 @@ const BODY = `
   <button id="reset" title="Fit the whole matrix">Fit</button>
   <span id="status" role="status">Loading…</span>
 </div>
-<div id="canvas-container"><canvas id="heatmap" aria-label="Attention heatmap: rows are query tokens, columns are source tokens"></canvas></div>
+<div id="plot">
+  <div id="corner">line</div>
+  <div id="top-axis" class="axis" aria-label="Source tokens (columns), by line"></div>
+  <div id="left-axis" class="axis" aria-label="Query tokens (rows), by line"></div>
+  <div id="canvas-container"><canvas id="heatmap" aria-label="Attention heatmap: rows are query tokens, columns are the tokens they attend to"></canvas></div>
+</div>
+<div id="legend"><canvas id="legend-bar" width="256" height="1"></canvas><div id="legend-ticks"></div><div id="legend-caption"></div></div>
 <div id="tooltip" role="tooltip" hidden></div>`;
 
 interface HeatmapTarget extends PanelTarget {
-  /** the token the shown window of a long document is centred on */
+  /** the token marked on both axes (the cursor's) */
   centerToken: number | undefined;
 }
 
 export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, HeatmapTarget> {
+  /** every token the page was sent, by index: a click names tokens by index */
   private tokens = new Map<number, TokenRef>();
   private view: HeatmapView;
   private version = -1;
+  /** the zoomed-in grid in flight: a newer zoom, a new view and closing the panel cancel it */
+  private detail: vscode.CancellationTokenSource | undefined;
 
   static show(deps: HeatmapDeps, document: vscode.TextDocument, centerToken: number | undefined): void {
     ServerPanel.showAt(VIEW_TYPE, { document, centerToken }, () => new HeatmapPanel(deps, { document, centerToken }));
@@ -92,10 +105,32 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
       case 'reveal':
         await this.revealCell(message.row, message.col);
         break;
+      case 'zoom':
+        await this.zoom(message);
+        break;
+    }
+  }
+
+  private params(): Omit<HeatmapParams, 'rows' | 'columns' | 'bins'> {
+    return {
+      textDocument: { uri: this.target.document.uri.toString() },
+      layer: this.view.layer,
+      head: this.view.head,
+      refinement: this.view.refinement,
+      aggregate: this.view.aggregate,
+    };
+  }
+
+  private remember(grid: HeatmapResult): void {
+    for (const axis of [grid.rows, grid.columns]) {
+      for (const token of [...axis.first, ...(axis.last ?? [])]) {
+        this.tokens.set(token.index, token);
+      }
     }
   }
 
   protected async load(): Promise<void> {
+    this.detail?.cancel();
     // the last analysis, even of an older version: the matrix is still worth seeing, clicks warn
     const entry = this.deps.store.get(this.target.document.uri);
     if (!entry) {
@@ -103,31 +138,16 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
       return;
     }
     const catalog = this.deps.server.catalog;
-    const tokenRange = tokenWindow(entry.result.tokens, this.target.centerToken, catalog.heatmapTokens);
-    const params: HeatmapParams = {
-      textDocument: { uri: this.target.document.uri.toString() },
-      layer: this.view.layer,
-      head: this.view.head,
-      refinement: this.view.refinement,
-      aggregate: this.view.aggregate,
-      ...(tokenRange ? { tokenRange } : {}),
-    };
+    const params: HeatmapParams = { ...this.params(), bins: catalog.heatmapBins };
     const result = await this.fetch(Requests.heatmap, params, this.target.document.uri, 'Computing the heatmap…');
     if (!result) {
       return;
     }
     this.version = result.version;
-    this.tokens = new Map((Array.isArray(result.tokens) ? result.tokens : []).map((t) => [t.index, t]));
-    const offset = typeof result.offset === 'number' ? result.offset : (tokenRange?.[0] ?? 0);
-    const texts: string[] = [];
-    for (let i = 0; i < result.n; i++) {
-      texts.push(this.tokens.get(offset + i)?.text ?? '');
-    }
+    this.tokens.clear();
+    this.remember(result);
     const model = entry.result.model;
     const notes: string[] = [];
-    if (tokenRange) {
-      notes.push(`tokens ${tokenRange[0]}-${tokenRange[1] - 1} of ${entry.result.tokens}`);
-    }
     if (Array.isArray(entry.result.windows) && entry.result.windows.length > 1) {
       notes.push(`analysed in ${entry.result.windows.length} windows`);
     }
@@ -135,11 +155,8 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
     this.post({
       type: 'data',
       title: HeatmapPanel.title(this.target.document).replace(/^Heatmap: /, ''),
-      n: result.n,
-      offset,
-      scale: result.scale,
-      data: result.data,
-      tokens: texts,
+      grid: result,
+      focus: this.target.centerToken,
       layers: model?.layers ?? 0,
       heads: model?.heads ?? 0,
       view: this.view,
@@ -147,6 +164,41 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
       aggregates: catalog.aggregates.map(named),
       note: notes.join(' · ') || undefined,
     });
+  }
+
+  /** A finer grid of the range on the page's screen: an exact tile when it is short enough. */
+  private async zoom(message: ZoomMessage): Promise<void> {
+    this.detail?.cancel();
+    const cts = new vscode.CancellationTokenSource();
+    this.detail = cts;
+    const catalog = this.deps.server.catalog;
+    const span = ([start, end]: [number, number]) => end - start;
+    const where = { ...this.params(), rows: message.rows, columns: message.columns };
+    const tile = span(message.rows) <= catalog.heatmapTokens && span(message.columns) <= catalog.heatmapTokens;
+    try {
+      const grid = tile
+        ? await this.deps.server.request(Requests.heatmapTile, where, cts.token)
+        : await this.deps.server.request(Requests.heatmap, { ...where, bins: Math.min(message.bins, catalog.heatmapBins) }, cts.token);
+      if (this.detail !== cts || cts.token.isCancellationRequested || grid.version !== this.version) {
+        return;
+      }
+      this.remember(grid);
+      this.post({ type: 'detail', grid });
+    } catch (error) {
+      if (failureOf(error) !== 'cancelled') {
+        this.log.info(`Heatmap zoom: ${errorMessage(error)}`);
+      }
+    } finally {
+      if (this.detail === cts) {
+        this.detail = undefined;
+      }
+      cts.dispose();
+    }
+  }
+
+  protected override onDispose(): void {
+    this.detail?.cancel();
+    super.onDispose();
   }
 
   private async revealCell(row: number, col: number): Promise<void> {

@@ -1,8 +1,9 @@
-/** Standalone bundle entry: exposes the drawing function to plain pages (benchmarks). */
-import { decodeBase64, decodeTriangle, cellIndex, cellFromIndex, encodeBase64, triangleSize } from '../core/triangle';
-import { drawHeatmap, renderTriangle } from './heatmapDraw';
+/** Standalone bundle entry: exposes the drawing code to plain pages (benchmarks). */
+import { codeWeight, decodeGrid, logScale } from '../core/heatmapGrid';
+import { decodeBase64, encodeBase64 } from '../core/triangle';
+import { drawHeatmap, drawLayers, makeLayer, renderGrid } from './heatmapDraw';
 
-const api = { drawHeatmap, renderTriangle, decodeBase64, encodeBase64, decodeTriangle, cellIndex, cellFromIndex, triangleSize };
+const api = { drawHeatmap, drawLayers, makeLayer, renderGrid, decodeGrid, logScale, codeWeight, decodeBase64, encodeBase64 };
 
 declare global {
   interface Window {

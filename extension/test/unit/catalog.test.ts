@@ -41,14 +41,16 @@ function experimental(): Record<string, unknown> {
       ],
       views: [
         { name: 'attention', method: Methods.attention, label: 'Attention', description: 'Tints.', options: ['direction', 'refinement'], cost: 'cheap' },
-        { name: 'heatmap', method: Methods.heatmap, label: 'Heatmap', description: 'Matrix.', options: ['refinement'] },
+        { name: 'heatmap', method: Methods.heatmap, label: 'Heatmap', description: 'Matrix.', options: ['refinement', 'bins'], heavy: true },
+        { name: 'heatmapTile', method: Methods.heatmapTile, label: 'Tile', description: 'Exact.', options: ['rows'], heavy: true },
         { name: 'heads', method: Methods.heads, label: 'Heads', description: 'Grid.', options: [] },
       ],
       limits: {
         maxTokens: { min: 16, max: 131072 },
         topK: { min: 1, max: 1000 },
         cacheDocuments: { min: 1, max: 256 },
-        heatmapTokens: 4096,
+        heatmapTokens: 1024,
+        heatmapBins: 1024,
       },
       defaults: { refinement: 'norm', aggregate: 'lastLayers', direction: 'attendsTo', maxTokens: 4096, topK: 20, cacheDocuments: 8 },
       python: '>=3.10',
@@ -63,6 +65,8 @@ describe('the built-in catalog', () => {
     expect(BUILTIN_CATALOG.aggregates.map((a) => a.name)).toEqual([...AGGREGATES]);
     expect(BUILTIN_CATALOG.directions.map((d) => d.name)).toEqual([...DIRECTIONS]);
     expect(BUILTIN_CATALOG.heatmapTokens).toBe(LIMITS.heatmapTokens);
+    expect(BUILTIN_CATALOG.heatmapBins).toBe(LIMITS.heatmapBins);
+    expect(BUILTIN_CATALOG.views.map((v) => v.method)).toEqual([Methods.attention, Methods.heatmap, Methods.heatmapTile, Methods.heads]);
     expect(knownNames(BUILTIN_CATALOG)).toBe(BUILTIN_NAMES);
   });
 
@@ -86,8 +90,9 @@ describe('a server catalog', () => {
     expect(catalog.aggregates.find((a) => a.name === 'perHead')?.oneHead).toBe(true);
     expect(catalog.aggregates.find((a) => a.name === 'rollout')?.streamed).toBe(true);
     expect(catalog.refinements[4]).toMatchObject({ label: 'Gradient × attention', cost: 'a backward pass', columns: false });
-    expect(catalog.views.map((v) => v.method)).toEqual([Methods.attention, Methods.heatmap, Methods.heads]);
-    expect(catalog.heatmapTokens).toBe(4096);
+    expect(catalog.views.map((v) => v.method)).toEqual([Methods.attention, Methods.heatmap, Methods.heatmapTile, Methods.heads]);
+    expect(catalog.heatmapTokens).toBe(1024);
+    expect(catalog.heatmapBins).toBe(1024);
   });
 
   it('drops unreadable entries and keeps the built-in list where none is left', () => {
@@ -102,6 +107,7 @@ describe('a server catalog', () => {
     expect(catalog.aggregates).toBe(BUILTIN_CATALOG.aggregates);
     expect(catalog.views).toBe(BUILTIN_CATALOG.views);
     expect(catalog.heatmapTokens).toBe(LIMITS.heatmapTokens);
+    expect(catalog.heatmapBins).toBe(LIMITS.heatmapBins);
   });
 
   it('makes its names valid for settings and for the heatmap page', () => {
@@ -156,15 +162,18 @@ describe('version skew', () => {
     const scope = raw.attenScope as { limits: Record<string, unknown>; defaults: Record<string, unknown>; python: string };
     scope.limits.topK = { min: 1, max: 500 };
     scope.limits.heatmapTokens = 2048;
+    scope.limits.heatmapBins = 512;
     scope.defaults.maxTokens = 8192;
     scope.python = '>=3.11';
     const skew = limitsSkew(read(raw));
     expect(skew).toEqual([
       'maxTokens: the server\'s default is 8192, the extension\'s 4096.',
       'topK: the server allows 1–500, the extension 1–1000.',
-      'heatmapTokens: the server draws 2048, the extension expects 4096.',
+      'heatmapTokens: the server draws 2048, the extension expects 1024.',
+      'heatmapBins: the server draws 512, the extension expects 1024.',
       'python: the server needs >=3.11, the extension checks >=3.10.',
     ]);
     expect(catalogFrom(readCapabilities(raw)).heatmapTokens).toBe(2048);
+    expect(catalogFrom(readCapabilities(raw)).heatmapBins).toBe(512);
   });
 });

@@ -10,6 +10,18 @@ describe('heatmap messages', () => {
     expect(isHeatmapMessage({ type: 'setView', layer: 'all', head: 3, refinement: 'effective+norm', aggregate: 'headMean' })).toBe(
       true,
     );
+    expect(isHeatmapMessage({ type: 'zoom', rows: [100, 900], columns: [0, 900], bins: 800 })).toBe(true);
+  });
+
+  it('rejects zooms that are not two increasing token indices and a bin count', () => {
+    expect(isHeatmapMessage({ type: 'zoom', rows: [900, 100], columns: [0, 900], bins: 800 })).toBe(false);
+    expect(isHeatmapMessage({ type: 'zoom', rows: [5, 5], columns: [0, 900], bins: 800 })).toBe(false);
+    expect(isHeatmapMessage({ type: 'zoom', rows: [0, 10, 20], columns: [0, 9], bins: 8 })).toBe(false);
+    expect(isHeatmapMessage({ type: 'zoom', rows: [-1, 10], columns: [0, 9], bins: 8 })).toBe(false);
+    expect(isHeatmapMessage({ type: 'zoom', rows: [0, 10], columns: [0, 9], bins: 0 })).toBe(false);
+    expect(isHeatmapMessage({ type: 'zoom', rows: [0, 10], columns: [0, 9], bins: 1e9 })).toBe(false);
+    expect(isHeatmapMessage({ type: 'zoom', rows: [0, 10], columns: [0, 9] })).toBe(false);
+    expect(isHeatmapMessage({ type: 'zoom', rows: [0, 10], columns: [0, 9], bins: 8, uri: 'file:///etc' })).toBe(false);
   });
 
   it('rejects cells above the diagonal, bad numbers and extra keys', () => {

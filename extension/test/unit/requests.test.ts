@@ -32,6 +32,7 @@ describe('typed requests', () => {
     expect(Requests.analyze.method).toBe(Methods.analyze);
     expect(Requests.attention.method).toBe(Methods.attention);
     expect(Requests.heatmap.method).toBe(Methods.heatmap);
+    expect(Requests.heatmapTile.method).toBe(Methods.heatmapTile);
     expect(Requests.heads.method).toBe(Methods.heads);
   });
 });
@@ -48,6 +49,7 @@ describe('sendRequest', () => {
     expect(REQUEST_POLICY[Methods.attention].timeoutMs).toBe(15_000);
     expect(REQUEST_POLICY[Methods.heads].timeoutMs).toBe(30_000);
     expect(REQUEST_POLICY[Methods.heatmap].timeoutMs).toBe(120_000);
+    expect(REQUEST_POLICY[Methods.heatmapTile].timeoutMs).toBe(60_000);
     expect(REQUEST_POLICY[Methods.analyze].timeoutMs).toBeUndefined();
   });
 
@@ -68,7 +70,7 @@ describe('sendRequest', () => {
     const sender = new FakeSender();
     const answer = sendRequest(sender, Requests.heatmap, { textDocument: { uri: 'file:///a.py' }, layer: 'all', head: 'all' });
     await vi.advanceTimersByTimeAsync(60_000);
-    sender.answer({ version: 1, tokens: [], n: 0, offset: 0, scale: 1, data: '' });
+    sender.answer({ version: 1, tokens: 0, data: '' });
     await expect(answer).resolves.toMatchObject({ version: 1 });
   });
 

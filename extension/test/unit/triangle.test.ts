@@ -3,17 +3,11 @@ import { buildLut, colorAt, cssColor } from '../../src/core/colormap';
 import {
   baseCellSize,
   cellAt,
-  cellFromIndex,
-  cellIndex,
-  cellWeight,
   clampView,
   decodeBase64,
   decodeBase64Table,
-  decodeTriangle,
   encodeBase64,
   maxZoom,
-  tokenWindow,
-  triangleSize,
   zoomAt,
 } from '../../src/core/triangle';
 
@@ -57,88 +51,6 @@ describe('base64', () => {
   });
 });
 
-describe('triangle index math', () => {
-  it('sizes', () => {
-    expect(triangleSize(0)).toBe(0);
-    expect(triangleSize(1)).toBe(1);
-    expect(triangleSize(4)).toBe(10);
-    expect(triangleSize(4096)).toBe(8_390_656);
-    expect(() => triangleSize(-1)).toThrow();
-    expect(() => triangleSize(1.5)).toThrow();
-  });
-
-  it('maps cells to packed indices row by row', () => {
-    expect(cellIndex(0, 0, 3)).toBe(0);
-    expect(cellIndex(1, 0, 3)).toBe(1);
-    expect(cellIndex(1, 1, 3)).toBe(2);
-    expect(cellIndex(2, 0, 3)).toBe(3);
-    expect(cellIndex(2, 2, 3)).toBe(5);
-  });
-
-  it('returns -1 above the diagonal and outside', () => {
-    expect(cellIndex(0, 1, 3)).toBe(-1);
-    expect(cellIndex(3, 0, 3)).toBe(-1);
-    expect(cellIndex(-1, 0, 3)).toBe(-1);
-    expect(cellIndex(1.5, 0, 3)).toBe(-1);
-    expect(cellIndex(NaN, 0, 3)).toBe(-1);
-  });
-
-  it('inverts exactly, also for huge indices', () => {
-    for (let k = 0; k < 2000; k++) {
-      const { row, col } = cellFromIndex(k);
-      expect(cellIndex(row, col, row + 1)).toBe(k);
-    }
-    const n = 100_000_000;
-    const last = triangleSize(n) - 1;
-    expect(cellFromIndex(last)).toEqual({ row: n - 1, col: n - 1 });
-    expect(cellFromIndex(triangleSize(n))).toEqual({ row: n, col: 0 });
-    expect(() => cellFromIndex(-1)).toThrow();
-  });
-});
-
-describe('decodeTriangle', () => {
-  it('decodes a base64 payload and reads weights', () => {
-    // n = 3: rows [255], [0, 255], [51, 102, 102]
-    const cells = Uint8Array.from([255, 0, 255, 51, 102, 102]);
-    const t = decodeTriangle({ n: 3, data: encodeBase64(cells), scale: 0.5, offset: 10 });
-    expect(t.n).toBe(3);
-    expect(t.offset).toBe(10);
-    expect(cellWeight(t, 0, 0)).toBeCloseTo(0.5);
-    expect(cellWeight(t, 2, 0)).toBeCloseTo(0.1);
-    expect(cellWeight(t, 2, 1)).toBeCloseTo(0.2);
-    expect(Number.isNaN(cellWeight(t, 0, 2))).toBe(true);
-  });
-
-  it('accepts Uint8Array and plain arrays; defaults bad scale and offset', () => {
-    const t = decodeTriangle({ n: 2, data: [1, 2, 3], scale: NaN, offset: -4 });
-    expect(Array.from(t.cells)).toEqual([1, 2, 3]);
-    expect(t.scale).toBe(1);
-    expect(t.offset).toBe(0);
-    const u = decodeTriangle({ n: 1, data: new Uint8Array([9]) });
-    expect(u.cells[0]).toBe(9);
-  });
-
-  it('handles an empty matrix', () => {
-    expect(decodeTriangle({ n: 0, data: '' }).cells.length).toBe(0);
-  });
-
-  it('rejects short data and bad sizes, trims long data', () => {
-    expect(() => decodeTriangle({ n: 3, data: [1, 2] })).toThrow(/expected 6/);
-    expect(() => decodeTriangle({ n: -1, data: [] })).toThrow(/Invalid/);
-    expect(() => decodeTriangle({ n: 1e9, data: [] })).toThrow(/too large/);
-    expect(decodeTriangle({ n: 1, data: [1, 2, 3] }).cells.length).toBe(1);
-  });
-
-  it('decodes a 2048-token payload quickly enough for a webview', () => {
-    const n = 2048;
-    const bytes = new Uint8Array(triangleSize(n)).map((_, i) => i % 251);
-    const b64 = Buffer.from(bytes).toString('base64');
-    const t = decodeTriangle({ n, data: b64 });
-    expect(t.cells.length).toBe(triangleSize(n));
-    expect(t.cells[cellIndex(2047, 2047, n)]).toBe((triangleSize(n) - 1) % 251);
-  });
-});
-
 describe('view math', () => {
   const vp = { width: 400, height: 200 };
 
@@ -176,20 +88,6 @@ describe('view math', () => {
   });
 });
 
-describe('tokenWindow', () => {
-  it('is undefined when everything fits', () => {
-    expect(tokenWindow(100, 5, 4096)).toBeUndefined();
-    expect(tokenWindow(4096, 5, 4096)).toBeUndefined();
-  });
-  it('centres on the token and stays inside the document', () => {
-    expect(tokenWindow(10_000, 5000, 4096)).toEqual([2952, 7048]);
-    expect(tokenWindow(10_000, 10, 4096)).toEqual([0, 4096]);
-    expect(tokenWindow(10_000, 9999, 4096)).toEqual([5904, 10_000]);
-    expect(tokenWindow(10_000, undefined, 4096)).toEqual([5904, 10_000]);
-    expect(tokenWindow(10_000, NaN, 4096)).toEqual([5904, 10_000]);
-  });
-});
-
 describe('colour map', () => {
   it('clamps and interpolates', () => {
     expect(colorAt(0)).toEqual([13, 8, 64]);
@@ -200,7 +98,7 @@ describe('colour map', () => {
     expect(cssColor(1)).toBe('rgb(252, 255, 164)');
   });
 
-  it('builds a 256-entry table of opaque colours, darkest at zero', () => {
+  it('builds a 256-entry table of opaque colours along the map, darkest at zero', () => {
     const lut = buildLut();
     expect(lut.length).toBe(256);
     for (const c of lut) {
@@ -209,5 +107,6 @@ describe('colour map', () => {
     expect(lut[0] & 0xff).toBe(13);
     // little-endian RGBA: red in the low byte
     expect(lut[255] & 0xff).toBe(252);
+    expect(lut[128] & 0xff).toBe(colorAt(128 / 255)[0]); // a linear ramp: the scale is logarithmic upstream
   });
 });

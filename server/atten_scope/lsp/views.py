@@ -1,7 +1,9 @@
 """The view requests of ``registry.VIEWS``: one handler each, registered from the registry.
 
-Each runs on the views thread against the analysis of the document's current version, with the
-user's view settings under the request's own fields; an edit meanwhile makes the answer stale.
+Each runs against the analysis of the document's current version, with the user's view settings
+under the request's own fields; an edit meanwhile makes the answer stale. Light views run on the
+views thread, heavy ones (``registry.View.heavy``: the heatmap) on their own thread, where they
+give way to the light ones (``Engine.view``).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-async def compute_view(ls: AttenScopeServer, uri: str, entry: Entry, compute: Callable[[Analysis], T]) -> T:
+async def compute_view(
+    ls: AttenScopeServer, uri: str, entry: Entry, compute: Callable[[Analysis], T], heavy: bool = False
+) -> T:
     """Run ``compute`` off the event loop; an edit meanwhile makes the answer stale."""
-    result = await ls.engine.view(lambda: compute(entry.analysis))
+    result = await ls.engine.view(lambda: compute(entry.analysis), heavy=heavy)
     if ls.store.get(uri) is not entry or ls.document(uri).version != entry.version:
         raise JsonRpcContentModified("The document changed while the request ran: analyse it again.")
     return result
@@ -40,7 +44,8 @@ def view_handler(name: str) -> Callable[[AttenScopeServer, Any], Awaitable[dict[
         uri = document_uri(p)
         entry = ls.current_entry(uri)
         query = ViewQuery(p, ls.settings.view, entry.version)
-        return await compute_view(ls, uri, entry, lambda analysis: results.view_result(name, analysis, query))
+        heavy = registry.VIEWS[name].heavy
+        return await compute_view(ls, uri, entry, lambda analysis: results.view_result(name, analysis, query), heavy)
 
     handle.__name__ = f"view_{name}"
     return handle

@@ -1,0 +1,161 @@
+"""The heatmap's pooled overview and exact tiles against the slow reference: ``attention_matrix``, max-pooled."""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from atten_scope import results
+from atten_scope.analysis import Analysis, run_analysis
+from atten_scope.errors import InvalidRequest
+from atten_scope.heatmap import bin_edges, encode_log16, pooled_matrix, row_costs, rows_to_read
+from atten_scope.options import ViewOptions, ViewQuery
+from atten_scope.views import attention_matrix
+
+EXAMPLE = (Path(__file__).resolve().parents[1] / "examples" / "tokenizer.py").read_text()[:1200]
+
+
+@pytest.fixture(scope="module")
+def windowed(embedded: Any) -> Analysis:
+    """A few hundred tokens in windows of 96 that overlap by 24: rows come from three windows."""
+    analysis = run_analysis(embedded, EXAMPLE, 96)
+    assert len(analysis.windows) >= 3
+    return analysis
+
+
+def max_pool(
+    matrix: np.ndarray, row_edges: np.ndarray, col_edges: np.ndarray, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The slow reference: the maximum of each block of the full matrix (over ``rows`` only, if given)."""
+    out = np.zeros((len(row_edges) - 1, len(col_edges) - 1))
+    for b in range(len(row_edges) - 1):
+        for c in range(len(col_edges) - 1):
+            r = np.arange(row_edges[b], row_edges[b + 1])
+            if rows is not None:
+                r = r[np.isin(r, rows)]
+            out[b, c] = matrix[np.ix_(r, np.arange(col_edges[c], col_edges[c + 1]))].max() if len(r) else 0.0
+    return out
+
+
+VIEWS = {
+    "norm/lastLayers (the default, fused)": ViewOptions(),
+    "norm/lastLayers, sink kept": ViewOptions(drop_sink=False),
+    "raw/headMean of one layer": ViewOptions(refinement="raw", aggregate="headMean", layers=(3,)),
+    "raw/headMean of heads in different KV groups": ViewOptions(
+        refinement="raw", aggregate="headMean", heads=(1, 4, 8)
+    ),
+    "norm/perHead": ViewOptions(aggregate="perHead", layers=(5,), heads=(2,)),
+    "effective+norm/headMean (row by row)": ViewOptions(
+        refinement="effective+norm", aggregate="headMean", layers=(28, 29)
+    ),
+    "raw/headMax (row by row)": ViewOptions(refinement="raw", aggregate="headMax", layers=(20, 29)),
+    "norm/rollout (streamed)": ViewOptions(aggregate="rollout", layers=(26, 27, 28, 29)),
+}
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_pooled_overview_equals_the_pooled_full_matrix(windowed: Analysis, name: str) -> None:
+    options = VIEWS[name]
+    n = windowed.token_count
+    matrix = attention_matrix(windowed, options, 0, n)
+    for rows, columns, bins in (((0, n), (0, n), 37), ((50, 180), (20, 140), 16), ((100, 130), (90, 130), 64)):
+        pooled = pooled_matrix(windowed, options, rows, columns, bins, budget=None)
+        assert pooled.rows_read == pooled.rows_total == rows[1] - rows[0]
+        expected = max_pool(matrix, pooled.row_edges, pooled.col_edges)
+        np.testing.assert_allclose(pooled.values, expected, rtol=2e-5, atol=1e-8)
+    # bins of one token: the pooled matrix is the matrix itself
+    tile = pooled_matrix(windowed, options, (100, 130), (90, 130), 40, budget=None)
+    assert tile.exact and tile.values.shape == (30, 40)
+    np.testing.assert_allclose(tile.values, matrix[100:130, 90:130], rtol=2e-5, atol=1e-8)
+
+
+def test_bins_split_a_range_into_runs_of_equal_length() -> None:
+    edges = bin_edges(10, 47, 5)
+    assert edges[0] == 10 and edges[-1] == 47 and len(edges) == 6
+    assert set(np.diff(edges).tolist()) <= {7, 8}
+    assert bin_edges(3, 7, 100).tolist() == [3, 4, 5, 6, 7]  # never more bins than tokens
+
+
+def test_rows_to_read_spreads_the_budget_evenly_over_each_bin() -> None:
+    edges = bin_edges(0, 160, 10)  # 16 rows a bin
+    costs = np.full(160, 100.0)
+    assert rows_to_read(edges, costs, None).tolist() == list(range(160))
+    assert rows_to_read(edges, costs, 16_000.0).tolist() == list(range(160))
+    quarter = rows_to_read(edges, costs, 4_000.0)
+    assert len(quarter) == 40
+    assert quarter[:4].tolist() == [2, 6, 10, 14]  # the middles of four runs of 4 rows
+    for b in range(10):
+        in_bin = quarter[(quarter >= edges[b]) & (quarter < edges[b + 1])]
+        assert len(in_bin) == 4
+    assert len(rows_to_read(edges, costs, 1.0)) == 10  # at least one row a bin
+
+
+def test_an_overview_over_budget_reads_some_rows_of_every_bin_exactly(windowed: Analysis) -> None:
+    options = ViewOptions()
+    n = windowed.token_count
+    matrix = attention_matrix(windowed, options, 0, n)
+    edges = bin_edges(0, n, 40)
+    costs = row_costs(windowed, options, 0, n)
+    budget = costs.sum() / 4  # a quarter of what reading every row would cost
+    pooled = pooled_matrix(windowed, options, (0, n), (0, n), 40, budget=budget)
+    read = rows_to_read(edges, costs, budget)
+    assert pooled.rows_read == len(read) < n // 3 and not pooled.exact
+    np.testing.assert_allclose(pooled.values, max_pool(matrix, edges, edges, read), rtol=2e-5, atol=1e-8)
+    whole = max_pool(matrix, edges, edges)
+    assert np.all(pooled.values <= whole * (1 + 1e-5) + 1e-8)  # a skipped row can hide a cell, never invent one
+
+
+def test_log16_codes_keep_weights_to_a_few_parts_in_ten_thousand() -> None:
+    values = np.array([[0.0, 1e-9, 3.3e-4], [0.02, 0.5, 0.97]])
+    data, low, high = encode_log16(values)
+    codes = np.frombuffer(data, dtype="<u2").reshape(values.shape)
+    assert codes[0, 0] == 0 and codes.max() == 65535 and low == pytest.approx(1e-9) and high == pytest.approx(0.97)
+    decoded = np.where(codes > 0, low * np.exp((codes.astype(float) - 1) / 65534 * math.log(high / low)), 0.0)
+    np.testing.assert_allclose(decoded, values, rtol=math.log(high / low) / 131068 * 1.01)
+
+
+def grid_cells(grid: dict[str, Any]) -> np.ndarray:
+    codes = np.frombuffer(base64.b64decode(grid["data"]), dtype="<u2").astype(float)
+    rows, columns = len(grid["rows"]["edges"]) - 1, len(grid["columns"]["edges"]) - 1
+    span = math.log(grid["high"] / grid["low"]) if grid["high"] > grid["low"] else 0.0
+    cells = np.where(codes > 0, grid["low"] * np.exp((codes - 1) / 65534 * span), 0.0)
+    return cells.reshape(rows, columns)
+
+
+def test_tile_and_overview_answers(windowed: Analysis) -> None:
+    n = windowed.token_count
+    params = {"layer": "all", "head": "all", "refinement": "norm", "rows": [120, 150], "columns": [100, 150]}
+    tile = results.view_result("heatmapTile", windowed, ViewQuery(params, version=3))
+    matrix = attention_matrix(windowed, ViewOptions(refinement="norm"), 0, n)
+    assert tile["version"] == 3 and tile["exact"] and tile["tokens"] == n and tile["pooling"] == "max"
+    assert tile["rows"]["edges"] == list(range(120, 151)) and "last" not in tile["rows"]
+    assert [t["index"] for t in tile["columns"]["first"]] == list(range(100, 150))
+    np.testing.assert_allclose(grid_cells(tile), matrix[120:150, 100:150], rtol=1e-3, atol=1e-12)
+
+    overview = results.view_result("heatmap", windowed, ViewQuery({"layer": 7, "head": "all", "bins": 25}))
+    assert overview["settings"]["layers"] == [7] and not overview["exact"]
+    assert len(overview["rows"]["first"]) == len(overview["rows"]["last"]) == 25
+    edges = overview["rows"]["edges"]
+    assert [t["index"] for t in overview["rows"]["last"]] == [e - 1 for e in edges[1:]]
+    reference = max_pool(attention_matrix(windowed, ViewOptions(layers=(7,)), 0, n), np.array(edges), np.array(edges))
+    np.testing.assert_allclose(grid_cells(overview), reference, rtol=1e-3, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("view", "params", "message"),
+    [
+        ("heatmapTile", {"rows": [0, 10]}, "needs rows and columns"),
+        ("heatmapTile", {"rows": [0, 2000], "columns": [0, 10]}, "outside"),
+        ("heatmap", {"bins": 0}, "bins must be"),
+        ("heatmap", {"rows": [5, 5]}, "outside"),
+        ("heatmap", {"columns": "all"}, "two token indices"),
+    ],
+)
+def test_bad_heatmap_ranges_get_a_sentence(windowed: Analysis, view: str, params: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        results.view_result(view, windowed, ViewQuery({"layer": "all", "head": "all", **params}))
