@@ -762,8 +762,15 @@ async function trustedScenario(opts) {
       await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
       await runCommand(page, 'Atten-Scope: Choose Model');
       const pick = async (text) => {
-        const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
-        await row.waitFor({ state: 'visible', timeout: 15000 });
+        // Match the row's label, not its description ("auto" describes itself with "the CPU").
+        const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: text }) }).first();
+        try {
+          await row.waitFor({ state: 'visible', timeout: 15000 });
+        } catch {
+          const rows = await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts().catch(() => []);
+          await screenshot(page, 'choose-model-failed');
+          throw new Error(`no quick pick row ${text} (rows: ${rows.map((r) => r.replace(/\s+/g, ' ')).join(' / ') || 'none'})`);
+        }
         await row.click();
       };
       await pick('Gemma 3 270M');
