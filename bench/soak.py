@@ -151,12 +151,12 @@ def tokenizer() -> Any:
     """The embedded model's tokenizer, from the converted-weights cache (analyse a file once first)."""
     from tokenizers import Tokenizer
 
-    from atten_scope.embedded import cache_root
+    from atten_scope.embedded import converted_dir, embedded_gguf_path
 
-    found = sorted((cache_root() / "converted").glob("*/tokenizer.json"))
-    if not found:
+    found = converted_dir(embedded_gguf_path()) / "tokenizer.json"  # the default model's, as the server uses
+    if not found.is_file():
         raise SystemExit("No converted embedded model in the cache: run `make demo` or analyse a file first.")
-    return Tokenizer.from_file(str(found[0]))
+    return Tokenizer.from_file(str(found))
 
 
 def library_files(tok: Any, low: int, high: int) -> list[tuple[Path, str, int]]:
