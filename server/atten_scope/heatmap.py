@@ -139,7 +139,9 @@ class _Term:
     coefficients: torch.Tensor  # (G', 1) float32
 
 
-def _fused_rows(win: CapturedWindow, terms: list[_Term], local: torch.Tensor, norm: bool) -> torch.Tensor:
+def _fused_rows(
+    win: CapturedWindow, terms: list[_Term], local: torch.Tensor, norm: bool, keys: dict[tuple[int, int], torch.Tensor]
+) -> torch.Tensor:
     """Aggregated rows ``local`` (sorted local indices) of ``win`` over sources 0..max(local): (R, S).
 
     For head h of layer l, a_ij = exp(s q_i . k_j - lse_i) for j <= i, and i - j < w in a layer
@@ -147,7 +149,10 @@ def _fused_rows(win: CapturedWindow, terms: list[_Term], local: torch.Tensor, no
     with Z_i = sum_j a_ij nu_j (``refine.norm_rows``).
     The aggregate is the sum over (l, h) of c_lh times those rows. Each head's row is multiplied
     into the sum as soon as it is built, so memory is one layer's (heads x R x S) block, never
-    L x H x R x S, and the rows' q and lse are gathered once for every layer.
+    L x H x R x S, and the rows' q and lse are gathered once for every layer. The product takes
+    -lse_i as one more column of q against a column of ones in k, so exp() of it is a_ij with no
+    pass in between; ``keys`` keeps each (layer, KV head)'s [k, 1] in float32 across the blocks of
+    a window (keys are stored in float16).
     """
     sources = int(local[-1]) + 1
     device = win.query.device
@@ -164,10 +169,14 @@ def _fused_rows(win: CapturedWindow, terms: list[_Term], local: torch.Tensor, no
         window = win.sliding_window[term.layer]
         # With a sliding window no row of the block sees a source before `first`: skip them.
         first = max(0, int(local[0]) - window + 1) if window else 0
-        q = queries[term.layer, heads].reshape(-1, d) * float(win.scale[term.layer])
-        k = win.key[term.layer, term.kv_head, first:sources].float()
-        rows = torch.mm(q, k.t()).view(len(heads), len(local), sources - first)
-        rows.sub_(lse[term.layer, heads][..., None]).exp_()
+        scaled = queries[term.layer, heads] * float(win.scale[term.layer])
+        q = torch.cat([scaled, -lse[term.layer, heads][..., None]], -1)
+        k = keys.get((term.layer, term.kv_head))
+        if k is None:
+            key = win.key[term.layer, term.kv_head].float()
+            k = keys[term.layer, term.kv_head] = torch.cat([key, torch.ones_like(key[:, :1])], -1)
+        rows = torch.mm(q.reshape(-1, d + 1), k[first:sources].t()).view(len(heads), len(local), sources - first)
+        rows.exp_()
         rows[..., low - first :].masked_fill_(future, 0.0)
         if window:
             old = torch.arange(first, sources, device=device)[None, :] <= local[:, None] - window
@@ -212,9 +221,10 @@ def _window_rows(
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     if _fused(options):
         terms = _terms(win, _aggregate_weights(options, len(layers), len(heads)), layers, heads)
+        keys: dict[tuple[int, int], torch.Tensor] = {}
         for begin in range(0, len(local), ROW_BLOCK):
             part = local[begin : begin + ROW_BLOCK]
-            fused = _fused_rows(win, terms, torch.from_numpy(part), _FUSED_NORM[options.refinement])
+            fused = _fused_rows(win, terms, torch.from_numpy(part), _FUSED_NORM[options.refinement], keys)
             blocks.append((part, _drop_sinks_rows(fused, sinks)))
         return blocks
     if options.aggregate_spec.streamed:

@@ -198,6 +198,9 @@ export function formatPercent(weight: number): string {
     return '0%';
   }
   const pct = weight * 100;
+  if (pct >= 99.95) {
+    return '100%';
+  }
   if (pct >= 10) {
     return `${pct.toFixed(1)}%`;
   }
@@ -224,7 +227,9 @@ export function legendTicks(scale: LogScale): { value: number; position: number;
       }
     }
   }
-  return values.map((value) => ({ value, position: scalePosition(value, scale), label: formatPercent(value) }));
+  // 1, 2 or 5 times a power of ten: its own digits, 0.001% rather than 0.00100%
+  const label = (value: number) => `${Number((value * 100).toPrecision(1))}%`;
+  return values.map((value) => ({ value, position: scalePosition(value, scale), label: label(value) }));
 }
 
 /** The 0-based line where bin `b` of `axis` starts. */
@@ -274,6 +279,27 @@ export function lineTicks(axis: HeatmapAxis, from: number, to: number, maxTicks:
     }
   }
   return ticks;
+}
+
+/**
+ * The ticks to label when each needs `gap` pixels: the first, then each at least `gap` after the
+ * last one kept (short lines put line starts a few pixels apart).
+ */
+export function spacedOut<T extends { at: number }>(ticks: readonly T[], gap: number): T[] {
+  const kept: T[] = [];
+  for (const tick of ticks) {
+    if (kept.length === 0 || tick.at - kept[kept.length - 1].at >= gap) {
+      kept.push(tick);
+    }
+  }
+  return kept;
+}
+
+/** 1st, 2nd, 3rd, 4th, ..., 11th, 12th, 21st. */
+export function ordinal(n: number): string {
+  const tens = Math.floor(n / 10) % 10;
+  const suffix = tens === 1 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  return `${n}${suffix}`;
 }
 
 /** line:column as an editor shows it (1-based). */

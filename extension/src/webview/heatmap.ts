@@ -3,7 +3,7 @@
  * user zooms in (exact tiles once they are small enough), line-number axes, a legend of the log
  * colour scale, a tooltip with both tokens and the weight, click to reveal.
  */
-import { binCount, cellAtToken, cellTooltip, legendTicks, lineTicks, type Grid, type LogScale } from '../core/heatmapGrid';
+import { binCount, cellAtToken, cellTooltip, legendTicks, lineTicks, ordinal, spacedOut, type Grid, type LogScale } from '../core/heatmapGrid';
 import { baseCellSize, cellAt, clampView, zoomAt, type View } from '../core/triangle';
 import type { HeatmapAxis } from '../core/protocol';
 import type { HeatmapDataMessage, HeatmapDetailMessage, HeatmapView } from '../core/viewMessages';
@@ -102,6 +102,11 @@ function label(text: string, at: number, vertical: boolean, className = 'tick'):
   return el;
 }
 
+/** The largest line number of a list of ticks (labels are as wide as it). */
+function widestLine(ticks: readonly { line: number }[]): number {
+  return ticks.reduce((most, t) => Math.max(most, t.line), 0);
+}
+
 /** Line numbers along both axes, and the focus token's mark. */
 function drawAxes(): void {
   const size = cellSize();
@@ -113,8 +118,10 @@ function drawAxes(): void {
     const extentCss = (vertical ? canvas.height : canvas.width) / dpr();
     const children: HTMLElement[] = [];
     if (axis && to > from) {
-      for (const tick of lineTicks(axis, from, to, Math.max(2, Math.floor(extentCss / (vertical ? 36 : 64))))) {
-        children.push(label(String(tick.line), (pan + tick.token * size) / dpr(), vertical));
+      const ticks = lineTicks(axis, from, to, Math.max(2, Math.floor(extentCss / (vertical ? 36 : 64))));
+      const placed = ticks.map((tick) => ({ ...tick, at: (pan + tick.token * size) / dpr() }));
+      for (const tick of spacedOut(placed, vertical ? 16 : 8 * String(widestLine(ticks)).length + 12)) {
+        children.push(label(String(tick.line), tick.at, vertical));
       }
     }
     const focus = payload?.focus;
@@ -144,13 +151,30 @@ function drawLegend(scale: LogScale, grid: Grid): void {
   );
   const pooled = binCount(grid.rows) < grid.tokens;
   const parts = [
-    `Colour: log scale of the weight, from the ${Math.round(scale.percentile * 100)}th percentile of the cells (lower weights take the darkest colour) to the largest; no colour: no weight.`,
+    `Colour: log scale of the weight, from the ${ordinal(Math.round(scale.percentile * 100))} percentile of the cells (lower weights take the darkest colour) to the largest; no colour: no weight.`,
     pooled
       ? `Each cell shows the strongest token pair among the ${Math.round(grid.tokens / binCount(grid.rows))} × ${Math.round(grid.tokens / binCount(grid.columns))} it covers` +
         (grid.rowsRead < grid.rowsTotal ? `, over ${grid.rowsRead.toLocaleString('en-US')} of the ${grid.rowsTotal.toLocaleString('en-US')} rows (evenly spread; a skipped row can hide a strong pair). Zoom in for exact weights.` : '. Zoom in for exact weights.')
       : 'Each cell is one token pair (exact).',
   ];
   legendCaption.textContent = parts.join(' ');
+  legendCaption.dataset.overview = legendCaption.textContent;
+}
+
+/** The legend's last sentence: what the zoomed-in grid on screen is. */
+function describeDetail(grid: Grid | undefined): void {
+  const overview = legendCaption.dataset.overview ?? '';
+  if (!grid) {
+    legendCaption.textContent = overview;
+    return;
+  }
+  const first = grid.rows.first[0];
+  const last = (grid.rows.last ?? grid.rows.first)[binCount(grid.rows) - 1];
+  const rows = `lines ${first.range.start.line + 1}–${last.range.start.line + 1}`;
+  const what = grid.exact
+    ? 'exact weights, one cell per token pair'
+    : `the strongest pair of each ${Math.round((grid.rows.end - grid.rows.start) / binCount(grid.rows))}-token block${grid.rowsRead < grid.rowsTotal ? `, over ${grid.rowsRead.toLocaleString('en-US')} of ${grid.rowsTotal.toLocaleString('en-US')} rows` : ''}`;
+  legendCaption.textContent = `${overview} Zoomed in (rows of ${rows}): ${what}.`;
 }
 
 /** Asks for a finer grid of what is on screen, unless the grids at hand are fine enough. */
@@ -383,6 +407,7 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
     if (layer.grid.tokens === tokens()) {
       detail = layer;
       canvas.dataset.detail = layer.grid.exact ? 'exact' : 'pooled';
+      describeDetail(layer.grid);
       redraw();
     }
   } catch (error) {

@@ -52,6 +52,10 @@ const SAMPLE = [
   'print(render(["a", "bb", "ccc"], "demo"))',
   '',
 ].join('\n');
+// A real file over 8,000 tokens for the heatmap: the Python standard library's uuid.py (8,531
+// tokens for the embedded model), copied from the interpreter under test at run time.
+const LONG_NAME = 'long_uuid.py';
+const LONG_MARKER = /UUID\s+objects\s+\(universally\s+unique/; // Monaco renders spaces as U+00A0
 
 // ------------------------------------------------------------------------------------ options
 function parseArgs(argv) {
@@ -335,22 +339,67 @@ async function runCommand(page, title) {
 
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-async function openFile(page, name) {
+async function openFile(page, name, marker = /def\s+render/) {
   const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
   await row.waitFor({ timeout: 30000 });
   await row.click();
   const tab = page.locator('.tabs-container .tab.active', { hasText: name });
   await tab.waitFor({ timeout: 30000 });
-  const editor = pyEditor(page);
+  const editor = pyEditor(page, marker);
   await editor.locator('.view-lines .view-line').first().waitFor({ timeout: 30000 });
-  await waitFor('file text on screen', async () => /def\s+render/.test(await editor.locator('.view-lines').innerText()), { timeout: 30000 });
+  await waitFor('file text on screen', async () => marker.test(await editor.locator('.view-lines').innerText()), { timeout: 30000 });
   return editor;
 }
 
-// The text editor that shows the sample (not a webview, not the output panel).
-function pyEditor(page) {
+// The text editor that shows a file with `marker` on screen (not a webview, not the output panel).
+function pyEditor(page, marker = /def\s+render/) {
   return page.locator('.editor-instance .monaco-editor', { has: page.locator('.view-lines') })
-    .filter({ has: page.locator('.view-line', { hasText: /def\s+render/ }) }).first();
+    .filter({ has: page.locator('.view-line', { hasText: marker }) }).first();
+}
+
+// The heatmap webview's frame (it holds the #heatmap canvas), drawn or not.
+async function heatmapFrame(page, timeout) {
+  return waitFor('the heatmap webview', async () => {
+    for (const f of page.frames()) {
+      if (f !== page.mainFrame() && await f.evaluate(() => !!document.getElementById('heatmap')).catch(() => false)) return f;
+    }
+    return false;
+  }, { timeout, interval: 50 });
+}
+
+// The heatmap page's state: what the canvas shows, its axes, legend and tooltip.
+async function heatmapState(frame) {
+  return frame.evaluate(() => {
+    const canvas = document.getElementById('heatmap');
+    const tip = document.getElementById('tooltip');
+    return {
+      loading: document.body.classList.contains('loading'),
+      n: Number(canvas.dataset.n || 0),
+      bins: Number(canvas.dataset.bins || 0),
+      detail: canvas.dataset.detail || '',
+      leftTicks: [...document.querySelectorAll('#left-axis .tick')].map((t) => t.textContent),
+      topTicks: [...document.querySelectorAll('#top-axis .tick')].map((t) => t.textContent),
+      legendTicks: [...document.querySelectorAll('#legend-ticks span')].map((t) => t.textContent),
+      legend: document.getElementById('legend-caption').textContent,
+      status: document.getElementById('status').textContent,
+      tooltip: tip.hidden ? '' : tip.innerText,
+    };
+  });
+}
+
+// Moves the mouse to a canvas point of the heatmap frame (CSS px from the canvas' corner) and reads
+// the tooltip there.
+async function heatmapTooltip(frame, pt) {
+  const canvas = frame.locator('#heatmap');
+  await canvas.hover({ position: { x: pt.x + 2, y: pt.y }, timeout: 10000 });
+  await canvas.hover({ position: pt, timeout: 10000 });
+  return waitFor('the heatmap tooltip', async () => (await heatmapState(frame)).tooltip, { timeout: 5000, interval: 100 });
+}
+
+async function closeTab(page, text) {
+  const tab = page.locator('.tabs-container .tab', { hasText: text }).first();
+  await tab.hover({ timeout: 5000 });
+  await tab.locator('.codicon-close').first().click({ timeout: 5000 });
 }
 
 // Screen rectangle of `word` (the nth match) on the editor line that contains `lineText`.
@@ -524,16 +573,19 @@ async function findCanvasFrame(page, timeout) {
 }
 
 // A canvas point (CSS px, relative to the canvas) on a heatmap cell: a non-background pixel near
-// the middle of the lower triangle.
-async function pickCell(frame) {
-  return frame.evaluate(() => {
+// the middle of the lower triangle; with `margin`, one whose neighbours that far away are drawn too
+// (not an edge pixel that smoothing coloured).
+async function pickCell(frame, margin = 0) {
+  return frame.evaluate((margin) => {
     const cs = [...document.querySelectorAll('canvas')].filter((c) => c.width > 0 && c.height > 0)
       .sort((a, b) => b.width * b.height - a.width * a.height);
     const c = cs[0];
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     const tr = (c.width - 1) * 4;
     const bg = d.slice(tr, tr + 4).join(',');
-    const at = (x, y) => { const p = (y * c.width + x) * 4; return d[p + 3] > 0 && d.slice(p, p + 4).join(',') !== bg; };
+    const drawn = (x, y) => { const p = (y * c.width + x) * 4; return d[p + 3] > 0 && d.slice(p, p + 4).join(',') !== bg; };
+    const at = (x, y) => drawn(x, y) && (margin === 0 || (x >= margin && y >= margin && x + margin < c.width && y + margin < c.height &&
+      drawn(x - margin, y) && drawn(x + margin, y) && drawn(x, y - margin) && drawn(x, y + margin)));
     const target = { x: c.width * 0.35, y: c.height * 0.65 };
     let best = null; let bestD = Infinity;
     const step = Math.max(1, Math.floor(Math.min(c.width, c.height) / 200));
@@ -546,7 +598,7 @@ async function pickCell(frame) {
     }
     if (!best) return null;
     return { x: best.x * (c.clientWidth / c.width), y: best.y * (c.clientHeight / c.height) };
-  });
+  }, margin);
 }
 
 // ------------------------------------------------------------------------------------ scenarios
@@ -564,6 +616,7 @@ async function makeRun(label, opts, trusted) {
   fs.mkdirSync(path.join(dirs.userData, 'Machine'), { recursive: true });
   fs.writeFileSync(path.join(dirs.userData, 'Machine/settings.json'), JSON.stringify(machine, null, 2));
   fs.writeFileSync(path.join(dirs.workspace, SAMPLE_NAME), SAMPLE);
+  if (trusted && opts.longSource) fs.copyFileSync(opts.longSource, path.join(dirs.workspace, LONG_NAME));
   const env = makeEnv(tmp, { ...OFFLINE_ENV, ...modelCacheEnv() });
   return { tmp, dirs, env };
 }
@@ -758,6 +811,71 @@ async function trustedScenario(opts) {
       await screenshot(page, 'heatmap-click');
       return `${moved}; now "${st}"`;
     }, [`${P}: "${CMD_HEATMAP}" draws the heatmap canvas in a webview`]);
+    let longEditor;
+    const longAnalysed = `${P}: a file over 8,000 tokens (${LONG_NAME}) is analysed`;
+    await check(longAnalysed, async () => {
+      assert(opts.longSource, 'the interpreter under test has no uuid.py in its standard library');
+      longEditor = await openFile(page, LONG_NAME, LONG_MARKER);
+      const r = await tokenRect(longEditor, 'Note that uuid1() may compromise privacy', 'privacy');
+      await page.mouse.click(r.cx, r.cy);
+      const s = Date.now();
+      await runCommand(page, CMD_ANALYZE);
+      const state = await waitAnalysisDone(page, 600000);
+      timings.longAnalysisMs = Date.now() - s;
+      return `${timings.longAnalysisMs} ms; status ${state}`;
+    }, [analysed]);
+    const longComputing = `${P}: while the heatmap of the long file computes, a cursor move gets its tints in under 1 s`;
+    await check(longComputing, async () => {
+      await sleep(1500); // the tints of the token under the cursor settle
+      await runCommand(page, CMD_HEATMAP);
+      run.longHeatmapStart = Date.now();
+      const frame = await heatmapFrame(page, 60000);
+      await waitFor('the heatmap to start computing', async () => (await heatmapState(frame)).loading, { timeout: 60000, interval: 50 });
+      const target = await tokenRect(longEditor, 'uuid.uuid3(uuid.NAMESPACE_DNS', 'NAMESPACE_DNS');
+      const ms = await clickAndTimeTints(page, longEditor, target, 30000);
+      const computing = (await heatmapState(frame)).loading;
+      timings.cursorDuringHeatmapMs = ms;
+      run.longFrame = frame;
+      assert(computing, `the heatmap was drawn before the tints changed (${ms} ms): nothing was measured while it computed`);
+      assert(ms < 1000, `the tints took ${ms} ms while the heatmap computed`);
+      return `cursor move -> tints ${ms} ms, the heatmap still computing`;
+    }, [longAnalysed]);
+    await check(`${P}: the heatmap of the long file draws with line-number axes, a log-scale legend and real weights; zooming in gives exact tiles`, async () => {
+      const frame = run.longFrame || await heatmapFrame(page, 60000);
+      const state = await waitFor('the long file\'s heatmap on the canvas', async () => {
+        const st = await heatmapState(frame);
+        return !st.loading && st.n > 8000 ? st : false;
+      }, { timeout: 240000, interval: 250 });
+      timings.longHeatmapMs = Date.now() - run.longHeatmapStart;
+      const { info } = await findCanvasFrame(page, 30000);
+      await screenshot(page, 'heatmap-long');
+      assert(state.bins === 1024, `the overview has ${state.bins} cells a side, not 1,024`);
+      assert(info.nonBlank > 1000, `the long file's heatmap is blank (${JSON.stringify(info)})`);
+      assert(state.leftTicks.length >= 3 && state.topTicks.length >= 3 && state.leftTicks.every((t) => /^\d+$/.test(t)), `no line-number axes: ${JSON.stringify([state.leftTicks, state.topTicks])}`);
+      assert(state.legendTicks.length >= 2 && /log scale/.test(state.legend), `no log-scale legend: ${JSON.stringify([state.legendTicks, state.legend])}`);
+      const pt = await pickCell(frame, 4);
+      assert(pt, 'no heatmap cell found to hover');
+      const pooledTip = await heatmapTooltip(frame, pt);
+      const weight = /strongest pair ([\d.e+-]+)%/.exec(pooledTip);
+      assert(weight && Number(weight[1]) > 0 && /\d+:\d+/.test(pooledTip), `the tooltip gives no lines and weight: "${pooledTip}"`);
+      // Zoom in around the hovered cell until a tile of single token pairs is on screen.
+      for (let i = 0; i < 6; i++) {
+        await page.mouse.wheel(0, -500);
+        await sleep(150);
+      }
+      await waitFor('an exact tile of the zoomed-in range', async () => (await heatmapState(frame)).detail === 'exact', { timeout: 120000, interval: 250 });
+      await sleep(300);
+      const cell = await pickCell(frame, 4); // a pair with a weight: the pooled cell's maximum may sit elsewhere in its block
+      assert(cell, 'no heatmap cell found to hover in the zoomed-in tile');
+      const exactTip = await heatmapTooltip(frame, cell);
+      await screenshot(page, 'heatmap-long-zoomed');
+      assert(/attends to, with weight [\d.e+-]+%/.test(exactTip) && /#\d+ at \d+:\d+/.test(exactTip), `the zoomed-in tooltip does not name a token pair and its weight: "${exactTip}"`);
+      return `${state.n} tokens in ${state.bins} x ${state.bins} cells, drawn ${timings.longHeatmapMs} ms after the command; ` +
+        `axes ${state.leftTicks.slice(0, 3).join(', ')}...; legend ${state.legendTicks.join(' ')}; tooltip "${pooledTip.replace(/\s+/g, ' ')}"; zoomed "${exactTip.replace(/\s+/g, ' ')}"`;
+    }, [longComputing]);
+    // The long file and its heatmap close, so a later model switch does not analyse it again.
+    await closeTab(page, 'Heatmap').catch(() => {});
+    await closeTab(page, LONG_NAME).catch(() => {});
     await check(`${P}: "Atten-Scope: Choose Model" switches to Gemma 3: the status bar and the hover follow`, async () => {
       await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
       await runCommand(page, 'Atten-Scope: Choose Model');
@@ -917,6 +1035,8 @@ async function main() {
   if (!ok) return summary();
   const probe = spawnSync(opts.python, ['-c', 'import atten_scope, sys; print(sys.version.split()[0])'], { encoding: 'utf8', timeout: 120000 });
   if (probe.status !== 0) log(`warning: ${opts.python} cannot import atten_scope (${(probe.stderr || '').trim().split('\n').pop()})`);
+  const uuidFile = spawnSync(opts.python, ['-c', 'import uuid; print(uuid.__file__)'], { encoding: 'utf8', timeout: 60000 });
+  opts.longSource = uuidFile.status === 0 && fs.existsSync(uuidFile.stdout.trim()) ? uuidFile.stdout.trim() : '';
 
   fs.mkdirSync(artifacts, { recursive: true });
   for (const f of fs.readdirSync(artifacts)) if (f.endsWith('.png')) fs.rmSync(path.join(artifacts, f), { force: true });

@@ -12,7 +12,9 @@ import {
   lineTicks,
   logScale,
   niceStep,
+  ordinal,
   scalePosition,
+  spacedOut,
 } from '../../src/core/heatmapGrid';
 import type { HeatmapAxis, HeatmapResult, TokenRef } from '../../src/core/protocol';
 import { encodeBase64 } from '../../src/core/triangle';
@@ -118,15 +120,9 @@ describe('the colour scale', () => {
   });
 
   it('labels the legend at powers of ten, with 2 and 5 when there are few', () => {
-    expect(legendTicks({ min: 1e-5, max: 0.4, percentile: 0.02 }).map((t) => t.label)).toEqual([
-      '0.00100%',
-      '0.0100%',
-      '0.100%',
-      '1.00%',
-      '10.0%',
-    ]);
+    expect(legendTicks({ min: 1e-5, max: 0.4, percentile: 0.02 }).map((t) => t.label)).toEqual(['0.001%', '0.01%', '0.1%', '1%', '10%']);
     const few = legendTicks({ min: 0.01, max: 0.6, percentile: 0.02 });
-    expect(few.map((t) => t.label)).toEqual(['1.00%', '2.00%', '5.00%', '10.0%', '20.0%', '50.0%']);
+    expect(few.map((t) => t.label)).toEqual(['1%', '2%', '5%', '10%', '20%', '50%']);
     expect(few[0].position).toBe(0);
     expect(few.every((t, i) => i === 0 || t.position > few[i - 1].position)).toBe(true);
   });
@@ -140,6 +136,7 @@ describe('weights as text', () => {
     expect(formatPercent(4.12e-5)).toBe('0.00412%');
     expect(formatPercent(3.1e-9)).toBe('3.10e-7%');
     expect(formatPercent(0)).toBe('0%');
+    expect(formatPercent(1)).toBe('100%');
     expect(formatPercent(NaN)).toBe('n/a');
   });
 });
@@ -161,6 +158,16 @@ describe('line-number axes', () => {
       { token: 35, line: 8 },
     ]);
     expect(lineTicks(tokens, 12, 28, 10).map((t) => t.line)).toEqual([4, 5, 6]);
+  });
+
+  it('labels only ticks far enough apart to read', () => {
+    const ticks = [0, 5, 14, 16, 40].map((at) => ({ at }));
+    expect(spacedOut(ticks, 12).map((t) => t.at)).toEqual([0, 14, 40]);
+    expect(spacedOut([], 12)).toEqual([]);
+  });
+
+  it('says which percentile in English', () => {
+    expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 101].map(ordinal)).toEqual(['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '101st']);
   });
 
   it('places ticks of pooled bins at the first bin starting on or after the line', () => {
