@@ -268,7 +268,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
     tok = tokenizer()
-    files = library_files(tok, 500, 12_000)
+    files = library_files(tok, 500, args.largest)
     chooser = random.Random(args.seed)
     server = Server({"maxTokens": args.max_tokens})
     latencies: dict[str, list[float]] = {}
@@ -356,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=0, help="attenScope.memoryBudgetMB (default: the server's)")
     parser.add_argument("--max-tokens", type=int, default=4096)
     parser.add_argument("--cycles", type=int, default=50)
+    parser.add_argument("--largest", type=int, default=12_000, help="largest file in tokens (files start at 500)")
     parser.add_argument("--minutes", type=float, default=240.0, help="stop after this long even if cycles remain")
     parser.add_argument("--every", type=int, default=20, help="RSS sample interval in cycles")
     parser.add_argument("--cursor", type=int, default=4, help="cursor requests (attention + hover) per cycle")
