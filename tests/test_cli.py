@@ -94,7 +94,58 @@ def test_html_report_renders_and_shows_code_as_text(injection_file: Path, tmp_pa
     assert "<td>" in dom and "%" in dom  # the sources table
     table = html.unescape(dom.split('<table id="sources">', 1)[1].split("</table>", 1)[0])
     assert "\u21b5" in table  # the line break token is labelled, not an empty cell
-    assert "faithfulness of this view: \u03c1 = " in html.unescape(dom)  # raw / lastLayers was measured
+    assert "Faithfulness of this view: \u03c1 = " in html.unescape(dom)  # raw / lastLayers was measured
+    assert "raw \u00b7 lastLayers \u00b7 attendsTo" in html.unescape(dom)  # the view named for people
+    gutter = dom.split('<div id="gutter" aria-hidden="true">', 1)[1].split("</div>", 1)[0]
+    assert gutter.split("\n") == ["1", "2", "3"]  # line numbers, the empty last line included
+
+
+def playwright_core() -> Path:
+    """playwright-core as make test installs it (.e2e/) or the benchmarks do (bench/node_modules)."""
+    for root in (ROOT / ".e2e" / "npm" / "node_modules", ROOT / "bench" / "node_modules"):
+        if (root / "playwright-core" / "package.json").is_file():
+            return root / "playwright-core"
+    pytest.fail("playwright-core is required: run `make e2e-setup` (or `npm install --prefix bench`).")
+
+
+def test_html_report_answers_a_hover_on_every_token_and_opens_at_the_focus(tmp_path: Path) -> None:
+    """Hovering in headless Chromium: the first token (nothing but the sink before it), the last
+    token, and one in a later window all show their links; the page opens scrolled to --at."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    node = shutil.which("node")
+    if chromium is None or node is None:
+        pytest.fail("Chromium and Node.js are required for this test; make test installs them.")
+    source = tmp_path / "long.py"
+    source.write_text(EXAMPLE.read_text(encoding="utf-8") * 4, encoding="utf-8")  # 4 x 39 lines
+    line_count = source.read_text(encoding="utf-8").count("\n") + 1
+    out = tmp_path / "report.html"
+    # Small windows: the file spans several, as a long file does with the default window.
+    result = run_cli("analyze", str(source), "--at", "148:16", "--html", str(out), "--max-tokens", "256")
+    assert result.returncode == 0, result.stderr
+    assert "atten-scope: Writing the report: rows" in result.stderr  # progress while the rows are computed
+    tokens = json.loads(re.search(r'"texts": (\[.*?\]), "labels"', out.read_text(encoding="utf-8")).group(1))
+    last = len(tokens) - 1
+    script = ROOT / "tests" / "report_hover.mjs"
+    shown = subprocess.run(
+        [node, str(script), str(playwright_core()), chromium, str(out), "0", "600", str(last)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert shown.returncode == 0, shown.stderr
+    page = json.loads(shown.stdout)
+    assert page["errors"] == []
+    opened = page["opened"]
+    assert opened["visible"] and opened["scrollTop"] > 0  # scrolled down to the focus on line 148
+    assert tokens[opened["focus"]] == " tokens"
+    assert (opened["gutterFirst"], opened["gutterLast"]) == ("1", str(line_count))
+    first, middle, end = page["hovered"]
+    assert first["focus"] == 0 and first["empty"] == "No attention outside the sink tokens."
+    for hovered, index in ((middle, 600), (end, last)):
+        assert hovered["focus"] == index and hovered["empty"] == ""
+        weights = [float(row[2].rstrip("%")) for row in hovered["rows"]]
+        assert weights and weights == sorted(weights, reverse=True) and sum(weights) <= 100.01
+    assert end["line"] == f"line {line_count - 1}"  # the last token ends the file's last line
 
 
 def test_text_output_names_the_view_and_its_faithfulness() -> None:

@@ -1,26 +1,37 @@
-"""A self-contained HTML report: the code with tints for a focus token, hover to move the focus,
-and a heatmap of the region around it. No network: data, script and style are inline, and
-every token's text reaches the page as JSON and is inserted with ``textContent`` (never parsed
-as HTML), so code that looks like markup is shown as text.
+"""A self-contained HTML report: the code with line numbers, tints for a focus token, hover any
+token to move the focus, and the heatmap overview of the whole file. No network: data, script and
+style are inline, and every token's text reaches the page as JSON and is inserted with
+``textContent`` (never parsed as HTML), so code that looks like markup is shown as text.
+
+Every analysed token answers a hover: the page carries each token's TOP strongest links in the
+report's direction (``links.links``, computed row block by row block, about as costly as the
+attention of the analysis itself) as two base64 arrays, targets (int32) and weights (float32),
+n x TOP each. A streamed aggregate (rollout) costs every earlier row per row, so only the focus
+token's links are computed, and the page says so on hover elsewhere.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .analysis import Analysis
-from .options import ViewOptions
+from .evidence import faithfulness_line, view_faithfulness
+from .heatmap import Pooled, pooled_matrix
+from .links import links, vector_links
+from .options import ViewOptions, settings_line
 from .progress import ReportProgress, ignore_progress
-from .tokens import visible
-from .views import attention_matrix, attention_vector
+from .tokens import label
 
-REGION_TOKENS = 768  # rows computed for hover and the heatmap: the focus token and the tokens before it
-TOP_PER_ROW = 24
+TOP = 20  # links per token in the page
+BINS = 512  # cells a side of the heatmap overview (the editor's asks for what its canvas shows)
+PERCENTILE = 2  # the colour scale starts at this percentile of the nonzero cells, as in the editor
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -32,81 +43,168 @@ body { font: 13px/1.45 system-ui, sans-serif; margin: 0; color: #1f2328; backgro
 header { padding: 10px 16px; border-bottom: 1px solid #d0d7de; background: #f6f8fa; }
 header h1 { font-size: 15px; margin: 0 0 4px; }
 main { display: flex; gap: 16px; padding: 12px 16px; align-items: flex-start; }
-#code { font: 12px/1.5 ui-monospace, SFMono-Regular, Menlo, monospace; white-space: pre; tab-size: 4;
-  border: 1px solid #d0d7de; padding: 8px; overflow: auto; max-height: 85vh; flex: 1 1 60%%; }
+#view { position: relative; display: flex; flex: 1 1 60%%; border: 1px solid #d0d7de; overflow: auto; max-height: 85vh;
+  font: 12px/18px ui-monospace, SFMono-Regular, Menlo, monospace; }
+#gutter { white-space: pre; text-align: right; color: #8c959f; padding: 8px 8px 8px 10px; user-select: none;
+  border-right: 1px solid #eaeef2; background: #f6f8fa; position: sticky; left: 0; }
+#code { white-space: pre; tab-size: 4; padding: 8px; flex: 1 0 auto; }
 #code span.t { border-radius: 2px; }
 #code span.focus { outline: 2px solid #0969da; }
+#code span.nl::before { content: "\\21b5"; color: #afb8c1; }
+#code.pinned span.focus { outline-style: double; outline-width: 3px; }
 #side { flex: 0 0 420px; }
 #sources { width: 100%%; border-collapse: collapse; font-size: 12px; }
 #sources td, #sources th { border-bottom: 1px solid #eaeef2; padding: 2px 6px; text-align: left; }
-#sources td.w { text-align: right; font-variant-numeric: tabular-nums; }
+#sources td.w, #sources th.w { text-align: right; font-variant-numeric: tabular-nums; }
+#sources tbody tr { cursor: pointer; }
 #sources code { white-space: pre; }
 canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; height: 400px; }
+#legend { display: flex; align-items: center; gap: 6px; font-size: 12px; color: #57606a; margin-top: 4px; }
+#legend canvas { width: 160px; height: 10px; border: none; }
 .note { color: #57606a; font-size: 12px; }
 </style></head>
 <body>
 <header><h1>Atten-Scope: <span id="file"></span></h1>
-<div class="note" id="settings"></div></header>
-<main><div id="code"></div>
-<div id="side"><h3>Sources of <code id="focus-text"></code></h3>
-<table id="sources"><thead><tr><th>token</th><th>line</th><th>weight</th></tr></thead><tbody></tbody></table>
+<div class="note" id="settings"></div><div class="note" id="faithfulness"></div></header>
+<main><div id="view"><div id="gutter" aria-hidden="true"></div><div id="code"></div></div>
+<div id="side">
+<h3><span id="heading"></span> <code id="focus-text"></code> <span class="note" id="focus-line"></span></h3>
+<div class="note" id="help">Hover a token to show its links; click to pin it (click again to release).</div>
+<table id="sources"><thead><tr><th>token</th><th>line</th><th class="w">weight</th></tr></thead><tbody></tbody></table>
+<div class="note" id="empty"></div>
 <h3>Heatmap</h3><canvas id="heatmap" width="1" height="1"></canvas>
-<div class="note" id="heatmap-note"></div></div></main>
+<div id="legend"><span id="legend-low"></span><canvas id="ramp" width="160" height="1"></canvas>
+<span id="legend-high"></span></div>
+<div class="note" id="heatmap-note"></div><div class="note" id="heatmap-cell"></div></div></main>
 <script id="data" type="application/json">%(data)s</script>
 <script>
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("data").textContent);
-  document.getElementById("file").textContent = D.file;
-  document.getElementById("settings").textContent = D.settings;
-  var code = document.getElementById("code");
-  var spans = [];
-  D.tokens.forEach(function (t, i) {
+  function text(id, value) { document.getElementById(id).textContent = value; }
+  function bytes(b64) { return Uint8Array.from(atob(b64), function (ch) { return ch.charCodeAt(0); }); }
+  function percent(w) { return (100 * w).toFixed(2) + "%%"; }
+  text("file", D.file); text("settings", D.settings); text("faithfulness", D.faithfulness);
+  text("heading", D.heading);
+  var K = D.k, targets = new Int32Array(bytes(D.targets).buffer), weights = new Float32Array(bytes(D.weights).buffer);
+  var code = document.getElementById("code"), spans = [], lines = [], line = 0;
+  var fragment = document.createDocumentFragment();
+  D.texts.forEach(function (t, i) {
     var s = document.createElement("span");
-    s.className = "t"; s.textContent = t.text; s.dataset.i = String(i);
-    spans.push(s); code.appendChild(s);
+    // A token that starts with a line break would have no width to hover or tint: it shows a faint
+    // return sign at the end of the line (a pseudo-element, so the code's text stays exact).
+    s.className = /^[\\r\\n]/.test(t) ? "t nl" : "t"; s.textContent = t; s.dataset.i = String(i);
+    spans.push(s); lines.push(line); fragment.appendChild(s);
+    var breaks = t.match(/\\r\\n|\\r|\\n/g);
+    if (breaks) { line += breaks.length; }
   });
-  function paint(focus) {
-    spans.forEach(function (s) { s.style.background = ""; s.classList.remove("focus"); });
-    var row = D.rows[String(focus)];
-    if (!row) { return; }
-    spans[focus].classList.add("focus");
-    var max = row.length ? row[0][1] : 1;
-    var body = document.querySelector("#sources tbody");
+  code.appendChild(fragment);
+  var numbers = [];
+  for (var n = 1; n <= D.lineCount; n++) { numbers.push(String(n)); }
+  text("gutter", numbers.join("\\n"));
+  function shown(i) { return Object.prototype.hasOwnProperty.call(D.labels, i) ? D.labels[i] : D.texts[i]; }
+  var tinted = [], focus = -1, pinned = false;
+  var body = document.querySelector("#sources tbody");
+  function paint(i) {
+    tinted.forEach(function (s) { s.style.background = ""; });
+    tinted = [];
+    if (focus >= 0) { spans[focus].classList.remove("focus"); }
+    focus = i;
+    spans[i].classList.add("focus");
+    text("focus-text", shown(i)); text("focus-line", "line " + (lines[i] + 1));
     body.textContent = "";
-    document.getElementById("focus-text").textContent = D.tokens[focus].shown;
+    var row = [], base = i * K;
+    var computed = D.computed === null || D.computed[i];
+    if (computed) {
+      for (var r = 0; r < K && targets[base + r] >= 0; r++) { row.push([targets[base + r], weights[base + r]]); }
+    }
+    text("empty", !computed ? D.notComputed : row.length ? "" : D.noLinks);
+    var max = row.length ? row[0][1] : 1;
     row.forEach(function (entry) {
       var j = entry[0], w = entry[1];
       spans[j].style.background = "rgba(255, 140, 0, " + (0.15 + 0.75 * w / max).toFixed(3) + ")";
-      var tr = document.createElement("tr");
-      var a = document.createElement("td"); var c = document.createElement("code");
-      c.textContent = D.tokens[j].shown; a.appendChild(c);
-      var b = document.createElement("td"); b.textContent = String(D.tokens[j].line + 1);
-      var d = document.createElement("td"); d.className = "w"; d.textContent = (100 * w).toFixed(2) + "%%";
+      tinted.push(spans[j]);
+      var tr = document.createElement("tr"); tr.dataset.i = String(j);
+      var a = document.createElement("td"), c = document.createElement("code");
+      c.textContent = shown(j); a.appendChild(c);
+      var b = document.createElement("td"); b.textContent = String(lines[j] + 1);
+      var d = document.createElement("td"); d.className = "w"; d.textContent = percent(w);
       tr.appendChild(a); tr.appendChild(b); tr.appendChild(d); body.appendChild(tr);
     });
   }
   code.addEventListener("mouseover", function (event) {
     var i = event.target && event.target.dataset ? event.target.dataset.i : undefined;
-    if (i !== undefined && D.rows[i]) { paint(Number(i)); }
+    if (i !== undefined && !pinned) { paint(Number(i)); }
+  });
+  code.addEventListener("click", function (event) {
+    var i = event.target && event.target.dataset ? event.target.dataset.i : undefined;
+    if (i === undefined) { return; }
+    pinned = !(pinned && Number(i) === focus);
+    code.classList.toggle("pinned", pinned);
+    paint(Number(i));
+  });
+  var view = document.getElementById("view");
+  function reveal(i) {
+    // Scroll the code view only (not the page, whose header stays in sight): the token in the middle.
+    var s = spans[i];
+    view.scrollTop = Math.max(0, s.offsetTop - view.clientHeight / 2);
+    if (s.offsetLeft < view.scrollLeft || s.offsetLeft > view.scrollLeft + view.clientWidth - 40) {
+      view.scrollLeft = Math.max(0, s.offsetLeft - view.clientWidth / 3);
+    }
+  }
+  body.addEventListener("click", function (event) {
+    var tr = event.target.closest ? event.target.closest("tr") : null;
+    if (tr && tr.dataset.i !== undefined) { reveal(Number(tr.dataset.i)); }
   });
   paint(D.focus);
-  var H = D.heatmap, canvas = document.getElementById("heatmap");
-  if (H.n > 0) {
-    var bytes = Uint8Array.from(atob(H.data), function (ch) { return ch.charCodeAt(0); });
-    canvas.width = H.n; canvas.height = H.n;
-    var ctx = canvas.getContext("2d"), img = ctx.createImageData(H.n, H.n), k = 0;
-    for (var r = 0; r < H.n; r++) {
-      for (var col = 0; col <= r; col++, k++) {
-        var v = bytes[k], p = 4 * (r * H.n + col);
-        img.data[p] = 255; img.data[p + 1] = 255 - Math.round(v * 0.45);
-        img.data[p + 2] = 255 - v; img.data[p + 3] = 255;
+  reveal(D.focus);
+  // The editor's colour map (extension/src/core/colormap.ts): dark blue -> magenta -> orange -> pale yellow.
+  var STOPS = [[0, 13, 8, 64], [0.25, 84, 15, 109], [0.5, 187, 55, 84], [0.75, 249, 142, 9], [1, 252, 255, 164]];
+  function colour(t) {
+    for (var s = 1; s < STOPS.length; s++) {
+      if (t <= STOPS[s][0]) {
+        var a = STOPS[s - 1], b = STOPS[s], f = (t - a[0]) / (b[0] - a[0]);
+        return [0, 1, 2].map(function (c) { return Math.round(a[c + 1] + (b[c + 1] - a[c + 1]) * f); });
       }
-      for (var c2 = r + 1; c2 < H.n; c2++) { var q = 4 * (r * H.n + c2); img.data[q + 3] = 0; }
+    }
+    return STOPS[STOPS.length - 1].slice(1);
+  }
+  var H = D.heatmap, canvas = document.getElementById("heatmap");
+  if (H.bins > 0) {
+    var cells = bytes(H.data), B = H.bins;
+    canvas.width = B; canvas.height = B;
+    var ctx = canvas.getContext("2d"), img = ctx.createImageData(B, B);
+    for (var k = 0; k < B * B; k++) {
+      var v = cells[k], rgb = v ? colour((v - 1) / 254) : [255, 255, 255];
+      img.data[4 * k] = rgb[0]; img.data[4 * k + 1] = rgb[1]; img.data[4 * k + 2] = rgb[2]; img.data[4 * k + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);
-    document.getElementById("heatmap-note").textContent =
-      "tokens " + H.offset + "-" + (H.offset + H.n - 1) + "; rows: query token, columns: source token";
+    var ramp = document.getElementById("ramp"), rctx = ramp.getContext("2d");
+    for (var x = 0; x < 160; x++) {
+      rctx.fillStyle = "rgb(" + colour(x / 159).join(",") + ")"; rctx.fillRect(x, 0, 1, 1);
+    }
+    text("legend-low", percent(H.low)); text("legend-high", percent(H.high));
+    text("heatmap-note", H.note);
+    function bin(event, axis) {
+      var box = canvas.getBoundingClientRect();
+      var f = axis === "y" ? (event.clientY - box.top) / box.height : (event.clientX - box.left) / box.width;
+      return Math.min(B - 1, Math.max(0, Math.floor(f * B)));
+    }
+    function tokens(b2) {
+      var first = H.edges[b2], last = H.edges[b2 + 1] - 1;
+      return (first === last ? shown(first) : "tokens " + first + "-" + last) + " (line " + (lines[first] + 1) + ")";
+    }
+    canvas.addEventListener("mousemove", function (event) {
+      var r = bin(event, "y"), c2 = bin(event, "x");
+      text("heatmap-cell", c2 > r ? "" : tokens(r) + " \u2192 " + tokens(c2));
+    });
+    canvas.addEventListener("click", function (event) {
+      var first = H.edges[bin(event, "y")];
+      paint(first); reveal(first);
+    });
+  } else {
+    document.getElementById("legend").style.display = "none";
+    text("heatmap-note", H.note);
   }
 })();
 </script></body></html>
@@ -118,50 +216,106 @@ def _json_for_script(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def build_report(analysis: Analysis, focus: int, options: ViewOptions, title: str) -> str:
-    """The report's HTML for ``analysis`` with ``focus`` as the initially shown token."""
-    doc = analysis.document
-    count = min(REGION_TOKENS, focus + 1)
-    first = focus + 1 - count
-    # A streamed aggregate (rollout) costs every earlier row per row: only the focus row is shipped.
-    if options.direction == "attendsTo" and not options.aggregate_spec.streamed:
-        matrix = attention_matrix(analysis, options, first, count)
-        rows = {}
-        for r in range(count):
-            row = matrix[r]
-            order = np.argsort(-row, kind="stable")[:TOP_PER_ROW]
-            rows[str(first + r)] = [[int(first + j), round(float(row[j]), 6)] for j in order if row[j] > 0]
-    else:
-        matrix = np.zeros((0, 0))
-        weights = attention_vector(analysis, focus, options)
-        order = np.argsort(-weights, kind="stable")[:TOP_PER_ROW]
-        rows = {str(focus): [[int(j), round(float(weights[j]), 6)] for j in order if weights[j] > 0]}
-    from .evidence import faithfulness_line, view_faithfulness
-    from .results import heatmap_json
+def _base64(array: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
 
-    heatmap = heatmap_json(analysis, options, first, count) if matrix.size else {"n": 0, "data": "", "offset": 0}
+
+def log_codes(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """uint8 codes of non-negative ``values`` on the editor's log scale, with the (low, high) it spans.
+
+    As the editor's heatmap (extension/src/core/heatmapGrid.ts, ``logScale``): low is the
+    PERCENTILE-th percentile of the nonzero values and high the largest; a positive w gets
+    1 + round(254 t) with t = (ln w - ln low) / (ln high - ln low) clipped to [0, 1], so weights
+    below low take the darkest colour; 0 stays 0 (no colour).
+    """
+    positive = values[values > 0]
+    if positive.size == 0:
+        return np.zeros(values.shape, dtype=np.uint8), 0.0, 0.0
+    low, high = float(np.percentile(positive, PERCENTILE)), float(positive.max())
+    t = np.zeros(values.shape, dtype=np.float64)
+    mask = values > 0
+    if high > low:
+        t[mask] = np.clip((np.log(np.maximum(values[mask], low)) - np.log(low)) / np.log(high / low), 0.0, 1.0)
+    else:
+        t[mask] = 1.0
+    return np.where(mask, 1 + np.rint(254 * t), 0).astype(np.uint8), low, high
+
+
+def _heatmap(analysis: Analysis, options: ViewOptions, progress: ReportProgress) -> dict[str, Any]:
+    """The editor's heatmap overview (``heatmap.pooled_matrix``): the whole file's matrix max-pooled
+    into at most BINS cells a side, under the same row budget, on the editor's log colour scale."""
+    n = analysis.token_count
+    if options.aggregate_spec.streamed:
+        note = f"No heatmap: the {options.aggregate} aggregate rebuilds every row of the file for it."
+        return {"bins": 0, "edges": [], "data": "", "low": 0.0, "high": 0.0, "note": note}
+    progress(None, "Heatmap overview")
+    pooled: Pooled = pooled_matrix(analysis, replace(options, direction="attendsTo"), (0, n), (0, n), BINS)
+    codes, low, high = log_codes(pooled.values)
+    edges = pooled.row_edges
+    read, total = pooled.rows_read, pooled.rows_total
+    sampled = "" if read == total else f"; {read:,} of {total:,} rows read"
+    return {
+        "bins": len(edges) - 1,
+        "edges": [int(e) for e in edges],
+        "data": base64.b64encode(codes.tobytes()).decode("ascii"),
+        "low": low,
+        "high": high,
+        "note": (
+            f"All {n:,} tokens, {len(edges) - 1} cells a side (each the largest weight of its tokens{sampled}): "
+            f"row = query token, column = source token; log colour scale from the {_ordinal(PERCENTILE)} percentile of "
+            "the cells to the largest weight. Click a cell to focus its row's first token."
+        ),
+    }
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def build_report(
+    analysis: Analysis, focus: int, options: ViewOptions, title: str, progress: ReportProgress = ignore_progress
+) -> str:
+    """The report's HTML for ``analysis``, opened at ``focus``; ``progress`` follows the row blocks."""
+    doc = analysis.document
+    n = analysis.token_count
+    found = links(analysis, options, TOP, progress)
+    computed = found.computed.copy()
+    if not computed[focus]:  # a streamed aggregate: the focus token only
+        targets, weights = vector_links(analysis, options, focus, TOP)
+        found.targets[focus, : len(targets)] = targets
+        found.weights[focus, : len(weights)] = weights
+        computed[focus] = True
+    texts = [doc.token_text(i) for i in range(n)]
+    labels = {i: shown for i in range(n) if (shown := label(doc, i)) != texts[i]}
     settings = options.to_json()
+    windows = len(analysis.windows)
+    faithfulness = view_faithfulness(analysis.info.id, options) if options.direction == "attendsTo" else None
     data = {
         "file": title,
         "settings": (
-            f"model {analysis.info.id} · {settings['refinement']} · {settings['aggregate']} · {settings['direction']}"
-            f" · layers {settings['layers']} · heads {settings['heads']}"
-            f" · {'sink dropped' if settings['dropSink'] else 'sink kept'}"
-            f" · {analysis.token_count} tokens in {len(analysis.windows)} window(s)"
-            + (" · the file was truncated" if analysis.truncated else "")
-            + (
-                f" · {faithfulness_line(view_faithfulness(analysis.info.id, options))}"
-                if settings["direction"] == "attendsTo"
-                else ""
-            )
+            f"{analysis.info.id} \u00b7 {settings_line(settings)} \u00b7 {n:,} tokens"
+            + (f" in {windows} windows of up to {analysis.max_tokens:,}" if windows > 1 else "")
+            + (" \u00b7 the rest of the file was too long to analyse" if analysis.truncated else "")
         ),
-        "tokens": [
-            {"text": doc.token_text(i), "shown": visible(doc.token_text(i)), "line": int(analysis.token_lines[i])}
-            for i in range(analysis.token_count)
-        ],
+        "faithfulness": _sentence(faithfulness_line(faithfulness)) if options.direction == "attendsTo" else "",
+        "heading": "Sources of" if options.direction == "attendsTo" else "Later tokens drawing on",
+        "texts": texts,
+        "labels": labels,
+        "lineCount": analysis.lines.line_count,
         "focus": focus,
-        "rows": rows,
-        "heatmap": {"n": heatmap["n"], "data": heatmap["data"], "offset": heatmap["offset"]},
+        "k": TOP,
+        "targets": _base64(found.targets, "<i4"),
+        "weights": _base64(found.weights, "<f4"),
+        "computed": None if computed.all() else [bool(c) for c in computed],  # None: every token
+        "noLinks": "No attention outside the sink tokens.",
+        "notComputed": f"The {options.aggregate} aggregate costs every earlier row per token: only the token "
+        "the report was written for is shown. Run the report at another token with --at.",
+        "heatmap": _heatmap(analysis, options, progress),
     }
     return _PAGE % {"title": html.escape(title), "data": _json_for_script(data)}
 
@@ -174,5 +328,9 @@ def write_report(
     title: str,
     progress: ReportProgress = ignore_progress,
 ) -> None:
-    progress(0.0, "Writing the report")
-    path.write_text(build_report(analysis, focus, options, title), encoding="utf-8")
+    """Write the report of ``analysis`` opened at ``focus`` to ``path``, reporting the row blocks to ``progress``."""
+
+    def rows(fraction: float | None, message: str) -> None:
+        progress(fraction, f"Writing the report: {message[0].lower()}{message[1:]}")
+
+    path.write_text(build_report(analysis, focus, options, title, rows), encoding="utf-8")
