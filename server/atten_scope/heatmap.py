@@ -14,11 +14,14 @@ zoomed-in tile shows which pair made a bright cell, and a single strong link (a 
 far from its definition) is not averaged away by its 15 neighbours.
 
 Cost. Row i has ``i - start + 1`` sources in its window, and each needs one q.k product and one
-exp per (layer, head) the aggregate reads, so P over all rows costs what W costs. When that
-estimate exceeds ``ROW_BUDGET``, each row bin reads only k evenly spaced rows, k chosen so the
-estimate fits (``rows_to_read``). A cell is then the maximum over the rows read: it can miss a
-strong cell in a row that was not read, but never shows one that does not exist, and every column
-is still exact. A tile (bins = tokens) always reads every row and is exact.
+exp per (layer, head) the aggregate reads, so P over all rows costs what W costs: 5.4e9 such
+cells for 16,384 tokens in windows of 4,096, far more than a few seconds on 2 cores. So the
+overview reads rows in rounds for a time that grows with the file (``overview_seconds``): first
+one row of each bin, then the bin's rows in an order that keeps the rows read evenly spread
+(``reading_rounds``), until the time is spent. A cell is then the maximum over the rows read: it
+can miss a strong pair in a row that was not read, but never shows one that does not exist, and
+every column is exact; the answer says how many rows were read. A tile (bins = tokens) always
+reads every row and is exact.
 
 The default view (``raw``/``norm`` refinement, a linear aggregate) is computed by a fused kernel
 (``_fused_rows``) that rebuilds rows from q, k and the stored log-sum-exp and multiplies the
@@ -29,7 +32,8 @@ per-head rows straight into their weighted sum; every other view goes through
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -41,10 +45,12 @@ from .capture import CapturedWindow
 from .options import ViewOptions
 from .views import combined_rows, drop_sinks
 
-# The estimated work one overview may do, in cells of the fused kernel (one row, source and
-# layer-head; ``row_costs``). That kernel runs at about 2 ns per cell on 2 cores (bench/): 1.2e9
-# cells is about 2.5 s, the whole matrix of a 4,096-token window with the default view.
-ROW_BUDGET = 1.2e9
+# The time an overview may spend reading rows: OVERVIEW_RATE seconds per row of the range, within
+# OVERVIEW_SECONDS. 0.6 s for 2,048 rows, 3.5 s for 16,384 and more: a longer file is worth a
+# longer wait, and with the answer's encoding, transfer and drawing the request-to-drawn targets
+# hold (2,048 tokens under 1 s, 16,384 under 5 s on 2 cores; bench/heatmap.mjs).
+OVERVIEW_RATE = 1 / 4096
+OVERVIEW_SECONDS = (0.6, 3.5)
 # views.combined_rows (every view but raw/norm with a linear aggregate) makes several passes over
 # each block where the fused kernel makes one or two: about 4x the time per cell.
 GENERIC_COST = 4.0
@@ -62,6 +68,7 @@ class Pooled:
     col_edges: np.ndarray
     rows_read: int  # rows of the matrix that were computed
     rows_total: int  # rows in the range
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # the rows read, sorted
 
     @property
     def exact(self) -> bool:
@@ -76,8 +83,15 @@ def bin_edges(start: int, end: int, bins: int) -> np.ndarray:
     return start + (np.arange(count + 1, dtype=np.int64) * (end - start)) // count
 
 
+def overview_seconds(rows: int) -> float:
+    """The time an overview of ``rows`` rows may spend reading them (``OVERVIEW_RATE``)."""
+    low, high = OVERVIEW_SECONDS
+    return min(high, max(low, rows * OVERVIEW_RATE))
+
+
 def row_costs(analysis: Analysis, options: ViewOptions, start: int, end: int) -> np.ndarray:
-    """The estimated work of each row in [start, end), in fused-kernel cells (``ROW_BUDGET``).
+    """The estimated work of each row in [start, end), in cells of the fused kernel (one source of
+    one layer-head: a q.k product and an exp).
 
     Row i has s_i = i - (start of the window that owns it) + 1 sources; with the refinement's
     cost per entry c and per row u (``registry.Refinement``), and the layer-heads the aggregate
@@ -90,12 +104,19 @@ def row_costs(analysis: Analysis, options: ViewOptions, start: int, end: int) ->
     return ((tokens - starts + 1) * spec.row_cost + spec.row_setup) * _layer_heads_read(options, analysis) * path
 
 
-def rows_to_read(edges: np.ndarray, costs: np.ndarray, budget: float | None) -> np.ndarray:
-    """The rows each bin reads: all of them when sum(costs) <= budget, else k evenly spaced ones.
+def spread_order(m: int) -> np.ndarray:
+    """Offsets 0..m-1 in an order whose every prefix is spread over the run: the bit-reversed
+    counting order (0, m/2, m/4, 3m/4, ...), so the first 2^j are evenly spaced."""
+    size = 1 << max(0, m - 1).bit_length()
+    bits = size.bit_length() - 1
+    reversed_ = [int(format(i, f"0{bits}b")[::-1], 2) if bits else 0 for i in range(size)]
+    offsets = [v * m // size for v in reversed_]
+    return np.array(list(dict.fromkeys(offsets)), dtype=np.int64)
 
-    With m rows in a bin and the fraction f = budget / sum(costs), the bin reads
-    k = clamp(round(f m), 1, m) rows, at offsets floor((t + 1/2) m / k) for t = 0 .. k-1.
-    """
+
+def rows_to_read(edges: np.ndarray, costs: np.ndarray, budget: float | None) -> np.ndarray:
+    """The rows each bin reads: all of them when sum(costs) <= budget, else its first k in
+    ``spread_order``, with k = clamp(round(f m), 1, m) for m rows and f = budget / sum(costs)."""
     first = int(edges[0])
     total = float(costs.sum())
     if budget is None or total <= budget:
@@ -104,9 +125,36 @@ def rows_to_read(edges: np.ndarray, costs: np.ndarray, budget: float | None) -> 
     chosen = []
     for low, high in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
         m = high - low
-        k = min(m, max(1, round(fraction * m)))
-        chosen.append(low + ((np.arange(k) * 2 + 1) * m) // (2 * k))
-    return np.concatenate(chosen)
+        chosen.append(low + spread_order(m)[: min(m, max(1, round(fraction * m)))])
+    return np.sort(np.concatenate(chosen))
+
+
+def reading_rounds(edges: np.ndarray) -> list[np.ndarray]:
+    """The rows of each bin in rounds: round r reads offsets [2^(r-1), 2^r) of its ``spread_order``
+    (round 0 the first), so after any round every bin has its rows read evenly spread."""
+    rounds: list[list[np.ndarray]] = []
+    for low, high in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        order = low + spread_order(high - low)
+        r, begin = 0, 0
+        while begin < len(order):
+            end = 1 << r
+            if len(rounds) <= r:
+                rounds.append([])
+            rounds[r].append(order[begin:end])
+            r, begin = r + 1, end
+    return [np.concatenate(parts) for parts in rounds]
+
+
+def _thinned(chosen: np.ndarray, edges: np.ndarray, fraction: float) -> np.ndarray:
+    """About ``fraction`` of a round's rows, spread over the bins: a bin's t-th new row is kept when
+    t + phase_b < fraction x (its new rows), with phases staggered (golden ratio) so that bins with
+    one new row each take turns rather than all or none."""
+    bins = np.searchsorted(edges, chosen, side="right") - 1
+    counts = np.bincount(bins, minlength=len(edges) - 1)
+    firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(len(chosen)) - firsts[bins]  # chosen is grouped by bin, in spread order
+    phase = (bins * 0.6180339887) % 1.0
+    return chosen[rank + phase < fraction * counts[bins]]
 
 
 def _aggregate_weights(options: ViewOptions, layers: int, heads: int) -> np.ndarray:
@@ -131,85 +179,90 @@ def _fused(options: ViewOptions) -> bool:
 
 @dataclass(frozen=True)
 class _Term:
-    """Query heads of one layer that share a KV head, with their coefficients in the aggregate."""
+    """One layer's share of a linear aggregate: the KV heads it reads and, for each of their query
+    heads (G per KV head, in order), its coefficient (0 for a head the aggregate does not read)."""
 
     layer: int
-    kv_head: int
-    heads: torch.Tensor  # (G',) long
-    coefficients: torch.Tensor  # (G', 1) float32
+    kv_heads: slice | torch.Tensor  # g KV heads: a slice when they are consecutive (a view, no copy)
+    heads: slice | torch.Tensor  # their g * G query heads
+    coefficients: torch.Tensor  # (g * G,) float32
 
 
 def _fused_rows(
-    win: CapturedWindow, terms: list[_Term], local: torch.Tensor, norm: bool, keys: dict[tuple[int, int], torch.Tensor]
+    win: CapturedWindow, terms: list[_Term], local: torch.Tensor, norm: bool, keys: dict[int, torch.Tensor]
 ) -> torch.Tensor:
     """Aggregated rows ``local`` (sorted local indices) of ``win`` over sources 0..max(local): (R, S).
 
     For head h of layer l, a_ij = exp(s q_i . k_j - lse_i) for j <= i, and i - j < w in a layer
     with a sliding window w (``refine.raw_rows`` up to rounding), and with norms a_ij nu_j / Z_i
-    with Z_i = sum_j a_ij nu_j (``refine.norm_rows``).
-    The aggregate is the sum over (l, h) of c_lh times those rows. Each head's row is multiplied
-    into the sum as soon as it is built, so memory is one layer's (heads x R x S) block, never
-    L x H x R x S, and the rows' q and lse are gathered once for every layer. The product takes
-    -lse_i as one more column of q against a column of ones in k, so exp() of it is a_ij with no
-    pass in between; ``keys`` keeps each (layer, KV head)'s [k, 1] in float32 across the blocks of
-    a window (keys are stored in float16).
+    with Z_i = sum_j a_ij nu_j (``refine.norm_rows``). The aggregate is the sum over (l, h) of
+    c_lh times those rows.
+
+    A layer's heads are built in one batched product (the query heads of a KV head folded into
+    its rows) and summed into the result at once, so memory is one layer's (heads x R x S) block,
+    never L x H x R x S, and the Python work is a few calls per layer. The product takes -lse_i as
+    one more column of q against a column of ones in k, so exp() of it is a_ij with no pass in
+    between; ``keys`` keeps each layer's [k, 1] in float32 across the blocks of a window (keys are
+    stored in float16).
     """
     sources = int(local[-1]) + 1
     device = win.query.device
     local = local.to(device)
-    out = torch.zeros((len(local), sources), dtype=torch.float32, device=device)
+    count = len(local)
+    out = torch.zeros((count, sources), dtype=torch.float32, device=device)
     low = int(local[0]) + 1  # only columns after the first row can lie in a row's future
     future = torch.arange(low, sources, device=device)[None, :] > local[:, None]  # (R, S - low)
     queries = win.query[:, :, local].float()  # (L, H, R, d)
     lse = win.lse[:, :, local].float()  # (L, H, R)
+    groups = win.query.shape[1] // win.key.shape[1]
     d = win.query.shape[-1]
     for term in terms:
         cancellation.check()
-        heads = term.heads.to(device)
-        window = win.sliding_window[term.layer]
+        layer, kv, heads = term.layer, term.kv_heads, term.heads
+        g = len(term.coefficients) // groups
+        window = win.sliding_window[layer]
         # With a sliding window no row of the block sees a source before `first`: skip them.
         first = max(0, int(local[0]) - window + 1) if window else 0
-        scaled = queries[term.layer, heads] * float(win.scale[term.layer])
-        q = torch.cat([scaled, -lse[term.layer, heads][..., None]], -1)
-        k = keys.get((term.layer, term.kv_head))
+        k = keys.get(layer)
         if k is None:
-            key = win.key[term.layer, term.kv_head].float()
-            k = keys[term.layer, term.kv_head] = torch.cat([key, torch.ones_like(key[:, :1])], -1)
-        rows = torch.mm(q.reshape(-1, d + 1), k[first:sources].t()).view(len(heads), len(local), sources - first)
+            key = win.key[layer].float()  # (KV, n, d)
+            k = keys[layer] = torch.cat([key, torch.ones_like(key[..., :1])], -1)
+        q = torch.cat([queries[layer, heads] * float(win.scale[layer]), -lse[layer, heads][..., None]], -1)
+        q = q.reshape(g, groups * count, d + 1)
+        rows = torch.bmm(q, k[kv, first:sources].transpose(1, 2)).view(g * groups, count, sources - first)
         rows.exp_()
         rows[..., low - first :].masked_fill_(future, 0.0)
         if window:
             old = torch.arange(first, sources, device=device)[None, :] <= local[:, None] - window
             rows.masked_fill_(old, 0.0)
-        weights = term.coefficients.to(device).expand(-1, len(local))
+        weights = term.coefficients.to(device)[:, None].expand(-1, count)
         if norm:
-            rows.mul_(win.value_norm[term.layer, heads, first:sources].float()[:, None, :])
+            rows.mul_(win.value_norm[layer, heads, first:sources].float()[:, None, :])
             weights = weights / rows.sum(-1).clamp_min(1e-30)
-        target = out[:, first:]
-        for row, weight in zip(rows, weights, strict=True):
-            target.addcmul_(row, weight[:, None])
+        out[:, first:] += rows.mul_(weights[..., None]).sum(0)
     return out
 
 
 def _terms(win: CapturedWindow, weights: np.ndarray, layers: list[int], heads: list[int]) -> list[_Term]:
-    """One term per layer and KV head with a nonzero weight."""
+    """One term per layer with a nonzero weight, over the KV heads whose query heads it weighs."""
     groups = win.query.shape[1] // win.key.shape[1]
     terms = []
     for a, layer in enumerate(layers):
-        by_kv: dict[int, list[int]] = {}
-        for b, head in enumerate(heads):
-            if weights[a, b] != 0:
-                by_kv.setdefault(head // groups, []).append(b)
-        for kv_head, chosen in sorted(by_kv.items()):
-            terms.append(
-                _Term(
-                    layer,
-                    kv_head,
-                    torch.tensor([heads[b] for b in chosen], dtype=torch.long),
-                    torch.tensor(weights[a, chosen], dtype=torch.float32)[:, None],
-                )
-            )
+        full = np.zeros(win.query.shape[1], dtype=np.float32)
+        full[heads] = weights[a]
+        kv_heads = [kv for kv in range(win.key.shape[1]) if np.any(full[kv * groups : (kv + 1) * groups] != 0)]
+        if kv_heads:
+            chosen = np.concatenate([full[kv * groups : (kv + 1) * groups] for kv in kv_heads])
+            query_heads = [kv * groups + i for kv in kv_heads for i in range(groups)]
+            terms.append(_Term(layer, _index(kv_heads), _index(query_heads), torch.from_numpy(chosen)))
     return terms
+
+
+def _index(items: list[int]) -> slice | torch.Tensor:
+    """A slice for consecutive indices (indexing with it gives a view), else an index tensor."""
+    if items == list(range(items[0], items[-1] + 1)):
+        return slice(items[0], items[-1] + 1)
+    return torch.tensor(items, dtype=torch.long)
 
 
 def _window_rows(
@@ -221,7 +274,7 @@ def _window_rows(
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     if _fused(options):
         terms = _terms(win, _aggregate_weights(options, len(layers), len(heads)), layers, heads)
-        keys: dict[tuple[int, int], torch.Tensor] = {}
+        keys: dict[int, torch.Tensor] = {}
         for begin in range(0, len(local), ROW_BLOCK):
             part = local[begin : begin + ROW_BLOCK]
             fused = _fused_rows(win, terms, torch.from_numpy(part), _FUSED_NORM[options.refinement], keys)
@@ -263,20 +316,63 @@ def pooled_matrix(
     rows: tuple[int, int],
     columns: tuple[int, int],
     bins: int,
-    budget: float | None = ROW_BUDGET,
+    budget: float | None = None,
+    seconds: float | None = None,
 ) -> Pooled:
     """P (module docstring) of rows [r0, r1) x columns [c0, c1), each cut into at most ``bins`` bins.
 
-    ``budget`` None reads every row. Stops with ``Cancelled`` between layers once the work on this
-    thread is cancelled.
+    Which rows are read: every row when ``budget`` and ``seconds`` are None; with ``budget`` (cells,
+    ``row_costs``) the first rows of each bin in ``spread_order`` that fit it; with ``seconds``,
+    ``reading_rounds`` until the time is spent: after each round the cells done per second so far
+    say whether the next fits, and else which share of it (``_thinned``). Round 0 (one row a bin) is
+    always read. So the overview takes about the same time on a fast machine, a slow one or a busy
+    one, and reads as many rows as that allows. Stops with ``Cancelled`` between layers once the work
+    on this thread is cancelled.
     """
+    began = time.perf_counter()
     row_edges = bin_edges(rows[0], rows[1], bins)
     col_edges = bin_edges(columns[0], columns[1], bins)
-    c0, c1 = columns
     out = np.zeros((len(row_edges) - 1, len(col_edges) - 1), dtype=np.float32)
-    if options.aggregate_spec.streamed:
-        budget = None  # a streamed aggregate costs every earlier row whichever rows are kept
-    read = rows_to_read(row_edges, row_costs(analysis, options, rows[0], rows[1]), budget)
+    costs = row_costs(analysis, options, rows[0], rows[1])
+    if options.aggregate_spec.streamed or (budget is None and seconds is None):
+        # A streamed aggregate costs every earlier row whichever rows are kept: read them all.
+        rounds = [np.arange(rows[0], rows[1])]
+    elif seconds is None:
+        rounds = [rows_to_read(row_edges, costs, budget)]
+    else:
+        rounds = reading_rounds(row_edges)
+    read: list[np.ndarray] = []
+    done = 0.0
+    for index, chosen in enumerate(rounds):
+        cost = float(costs[chosen - rows[0]].sum())
+        if seconds is not None and index > 0:
+            elapsed = time.perf_counter() - began
+            affordable = done / max(elapsed, 1e-6) * (seconds - elapsed)
+            if affordable < cost:
+                chosen = _thinned(chosen, row_edges, max(0.0, affordable / cost))
+                rounds = rounds[: index + 1]  # this round is the last
+        if len(chosen) == 0:
+            break
+        _accumulate(analysis, options, out, row_edges, col_edges, columns, np.sort(chosen))
+        read.append(chosen)
+        done += float(costs[chosen - rows[0]].sum())
+        if index + 1 >= len(rounds):
+            break
+    every = np.sort(np.concatenate(read)) if read else np.zeros(0, dtype=np.int64)
+    return Pooled(out, row_edges, col_edges, rows_read=len(every), rows_total=rows[1] - rows[0], rows=every)
+
+
+def _accumulate(
+    analysis: Analysis,
+    options: ViewOptions,
+    out: np.ndarray,
+    row_edges: np.ndarray,
+    col_edges: np.ndarray,
+    columns: tuple[int, int],
+    read: np.ndarray,
+) -> None:
+    """out = max(out, P over the rows ``read`` (sorted)), window by window."""
+    c0, c1 = columns
     owners = analysis.owners[read]
     for w in np.unique(owners).tolist():
         win = analysis.windows[w]
@@ -295,7 +391,6 @@ def pooled_matrix(
             grouped = np.maximum.reduceat(per_column, starts, axis=0)
             targets = row_bins[starts]
             out[targets] = np.maximum(out[targets], grouped)
-    return Pooled(out, row_edges, col_edges, rows_read=len(read), rows_total=rows[1] - rows[0])
 
 
 def _layer_heads_read(options: ViewOptions, analysis: Analysis) -> int:

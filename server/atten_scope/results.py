@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import math
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 from .analysis import Analysis
 from .errors import InvalidRequest
 from .evidence import view_faithfulness
-from .heatmap import Pooled, encode_log16, pooled_matrix
+from .heatmap import Pooled, encode_log16, overview_seconds, pooled_matrix
 from .options import ViewOptions, ViewQuery
 from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
 from .tokens import label
@@ -176,21 +177,27 @@ def axis_json(analysis: Analysis, edges: np.ndarray) -> dict[str, Any]:
 def grid_json(
     analysis: Analysis, pooled: Pooled, options: ViewOptions, version: int | None, began: float
 ) -> dict[str, Any]:
-    """A heatmap grid (docs/PROTOCOL.md): the max-pooled weights as log-scaled uint16 codes."""
+    """A heatmap grid (docs/PROTOCOL.md): the max-pooled weights as log-scaled uint16 codes,
+    deflated: half of a whole file's cells (above the diagonal) and those outside each row's window
+    are 0, so the answer shrinks about threefold, and every step after the server (JSON, the pipe,
+    the webview's message) costs time in proportion to its size."""
     data, low, high = encode_log16(pooled.values)
+    rows = axis_json(analysis, pooled.row_edges)
+    same = np.array_equal(pooled.row_edges, pooled.col_edges)  # the overview of a whole file
     return {
         "version": version,
         "tokens": analysis.token_count,
-        "rows": axis_json(analysis, pooled.row_edges),
-        "columns": axis_json(analysis, pooled.col_edges),
+        "rows": rows,
+        "columns": rows if same else axis_json(analysis, pooled.col_edges),
         "pooling": "max",
         "exact": pooled.exact,
         "rowsRead": pooled.rows_read,
         "rowsTotal": pooled.rows_total,
         "encoding": "log16",
+        "compression": "deflate",
         "low": low,
         "high": high,
-        "data": base64.b64encode(data).decode("ascii"),
+        "data": base64.b64encode(zlib.compress(data, 1)).decode("ascii"),
         "settings": options.to_json(),
         "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
     }
@@ -205,7 +212,7 @@ def heatmap_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     bins = query.params.get("bins", HEATMAP_BINS)
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= HEATMAP_BINS:
         raise InvalidRequest(f"bins must be a whole number from 1 to {HEATMAP_BINS}.")
-    pooled = pooled_matrix(analysis, options, rows, columns, bins)
+    pooled = pooled_matrix(analysis, options, rows, columns, bins, seconds=overview_seconds(rows[1] - rows[0]))
     return grid_json(analysis, pooled, options, query.version, began)
 
 

@@ -46,8 +46,15 @@ function checkAxis(axis: HeatmapAxis, tokens: number, what: string): void {
   }
 }
 
-/** Validates and decodes a heatmap answer. Throws a readable error on inconsistent input. */
-export function decodeGrid(result: HeatmapResult): Grid {
+/** Inflates a zlib (RFC 1950) stream, as the server's zlib.compress writes it. */
+export async function inflate(bytes: Uint8Array): Promise<Uint8Array> {
+  // slice(): a Blob takes bytes over a plain ArrayBuffer, and the copy is what the stream reads
+  const stream = new Blob([bytes.slice()]).stream().pipeThrough(new DecompressionStream('deflate'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Validates and decodes a heatmap answer. Rejects with a readable error on inconsistent input. */
+export async function decodeGrid(result: HeatmapResult): Promise<Grid> {
   const tokens = result.tokens;
   if (!Number.isSafeInteger(tokens) || tokens < 0) {
     throw new Error(`Heatmap: bad token count ${String(tokens)}`);
@@ -57,7 +64,11 @@ export function decodeGrid(result: HeatmapResult): Grid {
   if (result.encoding !== 'log16') {
     throw new Error(`Heatmap: unknown encoding ${String(result.encoding)}`);
   }
-  const bytes = decodeBase64(result.data);
+  if (result.compression !== undefined && result.compression !== 'deflate') {
+    throw new Error(`Heatmap: unknown compression ${String(result.compression)}`);
+  }
+  const packed = decodeBase64(result.data);
+  const bytes = result.compression === 'deflate' ? await inflate(packed) : packed;
   const cells = binCount(result.rows) * binCount(result.columns);
   if (bytes.length !== 2 * cells) {
     throw new Error(`Heatmap data has ${bytes.length} bytes, expected ${2 * cells}`);

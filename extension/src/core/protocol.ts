@@ -198,9 +198,11 @@ export interface HeatmapResult {
   rowsRead: number;
   rowsTotal: number;
   encoding: 'log16';
+  /** how `data` is packed: the zlib stream of the codes */
+  compression?: 'deflate';
   low: number;
   high: number;
-  /** base64 of little-endian uint16 codes, row-major */
+  /** base64 of the (zlib-compressed) little-endian uint16 codes, row-major */
   data: string;
   settings?: Record<string, unknown>;
   elapsedMs?: number;

@@ -402,9 +402,13 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
   if (!overview || m?.type !== 'detail' || !m.grid || !isGrid(m.grid)) {
     return;
   }
+  void showDetail(m.grid, overview);
+});
+
+async function showDetail(result: HeatmapDetailMessage['grid'], base: Layer): Promise<void> {
   try {
-    const layer = makeLayer(m.grid, overview.scale);
-    if (layer.grid.tokens === tokens()) {
+    const layer = await makeLayer(result, base.scale);
+    if (overview === base && layer.grid.tokens === tokens()) {
       detail = layer;
       canvas.dataset.detail = layer.grid.exact ? 'exact' : 'pooled';
       describeDetail(layer.grid);
@@ -413,37 +417,43 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
   } catch (error) {
     statusText.textContent = `Cannot draw the zoomed-in heatmap: ${error instanceof Error ? error.message : String(error)}`;
   }
-});
+}
 
 new ResizeObserver(() => resize()).observe(container);
 resize();
 listen<HeatmapDataMessage>(
   statusText,
   (m) => isGrid(m.grid) && Array.isArray(m.refinements) && Array.isArray(m.aggregates),
-  (message) => {
-    payload = message;
-    detail = undefined;
-    asked = undefined;
-    view = { zoom: 1, panX: 0, panY: 0 };
-    showControls(message);
-    resize();
-    try {
-      // first draw of an answer: decode, colour scale, bitmap and draw (what a user waits for)
-      const t0 = performance.now();
-      overview = makeLayer(message.grid);
-      drawLayers(canvas, tokens(), [overview], view);
-      drawAxes();
-      drawLegend(overview.scale, overview.grid);
-      canvas.dataset.drawMs = (performance.now() - t0).toFixed(1);
-      canvas.dataset.n = String(tokens());
-      canvas.dataset.bins = String(binCount(overview.grid.rows));
-      canvas.dataset.ready = 'true';
-      const grid = overview.grid;
-      const shown = binCount(grid.rows) < grid.tokens ? `${binCount(grid.rows)} × ${binCount(grid.columns)} cells (max-pooled)` : 'one cell a token pair';
-      const note = message.note ? ` · ${message.note}` : '';
-      showCaption(statusText, `${message.title} · ${grid.tokens.toLocaleString('en-US')} tokens, ${shown}${note} · scroll to zoom, drag to pan, click a cell to reveal`);
-    } catch (error) {
-      statusText.textContent = `Cannot draw the heatmap: ${error instanceof Error ? error.message : String(error)}`;
-    }
-  },
+  (message) => void showOverview(message),
 );
+
+async function showOverview(message: HeatmapDataMessage): Promise<void> {
+  payload = message;
+  detail = undefined;
+  asked = undefined;
+  view = { zoom: 1, panX: 0, panY: 0 };
+  showControls(message);
+  resize();
+  try {
+    // first draw of an answer: decode, colour scale, bitmap and draw (what a user waits for)
+    const t0 = performance.now();
+    const layer = await makeLayer(message.grid);
+    if (payload !== message) {
+      return; // a newer answer arrived while this one was decoded
+    }
+    overview = layer;
+    drawLayers(canvas, tokens(), [overview], view);
+    drawAxes();
+    drawLegend(overview.scale, overview.grid);
+    canvas.dataset.drawMs = (performance.now() - t0).toFixed(1);
+    canvas.dataset.n = String(tokens());
+    canvas.dataset.bins = String(binCount(overview.grid.rows));
+    canvas.dataset.ready = 'true';
+    const grid = overview.grid;
+    const shown = binCount(grid.rows) < grid.tokens ? `${binCount(grid.rows)} × ${binCount(grid.columns)} cells (max-pooled)` : 'one cell a token pair';
+    const note = message.note ? ` · ${message.note}` : '';
+    showCaption(statusText, `${message.title} · ${grid.tokens.toLocaleString('en-US')} tokens, ${shown}${note} · scroll to zoom, drag to pan, click a cell to reveal`);
+  } catch (error) {
+    statusText.textContent = `Cannot draw the heatmap: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}

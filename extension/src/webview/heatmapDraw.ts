@@ -2,7 +2,7 @@
  * Draws heatmap grids on a canvas. Runs in any browser page: the bundle
  * extension/out/webview/heatmapDraw.js defines `window.drawHeatmap` and `window.AttenScopeHeatmap`.
  *
- *   drawHeatmap(canvas, result, { view: { zoom, panX, panY } })
+ *   await drawHeatmap(canvas, result, { view: { zoom, panX, panY } })
  *
  * `result` is the protocol's heatmap answer (attenScope/heatmap or attenScope/heatmapTile). A grid
  * is rendered once into a bitmap of one pixel per cell (one putImageData) and placed over the
@@ -64,8 +64,8 @@ export function renderGrid(grid: Grid, scale: LogScale): Bitmap {
 }
 
 /** Decodes a server answer and renders it on `scale` (by default the grid's own). */
-export function makeLayer(result: HeatmapResult, scale?: LogScale): Layer {
-  const grid = decodeGrid(result);
+export async function makeLayer(result: HeatmapResult, scale?: LogScale): Promise<Layer> {
+  const grid = await decodeGrid(result);
   const chosen = scale ?? logScale(grid);
   return { grid, scale: chosen, bitmap: renderGrid(grid, chosen) };
 }
@@ -120,13 +120,13 @@ function now(): number {
 const cache = new WeakMap<object, { source: string; layer: Layer }>();
 
 /** Decodes and renders (once per answer and canvas) and draws one heatmap answer on its own. */
-export function drawHeatmap(canvas: HTMLCanvasElement, result: HeatmapResult, options: { view?: View } = {}): DrawStats {
+export async function drawHeatmap(canvas: HTMLCanvasElement, result: HeatmapResult, options: { view?: View } = {}): Promise<DrawStats> {
   const t0 = now();
   let entry = cache.get(canvas);
   let renderMs = 0;
   if (entry?.source !== result.data) {
     const r0 = now();
-    entry = { source: result.data, layer: makeLayer(result) };
+    entry = { source: result.data, layer: await makeLayer(result) };
     renderMs = now() - r0;
     cache.set(canvas, entry);
   }

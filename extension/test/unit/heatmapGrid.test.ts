@@ -1,3 +1,4 @@
+import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { buildLut } from '../../src/core/colormap';
 import {
@@ -38,7 +39,7 @@ function axis(edges: number[], perLine = 5): HeatmapAxis {
 }
 
 /** The server's encoding (heatmap.encode_log16): 0 for no weight, else 1 + round(65534 ln(w/low) / ln(high/low)). */
-function encode(weights: number[]): { data: string; low: number; high: number } {
+function encode(weights: number[]): { data: string; low: number; high: number; compression: 'deflate' } {
   const positive = weights.filter((w) => w > 0);
   const high = Math.max(...positive);
   const low = Math.min(...positive);
@@ -48,7 +49,7 @@ function encode(weights: number[]): { data: string; low: number; high: number } 
     bytes[2 * i] = code & 0xff;
     bytes[2 * i + 1] = code >> 8;
   });
-  return { data: encodeBase64(bytes), low, high };
+  return { data: encodeBase64(new Uint8Array(deflateSync(bytes, { level: 1 }))), low, high, compression: 'deflate' };
 }
 
 function result(rows: HeatmapAxis, columns: HeatmapAxis, weights: number[], extra: Partial<HeatmapResult> = {}): HeatmapResult {
@@ -69,28 +70,33 @@ function result(rows: HeatmapAxis, columns: HeatmapAxis, weights: number[], extr
 }
 
 describe('decoding a heatmap grid', () => {
-  it('reads the weights back within the code step', () => {
+  it('inflates and reads the weights back within the code step', async () => {
     const weights = [0.5, 0, 1e-6, 0.031];
-    const grid = decodeGrid(result(axis([0, 20, 40]), axis([0, 20, 40]), weights));
+    const grid = await decodeGrid(result(axis([0, 20, 40]), axis([0, 20, 40]), weights));
+    const uncompressed = await decodeGrid({ ...result(axis([0, 20, 40]), axis([0, 20, 40]), weights), compression: undefined, data: encodeBase64(new Uint8Array(8).map((_, i) => [1, 0, 0, 0, 7, 0, 255, 255][i])) });
+    expect(Array.from(uncompressed.codes)).toEqual([1, 0, 7, 65535]);
     expect(grid.codes.length).toBe(4);
     expect(grid.codes[1]).toBe(0);
     // a code step is ln(high / low) / 65534 = 2e-4 of the weight here; half a step is the error
     weights.forEach((w, i) => expect(Math.abs(codeWeight(grid.codes[i], grid.low, grid.high) - w)).toBeLessThanOrEqual(1e-4 * w));
   });
 
-  it('rejects data of the wrong size, bad edges and unknown encodings', () => {
+  it('rejects data of the wrong size, bad edges and unknown encodings', async () => {
     const good = result(axis([0, 20, 40]), axis([0, 20, 40]), [1, 0, 0.5, 0.2]);
-    expect(() => decodeGrid({ ...good, data: encodeBase64(new Uint8Array(6)) })).toThrow(/expected 8/);
-    expect(() => decodeGrid({ ...good, rows: { ...good.rows, edges: [0, 30, 20] } })).toThrow(/bad bin edge/);
-    expect(() => decodeGrid({ ...good, rows: { ...good.rows, edges: [0, 20, 41] } })).toThrow(/bad bin edge/);
-    expect(() => decodeGrid({ ...good, columns: { ...good.columns, first: [] } })).toThrow(/bad bins/);
-    expect(() => decodeGrid({ ...good, encoding: 'png' as 'log16' })).toThrow(/unknown encoding/);
+    const raw = { ...good, compression: undefined };
+    await expect(decodeGrid({ ...raw, data: encodeBase64(new Uint8Array(6)) })).rejects.toThrow(/expected 8/);
+    await expect(decodeGrid({ ...good, data: encodeBase64(new Uint8Array(deflateSync(new Uint8Array(6)))) })).rejects.toThrow(/expected 8/);
+    await expect(decodeGrid({ ...good, rows: { ...good.rows, edges: [0, 30, 20] } })).rejects.toThrow(/bad bin edge/);
+    await expect(decodeGrid({ ...good, rows: { ...good.rows, edges: [0, 20, 41] } })).rejects.toThrow(/bad bin edge/);
+    await expect(decodeGrid({ ...good, columns: { ...good.columns, first: [] } })).rejects.toThrow(/bad bins/);
+    await expect(decodeGrid({ ...good, encoding: 'png' as 'log16' })).rejects.toThrow(/unknown encoding/);
+    await expect(decodeGrid({ ...good, compression: 'zstd' as 'deflate' })).rejects.toThrow(/unknown compression/);
   });
 
-  it('finds the bin of a token and the cell of a token pair', () => {
+  it('finds the bin of a token and the cell of a token pair', async () => {
     const rows = axis([10, 13, 17, 20]);
     expect([9, 10, 12, 13, 16, 17, 19, 20].map((t) => binOf(rows, t))).toEqual([-1, 0, 0, 1, 1, 2, 2, -1]);
-    const grid = decodeGrid(result(rows, axis([0, 10, 20]), [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]));
+    const grid = await decodeGrid(result(rows, axis([0, 10, 20]), [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]));
     expect(cellAtToken(grid, 18, 15)).toMatchObject({ rowBin: 2, colBin: 1 });
     expect(cellAtToken(grid, 18, 15)?.weight).toBeCloseTo(0.6, 6);
     expect(cellAtToken(grid, 5, 5)).toBeUndefined();
@@ -98,9 +104,9 @@ describe('decoding a heatmap grid', () => {
 });
 
 describe('the colour scale', () => {
-  it('spans the 2nd percentile to the largest weight, on a log scale', () => {
+  it('spans the 2nd percentile to the largest weight, on a log scale', async () => {
     const weights = Array.from({ length: 100 }, (_, i) => 10 ** (-6 + (6 * i) / 99)); // 1e-6 .. 1
-    const grid = decodeGrid(result(axis([0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]), axis([0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]), weights));
+    const grid = await decodeGrid(result(axis([0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]), axis([0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]), weights));
     const scale = logScale(grid);
     expect(scale.max).toBeCloseTo(1, 6);
     expect(scale.min / weights[2]).toBeCloseTo(1, 3);
@@ -109,8 +115,8 @@ describe('the colour scale', () => {
     expect(scalePosition(Math.sqrt(scale.min * scale.max), scale)).toBeCloseTo(0.5, 6);
   });
 
-  it('colours every weight, lowest to highest, and leaves no weight transparent', () => {
-    const grid = decodeGrid(result(axis([0, 20, 40]), axis([0, 20, 40]), [1e-4, 0, 0.01, 1]));
+  it('colours every weight, lowest to highest, and leaves no weight transparent', async () => {
+    const grid = await decodeGrid(result(axis([0, 20, 40]), axis([0, 20, 40]), [1e-4, 0, 0.01, 1]));
     const lut = buildLut();
     const colours = codeColours(grid, logScale(grid, 0), lut);
     expect(colours[0]).toBe(0);
@@ -184,19 +190,19 @@ describe('line-number axes', () => {
 });
 
 describe('the tooltip', () => {
-  it('names both tokens with line:column and the exact weight of an exact cell', () => {
+  it('names both tokens with line:column and the exact weight of an exact cell', async () => {
     const rows = axis([12, 13]);
     const columns = axis([3, 4]);
-    const grid = decodeGrid(result(rows, columns, [0.00003], { exact: true }));
+    const grid = await decodeGrid(result(rows, columns, [0.00003], { exact: true }));
     const text = cellTooltip(grid, 0, 0, 0.00003);
     expect(text.row).toBe('t12  #12 at 3:9');
     expect(text.col).toBe('t3  #3 at 1:13');
     expect(text.weight).toBe('attends to, with weight 0.00300%');
   });
 
-  it('gives the token range of pooled cells, the strongest pair and the rows read', () => {
+  it('gives the token range of pooled cells, the strongest pair and the rows read', async () => {
     const rows = axis([0, 20, 40]);
-    const grid = decodeGrid(result(rows, rows, [0.2, 0, 0.01, 0.3], { rowsRead: 8 }));
+    const grid = await decodeGrid(result(rows, rows, [0.2, 0, 0.01, 0.3], { rowsRead: 8 }));
     const text = cellTooltip(grid, 1, 0, 0.01);
     expect(text.row).toBe('t20 … t39  20 tokens, 5:1–8:17');
     expect(text.col).toBe('t0 … t19  20 tokens, 1:1–4:17');
