@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import replace
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,10 @@ import numpy as np
 
 from .analysis import Analysis
 from .evidence import faithfulness_line, view_faithfulness
-from .heatmap import Pooled, pooled_matrix
 from .links import links, vector_links
-from .options import ViewOptions, settings_line
+from .options import ViewOptions, ViewQuery, settings_line
 from .progress import ReportProgress, ignore_progress
+from .results import view_result
 from .tokens import label
 
 TOP = 20  # links per token in the page
@@ -242,28 +242,45 @@ def log_codes(values: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 
 def _heatmap(analysis: Analysis, options: ViewOptions, progress: ReportProgress) -> dict[str, Any]:
-    """The editor's heatmap overview (``heatmap.pooled_matrix``): the whole file's matrix max-pooled
-    into at most BINS cells a side, under the same row budget, on the editor's log colour scale."""
+    """The editor's heatmap overview: what ``attenScope/heatmap`` answers for the whole file at BINS
+    cells a side (max-pooled, its rows read as the server reads them), on the editor's log scale."""
     n = analysis.token_count
     if options.aggregate_spec.streamed:
         note = f"No heatmap: the {options.aggregate} aggregate rebuilds every row of the file for it."
         return {"bins": 0, "edges": [], "data": "", "low": 0.0, "high": 0.0, "note": note}
     progress(None, "Heatmap overview")
-    pooled: Pooled = pooled_matrix(analysis, replace(options, direction="attendsTo"), (0, n), (0, n), BINS)
-    codes, low, high = log_codes(pooled.values)
-    edges = pooled.row_edges
-    read, total = pooled.rows_read, pooled.rows_total
+    one = {"layer": options.layers, "head": options.heads}
+    params = {
+        "bins": BINS,
+        "refinement": options.refinement,
+        "aggregate": options.aggregate,
+        "dropSink": options.drop_sink,
+        **{k: v[0] for k, v in one.items() if v is not None and len(v) == 1},
+    }
+    grid = view_result("heatmap", analysis, ViewQuery(params))
+    edges = np.array(grid["rows"]["edges"])
+    data = base64.b64decode(grid["data"])
+    if grid.get("compression") == "deflate":
+        data = zlib.decompress(data)
+    codes = np.frombuffer(data, dtype="<u2").astype(np.float64)
+    # log16 (docs/PROTOCOL.md): 0 is no weight, v >= 1 is low * (high / low)^((v - 1) / 65534)
+    span = np.log(grid["high"] / grid["low"]) if grid["high"] > 0 else 0.0
+    weights = np.where(codes > 0, grid["low"] * np.exp((codes - 1) / 65534 * span), 0.0)
+    shown, low, high = log_codes(weights)
+    read, total = grid["rowsRead"], grid["rowsTotal"]
     sampled = "" if read == total else f"; {read:,} of {total:,} rows read"
+    selection = "" if all(v is None or len(v) == 1 for v in one.values()) else " (every layer and head)"
     return {
         "bins": len(edges) - 1,
         "edges": [int(e) for e in edges],
-        "data": base64.b64encode(codes.tobytes()).decode("ascii"),
+        "data": base64.b64encode(shown.tobytes()).decode("ascii"),
         "low": low,
         "high": high,
         "note": (
-            f"All {n:,} tokens, {len(edges) - 1} cells a side (each the largest weight of its tokens{sampled}): "
-            f"row = query token, column = source token; log colour scale from the {_ordinal(PERCENTILE)} percentile of "
-            "the cells to the largest weight. Click a cell to focus its row's first token."
+            f"All {n:,} tokens{selection}, {len(edges) - 1} cells a side (each the largest weight of its "
+            f"tokens{sampled}): row = query token, column = source token; log colour scale from the "
+            f"{_ordinal(PERCENTILE)} percentile of the cells to the largest weight. Click a cell to focus "
+            "its row's first token."
         ),
     }
 
