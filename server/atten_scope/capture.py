@@ -48,6 +48,16 @@ class Recorder:
     scales: dict[int, float] = field(default_factory=dict)
     windows: dict[int, int | None] = field(default_factory=dict)
     order: int = 0
+    # Whether a mask is plain offset-causal, by (storage, shape): every layer of a pass gets the same
+    # mask, and checking it builds an m x n comparison.
+    causal_masks: dict[tuple[int, tuple[int, ...]], bool] = field(default_factory=dict)
+
+    def offset_causal(self, attention_mask: torch.Tensor, m: int, n: int) -> bool:
+        """``_is_offset_causal``, checked once per mask of this pass."""
+        key = (attention_mask.data_ptr(), tuple(attention_mask.shape))
+        if key not in self.causal_masks:
+            self.causal_masks[key] = _is_offset_causal(attention_mask, m, n)
+        return self.causal_masks[key]
 
     def layer_index(self, module: Any) -> int:
         index = getattr(module, "layer_idx", None)
@@ -224,7 +234,7 @@ def capture_attention(
     scale = float(scaling) if scaling is not None else query.shape[-1] ** -0.5
     groups = heads // kv_heads
     window = kwargs.get("sliding_window", getattr(module, "sliding_window", None))
-    if attention_mask is not None and 0 < m < n and not window and _is_offset_causal(attention_mask, m, n):
+    if attention_mask is not None and 0 < m < n and not window and recorder.offset_causal(attention_mask, m, n):
         out, lse = cached_prefix_attention(query, key, value, n - m, scale)
     else:
         bias = None
@@ -317,7 +327,9 @@ def _gram_checkpoints(value: torch.Tensor, prefix: torch.Tensor | None, prefix_t
     """Prefix Gram sums every GRAM_CHECKPOINT tokens, extending ``prefix`` (valid up to prefix_tokens)."""
     layers, kv_heads, n, d = value.shape
     count = n // GRAM_CHECKPOINT + 1
-    gram = torch.zeros((layers, kv_heads, count, d, d), dtype=torch.float64, device=value.device)
+    # Every checkpoint is written below: no zero fill of this float64 buffer (the largest after q, k, v).
+    gram = torch.empty((layers, kv_heads, count, d, d), dtype=torch.float64, device=value.device)
+    gram[:, :, 0] = 0.0
     first = 1
     if prefix is not None:
         keep = min(prefix_tokens // GRAM_CHECKPOINT + 1, prefix.shape[2], count)
