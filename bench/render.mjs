@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
@@ -74,7 +75,7 @@ export function overviewAnswer(n, maxBins = 1024) {
   const axis = { start: 0, end: n, edges, first: edges.slice(0, -1).map(token), ...(bins < n ? { last: edges.slice(1).map((e) => token(e - 1)) } : {}) };
   return {
     version: 1, tokens: n, rows: axis, columns: axis, pooling: 'max', exact: bins === n, rowsRead: n, rowsTotal: n,
-    encoding: 'log16', low: 1e-7, high: 0.9, data: Buffer.from(codes.buffer).toString('base64'),
+    encoding: 'log16', compression: 'deflate', low: 1e-7, high: 0.9, data: deflateSync(Buffer.from(codes.buffer), { level: 1 }).toString('base64'),
   };
 }
 
@@ -124,10 +125,10 @@ async function main() {
     for (const n of args.sizes) {
       const answer = overviewAnswer(n);
       const stats = await page.evaluate(
-        ({ answer, repeats }) => {
-          const draw = (canvas) => {
+        async ({ answer, repeats }) => {
+          const draw = async (canvas) => {
             const t0 = performance.now();
-            const s = window.drawHeatmap(canvas, answer);
+            const s = await window.drawHeatmap(canvas, answer);
             canvas.getContext('2d').getImageData(0, 0, 1, 1);
             return { total: performance.now() - t0, render: s.renderMs };
           };
@@ -138,20 +139,20 @@ async function main() {
             document.body.replaceChildren(canvas);
             return canvas;
           };
-          draw(make()); // warm-up (JIT)
+          await draw(make()); // warm-up (JIT)
           const first = [];
           const render = [];
           for (let r = 0; r < repeats; r++) {
-            const s = draw(make());
+            const s = await draw(make());
             first.push(s.total);
             render.push(s.render);
           }
           const canvas = make();
-          draw(canvas);
+          await draw(canvas);
           const redraw = [];
           for (let r = 0; r < repeats; r++) {
             const t0 = performance.now();
-            window.drawHeatmap(canvas, answer, { view: { zoom: 1 + r / 10, panX: -r, panY: -r } });
+            await window.drawHeatmap(canvas, answer, { view: { zoom: 1 + r / 10, panX: -r, panY: -r } });
             canvas.getContext('2d').getImageData(0, 0, 1, 1);
             redraw.push(performance.now() - t0);
           }
@@ -182,7 +183,7 @@ async function main() {
       `${chromiumVersion(args.chromium)} (headless, --disable-gpu: software canvas). ${args.repeats} draws per size.`,
     '',
     'First draw = `drawHeatmap` on a fresh canvas from the overview answer of the protocol (min(n, 1,024) ' +
-      'max-pooled cells a side; base64 decode, log colour scale, one-pixel-per-cell bitmap, scaled draw, flush). ' +
+      'max-pooled cells a side; base64 decode, inflate, log colour scale, one-pixel-per-cell bitmap, scaled draw, flush). ' +
       'Redraw = zoom/pan of the cached bitmap.',
     '',
     '| tokens | cells a side | payload (KB) | first draw p50 (ms) | first draw p95 (ms) | bitmap render p50 (ms) | redraw p50 (ms) |',

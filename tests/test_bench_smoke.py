@@ -109,6 +109,28 @@ def test_render_quick_draws_in_chromium_and_summarises(tmp_path: Path) -> None:
     assert "## Heatmap drawing" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
 
 
+def test_heatmap_quick_answers_draws_and_summarises(tmp_path: Path) -> None:
+    node, chromium = shutil.which("node"), shutil.which("chromium") or "/usr/bin/chromium"
+    if node is None or not Path(chromium).exists():
+        pytest.fail("node and Chromium are required (make setup installs both)")
+    if not (ROOT / "extension" / "out" / "webview" / "heatmapDraw.js").exists():
+        subprocess.run(["npm", "run", "-s", "compile"], cwd=ROOT, check=True, timeout=300)
+    done = subprocess.run(
+        [node, str(BENCH / "heatmap.mjs"), "--quick", "--chromium", chromium, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ATTEN_SCOPE_PYTHON": sys.executable},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    sizes = json.loads((tmp_path / "heatmap.json").read_text(encoding="utf-8"))["sizes"]
+    assert sizes[0]["tokens"] == 300 and sizes[0]["bins"] == 300 and sizes[0]["cursorFirst"] in (True, False)
+    assert all(run["totalMs"] >= run["answerMs"] > 0 for run in sizes[0]["runs"])
+    assert "| 300 | 1 | 300 |" in (tmp_path / "heatmap.md").read_text(encoding="utf-8")
+    assert "## Heatmap from request to drawn canvas" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
 def test_targets_summary_reads_the_committed_results() -> None:
     sys.path.insert(0, str(BENCH))
     try:
@@ -124,6 +146,8 @@ def test_targets_summary_reads_the_committed_results() -> None:
         "p95 <= 30 ms",
         "0.25 x full",
         "heatmap of 2,048",
+        "tokens from request to drawn canvas",
+        "while a heatmap computes",
         "faithfulness",
     ):
         assert target in summary
