@@ -21,7 +21,7 @@ from .heatmap import Pooled, encode_log16, overview_seconds, pooled_matrix
 from .options import ViewOptions, ViewQuery
 from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
 from .tokens import label
-from .views import attention_matrix, attention_vector, head_vectors
+from .views import attention_vector, head_vectors
 
 ResultBuilder = Callable[[Analysis, ViewQuery], dict[str, Any]]
 RESULT_BUILDERS = Implementations[ResultBuilder](VIEWS, "view")
@@ -105,27 +105,6 @@ def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     options = query.options(analysis.info.layers, analysis.info.heads)
     token = token_at_position(analysis, query.params.get("position"))
     return attention_json(analysis, token, options, query.version)
-
-
-def heatmap_json(
-    analysis: Analysis, options: ViewOptions, first: int, count: int, version: int | None = None
-) -> dict[str, Any]:
-    """The lower triangle of the aggregated matrix, quantised to uint8 against its maximum (the HTML
-    report's heatmap; the editor's is ``heatmap_result``)."""
-    matrix = attention_matrix(analysis, options, first, count)
-    rows, cols = np.tril_indices(count)
-    triangle = matrix[rows, cols]
-    scale = float(triangle.max()) if triangle.size and triangle.max() > 0 else 1.0
-    data = np.clip(np.rint(triangle / scale * 255.0), 0, 255).astype(np.uint8)
-    return {
-        "version": version,
-        "tokens": [token_json(analysis, i) for i in range(first, first + count)],
-        "n": count,
-        "offset": first,
-        "scale": scale,
-        "data": base64.b64encode(data.tobytes()).decode("ascii"),
-        "settings": options.to_json(),
-    }
 
 
 def _one_or_all(value: Any, what: str) -> str | list[int]:
