@@ -17,10 +17,12 @@ Measured on real Python source read at run time from the installed ``transformer
 - the first attendedBy request of an analysis, cold and after the build the language server runs
   while the editor is idle (``views.prepare_attended_by``);
 - re-analysis after a one-token edit at 90 % of the tokens vs a full analysis, back to back (ratio
-  of medians).
+  of medians);
+- writing the HTML report of a long real file (the standard library's http/client.py, read at run
+  time) vs its analysis.
 
 Writes ``perf.md`` into ``--out`` (default ``bench/results``) and regenerates RESULTS.md.
-``--only attended-by,reanalysis`` re-measures just those parts into the perf.json of ``--out``.
+``--only attended-by,reanalysis,report`` re-measures just those parts into the perf.json of ``--out``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from atten_scope.model import LoadedModel, load_model  # noqa: E402
 from atten_scope.options import ViewOptions  # noqa: E402
 from atten_scope.progress import ignore_progress  # noqa: E402
 from atten_scope.registry import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, REFINEMENTS  # noqa: E402
+from atten_scope.report import write_report  # noqa: E402
 from atten_scope.results import attention_json  # noqa: E402
 from atten_scope.tokens import tokenize  # noqa: E402
 from atten_scope.views import prepare_attended_by  # noqa: E402
@@ -287,6 +290,37 @@ def reanalysis(loaded: LoadedModel, text: str, window: int, repeats: int) -> dic
     }
 
 
+def report_file() -> Path:
+    """A long real file: the standard library's http/client.py (about 13,700 tokens), read at run time."""
+    import http.client
+
+    return Path(http.client.__file__ or "")
+
+
+def html_report(loaded: LoadedModel, path: Path) -> dict[str, Any]:
+    """The analysis of ``path`` (default window) and the HTML report of it (every token's links and
+    the heatmap overview), timed back to back in this process."""
+    text = path.read_text(encoding="utf-8")
+    gc.collect()
+    began = time.perf_counter()
+    analysis = run_analysis(loaded, text)
+    analyze_s = time.perf_counter() - began
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "report.html"
+        began = time.perf_counter()
+        write_report(out, analysis, analysis.token_count - 1, ViewOptions(), path.name)
+        report_s = time.perf_counter() - began
+        size = out.stat().st_size
+    return {
+        "file": f"{path.parent.name}/{path.name}",
+        "tokens": analysis.token_count,
+        "windows": len(analysis.windows),
+        "analyze_s": analyze_s,
+        "report_s": report_s,
+        "bytes": size,
+    }
+
+
 def bench_size(
     loaded: LoadedModel, corpus: str, n: int, repeats: int, requests: int, rng: np.random.Generator
 ) -> dict[str, Any]:
@@ -370,7 +404,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
     out = [
         "## Performance (embedded SmolLM2-135M, CPU)",
         "",
-        f"Machine: {environment_line()}. Model threads: {THREADS}. "
+        f"Machine: {results.get('environment') or environment_line()}. Model threads: {THREADS}. "
         f"Repeats per size: {args.repeats}, at least {SHORT_REPEATS} up to 1,024 tokens (medians); "
         f"attention requests: {args.requests} random tokens per setting.",
         "Input: a prefix of the installed `transformers/modeling_utils.py` cut at a token boundary. "
@@ -389,8 +423,9 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
     for again in results.get("remeasured", []):
         before, after = again["loadavg"]
         sizes = ", ".join(f"{n:,}" for n in again["sizes"])
+        where = f" at {sizes} tokens" if sizes else ""
         out += [
-            f"Re-measured later with `--only {','.join(again['parts'])}` at {sizes} tokens ({again['environment']}; "
+            f"Re-measured later with `--only {','.join(again['parts'])}`{where} ({again['environment']}; "
             f"load average {before:.1f} / {after:.1f}): those numbers come from that run.",
             "",
         ]
@@ -533,6 +568,18 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         "",
     ]
 
+    report = results.get("report")
+    if report:
+        out += [
+            "### HTML report vs the analysis it reports (target: writing <= analysing)",
+            "",
+            f"`atten-scope analyze --html` on the standard library's `{report['file']}` ({report['tokens']:,} tokens, "
+            f"{report['windows']} windows of 4,096), default view: analysis {report['analyze_s']:.1f} s, writing "
+            f"the report {report['report_s']:.1f} s ({report['report_s'] / report['analyze_s']:.2f} x; every "
+            f"token's 20 strongest links and the heatmap overview), {report['bytes'] / 1e6:.1f} MB.",
+            "",
+        ]
+
     rows = []
     for r in results["sizes"]:
         full = r.get("reanalyze_full_s", r["analyze_s"])
@@ -570,8 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         help="re-measure only these parts, comma-separated: attended-by (the first attendedBy request, cold and "
-        "after the background build), reanalysis (one-token edit vs full analysis); at --sizes, into the perf.json "
-        "of --out, whose other numbers are kept",
+        "after the background build), reanalysis (one-token edit vs full analysis), at --sizes; report (the HTML "
+        "report of http/client.py vs its analysis); into the perf.json of --out, whose other numbers are kept",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
@@ -593,7 +640,12 @@ def main(argv: list[str] | None = None) -> int:
         args.repeats, args.requests, args.no_cold = 1, min(args.requests, 3), True
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     setup_torch()
-    results: dict[str, Any] = {"load": {}, "sizes": [], "loadavg": [os.getloadavg()[0], 0.0]}
+    results: dict[str, Any] = {
+        "load": {},
+        "sizes": [],
+        "loadavg": [os.getloadavg()[0], 0.0],
+        "environment": environment_line(),
+    }
 
     if not args.no_cold:
         with tempfile.TemporaryDirectory() as cache:
@@ -618,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
         row["eager_estimate"] = eager_estimate(loaded, n)
         print(f"n={n}: analyze/plain {row['ratio']:.2f}, {row['bytes_per_token'] / 1024:.1f} KB/token", file=sys.stderr)
         results["sizes"].append(row)
+    if not args.quick:
+        results["report"] = html_report(loaded, report_file())
     del loaded
     gc.collect()
     for row in results["sizes"]:
@@ -640,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-PARTS = ("attended-by", "reanalysis")
+PARTS = ("attended-by", "reanalysis", "report")
 
 
 def remeasure(args: argparse.Namespace) -> int:
@@ -653,6 +707,10 @@ def remeasure(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise SystemExit(f"--only updates an earlier run: {path} does not exist (run perf.py without --only first)")
     results = json.loads(path.read_text(encoding="utf-8"))
+    earlier = args.out / "perf.md"
+    if "environment" not in results and earlier.is_file():  # a run from before the field: its header says
+        found = re.search(r"^Machine: (.*?)\. Model threads", earlier.read_text(encoding="utf-8"), re.M)
+        results["environment"] = found.group(1) if found else None
     setup_torch()
     loaded = load()
     corpus = source_corpus()
@@ -660,7 +718,11 @@ def remeasure(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     loadavg = os.getloadavg()[0]
-    for n in sizes:
+    if "report" in parts:
+        results["report"] = html_report(loaded, report_file())
+        report = results["report"]
+        print(f"report: analysis {report['analyze_s']:.1f} s, report {report['report_s']:.1f} s", file=sys.stderr)
+    for n in sizes if parts != ["report"] else []:
         row = next((r for r in results["sizes"] if r["n"] == n), None)
         if row is None:
             raise SystemExit(f"--only: {path} has no row for {n} tokens")
@@ -677,7 +739,12 @@ def remeasure(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     results.setdefault("remeasured", []).append(
-        {"parts": parts, "sizes": sizes, "environment": environment_line(), "loadavg": [loadavg, os.getloadavg()[0]]}
+        {
+            "parts": parts,
+            "sizes": sizes if parts != ["report"] else [],
+            "environment": environment_line(),
+            "loadavg": [loadavg, os.getloadavg()[0]],
+        }
     )
     text = render(results, args)
     print(text)

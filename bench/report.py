@@ -113,6 +113,7 @@ def _met(ok: bool) -> str:
 def summary_section(out_dir: Path) -> str | None:
     """The spec's targets next to the measured numbers, from the JSON the benchmarks leave in ``out_dir``."""
     perf, render, faithful = (_load(out_dir, f"{name}.json") for name in ("perf", "render", "faithfulness"))
+    report = perf.get("report") if perf else None
     heatmap = _load(out_dir, "heatmap.json")
     rows: list[list[object]] = []
     sizes = {r["n"]: r for r in perf["sizes"]} if perf else {}
@@ -148,16 +149,29 @@ def summary_section(out_dir: Path) -> str | None:
                         _met(p95 <= limit),
                     ]
                 )
-        if 2048 in sizes:
-            r = sizes[2048]
-            ratio = r["reanalyze_s"] / r["analyze_s"]
+        for n, limit in ((2048, 0.25), (4096, 0.15)):
+            if n in sizes:
+                r = sizes[n]
+                ratio = r["reanalyze_s"] / r.get("reanalyze_full_s", r["analyze_s"])
+                rows.append(
+                    [
+                        f"re-analysis after a one-token edit at 90 % of {n:,} tokens <= {limit} x full",
+                        f"{ratio:.2f}",
+                        _met(ratio <= limit),
+                    ]
+                )
+        if "first_attended_by_built_ms" in sizes.get(4096, {}):
+            r = sizes[4096]
             rows.append(
                 [
-                    "re-analysis after a one-token edit at 90 % of 2,048 tokens <= 0.25 x full",
-                    f"{ratio:.2f}",
-                    _met(ratio <= 0.25),
+                    "first attendedBy request at 4,096 tokens after the idle-time build <= 100 ms",
+                    f"{r['first_attended_by_built_ms']:,.0f} ms (cold, without the build: "
+                    f"{r['first_attended_by_ms']:,.0f} ms)",
+                    _met(r["first_attended_by_built_ms"] <= 100),
                 ]
             )
+        if 2048 in sizes:
+            r = sizes[2048]
             eager = r.get("eager", {})
             if "seconds" in eager and "peak" in eager:
                 rows.append(
@@ -169,6 +183,15 @@ def summary_section(out_dir: Path) -> str | None:
                         "-",
                     ]
                 )
+    if report:
+        rows.append(
+            [
+                f"HTML report of {report['file']} ({report['tokens']:,} tokens) written in <= its analysis time",
+                f"{report['report_s']:.1f} s vs {report['analyze_s']:.1f} s "
+                f"({report['report_s'] / report['analyze_s']:.2f} x)",
+                _met(report["report_s"] <= report["analyze_s"]),
+            ]
+        )
     drawn = {r["n"]: r for r in render["sizes"]} if render else {}
     if 2048 in drawn:
         r = drawn[2048]
