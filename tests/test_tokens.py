@@ -124,3 +124,27 @@ def test_enclosing_word_names_the_word_a_token_is_a_piece_of(tokenizer: Any) -> 
     assert words[" err"] is None and words[" !="] is None  # whole words and punctuation
     pieces = [enclosing_word(doc, k) for k in range(len(doc)) if "config" in doc.token_text(k)]
     assert pieces == ["tokenizer_config"]
+
+
+def test_crlf_ranges_map_back_across_windows(embedded: Any) -> None:
+    """A piece ending between \\r and \\n ("\\r\\n\\r\\n\\r", then "\\n") leaves no range inside a line break."""
+    from pathlib import Path
+
+    from atten_scope.analysis import run_analysis
+    from atten_scope.results import token_json
+
+    source = (Path(__file__).resolve().parents[1] / "examples" / "tokenizer.py").read_text(encoding="utf-8")
+    text = source.replace("\n", "\r\n").replace("\r\n\r\n", "\r\n\r\n\r\n")[:3000]
+    pieces = embedded.tokenizer.convert_ids_to_tokens(embedded.tokenizer(text)["input_ids"])
+    assert any(piece.endswith("\u010d") and len(piece) > 1 for piece in pieces), "no piece ends inside a CRLF pair"
+    analysis = run_analysis(embedded, text, 64)
+    assert len(analysis.windows) > 2
+    lines = LineIndex(text)
+    rebuilt = []
+    for index in range(analysis.token_count):
+        span = token_json(analysis, index)["range"]
+        start = lines.offset(span["start"]["line"], span["start"]["character"])
+        end = lines.offset(span["end"]["line"], span["end"]["character"])
+        assert text[start:end] == analysis.document.token_text(index), index
+        rebuilt.append(text[start:end])
+    assert "".join(rebuilt) == text[: analysis.document.ends[analysis.token_count - 1]]
