@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from atten_scope import evidence
 from atten_scope.embedded import EMBEDDED_ID
-from atten_scope.evidence import faithfulness_line, load_table, view_faithfulness
+from atten_scope.evidence import (
+    default_options,
+    faithfulness_line,
+    load_table,
+    load_tables,
+    recommended_view,
+    recommended_views,
+    view_faithfulness,
+)
 from atten_scope.options import ViewOptions
 from atten_scope.registry import AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, REFINEMENTS
 
@@ -77,18 +86,48 @@ def test_shipped_table_covers_every_measured_engine_view() -> None:
             assert -1 <= low <= rho <= high <= 1
 
 
-def test_default_view_is_the_most_faithful_the_engine_offers() -> None:
-    """The defaults follow the evidence: no user-selectable view measured better than the default."""
-    table = load_table()
+@pytest.mark.parametrize("model_id", sorted(load_tables()))
+def test_default_view_is_the_most_faithful_the_engine_offers(model_id: str) -> None:
+    """The defaults follow the evidence, per model: no user-selectable view measured better."""
+    table = load_table(model_id)
     assert table is not None
-    default = view_faithfulness(EMBEDDED_ID, ViewOptions(refinement=DEFAULT_REFINEMENT, aggregate=DEFAULT_AGGREGATE))
+    default = view_faithfulness(model_id, default_options(model_id))
     assert default is not None
     offered = [
         row["on"][0]
         for row in table["methods"]
-        if row["method"].split(" / ")[0] in REFINEMENTS and row["method"].split(" / ")[1] in AGGREGATES
+        if row["method"].split(" / ")[0] in REFINEMENTS
+        and row["method"].split(" / ")[1] in AGGREGATES
+        and not AGGREGATES[row["method"].split(" / ")[1]].one_head
     ]
     assert default["rho"] == pytest.approx(max(offered))
+    assert recommended_views()[model_id]["rho"] == pytest.approx(max(offered))
+
+
+def test_the_embedded_default_model_keeps_the_registry_default_view() -> None:
+    """The registry's default (the view of unmeasured models) is the default model's measured best."""
+    options = default_options(EMBEDDED_ID)
+    assert (options.refinement, options.aggregate) == (DEFAULT_REFINEMENT, DEFAULT_AGGREGATE)
+
+
+def test_recommended_view_skips_methods_the_engine_does_not_offer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gradient x input and the benchmark-only methods may rank first; users can only pick engine views."""
+    table = {
+        "model": "m",
+        "snippets": 5,
+        "methods": [
+            {"method": "gradient x input", "on": [0.5, 0.4, 0.6], "off": [0.5, 0.4, 0.6]},
+            {"method": "alti / lastLayers", "on": [0.45, 0.4, 0.5], "off": [0.4, 0.3, 0.5]},
+            {"method": "raw / headMax", "on": [0.35, 0.3, 0.4], "off": [0.3, 0.2, 0.4]},
+            {"method": "norm / lastLayers", "on": [0.3, 0.2, 0.4], "off": [0.4, 0.3, 0.5]},
+        ],
+    }
+    monkeypatch.setattr(evidence, "load_tables", lambda: {"m": table})
+    assert recommended_view("m") == {"refinement": "raw", "aggregate": "headMax", "rho": 0.35}
+    options = default_options("m")
+    assert (options.refinement, options.aggregate, options.direction) == ("raw", "headMax", "attendsTo")
+    assert recommended_view("unmeasured") is None
+    assert default_options("unmeasured") == ViewOptions()
 
 
 def test_faithfulness_is_claimed_only_for_the_model_measured() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AttenScopeError, DocumentError, InvalidRequest, is_out_of_memory
-from .evidence import faithfulness_line
+from .evidence import default_options, faithfulness_line, recommended_view
 from .options import ViewOptions, parse_options
 from .positions import DEFAULT_TAB_SIZE, LineIndex, column_index, editor_column
 from .registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, MEMORY_BUDGET_MB, REFINEMENTS, TOP_K
@@ -50,10 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TAB_SIZE,
         help=f"columns a tab advances to, for --at and the positions printed (default {DEFAULT_TAB_SIZE}, as VS Code)",
     )
-    defaults = ViewOptions()
+    defaults = ViewOptions()  # direction only: the refinement and aggregate default per model
     analyze.add_argument("--direction", choices=list(DIRECTIONS), default=defaults.direction)
-    analyze.add_argument("--refinement", choices=list(REFINEMENTS), default=defaults.refinement)
-    analyze.add_argument("--aggregate", choices=list(AGGREGATES), default=defaults.aggregate)
+    most_faithful = "default: the view measured most faithful for the model (`atten-scope models`)"
+    analyze.add_argument("--refinement", choices=list(REFINEMENTS), help=most_faithful)
+    analyze.add_argument("--aggregate", choices=list(AGGREGATES), help=most_faithful)
     analyze.add_argument("--layers", type=_index_list, default="all", help="'all' or e.g. 20,21,22")
     analyze.add_argument("--heads", type=_index_list, default="all", help="'all' or e.g. 0,3")
     analyze.add_argument("--keep-sink", action="store_true", help="keep the first (sink) token in the weights")
@@ -83,7 +84,11 @@ def list_models() -> int:
     for model in EMBEDDED_MODELS.values():
         default = " (default)" if model.id == EMBEDDED_ID else ""
         state = "installed" if model.installed() else f"not installed: {model.install}"
-        print(f"{model.id:24} {model.label}{default}; {state}")
+        view = recommended_view(model.id)
+        measured = ""
+        if view:
+            measured = f"; default view {view['refinement']} / {view['aggregate']} (\u03c1 {view['rho']:+.2f})"
+        print(f"{model.id:24} {model.label}{default}; {state}{measured}")
     print("Any Hugging Face model id or local directory / .gguf file works with --model as well.")
     return 0
 
@@ -171,7 +176,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         "dropSink": not args.keep_sink,
         "topK": args.top_k,
     }
-    options: ViewOptions = parse_options(params, ViewOptions(), loaded.info.layers, loaded.info.heads)
+    options: ViewOptions = parse_options(params, default_options(loaded.info.id), loaded.info.layers, loaded.info.heads)
     document = tokenize_text(loaded, text)  # cheap next to the model: the token is known before it runs
     if len(document) == 0:
         raise DocumentError("The file is empty: there is nothing to analyse.")

@@ -9,12 +9,14 @@ refinement / aggregate over all layers and heads; the numbers only hold for the 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from .embedded import EMBEDDED_ID
 from .options import ViewOptions
+from .registry import AGGREGATES, REFINEMENTS
 
 TABLE = "faithfulness.json"
 
@@ -37,6 +39,41 @@ def load_tables() -> dict[str, dict[str, Any]]:
 def load_table(model_id: str = EMBEDDED_ID) -> dict[str, Any] | None:
     """The shipped table of ``model_id``, or None where that model was not measured."""
     return load_tables().get(model_id)
+
+
+def recommended_view(model_id: str) -> dict[str, Any] | None:
+    """The most faithful view the engine offers for ``model_id``, or None where it was not measured.
+
+    Among the table's rows that are engine views over all layers and heads (a refinement and an
+    aggregate the registry offers; one-head aggregates excluded), the one with the highest mean
+    rho with the sink dropped (the default sink setting). Returns ``{refinement, aggregate, rho}``.
+    """
+    table = load_table(model_id)
+    if table is None:
+        return None
+    best: dict[str, Any] | None = None
+    for row in table["methods"]:
+        refinement, _, aggregate = row["method"].partition(" / ")
+        if refinement not in REFINEMENTS or aggregate not in AGGREGATES or AGGREGATES[aggregate].one_head:
+            continue
+        if best is None or row["on"][0] > best["rho"]:
+            best = {"refinement": refinement, "aggregate": aggregate, "rho": row["on"][0]}
+    return best
+
+
+def recommended_views() -> dict[str, dict[str, Any]]:
+    """``recommended_view`` of every measured model, by model id (announced to clients)."""
+    views = {model_id: recommended_view(model_id) for model_id in load_tables()}
+    return {model_id: view for model_id, view in views.items() if view is not None}
+
+
+def default_options(model_id: str) -> ViewOptions:
+    """The view options a request starts from on ``model_id``: the registry's defaults with the view
+    the evidence recommends for that model, where it was measured."""
+    view = recommended_view(model_id)
+    if view is None:
+        return ViewOptions()
+    return replace(ViewOptions(), refinement=view["refinement"], aggregate=view["aggregate"])
 
 
 def view_faithfulness(

@@ -65,13 +65,16 @@ class ViewQuery:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     version: int | None = None
 
-    def options(self, layers: int, heads: int, fixed: Mapping[str, Any] | None = None) -> ViewOptions:
-        """The defaults overlaid with the request's view fields, then with what the view ``fixed``;
-        ``layers`` and ``heads`` are the model's counts."""
+    def options(
+        self, layers: int, heads: int, fixed: Mapping[str, Any] | None = None, base: ViewOptions | None = None
+    ) -> ViewOptions:
+        """``base`` (the model's default view; the registry's when None) overlaid with the defaults,
+        the request's view fields and what the view ``fixed``; ``layers`` and ``heads`` are the
+        model's counts."""
         merged = dict(self.defaults)
         merged.update({k: self.params[k] for k in VIEW_KEYS if self.params.get(k) is not None})
         merged.update(fixed or {})
-        return parse_options(merged, ViewOptions(), layers, heads)
+        return parse_options(merged, base or ViewOptions(), layers, heads)
 
 
 def parse_selection(value: Any, count: int, what: str) -> tuple[int, ...] | None:

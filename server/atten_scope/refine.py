@@ -140,6 +140,8 @@ def _effective(
     heads, kv_heads, d = win.query.shape[1], win.key.shape[1], win.query.shape[3]
     groups = heads // kv_heads
     sources = first + count
+    if sources <= d:
+        return _effective_in_source_space(win, layers, first, count, attention)
     values = select_layers(win.value, layers)[:, :, :sources].float()  # (L', KV, S, d)
     a = attention.reshape(len(layers), kv_heads, groups * count, sources)
     # The O(n) products stay in float32; only the d x d solve needs float64.
@@ -163,6 +165,35 @@ def _effective(
     allowed = source_mask(win, layers, first, count, sources)
     # No shortcut for rows with <= d sources: repeated tokens (identical value rows) make T
     # rank-deficient there, and the projection then splits weight between the duplicates.
+    effective = effective.masked_fill(~allowed[:, None, None], 0.0)
+    return effective.reshape(len(layers), heads, count, sources)
+
+
+def _effective_in_source_space(
+    win: CapturedWindow, layers: torch.Tensor, first: int, count: int, attention: torch.Tensor
+) -> torch.Tensor:
+    """Effective attention for rows with at most d_head sources, solved in source space.
+
+    The effective row is the orthogonal projection of a_i onto the column space of T (S x d):
+    a_eff = T G^+ T^T a_i = U_k U_k^T a_i, where U_k are the eigenvectors of the kernel
+    K = T T^T (S x S) whose eigenvalues pass the same cut-off as G's (K and G share their
+    non-zero eigenvalues). When S < d (early rows, and every row of a head_dim-256 model below
+    256 tokens) the S x S problem is far smaller than the d x d one, and it is exactly the
+    rank-deficient case the d x d path would send to its slow eigen branch.
+    """
+    heads, kv_heads = win.query.shape[1], win.key.shape[1]
+    groups = heads // kv_heads
+    sources = first + count
+    values = select_layers(win.value, layers)[:, :, :sources].double()  # (L', KV, S, d)
+    allowed = source_mask(win, layers, first, count, sources)  # (L', count, S)
+    masked = values[:, :, None] * allowed[:, None, :, :, None]  # (L', KV, count, S, d)
+    kernel = torch.matmul(masked, masked.transpose(-1, -2))  # (L', KV, count, S, S)
+    eigenvalues, vectors = torch.linalg.eigh(kernel)
+    cutoff = eigenvalues[..., -1:].clamp_min(0) * RANK_RTOL**2
+    basis = vectors * (eigenvalues > cutoff)[..., None, :]  # U_k, other columns zeroed
+    a = attention.double().reshape(len(layers), kv_heads, groups, count, sources).permute(0, 1, 3, 4, 2)
+    projected = torch.matmul(basis, torch.matmul(basis.transpose(-1, -2), a))  # (L', KV, count, S, G)
+    effective = projected.permute(0, 1, 4, 2, 3).float()  # (L', KV, G, count, S)
     effective = effective.masked_fill(~allowed[:, None, None], 0.0)
     return effective.reshape(len(layers), heads, count, sources)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .analysis import Analysis
 from .errors import InvalidRequest
-from .evidence import view_faithfulness
+from .evidence import default_options, view_faithfulness
 from .heatmap import Pooled, encode_log16, overview_seconds, pooled_matrix
 from .options import ViewOptions, ViewQuery
 from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
@@ -100,9 +100,15 @@ def attention_json(analysis: Analysis, token: int, options: ViewOptions, version
     }
 
 
+def _options(analysis: Analysis, query: ViewQuery, fixed: dict[str, Any] | None = None) -> ViewOptions:
+    """The request's view options, starting from the view the evidence recommends for the model."""
+    info = analysis.info
+    return query.options(info.layers, info.heads, fixed, base=default_options(info.id))
+
+
 @result_of("attention")
 def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
-    options = query.options(analysis.info.layers, analysis.info.heads)
+    options = _options(analysis, query)
     token = token_at_position(analysis, query.params.get("position"))
     return attention_json(analysis, token, options, query.version)
 
@@ -135,7 +141,7 @@ def token_span(value: Any, count: int, what: str) -> tuple[int, int]:
 def _heatmap_options(analysis: Analysis, query: ViewQuery) -> ViewOptions:
     layers = _one_or_all(query.params.get("layer"), "layer")
     heads = _one_or_all(query.params.get("head"), "head")
-    return query.options(analysis.info.layers, analysis.info.heads, {"layers": layers, "heads": heads})
+    return _options(analysis, query, {"layers": layers, "heads": heads})
 
 
 def axis_json(analysis: Analysis, edges: np.ndarray) -> dict[str, Any]:
@@ -247,7 +253,7 @@ def heads_json(analysis: Analysis, token: int, options: ViewOptions, version: in
 def heads_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     # The grid shows every head on its own: layer/head selections and aggregates do not apply.
     fixed = {"aggregate": "headMean", "layers": "all", "heads": "all"}
-    options = query.options(analysis.info.layers, analysis.info.heads, fixed)
+    options = _options(analysis, query, fixed)
     token = token_at_position(analysis, query.params.get("position"))
     return heads_json(analysis, token, options, query.version)
 

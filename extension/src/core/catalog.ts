@@ -5,7 +5,7 @@
  */
 import LIMITS from './limits.json';
 import { BUILTIN_MODELS, type EmbeddedModel } from './models';
-import { BUILTIN_NAMES, Methods, type KnownNames } from './protocol';
+import { BUILTIN_NAMES, Methods, type KnownNames, type RecommendedView } from './protocol';
 
 /** One entry of a list the user chooses from. */
 export interface Choice {
@@ -57,6 +57,7 @@ export interface AttenScopeCapabilities {
   defaults: Record<string, unknown>;
   python?: string;
   models?: EmbeddedModel[];
+  recommendedViews?: Record<string, RecommendedView>;
 }
 
 export interface Catalog {
@@ -72,6 +73,8 @@ export interface Catalog {
   heatmapBins: number;
   /** the embedded models, and whether the server's environment has them */
   models: readonly EmbeddedModel[];
+  /** per measured model, the most faithful view (the default where the user chose none) */
+  recommendedViews: Readonly<Record<string, RecommendedView>>;
 }
 
 /** The lists this extension was built with; package.json's enums carry the same names. */
@@ -113,6 +116,7 @@ export const BUILTIN_CATALOG: Catalog = Object.freeze({
   heatmapTokens: LIMITS.heatmapTokens,
   heatmapBins: LIMITS.heatmapBins,
   models: BUILTIN_MODELS,
+  recommendedViews: {},
 });
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -213,7 +217,21 @@ export function readCapabilities(experimental: unknown): AttenScopeCapabilities 
     defaults: isRecord(raw.defaults) ? raw.defaults : {},
     python: optionalString(raw.python),
     models: readModels(raw.models),
+    recommendedViews: readRecommendedViews(raw.recommendedViews),
   };
+}
+
+function readRecommendedViews(value: unknown): Record<string, RecommendedView> | undefined {
+  if (!isRecord(value)) {
+    return undefined;
+  }
+  const out: Record<string, RecommendedView> = {};
+  for (const [model, raw] of Object.entries(value)) {
+    if (isRecord(raw) && typeof raw.refinement === 'string' && typeof raw.aggregate === 'string' && typeof raw.rho === 'number') {
+      out[model] = { refinement: raw.refinement, aggregate: raw.aggregate, rho: raw.rho };
+    }
+  }
+  return out;
 }
 
 function readModels(value: unknown): EmbeddedModel[] | undefined {
@@ -249,6 +267,7 @@ export function catalogFrom(capabilities: AttenScopeCapabilities | undefined): C
     heatmapTokens: capabilities.limits.heatmapTokens ?? BUILTIN_CATALOG.heatmapTokens,
     heatmapBins: capabilities.limits.heatmapBins ?? BUILTIN_CATALOG.heatmapBins,
     models: capabilities.models ?? BUILTIN_CATALOG.models,
+    recommendedViews: capabilities.recommendedViews ?? BUILTIN_CATALOG.recommendedViews,
   };
 }
 
@@ -257,7 +276,11 @@ export function knownNames(catalog: Catalog): KnownNames {
   if (catalog.source === 'builtin') {
     return BUILTIN_NAMES;
   }
-  return { refinements: catalog.refinements.map((r) => r.name), aggregates: catalog.aggregates.map((a) => a.name) };
+  return {
+    refinements: catalog.refinements.map((r) => r.name),
+    aggregates: catalog.aggregates.map((a) => a.name),
+    recommendedViews: catalog.recommendedViews,
+  };
 }
 
 /**

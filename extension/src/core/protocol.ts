@@ -38,6 +38,15 @@ export type IndexSelection = 'all' | number[];
 export interface KnownNames {
   refinements: readonly string[];
   aggregates: readonly string[];
+  /** per measured model id, the view the server's evidence recommends when the user chose none */
+  recommendedViews?: Readonly<Record<string, RecommendedView>>;
+}
+
+export interface RecommendedView {
+  refinement: Refinement;
+  aggregate: Aggregate;
+  /** its measured Spearman rho against leave-one-out ablation */
+  rho: number;
 }
 
 export const BUILTIN_NAMES: KnownNames = { refinements: REFINEMENTS, aggregates: AGGREGATES };

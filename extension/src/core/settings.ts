@@ -188,6 +188,18 @@ export function resolveSettings(inspected: Inspected, trusted: boolean, names: K
     out[key] = valid;
   }
   const settings = out as unknown as Settings;
+  // A view the user left at its default follows the evidence for the model in use: the most
+  // faithful view can differ between models. A value the user set wins.
+  const recommended = names.recommendedViews?.[settings.model];
+  if (recommended) {
+    for (const key of ['refinement', 'aggregate'] as const) {
+      const chosen = inspected[key];
+      const userSet = [chosen?.globalValue, chosen?.workspaceValue, chosen?.workspaceFolderValue].some((v) => v !== undefined);
+      if (!userSet && validate(key, recommended[key], names) !== undefined) {
+        settings[key] = recommended[key];
+      }
+    }
+  }
   if (!trusted && settings.trustRemoteCode) {
     settings.trustRemoteCode = false;
     warnings.push('attenScope.trustRemoteCode is off because the workspace is not trusted.');

@@ -54,6 +54,11 @@ function experimental(): Record<string, unknown> {
       },
       defaults: { refinement: 'norm', aggregate: 'lastLayers', direction: 'attendsTo', maxTokens: 4096, topK: 20, cacheDocuments: 8 },
       python: '>=3.10',
+      recommendedViews: {
+        'embedded:gemma3-270m': { refinement: 'raw', aggregate: 'headMean', rho: 0.58 },
+        'broken:one': { refinement: 'raw' },
+        'broken:two': 'norm',
+      },
     },
   };
 }
@@ -108,6 +113,13 @@ describe('a server catalog', () => {
     expect(catalog.views).toBe(BUILTIN_CATALOG.views);
     expect(catalog.heatmapTokens).toBe(LIMITS.heatmapTokens);
     expect(catalog.heatmapBins).toBe(LIMITS.heatmapBins);
+  });
+
+  it('reads the recommended view of each measured model and drops malformed entries', () => {
+    const catalog = catalogFrom(readCapabilities(experimental()));
+    expect(catalog.recommendedViews).toEqual({ 'embedded:gemma3-270m': { refinement: 'raw', aggregate: 'headMean', rho: 0.58 } });
+    expect(knownNames(catalog).recommendedViews).toBe(catalog.recommendedViews);
+    expect(BUILTIN_CATALOG.recommendedViews).toEqual({});
   });
 
   it('makes its names valid for settings and for the heatmap page', () => {

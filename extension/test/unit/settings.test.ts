@@ -13,6 +13,7 @@ import {
   viewChanged,
   type Inspected,
 } from '../../src/core/settings';
+import { BUILTIN_NAMES } from '../../src/core/protocol';
 
 const defaults = (): Inspected =>
   Object.fromEntries(Object.entries(DEFAULTS).map(([k, v]) => [k, { defaultValue: v }]));
@@ -140,6 +141,42 @@ describe('aggregates', () => {
     const old = resolveSettings({ ...defaults(), aggregate: { defaultValue: DEFAULTS.aggregate, globalValue: 'layerMean' } }, true);
     expect(old.settings.aggregate).toBe(DEFAULTS.aggregate);
     expect(old.warnings).toEqual(['attenScope.aggregate has an invalid value; using the default.']);
+  });
+});
+
+describe('the default view per model', () => {
+  const names = {
+    ...BUILTIN_NAMES,
+    recommendedViews: {
+      'embedded:gemma3-270m': { refinement: 'raw', aggregate: 'headMean', rho: 0.58 },
+      'odd/model': { refinement: 'gradient', aggregate: 'flow', rho: 0.9 },
+    },
+  };
+  const withModel = (model: string, extra: Inspected = {}): Inspected => ({
+    ...defaults(),
+    model: { defaultValue: DEFAULTS.model, globalValue: model },
+    ...extra,
+  });
+
+  it('follows the evidence for the model in use when the user chose no view', () => {
+    const { settings } = resolveSettings(withModel('embedded:gemma3-270m'), true, names);
+    expect([settings.refinement, settings.aggregate]).toEqual(['raw', 'headMean']);
+  });
+
+  it('keeps the built-in default for a model nobody measured', () => {
+    const { settings } = resolveSettings(withModel('someone/else'), true, names);
+    expect([settings.refinement, settings.aggregate]).toEqual([DEFAULTS.refinement, DEFAULTS.aggregate]);
+  });
+
+  it('lets a value the user set win, key by key, in any scope', () => {
+    const inspected = withModel('embedded:gemma3-270m', { refinement: { defaultValue: DEFAULTS.refinement, workspaceValue: 'effective' } });
+    const { settings } = resolveSettings(inspected, true, names);
+    expect([settings.refinement, settings.aggregate]).toEqual(['effective', 'headMean']);
+  });
+
+  it('ignores a recommendation that names a view this server does not offer', () => {
+    const { settings } = resolveSettings(withModel('odd/model'), true, names);
+    expect([settings.refinement, settings.aggregate]).toEqual([DEFAULTS.refinement, DEFAULTS.aggregate]);
   });
 });
 

@@ -89,7 +89,7 @@ def register(server: AttenScopeServer) -> None:
 
         def prepare() -> None:
             info = analysis.info
-            options = ls.settings.view_options({"direction": "attendedBy"}, info.layers, info.heads)
+            options = ls.settings.view_options({"direction": "attendedBy"}, info.id, info.layers, info.heads)
             prepare_attended_by(analysis, options)
 
         # The first attendedBy request would build what columns read (the norm totals): build it now,

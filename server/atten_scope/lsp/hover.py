@@ -91,7 +91,8 @@ def register(server: AttenScopeServer) -> None:
 
         def compute(analysis: Analysis) -> tuple[dict[str, Any], dict[int, str | None]] | None:
             try:
-                options = settings.view_options({}, analysis.info.layers, analysis.info.heads)
+                info = analysis.info
+                options = settings.view_options({}, info.id, info.layers, info.heads)
                 token = results.token_at_position(analysis, position)
                 attention = results.attention_json(analysis, token, options, entry.version)
                 shown = [token] + [target["index"] for target in attention["targets"][:HOVER_ROWS]]

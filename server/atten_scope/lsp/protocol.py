@@ -19,6 +19,7 @@ from pygls.protocol.json_rpc import RPCRequest
 
 from .. import registry
 from ..embedded import EMBEDDED_MODELS
+from ..evidence import recommended_views
 
 CAPABILITIES_KEY = "attenScope"  # under capabilities.experimental in the initialize result
 
@@ -71,5 +72,7 @@ class Protocol(LanguageServerProtocol):
             {"id": m.id, "label": m.label, "installed": m.installed(), "install": m.install}
             for m in EMBEDDED_MODELS.values()
         ]
+        # Per measured model, the view a client should show when the user has not chosen one.
+        offered["recommendedViews"] = recommended_views()
         result.capabilities.experimental = {CAPABILITIES_KEY: offered}
         return result

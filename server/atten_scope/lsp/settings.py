@@ -7,6 +7,7 @@ from typing import Any
 
 from ..embedded import EMBEDDED_ID
 from ..errors import InvalidRequest
+from ..evidence import default_options
 from ..options import VIEW_KEYS, ViewOptions, ViewQuery, parse_options
 from ..registry import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB
 
@@ -32,9 +33,9 @@ class Settings:
         """What identifies the loaded model: a change reloads it."""
         return (self.model, self.device, self.trust_remote_code)
 
-    def view_options(self, params: dict[str, Any], layers: int, heads: int) -> ViewOptions:
-        """The settings' view defaults overlaid with a request's explicit fields."""
-        return ViewQuery(params, self.view).options(layers, heads)
+    def view_options(self, params: dict[str, Any], model_id: str, layers: int, heads: int) -> ViewOptions:
+        """The model's default view, overlaid with the settings' view defaults and a request's fields."""
+        return ViewQuery(params, self.view).options(layers, heads, base=default_options(model_id))
 
 
 def _whole(value: Any) -> bool:
