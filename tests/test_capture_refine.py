@@ -226,3 +226,32 @@ def test_norm_totals_built_in_passes_of_rows_equal_one_pass(captured: Any, monke
     refine.prepare_columns(win, layers, "norm")
     assert sorted(win.norm_totals) == layers.tolist()
     assert torch.allclose(norm_totals(win, layers), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_dispatched_model_stays_where_accelerate_put_it_and_reuses_its_prefix(tmp_path: Any) -> None:
+    """A model loaded with a device map (layers spread over GPUs on a large machine) is not moved by
+    ``prepare``; its inputs go where its embeddings are, and each layer's reused prefix cache is
+    placed on that layer's device. On the CPU every layer maps to the CPU, so this checks the path,
+    not a second device."""
+    from transformers import AutoModelForCausalLM
+
+    from atten_scope.capture import layer_devices
+    from atten_scope.model import placement, prepare
+
+    name = sorted(tiny_models())[0]
+    build_tiny(name).save_pretrained(tmp_path)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path, attn_implementation="sdpa")
+    # What accelerate's dispatch leaves on a model (transformers sets it only when the map spans devices).
+    model.hf_device_map = {"": "cpu"}
+    loaded = prepare(name, model, None, torch.device("meta"))  # a dispatched model ignores the target
+    assert loaded.device == torch.device("cpu")
+    assert set(layer_devices(model).values()) == {torch.device("cpu")}
+    assert sorted(layer_devices(model)) == list(range(loaded.info.layers))
+    ids = torch.randint(2, 128, (40,), generator=torch.Generator().manual_seed(3)).tolist()
+    first = run_capture(model, ids, 0)
+    edited = [*ids[:30], 5, *ids[31:]]
+    reused = run_capture(model, edited, 0, prefix=first, reuse=30)
+    fresh = run_capture(model, edited, 0)
+    assert reused.recomputed == 10
+    assert torch.allclose(reused.lse, fresh.lse, atol=1e-4)
+    assert placement(torch.device("cpu")) == {}

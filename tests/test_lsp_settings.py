@@ -101,7 +101,9 @@ def test_parse_settings_shapes_and_fallbacks() -> None:
     assert parse_settings(None)[0] == Settings()
     reloaded, _ = parse_settings({"model": "  org/model  ", "device": "cpu"})
     assert reloaded.model_key == ("org/model", "cpu", False)
-    merged = reloaded.view_options({"aggregate": "perHead", "layers": [2], "heads": [1], "topK": None}, "org/model", 30, 9)
+    merged = reloaded.view_options(
+        {"aggregate": "perHead", "layers": [2], "heads": [1], "topK": None}, "org/model", 30, 9
+    )
     assert merged.aggregate == "perHead" and merged.layers == (2,) and merged.top_k == 20
 
 

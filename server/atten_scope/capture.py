@@ -107,6 +107,18 @@ class Recorder:
         self.windows[index] = window
 
 
+def layer_devices(model: Any) -> dict[int, torch.device]:
+    """The device of each attention layer's weights, by layer index."""
+    places: dict[int, torch.device] = {}
+    for module in model.modules():
+        index = getattr(module, "layer_idx", None)
+        if index is not None and module.__class__.__name__.endswith("Attention"):
+            weight = next(module.parameters(), None)
+            if weight is not None:
+                places[int(index)] = weight.device
+    return places
+
+
 @contextmanager
 def recording(layer_count: int, offset: int = 0, prefix: CapturedWindow | None = None) -> Iterator[Recorder]:
     recorder = Recorder(layer_count=layer_count, offset=offset, prefix=prefix)
@@ -363,8 +375,12 @@ def run_capture(
     kwargs: dict[str, Any] = {"use_cache": reuse > 0, "logits_to_keep": 1}
     if reuse > 0 and prefix is not None:
         cache = DynamicCache()
+        places = layer_devices(model)
         for layer in range(prefix.key.shape[0]):
-            cache.update(prefix.key[layer, :, :reuse][None], prefix.value[layer, :, :reuse][None], layer)
+            # A dispatched model's layers live on several GPUs: each gets its cache where it runs.
+            place = places.get(layer, device)
+            key, value = prefix.key[layer, :, :reuse][None], prefix.value[layer, :, :reuse][None]
+            cache.update(key.to(place), value.to(place), layer)
         kwargs["past_key_values"] = cache
         kwargs["position_ids"] = torch.arange(reuse, len(ids), device=device)[None]
     input_ids = torch.tensor([new_ids], dtype=torch.long, device=device)

@@ -74,11 +74,27 @@ def model_info(model_id: str, model: Any) -> ModelInfo:
 
 
 def prepare(model_id: str, model: Any, tokenizer: Any, device: torch.device) -> LoadedModel:
-    """Put a loaded model in inference mode on ``device`` with the capturing attention installed."""
+    """Put a loaded model in inference mode on ``device`` with the capturing attention installed.
+
+    A model accelerate has dispatched (``hf_device_map``: its layers spread over several GPUs)
+    stays where it is; its inputs go to the device of its embeddings.
+    """
     model.eval()
-    model.to(device)
+    if getattr(model, "hf_device_map", None):
+        device = model.get_input_embeddings().weight.device
+    else:
+        model.to(device)
     install_capture_attention(model)
     return LoadedModel(info=model_info(model_id, model), model=model, tokenizer=tokenizer, device=device)
+
+
+def placement(device: torch.device) -> dict[str, Any]:
+    """``from_pretrained`` arguments that place a model: with more than one CUDA GPU visible, its
+    layers are spread over all of them (accelerate's ``device_map="auto"``), so a model larger
+    than one GPU loads; otherwise none, and ``prepare`` moves it to ``device``."""
+    if device.type == "cuda" and torch.cuda.device_count() > 1:
+        return {"device_map": "auto"}
+    return {}
 
 
 def _dtype_for(device: torch.device) -> torch.dtype:
@@ -165,7 +181,7 @@ def load_model(
             report(None, f"Loading model {model_id}")
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=_dtype_for(target), attn_implementation="sdpa", **kwargs
+                source, dtype=_dtype_for(target), attn_implementation="sdpa", **kwargs, **placement(target)
             )
     except ModelLoadError:
         raise
