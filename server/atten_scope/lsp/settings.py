@@ -9,7 +9,7 @@ from ..embedded import EMBEDDED_ID
 from ..errors import InvalidRequest
 from ..evidence import default_options
 from ..options import VIEW_KEYS, ViewOptions, ViewQuery, parse_options
-from ..registry import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB
+from ..registry import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB, Limit
 
 SECTION = "attenScope"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -40,6 +40,14 @@ class Settings:
 
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Whole-number settings: the client's key, the Settings field and the registry's bounds.
+BOUNDED: tuple[tuple[str, str, Limit], ...] = (
+    ("maxTokens", "max_tokens", MAX_TOKENS),
+    ("cacheDocuments", "cache_documents", CACHE_DOCUMENTS),
+    ("memoryBudgetMB", "memory_budget_mb", MEMORY_BUDGET_MB),
+)
 
 
 def unwrap(params: Any) -> Any:
@@ -74,35 +82,19 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
             settings = replace(settings, device=raw["device"])
         else:
             bad("device", f"expected one of {', '.join(DEVICES)}")
-    if "maxTokens" in raw and raw["maxTokens"] is not None:
-        value = raw["maxTokens"]
-        if _whole(value) and MAX_TOKENS.minimum <= value <= MAX_TOKENS.maximum:
-            settings = replace(settings, max_tokens=value)
-        else:
-            bad("maxTokens", f"expected a whole number from {MAX_TOKENS.minimum} to {MAX_TOKENS.maximum}")
     if "trustRemoteCode" in raw and raw["trustRemoteCode"] is not None:
         if isinstance(raw["trustRemoteCode"], bool):
             settings = replace(settings, trust_remote_code=raw["trustRemoteCode"])
         else:
             bad("trustRemoteCode", "expected true or false")
-    if "cacheDocuments" in raw and raw["cacheDocuments"] is not None:
-        value = raw["cacheDocuments"]
-        if _whole(value) and CACHE_DOCUMENTS.minimum <= value <= CACHE_DOCUMENTS.maximum:
-            settings = replace(settings, cache_documents=value)
+    for key, field_name, limit in BOUNDED:
+        value = raw.get(key)
+        if value is None:
+            continue
+        if _whole(value) and limit.minimum <= value <= limit.maximum:
+            settings = replace(settings, **{field_name: value})
         else:
-            bad(
-                "cacheDocuments",
-                f"expected a whole number from {CACHE_DOCUMENTS.minimum} to {CACHE_DOCUMENTS.maximum}",
-            )
-    if "memoryBudgetMB" in raw and raw["memoryBudgetMB"] is not None:
-        value = raw["memoryBudgetMB"]
-        if _whole(value) and MEMORY_BUDGET_MB.minimum <= value <= MEMORY_BUDGET_MB.maximum:
-            settings = replace(settings, memory_budget_mb=value)
-        else:
-            bad(
-                "memoryBudgetMB",
-                f"expected a whole number from {MEMORY_BUDGET_MB.minimum} to {MEMORY_BUDGET_MB.maximum}",
-            )
+            bad(key, f"expected a whole number from {limit.minimum} to {limit.maximum}")
     view = dict(settings.view)
     for key in VIEW_KEYS:
         if key not in raw or raw[key] is None:
