@@ -116,7 +116,8 @@ def test_reading_rounds_cover_every_row_once_one_row_a_bin_first() -> None:
     rounds = reading_rounds(edges)
     assert len(rounds[0]) == 8 and rounds[0].tolist() == edges[:-1].tolist()
     assert sorted(np.concatenate(rounds).tolist()) == list(range(50))
-    assert overview_seconds(2048) == 0.6 and overview_seconds(16384) == 3.5 and overview_seconds(8192) == 2.0
+    assert overview_seconds(2048) == 0.5 and overview_seconds(16384) == 3.5 and overview_seconds(8192) == 2.0
+    assert overview_seconds(100) == 0.4
 
 
 def test_an_overview_over_budget_reads_some_rows_of_every_bin_exactly(windowed: Analysis) -> None:
