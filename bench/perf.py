@@ -57,7 +57,10 @@ from atten_scope.results import attention_json  # noqa: E402
 from atten_scope.tokens import tokenize  # noqa: E402
 from atten_scope.views import prepare_attended_by  # noqa: E402
 
-MODEL = "embedded:smollm2-135m"
+DEFAULT_MODEL = "embedded:smollm2-135m"
+# --model sets it for this process and, through the environment, for the child processes.
+MODEL = os.environ.get("ATTEN_SCOPE_BENCH_MODEL", DEFAULT_MODEL)
+MODEL_NAMES = {DEFAULT_MODEL: "embedded SmolLM2-135M", "embedded:gemma3-270m": "embedded Gemma 3 270M"}
 THREADS = 2
 SHORT_REPEATS = 9  # repeats of the analyze / plain pair at <= 1,024 tokens (each takes about a second)
 ATTENTION = "atten_scope"
@@ -402,7 +405,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
     """The perf section of RESULTS.md."""
     mb = 1024 * 1024
     out = [
-        "## Performance (embedded SmolLM2-135M, CPU)",
+        f"## Performance ({MODEL_NAMES.get(MODEL, MODEL)}, CPU)",
         "",
         f"Machine: {results.get('environment') or environment_line()}. Model threads: {THREADS}. "
         f"Repeats per size: {args.repeats}, at least {SHORT_REPEATS} up to 1,024 tokens (medians); "
@@ -603,6 +606,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global MODEL
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="512,1024,2048,4096", help="comma-separated token counts")
     parser.add_argument("--quick", action="store_true", help="smoke run: size 64, 1 repeat, 3 requests, warm load only")
@@ -610,7 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=30, help="random tokens per latency setting")
     parser.add_argument("--eager-limit-gb", type=float, default=12.0, help="skip eager above this attention size")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold model load")
-    parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="results folder (default bench/results)")
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results, or bench/results/<model>)")
+    parser.add_argument("--model", default=MODEL, help=f"the model to measure (default {DEFAULT_MODEL})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--note", default="", help="a caveat printed under the header")
     parser.add_argument("--from-json", type=Path, help="re-render perf.md from a perf.json of an earlier run")
@@ -623,6 +628,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    MODEL = args.model
+    os.environ["ATTEN_SCOPE_BENCH_MODEL"] = MODEL
+    if args.out is None:
+        args.out = DEFAULT_RESULTS if MODEL == DEFAULT_MODEL else DEFAULT_RESULTS / MODEL.removeprefix("embedded:")
 
     if args.child:
         print("RESULT " + json.dumps(child(args.child, args.n)), flush=True)

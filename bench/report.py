@@ -18,7 +18,15 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 DEFAULT_RESULTS = BENCH_DIR / "results"
-SECTIONS = ("perf.md", "render.md", "heatmap.md", "faithfulness.md")
+SECTIONS = (
+    "perf.md",
+    "gemma3-270m/perf.md",
+    "render.md",
+    "heatmap.md",
+    "soak.md",
+    "faithfulness.md",
+    "gemma3-270m/faithfulness.md",
+)
 
 
 def ensure_engine_importable() -> None:
@@ -221,6 +229,19 @@ def summary_section(out_dir: Path) -> str | None:
                 "a cursor request while a heatmap computes is answered < 1 s",
                 f"{slowest['cursorMs']:.0f} ms at worst ({slowest['tokens']:,} tokens)",
                 _met(slowest["cursorMs"] < 1000),
+            ]
+        )
+    soak = _load(out_dir, "soak.json")
+    base = next((s for s in soak["samples"] if s["cycle"] == 5), None) if soak else None
+    if soak and base:
+        last = soak["samples"][-1]
+        change = last["VmRSS"] / base["VmRSS"] - 1
+        rows.append(
+            [
+                "RSS after 50 open / analyse / close cycles within 10 % of RSS after 5",
+                f"{last['VmRSS'] / 2**20:,.0f} MB after {last['cycle']} vs {base['VmRSS'] / 2**20:,.0f} MB after 5 "
+                f"({100 * change:+.1f} %); {soak['deaths']} deaths, {soak['hangs']} hangs",
+                _met(last["cycle"] >= 50 and abs(change) <= 0.10),
             ]
         )
     if faithful:

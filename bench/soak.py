@@ -31,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
+from report import environment_line, table, write_section  # noqa: E402
+
 TIME_LIMITS = {"attenScope/analyze": 3600.0, "attenScope/heatmap": 300.0}
 DEFAULT_LIMIT = 60.0
 
@@ -259,6 +261,22 @@ def long_run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def settled_memory(server: Server, limit_s: float = 5.0) -> dict[str, int]:
+    """The server's memory once the close's release has run: it waits for the engine's threads to
+    finish what they were doing, so RSS is read until two readings half a second apart agree to 1 %."""
+    time.sleep(1.0)
+    memory = server.memory()
+    waited = 1.0
+    while waited < limit_s:
+        time.sleep(0.5)
+        waited += 0.5
+        again = server.memory()
+        if abs(again["VmRSS"] - memory["VmRSS"]) <= 0.01 * memory["VmRSS"]:
+            return again
+        memory = again
+    return memory
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -328,8 +346,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             server.close()
             server = Server({"maxTokens": args.max_tokens})
         if cycle % args.every == 0 or cycle == 1:
-            time.sleep(1.0)  # the close's memory release runs on the model thread
-            memory = server.memory()
+            memory = settled_memory(server)
             samples.append({"cycle": cycle, "tokens": tokens, "elapsed_s": time.perf_counter() - began} | memory)
             print(json.dumps(samples[-1]), flush=True)
     server.close()
@@ -350,6 +367,43 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def soak_markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
+    """The soak as a RESULTS.md section: RSS per sample against the sample after cycle 5."""
+    samples = result["samples"]
+    base = next((s for s in samples if s["cycle"] == 5), None)
+    rows = []
+    for s in samples:
+        change = f"{100 * (s['VmRSS'] / base['VmRSS'] - 1):+.1f} %" if base else "-"
+        rows.append(
+            [s["cycle"], f"{s['tokens']:,}", f"{s['VmRSS'] / 2**20:,.0f}", f"{s['VmHWM'] / 2**20:,.0f}", change]
+        )
+    latency = [
+        [method, v["count"], f"{1000 * v['p50_s']:,.0f}", f"{1000 * v['p95_s']:,.0f}", f"{1000 * v['max_s']:,.0f}"]
+        for method, v in result["latency"].items()
+    ]
+    low, high = result["token_range"]
+    return "\n".join(
+        [
+            "## Memory soak of the language server (target: RSS after 50 cycles within 10 % of RSS after 5)",
+            "",
+            f"Machine: {environment_line()}",
+            "",
+            f"`bench/soak.py --cycles {args.cycles} --largest {args.largest}`: one real server process over stdio, "
+            f"{result['cycles']} cycles of open / analyse / {args.cursor} cursor and hover requests / heatmap / "
+            "one-line edit / re-analyse / attendedBy / close, over "
+            f"{result['files']} standard-library files of {low:,}-{high:,} tokens (default settings: memory "
+            f"budget, {args.max_tokens}-token windows, 8 cached documents), {result['minutes']:.0f} minutes. "
+            "RSS is read after the cycle's close once it has settled (two readings 0.5 s apart within 1 %, "
+            "at most 5 s). "
+            f"Deaths: {result['deaths']}, hangs: {result['hangs']}, request errors: {result['errors']}.",
+            "",
+            table(["cycle", "file tokens", "RSS (MB)", "peak RSS so far (MB)", "RSS vs cycle 5"], rows),
+            "",
+            table(["request", "count", "p50 (ms)", "p95 (ms)", "max (ms)"], latency),
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--long", type=int, default=0, help="analyse one file of this many tokens instead of the soak")
@@ -367,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     name = "long" if args.long else "soak"
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    if not args.long:
+        write_section(args.out, "soak.md", soak_markdown(result, args))
     print(json.dumps(result, indent=2))
     return 0
 

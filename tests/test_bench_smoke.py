@@ -148,9 +148,44 @@ def test_targets_summary_reads_the_committed_results() -> None:
         "heatmap of 2,048",
         "tokens from request to drawn canvas",
         "while a heatmap computes",
+        "within 10 % of RSS after 5",
         "faithfulness",
     ):
         assert target in summary
     # every target row says yes or no (bold), comparisons say "-"
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert all(row.rstrip(" |").rsplit("| ", 1)[1] in ("yes", "**no**", "-") for row in rows)
+
+
+def test_soak_section_compares_each_sample_with_cycle_five(tmp_path: Path) -> None:
+    """The soak's Markdown and its target row, from a soak.json-shaped result."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from report import summary_section
+        from soak import soak_markdown
+    finally:
+        sys.path.remove(str(BENCH))
+    mb = 2**20
+    samples = [
+        {"cycle": c, "tokens": 1000, "elapsed_s": c, "VmRSS": rss * mb, "VmHWM": 2000 * mb}
+        for c, rss in ((1, 900), (5, 1000), (50, 1120))
+    ]
+    result = {
+        "cycles": 50,
+        "files": 9,
+        "token_range": [500, 3000],
+        "samples": samples,
+        "latency": {"attenScope/analyze": {"count": 100, "p50_s": 1.0, "p95_s": 2.0, "max_s": 3.0}},
+        "deaths": 0,
+        "hangs": 0,
+        "errors": 0,
+        "minutes": 20.0,
+    }
+    args = type("Args", (), {"cycles": 50, "largest": 3000, "cursor": 4, "max_tokens": 4096})()
+    text = soak_markdown(result, args)
+    assert "| 50 | 1,000 | 1,120 | 2,000 | +12.0 % |" in text and "| 5 | 1,000 | 1,000 | 2,000 | +0.0 % |" in text
+    (tmp_path / "soak.json").write_text(json.dumps(result))
+    summary = summary_section(tmp_path)
+    assert summary is not None
+    row = next(line for line in summary.splitlines() if "within 10 % of RSS after 5" in line)
+    assert "(+12.0 %)" in row and row.rstrip(" |").endswith("**no**")

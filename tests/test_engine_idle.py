@@ -88,3 +88,21 @@ async def test_dropped_idle_work_stops_and_a_failure_is_logged(
         engine.when_idle("other.py", failing, "Preparing attendedBy for other.py")
         await wait_until(lambda: not engine._idle)
     assert "Preparing attendedBy for other.py failed: no totals today" in caplog.text
+
+
+async def test_memory_is_released_only_after_every_engine_thread_finished_its_work(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A closed document's work may still be ending on a views thread: the trim waits for it."""
+    released: list[str] = []
+    monkeypatch.setattr(engine_module, "release_memory", lambda: released.append(threading.current_thread().name))
+    gate = threading.Event()
+    for heavy in (False, True):
+        engine.in_background(engine.view(gate.wait, heavy=heavy), "a view that is still ending")
+    await asyncio.sleep(0.05)
+    release = asyncio.ensure_future(engine.release_when_quiet())
+    await asyncio.sleep(0.1)
+    assert released == [] and not release.done()
+    gate.set()
+    await asyncio.wait_for(release, 30)
+    assert len(released) == 1 and released[0].startswith("atten-scope-model")

@@ -149,6 +149,18 @@ class Engine:
             self._idle_task = None
             self._idle_cancel = None
 
+    async def release_when_quiet(self) -> None:
+        """``release_memory`` once each engine thread has finished what it was running.
+
+        Work on a closed document can still be ending on any thread (an analysis on the model
+        thread, an idle-time build or a heatmap on the views threads, each stopping at its next
+        check); trimming before they drop their tensors would leave those pages with the process.
+        """
+        loop = asyncio.get_running_loop()
+        for executor in (self.views, self.heavy):
+            await loop.run_in_executor(executor, lambda: None)
+        await loop.run_in_executor(self.worker, release_memory)
+
     def in_background(self, work: Coroutine[Any, Any, Any], what: str) -> None:
         """Run ``work`` without a caller waiting on it; a failure is logged, never swallowed."""
         task = asyncio.ensure_future(work)

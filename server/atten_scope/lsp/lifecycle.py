@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from .engine import release_memory
-
 if TYPE_CHECKING:
     from .server import AttenScopeServer
 
@@ -33,8 +31,7 @@ def register(server: AttenScopeServer) -> None:
             running.set()  # an analysis of a closed document is never shown: stop it
         ls.engine.drop_idle(uri)
         if ls.store.discard(uri):
-            # On the model thread, after any analysis it queued: its state is freed by then.
-            ls.engine.in_background(ls.engine.run(release_memory), "Releasing memory")
+            ls.engine.in_background(ls.engine.release_when_quiet(), "Releasing memory")
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: AttenScopeServer, *_: Any) -> None:
