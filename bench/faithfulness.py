@@ -67,9 +67,10 @@ class Snippet:
     text: str
 
 
-def load_corpus(folder: Path, limit: int | None = None) -> list[Snippet]:
-    """The corpus files in name order, trailing whitespace stripped."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+def load_corpus(folder: Path, limit: int | None = None, every: int = 1) -> list[Snippet]:
+    """The corpus files in name order, trailing whitespace stripped; with ``every`` > 1 only every
+    every-th (names start with the language, so a stride keeps every language of a small sample)."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))[::every]
     snippets = [Snippet(p.name, p.read_text(encoding="utf-8").rstrip()) for p in files]
     return snippets[:limit] if limit else snippets
 
@@ -329,7 +330,8 @@ def render(
     out = [
         f"## Faithfulness ({names.get(args.model, args.model)}, last token of each snippet)",
         "",
-        f"Machine: {environment_line()}. Corpus: {len(per_snippet)} snippets in `bench/corpus` "
+        f"Machine: {environment_line()}. Corpus: {len(per_snippet)} snippets in `bench/corpus`"
+        f"{f' (every {args.every}th by name)' if args.every > 1 else ''} "
         f"({len({s['name'].split('_')[0] for s in per_snippet})} languages), {min(tokens)}-{max(tokens)} tokens "
         f"(mean {np.mean(tokens):.0f}{', truncated' if args.truncate else ''}). "
         f"Bootstrap: {args.resamples} resamples of snippets, seed {args.seed}.",
@@ -406,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=BENCH_DIR / "corpus", help="folder of snippets")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N snippets")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 snippets cut to 40 tokens, 200 resamples")
+    parser.add_argument(
+        "--every", type=int, default=1, help="use every N-th snippet in name order (a smaller sample of each language)"
+    )
     parser.add_argument("--truncate", type=int, default=None, help="cut each snippet to its first N tokens")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--batch", type=int, default=32, help="ablated sequences per forward pass")
@@ -432,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(neutral_ids) != 1:
         raise SystemExit("the tokenizer has no single-token space to use as the neutral replacement")
     neutral = neutral_ids[0]
-    corpus = load_corpus(args.corpus, args.limit)
+    corpus = load_corpus(args.corpus, args.limit, args.every)
     partial = args.out / "faithfulness.partial.json"
     done: dict[str, dict[str, Any]] = {}
     final = args.out / "faithfulness.json"
