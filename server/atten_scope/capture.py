@@ -70,8 +70,12 @@ class Recorder:
 
     def _allocate(self, query: torch.Tensor, key: torch.Tensor) -> None:
         heads, m, d = query.shape[1], query.shape[2], query.shape[3]
-        kv_heads, dv = key.shape[1], key.shape[3]
-        n, dtype, device = self.offset + m, query.dtype, query.device
+        self.allocate(self.offset + m, heads, key.shape[1], d, key.shape[3], query.dtype, query.device)
+
+    def allocate(
+        self, n: int, heads: int, kv_heads: int, d: int, dv: int, dtype: torch.dtype, device: torch.device
+    ) -> None:
+        """The (L, ..., n, ...) buffers, with the reused prefix copied into rows [0, offset)."""
         self.query = torch.empty((self.layer_count, heads, n, d), dtype=dtype, device=device)
         self.key = torch.empty((self.layer_count, kv_heads, n, dv), dtype=dtype, device=device)
         self.value = torch.empty((self.layer_count, kv_heads, n, dv), dtype=dtype, device=device)
@@ -119,9 +123,43 @@ def layer_devices(model: Any) -> dict[int, torch.device]:
     return places
 
 
+def buffer_cache(recorder: Recorder, reuse: int) -> Any:
+    """A transformers KV cache whose layers are views of ``recorder``'s buffers, ``reuse`` rows filled.
+
+    transformers' DynamicLayer concatenates the cached prefix with each pass's new rows, copying
+    the prefix twice per layer (once when the cache is filled, once in the pass). Here the prefix is
+    already in the buffers the capture keeps: a layer's ``update`` writes the new rows after it and
+    returns the filled part, so the model reads the prefix in place.
+    """
+    from transformers.cache_utils import Cache, DynamicLayer
+
+    class BufferLayer(DynamicLayer):  # type: ignore[misc]
+        def __init__(self, keys: torch.Tensor, values: torch.Tensor) -> None:  # (KV, n, d)
+            super().__init__()
+            self.buffers, self.filled = (keys, values), reuse
+            self.keys, self.values = keys[None, :, :reuse], values[None, :, :reuse]
+            self.dtype, self.device = keys.dtype, keys.device
+            self.is_initialized = True
+
+        def update(
+            self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            keys, values = self.buffers
+            end = self.filled + key_states.shape[-2]
+            if end > keys.shape[1] or key_states.shape[0] != 1:
+                raise RuntimeError("a pass wrote more rows than the capture buffers hold")
+            keys[:, self.filled : end] = key_states[0]
+            values[:, self.filled : end] = value_states[0]
+            self.filled = end
+            self.keys, self.values = keys[None, :, :end], values[None, :, :end]
+            return self.keys, self.values
+
+    assert recorder.key is not None and recorder.value is not None
+    return Cache(layers=[BufferLayer(recorder.key[i], recorder.value[i]) for i in range(recorder.layer_count)])
+
+
 @contextmanager
-def recording(layer_count: int, offset: int = 0, prefix: CapturedWindow | None = None) -> Iterator[Recorder]:
-    recorder = Recorder(layer_count=layer_count, offset=offset, prefix=prefix)
+def recording(recorder: Recorder) -> Iterator[Recorder]:
     token = _ACTIVE.set(recorder)
     try:
         yield recorder
@@ -369,19 +407,29 @@ def run_capture(
     """
     from transformers import DynamicCache
 
-    device = next(model.parameters()).device
+    parameter = next(model.parameters())
+    device = parameter.device
     reuse = max(0, min(reuse, len(ids) - 1)) if prefix is not None else 0
     new_ids = ids[reuse:]
     kwargs: dict[str, Any] = {"use_cache": reuse > 0, "logits_to_keep": 1}
+    layer_count = int(model.config.get_text_config().num_hidden_layers)
+    recorder = Recorder(layer_count=layer_count, offset=reuse, prefix=prefix)
     if reuse > 0 and prefix is not None:
-        cache = DynamicCache()
         places = layer_devices(model)
-        for layer in range(prefix.key.shape[0]):
-            # A dispatched model's layers live on several GPUs: each gets its cache where it runs.
-            place = places.get(layer, device)
-            key, value = prefix.key[layer, :, :reuse][None], prefix.value[layer, :, :reuse][None]
-            cache.update(key.to(place), value.to(place), layer)
-        kwargs["past_key_values"] = cache
+        if prefix.key.shape[0] == layer_count and set(places.values()) <= {device}:
+            # One device: the pass reads the prefix from the buffers it fills (no cache copies).
+            _, heads, _, d = prefix.query.shape
+            kv_heads, dv = prefix.key.shape[1], prefix.key.shape[3]
+            recorder.allocate(len(ids), heads, kv_heads, d, dv, parameter.dtype, device)
+            kwargs["past_key_values"] = buffer_cache(recorder, reuse)
+        else:
+            cache = DynamicCache()
+            for layer in range(prefix.key.shape[0]):
+                # A dispatched model's layers live on several GPUs: each gets its cache where it runs.
+                place = places.get(layer, device)
+                key, value = prefix.key[layer, :, :reuse][None], prefix.value[layer, :, :reuse][None]
+                cache.update(key.to(place), value.to(place), layer)
+            kwargs["past_key_values"] = cache
         kwargs["position_ids"] = torch.arange(reuse, len(ids), device=device)[None]
     input_ids = torch.tensor([new_ids], dtype=torch.long, device=device)
     hooks = []
@@ -397,9 +445,8 @@ def run_capture(
                 and module.__class__.__name__.endswith("Attention")
             ):
                 hooks.append(module.register_forward_pre_hook(pre_hook))
-    layer_count = int(model.config.get_text_config().num_hidden_layers)
     try:
-        with torch.inference_mode(), recording(layer_count, reuse, prefix) as recorder:
+        with torch.inference_mode(), recording(recorder):
             model(input_ids=input_ids, **kwargs)
     finally:
         for hook in hooks:
