@@ -25,6 +25,10 @@ class ModelInfo:
     heads: int
     kv_heads: int
     head_dim: int
+    # Rotary position embedding: the leading dimensions of each head it rotates, in rotate-half
+    # pairs (t, t + rotary_dims / 2); 0 for a model without it (absolute positions, GPT-2).
+    rotary_dims: int = 0
+    rope_theta: float | None = None  # the base of the rotation frequencies, when one holds for every layer
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +37,7 @@ class ModelInfo:
             "heads": self.heads,
             "kvHeads": self.kv_heads,
             "headDim": self.head_dim,
+            "rotaryDims": self.rotary_dims,
         }
 
 
@@ -70,7 +75,40 @@ def model_info(model_id: str, model: Any) -> ModelInfo:
     hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "n_embd", 0))
     head_dim = int(getattr(config, "head_dim", None) or hidden // heads)
     layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "n_layer", 0))
-    return ModelInfo(id=model_id, layers=layers, heads=heads, kv_heads=int(kv_heads), head_dim=head_dim)
+    rotary_dims, theta = rotary_of(config, head_dim)
+    return ModelInfo(
+        id=model_id,
+        layers=layers,
+        heads=heads,
+        kv_heads=int(kv_heads),
+        head_dim=head_dim,
+        rotary_dims=rotary_dims,
+        rope_theta=theta,
+    )
+
+
+def rotary_of(config: Any, head_dim: int) -> tuple[int, float | None]:
+    """(dimensions rotated, frequency base) of a transformers config; (0, None) without RoPE.
+
+    transformers keeps RoPE settings in ``rope_parameters``: one dict, or one per layer type
+    (Gemma 3: sliding and full attention with different bases, so no single base is given).
+    """
+    parameters = getattr(config, "rope_parameters", None)
+    if not isinstance(parameters, dict) or not parameters:
+        theta = getattr(config, "rope_theta", None)
+        if theta is None:
+            return 0, None
+        parameters = {"rope_theta": theta}
+    if all(isinstance(value, dict) for value in parameters.values()):
+        kinds = list(parameters.values())
+        bases = {kind.get("rope_theta") for kind in kinds}
+        factor = float(kinds[0].get("partial_rotary_factor", getattr(config, "partial_rotary_factor", 1.0)) or 1.0)
+        theta = bases.pop() if len(bases) == 1 else None
+    else:
+        factor = float(parameters.get("partial_rotary_factor", getattr(config, "partial_rotary_factor", 1.0)) or 1.0)
+        theta = parameters.get("rope_theta")
+    dims = int(head_dim * factor) // 2 * 2
+    return dims, float(theta) if theta is not None else None
 
 
 def prepare(model_id: str, model: Any, tokenizer: Any, device: torch.device) -> LoadedModel:

@@ -219,6 +219,15 @@ VIEWS: dict[str, View] = {
             options=("position", "refinement", "direction", "dropSink"),
             cost="one row or column per layer and head",
         ),
+        View(
+            "neuron",
+            "attenScope/neuron",
+            "Neuron view",
+            "How one head's query and key vectors produce one attention weight: their products per "
+            "dimension (rotary pairs labelled), the scaled sum and the weight.",
+            options=("position", "layer", "head", "source", "dropSink"),
+            cost="one query-key pair (and one row when the source is not given)",
+        ),
     )
 }
 

@@ -18,6 +18,7 @@ from .analysis import Analysis
 from .errors import InvalidRequest
 from .evidence import default_options, view_faithfulness
 from .heatmap import Pooled, encode_log16, overview_seconds, pooled_matrix
+from .neuron import neuron_pair, top_source
 from .options import ViewOptions, ViewQuery
 from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
 from .tokens import label
@@ -256,6 +257,46 @@ def heads_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     options = _options(analysis, query, fixed)
     token = token_at_position(analysis, query.params.get("position"))
     return heads_json(analysis, token, options, query.version)
+
+
+def _index(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{what} must be a whole number.")
+    return value
+
+
+@result_of("neuron")
+def neuron_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    """``neuron.neuron_pair`` for the token at ``position`` and ``source`` (a token index; by
+    default the head's strongest source, sinks skipped unless ``dropSink`` is false)."""
+    token = token_at_position(analysis, query.params.get("position"))
+    layer = _index(query.params.get("layer"), "layer")
+    head = _index(query.params.get("head"), "head")
+    source = query.params.get("source")
+    if source is None:
+        source = top_source(analysis, layer, head, token, query.params.get("dropSink", True) is not False)
+    pair = neuron_pair(analysis, layer, head, token, _index(source, "source"))
+    info = analysis.info
+    return {
+        "version": query.version,
+        "layer": layer,
+        "head": head,
+        "kvHead": head // (info.heads // info.kv_heads),
+        "token": token_json(analysis, token),
+        "source": token_json(analysis, source),
+        "query": pair.query,
+        "key": pair.key,
+        "products": pair.products,
+        "rotaryDims": info.rotary_dims,
+        "pairs": [list(p) for p in pair.pairs],
+        "pairSums": pair.pair_sums,
+        "wavelengths": pair.wavelengths,
+        "scale": pair.scale,
+        "score": pair.score,
+        "lse": pair.lse,
+        "weight": pair.weight,
+        "allowed": pair.allowed,
+    }
 
 
 RESULT_BUILDERS.check()
