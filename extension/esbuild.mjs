@@ -34,6 +34,7 @@ const builds = [
       heatmap: 'extension/src/webview/heatmap.ts',
       modelView: 'extension/src/webview/modelView.ts',
       compare: 'extension/src/webview/compare.ts',
+      neuron: 'extension/src/webview/neuron.ts',
       // standalone drawing code for plain pages (benchmarks): window.drawHeatmap
       heatmapDraw: 'extension/src/webview/heatmapGlobal.ts',
     },

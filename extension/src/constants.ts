@@ -8,6 +8,7 @@ export const Commands = {
   analyzeFile: 'attenScope.analyzeFile',
   showHeatmap: 'attenScope.showHeatmap',
   showModelView: 'attenScope.showModelView',
+  showNeuronView: 'attenScope.showNeuronView',
   toggleDirection: 'attenScope.toggleDirection',
   chooseLayersHeads: 'attenScope.chooseLayersHeads',
   chooseRefinement: 'attenScope.chooseRefinement',

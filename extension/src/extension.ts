@@ -12,6 +12,8 @@ import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
 import { HeatmapPanel } from './panels/heatmapPanel';
 import { ModelViewPanel } from './panels/modelViewPanel';
+import { NeuronPanel } from './panels/neuronPanel';
+import { parseHead } from './core/neuron';
 import { chooseLayersHeads, chooseModel, chooseRefinement, statusMenu, toggleDirection } from './pickers';
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
@@ -151,6 +153,36 @@ export function activate(context: vscode.ExtensionContext): void {
           { extensionUri: context.extensionUri, server: client, store, settings, cursor, painter, log },
           editor.document,
           editor.selection.active,
+        );
+      }),
+    ),
+    vscode.commands.registerCommand(
+      Commands.showNeuronView,
+      withEditor(async (editor) => {
+        if (!(await requireAnalysis(editor))) {
+          return;
+        }
+        const model = store.get(editor.document.uri)?.result.model;
+        const s = settings.effective;
+        const chosen = s.layers !== 'all' && s.heads !== 'all' && s.layers.length === 1 && s.heads.length === 1 ? `${s.layers[0]} ${s.heads[0]}` : '';
+        const layers = model?.layers ?? 0;
+        const heads = model?.heads ?? 0;
+        const text = await vscode.window.showInputBox({
+          title: 'Atten-Scope: Neuron View',
+          prompt: `Layer and head for the token at the cursor (0-based; ${layers} layers x ${heads} heads). It opens on the head's strongest source.`,
+          value: chosen,
+          validateInput: (value) => {
+            const parsed = parseHead(value, layers, heads);
+            return typeof parsed === 'string' ? parsed : undefined;
+          },
+        });
+        const parsed = text === undefined ? undefined : parseHead(text, layers, heads);
+        if (parsed === undefined || typeof parsed === 'string') {
+          return;
+        }
+        NeuronPanel.show(
+          { extensionUri: context.extensionUri, server: client, store, painter, log },
+          { document: editor.document, position: editor.selection.active, layer: parsed.layer, head: parsed.head },
         );
       }),
     ),

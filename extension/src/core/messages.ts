@@ -101,14 +101,42 @@ export interface RevealTokenMessage {
   index: number;
 }
 
-export type ModelViewMessage = ReadyMessage | SelectHeadMessage | ResetHeadsMessage | RevealTokenMessage;
+/** Shift-click on a cell: that head's neuron view for the cursor token and the cell's top token. */
+export interface NeuronViewMessage {
+  type: 'neuronView';
+  layer: number;
+  head: number;
+  source: number;
+}
+
+export type ModelViewMessage = ReadyMessage | SelectHeadMessage | ResetHeadsMessage | RevealTokenMessage | NeuronViewMessage;
+
+const isHead = (m: Record<string, unknown>): boolean => isIndex(m.layer, 10_000) && isIndex(m.head, 10_000);
 
 export function isModelViewMessage(value: unknown): value is ModelViewMessage {
   return accepts(value, {
     ready: bare,
     resetHeads: bare,
-    selectHead: (m) => hasOnlyKeys(m, ['type', 'layer', 'head']) && isIndex(m.layer, 10_000) && isIndex(m.head, 10_000),
+    selectHead: (m) => hasOnlyKeys(m, ['type', 'layer', 'head']) && isHead(m),
     revealToken: (m) => hasOnlyKeys(m, ['type', 'index']) && isIndex(m.index),
+    neuronView: (m) => hasOnlyKeys(m, ['type', 'layer', 'head', 'source']) && isHead(m) && isIndex(m.source),
+  });
+}
+
+// ---- neuron webview -> extension
+
+/** Click on the query or the source: reveal it in the editor. */
+export interface RevealEndMessage {
+  type: 'revealEnd';
+  end: 'token' | 'source';
+}
+
+export type NeuronMessage = ReadyMessage | RevealEndMessage;
+
+export function isNeuronMessage(value: unknown): value is NeuronMessage {
+  return accepts(value, {
+    ready: bare,
+    revealEnd: (m) => hasOnlyKeys(m, ['type', 'end']) && (m.end === 'token' || m.end === 'source'),
   });
 }
 

@@ -57,6 +57,7 @@ export const Methods = {
   heatmap: 'attenScope/heatmap',
   heatmapTile: 'attenScope/heatmapTile',
   heads: 'attenScope/heads',
+  neuron: 'attenScope/neuron',
   status: 'attenScope/status',
 } as const;
 
@@ -239,6 +240,43 @@ export interface HeadsResult {
   layers: number;
   heads: number;
   cells: HeadCell[];
+}
+
+export interface NeuronParams {
+  textDocument: TextDocumentIdentifier;
+  /** the query token */
+  position: Position;
+  layer: number;
+  head: number;
+  /** the source token's index; the head's strongest source when absent */
+  source?: number;
+  dropSink?: boolean;
+}
+
+/** How one head's query and key produce one weight (server: atten_scope/neuron.py). */
+export interface NeuronResult {
+  version: number;
+  layer: number;
+  head: number;
+  kvHead: number;
+  token: TokenRef;
+  source: TokenRef;
+  /** post-RoPE query and key, and their product per dimension */
+  query: number[];
+  key: number[];
+  products: number[];
+  /** dimensions rotated by RoPE (0: none), in rotate-half pairs [t, t + rotaryDims / 2] */
+  rotaryDims: number;
+  pairs: [number, number][];
+  pairSums: number[];
+  /** tokens per full turn of each pair, when one base holds for the model */
+  wavelengths: number[] | null;
+  scale: number;
+  score: number;
+  lse: number;
+  weight: number;
+  /** false where the mask forbids the source (outside a sliding window) */
+  allowed: boolean;
 }
 
 export type ServerState = 'loadingModel' | 'ready' | 'analyzing' | 'error';

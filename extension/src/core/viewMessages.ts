@@ -1,4 +1,5 @@
 /** Messages from the extension to its webviews. */
+import type { NeuronView } from './neuron';
 import type { Aggregate, Direction, HeatmapResult, IndexSelection, Refinement } from './protocol';
 
 export interface LoadingMessage {
@@ -77,3 +78,17 @@ export interface ModelViewDataMessage {
 }
 
 export type ToModelView = LoadingMessage | ErrorMessage | ModelViewDataMessage;
+
+/** The neuron view's data: one (query, source) pair at one head, its logit in parts. */
+export interface NeuronDataMessage {
+  type: 'data';
+  title: string;
+  token: { label: string; line: number };
+  source: { label: string; line: number };
+  layer: number;
+  head: number;
+  kvHead: number;
+  view: NeuronView;
+}
+
+export type ToNeuronView = LoadingMessage | ErrorMessage | NeuronDataMessage;

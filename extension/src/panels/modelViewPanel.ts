@@ -9,6 +9,7 @@ import type { CursorTracker } from '../cursor';
 import { toVsRange, type Painter } from '../decorations';
 import { editorFor } from '../reveal';
 import type { SettingsService } from '../settings';
+import { NeuronPanel } from './neuronPanel';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
 
 export interface ModelViewDeps extends ServerPanelDeps {
@@ -83,6 +84,11 @@ export class ModelViewPanel extends ServerPanel<ModelViewMessage, ToModelView, M
       case 'resetHeads':
         this.deps.settings.setView({ layers: 'all', heads: 'all' });
         break;
+      case 'neuronView': {
+        const { document, position } = this.target;
+        NeuronPanel.show(this.deps, { document, position, layer: message.layer, head: message.head, source: message.source });
+        break;
+      }
       case 'revealToken': {
         const token = this.topTokens.get(message.index);
         if (!token) {

@@ -75,7 +75,7 @@ function render(): void {
         cell.style.color = t > 0.55 ? '#000' : '#fff';
         const text = c.top ? tokenLabel(c.top, 8) : '';
         cell.textContent = text;
-        cell.title = `layer ${l}, head ${h}\ntop: ${c.top ? tokenLabel(c.top, 60) : 'none'} (${formatWeight(c.weight)})\nentropy: ${Number.isFinite(c.entropy) ? c.entropy.toFixed(2) : 'n/a'}`;
+        cell.title = `layer ${l}, head ${h}\ntop: ${c.top ? tokenLabel(c.top, 60) : 'none'} (${formatWeight(c.weight)})\nentropy: ${Number.isFinite(c.entropy) ? c.entropy.toFixed(2) : 'n/a'}\nshift-click: how the query and key make this weight (neuron view)`;
       } else {
         cell.disabled = true;
       }
@@ -92,7 +92,13 @@ grid.addEventListener('click', (e) => {
   }
   const layer = Number(target.dataset.layer);
   const head = Number(target.dataset.head);
-  if (Number.isInteger(layer) && Number.isInteger(head)) {
+  if (!Number.isInteger(layer) || !Number.isInteger(head)) {
+    return;
+  }
+  const top = payload.cells.find((x) => x.layer === layer && x.head === head)?.top;
+  if (e.shiftKey && top) {
+    vscode.postMessage({ type: 'neuronView', layer, head, source: top.index });
+  } else {
     vscode.postMessage({ type: 'selectHead', layer, head });
   }
 });
@@ -119,7 +125,7 @@ listen<ModelViewDataMessage>(
     payload = message;
     showCaption(
       statusText,
-      `${message.title} · ${tokenLabel(message.token)}${message.token.line >= 0 ? ` (line ${message.token.line + 1})` : ''} · ${message.refinement} · ${message.direction} · click a head to show only it, double-click to reveal its top token`,
+      `${message.title} · ${tokenLabel(message.token)}${message.token.line >= 0 ? ` (line ${message.token.line + 1})` : ''} · ${message.refinement} · ${message.direction} · click a head to show only it, double-click to reveal its top token, shift-click for its neuron view`,
     );
     render();
     document.body.dataset.ready = 'true';
