@@ -4,6 +4,7 @@
  * answers the page's clicks. Closing the panel cancels what is in flight.
  */
 import * as vscode from 'vscode';
+import type { AnalysisEntry } from '../analyses';
 import { errorMessage } from '../core/async';
 import { knownNames } from '../core/catalog';
 import { isHeatmapMessage, type HeatmapMessage, type ZoomMessage } from '../core/messages';
@@ -50,6 +51,8 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
   private tokens = new Map<number, TokenRef>();
   private view: HeatmapView;
   private version = -1;
+  /** the analysis the matrix on screen comes from: a new one (an edit, another model) redraws it */
+  private shown: AnalysisEntry | undefined;
   /** the zoomed-in grid in flight: a newer zoom, a new view and closing the panel cancel it */
   private detail: vscode.CancellationTokenSource | undefined;
 
@@ -80,7 +83,7 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
     this.disposables.push(
       deps.store.onDidChange((uri) => {
         const entry = uri?.toString() === this.target.document.uri.toString() ? deps.store.get(uri) : undefined;
-        if (entry && entry.version !== this.version) {
+        if (entry && entry !== this.shown) {
           this.reload();
         }
       }),
@@ -144,6 +147,7 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
       return;
     }
     this.version = result.version;
+    this.shown = entry;
     this.tokens.clear();
     this.remember(result);
     const model = entry.result.model;
