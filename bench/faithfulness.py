@@ -331,7 +331,7 @@ def render(
         f"## Faithfulness ({names.get(args.model, args.model)}, last token of each snippet)",
         "",
         f"Machine: {environment_line()}. Corpus: {len(per_snippet)} snippets in `bench/corpus`"
-        f"{f' (every {args.every}th by name)' if args.every > 1 else ''} "
+        f"{f' (one in every {args.every} by name)' if args.every > 1 else ''} "
         f"({len({s['name'].split('_')[0] for s in per_snippet})} languages), {min(tokens)}-{max(tokens)} tokens "
         f"(mean {np.mean(tokens):.0f}{', truncated' if args.truncate else ''}). "
         f"Bootstrap: {args.resamples} resamples of snippets, seed {args.seed}.",

@@ -123,6 +123,7 @@ def summary_section(out_dir: Path) -> str | None:
     perf, render, faithful = (_load(out_dir, f"{name}.json") for name in ("perf", "render", "faithfulness"))
     report = perf.get("report") if perf else None
     heatmap = _load(out_dir, "heatmap.json")
+    gemma = _load(out_dir, "gemma3-270m/faithfulness.json")
     rows: list[list[object]] = []
     sizes = {r["n"]: r for r in perf["sizes"]} if perf else {}
     if sizes:
@@ -244,19 +245,25 @@ def summary_section(out_dir: Path) -> str | None:
                 _met(last["cycle"] >= 50 and abs(change) <= 0.10),
             ]
         )
-    if faithful:
+    for model, measured in (("embedded:smollm2-135m", faithful), ("embedded:gemma3-270m", gemma)):
+        if not measured:
+            continue
         ensure_engine_importable()
-        from atten_scope.registry import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT
+        from atten_scope.evidence import recommended_view
 
-        default_view = f"{DEFAULT_REFINEMENT} / {DEFAULT_AGGREGATE}"
-        by_name = {r["method"]: r for r in faithful["summary"]}
-        best = faithful["summary"][0]
+        view = recommended_view(model)
+        if view is None:
+            continue
+        default_view = f"{view['refinement']} / {view['aggregate']}"
+        by_name = {r["method"]: r for r in measured["summary"]}
+        best = measured["summary"][0]
         raw = by_name.get("raw / headMean")
         default = by_name.get(default_view)
         if raw and default:
             rows.append(
                 [
-                    f"faithfulness (Spearman with leave-one-out): the default view {default_view} vs raw attention",
+                    f"faithfulness on {model.removeprefix('embedded:')} (Spearman with leave-one-out, "
+                    f"{len(measured['snippets'])} snippets): its default view {default_view} vs raw attention",
                     f"{default['on'][0]:+.3f} vs {raw['on'][0]:+.3f}, paired difference {default['vs_raw'][0]:+.3f} "
                     f"[{default['vs_raw'][1]:+.3f}, {default['vs_raw'][2]:+.3f}]; best measured: {best['method']} "
                     f"{best['on'][0]:+.3f}",
