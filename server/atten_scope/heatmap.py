@@ -50,6 +50,8 @@ from .views import combined_rows, drop_sinks
 # longer wait, and with the answer's encoding, transfer and drawing the request-to-drawn targets
 # hold (2,048 tokens under 1 s, 16,384 under 5 s on 2 cores; bench/heatmap.mjs).
 OVERVIEW_RATE = 1 / 4096
+OVERVIEW_ROWS_PER_BIN = 4
+OVERVIEW_MIN_ROW_BINS = 512
 OVERVIEW_SECONDS = (0.4, 3.5)
 # views.combined_rows (every view but raw/norm with a linear aggregate) makes several passes over
 # each block where the fused kernel makes one or two: about 4x the time per cell.
@@ -81,6 +83,20 @@ def bin_edges(start: int, end: int, bins: int) -> np.ndarray:
     """Edges of min(bins, end - start) runs of equal length (+-1 token) covering [start, end)."""
     count = max(1, min(bins, end - start))
     return start + (np.arange(count + 1, dtype=np.int64) * (end - start)) // count
+
+
+def overview_row_bins(rows: int, bins: int) -> int:
+    """Row bins of an overview of ``rows`` rows: ``bins``, but with at least OVERVIEW_ROWS_PER_BIN
+    rows each (and never fewer than OVERVIEW_MIN_ROW_BINS bins) once the rows outnumber them.
+
+    An overview always reads one row of every row bin first, whatever its time, so the row bins
+    set its least cost: at 2,048 tokens, 1,024 row bins meant 1,024 full rows (0.7 s on 2 cores)
+    before the rest of the request; 512 bins of 4 rows halve that, and the remaining time reads
+    more rows of each bin. Columns keep ``bins``: a column costs nothing to add.
+    """
+    if rows <= bins:
+        return bins
+    return min(bins, max(rows // OVERVIEW_ROWS_PER_BIN, OVERVIEW_MIN_ROW_BINS))
 
 
 def overview_seconds(rows: int) -> float:
@@ -318,8 +334,10 @@ def pooled_matrix(
     bins: int,
     budget: float | None = None,
     seconds: float | None = None,
+    row_bins: int | None = None,
 ) -> Pooled:
-    """P (module docstring) of rows [r0, r1) x columns [c0, c1), each cut into at most ``bins`` bins.
+    """P (module docstring) of rows [r0, r1) x columns [c0, c1), each cut into at most ``bins`` bins
+    (the rows into at most ``row_bins`` when given).
 
     Which rows are read: every row when ``budget`` and ``seconds`` are None; with ``budget`` (cells,
     ``row_costs``) the first rows of each bin in ``spread_order`` that fit it; with ``seconds``,
@@ -330,7 +348,7 @@ def pooled_matrix(
     on this thread is cancelled.
     """
     began = time.perf_counter()
-    row_edges = bin_edges(rows[0], rows[1], bins)
+    row_edges = bin_edges(rows[0], rows[1], row_bins or bins)
     col_edges = bin_edges(columns[0], columns[1], bins)
     out = np.zeros((len(row_edges) - 1, len(col_edges) - 1), dtype=np.float32)
     costs = row_costs(analysis, options, rows[0], rows[1])

@@ -17,7 +17,7 @@ import numpy as np
 from .analysis import Analysis
 from .errors import InvalidRequest
 from .evidence import default_options, view_faithfulness
-from .heatmap import Pooled, encode_log16, overview_seconds, pooled_matrix
+from .heatmap import Pooled, encode_log16, overview_row_bins, overview_seconds, pooled_matrix
 from .neuron import neuron_pair, top_source
 from .options import ViewOptions, ViewQuery
 from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
@@ -198,7 +198,10 @@ def heatmap_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     bins = query.params.get("bins", HEATMAP_BINS)
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= HEATMAP_BINS:
         raise InvalidRequest(f"bins must be a whole number from 1 to {HEATMAP_BINS}.")
-    pooled = pooled_matrix(analysis, options, rows, columns, bins, seconds=overview_seconds(rows[1] - rows[0]))
+    count = rows[1] - rows[0]
+    pooled = pooled_matrix(
+        analysis, options, rows, columns, bins, seconds=overview_seconds(count), row_bins=overview_row_bins(count, bins)
+    )
     return grid_json(analysis, pooled, options, query.version, began)
 
 
