@@ -121,8 +121,8 @@ def test_reading_rounds_cover_every_row_once_one_row_a_bin_first() -> None:
     rounds = reading_rounds(edges)
     assert len(rounds[0]) == 8 and rounds[0].tolist() == edges[:-1].tolist()
     assert sorted(np.concatenate(rounds).tolist()) == list(range(50))
-    assert overview_seconds(2048) == 0.5 and overview_seconds(16384) == 3.5 and overview_seconds(8192) == 2.0
-    assert overview_seconds(100) == 0.4
+    assert overview_seconds(2048) == 0.4 and overview_seconds(16384) == 3.2 and overview_seconds(8192) == 1.6
+    assert overview_seconds(100) == 0.3 and overview_seconds(20000) == 3.5
 
 
 def test_overview_row_bins_hold_four_rows_once_rows_outnumber_the_bins() -> None:

@@ -46,13 +46,13 @@ from .options import ViewOptions
 from .views import combined_rows, drop_sinks
 
 # The time an overview may spend reading rows: OVERVIEW_RATE seconds per row of the range, within
-# OVERVIEW_SECONDS. 0.5 s for 2,048 rows, 3.5 s for 16,384 and more: a longer file is worth a
+# OVERVIEW_SECONDS. 0.4 s for 2,048 rows, 3.2 s for 16,384, 3.5 s from 17,920: a longer file is worth a
 # longer wait, and with the answer's encoding, transfer and drawing the request-to-drawn targets
 # hold (2,048 tokens under 1 s, 16,384 under 5 s on 2 cores; bench/heatmap.mjs).
-OVERVIEW_RATE = 1 / 4096
+OVERVIEW_RATE = 1 / 5120
 OVERVIEW_ROWS_PER_BIN = 4
 OVERVIEW_MIN_ROW_BINS = 512
-OVERVIEW_SECONDS = (0.4, 3.5)
+OVERVIEW_SECONDS = (0.3, 3.5)
 # views.combined_rows (every view but raw/norm with a linear aggregate) makes several passes over
 # each block where the fused kernel makes one or two: about 4x the time per cell.
 GENERIC_COST = 4.0
