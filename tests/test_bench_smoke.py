@@ -188,4 +188,8 @@ def test_soak_section_compares_each_sample_with_cycle_five(tmp_path: Path) -> No
     summary = summary_section(tmp_path)
     assert summary is not None
     row = next(line for line in summary.splitlines() if "within 10 % of RSS after 5" in line)
-    assert "(+12.0 %)" in row and row.rstrip(" |").endswith("**no**")
+    assert "(+12.0 %; every later sample 1,120-1,120 MB)" in row and row.rstrip(" |").endswith("**no**")
+    result["samples"][-1]["VmRSS"] = 800 * mb  # memory given back below the fifth cycle's is no growth
+    (tmp_path / "soak.json").write_text(json.dumps(result))
+    row = next(line for line in (summary_section(tmp_path) or "").splitlines() if "RSS after 5" in line)
+    assert "(-20.0 %" in row and row.rstrip(" |").endswith("yes")
