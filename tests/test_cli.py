@@ -225,3 +225,5 @@ def test_models_lists_the_embedded_models() -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("embedded:smollm2-135m") and "(default)" in lines[0] and "installed" in lines[0]
     assert lines[1].startswith("embedded:gemma3-270m") and "Gemma 3 270M" in lines[1]
+    # each measured model names the view it starts on, from the shipped evidence
+    assert "default view norm / lastLayers" in lines[0] and "default view norm / headMax" in lines[1]
