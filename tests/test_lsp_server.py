@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 import pytest_lsp
+import torch
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from atten_scope import registry, results
+from atten_scope import evidence, refine, registry, results
 from atten_scope.analysis import Analysis, run_analysis
 from atten_scope.heatmap import pooled_matrix
 from atten_scope.options import ViewOptions, parse_options
@@ -229,17 +230,39 @@ async def test_heads_attended_by_differs_from_attends_to(client: LanguageClient)
     assert [c["top"]["index"] for c in rows["cells"]] != later
 
 
+async def test_neuron_view_rebuilds_the_heads_weight(client: LanguageClient, reference) -> None:
+    """attenScope/neuron over JSON-RPC: its logit is scale x the sum of its products, its weight the
+    head's raw weight; a bad head gets a sentence."""
+    position = position_of(TEXT, "amount", 3)
+    params = {"textDocument": {"uri": URI}, "position": position, "layer": 20, "head": 3}
+    served = await request(client, "attenScope/neuron", params)
+    assert len(served["query"]) == len(served["key"]) == len(served["products"]) == 64
+    assert served["rotaryDims"] == 64 and served["pairs"][0] == [0, 32] and len(served["wavelengths"]) == 32
+    assert served["score"] == pytest.approx(served["scale"] * sum(served["products"]), abs=1e-5)
+    assert served["weight"] == pytest.approx(math.exp(served["score"] - served["lse"]), rel=1e-6)
+    token, source = served["token"]["index"], served["source"]["index"]
+    assert source <= token and served["allowed"]
+    win, local = reference.owner(token)
+    row = refine.raw_rows(win, torch.tensor([20]), local, 1)[0, 3, 0]
+    assert served["weight"] == pytest.approx(float(row[source - win.start]), abs=1e-5)  # both stored compactly
+    async with Expect(INVALID_PARAMS, "head 9 does not exist"):
+        await request(client, "attenScope/neuron", {**params, "head": 9})
+
+
 async def test_initialize_announces_the_registry(client: LanguageClient) -> None:
     offered = dict(client.capabilities.experimental["attenScope"])  # type: ignore[attr-defined]
     models = offered.pop("models")
+    recommended = offered.pop("recommendedViews")
     assert offered == registry.capabilities_json(offered["version"])
     assert [m["id"] for m in models] == ["embedded:smollm2-135m", "embedded:gemma3-270m"] and models[0]["installed"]
+    assert recommended == evidence.recommended_views() and "embedded:smollm2-135m" in recommended
     assert [r["name"] for r in offered["refinements"]] == list(registry.REFINEMENTS)
     assert {v["method"] for v in offered["views"]} == {
         "attenScope/attention",
         "attenScope/heatmap",
         "attenScope/heatmapTile",
         "attenScope/heads",
+        "attenScope/neuron",
     }
 
 
