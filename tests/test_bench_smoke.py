@@ -127,7 +127,7 @@ def test_heatmap_quick_answers_draws_and_summarises(tmp_path: Path) -> None:
     sizes = json.loads((tmp_path / "heatmap.json").read_text(encoding="utf-8"))["sizes"]
     assert sizes[0]["tokens"] == 300 and sizes[0]["bins"] == 300 and sizes[0]["cursorFirst"] in (True, False)
     assert all(run["totalMs"] >= run["answerMs"] > 0 for run in sizes[0]["runs"])
-    assert "| 300 | 1 | 300 |" in (tmp_path / "heatmap.md").read_text(encoding="utf-8")
+    assert "| 300 | 1 | 300 x 300 |" in (tmp_path / "heatmap.md").read_text(encoding="utf-8")
     assert "## Heatmap from request to drawn canvas" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
 
 
