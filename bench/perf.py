@@ -48,10 +48,11 @@ from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, 
 ensure_engine_importable()
 
 from atten_scope.analysis import run_analysis, tokenize_text  # noqa: E402
+from atten_scope.evidence import default_options  # noqa: E402
 from atten_scope.model import LoadedModel, load_model  # noqa: E402
 from atten_scope.options import ViewOptions  # noqa: E402
 from atten_scope.progress import ignore_progress  # noqa: E402
-from atten_scope.registry import DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, REFINEMENTS  # noqa: E402
+from atten_scope.registry import REFINEMENTS  # noqa: E402
 from atten_scope.report import write_report  # noqa: E402
 from atten_scope.results import attention_json  # noqa: E402
 from atten_scope.tokens import tokenize  # noqa: E402
@@ -324,11 +325,8 @@ def html_report(loaded: LoadedModel, path: Path) -> dict[str, Any]:
     }
 
 
-def bench_size(
-    loaded: LoadedModel, corpus: str, n: int, repeats: int, requests: int, rng: np.random.Generator
-) -> dict[str, Any]:
-    """Timings of one size in this process (analyze vs plain back to back, requests, re-analysis)."""
-    text = text_of_tokens(loaded.tokenizer, corpus, n)
+def analyze_vs_plain(loaded: LoadedModel, text: str, n: int, repeats: int) -> tuple[dict[str, Any], Any]:
+    """Analyses of ``text`` against plain forwards, back to back: the timings and the last analysis."""
     window = max(4096, n)
     ids = tokenize_text(loaded, text).ids
     analyze_s, plain_s, ratios = [], [], []
@@ -357,6 +355,23 @@ def bench_size(
         analyze_s.append(full)
         ratios.append(full / plain)
     assert analysis is not None
+    return {
+        "plain_s": statistics.median(plain_s),
+        "plain_spread": max(plain_s) / min(plain_s),
+        "repeats": len(ratios),
+        "min_ratio": min(analyze_s) / min(plain_s),
+        "analyze_s": statistics.median(analyze_s),
+        "ratio": statistics.median(ratios),
+    }, analysis
+
+
+def bench_size(
+    loaded: LoadedModel, corpus: str, n: int, repeats: int, requests: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Timings of one size in this process (analyze vs plain back to back, requests, re-analysis)."""
+    text = text_of_tokens(loaded.tokenizer, corpus, n)
+    window = max(4096, n)
+    pairs, analysis = analyze_vs_plain(loaded, text, n, repeats)
     tokens = analysis.token_count
     captured = sum(w.nbytes() for w in analysis.windows)
 
@@ -364,10 +379,11 @@ def bench_size(
     middle = loaded.info.layers // 2
     latency: dict[str, dict[str, list[float]]] = {}
     views = [(refinement, refinement, "headMean", "attendsTo") for refinement in REFINEMENTS]
-    default = f"{DEFAULT_REFINEMENT} / {DEFAULT_AGGREGATE}"
+    start = default_options(MODEL)  # the model's own most faithful view
+    default = f"{start.refinement} / {start.aggregate}"
     views += [
-        (f"default view ({default})", DEFAULT_REFINEMENT, DEFAULT_AGGREGATE, "attendsTo"),
-        (f"default view ({default}), attendedBy", DEFAULT_REFINEMENT, DEFAULT_AGGREGATE, "attendedBy"),
+        (f"default view ({default})", start.refinement, start.aggregate, "attendsTo"),
+        (f"default view ({default}), attendedBy", start.refinement, start.aggregate, "attendedBy"),
     ]
     first = first_attended_by(analysis, [int(p) for p in (positions * 2)[:4]])  # --quick has 3 positions
     for label, refinement, aggregate, direction in views:
@@ -384,12 +400,7 @@ def bench_size(
     del analysis
     return {
         "n": tokens,
-        "plain_s": statistics.median(plain_s),
-        "plain_spread": max(plain_s) / min(plain_s),
-        "repeats": len(ratios),
-        "min_ratio": min(analyze_s) / min(plain_s),
-        "analyze_s": statistics.median(analyze_s),
-        "ratio": statistics.median(ratios),
+        **pairs,
         "bytes_per_token": captured / tokens,
         "latency": latency,
         **first,
@@ -622,8 +633,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         help="re-measure only these parts, comma-separated: attended-by (the first attendedBy request, cold and "
-        "after the background build), reanalysis (one-token edit vs full analysis), at --sizes; report (the HTML "
-        "report of http/client.py vs its analysis); into the perf.json of --out, whose other numbers are kept",
+        "after the background build), reanalysis (one-token edit vs full analysis), ratio (analyze vs plain forward), "
+        "at --sizes; report (the HTML report of http/client.py vs its analysis); into the perf.json of --out, whose "
+        "other numbers are kept",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
@@ -703,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-PARTS = ("attended-by", "reanalysis", "report")
+PARTS = ("attended-by", "reanalysis", "report", "ratio")
 
 
 def remeasure(args: argparse.Namespace) -> int:
@@ -743,8 +755,13 @@ def remeasure(args: argparse.Namespace) -> int:
             del analysis
         if "reanalysis" in parts:
             row.update(reanalysis(loaded, text, window, args.repeats))
+        if "ratio" in parts:
+            row.update(analyze_vs_plain(loaded, text, n, args.repeats)[0])
         print(
-            f"n={n}: " + ", ".join(f"{k} {row[k]:.3f}" for k in sorted(row) if "attended" in k or "reanalyze" in k),
+            f"n={n}: "
+            + ", ".join(
+                f"{k} {row[k]:.3f}" for k in sorted(row) if any(p in k for p in ("attended", "reanalyze", "ratio"))
+            ),
             file=sys.stderr,
         )
     results.setdefault("remeasured", []).append(
