@@ -9,6 +9,7 @@ export const Commands = {
   showHeatmap: 'attenScope.showHeatmap',
   showModelView: 'attenScope.showModelView',
   toggleDirection: 'attenScope.toggleDirection',
+  toggleHeatMode: 'attenScope.toggleHeatMode',
   chooseLayersHeads: 'attenScope.chooseLayersHeads',
   chooseRefinement: 'attenScope.chooseRefinement',
   chooseModel: 'attenScope.chooseModel',

@@ -17,6 +17,8 @@ import {
   type HeatmapParams,
   type HeatmapResult,
   type HeatmapTileParams,
+  type SurpriseParams,
+  type SurpriseResult,
 } from './protocol';
 
 export const Requests = {
@@ -25,6 +27,7 @@ export const Requests = {
   heatmap: new RequestType<HeatmapParams, HeatmapResult, void>(Methods.heatmap),
   heatmapTile: new RequestType<HeatmapTileParams, HeatmapResult, void>(Methods.heatmapTile),
   heads: new RequestType<HeadsParams, HeadsResult, void>(Methods.heads),
+  surprise: new RequestType<SurpriseParams, SurpriseResult, void>(Methods.surprise),
 } as const;
 
 interface Policy {
@@ -44,6 +47,7 @@ export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.analyze]: { what: 'The analysis' },
   [Methods.attention]: { timeoutMs: 15_000, what: 'The attention request' },
   [Methods.heads]: { timeoutMs: 30_000, what: 'The model view request' },
+  [Methods.surprise]: { timeoutMs: 15_000, what: 'The surprise request' },
   [Methods.heatmap]: { timeoutMs: 120_000, what: 'The heatmap request' },
   [Methods.heatmapTile]: { timeoutMs: 60_000, what: 'The heatmap tile request' },
 };
