@@ -134,24 +134,25 @@ def predict(model: Any, hidden: torch.Tensor, next_ids: list[int]) -> Prediction
         for start in range(0, m, step):
             end = min(start + step, m)
             logits = head_logits(model, hidden[start:end])
-            lse = torch.logsumexp(logits, dim=-1)
             k = min(TOP, logits.shape[-1])
             values, indices = torch.topk(logits, k, dim=-1)
+            wanted = following[start:end]
+            known = wanted >= 0
+            chosen = logits.gather(1, wanted.clamp_min(0)[:, None])[:, 0]
+            rank = torch.count_nonzero(logits > chosen[:, None], dim=-1) + 1
+            # logsumexp from the row maximum topk found, in place: the block is not needed after it
+            peak = values[:, :1]
+            lse = peak[:, 0] + torch.log(logits.sub_(peak).exp_().sum(dim=-1))
+            del logits
             top_ids[start:end, :k] = indices.to(torch.int32).cpu()
             top_probs[start:end, :k] = torch.exp(values - lse[:, None]).cpu()
             if k < TOP:
                 top_ids[start:end, k:] = NO_NEXT
                 top_probs[start:end, k:] = 0.0
-            wanted = following[start:end]
-            known = wanted >= 0
             if bool(known.any()):
-                chosen = logits.gather(1, wanted.clamp_min(0)[:, None])[:, 0]
-                rank = (logits > chosen[:, None]).sum(dim=-1) + 1
-                logprob = chosen - lse
                 rows = torch.nonzero(known.cpu())[:, 0] + start
-                next_logprob[rows] = logprob[known].cpu()
+                next_logprob[rows] = (chosen - lse)[known].cpu()
                 next_rank[rows] = rank[known].to(torch.int32).cpu()
-            del logits
     return Predictions(top_ids, top_probs, next_logprob, next_rank)
 
 
