@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 TOP = 5  # predicted tokens kept per row
 BLOCK_ELEMENTS = 1 << 24  # logits computed at once: 64 MB of float32, whatever the window size
 NO_NEXT = -1  # the id of a missing next token (the document's last token)
+# Transient bytes while predictions are computed: a block of float32 logits and its comparison mask.
+PEAK_BYTES = BLOCK_ELEMENTS * (4 + 1)
 
 
 @dataclass

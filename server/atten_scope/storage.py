@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import prediction
 from .capture import GRAM_CHECKPOINT, CapturedWindow
 from .embedded import cache_root
 from .errors import DocumentError
@@ -87,8 +88,10 @@ class WindowShape:
         return tokens * (qkv * size + rows + Predictions.bytes_per_token()) + checkpoints * gram
 
     def capture_bytes(self, tokens: int) -> int:
-        """Peak bytes while a window of ``tokens`` is captured: its buffers, then its compact copy."""
-        return self.window_bytes(tokens, compact=False) + self.window_bytes(tokens, compact=True)
+        """Peak bytes while a window of ``tokens`` is captured: its buffers, with first the LM head's
+        block of logits (``prediction.PEAK_BYTES``, after the pass) and then its compact copy."""
+        transient = max(self.window_bytes(tokens, compact=True), prediction.PEAK_BYTES)
+        return self.window_bytes(tokens, compact=False) + transient
 
 
 def compact(win: CapturedWindow) -> None:
