@@ -171,3 +171,18 @@ def test_the_embedded_model_predicts_as_its_plain_pass(embedded: Any) -> None:
     third = prediction_json(analysis, 3)
     assert third is not None and third["top"][0]["probability"] >= third["top"][1]["probability"]
     assert surprisal_json(analysis, 9)["probability"] == pytest.approx(shown["actual"]["probability"], rel=1e-6)
+
+
+def test_a_head_that_does_not_reproduce_the_models_logits_keeps_no_predictions(
+    tiny: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model whose logits are post-processed in a way the head does not know: no numbers rather
+    than wrong ones, and every answer says so with null."""
+    real = prediction.head_logits
+    monkeypatch.setattr(prediction, "head_logits", lambda model, hidden: real(model, hidden) * 2.0)
+    analysis = run_analysis(tiny, TEXT, WINDOW)
+    assert all(win.predictions is None for win in analysis.windows)
+    answer = attention_json(analysis, 10, ViewOptions())
+    assert answer["prediction"] is None and answer["surprisal"] is None
+    assert set(surprise_result(analysis, ViewQuery({}, {}, None))["bits"]) == {None}
+    assert analysis.owned_predictions() is None
