@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .prediction import NO_NEXT, Predictions, check_last_row, concatenate, final_hidden_states, predict
+from .prediction import NO_NEXT, Predictions, check_last_row, concatenate, final_hidden_states, has_head, predict
 
 ATTENTION_NAME = "atten_scope"
 GRAM_CHECKPOINT = 128  # tokens between stored prefix Gram sums: memory / request-time trade-off
@@ -459,7 +459,9 @@ def _predictions(
     if not hidden_states or (reuse > 0 and (prefix is None or prefix.predictions is None)):
         return None
     hidden = hidden_states[-1][0]  # (m, hidden): this pass's rows
-    if hidden.shape[0] != len(ids) - reuse or not check_last_row(model, hidden, getattr(output, "logits", None)):
+    if hidden.dim() != 2 or hidden.shape[0] != len(ids) - reuse or not has_head(model, hidden):
+        return None
+    if not check_last_row(model, hidden, getattr(output, "logits", None)):
         return None
     following = [*ids[reuse + 1 :], NO_NEXT if next_id is None else next_id]
     computed = predict(model, hidden, following)

@@ -89,7 +89,11 @@ def final_hidden_states(model: Any) -> Iterator[list[torch.Tensor]]:
         if isinstance(hidden, torch.Tensor):
             found.append(hidden.detach())
 
-    handle = model.base_model.register_forward_hook(hook)
+    base = getattr(model, "base_model", None)
+    if base is None or base is model:  # no separate decoder whose output is the hidden states
+        yield found
+        return
+    handle = base.register_forward_hook(hook)
     try:
         yield found
     finally:
@@ -156,6 +160,14 @@ def predict(model: Any, hidden: torch.Tensor, next_ids: list[int]) -> Prediction
                 next_logprob[rows] = (chosen - lse)[known].cpu()
                 next_rank[rows] = rank[known].to(torch.int32).cpu()
     return Predictions(top_ids, top_probs, next_logprob, next_rank)
+
+
+def has_head(model: Any, hidden: torch.Tensor) -> bool:
+    """Whether the model has an LM head that takes these hidden rows."""
+    getter = getattr(model, "get_output_embeddings", None)
+    head = getter() if callable(getter) else None
+    weight = getattr(head, "weight", None)
+    return isinstance(weight, torch.Tensor) and weight.dim() == 2 and weight.shape[1] == hidden.shape[-1]
 
 
 def check_last_row(model: Any, hidden: torch.Tensor, logits: torch.Tensor | None) -> bool:
