@@ -49,6 +49,8 @@ try {
           [...tr.querySelectorAll('td')].map((td) => td.textContent),
         ),
         empty: document.getElementById('empty').textContent,
+        prediction: document.getElementById('prediction').textContent,
+        surprisal: document.getElementById('surprisal').textContent,
       })),
     );
   }

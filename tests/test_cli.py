@@ -43,6 +43,11 @@ def test_json_output_has_the_protocol_shape() -> None:
     assert (data["settings"]["refinement"], data["settings"]["aggregate"]) == ("norm", "lastLayers")
     assert data["faithfulness"]["model"] == "embedded:smollm2-135m" and data["faithfulness"]["rho"] > 0
     assert abs(sum(line["weight"] for line in data["lines"]) - 1.0) < 1e-6
+    prediction = data["prediction"]
+    probabilities = [t["probability"] for t in prediction["top"]]
+    assert len(probabilities) == 5 and probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1
+    assert prediction["actual"]["rank"] >= 1 and 0 < prediction["actual"]["probability"] <= 1
+    assert data["surprisal"]["bits"] > 0
 
 
 def test_html_report_renders_and_shows_code_as_text(injection_file: Path, tmp_path: Path) -> None:
@@ -146,6 +151,15 @@ def test_html_report_answers_a_hover_on_every_token_and_opens_at_the_focus(tmp_p
         weights = [float(row[2].rstrip("%")) for row in hovered["rows"]]
         assert weights and weights == sorted(weights, reverse=True) and sum(weights) <= 100.01
     assert end["line"] == f"line {line_count - 1}"  # the last token ends the file's last line
+    # what the model predicted after the token, and how surprising the token was
+    assert re.fullmatch(
+        r"Predicts \u201c.+\u201d \(.+%\), then .+; actual next \u201c.+\u201d: rank \d+ \(.+%\)\.",
+        middle["prediction"],
+    )
+    assert re.fullmatch(
+        r"Surprisal \d+\.\d bits: the model gave it .+% after the text before it\.", middle["surprisal"]
+    )
+    assert end["prediction"].endswith("; nothing follows (end of the file).") and first["surprisal"] == ""
 
 
 def test_text_output_names_the_view_and_its_faithfulness() -> None:
@@ -153,7 +167,9 @@ def test_text_output_names_the_view_and_its_faithfulness() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "(attendsTo, norm, lastLayers;" in lines[0]
-    assert len(lines) == 2 + 3 + 1
+    assert re.fullmatch(r"Predicts '.+' \(.+%\), then .+; actual next '.+': rank \d+ \(.+%\)\.", lines[1])
+    assert re.fullmatch(r"Surprisal \d+\.\d bits: the model gave '.+' .+% after the text before it\.", lines[2])
+    assert len(lines) == 4 + 3 + 1
     assert re.fullmatch(r"Faithfulness of this view: \u03c1 = \+0\.\d\d \[.*\] against leave-one-out .*\.", lines[-1])
     # without a terminal, progress is a line per quarter, not one per layer
     progress = [line for line in result.stderr.splitlines() if line.startswith("atten-scope: Running")]

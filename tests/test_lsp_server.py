@@ -264,6 +264,7 @@ async def test_initialize_announces_the_registry(client: LanguageClient) -> None
         "attenScope/heatmapTile",
         "attenScope/heads",
         "attenScope/neuron",
+        "attenScope/surprise",
     }
 
 
@@ -280,13 +281,55 @@ async def test_hover(client: LanguageClient) -> None:
     assert re.search(r"faithfulness of this view: \u03c1 = [+-]\d\.\d\d \[[+-]\d\.\d\d, [+-]\d\.\d\d\]", markdown)
     assert "<" not in markdown.replace("`<", "")  # no raw HTML outside code spans
     assert hover.range is not None and hover.range.start.line == position["line"]
+    # it opens with the prediction, then the token's own surprisal, then what it drew on
+    lines = [line for line in markdown.splitlines() if line]
+    assert re.fullmatch(r"Predicts `.+` \(\d[\d.e+-]*%\), then .+; actual next `.+`: rank \d+ \(.+%\)", lines[1])
+    assert re.fullmatch(r"Surprisal \d+\.\d bits: the model gave `.+` .+% after the text before it", lines[2])
+    assert lines.index("Drew on:") < lines.index("| token | line | weight |")
+
+
+async def test_attention_carries_the_prediction(client: LanguageClient, reference: Analysis) -> None:
+    position = position_of(TEXT, "amount", 2, delta=2)
+    served = await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": position})
+    token = served["token"]["index"]
+    local = results.prediction_json(reference, token)
+    assert local is not None and served["prediction"]["actual"]["rank"] == local["actual"]["rank"]
+    assert [t["text"] for t in served["prediction"]["top"]] == [t["text"] for t in local["top"]]
+    for a, b in zip(served["prediction"]["top"], local["top"], strict=True):
+        assert a["probability"] == pytest.approx(b["probability"], abs=1e-4)
+    assert served["prediction"]["actual"]["text"] == results.token_json(reference, token + 1)["label"]
+    assert served["surprisal"]["bits"] == pytest.approx(float(reference.surprisal_bits()[token]), abs=1e-3)
+    end = {"line": TEXT.count("\n"), "character": 0}
+    last = await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": end})
+    assert last["token"]["index"] == reference.token_count - 1 and last["prediction"]["actual"] is None
+
+
+async def test_surprise(client: LanguageClient, reference: Analysis) -> None:
+    whole = await request(client, "attenScope/surprise", {"textDocument": {"uri": URI}})
+    bits = reference.surprisal_bits()
+    assert whole["tokens"] == reference.token_count and (whole["start"], whole["end"]) == (0, reference.token_count)
+    assert whole["bits"][0] is None and len(whole["ranges"]) == 4 * reference.token_count
+    assert np.allclose([b for b in whole["bits"][1:]], bits[1:], atol=2e-3)
+    token = 40
+    span = results.token_json(reference, token)["range"]
+    assert whole["ranges"][4 * token : 4 * token + 4] == [
+        span["start"]["line"],
+        span["start"]["character"],
+        span["end"]["line"],
+        span["end"]["character"],
+    ]
+    part = await request(client, "attenScope/surprise", {"textDocument": {"uri": URI}, "rows": [10, 20]})
+    assert part["bits"] == whole["bits"][10:20] and part["ranges"] == whole["ranges"][40:80]
+    async with Expect(INVALID_PARAMS, "rows"):
+        await request(client, "attenScope/surprise", {"textDocument": {"uri": URI}, "rows": [5, 1]})
 
 
 async def test_requests_before_analysis(client: LanguageClient) -> None:
     other = "file:///project/other.py"
     open_document(client, other, "x = 1\n")
     params = {"textDocument": {"uri": other}, "position": {"line": 0, "character": 0}}
-    for method, extra in (("attention", {}), ("heads", {}), ("heatmap", {"layer": "all", "head": "all"})):
+    every = {"layer": "all", "head": "all"}
+    for method, extra in (("attention", {}), ("heads", {}), ("heatmap", every), ("surprise", {})):
         async with Expect(NOT_ANALYSED, "Analyze File"):
             await request(client, f"attenScope/{method}", {**params, **extra})
     async with Expect(INVALID_PARAMS, "not open"):

@@ -150,9 +150,39 @@ def test_hover_markdown_shows_labels_and_words_not_indices() -> None:
     attention = {"token": token, "targets": [target, piece], "settings": settings}
     markdown = hover_markdown(attention, "embedded:smollm2-135m", 8, {4: "x<b>", 2: "\u6298\u308a"})
     lines = markdown.splitlines()
-    assert lines[0] == "**Atten-Scope** \u2014 `\u00b7<b>` in `x<b>` (line 1) attends to:"
+    assert lines[0] == "**Atten-Scope** \u2014 `\u00b7<b>` in `x<b>` (line 1)"
     assert "token 4" not in markdown  # no internal index
     assert lines[2].startswith("*faithfulness of this view:")  # above the table, seen without scrolling
+    assert lines[4] == "Drew on:"
     assert "| `` \\|` `` | 1 | 62.5% |" in markdown
     assert "| `\u6298 (part)` in `\u6298\u308a` | 1 | 25.0% |" in markdown
     assert "*raw \u00b7 headMax \u00b7 attendsTo \u00b7 layers 3*" in markdown
+
+
+def test_hover_opens_with_the_prediction_and_the_surprisal() -> None:
+    token = {
+        "index": 3,
+        "text": "send",
+        "label": "send",
+        "range": {"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 4}},
+    }
+    prediction = {
+        "top": [
+            {"id": 7, "text": "all", "probability": 0.62},
+            {"id": 8, "text": "`(", "probability": 0.11},
+            {"id": 9, "text": "\u6298 (part)", "probability": 0.00004},
+        ],
+        "actual": {"id": 7, "text": "all", "probability": 0.62, "rank": 1},
+    }
+    settings = {"direction": "attendsTo", "refinement": "raw", "aggregate": "headMean", "layers": "all", "heads": "all"}
+    surprisal = {"bits": 7.16, "probability": 2**-7.16}
+    attention = {"token": token, "targets": [], "settings": settings, "prediction": prediction, "surprisal": surprisal}
+    lines = hover_markdown(attention, "m", 8).splitlines()
+    expected = "Predicts `all` (62%), then `` `( `` 11%, `\u6298 (part)` 0.004%; actual next `all`: rank 1 (62%)"
+    assert lines[2] == expected
+    assert lines[4] == "Surprisal 7.2 bits: the model gave `send` 0.7% after the text before it"
+    assert lines[6].startswith("*faithfulness") and lines[8] == "Drew on:"
+    at_end = hover_markdown({**attention, "prediction": {**prediction, "actual": None}, "surprisal": None}, "m", 8)
+    assert "; nothing follows (end of the file)" in at_end and "Surprisal" not in at_end
+    attended = hover_markdown({**attention, "settings": {**settings, "direction": "attendedBy"}}, "m", 8)
+    assert "Is attended by:" in attended and "Drew on:" not in attended

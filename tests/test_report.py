@@ -48,3 +48,24 @@ def test_a_rollout_report_shows_the_focus_token_only(embedded: Any) -> None:
     assert [i for i, computed in enumerate(data["computed"]) if computed] == [20]
     assert "only the token the report was written for" in data["notComputed"]
     assert data["heatmap"]["bins"] == 0 and "rollout" in data["heatmap"]["note"]
+
+
+def test_the_page_carries_every_tokens_prediction(embedded: Any) -> None:
+    analysis = run_analysis(embedded, TEXT, 64)
+    data = page_data(build_report(analysis, 40, ViewOptions(), "cjk.py"))["prediction"]
+    n, k = analysis.token_count, data["k"]
+    top = np.frombuffer(base64.b64decode(data["top"]), dtype="<i4").reshape(n, k)
+    probs = np.frombuffer(base64.b64decode(data["probs"]), dtype="<f4").reshape(n, k)
+    following = np.frombuffer(base64.b64decode(data["next"]), dtype="<f4")
+    rank = np.frombuffer(base64.b64decode(data["rank"]), dtype="<i4")
+    for token in (0, 40, 63, 64, n - 1):  # across the windows of 64 tokens
+        expected = analysis.prediction(token)
+        assert expected is not None
+        assert [data["vocab"][i] for i in top[token]] == [
+            analysis.document.vocabulary.label(i)
+            for i, _ in expected.top  # type: ignore[union-attr]
+        ]
+        assert np.allclose(probs[token], [p for _, p in expected.top])
+        assert rank[token] == expected.next_rank
+    assert np.isnan(following[n - 1]) and rank[n - 1] == 0
+    assert np.allclose(following[:-1], analysis.next_logprobs()[:-1])

@@ -148,3 +148,20 @@ def test_crlf_ranges_map_back_across_windows(embedded: Any) -> None:
         assert text[start:end] == analysis.document.token_text(index), index
         rebuilt.append(text[start:end])
     assert "".join(rebuilt) == text[: analysis.document.ends[analysis.token_count - 1]]
+
+
+def test_vocabulary_ids_are_labelled_like_document_tokens(tokenizer: Any) -> None:
+    """Predicted ids (not in the document) get labels: visible text, a special token's name, and the
+    bytes of a piece that holds only part of a character."""
+    from atten_scope.tokens import id_label
+
+    doc = tokenize(tokenizer, "def f(x):\n    return '\u6298'\n")
+    whole = [i for i in range(len(doc)) if i not in doc.fragments and not doc.special[i]]
+    for index in whole:  # a whole token's id reads as the token does in the document
+        assert id_label(doc, doc.ids[index]) == label(doc, index)
+    pieces = [id_label(doc, doc.ids[index]) for index in sorted(doc.fragments)]
+    assert pieces and all(piece.endswith(" (part)") and "\u27e8" in piece for piece in pieces)
+    assert "E6" in "".join(pieces)  # the first byte of \u6298 (E6 8A 98)
+    eos = tokenizer.eos_token_id
+    assert id_label(doc, eos) == tokenizer.convert_ids_to_tokens(eos)
+    assert id_label(doc, tokenizer.convert_tokens_to_ids("\u010a")) == "\u21b5"  # the byte-level newline

@@ -10,6 +10,7 @@ export const Commands = {
   showModelView: 'attenScope.showModelView',
   showNeuronView: 'attenScope.showNeuronView',
   toggleDirection: 'attenScope.toggleDirection',
+  toggleHeatMode: 'attenScope.toggleHeatMode',
   chooseLayersHeads: 'attenScope.chooseLayersHeads',
   chooseRefinement: 'attenScope.chooseRefinement',
   chooseModel: 'attenScope.chooseModel',

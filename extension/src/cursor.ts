@@ -1,4 +1,7 @@
-/** Follows the cursor: asks for the attention of the token under it and paints the answer. */
+/**
+ * Follows the cursor: asks for the attention of the token under it and paints the answer; in the
+ * surprise heat mode, paints every token's surprisal instead (asked once per document version).
+ */
 import * as vscode from 'vscode';
 import type { AnalysisStore } from './analyses';
 import type { ServerClient } from './client';
@@ -7,6 +10,7 @@ import { Debouncer, errorMessage, isStale, LatestOnly } from './core/async';
 import type { AttentionParams, AttentionResult } from './core/protocol';
 import { failureOf, Requests } from './core/requests';
 import type { Settings } from './core/settings';
+import { surpriseTokens, type SurpriseToken } from './core/surprise';
 import type { Painter } from './decorations';
 import type { SettingsService } from './settings';
 
@@ -39,6 +43,8 @@ export class CursorTracker implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly shownEmitter = new vscode.EventEmitter<ShownAttention | undefined>();
   private shown: ShownAttention | undefined;
+  /** the surprise of the document painted last, at its version */
+  private surprise: { uri: string; version: number; tokens: readonly SurpriseToken[] } | undefined;
   private lastWarning = '';
   private paused = false;
 
@@ -71,6 +77,11 @@ export class CursorTracker implements vscode.Disposable {
           this.painter.clearDocument(e.document.uri);
           this.setShown(undefined);
         }
+        if (this.surprise?.uri === e.document.uri.toString()) {
+          this.latest.cancel();
+          this.painter.clearDocument(e.document.uri);
+          this.surprise = undefined;
+        }
       }),
       store.onDidChange((uri) => {
         const active = vscode.window.activeTextEditor;
@@ -85,6 +96,12 @@ export class CursorTracker implements vscode.Disposable {
   /** The answer painted last, if it still matches its document. */
   get current(): ShownAttention | undefined {
     return this.shown;
+  }
+
+  /** The surprise painted for `document`, if it is of the document's current version. */
+  surpriseOf(document: vscode.TextDocument): readonly SurpriseToken[] | undefined {
+    const s = this.surprise;
+    return s?.uri === document.uri.toString() && s.version === document.version ? s.tokens : undefined;
   }
 
   /** Stops painting for the cursor (a comparison is shown) until `resume`. */
@@ -136,6 +153,11 @@ export class CursorTracker implements vscode.Disposable {
     const settings = this.settings.effective;
     const ticket = this.latest.next();
     try {
+      if (settings.heatMode === 'surprise') {
+        await this.paintSurprise(editor, ticket.source.token, () => ticket.isLatest());
+        this.lastWarning = '';
+        return;
+      }
       const params = attentionParams(document.uri, position, settings);
       const result = await this.server.request(Requests.attention, params, ticket.source.token);
       if (!ticket.isLatest() || !result || isStale(result.version, document.version) || document.version !== version) {
@@ -150,6 +172,24 @@ export class CursorTracker implements vscode.Disposable {
       this.handleError(error, document);
     } finally {
       ticket.done();
+    }
+  }
+
+  /** Paints the surprise heat of the editor's document, asking the server once per version. */
+  private async paintSurprise(editor: vscode.TextEditor, token: vscode.CancellationToken, isLatest: () => boolean): Promise<void> {
+    const document = editor.document;
+    const version = document.version;
+    let tokens = this.surpriseOf(document);
+    if (!tokens) {
+      const result = await this.server.request(Requests.surprise, { textDocument: { uri: document.uri.toString() } }, token);
+      if (!isLatest() || !result || isStale(result.version, document.version) || document.version !== version) {
+        return;
+      }
+      tokens = surpriseTokens(result);
+      this.surprise = { uri: document.uri.toString(), version, tokens };
+    }
+    if (vscode.window.visibleTextEditors.includes(editor)) {
+      this.painter.paintSurprise(editor, tokens);
     }
   }
 

@@ -3,10 +3,13 @@ import * as vscode from 'vscode';
 import { BUCKET_COUNT, bucketize, capItems, groupByBucket } from './core/buckets';
 import type { AttentionResult, Range } from './core/protocol';
 import { toPlainRange } from './core/ranges';
+import { lineBucket, lineSums, tokenBucket, type SurpriseToken } from './core/surprise';
 
 /** Upper bounds so a huge answer never floods the renderer. */
 export const MAX_TINTED_TOKENS = 500;
 export const MAX_GUTTER_LINES = 5000;
+/** Surprise tints every analysed token: a larger cap than the attention's top tokens. */
+export const MAX_SURPRISE_TOKENS = 50_000;
 
 /** Protocol range -> VS Code range inside the document, or undefined when malformed. */
 export function toVsRange(document: vscode.TextDocument, range: Range | undefined): vscode.Range | undefined {
@@ -31,6 +34,8 @@ export class Painter implements vscode.Disposable {
   private readonly decreaseType: vscode.TextEditorDecorationType;
   private readonly flashType: vscode.TextEditorDecorationType;
   private readonly painted = new Set<vscode.TextEditor>();
+  /** the surprise each editor shows, so a cursor move does not paint it again */
+  private readonly surpriseShown = new WeakMap<vscode.TextEditor, readonly SurpriseToken[]>();
   private flashTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(extensionUri: vscode.Uri) {
@@ -75,6 +80,7 @@ export class Painter implements vscode.Disposable {
 
   /** Paints one attention answer; `topK` caps the tinted tokens. */
   paintAttention(editor: vscode.TextEditor, result: AttentionResult, topK: number): void {
+    this.surpriseShown.delete(editor);
     const doc = editor.document;
     const targets = Array.isArray(result.targets) ? result.targets : [];
     const buckets = bucketize(
@@ -106,6 +112,37 @@ export class Painter implements vscode.Disposable {
     this.painted.add(editor);
   }
 
+  /**
+   * Paints the surprise heat: every token tinted by its surprisal on the fixed scale of
+   * core/surprise.ts, the gutter by each line's summed surprisal.
+   */
+  paintSurprise(editor: vscode.TextEditor, tokens: readonly SurpriseToken[]): void {
+    if (this.surpriseShown.get(editor) === tokens && this.painted.has(editor)) {
+      return;
+    }
+    this.surpriseShown.set(editor, tokens);
+    const doc = editor.document;
+    const shown = capItems(tokens, MAX_SURPRISE_TOKENS);
+    const groups = groupByBucket(shown.map((t) => tokenBucket(t.bits)));
+    groups.forEach((items, b) => {
+      const ranges = items
+        .map((i) => shown[i])
+        .map((t) => doc.validateRange(new vscode.Range(t.startLine, t.startCharacter, t.endLine, t.endCharacter)))
+        .filter((r) => !r.isEmpty);
+      editor.setDecorations(this.sourceTypes[b], ranges);
+    });
+    editor.setDecorations(this.cursorType, []);
+    const lines = capItems(lineSums(shown), MAX_GUTTER_LINES);
+    groupByBucket(lines.map((l) => lineBucket(l.bits))).forEach((items, b) => {
+      const ranges = items
+        .map((i) => lines[i].line)
+        .filter((line) => line < doc.lineCount)
+        .map((line) => new vscode.Range(line, 0, line, 0));
+      editor.setDecorations(this.gutterTypes[b], ranges);
+    });
+    this.painted.add(editor);
+  }
+
   /** Tints of a comparison: tokens that gained and lost attention. */
   paintCompare(editor: vscode.TextEditor, increases: vscode.Range[], decreases: vscode.Range[]): void {
     this.clear(editor);
@@ -131,6 +168,7 @@ export class Painter implements vscode.Disposable {
     for (const type of [...this.sourceTypes, ...this.gutterTypes, this.cursorType, this.increaseType, this.decreaseType]) {
       editor.setDecorations(type, []);
     }
+    this.surpriseShown.delete(editor);
     this.painted.delete(editor);
   }
 

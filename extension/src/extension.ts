@@ -8,13 +8,15 @@ import { Commands, REANALYZE_IDLE_MS, SAVED_SCHEME } from './constants';
 import { Debouncer } from './core/async';
 import { readFaithfulness } from './core/faithfulness';
 import { modelChanged } from './core/settings';
+import { scaleSentence, surpriseSentence, tokenAt, tokenBucket } from './core/surprise';
+import { BUCKET_COUNT } from './core/buckets';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
 import { HeatmapPanel } from './panels/heatmapPanel';
 import { ModelViewPanel } from './panels/modelViewPanel';
 import { NeuronPanel } from './panels/neuronPanel';
 import { parseHead } from './core/neuron';
-import { chooseLayersHeads, chooseModel, chooseRefinement, statusMenu, toggleDirection } from './pickers';
+import { chooseLayersHeads, chooseModel, chooseRefinement, statusMenu, toggleDirection, toggleHeatMode } from './pickers';
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
 import { StatusBar } from './status';
@@ -187,6 +189,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }),
     ),
     vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
+    vscode.commands.registerCommand(Commands.toggleHeatMode, () => toggleHeatMode(settings)),
     vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings, client.catalog)),
     vscode.commands.registerCommand(Commands.chooseModel, () => chooseModel(settings, client.catalog, context.globalState)),
     vscode.commands.registerCommand(Commands.chooseLayersHeads, () => {
@@ -217,6 +220,29 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand(Commands.showLogs, () => log.show(true)),
     vscode.commands.registerCommand(Commands.statusMenu, () => statusMenu()),
+  );
+
+  // ---- the surprise heat's colour, explained under the server's hover card
+  context.subscriptions.push(
+    vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], {
+      provideHover(document, position) {
+        if (settings.effective.heatMode !== 'surprise') {
+          return undefined;
+        }
+        const token = tokenAt(cursor.surpriseOf(document) ?? [], position.line, position.character);
+        if (!token) {
+          return undefined;
+        }
+        const text = new vscode.MarkdownString();
+        text.isTrusted = false;
+        text.appendMarkdown('**Atten-Scope surprise heat**\n\n');
+        text.appendText(`This token's colour: ${surpriseSentence(token.bits)} (step ${tokenBucket(token.bits) + 1} of ${BUCKET_COUNT}).`);
+        text.appendMarkdown('\n\n');
+        text.appendText(scaleSentence());
+        const range = new vscode.Range(token.startLine, token.startCharacter, token.endLine, token.endCharacter);
+        return new vscode.Hover(text, document.validateRange(range));
+      },
+    }),
   );
 
   // ---- automatic analysis

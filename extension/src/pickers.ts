@@ -18,6 +18,18 @@ export async function toggleDirection(settings: SettingsService): Promise<void> 
   return Promise.resolve();
 }
 
+export async function toggleHeatMode(settings: SettingsService): Promise<void> {
+  const next = settings.effective.heatMode === 'attention' ? 'surprise' : 'attention';
+  settings.setView({ heatMode: next });
+  vscode.window.setStatusBarMessage(
+    next === 'surprise'
+      ? 'Atten-Scope: tints show how much each token surprised the model'
+      : 'Atten-Scope: tints show what the cursor token attends to',
+    3000,
+  );
+  return Promise.resolve();
+}
+
 /** Refinements and aggregates as the running server lists them (the built-in lists before it starts). */
 export async function chooseRefinement(settings: SettingsService, catalog: Catalog): Promise<void> {
   type Item = vscode.QuickPickItem & { entry?: ViewEntry };
@@ -182,6 +194,7 @@ export async function statusMenu(): Promise<void> {
     { label: '$(graph) Show Heatmap', command: Commands.showHeatmap },
     { label: '$(layers) Show Model View', command: Commands.showModelView },
     { label: '$(arrow-swap) Toggle Direction', command: Commands.toggleDirection },
+    { label: '$(flame) Toggle Heat Mode (Attention / Surprise)', command: Commands.toggleHeatMode },
     { label: '$(settings) Choose Refinement', command: Commands.chooseRefinement },
     { label: '$(hubot) Choose Model', command: Commands.chooseModel },
     { label: '$(list-filter) Choose Layers/Heads', command: Commands.chooseLayersHeads },

@@ -4,6 +4,7 @@ import { Commands } from './constants';
 import { faithfulnessLabel, faithfulnessSentence, modelLabel, stateLabel, viewLabel } from './core/format';
 import type { Faithfulness, ServerState } from './core/protocol';
 import { viewChanged, type Settings } from './core/settings';
+import { scaleSentence } from './core/surprise';
 
 export type DisplayState = ServerState | 'starting' | 'stopped' | 'failed';
 
@@ -91,7 +92,8 @@ export class StatusBar implements vscode.Disposable {
     const model = modelLabel(this.model ?? this.settings.model);
     const view = viewLabel(this.settings);
     const faithful = this.faithfulness ? faithfulnessLabel(this.faithfulness) : undefined;
-    this.item.text = `${this.icon()} ${model} · ${view}${faithful ? ` · ${faithful}` : ''}`;
+    const heat = this.settings.heatMode === 'surprise' ? ' · surprise' : '';
+    this.item.text = `${this.icon()} ${model} · ${view}${faithful ? ` · ${faithful}` : ''}${heat}`;
     const tooltip = new vscode.MarkdownString(undefined, true);
     tooltip.isTrusted = false;
     tooltip.appendMarkdown('**Atten-Scope**\n\n');
@@ -100,6 +102,12 @@ export class StatusBar implements vscode.Disposable {
     tooltip.appendText(`Server: ${stateLabel(this.state)}${this.message ? ` — ${this.message}` : ''}`);
     tooltip.appendMarkdown('\n\n');
     tooltip.appendText(`View: ${view}${this.settings.dropSink ? ' · sink dropped' : ''}`);
+    tooltip.appendMarkdown('\n\n');
+    tooltip.appendText(
+      this.settings.heatMode === 'surprise'
+        ? `Heat: surprise. ${scaleSentence()}`
+        : 'Heat: attention of the token under the cursor.',
+    );
     if (this.faithfulness !== undefined) {
       tooltip.appendMarkdown('\n\n');
       tooltip.appendText(faithfulnessSentence(this.faithfulness));

@@ -11,6 +11,7 @@ recomputed.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from .capture import CapturedWindow, run_capture
 from .errors import DocumentError
 from .model import LoadedModel, ModelInfo
 from .positions import LineIndex
+from .prediction import Predictions, concatenate
 from .progress import ReportProgress, ignore_progress
 from .registry import MAX_TOKENS
 from .storage import MemoryBudget, WindowShape
@@ -31,6 +33,21 @@ from .tokens import TokenizedDocument, tokenize
 DEFAULT_MAX_TOKENS = MAX_TOKENS.default
 MAX_WINDOWS = 64  # beyond this many windows the rest of the file is not analysed (reported)
 MAX_CHARACTERS = 4_000_000
+
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model predicted after one token: its top next tokens (id, probability), best first,
+    and the token that actually follows with its log-probability (nats) and rank (1: first choice);
+    ``next_id`` is None after the document's last token (``next_logprob`` NaN, ``next_rank`` 0)."""
+
+    top: list[tuple[int, float]]
+    next_id: int | None
+    next_logprob: float
+    next_rank: int
 
 
 def plan_windows(n: int, max_tokens: int) -> list[tuple[int, int]]:
@@ -71,6 +88,7 @@ class Analysis:
     lines: LineIndex = field(init=False)
     token_lines: np.ndarray = field(init=False)  # (tokens,) 0-based line of each token's start
     owners: np.ndarray = field(init=False)  # (tokens,) index of the window that owns each token
+    _next_logprobs: np.ndarray | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.lines = LineIndex(self.document.text)
@@ -112,6 +130,51 @@ class Analysis:
 
     def line_weights(self, weights: np.ndarray) -> np.ndarray:
         return line_sums(weights, self.token_lines[: len(weights)], self.lines.line_count)
+
+    def prediction(self, token: int) -> Prediction | None:
+        """What the model predicted after ``token``, from the window that owns it (None when the model's
+        LM head could not be reproduced, see ``prediction.check_last_row``)."""
+        win, local = self.owner(token)
+        predicted = win.predictions
+        if predicted is None:
+            return None
+        ids = predicted.top_ids[local].tolist()
+        probs = predicted.top_probs[local].tolist()
+        top = [(int(i), float(p)) for i, p in zip(ids, probs, strict=True) if i >= 0]
+        following = win.following(local)
+        return Prediction(top, following, float(predicted.next_logprob[local]), int(predicted.next_rank[local]))
+
+    def owned_predictions(self) -> Predictions | None:
+        """The predictions of every analysed token, each from the window that owns it, in token order;
+        None when a window has none."""
+        parts = []
+        for w, win in enumerate(self.windows):
+            if win.predictions is None:
+                return None
+            owned = np.nonzero(self.owners[win.start : win.start + win.n] == w)[0]
+            if len(owned):
+                parts.append(win.predictions.rows(int(owned[0]), len(owned)))  # owned tokens are contiguous
+        return concatenate(parts) if parts else None
+
+    def next_logprobs(self) -> np.ndarray:
+        """(tokens,) float64: log p(x_{i+1} | x_0..x_i) in nats for every analysed token i, read from the
+        window that owns token i; NaN after the document's last token and without predictions."""
+        if self._next_logprobs is None:
+            predicted = self.owned_predictions()
+            if predicted is None:
+                self._next_logprobs = np.full(self.token_count, np.nan, dtype=np.float64)
+            else:
+                self._next_logprobs = predicted.next_logprob.numpy().astype(np.float64)
+        return self._next_logprobs
+
+    def surprisal_bits(self) -> np.ndarray:
+        """(tokens,) float64: the surprisal of each token given the text before it,
+        s_i = -log2 p(x_i | x_0..x_{i-1}) = -next_logprob_{i-1} / ln 2, in bits; NaN for the first
+        token (nothing precedes it) and where no prediction was kept."""
+        out = np.full(self.token_count, np.nan, dtype=np.float64)
+        if self.token_count > 1:
+            out[1:] = -self.next_logprobs()[:-1] / LN2
+        return out
 
     def check_token(self, token: int) -> None:
         if not 0 <= token < self.token_count:
@@ -174,9 +237,10 @@ def run_analysis(
     for number, (start, end) in enumerate(plan, start=1):
         cancellation.check()
         ids = document.ids[start:end]
+        next_id = document.ids[end] if end < len(document) else None
         same = old_windows.get((start, end - start))
-        if same is not None and changed >= end:
-            windows.append(same)  # every token of this window is unchanged
+        if same is not None and changed >= end and same.next_id == next_id:
+            windows.append(same)  # every token of this window and the one after it are unchanged
             reused += end - start
         else:
             prefix = old_by_start.get(start)
@@ -186,7 +250,9 @@ def run_analysis(
             step = _layer_step(progress, done, end - start, total, layers, where)
             if budget is not None:
                 budget.make_room(shape.capture_bytes(end - start))
-            window = run_capture(loaded.model, ids, start, prefix=prefix, reuse=keep, check_cancelled=step)
+            window = run_capture(
+                loaded.model, ids, start, prefix=prefix, reuse=keep, check_cancelled=step, next_id=next_id
+            )
             if budget is not None:
                 budget.admit(window)
             reused += (end - start) - window.recomputed

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from .prediction import NO_NEXT, Predictions, check_last_row, concatenate, final_hidden_states, has_head, predict
+
 ATTENTION_NAME = "atten_scope"
 GRAM_CHECKPOINT = 128  # tokens between stored prefix Gram sums: memory / request-time trade-off
 
@@ -358,6 +360,10 @@ class CapturedWindow:
     scale: torch.Tensor  # (L,)
     sliding_window: list[int | None]
     recomputed: int = 0  # tokens computed by the forward pass that built this window
+    # What the model predicted after each token (None: the model's LM head could not be reproduced),
+    # and the document's token after the window's last one (None at the end of the document).
+    predictions: Predictions | None = None
+    next_id: int | None = None
     # Per-layer norm totals (refine.norm_totals), built on demand; and those of the window whose
     # first ``reuse`` tokens this one copied, with that count. Only the cache is kept, not the old
     # window, so versions do not chain up in memory.
@@ -370,7 +376,12 @@ class CapturedWindow:
 
     def nbytes(self) -> int:
         tensors = (self.query, self.key, self.value, self.lse, self.value_norm, self.gram)
-        return sum(t.element_size() * t.nelement() for t in tensors)
+        predicted = self.predictions.nbytes() if self.predictions is not None else 0
+        return sum(t.element_size() * t.nelement() for t in tensors) + predicted
+
+    def following(self, index: int) -> int | None:
+        """The id of the token after local token ``index`` (None after the document's last token)."""
+        return self.ids[index + 1] if index + 1 < self.n else self.next_id
 
 
 def _gram_checkpoints(value: torch.Tensor, prefix: torch.Tensor | None, prefix_tokens: int) -> torch.Tensor:
@@ -398,18 +409,24 @@ def run_capture(
     prefix: CapturedWindow | None = None,
     reuse: int = 0,
     check_cancelled: Callable[[], None] | None = None,
+    next_id: int | None = None,
 ) -> CapturedWindow:
-    """Run one forward pass over ``ids`` and return its captured state.
+    """Run one forward pass over ``ids`` and return its captured state and predictions.
 
     With ``prefix`` and ``reuse`` > 0, the first ``reuse`` tokens' state is copied from ``prefix``
     (a causal model's prefix does not depend on what follows) and only the rest is computed,
-    with the prefix keys and values fed to the model as its KV cache.
+    with the prefix keys and values fed to the model as its KV cache. The predictions of the
+    copied rows are copied too, except that the last copied row is recomputed when the token that
+    follows it changed (its actual next token's probability depends on that token).
+    ``next_id`` is the document's token after ``ids`` (None at the end of the document).
     """
     from transformers import DynamicCache
 
     parameter = next(model.parameters())
     device = parameter.device
     reuse = max(0, min(reuse, len(ids) - 1)) if prefix is not None else 0
+    if reuse > 0 and prefix is not None and prefix.following(reuse - 1) != ids[reuse]:
+        reuse -= 1
     new_ids = ids[reuse:]
     kwargs: dict[str, Any] = {"use_cache": reuse > 0, "logits_to_keep": 1}
     layer_count = int(model.config.get_text_config().num_hidden_layers)
@@ -446,8 +463,13 @@ def run_capture(
             ):
                 hooks.append(module.register_forward_pre_hook(pre_hook))
     try:
-        with torch.inference_mode(), recording(recorder):
-            model(input_ids=input_ids, **kwargs)
+        with (
+            torch.inference_mode(),
+            recording(recorder),
+            final_hidden_states(model) as hidden_states,
+        ):
+            output = model(input_ids=input_ids, **kwargs)
+            predictions = _predictions(model, output, hidden_states, ids, reuse, prefix, next_id)
     finally:
         for hook in hooks:
             hook.remove()
@@ -481,5 +503,31 @@ def run_capture(
         scale=torch.tensor([recorder.scales[i] for i in layers], dtype=torch.float32),
         sliding_window=[recorder.windows[i] for i in layers],
         recomputed=len(new_ids),
+        predictions=predictions,
+        next_id=next_id,
         prefix_totals=(prefix.norm_totals, reuse) if prefix is not None and reuse > 0 else None,
     )
+
+
+def _predictions(
+    model: Any,
+    output: Any,
+    hidden_states: list[torch.Tensor],
+    ids: list[int],
+    reuse: int,
+    prefix: CapturedWindow | None,
+    next_id: int | None,
+) -> Predictions | None:
+    """The predictions of the window: the prefix's first ``reuse`` rows, then those of this pass."""
+    if not hidden_states or (reuse > 0 and (prefix is None or prefix.predictions is None)):
+        return None
+    hidden = hidden_states[-1][0]  # (m, hidden): this pass's rows
+    if hidden.dim() != 2 or hidden.shape[0] != len(ids) - reuse or not has_head(model, hidden):
+        return None
+    if not check_last_row(model, hidden, getattr(output, "logits", None)):
+        return None
+    following = [*ids[reuse + 1 :], NO_NEXT if next_id is None else next_id]
+    computed = predict(model, hidden, following)
+    if reuse > 0 and prefix is not None and prefix.predictions is not None:
+        return concatenate([prefix.predictions.rows(0, reuse), computed])
+    return computed

@@ -203,9 +203,14 @@ def run_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quoted(text: str) -> str:
+    return f"'{text}'"
+
+
 def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
-    """The answer for people: tokens by label (with the word they are a piece of) at the Ln:Col an
-    editor shows."""
+    """The answer for people: what the model predicted after the token, then tokens by label (with
+    the word they are a piece of) at the Ln:Col an editor shows."""
+    from .results import prediction_sentence, surprisal_sentence
     from .tokens import enclosing_word
 
     doc, lines = analysis.document, analysis.lines
@@ -222,6 +227,12 @@ def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
         f"{analysis.token_count} tokens, {len(analysis.windows)} window(s))",
         f"{'weight':>8}  {'line:col':>9}  token",
     ]
+    for sentence in (
+        prediction_sentence(result.get("prediction"), _quoted),
+        surprisal_sentence(result.get("surprisal"), _quoted(result["token"]["label"])),
+    ):
+        if sentence:
+            out.insert(len(out) - 1, sentence + ".")
     for target in result["targets"]:
         where = editor_position(lines, doc.starts[target["index"]], tab_size)
         out.append(f"{target['weight'] * 100:7.2f}%  {where:>9}  {shown(target['index'])}")

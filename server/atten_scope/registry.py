@@ -212,6 +212,14 @@ VIEWS: dict[str, View] = {
             heavy=True,
         ),
         View(
+            "surprise",
+            "attenScope/surprise",
+            "Surprise",
+            "How much each token surprised the model given the text before it (-log2 p, in bits).",
+            options=("rows",),
+            cost="none: read from the analysis",
+        ),
+        View(
             "heads",
             "attenScope/heads",
             "Model view",

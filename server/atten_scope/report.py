@@ -8,6 +8,9 @@ report's direction (``links.links``, computed row block by row block, about as c
 attention of the analysis itself) as two base64 arrays, targets (int32) and weights (float32),
 n x TOP each. A streamed aggregate (rollout) costs every earlier row per row, so only the focus
 token's links are computed, and the page says so on hover elsewhere.
+
+A hover also shows what the model predicted after the token and the token's own surprisal, from
+the analysis's predictions (``_prediction``: 48 bytes a token, the predicted ids' labels once each).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .links import links, vector_links
 from .options import ViewOptions, ViewQuery, settings_line
 from .progress import ReportProgress, ignore_progress
 from .results import view_result
-from .tokens import label
+from .tokens import id_label, label
 
 TOP = 20  # links per token in the page
 BINS = 512  # cells a side of the heatmap overview (the editor's asks for what its canvas shows)
@@ -69,6 +72,7 @@ canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; he
 <main><div id="view"><div id="gutter" aria-hidden="true"></div><div id="code"></div></div>
 <div id="side">
 <h3><span id="heading"></span> <code id="focus-text"></code> <span class="note" id="focus-line"></span></h3>
+<div id="prediction"></div><div class="note" id="surprisal"></div>
 <div class="note" id="help">Hover a token to show its links; click to pin it (click again to release).</div>
 <table id="sources"><thead><tr><th>token</th><th>line</th><th class="w">weight</th></tr></thead><tbody></tbody></table>
 <div class="note" id="empty"></div>
@@ -103,6 +107,42 @@ canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; he
   for (var n = 1; n <= D.lineCount; n++) { numbers.push(String(n)); }
   text("gutter", numbers.join("\\n"));
   function shown(i) { return Object.prototype.hasOwnProperty.call(D.labels, i) ? D.labels[i] : D.texts[i]; }
+  // What the model predicted after each token (results.prediction_sentence, with the same percentages).
+  var P = D.prediction, PK = P ? P.k : 0;
+  var ptop = P ? new Int32Array(bytes(P.top).buffer) : null;
+  var pprob = P ? new Float32Array(bytes(P.probs).buffer) : null;
+  var pnext = P ? new Float32Array(bytes(P.next).buffer) : null;
+  var prank = P ? new Int32Array(bytes(P.rank).buffer) : null;
+  function pct(p) {
+    var v = 100 * p;
+    if (v >= 9.95) { return v.toFixed(0) + "%%"; }
+    if (v >= 0.995) { return v.toFixed(1) + "%%"; }
+    if (v <= 0) { return "0%%"; }
+    return (v >= 1e-4 ? String(Number(v.toPrecision(2))) : v.toExponential(1)) + "%%";
+  }
+  function predicted(i) {
+    if (!P) { return ""; }
+    var names = [];
+    for (var r = 0; r < PK && ptop[i * PK + r] >= 0; r++) {
+      // The actual next token by its label in the file (a piece of a character shows the character).
+      var name = prank[i] === r + 1 ? shown(i + 1) : P.vocab[ptop[i * PK + r]];
+      names.push([name, pct(pprob[i * PK + r])]);
+    }
+    if (!names.length) { return ""; }
+    var line = "Predicts \u201c" + names[0][0] + "\u201d (" + names[0][1] + ")";
+    if (names.length > 1) {
+      line += ", then " + names.slice(1).map(function (x) { return "\u201c" + x[0] + "\u201d " + x[1]; }).join(", ");
+    }
+    if (prank[i] <= 0) { return line + "; nothing follows (end of the file)."; }
+    var actual = pct(Math.exp(pnext[i]));
+    return line + "; actual next \u201c" + shown(i + 1) + "\u201d: rank " + prank[i] + " (" + actual + ").";
+  }
+  function surprised(i) {
+    if (!P || i === 0 || !isFinite(pnext[i - 1])) { return ""; }
+    var p = Math.exp(pnext[i - 1]);
+    return "Surprisal " + (-pnext[i - 1] / Math.LN2).toFixed(1) + " bits: the model gave it " + pct(p) +
+      " after the text before it.";
+  }
   var tinted = [], focus = -1, pinned = false;
   var body = document.querySelector("#sources tbody");
   function paint(i) {
@@ -112,6 +152,7 @@ canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; he
     focus = i;
     spans[i].classList.add("focus");
     text("focus-text", shown(i)); text("focus-line", "line " + (lines[i] + 1));
+    text("prediction", predicted(i)); text("surprisal", surprised(i));
     body.textContent = "";
     var row = [], base = i * K;
     var computed = D.computed === null || D.computed[i];
@@ -289,6 +330,27 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _prediction(analysis: Analysis) -> dict[str, Any] | None:
+    """Every token's predictions for the page: ``top`` (n x k int32) indexes ``vocab``, the labels of
+    the predicted ids (``tokens.id_label``), with ``probs`` (n x k float32); ``next`` the log-probability
+    of the actual next token (float32, NaN at the end) and ``rank`` its rank (int32, 0 at the end)."""
+    predicted = analysis.owned_predictions()
+    if predicted is None:
+        return None
+    ids = predicted.top_ids.numpy()
+    vocabulary, index = np.unique(ids[ids >= 0], return_inverse=True)
+    top = np.full(ids.shape, -1, dtype=np.int32)
+    top[ids >= 0] = index
+    return {
+        "k": int(ids.shape[1]),
+        "vocab": [id_label(analysis.document, int(i)) for i in vocabulary],
+        "top": _base64(top, "<i4"),
+        "probs": _base64(predicted.top_probs.numpy(), "<f4"),
+        "next": _base64(predicted.next_logprob.numpy(), "<f4"),
+        "rank": _base64(predicted.next_rank.numpy(), "<i4"),
+    }
+
+
 def _ordinal(number: int) -> str:
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
@@ -333,6 +395,7 @@ def build_report(
         "notComputed": f"The {options.aggregate} aggregate costs every earlier row per token: only the token "
         "the report was written for is shown. Run the report at another token with --at.",
         "heatmap": _heatmap(analysis, options, progress),
+        "prediction": _prediction(analysis),
     }
     return _PAGE % {"title": html.escape(title), "data": _json_for_script(data)}
 

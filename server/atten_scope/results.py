@@ -21,7 +21,7 @@ from .heatmap import Pooled, encode_log16, overview_row_bins, overview_seconds, 
 from .neuron import neuron_pair, top_source
 from .options import ViewOptions, ViewQuery
 from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
-from .tokens import label
+from .tokens import id_label, label
 from .views import attention_vector, head_vectors
 
 ResultBuilder = Callable[[Analysis, ViewQuery], dict[str, Any]]
@@ -81,6 +81,83 @@ def analyze_json(analysis: Analysis, uri: str, version: int | None) -> dict[str,
     }
 
 
+def _id_text(analysis: Analysis, token_id: int, following: int | None) -> str:
+    """The label of a predicted id: the document's label of the next token when it is that token
+    (a piece of a character shows the character), else the vocabulary's (``tokens.Vocabulary``)."""
+    doc = analysis.document
+    if following is not None and following < len(doc) and doc.ids[following] == token_id:
+        return label(doc, following)
+    return id_label(doc, token_id)
+
+
+def prediction_json(analysis: Analysis, token: int) -> dict[str, Any] | None:
+    """What the model predicted after ``token`` (docs/PROTOCOL.md): ``top``, its first choices with
+    their probabilities p_i(v), and ``actual``, the token that follows with p_i(x_{i+1}) and its
+    rank (null after the document's last token); null when the model keeps no predictions."""
+    predicted = analysis.prediction(token)
+    if predicted is None:
+        return None
+    following = token + 1
+    top = [
+        {"id": token_id, "text": _id_text(analysis, token_id, following), "probability": probability}
+        for token_id, probability in predicted.top
+    ]
+    actual = None
+    if predicted.next_id is not None and math.isfinite(predicted.next_logprob):
+        actual = {
+            "id": predicted.next_id,
+            "text": _id_text(analysis, predicted.next_id, following),
+            "probability": math.exp(predicted.next_logprob),
+            "rank": predicted.next_rank,
+        }
+    return {"top": top, "actual": actual}
+
+
+def percent(probability: float) -> str:
+    """A probability as a percentage with two significant digits at most: 62%, 7.5%, 0.71%, 0.0031%."""
+    value = 100.0 * probability
+    if value >= 9.95:
+        return f"{value:.0f}%"
+    if value >= 0.995:
+        return f"{value:.1f}%"
+    if value <= 0:
+        return "0%"
+    return f"{value:.2g}%" if value >= 1e-4 else f"{value:.1e}%"
+
+
+def prediction_sentence(prediction: dict[str, Any] | None, quote: Callable[[str], str]) -> str | None:
+    """``Predicts `all` (62%), then `(` 11%, …; actual next `all`: rank 1 (62%)`` from a ``prediction``
+    (``prediction_json``), with token labels shown by ``quote``; None when there is none."""
+    if not prediction or not prediction.get("top"):
+        return None
+    top = prediction["top"]
+    line = f"Predicts {quote(top[0]['text'])} ({percent(top[0]['probability'])})"
+    if len(top) > 1:
+        line += ", then " + ", ".join(f"{quote(t['text'])} {percent(t['probability'])}" for t in top[1:])
+    actual = prediction.get("actual")
+    if actual is None:
+        return line + "; nothing follows (end of the file)"
+    return line + f"; actual next {quote(actual['text'])}: rank {actual['rank']} ({percent(actual['probability'])})"
+
+
+def surprisal_sentence(surprisal: dict[str, Any] | None, shown: str) -> str | None:
+    """``Surprisal 7.2 bits: the model gave `send` 0.7% after the text before it`` (``surprisal_json``;
+    the colour of the surprise heat), or None for the first token."""
+    if not surprisal:
+        return None
+    bits, probability = surprisal["bits"], surprisal["probability"]
+    return f"Surprisal {bits:.1f} bits: the model gave {shown} {percent(probability)} after the text before it"
+
+
+def surprisal_json(analysis: Analysis, token: int) -> dict[str, Any] | None:
+    """How much ``token`` surprised the model given the text before it: s = -log2 p(x_i | x_<i) bits
+    and p; null for the first token and where no prediction was kept."""
+    bits = float(analysis.surprisal_bits()[token])
+    if not math.isfinite(bits):
+        return None
+    return {"bits": bits, "probability": 2.0**-bits}
+
+
 def attention_json(analysis: Analysis, token: int, options: ViewOptions, version: int | None = None) -> dict[str, Any]:
     began = time.perf_counter()
     weights = attention_vector(analysis, token, options)
@@ -93,6 +170,8 @@ def attention_json(analysis: Analysis, token: int, options: ViewOptions, version
     return {
         "version": version,
         "token": token_json(analysis, token),
+        "prediction": prediction_json(analysis, token),
+        "surprisal": surprisal_json(analysis, token),
         "targets": targets,
         "lines": lines,
         "settings": options.to_json(),
@@ -299,6 +378,34 @@ def neuron_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
         "lse": pair.lse,
         "weight": pair.weight,
         "allowed": pair.allowed,
+    }
+
+
+SURPRISE_DECIMALS = 3  # bits are sent rounded to a thousandth of a bit
+
+
+@result_of("surprise")
+def surprise_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    """Per token of ``rows`` (all analysed tokens when absent): its surprisal given the text before it,
+    s_i = -log2 p(x_i | x_<i) bits (null for the first token), and its range as four numbers
+    (start line, start character, end line, end character), flat: docs/PROTOCOL.md."""
+    began = time.perf_counter()
+    start, end = token_span(query.params.get("rows"), analysis.token_count, "rows")
+    bits = analysis.surprisal_bits()[start:end]
+    doc, lines = analysis.document, analysis.lines
+    ranges: list[int] = []
+    for index in range(start, end):
+        span = lines.range(doc.starts[index], doc.ends[index])
+        ranges += [span.start.line, span.start.character, span.end.line, span.end.character]
+    return {
+        "version": query.version,
+        "tokens": analysis.token_count,
+        "start": start,
+        "end": end,
+        "unit": "bits",
+        "bits": [round(float(b), SURPRISE_DECIMALS) if math.isfinite(b) else None for b in bits],
+        "ranges": ranges,
+        "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
     }
 
 

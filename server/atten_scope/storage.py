@@ -37,9 +37,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import prediction
 from .capture import GRAM_CHECKPOINT, CapturedWindow
 from .embedded import cache_root
 from .errors import DocumentError
+from .prediction import Predictions
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,20 @@ _MB = 1 << 20
 # Kept free on the cache file's disk beyond what is spilled, so spilling never fills it up.
 DISK_RESERVE = 512 * _MB
 _SPILLED = ("query", "key", "value", "lse", "value_norm", "gram")
+_PREDICTED = ("top_ids", "top_probs", "next_logprob", "next_rank")
+
+
+def _spilled_tensors(win: CapturedWindow) -> dict[str, torch.Tensor]:
+    """The tensors a spill writes: the captured state and the predictions (``predictions.<name>``)."""
+    tensors = {name: getattr(win, name) for name in _SPILLED}
+    if win.predictions is not None:
+        tensors.update({f"predictions.{name}": getattr(win.predictions, name) for name in _PREDICTED})
+    return tensors
+
+
+def _replace(win: CapturedWindow, key: str, tensor: torch.Tensor) -> None:
+    owner, _, name = key.rpartition(".")
+    setattr(win.predictions if owner else win, name, tensor)
 
 
 @dataclass(frozen=True)
@@ -62,17 +78,20 @@ class WindowShape:
     element_size: int = 4  # of the captured q, k, v (float32 on the CPU)
 
     def window_bytes(self, tokens: int, compact: bool) -> int:
-        """Bytes of a window of ``tokens``: q, k, v, lse, value norms and its Gram checkpoints."""
+        """Bytes of a window of ``tokens``: q, k, v, lse, value norms, its Gram checkpoints and its
+        predictions (``Predictions.bytes_per_token``)."""
         qkv = self.layers * (self.heads + 2 * self.kv_heads) * self.head_dim
         size = min(self.element_size, COMPACT_DTYPE.itemsize) if compact else self.element_size
         rows = self.layers * self.heads * 4 * 2  # lse and value norms, float32
         checkpoints = tokens // GRAM_CHECKPOINT + 1
         gram = self.layers * self.kv_heads * self.head_dim**2 * 8  # float64
-        return tokens * (qkv * size + rows) + checkpoints * gram
+        return tokens * (qkv * size + rows + Predictions.bytes_per_token()) + checkpoints * gram
 
     def capture_bytes(self, tokens: int) -> int:
-        """Peak bytes while a window of ``tokens`` is captured: its buffers, then its compact copy."""
-        return self.window_bytes(tokens, compact=False) + self.window_bytes(tokens, compact=True)
+        """Peak bytes while a window of ``tokens`` is captured: its buffers, with first the LM head's
+        block of logits (``prediction.PEAK_BYTES``, after the pass) and then its compact copy."""
+        transient = max(self.window_bytes(tokens, compact=True), prediction.PEAK_BYTES)
+        return self.window_bytes(tokens, compact=False) + transient
 
 
 def compact(win: CapturedWindow) -> None:
@@ -108,7 +127,7 @@ def spill(win: CapturedWindow, directory: Path) -> None:
     if is_spilled(win) or win.query.device.type != "cpu":
         return
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {name: getattr(win, name).contiguous() for name in _SPILLED}
+    tensors = {name: tensor.contiguous() for name, tensor in _spilled_tensors(win).items()}
     handle, name = tempfile.mkstemp(prefix="window-", suffix=".bin", dir=directory)
     path = Path(name)
     layout: list[tuple[str, int, torch.dtype, tuple[int, ...]]] = []
@@ -127,7 +146,7 @@ def spill(win: CapturedWindow, directory: Path) -> None:
         path.unlink(missing_ok=True)
         raise
     for key, tensor in mapped.items():
-        setattr(win, key, tensor)
+        _replace(win, key, tensor)
     win._atten_scope_spill = path  # type: ignore[attr-defined]
     if os.name == "posix":
         path.unlink(missing_ok=True)  # the maps keep the data; the space returns when they go

@@ -32,6 +32,8 @@ class TokenizedDocument:
     # emoji): index -> [start, end) of the whole characters their bytes touch.
     fragments: dict[int, tuple[int, int]] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)  # special tokens: the tokenizer's name for them
+    # Labels of any vocabulary id (the tokens a model predicts), from the tokenizer that made ``ids``.
+    vocabulary: Vocabulary | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -176,7 +178,14 @@ def tokenize(tokenizer: Any, text: str) -> TokenizedDocument:
     if starts and not special[0] and starts[0] != 0:
         starts[0] = 0
     return TokenizedDocument(
-        text=text, ids=ids, starts=starts, ends=ends, special=special, fragments=fragments, names=names
+        text=text,
+        ids=ids,
+        starts=starts,
+        ends=ends,
+        special=special,
+        fragments=fragments,
+        names=names,
+        vocabulary=vocabulary_of(tokenizer),
     )
 
 
@@ -263,3 +272,68 @@ def enclosing_word(doc: TokenizedDocument, index: int) -> str | None:
 
 def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
+
+
+_BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+
+
+class Vocabulary:
+    """Labels of vocabulary ids, for tokens that are not in the document (what a model predicts).
+
+    A piece is shown like a document token (``visible`` of its text, a special token by its name);
+    a piece that holds only part of a character's bytes, whose character cannot be known without
+    the pieces around it, by its bytes: ``⟨E6 8A⟩ (part)``.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._special = set(getattr(tokenizer, "all_special_ids", []) or [])
+        self._labels: dict[int, str] = {}
+
+    def label(self, token_id: int) -> str:
+        found = self._labels.get(token_id)
+        if found is None:
+            found = self._labels[token_id] = self._label(token_id)
+        return found
+
+    def _label(self, token_id: int) -> str:
+        name = self._tokenizer.convert_ids_to_tokens(token_id)
+        if token_id in self._special and name is not None:
+            return str(name)
+        pieces = _token_bytes(self._tokenizer, [token_id])
+        if pieces is not None:
+            raw = pieces[0]
+        elif name is not None and _BYTE_PIECE.fullmatch(str(name)):
+            raw = bytes([int(str(name)[3:5], 16)])
+        else:
+            return visible(self._tokenizer.decode([token_id], clean_up_tokenization_spaces=False))
+        for whole in range(len(raw), -1, -1):  # the longest prefix of whole characters
+            try:
+                text = raw[:whole].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if whole == len(raw):
+                return visible(text)
+            rest = "\u27e8" + " ".join(f"{b:02X}" for b in raw[whole:]) + "\u27e9"
+            return (visible(text) if text else "") + rest + PART
+        return PART.strip()  # pragma: no cover - the empty prefix always decodes
+
+
+def vocabulary_of(tokenizer: Any) -> Vocabulary:
+    """The tokenizer's ``Vocabulary``, made once per tokenizer."""
+    found = getattr(tokenizer, "_atten_scope_vocabulary", None)
+    if isinstance(found, Vocabulary):
+        return found
+    vocabulary = Vocabulary(tokenizer)
+    try:
+        tokenizer._atten_scope_vocabulary = vocabulary
+    except AttributeError:  # pragma: no cover - a tokenizer that takes no attributes
+        pass
+    return vocabulary
+
+
+def id_label(doc: TokenizedDocument, token_id: int) -> str:
+    """What a reader is shown for a vocabulary id (a predicted token), by ``Vocabulary.label``."""
+    if doc.vocabulary is None:
+        return f"\u27e8id {token_id}\u27e9"
+    return doc.vocabulary.label(token_id)

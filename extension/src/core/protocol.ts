@@ -58,6 +58,7 @@ export const Methods = {
   heatmapTile: 'attenScope/heatmapTile',
   heads: 'attenScope/heads',
   neuron: 'attenScope/neuron',
+  surprise: 'attenScope/surprise',
   status: 'attenScope/status',
 } as const;
 
@@ -151,15 +152,46 @@ export interface Faithfulness {
   model: string;
 }
 
+/** What the model predicted after a token (docs/PROTOCOL.md); texts are labels. */
+export interface Prediction {
+  top: { id?: number; text: string; probability: number }[];
+  /** null: the document's last token, which nothing follows */
+  actual: { id?: number; text: string; probability: number; rank: number } | null;
+}
+
 export interface AttentionResult {
   version: number;
   token: TokenRef;
+  /** null: the server keeps no predictions for this model; absent: a server that does not send them */
+  prediction?: Prediction | null;
+  /** -log2 p of the token given the text before it; null for the first token */
+  surprisal?: { bits: number; probability: number } | null;
   targets: Target[];
   lines: LineWeight[];
   settings?: Record<string, unknown>;
   elapsedMs?: number;
   /** null: this model or view was not measured; absent: a server that does not report it */
   faithfulness?: Faithfulness | null;
+}
+
+export interface SurpriseParams {
+  textDocument: TextDocumentIdentifier;
+  /** [start, end) token indices; all analysed tokens when absent */
+  rows?: [number, number];
+}
+
+/** attenScope/surprise: per token of [start, end), its surprisal in bits and its range as 4 numbers. */
+export interface SurpriseResult {
+  version: number;
+  tokens: number;
+  start: number;
+  end: number;
+  unit: 'bits';
+  /** null: the first token of the document */
+  bits: (number | null)[];
+  /** flat: start line, start character, end line, end character per token */
+  ranges: number[];
+  elapsedMs?: number;
 }
 
 export interface HeatmapParams {

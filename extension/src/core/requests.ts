@@ -19,6 +19,8 @@ import {
   type HeatmapTileParams,
   type NeuronParams,
   type NeuronResult,
+  type SurpriseParams,
+  type SurpriseResult,
 } from './protocol';
 
 export const Requests = {
@@ -28,6 +30,7 @@ export const Requests = {
   heatmapTile: new RequestType<HeatmapTileParams, HeatmapResult, void>(Methods.heatmapTile),
   heads: new RequestType<HeadsParams, HeadsResult, void>(Methods.heads),
   neuron: new RequestType<NeuronParams, NeuronResult, void>(Methods.neuron),
+  surprise: new RequestType<SurpriseParams, SurpriseResult, void>(Methods.surprise),
 } as const;
 
 interface Policy {
@@ -48,6 +51,7 @@ export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.attention]: { timeoutMs: 15_000, what: 'The attention request' },
   [Methods.heads]: { timeoutMs: 30_000, what: 'The model view request' },
   [Methods.neuron]: { timeoutMs: 15_000, what: 'The neuron view request' },
+  [Methods.surprise]: { timeoutMs: 15_000, what: 'The surprise request' },
   [Methods.heatmap]: { timeoutMs: 120_000, what: 'The heatmap request' },
   [Methods.heatmapTile]: { timeoutMs: 60_000, what: 'The heatmap tile request' },
 };

@@ -31,7 +31,12 @@ export interface Settings {
   trustRemoteCode: boolean;
   cacheDocuments: number;
   memoryBudgetMB: number;
+  /** what the tints and the gutter show: the cursor token's attention, or every token's surprisal */
+  heatMode: HeatMode;
 }
+
+export const HEAT_MODES = ['attention', 'surprise'] as const;
+export type HeatMode = (typeof HEAT_MODES)[number];
 
 export type SettingKey = keyof Settings;
 
@@ -57,6 +62,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   trustRemoteCode: false,
   cacheDocuments: LIMITS.cacheDocuments.default,
   memoryBudgetMB: LIMITS.memoryBudgetMB.default,
+  heatMode: 'attention',
 });
 
 export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
@@ -65,7 +71,7 @@ export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
 export const RESTRICTED_KEYS: readonly SettingKey[] = ['model', 'pythonPath', 'trustRemoteCode'];
 
 /** Settings that the server never sees (the extension uses them itself). */
-const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze'];
+const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze', 'heatMode'];
 
 /** The shape of `WorkspaceConfiguration.inspect()` for one key, as plain data. */
 export interface InspectedValue {
@@ -146,6 +152,8 @@ function validate(key: SettingKey, value: unknown, names: KnownNames): unknown {
       return typeof value === 'string' && names.aggregates.includes(value) ? value : undefined;
     case 'direction':
       return DIRECTIONS.includes(value as Direction) ? value : undefined;
+    case 'heatMode':
+      return HEAT_MODES.includes(value as HeatMode) ? value : undefined;
     case 'layers':
     case 'heads':
       return normalizeIndexSelection(value);
@@ -208,7 +216,7 @@ export function resolveSettings(inspected: Inspected, trusted: boolean, names: K
 }
 
 /** View choices the user made through the pickers; they override the configuration until it changes. */
-export type ViewOverrides = Partial<Pick<Settings, 'refinement' | 'aggregate' | 'layers' | 'heads' | 'direction'>>;
+export type ViewOverrides = Partial<Pick<Settings, 'refinement' | 'aggregate' | 'layers' | 'heads' | 'direction' | 'heatMode'>>;
 
 export function applyOverrides(settings: Settings, overrides: ViewOverrides, names: KnownNames = BUILTIN_NAMES): Settings {
   const merged: Settings = { ...settings };

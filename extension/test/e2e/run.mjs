@@ -34,6 +34,7 @@ const CHROMIUM_ARGS = [
 ];
 const CMD_ANALYZE = 'Atten-Scope: Analyze File';
 const CMD_HEATMAP = 'Atten-Scope: Show Heatmap';
+const CMD_HEAT_MODE = 'Atten-Scope: Toggle Heat Mode (Attention / Surprise)';
 const SAMPLE_NAME = 'sample.py';
 // Line texts in the sample file that the test looks up on screen (keep in sync with SAMPLE).
 const SAMPLE = [
@@ -711,6 +712,9 @@ async function trustedScenario(opts) {
       const rows = await card.locator('table tr').count();
       const weights = flat.match(/\b0?\.\d{2,}\b|\b\d{1,3}(\.\d+)?\s?%/g) || [];
       assert(rows >= 2 || weights.length >= 2, `hover card has no sources table or weights: "${flat.slice(0, 300)}"`);
+      // It opens with what the model predicted after the token, then what the token drew on.
+      assert(/Predicts .+ \(\d[\d.e+-]*%\).*; actual next .+: rank \d+/.test(flat), `hover card has no prediction: "${flat.slice(0, 300)}"`);
+      assert(flat.indexOf('Predicts') < flat.indexOf('Drew on:'), `hover card does not put the prediction before "Drew on:": "${flat.slice(0, 300)}"`);
       await screenshot(page, 'hover');
       return `${rows} table rows, ${weights.length} weights; "${flat.slice(0, 160)}"`;
     }, [analysed]);
@@ -787,6 +791,35 @@ async function trustedScenario(opts) {
       }
       return `${st.gutter} lines with a heat icon`;
     }, [`${P}: moving the cursor paints tint decorations`]);
+    await check(`${P}: "${CMD_HEAT_MODE}" paints every token by its surprisal, the gutter by line, and back`, async () => {
+      await page.mouse.move(5, 5);
+      await page.keyboard.press('Escape');
+      const attention = await tintState(editor);
+      await runCommand(page, CMD_HEAT_MODE);
+      let surprise = attention;
+      await waitFor('surprise tints on most tokens', async () => {
+        surprise = await tintState(editor);
+        return surprise.tinted >= 30 && surprise.tinted > attention.tinted && surprise.gutter > 0;
+      }, { timeout: 30000, interval: 500 });
+      const items = await extensionStatus(page);
+      assert(items.some((it) => /surprise/.test(it.text)), `the status bar does not say surprise: ${JSON.stringify(items.map((it) => it.text))}`);
+      const { text } = await hoverCard(page, editor, 'return head + label + str(total)', 'label');
+      const flat = text.replace(/\s+/g, ' ');
+      assert(/surprisal \d+\.\d bits: the model gave the actual token/.test(flat) && /3\.2 bits a step/.test(flat),
+        `the hover does not explain the surprise colour: "${flat.slice(0, 300)}"`);
+      await page.mouse.move(5, 5);
+      await page.keyboard.press('Escape');
+      await screenshot(page, 'surprise');
+      await runCommand(page, CMD_HEAT_MODE);
+      const r = await tokenRect(editor, 'total += len(item)', 'item');
+      await page.mouse.click(r.cx, r.cy);
+      let back = surprise;
+      await waitFor('attention tints again', async () => {
+        back = await tintState(editor);
+        return back.tinted > 0 && back.sig !== surprise.sig;
+      }, { timeout: 30000, interval: 500 });
+      return `${surprise.tinted} tinted ranges in ${surprise.colours.length} colours, ${surprise.gutter} gutter lines (attention: ${attention.tinted}, back to ${back.tinted})`;
+    }, [`${P}: the gutter shows line heat`]);
     await check(`${P}: "${CMD_HEATMAP}" draws the heatmap canvas in a webview`, async () => {
       const r = await tokenRect(editor, 'total = 0', 'total');
       await page.mouse.click(r.cx, r.cy);

@@ -1,4 +1,5 @@
-"""The hover card: a token, where its attention goes, and the settings used, as safe Markdown."""
+"""The hover card: a token, what the model predicted after it, where its attention goes, and the
+settings used, as safe Markdown."""
 
 from __future__ import annotations
 
@@ -48,17 +49,26 @@ def hover_markdown(
 ) -> str:
     """Markdown for an ``attenScope/attention`` result (only numbers and code spans carry data).
 
-    Tokens are shown by their labels; ``words`` names the word a token is a piece of (``il`` in
-    ``nil``). The faithfulness line comes right under the heading, so it is seen without scrolling.
+    It opens with what the model predicted after the token and how surprising the token itself
+    was, then the attention. Tokens are shown by their labels; ``words`` names the word a token is
+    a piece of (``il`` in ``nil``). The faithfulness line comes right above the table, so it is seen
+    without scrolling.
     """
     words = words or {}
     token = attention["token"]
     settings = attention.get("settings", {})
     line = token["range"]["start"]["line"] + 1
-    heading = "attends to" if settings.get("direction") == "attendsTo" else "is attended by"
-    out = [f"**Atten-Scope** \u2014 {_shown(token, words)} (line {line}) {heading}:", ""]
-    if settings.get("direction") == "attendsTo":
+    attends = settings.get("direction") == "attendsTo"
+    out = [f"**Atten-Scope** \u2014 {_shown(token, words)} (line {line})", ""]
+    for extra in (
+        results.prediction_sentence(attention.get("prediction"), code_span),
+        results.surprisal_sentence(attention.get("surprisal"), code_span(token.get("label", token["text"]))),
+    ):
+        if extra:
+            out += [extra, ""]
+    if attends:
         out += [f"*{faithfulness_line(attention.get('faithfulness'))}*", ""]
+    out += ["Drew on:" if attends else "Is attended by:", ""]
     targets = attention.get("targets", [])[:rows]
     if targets:
         out += ["| token | line | weight |", "| :-- | --: | --: |"]
