@@ -198,7 +198,7 @@ export class ServerClient implements vscode.Disposable {
     const managed = this.setup.managedPython();
     if (useManaged(interpreter.source, check.ok, managed !== undefined) && managed) {
       // Nothing the user chose has the server: the environment that Set Up created runs it.
-      this.log.info(`${interpreter.command.join(' ')} cannot run the server (${check.ok ? '' : check.reason}); using the environment of Set Up Atten-Scope: ${managed}`);
+      this.log.info(`${interpreter.command.join(' ')} cannot run the server; using the environment of Set Up Atten-Scope: ${managed}`);
       interpreter = { command: [managed], source: 'managed' };
       check = await checkInterpreter(interpreter, cwd, env);
     }
@@ -325,7 +325,7 @@ export class ServerClient implements vscode.Disposable {
       case 'missingModule':
         return `The Python package "${SERVER_MODULE}" is not installed in ${detail}. Run "Atten-Scope: Set Up Atten-Scope" to install the server in an environment of its own, or set attenScope.pythonPath to a Python that has it.`;
       case 'unsupported':
-        return detail;
+        return `${detail} Install a newer Python and run "Atten-Scope: Set Up Atten-Scope", or set attenScope.pythonPath to a Python ${MIN_PYTHON.join('.')}+ interpreter that has the server.`;
       default:
         return `Atten-Scope could not check the Python interpreter "${exe}": ${detail.split(/\r?\n/).pop() ?? detail}`;
     }

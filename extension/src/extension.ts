@@ -188,6 +188,11 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(Commands.showLogs, () => log.show(true)),
     vscode.commands.registerCommand(Commands.setUp, async () => {
       const began = Date.now();
+      if (client.interpreterSource === 'managed' && client.state !== 'stopped') {
+        // Set Up builds the environment afresh: the server must not run from it meanwhile.
+        analyzer.cancelAll();
+        await client.stop();
+      }
       if (!(await setup.setUp())) {
         return;
       }
