@@ -57,7 +57,7 @@ function main() {
       filter: (p) => !/(__pycache__|\.egg-info|\.pyc$)/.test(p),
     });
     const dist = path.join(src, 'dist');
-    const r = spawnSync(python, ['-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--quiet', '-w', dist, src], {
+    const r = spawnSync(python, ['-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '--quiet', '-w', dist, src], {
       stdio: 'inherit',
       env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' },
     });

@@ -1153,7 +1153,7 @@ async function setupScenario(opts) {
       let added = '';
       await waitFor('the restart in the log', async () => {
         added = logText().split('\n').slice(before - 1).join('\n');
-        return /The server stopped\./.test(added) && /Server protocol/.test(added);
+        return /Server protocol/.test(added);
       }, { timeout: 120000, interval: 1000 });
       const errors = added.split('\n').filter((l) => /\[error\]|\[Error/.test(l));
       assert(errors.length === 0, `the restart logged errors: ${errors.join(' | ')}`);
