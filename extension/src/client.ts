@@ -284,12 +284,13 @@ export class ServerClient implements vscode.Disposable {
 
   /** A managed environment older than the wheel this extension carries: offer to update it. */
   private async offerUpdate(client: LanguageClient, interpreter: Interpreter): Promise<void> {
-    if (interpreter.source !== 'managed') {
-      return;
-    }
     const running = client.initializeResult?.serverInfo?.version;
     const bundled = this.setup.bundled()?.version;
     if (!needsUpdate(running, bundled)) {
+      return;
+    }
+    if (interpreter.source !== 'managed') {
+      this.log.warn(`The server at ${interpreter.command.join(' ')} is version ${running}; this extension carries ${bundled}.`);
       return;
     }
     this.log.info(`The server in the managed environment is ${running}; this extension carries ${bundled}.`);
