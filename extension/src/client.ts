@@ -346,7 +346,7 @@ export class ServerClient implements vscode.Disposable {
         break;
       case 'Open Settings': {
         const open = settingsEditorCommand(vscode.env.remoteName, `${CONFIG_SECTION}.pythonPath`);
-        await vscode.commands.executeCommand(open.command, open.query);
+        await vscode.commands.executeCommand(open.command, open.args);
         break;
       }
       case 'Set Up Atten-Scope':

@@ -283,7 +283,7 @@ export class SetupService implements vscode.Disposable {
       await vscode.commands.executeCommand(Commands.setUp);
     } else if (choice === 'Open Settings') {
       const open = settingsEditorCommand(vscode.env.remoteName, `${CONFIG_SECTION}.setup.torch`);
-      await vscode.commands.executeCommand(open.command, open.query);
+      await vscode.commands.executeCommand(open.command, open.args);
     }
   }
 

@@ -99,8 +99,9 @@ export function isSupportedPython(version: string, [minMajor, minMinor]: [number
 /**
  * The command and argument that open the settings editor where `attenScope.pythonPath` (a
  * machine-overridable setting) can be set: in a remote window (SSH, containers, WSL, code-server)
- * machine settings live on the Remote tab, which the User tab does not show.
+ * machine settings live on the Remote tab, which the User tab does not show. The argument is an
+ * object: the remote command ignores a plain string query.
  */
-export function settingsEditorCommand(remoteName: string | undefined, query: string): { command: string; query: string } {
-  return { command: remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings', query };
+export function settingsEditorCommand(remoteName: string | undefined, query: string): { command: string; args: { query: string } } {
+  return { command: remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings', args: { query } };
 }

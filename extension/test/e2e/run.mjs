@@ -1105,9 +1105,27 @@ async function setupScenario(opts) {
       await screenshot(page, 'setup-missing');
       assert(buttons.some((b) => /Set Up Atten-Scope/.test(b)), `no "Set Up Atten-Scope" button: ${buttons.join(', ')}`);
       assert(!/pip install atten-scope/.test(note.text), `the message still suggests pip install atten-scope: ${note.text}`);
-      await clearNotifications(page);
+      run.missingToast = toast;
       return note.text;
     }, [opened]);
+    await check(`${P}: its "Open Settings" opens the Remote tab of the settings editor on attenScope.pythonPath`, async () => {
+      // code-server is a remote window: attenScope.pythonPath (machine-overridable) is set there.
+      await run.missingToast.locator('.monaco-button', { hasText: 'Open Settings' }).first().click({ timeout: 10000 });
+      const editorEl = page.locator('.settings-editor').first();
+      await editorEl.waitFor({ timeout: 30000 });
+      const selected = await waitFor('a selected settings tab', async () => {
+        const t = await page.locator('.settings-tabs-widget .action-label.checked, .settings-tabs-widget [aria-selected="true"], .settings-tabs-widget [aria-checked="true"]').allInnerTexts();
+        return t.map((x) => x.trim()).filter(Boolean).join(' | ') || false;
+      }, { timeout: 15000 });
+      const item = page.locator('.settings-editor .setting-item-contents', { hasText: 'attenScope.pythonPath' }).or(page.locator('.settings-editor .setting-item-contents', { hasText: 'Python Path' })).first();
+      await item.waitFor({ timeout: 15000 }).catch(() => {});
+      await screenshot(page, 'setup-open-settings');
+      assert(/Remote/i.test(selected) && !/^User$/i.test(selected), `the settings editor opened on "${selected}", not the Remote tab`);
+      assert(await item.isVisible(), 'the settings editor does not show attenScope.pythonPath');
+      await closeTab(page, 'Settings').catch(() => {});
+      await clearNotifications(page);
+      return `tab "${selected}"`;
+    }, [`${P}: Analyze File without the server says so and offers Set Up`]);
     await check(`${P}: "${CMD_SETUP}" from the palette installs the server, PyTorch and the models`, async () => {
       const s = Date.now();
       await runCommand(page, CMD_SETUP);

@@ -80,7 +80,13 @@ describe('versions and hints', () => {
 
 describe('settingsEditorCommand', () => {
   it('opens the Remote tab in a remote window, the user settings otherwise', () => {
-    expect(settingsEditorCommand('ssh-remote', 'attenScope.pythonPath')).toEqual({ command: 'workbench.action.openRemoteSettings', query: 'attenScope.pythonPath' });
-    expect(settingsEditorCommand(undefined, 'attenScope.pythonPath')).toEqual({ command: 'workbench.action.openSettings', query: 'attenScope.pythonPath' });
+    expect(settingsEditorCommand('ssh-remote', 'attenScope.pythonPath')).toEqual({
+      command: 'workbench.action.openRemoteSettings',
+      args: { query: 'attenScope.pythonPath' },
+    });
+    expect(settingsEditorCommand(undefined, 'attenScope.pythonPath')).toEqual({
+      command: 'workbench.action.openSettings',
+      args: { query: 'attenScope.pythonPath' },
+    });
   });
 });
