@@ -208,9 +208,8 @@ export function activate(context: vscode.ExtensionContext): void {
       if (client.interpreterSource === 'managed') {
         void vscode.window.showInformationMessage(`Atten-Scope is set up (in ${seconds} s): the server runs from its own environment. Run Analyze File on a file.`);
       } else {
-        void vscode.window.showInformationMessage(
-          `Atten-Scope is set up (in ${seconds} s), but the server still runs from ${client.interpreterCommand}, which has the server package; clear attenScope.pythonPath to use the new environment.`,
-        );
+        const why = client.interpreterSource === 'setting' ? ' (attenScope.pythonPath); clear that setting to use the new environment' : ', which has the server package';
+        void vscode.window.showInformationMessage(`Atten-Scope is set up (in ${seconds} s), but the server runs from ${client.interpreterCommand}${why}.`);
       }
     }),
     vscode.commands.registerCommand(Commands.statusMenu, () => statusMenu()),
