@@ -39,13 +39,18 @@ export class ServerUnavailableError extends Error {
 }
 
 /**
- * The language client, quiet about a server that exits because it was asked to: while a stop is
- * under way the library reports the closed connection as an error.
+ * The language client, quiet about a server that exits cleanly: the library logs every exit of the
+ * server process as an error, status 0 included, and while a stop is under way it reports the
+ * closed connection as an error too.
  */
 class AttenScopeLanguageClient extends LanguageClient {
   stopping = false;
 
   override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
+    if (message === 'Server process exited with code 0.') {
+      this.info('The server exited cleanly.', undefined, false);
+      return;
+    }
     if (this.stopping && message.startsWith('Connection to server got closed')) {
       this.info('The server stopped.', undefined, false);
       return;

@@ -245,7 +245,7 @@ export function pipActivity(line: string): string | undefined {
   if (!m) {
     return undefined;
   }
-  const rest = m[2].replace(/\s*\(.*$/, '').replace(/^.*[\\/]/, '');
+  const rest = m[2].replace(/^:\s*/, '').replace(/\s*\(.*$/, '').replace(/^.*[\\/]/, '');
   const text = `${m[1]} ${rest}`.trim();
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

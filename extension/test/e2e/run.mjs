@@ -1022,6 +1022,9 @@ async function makeSetupRun(label, opts, python3) {
   fs.mkdirSync(bin, { recursive: true });
   python3(path.join(bin, 'python3'));
   run.env.PATH = [bin, path.dirname(node24), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+  // The server would take the extension host's PATH from a login shell (system folders first, so
+  // this python3 would not be seen); VSCODE_CLI=1 makes it keep the environment it is given.
+  run.env.VSCODE_CLI = '1';
   for (const k of ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYENV_VERSION', 'CONDA_PREFIX']) delete run.env[k];
   return run;
 }

@@ -152,5 +152,6 @@ describe('pip output', () => {
     expect(pipActivity('Collecting torch==2.13.0')).toBe('Collecting torch==2.13.0');
     expect(pipActivity('  Downloading https://x/torch-2.13.0-cp311.whl (180 MB)')).toBe('Downloading torch-2.13.0-cp311.whl');
     expect(pipActivity('Requirement already satisfied: numpy')).toBeUndefined();
+    expect(pipActivity('Installing collected packages: urllib3, numpy')).toBe('Installing collected packages urllib3, numpy');
   });
 });
