@@ -46,8 +46,9 @@ test-extension: node_modules/.installed
 	npm run lint
 	npm run test:unit
 
-package: node_modules/.installed
-	npm run package
+# The .vsix carries the server's wheel (built offline with the environment's setuptools).
+package: $(STAMP) node_modules/.installed
+	ATTEN_SCOPE_BUILD_PYTHON=$(abspath $(PY)) npm run package
 
 test-e2e: $(STAMP) package e2e-setup
 	ATTEN_SCOPE_PYTHON=$(abspath $(PY)) node extension/test/e2e/run.mjs

@@ -51,7 +51,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['extension/esbuild.mjs', 'eslint.config.mjs'],
+    files: ['extension/esbuild.mjs', 'extension/bundle-python.mjs', 'eslint.config.mjs'],
     languageOptions: { globals: { ...globals.node } },
   },
 );

@@ -113,6 +113,16 @@ def test_windowed_analysis_and_owner(embedded: Any) -> None:
     assert matrix.shape == (60, 60)
 
 
+def test_progress_names_the_window_of_a_long_file(embedded: Any) -> None:
+    messages: list[str] = []
+    analysis = run_analysis(embedded, EXAMPLE, 64, progress=lambda _, message: messages.append(message))
+    count = len(analysis.windows)
+    assert count > 2
+    for number in (1, 2, count):
+        assert any(m.startswith(f"Window {number} of {count}: running the model") for m in messages), messages[:5]
+    assert any(f"(window 2 of {count}, " in m for m in messages)
+
+
 def test_edit_reuses_prefix_and_equals_fresh(embedded: Any, analysis: Any) -> None:
     cut = int(len(EXAMPLE) * 0.9)
     edited = EXAMPLE[:cut] + "x" + EXAMPLE[cut:]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import pytest
 
@@ -106,3 +107,34 @@ async def test_memory_is_released_only_after_every_engine_thread_finished_its_wo
     gate.set()
     await asyncio.wait_for(release, 30)
     assert len(released) == 1 and released[0].startswith("atten-scope-model")
+
+
+async def test_a_request_waiting_for_the_model_hears_the_steps_of_its_load(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atten_scope.lsp.settings import Settings
+
+    release = threading.Event()
+    converting = threading.Event()
+
+    def fake_load(model: str, device: str, trust: bool, progress: Callable[[float | None, str], None]) -> object:
+        progress(None, "Converting the model for first use")
+        converting.set()
+        release.wait(30)
+        progress(1.0, "Model ready")
+        info = SimpleNamespace(id=model, layers=1, heads=1)
+        return SimpleNamespace(info=info, device=SimpleNamespace(type="cpu"))
+
+    monkeypatch.setattr(engine_module, "load_model", fake_load)
+    settings = Settings()
+    background = asyncio.ensure_future(engine.ensure_loaded(settings))  # as the server loads on a settings change
+    await wait_until(converting.is_set)
+    heard: list[tuple[float | None, str]] = []
+    waiting = asyncio.ensure_future(engine.ensure_loaded(settings, lambda f, m: heard.append((f, m))))
+    await asyncio.sleep(0.05)
+    # Joined midway: it hears the step under way at once, then the rest, without the load's fraction.
+    assert heard == [(None, "Converting the model for first use")]
+    release.set()
+    await asyncio.gather(background, waiting)
+    assert heard[-1] == (None, "Model ready")
+    assert engine._load_watchers == []

@@ -103,8 +103,12 @@ async def test_analyze_reports_progress_and_status(client: LanguageClient) -> No
     assert result["truncated"] is False and result["elapsedMs"] > 0
     kinds = [p.kind for p in progress]
     assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
-    percentages = [p.percentage for p in progress if p.kind == "report"]
+    reports = [p for p in progress if p.kind == "report"]
+    percentages = [p.percentage for p in reports if p.percentage is not None]
     assert percentages == sorted(percentages) and percentages[-1] == 100
+    # The first analysis waits for the model: the notification says so, before the model runs.
+    loading = [p.message for p in reports[: next(i for i, p in enumerate(reports) if p.percentage is not None)]]
+    assert any("SmolLM2" in (m or "") for m in loading), loading
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,9 @@ export class Analyzer implements vscode.Disposable {
     progress: vscode.Progress<{ message?: string; increment?: number }>,
     token: vscode.CancellationToken,
   ): Promise<AnalyzeResult | undefined> {
+    if (!this.server.isRunning) {
+      progress.report({ message: 'starting the server (Python and PyTorch load, a few seconds)' });
+    }
     const client = await this.server.ensureStarted();
     if (token.isCancellationRequested) {
       return undefined;

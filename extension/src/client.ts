@@ -18,12 +18,14 @@ import { PVSC_EXTENSION_ID } from '@vscode/python-extension';
 import { Commands, CONFIG_SECTION, SAVED_SCHEME, SERVER_MODULE } from './constants';
 import { errorMessage } from './core/async';
 import { BUILTIN_CATALOG, catalogFrom, knownNames, limitsSkew, readCapabilities, type Catalog } from './core/catalog';
-import { installHint, MIN_PYTHON } from './core/interpreter';
+import { MIN_PYTHON, settingsEditorCommand } from './core/interpreter';
+import { needsUpdate, useManaged } from './core/setup';
 import { Methods, type StatusParams } from './core/protocol';
 import { sendRequest, type SendOptions } from './core/requests';
 import type { RequestType } from 'vscode-jsonrpc';
 import { needsRestart, serverSettings, type Settings } from './core/settings';
-import { checkInterpreter, onPythonInterpreterChanged, resolveInterpreter, type Interpreter } from './python';
+import { checkInterpreter, onPythonInterpreterChanged, resolveInterpreter, type CheckResult, type Interpreter } from './python';
+import type { SetupService } from './setup';
 import type { SettingsService } from './settings';
 
 export type ClientState = 'stopped' | 'starting' | 'running' | 'failed';
@@ -33,6 +35,27 @@ export class ServerUnavailableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ServerUnavailableError';
+  }
+}
+
+/**
+ * The language client, quiet about a server that exits cleanly: the library logs every exit of the
+ * server process as an error, status 0 included, and while a stop is under way it reports the
+ * closed connection as an error too.
+ */
+class AttenScopeLanguageClient extends LanguageClient {
+  stopping = false;
+
+  override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
+    if (message === 'Server process exited with code 0.') {
+      this.info('The server exited cleanly.', undefined, false);
+      return;
+    }
+    if (this.stopping && message.startsWith('Connection to server got closed')) {
+      this.info('The server stopped.', undefined, false);
+      return;
+    }
+    super.error(message, data, showNotification);
   }
 }
 
@@ -71,7 +94,7 @@ class RestartingErrorHandler implements ErrorHandler {
 }
 
 export class ServerClient implements vscode.Disposable {
-  private client: LanguageClient | undefined;
+  private client: AttenScopeLanguageClient | undefined;
   private starting: Promise<LanguageClient> | undefined;
   private interpreter: Interpreter | undefined;
   private stateValue: ClientState = 'stopped';
@@ -94,6 +117,7 @@ export class ServerClient implements vscode.Disposable {
     private readonly context: vscode.ExtensionContext,
     private readonly log: vscode.LogOutputChannel,
     private readonly settings: SettingsService,
+    private readonly setup: SetupService,
   ) {
     this.disposables.push(this.statusEmitter, this.stateEmitter, this.restartEmitter);
     this.disposables.push(settings.onDidChange(({ before, after }) => void this.onSettingsChanged(before, after)));
@@ -107,6 +131,15 @@ export class ServerClient implements vscode.Disposable {
 
   get state(): ClientState {
     return this.stateValue;
+  }
+
+  /** Where the interpreter of the last start came from. */
+  get interpreterSource(): Interpreter['source'] | undefined {
+    return this.interpreter?.source;
+  }
+
+  get interpreterCommand(): string {
+    return this.interpreter?.command.join(' ') ?? '';
   }
 
   get isRunning(): boolean {
@@ -151,8 +184,7 @@ export class ServerClient implements vscode.Disposable {
   private async start(): Promise<LanguageClient> {
     this.setState('starting');
     const settings = this.settings.effective;
-    const interpreter = await resolveInterpreter(settings, this.settings.trusted, this.log);
-    this.interpreter = interpreter;
+    let interpreter = await resolveInterpreter(settings, this.settings.trusted, this.log);
     const cwd = this.context.globalStorageUri.fsPath;
     try {
       await vscode.workspace.fs.createDirectory(this.context.globalStorageUri);
@@ -167,12 +199,20 @@ export class ServerClient implements vscode.Disposable {
       PYTHONSAFEPATH: '1',
     };
     this.log.info(`Python (${interpreter.source}): ${interpreter.command.join(' ')}`);
-    const check = await checkInterpreter(interpreter, cwd, env);
+    let check: CheckResult = await checkInterpreter(interpreter, cwd, env);
+    const managed = this.setup.managedPython();
+    if (useManaged(interpreter.source, check.ok, managed !== undefined) && managed) {
+      // Nothing the user chose has the server: the environment that Set Up created runs it.
+      this.log.info(`${interpreter.command.join(' ')} cannot run the server; using the environment of Set Up Atten-Scope: ${managed}`);
+      interpreter = { command: [managed], source: 'managed' };
+      check = await checkInterpreter(interpreter, cwd, env);
+    }
+    this.interpreter = interpreter;
     if (!check.ok) {
       this.setState('failed');
       const message = this.describeCheckFailure(interpreter, check.reason, check.detail);
       this.log.error(`${message} (${check.detail})`);
-      void this.showStartError(message);
+      void this.showStartError(message, false, check.reason !== 'failed' || interpreter.source === 'managed');
       throw new ServerUnavailableError(message);
     }
     this.log.info(`Python ${check.python} at ${check.executable}`);
@@ -209,7 +249,7 @@ export class ServerClient implements vscode.Disposable {
       },
       markdown: { isTrusted: false, supportHtml: false },
     };
-    const client = new LanguageClient('attenScope', 'Atten-Scope', serverOptions, clientOptions);
+    const client = new AttenScopeLanguageClient('attenScope', 'Atten-Scope', serverOptions, clientOptions);
     this.clientDisposables.push(
       client.onNotification(Methods.status, (params: StatusParams) => this.statusEmitter.fire(params)),
       client.onDidChangeState((e) => {
@@ -243,7 +283,29 @@ export class ServerClient implements vscode.Disposable {
     }
     this.lastSent = JSON.stringify(serverSettings(this.settings.effective));
     this.setState('running');
+    void this.offerUpdate(client, interpreter);
     return client;
+  }
+
+  /** A managed environment older than the wheel this extension carries: offer to update it. */
+  private async offerUpdate(client: LanguageClient, interpreter: Interpreter): Promise<void> {
+    const running = client.initializeResult?.serverInfo?.version;
+    const bundled = this.setup.bundled()?.version;
+    if (!needsUpdate(running, bundled)) {
+      return;
+    }
+    if (interpreter.source !== 'managed') {
+      this.log.warn(`The server at ${interpreter.command.join(' ')} is version ${running}; this extension carries ${bundled}.`);
+      return;
+    }
+    this.log.info(`The server in the managed environment is ${running}; this extension carries ${bundled}.`);
+    const choice = await vscode.window.showInformationMessage(
+      `Atten-Scope: the server in its environment is version ${running}; this extension carries ${bundled}.`,
+      'Update',
+    );
+    if (choice === 'Update' && (await this.setup.update())) {
+      await this.restart().catch(() => undefined);
+    }
   }
 
   private readCapabilities(client: LanguageClient): void {
@@ -265,18 +327,18 @@ export class ServerClient implements vscode.Disposable {
     const exe = interpreter.command.join(' ');
     switch (reason) {
       case 'notFound':
-        return `Atten-Scope could not run the Python interpreter "${exe}". Set attenScope.pythonPath to a Python ${MIN_PYTHON.join('.')}+ interpreter.`;
+        return `Atten-Scope could not run the Python interpreter "${exe}". Run "Atten-Scope: Set Up Atten-Scope", or set attenScope.pythonPath to a Python ${MIN_PYTHON.join('.')}+ interpreter that has the server.`;
       case 'missingModule':
-        return `The Python package "${SERVER_MODULE}" is not installed in ${detail}. Install it with: ${installHint(detail)} (or set attenScope.pythonPath).`;
+        return `The Python package "${SERVER_MODULE}" is not installed in ${detail}. Run "Atten-Scope: Set Up Atten-Scope" to install the server in an environment of its own, or set attenScope.pythonPath to a Python that has it.`;
       case 'unsupported':
-        return detail;
+        return `${detail} Install a newer Python and run "Atten-Scope: Set Up Atten-Scope", or set attenScope.pythonPath to a Python ${MIN_PYTHON.join('.')}+ interpreter that has the server.`;
       default:
         return `Atten-Scope could not check the Python interpreter "${exe}": ${detail.split(/\r?\n/).pop() ?? detail}`;
     }
   }
 
-  private async showStartError(message: string, offerRestart = false): Promise<void> {
-    const actions = ['Show Logs', 'Open Settings'];
+  private async showStartError(message: string, offerRestart = false, offerSetUp = false): Promise<void> {
+    const actions = offerSetUp ? ['Set Up Atten-Scope', 'Show Logs', 'Open Settings'] : ['Show Logs', 'Open Settings'];
     if (offerRestart) {
       actions.push('Restart Server');
     } else if (vscode.extensions.getExtension(PVSC_EXTENSION_ID)) {
@@ -287,8 +349,13 @@ export class ServerClient implements vscode.Disposable {
       case 'Show Logs':
         this.log.show(true);
         break;
-      case 'Open Settings':
-        await vscode.commands.executeCommand('workbench.action.openSettings', 'attenScope.pythonPath');
+      case 'Open Settings': {
+        const open = settingsEditorCommand(vscode.env.remoteName, `${CONFIG_SECTION}.pythonPath`);
+        await vscode.commands.executeCommand(open.command, open.args);
+        break;
+      }
+      case 'Set Up Atten-Scope':
+        await vscode.commands.executeCommand(Commands.setUp);
         break;
       case 'Select Interpreter':
         await vscode.commands.executeCommand('python.setInterpreter');
@@ -346,6 +413,7 @@ export class ServerClient implements vscode.Disposable {
     this.client = undefined;
     vscode.Disposable.from(...this.clientDisposables.splice(0)).dispose();
     if (client) {
+      client.stopping = true;
       try {
         if (client.isRunning()) {
           await client.stop(5000);

@@ -19,6 +19,7 @@ export const Commands = {
   restartServer: 'attenScope.restartServer',
   showLogs: 'attenScope.showLogs',
   statusMenu: 'attenScope.statusMenu',
+  setUp: 'attenScope.setUp',
 } as const;
 
 /** Delay between the last cursor move and the attention request. */

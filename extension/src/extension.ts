@@ -17,6 +17,7 @@ import { parseHead } from './core/neuron';
 import { chooseLayersHeads, chooseModel, chooseRefinement, statusMenu, toggleDirection } from './pickers';
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
+import { SetupService } from './setup';
 import { StatusBar } from './status';
 
 let server: ServerClient | undefined;
@@ -36,7 +37,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const status = new StatusBar(settings.effective);
   const store = new AnalysisStore();
   const painter = new Painter(context.extensionUri);
-  server = new ServerClient(context, log, settings);
+  const setup = new SetupService(context, log);
+  server = new ServerClient(context, log, settings, setup);
   const client = server;
   const analyzer = new Analyzer(client, store, log);
   const cursor = new CursorTracker(client, store, painter, settings, log, (message) => {
@@ -53,7 +55,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   };
 
-  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, saved);
+  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, saved, setup);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(SAVED_SCHEME, saved));
 
   // ---- state shown in the status bar
@@ -216,6 +218,32 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     vscode.commands.registerCommand(Commands.showLogs, () => log.show(true)),
+    vscode.commands.registerCommand(Commands.setUp, async () => {
+      const began = Date.now();
+      if (client.interpreterSource === 'managed' && client.state !== 'stopped') {
+        // Set Up builds the environment afresh: the server must not run from it meanwhile.
+        analyzer.cancelAll();
+        await client.stop();
+      }
+      if (!(await setup.setUp())) {
+        return;
+      }
+      analyzer.cancelAll();
+      store.clear();
+      painter.clearAll();
+      const seconds = Math.round((Date.now() - began) / 1000);
+      try {
+        await client.restart();
+      } catch {
+        return; // the reason was shown already
+      }
+      if (client.interpreterSource === 'managed') {
+        void vscode.window.showInformationMessage(`Atten-Scope is set up (in ${seconds} s): the server runs from its own environment. Run Analyze File on a file.`);
+      } else {
+        const why = client.interpreterSource === 'setting' ? ' (attenScope.pythonPath); clear that setting to use the new environment' : ', which has the server package';
+        void vscode.window.showInformationMessage(`Atten-Scope is set up (in ${seconds} s), but the server runs from ${client.interpreterCommand}${why}.`);
+      }
+    }),
     vscode.commands.registerCommand(Commands.statusMenu, () => statusMenu()),
   );
 

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { CHECK_SCRIPT, expandInterpreterPath, isSupportedPython, MIN_PYTHON, parseCheckOutput } from './core/interpreter';
 import type { Settings } from './core/settings';
 
-export type InterpreterSource = 'setting' | 'pythonExtension' | 'default';
+export type InterpreterSource = 'setting' | 'pythonExtension' | 'default' | 'managed';
 
 export interface Interpreter {
   /** executable followed by fixed arguments (a conda run wrapper may need some) */
@@ -52,23 +52,34 @@ export async function resolveInterpreter(settings: Settings, trusted: boolean, l
     return { command: [expanded], source: 'setting' };
   }
   if (trusted) {
-    const api = await pythonApi(log);
-    if (api) {
-      try {
-        const env = await api.environments.resolveEnvironment(api.environments.getActiveEnvironmentPath(folder?.uri));
-        const exe = env?.executable.uri?.fsPath;
-        if (exe) {
-          return { command: [exe], source: 'pythonExtension' };
-        }
-        log.info('The Python extension has no resolvable active interpreter.');
-      } catch (error) {
-        log.warn(`Could not read the Python extension's interpreter: ${String(error)}`);
-      }
+    const exe = await pythonExtensionInterpreter(log);
+    if (exe) {
+      return { command: [exe], source: 'pythonExtension' };
     }
   } else {
     log.info('Untrusted workspace: the Python extension\'s interpreter is not used.');
   }
   return { command: [process.platform === 'win32' ? 'python' : 'python3'], source: 'default' };
+}
+
+/** The Python extension's active interpreter for the first folder; undefined without one. */
+export async function pythonExtensionInterpreter(log: vscode.LogOutputChannel): Promise<string | undefined> {
+  const api = await pythonApi(log);
+  if (!api) {
+    return undefined;
+  }
+  try {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const env = await api.environments.resolveEnvironment(api.environments.getActiveEnvironmentPath(folder?.uri));
+    const exe = env?.executable.uri?.fsPath;
+    if (!exe) {
+      log.info('The Python extension has no resolvable active interpreter.');
+    }
+    return exe;
+  } catch (error) {
+    log.warn(`Could not read the Python extension's interpreter: ${String(error)}`);
+    return undefined;
+  }
 }
 
 export type CheckResult =

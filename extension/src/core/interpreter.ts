@@ -96,8 +96,12 @@ export function isSupportedPython(version: string, [minMajor, minMinor]: [number
   return major > minMajor || (major === minMajor && minor >= minMinor);
 }
 
-/** The command a user can paste to install the server into an interpreter. */
-export function installHint(python: string): string {
-  const quoted = /\s/.test(python) ? `"${python}"` : python;
-  return `${quoted} -m pip install atten-scope`;
+/**
+ * The command and argument that open the settings editor where `attenScope.pythonPath` (a
+ * machine-overridable setting) can be set: in a remote window (SSH, containers, WSL, code-server)
+ * machine settings live on the Remote tab, which the User tab does not show. The argument is an
+ * object: the remote command ignores a plain string query.
+ */
+export function settingsEditorCommand(remoteName: string | undefined, query: string): { command: string; args: { query: string } } {
+  return { command: remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings', args: { query } };
 }

@@ -2,13 +2,15 @@
 // End-to-end test of the Atten-Scope extension in a real VS Code (code-server), driven by headless
 // Chromium through playwright-core. Run extension/test/e2e/setup.sh once first.
 //
-// Usage: node extension/test/e2e/run.mjs [--vsix FILE] [--python FILE] [--only trusted|untrusted]
-//                                         [--keep-temp]
+// Usage: node extension/test/e2e/run.mjs [--vsix FILE] [--python FILE] [--base-python FILE]
+//                                         [--only trusted,untrusted,setup,setup-old-python] [--keep-temp]
 // Env:   ATTEN_SCOPE_PYTHON       Python interpreter with atten_scope installed (default <repo>/.venv/bin/python)
+//        ATTEN_SCOPE_BASE_PYTHON  a Python >= 3.10 without atten_scope for the set-up scenario
+//                                 (default: the interpreter the one above was created from)
 //        ATTEN_SCOPE_VSIX         the .vsix to test (default: newest atten-scope-*.vsix at the repo root)
 //        ATTEN_SCOPE_E2E_CACHE    where setup.sh installed code-server etc. (default <repo>/.e2e)
 //        ATTEN_SCOPE_E2E_ARTIFACTS  screenshots and logs (default <repo>/.e2e-artifacts)
-//        ATTEN_SCOPE_E2E_TIMEOUT_S  hard limit for the whole run (default 900)
+//        ATTEN_SCOPE_E2E_TIMEOUT_S  hard limit for the whole run (default 1800)
 //        ATTEN_SCOPE_E2E_COLD_MODEL=1  do not share the converted-model cache between runs
 // The last line printed is always `e2e: N passed, M failed`; the exit status is 0 only when
 // nothing failed.
@@ -34,6 +36,8 @@ const CHROMIUM_ARGS = [
 ];
 const CMD_ANALYZE = 'Atten-Scope: Analyze File';
 const CMD_HEATMAP = 'Atten-Scope: Show Heatmap';
+const CMD_SETUP = 'Atten-Scope: Set Up Atten-Scope';
+const SCENARIOS = ['trusted', 'untrusted', 'setup', 'setup-old-python'];
 const SAMPLE_NAME = 'sample.py';
 // Line texts in the sample file that the test looks up on screen (keep in sync with SAMPLE).
 const SAMPLE = [
@@ -76,18 +80,21 @@ function recommendedView(model) {
 
 // ------------------------------------------------------------------------------------ options
 function parseArgs(argv) {
-  const o = { vsix: process.env.ATTEN_SCOPE_VSIX || '', python: process.env.ATTEN_SCOPE_PYTHON || '', only: '', keepTemp: false };
+  const o = { vsix: process.env.ATTEN_SCOPE_VSIX || '', python: process.env.ATTEN_SCOPE_PYTHON || '', basePython: process.env.ATTEN_SCOPE_BASE_PYTHON || '', only: '', keepTemp: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { if (i + 1 >= argv.length) throw new Error(`${a} needs a value`); return argv[++i]; };
     if (a === '--vsix') o.vsix = val();
     else if (a === '--python') o.python = val();
+    else if (a === '--base-python') o.basePython = val();
     else if (a === '--only') o.only = val();
     else if (a === '--keep-temp') o.keepTemp = true;
     else if (a === '-h' || a === '--help') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')); process.exit(0); }
     else throw new Error(`unknown argument ${a}`);
   }
-  if (o.only && !['trusted', 'untrusted'].includes(o.only)) throw new Error('--only takes trusted or untrusted');
+  o.scenarios = o.only ? o.only.split(',').map((x) => x.trim()).filter(Boolean) : SCENARIOS;
+  const unknown = o.scenarios.filter((x) => !SCENARIOS.includes(x));
+  if (unknown.length) throw new Error(`--only takes a comma-separated list of ${SCENARIOS.join(', ')} (not ${unknown.join(', ')})`);
   return o;
 }
 
@@ -1060,6 +1067,223 @@ async function untrustedScenario(opts) {
   }
 }
 
+// ------------------------------------------------------------------------------------ set-up
+// A profile as a new user has it: no attenScope.pythonPath, no Python extension, and on PATH only
+// a `python3` without the server package (the project's environment is not on PATH). PyTorch comes
+// from pip's configured indexes (attenScope.setup.torch: pypi): no index is added.
+async function makeSetupRun(label, opts, python3) {
+  const run = await makeRun(label, opts, true);
+  const settings = userSettings('', true);
+  delete settings['attenScope.pythonPath'];
+  delete settings['python.defaultInterpreterPath'];
+  settings['attenScope.setup.torch'] = 'pypi';
+  fs.writeFileSync(path.join(run.dirs.userData, 'User/settings.json'), JSON.stringify(settings, null, 2));
+  fs.writeFileSync(path.join(run.dirs.userData, 'Machine/settings.json'), JSON.stringify({ 'attenScope.device': 'cpu', 'attenScope.setup.torch': 'pypi' }, null, 2));
+  const bin = path.join(run.tmp, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  python3(path.join(bin, 'python3'));
+  run.env.PATH = [bin, path.dirname(node24), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+  // The server would take the extension host's PATH from a login shell (system folders first, so
+  // this python3 would not be seen); VSCODE_CLI=1 makes it keep the environment it is given.
+  run.env.VSCODE_CLI = '1';
+  for (const k of ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYENV_VERSION', 'CONDA_PREFIX']) delete run.env[k];
+  return run;
+}
+
+function findFiles(root, pattern, depth = 8) {
+  const out = [];
+  const walk = (dir, d) => {
+    let entries = [];
+    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory() && d > 0) walk(full, d - 1);
+      else if (e.isFile() && pattern.test(e.name)) out.push(full);
+    }
+  };
+  walk(root, depth);
+  return out;
+}
+
+// The managed environments (an `env` folder in the extension's global storage) under `root`.
+function managedEnvs(root, depth = 7) {
+  const found = [];
+  const walk = (dir, d) => {
+    let entries = [];
+    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      if (!e.isDirectory() || e.isSymbolicLink()) continue;
+      const full = path.join(dir, e.name);
+      if (e.name === 'env' && /atten-scope/i.test(path.basename(dir))) found.push(full);
+      else if (d > 0 && e.name !== 'extensions' && e.name !== 'workspace') walk(full, d - 1);
+    }
+  };
+  walk(root, depth);
+  return found;
+}
+
+async function clearNotifications(page) {
+  await runCommand(page, 'Notifications: Clear All Notifications').catch(() => {});
+  await sleep(300);
+}
+
+// Waits for a notification whose text matches `want`; an Atten-Scope error toast that does not
+// match it fails at once.
+async function waitNotification(page, want, timeout, { failOnError = true } = {}) {
+  let found;
+  await waitFor(`a notification matching ${want}`, async () => {
+    const notes = await notifications(page);
+    found = notes.find((n) => want.test(n.text));
+    if (found) return true;
+    const err = failOnError && notes.find((n) => n.error && /atten|python|set-up/i.test(n.text));
+    if (err) throw Object.assign(new Error(`error notification: ${err.text}`), { fatal: true });
+    return false;
+  }, { timeout, interval: 500 });
+  return found;
+}
+
+async function setupScenario(opts) {
+  const P = 'setup';
+  const run = await makeSetupRun(P, opts, (file) => fs.symlinkSync(opts.basePython, file));
+  let cs; let page; let editor; let ctx;
+  try {
+    await check(`${P}: a python3 without the server is the only Python on PATH`, async () => {
+      const r = spawnSync('python3', ['-c', 'import importlib.util as u, sys; print(sys.version.split()[0], u.find_spec("atten_scope") is None)'], { env: run.env, encoding: 'utf8', timeout: 60000 });
+      assert(r.status === 0 && / True$/.test(r.stdout.trim()), `python3 on the test PATH: ${r.stdout.trim()} ${r.stderr.trim()}`);
+      return `python3 ${r.stdout.trim().split(' ')[0]} (${opts.basePython}), without atten_scope`;
+    });
+    await check(`${P}: install the .vsix, start code-server, open ${SAMPLE_NAME}`, async () => {
+      run.extDir = await installVsix(run.env, run.dirs, opts.vsix);
+      assert(fs.readdirSync(path.join(run.extDir, 'extension', 'python')).some((f) => f.endsWith('.whl')), 'the installed extension carries no server wheel');
+      cs = await startCodeServer(run.env, run.dirs, await freePort());
+      ctx = await launchBrowser(run.env);
+      page = await openWorkbench(ctx, cs.url, run.dirs.workspace);
+      editor = await openFile(page, SAMPLE_NAME);
+    }, [`${P}: a python3 without the server is the only Python on PATH`]);
+    const opened = `${P}: install the .vsix, start code-server, open ${SAMPLE_NAME}`;
+    await check(`${P}: Analyze File without the server says so and offers Set Up`, async () => {
+      await runCommand(page, CMD_ANALYZE);
+      const note = await waitNotification(page, /not installed/, 60000, { failOnError: false });
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'not installed' }).first();
+      const buttons = await toast.locator('.monaco-button').allInnerTexts();
+      await screenshot(page, 'setup-missing');
+      assert(buttons.some((b) => /Set Up Atten-Scope/.test(b)), `no "Set Up Atten-Scope" button: ${buttons.join(', ')}`);
+      assert(!/pip install atten-scope/.test(note.text), `the message still suggests pip install atten-scope: ${note.text}`);
+      run.missingToast = toast;
+      return note.text;
+    }, [opened]);
+    await check(`${P}: its "Open Settings" opens the Remote tab of the settings editor on attenScope.pythonPath`, async () => {
+      // code-server is a remote window: attenScope.pythonPath (machine-overridable) is set there.
+      await run.missingToast.locator('.monaco-button', { hasText: 'Open Settings' }).first().click({ timeout: 10000 });
+      const editorEl = page.locator('.settings-editor').first();
+      await editorEl.waitFor({ timeout: 30000 });
+      const selected = await waitFor('a selected settings tab', async () => {
+        const t = await page.locator('.settings-tabs-widget .action-label.checked, .settings-tabs-widget [aria-selected="true"], .settings-tabs-widget [aria-checked="true"]').allInnerTexts();
+        return t.map((x) => x.trim()).filter(Boolean).join(' | ') || false;
+      }, { timeout: 15000 });
+      const item = page.locator('.settings-editor .setting-item-contents', { hasText: 'attenScope.pythonPath' }).or(page.locator('.settings-editor .setting-item-contents', { hasText: 'Python Path' })).first();
+      await item.waitFor({ timeout: 15000 }).catch(() => {});
+      await screenshot(page, 'setup-open-settings');
+      assert(/Remote/i.test(selected) && !/^User$/i.test(selected), `the settings editor opened on "${selected}", not the Remote tab`);
+      assert(await item.isVisible(), 'the settings editor does not show attenScope.pythonPath');
+      await closeTab(page, 'Settings').catch(() => {});
+      await clearNotifications(page);
+      return `tab "${selected}"`;
+    }, [`${P}: Analyze File without the server says so and offers Set Up`]);
+    await check(`${P}: "${CMD_SETUP}" from the palette installs the server, PyTorch and the models`, async () => {
+      const s = Date.now();
+      await runCommand(page, CMD_SETUP);
+      let last = '';
+      const note = await waitFor('the set-up to finish', async () => {
+        const notes = await notifications(page);
+        const done = notes.find((n) => /Atten-Scope is set up/.test(n.text));
+        if (done) return done;
+        const err = notes.find((n) => n.error && /Atten-Scope set-up|not installed|server/.test(n.text));
+        if (err) throw Object.assign(new Error(`error notification: ${err.text}`), { fatal: true });
+        const busy = notes.find((n) => /setting up/i.test(n.text));
+        if (busy && busy.text !== last) { last = busy.text; log(`  ${busy.text.slice(0, 160)}`); }
+        return false;
+      }, { timeout: 1200000, interval: 1000 });
+      timings.setupMs = Date.now() - s;
+      await screenshot(page, 'setup-done');
+      assert(/runs from its own environment/.test(note.text), `the server does not run from the new environment: ${note.text}`);
+      const envs = managedEnvs(run.tmp).filter((e) => fs.existsSync(path.join(e, 'bin/python')) && fs.existsSync(path.join(e, '.atten-scope-complete')));
+      assert(envs.length === 1, `no finished environment in the extension's global storage: ${JSON.stringify(managedEnvs(run.tmp))}`);
+      await clearNotifications(page);
+      return `${timings.setupMs} ms; "${note.text}"; ${path.relative(run.tmp, envs[0])}`;
+    }, [opened]);
+    const setUp = `${P}: "${CMD_SETUP}" from the palette installs the server, PyTorch and the models`;
+    await check(`${P}: after Set Up, Analyze File runs and the hover shows the sources`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      const r = await tokenRect(editor, 'total = 0', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      const s = Date.now();
+      await runCommand(page, CMD_ANALYZE);
+      const state = await waitAnalysisDone(page, 300000);
+      timings.setupFirstAnalysisMs = Date.now() - s;
+      const { card, text } = await hoverCard(page, editor, 'return head + label + str(total)', 'total');
+      const flat = text.replace(/\s+/g, ' ');
+      const rows = await card.locator('table tr').count();
+      await screenshot(page, 'setup-hover');
+      assert(/total/.test(flat) && rows >= 2, `hover card without the token and its sources: "${flat.slice(0, 200)}"`);
+      return `${timings.setupFirstAnalysisMs} ms; status ${state}; hover "${flat.slice(0, 120)}"`;
+    }, [setUp]);
+    await check(`${P}: Restart Server stops the server without logging an error`, async () => {
+      const logText = () => findFiles(path.join(run.dirs.userData, 'logs'), /Atten-Scope\.log$/).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+      const before = logText().split('\n').length;
+      await runCommand(page, 'Atten-Scope: Restart Server');
+      let added = '';
+      await waitFor('the restart in the log', async () => {
+        added = logText().split('\n').slice(before - 1).join('\n');
+        return /Server protocol/.test(added);
+      }, { timeout: 120000, interval: 1000 });
+      const errors = added.split('\n').filter((l) => /\[error\]|\[Error/.test(l));
+      assert(errors.length === 0, `the restart logged errors: ${errors.join(' | ')}`);
+      return 'no error lines';
+    }, [`${P}: after Set Up, Analyze File runs and the hover shows the sources`]);
+  } finally {
+    if (run) await saveLogs(run, P, page).catch(() => {});
+    if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
+    currentPage = null;
+    if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+  }
+}
+
+// The only python3 is too old (a stand-in that answers as Python 3.8 would): Set Up must say what
+// to do, and create nothing.
+async function setupOldPythonScenario(opts) {
+  const P = 'setup-old-python';
+  const run = await makeSetupRun(P, opts, (file) => fs.writeFileSync(file,
+    '#!/bin/sh\n# A stand-in for Python 3.8.10: every -c script gets the report a Python 3.8 without the server gives.\n' +
+    'echo \'{"found": false, "python": "3.8.10", "venv": true, "executable": "\'"$0"\'"}\'\n', { mode: 0o755 }));
+  let cs; let page; let ctx;
+  try {
+    await check(`${P}: install the .vsix, start code-server, open ${SAMPLE_NAME}`, async () => {
+      run.extDir = await installVsix(run.env, run.dirs, opts.vsix);
+      cs = await startCodeServer(run.env, run.dirs, await freePort());
+      ctx = await launchBrowser(run.env);
+      page = await openWorkbench(ctx, cs.url, run.dirs.workspace);
+      await openFile(page, SAMPLE_NAME);
+    });
+    await check(`${P}: "${CMD_SETUP}" says the Python is too old and what to do`, async () => {
+      await runCommand(page, CMD_SETUP);
+      const note = await waitNotification(page, /set-up needs Python/, 60000, { failOnError: false });
+      await screenshot(page, 'setup-old-python');
+      assert(note.error, `not an error notification: ${note.text}`);
+      assert(/needs Python 3\.10 or newer; found only Python 3\.8\.10/.test(note.text), `the message does not name the versions: ${note.text}`);
+      assert(/Install Python 3\.10 or newer/.test(note.text) && /Set Up Atten-Scope again/.test(note.text), `the message does not say what to do: ${note.text}`);
+      const made = managedEnvs(run.tmp);
+      assert(made.length === 0, `an environment was created from a Python that is too old: ${made.join(', ')}`);
+      return note.text;
+    }, [`${P}: install the .vsix, start code-server, open ${SAMPLE_NAME}`]);
+  } finally {
+    if (run) await saveLogs(run, P, page).catch(() => {});
+    if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
+    currentPage = null;
+    if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+  }
+}
+
 // ------------------------------------------------------------------------------------ main
 function summary() {
   const passed = results.filter((r) => r.ok).length;
@@ -1096,20 +1320,26 @@ async function main() {
   if (!ok) return summary();
   const probe = spawnSync(opts.python, ['-c', 'import atten_scope, sys; print(sys.version.split()[0])'], { encoding: 'utf8', timeout: 120000 });
   if (probe.status !== 0) log(`warning: ${opts.python} cannot import atten_scope (${(probe.stderr || '').trim().split('\n').pop()})`);
+  if (!opts.basePython) {
+    const base = spawnSync(opts.python, ['-c', 'import sys; print(getattr(sys, "_base_executable", sys.executable))'], { encoding: 'utf8', timeout: 60000 });
+    opts.basePython = base.status === 0 ? base.stdout.trim() : '';
+  }
   const uuidFile = spawnSync(opts.python, ['-c', 'import uuid; print(uuid.__file__)'], { encoding: 'utf8', timeout: 60000 });
   opts.longSource = uuidFile.status === 0 && fs.existsSync(uuidFile.stdout.trim()) ? uuidFile.stdout.trim() : '';
 
   fs.mkdirSync(artifacts, { recursive: true });
   for (const f of fs.readdirSync(artifacts)) if (f.endsWith('.png')) fs.rmSync(path.join(artifacts, f), { force: true });
 
-  if (opts.only !== 'untrusted') await trustedScenario(opts);
-  if (opts.only !== 'trusted') await untrustedScenario(opts);
+  if (opts.scenarios.includes('trusted')) await trustedScenario(opts);
+  if (opts.scenarios.includes('untrusted')) await untrustedScenario(opts);
+  if (opts.scenarios.includes('setup-old-python')) await setupOldPythonScenario(opts);
+  if (opts.scenarios.includes('setup')) await setupScenario(opts);
   await cleanup(opts.keepTemp);
   log(`artifacts in ${path.relative(process.cwd(), artifacts) || artifacts}`);
   return summary();
 }
 
-const limitS = Number(process.env.ATTEN_SCOPE_E2E_TIMEOUT_S || 900);
+const limitS = Number(process.env.ATTEN_SCOPE_E2E_TIMEOUT_S || 1800);
 const watchdog = setTimeout(async () => {
   log(`FAIL whole run exceeded ${limitS} s; stopping`);
   results.push({ name: 'whole-run time limit', ok: false });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHECK_SCRIPT, expandInterpreterPath, installHint, isSupportedPython, MIN_PYTHON, parseCheckOutput, parseLowerBound } from '../../src/core/interpreter';
+import { CHECK_SCRIPT, expandInterpreterPath, isSupportedPython, MIN_PYTHON, parseCheckOutput, parseLowerBound, settingsEditorCommand } from '../../src/core/interpreter';
 
 const ctx = { home: '/Users/me', workspaceFolder: '/ws/project', env: { VENV: '/opt/venv' } };
 
@@ -76,9 +76,17 @@ describe('versions and hints', () => {
     expect(isSupportedPython('3.11.2', [3, 12])).toBe(false);
     expect(() => parseLowerBound('~=3.10')).toThrow(/>=X\.Y/);
   });
+});
 
-  it('quotes paths with spaces', () => {
-    expect(installHint('/usr/bin/python3')).toBe('/usr/bin/python3 -m pip install atten-scope');
-    expect(installHint('C:\\Program Files\\Python\\python.exe')).toBe('"C:\\Program Files\\Python\\python.exe" -m pip install atten-scope');
+describe('settingsEditorCommand', () => {
+  it('opens the Remote tab in a remote window, the user settings otherwise', () => {
+    expect(settingsEditorCommand('ssh-remote', 'attenScope.pythonPath')).toEqual({
+      command: 'workbench.action.openRemoteSettings',
+      args: { query: 'attenScope.pythonPath' },
+    });
+    expect(settingsEditorCommand(undefined, 'attenScope.pythonPath')).toEqual({
+      command: 'workbench.action.openSettings',
+      args: { query: 'attenScope.pythonPath' },
+    });
   });
 });

@@ -6,6 +6,7 @@ import { BUILTIN_CATALOG } from '../../src/core/catalog';
 import LIMITS from '../../src/core/limits.json';
 import { AGGREGATES, DEVICES, DIRECTIONS, REFINEMENTS } from '../../src/core/protocol';
 import { DEFAULTS, RESTRICTED_KEYS, SETTING_KEYS } from '../../src/core/settings';
+import { DEFAULT_TORCH_SOURCE, TORCH_SOURCES } from '../../src/core/setup';
 
 interface Manifest {
   name: string;
@@ -95,6 +96,20 @@ describe('package.json', () => {
     expect(manifest.extensionKind).toEqual(['workspace']);
     expect(manifest.main).toBe('./extension/out/extension.js');
     expect(manifest.activationEvents).toContain('onLanguage:python');
+  });
+
+  it('offers the PyTorch sources that Set Up knows, as a machine setting', () => {
+    const prop = props['attenScope.setup.torch'];
+    expect(prop.enum).toEqual([...TORCH_SOURCES]);
+    expect(prop.default).toBe(DEFAULT_TORCH_SOURCE);
+    expect(prop.scope).toBe('machine');
+  });
+
+  it('packs the server wheel, its pins and the extension README into the .vsix', () => {
+    const ignore = readFileSync(join(root, '.vscodeignore'), 'utf8').split(/\r?\n/);
+    expect(ignore).toContain('!extension/python/*.whl');
+    expect(ignore).toContain('!extension/python/requirements.lock');
+    expect((manifest as unknown as { scripts: Record<string, string> }).scripts.package).toMatch(/bundle-python\.mjs.*--readme-path extension\/README\.md/);
   });
 
   it('pins exact dependency versions', () => {

@@ -33,16 +33,17 @@ def register(server: AttenScopeServer) -> None:
         version, text = doc.version, doc.source
         settings = ls.settings
         generation = ls.engine.generation
-        loaded = await ls.engine.ensure_loaded(settings)
-        previous = ls.store.get(uri)
         cancel = threading.Event()
         progress = WorkDoneProgress(ls, p.get("workDoneToken"), cancel)
+        # Begun before the model loads: the first load (a one-time conversion) is most of the wait.
+        progress.begin("Atten-Scope: analysing")
         ls.analyses_running += 1
         ls.analysing[uri] = cancel
-        ls.status("analyzing", f"Analysing {document_name(uri)}", model=loaded.info.id)
-        progress.begin("Atten-Scope: analysing")
         outcome = "Cancelled"
         try:
+            loaded = await ls.engine.ensure_loaded(settings, progress)
+            previous = ls.store.get(uri)
+            ls.status("analyzing", f"Analysing {document_name(uri)}", model=loaded.info.id)
             analysis = await ls.engine.run(
                 lambda: run_analysis(
                     loaded,

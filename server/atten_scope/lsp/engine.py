@@ -30,6 +30,7 @@ from .. import errors
 from ..cancellation import Gate, cancellable, yielding_to
 from ..errors import Cancelled, ModelLoadError
 from ..model import LoadedModel, load_model
+from ..progress import ReportProgress
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class Engine:
         self._loading: asyncio.Future[LoadedModel] | None = None
         self._loading_key: tuple[str, str, bool] | None = None
         self.wanted_key: tuple[str, str, bool] | None = None  # the model the settings name
+        self._load_watchers: list[ReportProgress] = []  # requests that wait for the load: they hear its steps
+        self._load_step = ""  # the load's latest step, for a request that starts waiting midway
         self._background: set[asyncio.Future[Any]] = set()
         self._requests = 0  # run/view calls in flight
         self._idle: dict[str, tuple[Callable[[], None], str]] = {}  # key -> (work, what), oldest first
@@ -173,16 +176,26 @@ class Engine:
 
         task.add_done_callback(done)
 
-    async def ensure_loaded(self, settings: Settings) -> LoadedModel:
+    async def ensure_loaded(self, settings: Settings, progress: ReportProgress | None = None) -> LoadedModel:
+        """The model ``settings`` name, loaded once; ``progress`` hears the load's steps while it waits."""
         key = settings.model_key
         self.wanted_key = key
         if self.loaded is not None and self.loaded_key == key:
             return self.loaded
         if self._loading is None or self._loading_key != key:
             self._loading_key = key
+            self._load_step = f"Loading {settings.model}"
             self._loading = asyncio.ensure_future(self._load(settings))
-        # Shielded: cancelling one analysis must not abort a load other requests wait for.
-        return await asyncio.shield(self._loading)
+        if progress is not None:
+            self._load_watchers.append(progress)
+            if self._load_step:
+                progress(None, self._load_step)
+        try:
+            # Shielded: cancelling one analysis must not abort a load other requests wait for.
+            return await asyncio.shield(self._loading)
+        finally:
+            if progress is not None:
+                self._load_watchers.remove(progress)
 
     def model_changed(self, settings: Settings) -> bool:
         """Forget the model when ``settings`` name another one; True when it should be loaded again now."""
@@ -205,8 +218,11 @@ class Engine:
         events = self.events
         events.status("loadingModel", f"Loading {settings.model}", settings.model)
 
-        def progress(_: float | None, message: str) -> None:
+        def progress(fraction: float | None, message: str) -> None:
             events.status("loadingModel", message, settings.model)
+            self._load_step = message
+            for watcher in list(self._load_watchers):
+                watcher(None, message)  # the load's fraction is not the request's
 
         def load() -> LoadedModel:
             release_memory()  # the previous model's tensors are unreferenced by now

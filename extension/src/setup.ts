@@ -1,0 +1,302 @@
+/**
+ * "Atten-Scope: Set Up Atten-Scope": a virtual environment in the extension's global storage with
+ * PyTorch, the bundled server wheel and its pinned dependencies, and the embedded models.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Commands, CONFIG_SECTION } from './constants';
+import { settingsEditorCommand } from './core/interpreter';
+import {
+  chooseBase,
+  DEFAULT_TORCH_SOURCE,
+  envPython,
+  outputTail,
+  pipActivity,
+  PROBE_SCRIPT,
+  parseProbe,
+  serverStep,
+  setupSteps,
+  TORCH_SOURCES,
+  wheelVersion,
+  type BaseCandidate,
+  type ProbedCandidate,
+  type SetupStep,
+  type TorchSource,
+} from './core/setup';
+import { pythonExtensionInterpreter } from './python';
+
+/** Written into the environment once every step succeeded: a half-built one is never used. */
+const COMPLETE_MARKER = '.atten-scope-complete';
+
+export interface Bundled {
+  wheel: string;
+  lock: string;
+  version: string;
+}
+
+type StepOutcome = { ok: true } | { ok: false; cancelled: boolean; output: string; error?: string };
+
+export class SetupService implements vscode.Disposable {
+  private running: Promise<boolean> | undefined;
+  private child: ChildProcess | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  /** The managed environment's folder. */
+  get envDir(): string {
+    return vscode.Uri.joinPath(this.context.globalStorageUri, 'env').fsPath;
+  }
+
+  /** The managed environment's interpreter, once a set-up finished; undefined before. */
+  managedPython(): string | undefined {
+    const complete = fs.existsSync(path.join(this.envDir, COMPLETE_MARKER));
+    const python = envPython(this.envDir, process.platform === 'win32');
+    return complete && fs.existsSync(python) ? python : undefined;
+  }
+
+  /** The server wheel and pins that ship inside the extension. */
+  bundled(): Bundled | undefined {
+    const dir = vscode.Uri.joinPath(this.context.extensionUri, 'extension', 'python').fsPath;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return undefined;
+    }
+    const wheel = names.find((n) => wheelVersion(n) !== undefined);
+    const version = wheel ? wheelVersion(wheel) : undefined;
+    if (!wheel || !version || !names.includes('requirements.lock')) {
+      return undefined;
+    }
+    return { wheel: path.join(dir, wheel), lock: path.join(dir, 'requirements.lock'), version };
+  }
+
+  get isRunning(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Runs the whole set-up; resolves true when the environment is ready. */
+  setUp(): Promise<boolean> {
+    this.running ??= this.runSetUp().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Installs the bundled server wheel into the managed environment again (an update). */
+  update(): Promise<boolean> {
+    this.running ??= this.runUpdate().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async runSetUp(): Promise<boolean> {
+    const bundled = this.bundled();
+    if (!bundled) {
+      void vscode.window.showErrorMessage(
+        'Atten-Scope set-up: this copy of the extension carries no server wheel (extension/python). Install the extension from its .vsix.',
+      );
+      return false;
+    }
+    const base = await this.chooseBase();
+    if (!base) {
+      return false;
+    }
+    const windows = process.platform === 'win32';
+    const torch = this.torchSource();
+    fs.mkdirSync(this.context.globalStorageUri.fsPath, { recursive: true });
+    fs.rmSync(path.join(this.envDir, COMPLETE_MARKER), { force: true });
+    const steps = setupSteps({ basePython: base.command, envDir: this.envDir, wheel: bundled.wheel, lock: bundled.lock, torch, windows });
+    this.log.info(`Set-up: base Python ${base.command.join(' ')} (${base.label}), PyTorch from ${torch}, environment ${this.envDir}`);
+    const ok = await this.runSteps('Atten-Scope: setting up', steps);
+    if (ok) {
+      fs.writeFileSync(path.join(this.envDir, COMPLETE_MARKER), `${bundled.version}\n`);
+    }
+    return ok;
+  }
+
+  private async runUpdate(): Promise<boolean> {
+    const bundled = this.bundled();
+    if (!bundled || !this.managedPython()) {
+      return false;
+    }
+    const step = serverStep({ envDir: this.envDir, wheel: bundled.wheel, lock: bundled.lock, windows: process.platform === 'win32' });
+    const ok = await this.runSteps(`Atten-Scope: updating the server to ${bundled.version}`, [step]);
+    if (ok) {
+      fs.writeFileSync(path.join(this.envDir, COMPLETE_MARKER), `${bundled.version}\n`);
+    }
+    return ok;
+  }
+
+  private torchSource(): TorchSource {
+    const value = vscode.workspace.getConfiguration(CONFIG_SECTION).get<string>('setup.torch');
+    return (TORCH_SOURCES as readonly string[]).includes(value ?? '') ? (value as TorchSource) : DEFAULT_TORCH_SOURCE;
+  }
+
+  /** The Python extension's interpreter, then python3: the first that is new enough and has venv. */
+  private async chooseBase(): Promise<BaseCandidate | undefined> {
+    const candidates: BaseCandidate[] = [];
+    const fromExtension = vscode.workspace.isTrusted ? await pythonExtensionInterpreter(this.log) : undefined;
+    if (fromExtension) {
+      candidates.push({ command: [fromExtension], label: "the Python extension's interpreter" });
+    }
+    const onPath = process.platform === 'win32' ? 'python' : 'python3';
+    candidates.push({ command: [onPath], label: `${onPath} on PATH` });
+    const probed = await Promise.all(candidates.map((c) => this.probe(c)));
+    for (const p of probed) {
+      this.log.info(`Set-up: ${p.candidate.label} (${p.candidate.command.join(' ')}): ${p.report ? `Python ${p.report.python}, venv ${p.report.venv ? 'available' : 'missing'}` : (p.error ?? 'no report')}`);
+    }
+    const choice = chooseBase(probed);
+    if (!choice.ok) {
+      this.log.error(choice.message);
+      void this.showFailure(choice.message, false);
+      return undefined;
+    }
+    return choice.base;
+  }
+
+  private probe(candidate: BaseCandidate): Promise<ProbedCandidate> {
+    const [exe, ...args] = candidate.command;
+    return new Promise((resolve) => {
+      execFile(exe, [...args, '-c', PROBE_SCRIPT], { env: stepEnv(), timeout: 20_000, windowsHide: true }, (error, stdout) => {
+        const report = parseProbe(String(stdout));
+        resolve(report ? { candidate, report } : { candidate, error: error ? error.message : 'no output' });
+      });
+    });
+  }
+
+  private async runSteps(title: string, steps: SetupStep[]): Promise<boolean> {
+    const began = Date.now();
+    this.log.show(true);
+    const failure = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+      async (progress, token) => {
+        for (const [i, step] of steps.entries()) {
+          const label = steps.length > 1 ? `step ${i + 1} of ${steps.length}: ${step.title}` : step.title;
+          progress.report({ message: `${label}...`, increment: i === 0 ? 0 : 100 / steps.length });
+          this.log.info(`Set-up ${label}: ${step.command.join(' ')}`);
+          const stepBegan = Date.now();
+          let shown = 0;
+          const outcome = await this.runStep(step, token, (line) => {
+            const activity = pipActivity(line);
+            if (activity && Date.now() - shown > 500) {
+              shown = Date.now();
+              progress.report({ message: `${label} (${activity})` });
+            }
+          });
+          if (!outcome.ok) {
+            return { step, label, outcome };
+          }
+          this.log.info(`Set-up ${label}: done in ${((Date.now() - stepBegan) / 1000).toFixed(1)} s`);
+        }
+        return undefined;
+      },
+    );
+    const seconds = Math.round((Date.now() - began) / 1000);
+    if (!failure) {
+      this.log.info(`${title}: finished in ${seconds} s.`);
+      return true;
+    }
+    const { step, label, outcome } = failure;
+    if (outcome.ok) {
+      return true; // not reached: a failure carries a failed outcome
+    }
+    if (outcome.cancelled) {
+      this.log.warn(`${title}: cancelled at ${label}.`);
+      void vscode.window.showWarningMessage(`Atten-Scope set-up was cancelled at ${label}. Run Atten-Scope: Set Up Atten-Scope again to finish it.`);
+      return false;
+    }
+    const why = outcome.error ?? (outputTail(outcome.output) || 'no output');
+    const message = `Atten-Scope set-up failed at ${label}: ${why}. ${step.remedy}`;
+    this.log.error(message);
+    void this.showFailure(message, step.id === 'torch');
+    return false;
+  }
+
+  private runStep(step: SetupStep, token: vscode.CancellationToken, onLine: (line: string) => void): Promise<StepOutcome> {
+    const [exe, ...args] = step.command;
+    return new Promise((resolve) => {
+      let output = '';
+      let cancelled = false;
+      let settled = false;
+      const child = spawn(exe, args, { env: stepEnv(), cwd: this.context.globalStorageUri.fsPath, windowsHide: true });
+      this.child = child;
+      const sub = token.onCancellationRequested(() => {
+        cancelled = true;
+        child.kill();
+        setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), 3000).unref();
+      });
+      const finish = (outcome: StepOutcome) => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        sub.dispose();
+        this.child = undefined;
+        resolve(outcome);
+      };
+      let pending = '';
+      const onData = (chunk: Buffer) => {
+        const text = pending + chunk.toString('utf8');
+        const lines = text.split(/\r?\n|\r/);
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line.trim()) {
+            this.log.info(`  ${line}`);
+            output = `${output.slice(-8000)}${line}\n`;
+            onLine(line);
+          }
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('error', (error) => finish({ ok: false, cancelled, output, error: `${exe} could not be run (${error.message})` }));
+      child.on('close', (code, signal) => {
+        if (pending.trim()) {
+          this.log.info(`  ${pending}`);
+          output += `${pending}\n`;
+        }
+        if (code === 0 && !cancelled) {
+          finish({ ok: true });
+        } else {
+          finish({ ok: false, cancelled, output, error: code === null && !cancelled ? `stopped by ${signal ?? 'a signal'}` : undefined });
+        }
+      });
+    });
+  }
+
+  private async showFailure(message: string, offerSettings: boolean): Promise<void> {
+    const actions = ['Show Logs', 'Try Again'];
+    if (offerSettings) {
+      actions.push('Open Settings');
+    }
+    const choice = await vscode.window.showErrorMessage(message, ...actions);
+    if (choice === 'Show Logs') {
+      this.log.show(true);
+    } else if (choice === 'Try Again') {
+      await vscode.commands.executeCommand(Commands.setUp);
+    } else if (choice === 'Open Settings') {
+      const open = settingsEditorCommand(vscode.env.remoteName, `${CONFIG_SECTION}.setup.torch`);
+      await vscode.commands.executeCommand(open.command, open.args);
+    }
+  }
+
+  dispose(): void {
+    this.child?.kill();
+  }
+}
+
+/** The environment of pip and the base Python: nothing that would point them at another environment. */
+function stepEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  for (const key of ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYTHONSTARTUP', 'PIP_REQUIRE_VIRTUALENV', 'PIP_USER']) {
+    delete env[key];
+  }
+  return env;
+}
