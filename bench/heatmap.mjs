@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchPython, openDrawingPage, percentile, regenerate } from './drawingPage.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
@@ -28,13 +29,12 @@ const require = createRequire(path.join(root, 'package.json'));
 const rpc = require('vscode-jsonrpc/node');
 
 function parseArgs(argv) {
-  const venv = path.join(root, '.venv', 'bin', 'python');
   const args = {
     sizes: [2048, 4096, 16384],
     repeats: 3,
     threads: 2,
     out: path.join(benchDir, 'results'),
-    python: process.env.ATTEN_SCOPE_PYTHON || (fs.existsSync(venv) ? venv : 'python3'),
+    python: benchPython(),
     chromium: '/usr/bin/chromium',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -54,17 +54,6 @@ function parseArgs(argv) {
     i++;
   }
   return args;
-}
-
-function loadPlaywright() {
-  for (const anchor of [path.join(benchDir, 'package.json'), path.join(root, '.e2e', 'npm', 'package.json'), path.join(root, 'package.json')]) {
-    try {
-      return createRequire(anchor)('playwright-core');
-    } catch {
-      // try the next install
-    }
-  }
-  throw new Error('playwright-core not found: run `npm ci --prefix bench`');
 }
 
 // Standard-library sources joined, cut at the character where the wanted token count ends (by the
@@ -104,14 +93,6 @@ async function startServer(python, threads) {
   });
   await connection.sendNotification('initialized', {});
   return { child, connection };
-}
-
-function percentile(values, q) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
 function torchThreads(python, threads) {
@@ -187,36 +168,17 @@ async function measure(connection, page, uri, repeats) {
   };
 }
 
-function regenerate(outDir, python) {
-  try {
-    execFileSync(python, [path.join(benchDir, 'report.py'), '--out', outDir], { stdio: ['ignore', 'ignore', 'inherit'] });
-  } catch (error) {
-    console.error(`heatmap.md written; RESULTS.md not regenerated (run python bench/report.py): ${error.message}`);
-  }
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const loadBefore = os.loadavg()[0];
-  const bundle = path.join(root, 'extension', 'out', 'webview', 'heatmapDraw.js');
-  if (!fs.existsSync(bundle)) throw new Error('extension/out/webview/heatmapDraw.js is missing: run `npm run compile`');
   console.error(`texts of ${args.sizes.join(', ')} tokens from the standard library`);
   const texts = JSON.parse(
     execFileSync(args.python, ['-c', TEXTS, args.sizes.join(',')], { env: serverEnv(args.threads), maxBuffer: 1 << 28, encoding: 'utf8' }),
   );
-  const { chromium } = loadPlaywright();
-  const browser = await chromium.launch({
-    executablePath: args.chromium,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const { browser, page } = await openDrawingPage(args.chromium);
   const server = await startServer(args.python, args.threads);
   const rows = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
-    await page.route('**/*', (route) => route.abort());
-    await page.setContent('<!doctype html><html><body style="margin:0"></body></html>');
-    await page.addScriptTag({ content: fs.readFileSync(bundle, 'utf8') });
     for (const n of args.sizes) {
       const uri = `file:///bench/heatmap-${n}.py`;
       server.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'python', version: 1, text: texts[n] } });
@@ -271,7 +233,7 @@ async function main() {
   fs.mkdirSync(args.out, { recursive: true });
   fs.writeFileSync(path.join(args.out, 'heatmap.md'), text + '\n');
   fs.writeFileSync(path.join(args.out, 'heatmap.json'), JSON.stringify({ sizes: rows }, null, 1) + '\n');
-  regenerate(args.out, args.python);
+  regenerate(args.out, 'heatmap.md', args.python);
 }
 
 main().then(

@@ -12,16 +12,15 @@
 //        [--chromium /usr/bin/chromium]
 // playwright-core is resolved from bench/node_modules (`npm ci --prefix bench`) or the e2e test install.
 
-import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
+import { benchPython, openDrawingPage, percentile, regenerate } from './drawingPage.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const root = path.dirname(benchDir);
 
 function parseArgs(argv) {
   const args = { sizes: [512, 2048, 4096, 16384], repeats: 15, out: path.join(benchDir, 'results'), chromium: '/usr/bin/chromium' };
@@ -40,18 +39,6 @@ function parseArgs(argv) {
     i++;
   }
   return args;
-}
-
-function loadPlaywright() {
-  const candidates = [path.join(benchDir, 'package.json'), path.join(root, '.e2e', 'npm', 'package.json'), path.join(root, 'package.json')];
-  for (const anchor of candidates) {
-    try {
-      return createRequire(anchor)('playwright-core');
-    } catch {
-      // try the next install
-    }
-  }
-  throw new Error('playwright-core not found: run `npm ci --prefix bench`');
 }
 
 /**
@@ -79,14 +66,6 @@ export function overviewAnswer(n, maxBins = 1024) {
   };
 }
 
-function percentile(values, q) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
 function chromiumVersion(executable) {
   try {
     return execFileSync(executable, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(' ').slice(0, 2).join(' ');
@@ -95,33 +74,11 @@ function chromiumVersion(executable) {
   }
 }
 
-function regenerate(outDir) {
-  // RESULTS.md (and its summary of targets) is assembled in one place, bench/report.py.
-  const venv = path.join(root, '.venv', process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python');
-  const python = process.env.ATTEN_SCOPE_PYTHON || (fs.existsSync(venv) ? venv : 'python3');
-  try {
-    execFileSync(python, [path.join(benchDir, 'report.py'), '--out', outDir], { stdio: ['ignore', 'ignore', 'inherit'] });
-  } catch (error) {
-    console.error(`render.md written; RESULTS.md not regenerated (run python bench/report.py): ${error.message}`);
-  }
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const bundle = path.join(root, 'extension', 'out', 'webview', 'heatmapDraw.js');
-  if (!fs.existsSync(bundle)) throw new Error('extension/out/webview/heatmapDraw.js is missing: run `npm run compile`');
-  const { chromium } = loadPlaywright();
-  const browser = await chromium.launch({
-    executablePath: args.chromium,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const { browser, page } = await openDrawingPage(args.chromium);
   const rows = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
-    await page.route('**/*', (route) => route.abort());
-    await page.setContent('<!doctype html><html><body style="margin:0"></body></html>');
-    await page.addScriptTag({ content: fs.readFileSync(bundle, 'utf8') });
     for (const n of args.sizes) {
       const answer = overviewAnswer(n);
       const stats = await page.evaluate(
@@ -194,7 +151,7 @@ async function main() {
   fs.mkdirSync(args.out, { recursive: true });
   fs.writeFileSync(path.join(args.out, 'render.md'), text + '\n');
   fs.writeFileSync(path.join(args.out, 'render.json'), JSON.stringify({ sizes: rows }, null, 1) + '\n');
-  regenerate(args.out);
+  regenerate(args.out, 'render.md', benchPython());
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

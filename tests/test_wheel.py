@@ -113,20 +113,15 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+def _run_outside(command: list[str], cwd: Path, timeout: int) -> subprocess.CompletedProcess[str]:
+    """``command`` run away from this checkout (``cwd``), without its import path, offline."""
+    return subprocess.run(command, capture_output=True, text=True, env=_clean_env(), cwd=cwd, timeout=timeout)
+
+
 def test_installed_package_is_the_wheels_copy(installed: Path, tmp_path: Path) -> None:
     python = installed / ("python.exe" if os.name == "nt" else "python")
-    result = subprocess.run(
-        [
-            str(python),
-            "-c",
-            "import atten_scope, importlib.metadata as m; print(atten_scope.__file__); print(m.version('atten-scope'))",
-        ],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-        cwd=tmp_path,
-        timeout=120,
-    )
+    probe = "import atten_scope, importlib.metadata as m; print(atten_scope.__file__); print(m.version('atten-scope'))"
+    result = _run_outside([str(python), "-c", probe], tmp_path, 120)
     assert result.returncode == 0, result.stderr
     where, version = result.stdout.split()
     assert Path(where).resolve().is_relative_to(installed.parent.resolve()), where
@@ -138,20 +133,13 @@ def test_installed_package_is_the_wheels_copy(installed: Path, tmp_path: Path) -
 def test_installed_cli_lists_models_and_analyses_a_file(installed: Path, tmp_path: Path) -> None:
     cli = installed / ("atten-scope.exe" if os.name == "nt" else "atten-scope")
     assert cli.is_file()
-    models = subprocess.run(
-        [str(cli), "models"], capture_output=True, text=True, env=_clean_env(), cwd=tmp_path, timeout=300
-    )
+    models = _run_outside([str(cli), "models"], tmp_path, 300)
     assert models.returncode == 0, models.stderr
     assert "embedded:smollm2-135m" in models.stdout
     sample = tmp_path / "tiny.py"
     sample.write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
-    result = subprocess.run(
-        [str(cli), "analyze", str(sample), "--at", "2:12", "--json", "--top-k", "3", "--device", "cpu"],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-        cwd=tmp_path,
-        timeout=600,
+    result = _run_outside(
+        [str(cli), "analyze", str(sample), "--at", "2:12", "--json", "--top-k", "3", "--device", "cpu"], tmp_path, 600
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

@@ -1,5 +1,7 @@
 /** Bringing tokens into view in an editor. */
 import * as vscode from 'vscode';
+import type { TokenRef } from './core/protocol';
+import { toVsRange, type Painter } from './decorations';
 
 /** The visible editor of `uri`, or a newly shown one (in `column` when given). */
 export async function editorFor(uri: vscode.Uri, column?: vscode.ViewColumn): Promise<vscode.TextEditor> {
@@ -23,5 +25,15 @@ export function selectToken(editor: vscode.TextEditor, select: vscode.Range, als
     editor.revealRange(span, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   } else {
     editor.revealRange(select, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+}
+
+/** Shows `token` of the document `uri` in its editor (the first column when none shows it) and flashes it. */
+export async function showToken(uri: vscode.Uri, token: TokenRef, painter: Painter): Promise<void> {
+  const editor = await editorFor(uri, vscode.ViewColumn.One);
+  const range = toVsRange(editor.document, token.range);
+  if (range) {
+    editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    painter.flash(editor, range);
   }
 }

@@ -52,25 +52,31 @@ export interface CheckReport {
   executable: string;
 }
 
-/** Parses the last JSON line printed by CHECK_SCRIPT; undefined when the output is not one. */
-export function parseCheckOutput(stdout: string): CheckReport | undefined {
+/**
+ * The last line of `stdout` that is a JSON object whose `key` has type `kind` (the probe scripts
+ * print one; anything a site hook or a warning prints around it is skipped), or undefined.
+ */
+export function lastJsonObject(stdout: string, key: string, kind: 'boolean' | 'string'): Record<string, unknown> | undefined {
   const lines = stdout.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   for (let i = lines.length - 1; i >= 0; i--) {
     try {
       const value: unknown = JSON.parse(lines[i]);
-      if (typeof value === 'object' && value !== null && typeof (value as CheckReport).found === 'boolean') {
-        const v = value as Partial<CheckReport>;
-        return {
-          found: v.found === true,
-          python: typeof v.python === 'string' ? v.python : '',
-          executable: typeof v.executable === 'string' ? v.executable : '',
-        };
+      if (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as Record<string, unknown>)[key] === kind) {
+        return value as Record<string, unknown>;
       }
     } catch {
       // not JSON: keep looking
     }
   }
   return undefined;
+}
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/** Parses the last JSON line printed by CHECK_SCRIPT; undefined when the output is not one. */
+export function parseCheckOutput(stdout: string): CheckReport | undefined {
+  const v = lastJsonObject(stdout, 'found', 'boolean');
+  return v && { found: v.found === true, python: text(v.python), executable: text(v.executable) };
 }
 
 /** The oldest Python the server supports: limits.json's ">=3.10", as pyproject.toml declares it. */

@@ -2,7 +2,7 @@
  * "Set Up Atten-Scope" without 'vscode': which Python to build the managed environment from, the
  * steps and their command lines, and whether the managed server is older than the bundled one.
  */
-import { isSupportedPython, MIN_PYTHON } from './interpreter';
+import { isSupportedPython, lastJsonObject, MIN_PYTHON } from './interpreter';
 
 /** Where PyTorch comes from (attenScope.setup.torch). */
 export const TORCH_SOURCES = ['cpu', 'cuda', 'pypi'] as const;
@@ -164,19 +164,8 @@ export interface ProbeReport {
 
 /** Parses the last JSON line printed by PROBE_SCRIPT. */
 export function parseProbe(stdout: string): ProbeReport | undefined {
-  const lines = stdout.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      const v: unknown = JSON.parse(lines[i]);
-      if (typeof v === 'object' && v !== null && typeof (v as ProbeReport).python === 'string') {
-        const r = v as Partial<ProbeReport>;
-        return { python: r.python ?? '', venv: r.venv === true, executable: typeof r.executable === 'string' ? r.executable : '' };
-      }
-    } catch {
-      // not JSON: keep looking
-    }
-  }
-  return undefined;
+  const v = lastJsonObject(stdout, 'python', 'string');
+  return v && { python: String(v.python), venv: v.venv === true, executable: typeof v.executable === 'string' ? v.executable : '' };
 }
 
 export interface BaseCandidate {

@@ -6,8 +6,8 @@ import { Requests } from '../core/requests';
 import { sameSelection } from '../core/settings';
 import type { ToModelView } from '../core/viewMessages';
 import type { CursorTracker } from '../cursor';
-import { toVsRange, type Painter } from '../decorations';
-import { editorFor } from '../reveal';
+import type { Painter } from '../decorations';
+import { showToken } from '../reveal';
 import type { SettingsService } from '../settings';
 import { NeuronPanel } from './neuronPanel';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
@@ -91,14 +91,8 @@ export class ModelViewPanel extends ServerPanel<ModelViewMessage, ToModelView, M
       }
       case 'revealToken': {
         const token = this.topTokens.get(message.index);
-        if (!token) {
-          return;
-        }
-        const editor = await editorFor(this.target.document.uri, vscode.ViewColumn.One);
-        const range = toVsRange(editor.document, token.range);
-        if (range) {
-          editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-          this.deps.painter.flash(editor, range);
+        if (token) {
+          await showToken(this.target.document.uri, token, this.deps.painter);
         }
         break;
       }

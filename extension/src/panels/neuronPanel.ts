@@ -6,8 +6,8 @@ import { tokenLabel } from '../core/ranges';
 import type { NeuronParams, TokenRef } from '../core/protocol';
 import { Requests } from '../core/requests';
 import type { ToNeuronView } from '../core/viewMessages';
-import { toVsRange, type Painter } from '../decorations';
-import { editorFor } from '../reveal';
+import type { Painter } from '../decorations';
+import { showToken } from '../reveal';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
 
 export interface NeuronDeps extends ServerPanelDeps {
@@ -68,14 +68,8 @@ export class NeuronPanel extends ServerPanel<NeuronMessage, ToNeuronView, Neuron
       return;
     }
     const token = this.ends[message.end];
-    if (!token) {
-      return;
-    }
-    const editor = await editorFor(this.target.document.uri, vscode.ViewColumn.One);
-    const range = toVsRange(editor.document, token.range);
-    if (range) {
-      editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-      this.deps.painter.flash(editor, range);
+    if (token) {
+      await showToken(this.target.document.uri, token, this.deps.painter);
     }
   }
 

@@ -19,7 +19,7 @@ import {
 
 const input = {
   basePython: ['/usr/bin/python3'],
-  envDir: '/home/me/.storage/env',
+  envDir: '/storage/atten-scope/env',
   wheel: '/ext/python/atten_scope-0.2.0-py3-none-any.whl',
   lock: '/ext/python/requirements.lock',
   torch: 'cpu' as const,
@@ -30,8 +30,8 @@ describe('setupSteps', () => {
   it('creates the environment, then torch, the server with its pins, and the model packages without their dependencies', () => {
     const steps = setupSteps(input);
     expect(steps.map((s) => s.id)).toEqual(['venv', 'torch', 'server', 'defaultModel', 'gemma']);
-    expect(steps[0].command).toEqual(['/usr/bin/python3', '-m', 'venv', '--clear', '/home/me/.storage/env']);
-    const py = '/home/me/.storage/env/bin/python';
+    expect(steps[0].command).toEqual(['/usr/bin/python3', '-m', 'venv', '--clear', '/storage/atten-scope/env']);
+    const py = '/storage/atten-scope/env/bin/python';
     for (const step of steps.slice(1)) {
       expect(step.command.slice(0, 4), step.id).toEqual([py, '-m', 'pip', 'install']);
     }
