@@ -1,4 +1,5 @@
-"""Predictions kept from the capturing pass equal a plain forward pass's softmax, across windows and edits."""
+"""Predictions computed on demand from the kept hidden rows equal a plain forward pass's softmax,
+across windows and edits; the analysis itself never runs the LM head over its tokens."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import pytest
 import torch
 
 from atten_scope import prediction
-from atten_scope.analysis import Analysis, run_analysis
+from atten_scope.analysis import Analysis, run_analysis, window_shape
 from atten_scope.capture import install_capture_attention, run_capture
 from atten_scope.model import LoadedModel, model_info
 from atten_scope.options import ViewOptions, ViewQuery
 from atten_scope.results import attention_json, prediction_json, surprisal_json, surprise_result
-from atten_scope.storage import spill
+from atten_scope.storage import MemoryBudget, is_spilled, spill
+from atten_scope.tokens import TokenizedDocument
 
 from .conftest import build_tiny
 
@@ -40,6 +42,14 @@ class CharTokenizer:
 
     def decode(self, ids: list[int], **_: Any) -> str:
         return "".join(ALPHABET[i - 2] if 2 <= i < 2 + len(ALPHABET) else "?" for i in ids)
+
+
+def char_document(ids: list[int]) -> TokenizedDocument:
+    text = "".join(ALPHABET[i - 2] for i in ids)
+    starts = list(range(len(ids)))
+    return TokenizedDocument(
+        text=text, ids=ids, starts=starts, ends=[s + 1 for s in starts], special=[False] * len(ids)
+    )
 
 
 def tiny_loaded(name: str) -> LoadedModel:
@@ -74,6 +84,8 @@ def assert_matches_plain_pass(analysis: Analysis, model: Any, tokens: list[int])
             assert predicted.next_id == actual
             assert abs(predicted.next_logprob - float(reference[actual])) < 1e-4, token
             assert predicted.next_rank == int((reference > reference[actual]).sum()) + 1, token
+            # the surprise heat's row blocks give the same log-probability
+            assert abs(analysis.next_logprobs()[token] - float(reference[actual])) < 1e-4, token
         else:
             assert predicted.next_id is None and math.isnan(predicted.next_logprob) and predicted.next_rank == 0
 
@@ -103,7 +115,9 @@ def test_surprisal_is_the_previous_tokens_rating_of_this_one(tiny: LoadedModel) 
     for token in (1, 33, analysis.token_count - 1):
         previous = analysis.prediction(token - 1)
         assert previous is not None
-        assert bits[token] == pytest.approx(-previous.next_logprob / math.log(2), abs=1e-9)
+        # the heat's row blocks and the hover's single row are two products of the same numbers
+        assert bits[token] == pytest.approx(-previous.next_logprob / math.log(2), abs=1e-5)
+        assert analysis.surprisal(token) == pytest.approx(bits[token], abs=1e-9)
     query = ViewQuery({"rows": [1, 5]}, {}, 3)
     answer = surprise_result(analysis, query)
     assert answer["start"] == 1 and answer["end"] == 5 and answer["version"] == 3 and answer["unit"] == "bits"
@@ -115,6 +129,7 @@ def test_surprisal_is_the_previous_tokens_rating_of_this_one(tiny: LoadedModel) 
 
 def test_an_edit_keeps_the_prefix_numbers_and_equals_a_fresh_analysis(tiny: LoadedModel) -> None:
     before = run_analysis(tiny, TEXT, WINDOW)
+    before.next_logprobs()  # kept on the windows: an edit copies what still holds
     for edited in (TEXT.replace("sum(", "max(", 1), TEXT + "x = 1\n", TEXT[:-9]):
         again = run_analysis(tiny, edited, WINDOW, previous=before)
         fresh = run_analysis(tiny, edited, WINDOW)
@@ -128,32 +143,96 @@ def test_an_edit_keeps_the_prefix_numbers_and_equals_a_fresh_analysis(tiny: Load
             assert (math.isnan(a.next_logprob) and math.isnan(b.next_logprob)) or abs(
                 a.next_logprob - b.next_logprob
             ) < 1e-4
+        assert np.allclose(again.next_logprobs(), fresh.next_logprobs(), atol=1e-4, equal_nan=True)
 
 
-def test_a_reused_row_whose_next_token_changed_is_recomputed(tiny: LoadedModel) -> None:
+def test_an_edit_copies_the_prefix_rows_and_the_log_probabilities_that_still_hold(tiny: LoadedModel) -> None:
     model = tiny.model
     ids = [2 + ALPHABET.index(c) for c in TEXT[:40]]
     edited = [*ids[:20], 5, *ids[21:]]
-    before = run_capture(model, ids, 0)
-    reused = run_capture(model, edited, 0, prefix=before, reuse=20)
+    head = prediction.Head.of(model)
+    assert head is not None
+    before = Analysis(char_document(ids), [run_capture(model, ids, 0)], tiny.info, 64, head=head)
+    before.next_logprobs()  # every row's log-probability, kept on the window
+    win = before.windows[0]
+    reused = run_capture(model, edited, 0, prefix=win, reuse=20)
     fresh = run_capture(model, edited, 0)
-    assert reused.recomputed == 40 - 19  # row 19's next token changed: it is computed again
-    assert reused.predictions is not None and fresh.predictions is not None
-    assert torch.allclose(reused.predictions.next_logprob, fresh.predictions.next_logprob, atol=1e-5, equal_nan=True)
-    assert torch.equal(reused.predictions.top_ids[:19], before.predictions.top_ids[:19])  # copied
-    # an unchanged next token: the prefix rows are copied as they are
-    kept = run_capture(model, [*ids[:20], *edited[20:]], 0, prefix=run_capture(model, edited, 0), reuse=20)
-    assert kept.recomputed == 20
+    assert reused.recomputed == 20 and reused.hidden is not None and fresh.hidden is not None
+    assert torch.equal(reused.hidden[:20], win.hidden[:20])  # copied
+    assert torch.allclose(reused.hidden, fresh.hidden, atol=1e-5)
+    # row 19 rated the old token 20: its log-probability is not copied, rows 0-18 are
+    assert reused.logprobs_known is not None and reused.logprobs is not None
+    assert reused.logprobs_known[:19].all() and not reused.logprobs_known[19:].any()
+    assert torch.equal(reused.logprobs[:19], win.logprobs[:19])
+    again = Analysis(char_document(edited), [reused], tiny.info, 64, head=head)
+    reference = plain_log_softmax(model, edited)
+    expected = torch.tensor([float(reference[i, edited[i + 1]]) for i in range(39)], dtype=torch.float64)
+    assert np.allclose(again.next_logprobs()[:39], expected.numpy(), atol=1e-4)
+    assert math.isnan(again.next_logprobs()[39])
 
 
-def test_a_spilled_window_keeps_its_predictions(tiny: LoadedModel, tmp_path: Path) -> None:
+def test_a_spilled_window_keeps_its_hidden_rows(tiny: LoadedModel, tmp_path: Path) -> None:
     win = run_capture(tiny.model, [2 + ALPHABET.index(c) for c in TEXT[:30]], 0, next_id=7)
-    assert win.predictions is not None
-    expected = win.predictions.rows(0, win.n)
+    assert win.hidden is not None
+    expected = win.hidden.clone()
+    head = prediction.Head.of(tiny.model)
+    assert head is not None
+    analysis = Analysis(char_document([*win.ids]), [win], tiny.info, 64, head=head)
+    before = analysis.prediction(29)
     spill(win, tmp_path)
-    for name in ("top_ids", "top_probs", "next_logprob", "next_rank"):
-        assert torch.equal(getattr(win.predictions, name), getattr(expected, name)), name
-    assert win.following(win.n - 1) == 7 and int(win.predictions.next_rank[-1]) >= 1
+    assert torch.equal(win.hidden, expected)
+    assert win.following(win.n - 1) == 7
+    after = Analysis(char_document([*win.ids]), [win], tiny.info, 64, head=head).prediction(29)
+    assert before is not None and after == before and after.next_id == 7 and after.next_rank >= 1
+
+
+def test_the_analysis_does_not_run_the_lm_head_over_its_tokens(tiny: LoadedModel) -> None:
+    """The head sees only each pass's last row, which the model computes itself (logits_to_keep=1);
+    a prediction is one row of it, and the surprise heat one row per token, once."""
+    rows: list[int] = []
+    head_module = tiny.model.get_output_embeddings()
+
+    def count(_module: Any, inputs: Any, _output: Any) -> None:
+        rows.append(inputs[0].reshape(-1, inputs[0].shape[-1]).shape[0])
+
+    handle = head_module.register_forward_hook(count)
+    try:
+        analysis = run_analysis(tiny, TEXT, WINDOW)
+        assert rows == [1] * len(analysis.windows)
+        rows.clear()
+        assert analysis.prediction(40) is not None
+        assert sum(rows) == 2  # the owning window's last row, checked against the model's once, and row 40
+        rows.clear()
+        assert analysis.prediction(40) is not None and analysis.prediction(41) is not None
+        assert rows == [1]  # row 40 is kept
+        rows.clear()
+        analysis.surprisal_bits()
+        checks = len(analysis.windows) - 1  # the other windows' last rows
+        assert sum(rows) == analysis.token_count + checks
+        rows.clear()
+        analysis.surprisal_bits()
+        assert analysis.surprisal(50) == pytest.approx(float(analysis.surprisal_bits()[50]))
+        assert rows == []
+    finally:
+        handle.remove()
+
+
+def test_a_compact_analysis_predicts_to_float16_precision(tiny: LoadedModel, tmp_path: Path) -> None:
+    """Under a memory budget the hidden rows are kept in float16 (and spilled with their window):
+    the probabilities move by the rounding of the rows only."""
+    exact = run_analysis(tiny, TEXT, WINDOW)
+    budget = MemoryBudget(1, tmp_path)
+    budget.limit_bytes = window_shape(tiny).capture_bytes(WINDOW)  # room for about one window: the rest spill
+    compact = run_analysis(tiny, TEXT, WINDOW, budget=budget)
+    assert all(w.hidden is not None and w.hidden.dtype == torch.float16 for w in compact.windows)
+    assert any(is_spilled(w) for w in compact.windows)
+    ours, theirs = compact.next_logprobs(), exact.next_logprobs()
+    assert np.isfinite(ours[:-1]).all()
+    assert np.allclose(np.exp(ours[:-1]), np.exp(theirs[:-1]), atol=2e-3)
+    for token in (0, 30, compact.token_count - 2):
+        a, b = compact.prediction(token), exact.prediction(token)
+        assert a is not None and b is not None
+        assert np.allclose([p for _, p in a.top], [p for _, p in b.top], atol=2e-3)
 
 
 def test_the_embedded_model_predicts_as_its_plain_pass(embedded: Any) -> None:
@@ -178,10 +257,10 @@ def test_a_head_that_does_not_reproduce_the_models_logits_keeps_no_predictions(
 ) -> None:
     """A model whose logits are post-processed in a way the head does not know: no numbers rather
     than wrong ones, and every answer says so with null."""
-    real = prediction.head_logits
-    monkeypatch.setattr(prediction, "head_logits", lambda model, hidden: real(model, hidden) * 2.0)
+    real = prediction.Head.logits
+    monkeypatch.setattr(prediction.Head, "logits", lambda head, hidden: real(head, hidden) * 2.0)
     analysis = run_analysis(tiny, TEXT, WINDOW)
-    assert all(win.predictions is None for win in analysis.windows)
+    assert not any(analysis.predicts(win) for win in analysis.windows)
     answer = attention_json(analysis, 10, ViewOptions())
     assert answer["prediction"] is None and answer["surprisal"] is None
     assert set(surprise_result(analysis, ViewQuery({}, {}, None))["bits"]) == {None}

@@ -65,7 +65,8 @@ def test_the_page_carries_every_tokens_prediction(embedded: Any) -> None:
             analysis.document.vocabulary.label(i)
             for i, _ in expected.top  # type: ignore[union-attr]
         ]
-        assert np.allclose(probs[token], [p for _, p in expected.top])
+        # the page's rows come in blocks, the hover's one at a time: the same numbers to float32 rounding
+        assert np.allclose(probs[token], [p for _, p in expected.top], atol=1e-5)
         assert rank[token] == expected.next_rank
     assert np.isnan(following[n - 1]) and rank[n - 1] == 0
-    assert np.allclose(following[:-1], analysis.next_logprobs()[:-1])
+    assert np.allclose(following[:-1], analysis.next_logprobs()[:-1], atol=1e-5)

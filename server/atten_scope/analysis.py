@@ -12,11 +12,13 @@ recomputed.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from . import cancellation
 from .aggregate import line_sums
@@ -24,7 +26,7 @@ from .capture import CapturedWindow, run_capture
 from .errors import DocumentError
 from .model import LoadedModel, ModelInfo
 from .positions import LineIndex
-from .prediction import Predictions, concatenate
+from .prediction import NO_NEXT, Head, Predictions, concatenate, next_logprobs, predict
 from .progress import ReportProgress, ignore_progress
 from .registry import MAX_TOKENS
 from .storage import MemoryBudget, WindowShape
@@ -85,10 +87,14 @@ class Analysis:
     truncated: bool = False
     elapsed_ms: float = 0.0
     reused_tokens: int = 0
+    # The model's LM head, from which predictions are computed on demand (None: no predictions).
+    head: Head | None = field(default=None, repr=False, compare=False)
     lines: LineIndex = field(init=False)
     token_lines: np.ndarray = field(init=False)  # (tokens,) 0-based line of each token's start
     owners: np.ndarray = field(init=False)  # (tokens,) index of the window that owns each token
     _next_logprobs: np.ndarray | None = field(init=False, default=None, repr=False)
+    _predictions: dict[int, Prediction | None] = field(init=False, default_factory=dict, repr=False)
+    _filling: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.lines = LineIndex(self.document.text)
@@ -131,41 +137,104 @@ class Analysis:
     def line_weights(self, weights: np.ndarray) -> np.ndarray:
         return line_sums(weights, self.token_lines[: len(weights)], self.lines.line_count)
 
+    def predicts(self, win: CapturedWindow) -> bool:
+        """Whether predictions can be computed for ``win``'s rows: it kept its hidden rows and the
+        model's head (still loaded) reproduces the model's logits of its last row (checked once)."""
+        head = self.head
+        if head is None or win.hidden is None or not head.alive:
+            return False
+        if win.head_agrees is None:
+            win.head_agrees = head.agrees(win.hidden[-1], win.reference)
+        return win.head_agrees
+
     def prediction(self, token: int) -> Prediction | None:
-        """What the model predicted after ``token``, from the window that owns it (None when the model's
-        LM head could not be reproduced, see ``prediction.check_last_row``)."""
+        """What the model predicted after ``token``, from the window that owns it: one row of the LM
+        head, computed on first use and kept (None without predictions, see ``predicts``)."""
+        if token in self._predictions:
+            return self._predictions[token]
         win, local = self.owner(token)
-        predicted = win.predictions
-        if predicted is None:
-            return None
-        ids = predicted.top_ids[local].tolist()
-        probs = predicted.top_probs[local].tolist()
-        top = [(int(i), float(p)) for i, p in zip(ids, probs, strict=True) if i >= 0]
-        following = win.following(local)
-        return Prediction(top, following, float(predicted.next_logprob[local]), int(predicted.next_rank[local]))
+        found = None
+        if self.predicts(win) and self.head is not None and win.hidden is not None:
+            following = win.following(local)
+            row = predict(self.head, win.hidden[local : local + 1], [NO_NEXT if following is None else following])
+            ids, probs = row.top_ids[0].tolist(), row.top_probs[0].tolist()
+            top = [(int(i), float(p)) for i, p in zip(ids, probs, strict=True) if i >= 0]
+            found = Prediction(top, following, float(row.next_logprob[0]), int(row.next_rank[0]))
+        self._predictions[token] = found
+        return found
 
     def owned_predictions(self) -> Predictions | None:
-        """The predictions of every analysed token, each from the window that owns it, in token order;
-        None when a window has none."""
+        """The predictions of every analysed token, each from the window that owns it, in token order
+        (the LM head over every row: for a whole-document report); None when a window has none."""
         parts = []
         for w, win in enumerate(self.windows):
-            if win.predictions is None:
+            if not self.predicts(win) or self.head is None or win.hidden is None:
                 return None
             owned = np.nonzero(self.owners[win.start : win.start + win.n] == w)[0]
-            if len(owned):
-                parts.append(win.predictions.rows(int(owned[0]), len(owned)))  # owned tokens are contiguous
+            if len(owned):  # owned tokens are contiguous
+                first, end = int(owned[0]), int(owned[-1]) + 1
+                following = [win.following(i) for i in range(first, end)]
+                next_ids = [NO_NEXT if f is None else f for f in following]
+                parts.append(predict(self.head, win.hidden[first:end], next_ids))
         return concatenate(parts) if parts else None
 
+    def next_logprob(self, token: int) -> float:
+        """log p(x_{token+1} | x_0..x_token) in nats from the window that owns ``token``: read from the
+        rows filled by ``next_logprobs`` when there, else from ``prediction``; NaN after the
+        document's last token and without predictions."""
+        if self._next_logprobs is not None:
+            return float(self._next_logprobs[token])
+        win, local = self.owner(token)
+        if win.logprobs is not None and win.logprobs_known is not None and bool(win.logprobs_known[local]):
+            return float(win.logprobs[local])
+        predicted = self.prediction(token)
+        return predicted.next_logprob if predicted is not None else math.nan
+
     def next_logprobs(self) -> np.ndarray:
-        """(tokens,) float64: log p(x_{i+1} | x_0..x_i) in nats for every analysed token i, read from the
-        window that owns token i; NaN after the document's last token and without predictions."""
-        if self._next_logprobs is None:
-            predicted = self.owned_predictions()
-            if predicted is None:
-                self._next_logprobs = np.full(self.token_count, np.nan, dtype=np.float64)
-            else:
-                self._next_logprobs = predicted.next_logprob.numpy().astype(np.float64)
-        return self._next_logprobs
+        """(tokens,) float64: log p(x_{i+1} | x_0..x_i) in nats for every analysed token i, from the
+        window that owns token i; NaN after the document's last token and without predictions.
+
+        The LM head runs over each window's owned rows in blocks (``Head.block_rows``); each block
+        is kept on its window as it is done, so work stopped at a ``cancellation.check()`` resumes
+        where it stopped, and a later analysis that reuses the window (or its prefix) reads it."""
+        if self._next_logprobs is not None:
+            return self._next_logprobs
+        out = np.full(self.token_count, np.nan, dtype=np.float64)
+        for w, win in enumerate(self.windows):
+            owned = np.nonzero(self.owners[win.start : win.start + win.n] == w)[0]
+            if not len(owned) or not self.predicts(win):
+                continue
+            first, end = int(owned[0]), int(owned[-1]) + 1
+            self._fill_logprobs(win, first, end)
+            if win.logprobs is not None:
+                out[win.start + first : win.start + end] = win.logprobs[first:end].double().numpy()
+        self._next_logprobs = out
+        return out
+
+    def _fill_logprobs(self, win: CapturedWindow, first: int, end: int) -> None:
+        head, hidden = self.head, win.hidden
+        if head is None or hidden is None:
+            return
+        with self._filling:
+            if win.logprobs is None or win.logprobs_known is None:
+                win.logprobs = torch.full((win.n,), math.nan, dtype=torch.float32)
+                win.logprobs_known = torch.zeros((win.n,), dtype=torch.bool)
+        logprobs, known = win.logprobs, win.logprobs_known
+        step = head.block_rows()
+        for start in range(first, end, step):
+            stop = min(start + step, end)
+            if bool(known[start:stop].all()):
+                continue
+            cancellation.check()
+            following = [win.following(i) for i in range(start, stop)]
+            values = next_logprobs(head, hidden[start:stop], [NO_NEXT if f is None else f for f in following])
+            logprobs[start:stop] = values
+            known[start:stop] = True
+
+    def surprisal(self, token: int) -> float:
+        """s = -log2 p(x_token | x_0..x_{token-1}) = -next_logprob(token - 1) / ln 2 bits; NaN for the
+        first token (nothing precedes it) and without predictions."""
+        return -self.next_logprob(token - 1) / LN2 if token > 0 else math.nan
 
     def surprisal_bits(self) -> np.ndarray:
         """(tokens,) float64: the surprisal of each token given the text before it,
@@ -268,6 +337,7 @@ def run_analysis(
         truncated=truncated,
         elapsed_ms=(time.perf_counter() - began) * 1000,
         reused_tokens=reused,
+        head=Head.of(loaded.model),
     )
 
 
@@ -276,7 +346,8 @@ def window_shape(loaded: LoadedModel) -> WindowShape:
     info = loaded.info
     parameter = next(loaded.model.parameters(), None)
     size = parameter.element_size() if parameter is not None else 4
-    return WindowShape(info.layers, info.heads, info.kv_heads, info.head_dim, size)
+    head = Head.of(loaded.model)
+    return WindowShape(info.layers, info.heads, info.kv_heads, info.head_dim, size, head.hidden_size if head else 0)
 
 
 def _layer_step(

@@ -14,6 +14,7 @@ sum_k t_k^T t_k at checkpoints, which the norm and effective refinements need.
 from __future__ import annotations
 
 import contextvars
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 
 import torch
 
-from .prediction import NO_NEXT, Predictions, check_last_row, concatenate, final_hidden_states, has_head, predict
+from .prediction import Reference, hidden_states_module
 
 ATTENTION_NAME = "atten_scope"
 GRAM_CHECKPOINT = 128  # tokens between stored prefix Gram sums: memory / request-time trade-off
@@ -360,10 +361,19 @@ class CapturedWindow:
     scale: torch.Tensor  # (L,)
     sliding_window: list[int | None]
     recomputed: int = 0  # tokens computed by the forward pass that built this window
-    # What the model predicted after each token (None: the model's LM head could not be reproduced),
-    # and the document's token after the window's last one (None at the end of the document).
-    predictions: Predictions | None = None
+    # The final hidden state of each token (after the model's final norm: what its LM head maps to
+    # logits), from which predictions are computed on demand (``prediction.py``); None for a model
+    # without a separate decoder. ``reference``: the model's own logits of this pass's last row, in
+    # brief, to check the head against. ``next_id``: the document's token after the window's last
+    # one (None at the end of the document).
+    hidden: torch.Tensor | None = None
+    reference: Reference | None = None
     next_id: int | None = None
+    # log p_i(x_{i+1}) of each row, filled on demand in row blocks (``Analysis.next_logprobs``), with
+    # which rows are filled; and whether the model's head reproduces its logits (None: not checked).
+    logprobs: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    logprobs_known: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    head_agrees: bool | None = field(default=None, repr=False, compare=False)
     # Per-layer norm totals (refine.norm_totals), built on demand; and those of the window whose
     # first ``reuse`` tokens this one copied, with that count. Only the cache is kept, not the old
     # window, so versions do not chain up in memory.
@@ -375,9 +385,10 @@ class CapturedWindow:
         return len(self.ids)
 
     def nbytes(self) -> int:
-        tensors = (self.query, self.key, self.value, self.lse, self.value_norm, self.gram)
-        predicted = self.predictions.nbytes() if self.predictions is not None else 0
-        return sum(t.element_size() * t.nelement() for t in tensors) + predicted
+        tensors = [self.query, self.key, self.value, self.lse, self.value_norm, self.gram]
+        if self.hidden is not None:
+            tensors.append(self.hidden)
+        return sum(t.element_size() * t.nelement() for t in tensors)
 
     def following(self, index: int) -> int | None:
         """The id of the token after local token ``index`` (None after the document's last token)."""
@@ -411,13 +422,13 @@ def run_capture(
     check_cancelled: Callable[[], None] | None = None,
     next_id: int | None = None,
 ) -> CapturedWindow:
-    """Run one forward pass over ``ids`` and return its captured state and predictions.
+    """Run one forward pass over ``ids`` and return its captured state and final hidden states.
 
     With ``prefix`` and ``reuse`` > 0, the first ``reuse`` tokens' state is copied from ``prefix``
     (a causal model's prefix does not depend on what follows) and only the rest is computed,
-    with the prefix keys and values fed to the model as its KV cache. The predictions of the
-    copied rows are copied too, except that the last copied row is recomputed when the token that
-    follows it changed (its actual next token's probability depends on that token).
+    with the prefix keys and values fed to the model as its KV cache; the prefix's hidden rows and
+    the log-probabilities computed from them are copied too (but the last copied row's when the
+    token after it changed). The LM head is not run over the rows (``prediction.py``).
     ``next_id`` is the document's token after ``ids`` (None at the end of the document).
     """
     from transformers import DynamicCache
@@ -425,8 +436,6 @@ def run_capture(
     parameter = next(model.parameters())
     device = parameter.device
     reuse = max(0, min(reuse, len(ids) - 1)) if prefix is not None else 0
-    if reuse > 0 and prefix is not None and prefix.following(reuse - 1) != ids[reuse]:
-        reuse -= 1
     new_ids = ids[reuse:]
     kwargs: dict[str, Any] = {"use_cache": reuse > 0, "logits_to_keep": 1}
     layer_count = int(model.config.get_text_config().num_hidden_layers)
@@ -469,7 +478,9 @@ def run_capture(
             final_hidden_states(model) as hidden_states,
         ):
             output = model(input_ids=input_ids, **kwargs)
-            predictions = _predictions(model, output, hidden_states, ids, reuse, prefix, next_id)
+            reference = Reference.of(getattr(output, "logits", None))
+            del output
+            hidden = _hidden_rows(hidden_states, len(new_ids), reuse, prefix)
     finally:
         for hook in hooks:
             hook.remove()
@@ -491,7 +502,7 @@ def run_capture(
             t = value[position, :, reuse:].float().repeat_interleave(heads // kv_heads, dim=0)  # (H, m, d)
             value_norm[position, :, reuse:] = torch.einsum("hmd,hde,hme->hm", t, metric, t).clamp_min(0).sqrt()
     gram = _gram_checkpoints(value, prefix.gram if prefix is not None and reuse > 0 else None, reuse)
-    return CapturedWindow(
+    window = CapturedWindow(
         start=start,
         ids=list(ids),
         query=query,
@@ -503,31 +514,67 @@ def run_capture(
         scale=torch.tensor([recorder.scales[i] for i in layers], dtype=torch.float32),
         sliding_window=[recorder.windows[i] for i in layers],
         recomputed=len(new_ids),
-        predictions=predictions,
+        hidden=hidden,
+        reference=reference if hidden is not None else None,
         next_id=next_id,
         prefix_totals=(prefix.norm_totals, reuse) if prefix is not None and reuse > 0 else None,
     )
+    if reuse > 0 and prefix is not None:
+        _copy_logprobs(window, prefix, reuse)
+    return window
 
 
-def _predictions(
-    model: Any,
-    output: Any,
-    hidden_states: list[torch.Tensor],
-    ids: list[int],
-    reuse: int,
-    prefix: CapturedWindow | None,
-    next_id: int | None,
-) -> Predictions | None:
-    """The predictions of the window: the prefix's first ``reuse`` rows, then those of this pass."""
-    if not hidden_states or (reuse > 0 and (prefix is None or prefix.predictions is None)):
+def _hidden_rows(
+    found: list[torch.Tensor], computed: int, reuse: int, prefix: CapturedWindow | None
+) -> torch.Tensor | None:
+    """The window's final hidden rows (n, hidden): the prefix's first ``reuse`` rows, then this pass's."""
+    if not found:
         return None
-    hidden = hidden_states[-1][0]  # (m, hidden): this pass's rows
-    if hidden.dim() != 2 or hidden.shape[0] != len(ids) - reuse or not has_head(model, hidden):
+    hidden = found[-1][0]  # (m, hidden): this pass's rows
+    if hidden.dim() != 2 or hidden.shape[0] != computed:
         return None
-    if not check_last_row(model, hidden, getattr(output, "logits", None)):
+    if reuse == 0:
+        return hidden
+    if prefix is None or prefix.hidden is None:
         return None
-    following = [*ids[reuse + 1 :], NO_NEXT if next_id is None else next_id]
-    computed = predict(model, hidden, following)
-    if reuse > 0 and prefix is not None and prefix.predictions is not None:
-        return concatenate([prefix.predictions.rows(0, reuse), computed])
-    return computed
+    return torch.cat([prefix.hidden[:reuse].to(device=hidden.device, dtype=hidden.dtype), hidden])
+
+
+def _copy_logprobs(window: CapturedWindow, prefix: CapturedWindow, reuse: int) -> None:
+    """Copy the log-probabilities the prefix window computed for its first ``reuse`` rows, but the
+    last one's when the token after it changed (it rates that token)."""
+    if prefix.logprobs is None or prefix.logprobs_known is None or window.hidden is None:
+        return
+    keep = reuse if prefix.following(reuse - 1) == window.ids[reuse] else reuse - 1
+    if keep <= 0 or not bool(prefix.logprobs_known[:keep].any()):
+        return
+    logprobs = torch.full((window.n,), math.nan, dtype=torch.float32)
+    known = torch.zeros((window.n,), dtype=torch.bool)
+    logprobs[:keep] = prefix.logprobs[:keep]
+    known[:keep] = prefix.logprobs_known[:keep]
+    window.logprobs, window.logprobs_known = logprobs, known
+
+
+@contextmanager
+def final_hidden_states(model: Any) -> Iterator[list[torch.Tensor]]:
+    """Within the block, the forward pass's final hidden states (1, m, hidden) land in the list:
+    the decoder's output (``last_hidden_state``, after the final norm), which the LM head maps to
+    logits. Nothing lands for a model without a separate decoder."""
+    found: list[torch.Tensor] = []
+
+    def hook(_module: Any, _inputs: Any, output: Any) -> None:
+        hidden = getattr(output, "last_hidden_state", None)
+        if hidden is None and isinstance(output, tuple | list):
+            hidden = output[0]
+        if isinstance(hidden, torch.Tensor):
+            found.append(hidden.detach())
+
+    base = hidden_states_module(model)
+    if base is None:
+        yield found
+        return
+    handle = base.register_forward_hook(hook)
+    try:
+        yield found
+    finally:
+        handle.remove()

@@ -217,7 +217,8 @@ VIEWS: dict[str, View] = {
             "Surprise",
             "How much each token surprised the model given the text before it (-log2 p, in bits).",
             options=("rows",),
-            cost="none: read from the analysis",
+            cost="the LM head over every token once per analysis (begun while the editor is idle), then read",
+            heavy=True,
         ),
         View(
             "heads",

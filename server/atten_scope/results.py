@@ -152,7 +152,7 @@ def surprisal_sentence(surprisal: dict[str, Any] | None, shown: str) -> str | No
 def surprisal_json(analysis: Analysis, token: int) -> dict[str, Any] | None:
     """How much ``token`` surprised the model given the text before it: s = -log2 p(x_i | x_<i) bits
     and p; null for the first token and where no prediction was kept."""
-    bits = float(analysis.surprisal_bits()[token])
+    bits = analysis.surprisal(token)
     if not math.isfinite(bits):
         return None
     return {"bits": bits, "probability": 2.0**-bits}

@@ -37,11 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import prediction
 from .capture import GRAM_CHECKPOINT, CapturedWindow
 from .embedded import cache_root
 from .errors import DocumentError
-from .prediction import Predictions
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +48,13 @@ _FLOAT16_MAX = 65504.0
 _MB = 1 << 20
 # Kept free on the cache file's disk beyond what is spilled, so spilling never fills it up.
 DISK_RESERVE = 512 * _MB
-_SPILLED = ("query", "key", "value", "lse", "value_norm", "gram")
-_PREDICTED = ("top_ids", "top_probs", "next_logprob", "next_rank")
+_SPILLED = ("query", "key", "value", "lse", "value_norm", "gram", "hidden")
 
 
 def _spilled_tensors(win: CapturedWindow) -> dict[str, torch.Tensor]:
-    """The tensors a spill writes: the captured state and the predictions (``predictions.<name>``)."""
+    """The tensors a spill writes: the captured state with the final hidden rows (when kept)."""
     tensors = {name: getattr(win, name) for name in _SPILLED}
-    if win.predictions is not None:
-        tensors.update({f"predictions.{name}": getattr(win.predictions, name) for name in _PREDICTED})
-    return tensors
-
-
-def _replace(win: CapturedWindow, key: str, tensor: torch.Tensor) -> None:
-    owner, _, name = key.rpartition(".")
-    setattr(win.predictions if owner else win, name, tensor)
+    return {name: tensor for name, tensor in tensors.items() if tensor is not None}
 
 
 @dataclass(frozen=True)
@@ -75,41 +65,42 @@ class WindowShape:
     heads: int
     kv_heads: int
     head_dim: int
-    element_size: int = 4  # of the captured q, k, v (float32 on the CPU)
+    element_size: int = 4  # of the captured q, k, v and hidden rows (float32 on the CPU)
+    hidden: int = 0  # numbers in a token's final hidden state, kept for predictions (0: none kept)
 
     def window_bytes(self, tokens: int, compact: bool) -> int:
         """Bytes of a window of ``tokens``: q, k, v, lse, value norms, its Gram checkpoints and its
-        predictions (``Predictions.bytes_per_token``)."""
+        final hidden rows."""
         qkv = self.layers * (self.heads + 2 * self.kv_heads) * self.head_dim
         size = min(self.element_size, COMPACT_DTYPE.itemsize) if compact else self.element_size
         rows = self.layers * self.heads * 4 * 2  # lse and value norms, float32
         checkpoints = tokens // GRAM_CHECKPOINT + 1
         gram = self.layers * self.kv_heads * self.head_dim**2 * 8  # float64
-        return tokens * (qkv * size + rows + Predictions.bytes_per_token()) + checkpoints * gram
+        return tokens * ((qkv + self.hidden) * size + rows) + checkpoints * gram
 
     def capture_bytes(self, tokens: int) -> int:
-        """Peak bytes while a window of ``tokens`` is captured: its buffers, with first the LM head's
-        block of logits (``prediction.PEAK_BYTES``, after the pass) and then its compact copy."""
-        transient = max(self.window_bytes(tokens, compact=True), prediction.PEAK_BYTES)
-        return self.window_bytes(tokens, compact=False) + transient
+        """Peak bytes while a window of ``tokens`` is captured: its buffers and then its compact copy."""
+        return self.window_bytes(tokens, compact=False) + self.window_bytes(tokens, compact=True)
 
 
 def compact(win: CapturedWindow) -> None:
-    """Store ``win``'s queries, keys and values in float16 (in place); readers upcast to float32."""
-    tensors = (win.query, win.key, win.value)
-    if any(t.dtype.itemsize <= COMPACT_DTYPE.itemsize or not t.is_floating_point() for t in tensors):
-        return  # already half precision (a model run in bfloat16 on an accelerator)
-    if any(float(t.abs().max()) >= _FLOAT16_MAX for t in tensors if t.numel()):
-        log.info("A window's captured values exceed float16's range; it is kept as captured")
-        return
-    win.query = win.query.to(COMPACT_DTYPE)
-    win.key = win.key.to(COMPACT_DTYPE)
-    win.value = win.value.to(COMPACT_DTYPE)
+    """Store ``win``'s queries, keys, values and final hidden rows in float16 (in place); readers
+    upcast to float32 (the LM head to its own dtype)."""
+    for names in (("query", "key", "value"), ("hidden",)):
+        tensors = [getattr(win, name) for name in names]
+        if any(t is None or t.dtype.itemsize <= COMPACT_DTYPE.itemsize or not t.is_floating_point() for t in tensors):
+            continue  # already half precision (a model run in bfloat16 on an accelerator)
+        if any(float(t.abs().max()) >= _FLOAT16_MAX for t in tensors if t.numel()):
+            log.info("A window's captured %s exceed float16's range; kept as captured", "/".join(names))
+            continue
+        for name, tensor in zip(names, tensors, strict=True):
+            setattr(win, name, tensor.to(COMPACT_DTYPE))
 
 
 def resident_bytes(win: CapturedWindow) -> int:
     """Bytes of ``win`` held in the process's own memory (a spilled window's maps are not)."""
     cached = sum(t.element_size() * t.nelement() for t in win.norm_totals.values())
+    cached += sum(t.element_size() * t.nelement() for t in (win.logprobs, win.logprobs_known) if t is not None)
     return cached + (0 if is_spilled(win) else win.nbytes())
 
 
@@ -146,7 +137,7 @@ def spill(win: CapturedWindow, directory: Path) -> None:
         path.unlink(missing_ok=True)
         raise
     for key, tensor in mapped.items():
-        _replace(win, key, tensor)
+        setattr(win, key, tensor)
     win._atten_scope_spill = path  # type: ignore[attr-defined]
     if os.name == "posix":
         path.unlink(missing_ok=True)  # the maps keep the data; the space returns when they go

@@ -92,10 +92,12 @@ def register(server: AttenScopeServer) -> None:
             info = analysis.info
             options = ls.settings.view_options({"direction": "attendedBy"}, info.id, info.layers, info.heads)
             prepare_attended_by(analysis, options)
+            analysis.next_logprobs()
 
-        # The first attendedBy request would build what columns read (the norm totals): build it now,
-        # while the editor is idle, so toggling the direction is as fast as moving the cursor.
-        ls.engine.when_idle(uri, prepare, f"Preparing attendedBy for {document_name(uri)}")
+        # The first attendedBy request would build what columns read (the norm totals), and the first
+        # surprise request would run the LM head over every token: do both now, while the editor is
+        # idle, so toggling the direction or the surprise heat is as fast as moving the cursor.
+        ls.engine.when_idle(uri, prepare, f"Preparing attendedBy and the surprise heat for {document_name(uri)}")
         return results.analyze_json(analysis, uri, version)
 
 
