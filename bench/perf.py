@@ -18,11 +18,16 @@ Measured on real Python source read at run time from the installed ``transformer
   while the editor is idle (``views.prepare_attended_by``);
 - re-analysis after a one-token edit at 90 % of the tokens vs a full analysis, back to back (ratio
   of medians);
+- predictions (``--only predictions``): the LM head is not run by the analysis; one token's
+  prediction and surprisal as the hover asks them (``prediction_json`` + ``surprisal_json``: one or
+  two rows of the head), the whole document's surprise heat (the head over every token, in row
+  blocks: ``Analysis.surprisal_bits``) against the plain forward, and the bytes per token of the
+  kept final hidden states (as captured, and compact as under the memory budget);
 - writing the HTML report of a long real file (the standard library's http/client.py, read at run
   time) vs its analysis.
 
 Writes ``perf.md`` into ``--out`` (default ``bench/results``) and regenerates RESULTS.md.
-``--only attended-by,reanalysis,report`` re-measures just those parts into the perf.json of ``--out``.
+``--only attended-by,reanalysis,report,ratio,predictions`` re-measures just those parts into the perf.json of ``--out``.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ from atten_scope.options import ViewOptions  # noqa: E402
 from atten_scope.progress import ignore_progress  # noqa: E402
 from atten_scope.registry import REFINEMENTS  # noqa: E402
 from atten_scope.report import write_report  # noqa: E402
-from atten_scope.results import attention_json  # noqa: E402
+from atten_scope.results import attention_json, prediction_json, surprisal_json  # noqa: E402
 from atten_scope.tokens import tokenize  # noqa: E402
 from atten_scope.views import prepare_attended_by  # noqa: E402
 
@@ -294,6 +299,41 @@ def reanalysis(loaded: LoadedModel, text: str, window: int, repeats: int) -> dic
     }
 
 
+def predictions(loaded: LoadedModel, text: str, window: int, requests: int, rng: np.random.Generator) -> dict[str, Any]:
+    """What predictions cost once they are computed on demand (``prediction.py``), on a fresh analysis.
+
+    - one token: ``prediction_json`` and ``surprisal_json`` of a random token, as the hover and
+      ``attenScope/attention`` ask them (each new window's first also checks the head against the
+      model's last-row logits: the first request, reported apart);
+    - the surprise heat: ``surprisal_bits`` (the head over every owned row, in blocks), once;
+    - the bytes per token of the kept final hidden rows, as captured and in float16.
+    """
+    ids = tokenize_text(loaded, text).ids
+    plain = statistics.median(plain_forward(loaded, ids) for _ in range(3))
+    analysis = run_analysis(loaded, text, window)
+    tokens = analysis.token_count
+    positions = rng.integers(1, tokens, size=requests + 1).tolist()
+    times = []
+    for position in positions:
+        began = time.perf_counter()
+        prediction_json(analysis, int(position))
+        surprisal_json(analysis, int(position))
+        times.append((time.perf_counter() - began) * 1000)
+    began = time.perf_counter()
+    analysis.surprisal_bits()
+    surprise = time.perf_counter() - began
+    hidden = sum(w.hidden.nelement() for w in analysis.windows if w.hidden is not None) / tokens
+    size = next((w.hidden.element_size() for w in analysis.windows if w.hidden is not None), 0)
+    return {
+        "prediction_plain_s": plain,
+        "prediction_first_ms": times[0],
+        "prediction_ms": times[1:],
+        "surprise_s": surprise,
+        "hidden_bytes_per_token": hidden * size,
+        "hidden_compact_bytes_per_token": hidden * min(size, 2),
+    }
+
+
 def report_file() -> Path:
     """A long real file: the standard library's http/client.py (about 13,700 tokens), read at run time."""
     import http.client
@@ -365,6 +405,11 @@ def analyze_vs_plain(loaded: LoadedModel, text: str, n: int, repeats: int) -> tu
     }, analysis
 
 
+def captured_bytes_per_token(loaded: LoadedModel, text: str, window: int) -> float:
+    analysis = run_analysis(loaded, text, window)
+    return sum(w.nbytes() for w in analysis.windows) / analysis.token_count
+
+
 def bench_size(
     loaded: LoadedModel, corpus: str, n: int, repeats: int, requests: int, rng: np.random.Generator
 ) -> dict[str, Any]:
@@ -405,6 +450,7 @@ def bench_size(
         "latency": latency,
         **first,
         **reanalysis(loaded, text, window, repeats),
+        **predictions(loaded, text, window, requests, rng),
     }
 
 
@@ -582,6 +628,52 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         "",
     ]
 
+    rows = []
+    for r in results["sizes"]:
+        if "surprise_s" not in r:
+            continue
+        rows.append(
+            [
+                r["n"],
+                fmt(r["prediction_plain_s"]),
+                fmt(r["prediction_first_ms"], 1),
+                fmt(percentile(r["prediction_ms"], 50), 1),
+                fmt(percentile(r["prediction_ms"], 95), 1),
+                fmt(r["surprise_s"]),
+                fmt(r["surprise_s"] / r["prediction_plain_s"]),
+                fmt(r["hidden_bytes_per_token"] / 1024, 2),
+                fmt(r["hidden_compact_bytes_per_token"] / 1024, 2),
+            ]
+        )
+    if rows:
+        out += [
+            "### Predictions on demand (the analysis does not run the LM head)",
+            "",
+            "The analysis keeps each token's final hidden state; the LM head runs when a prediction is asked for. "
+            "*One token*: `prediction_json` + `surprisal_json` of a random token on a fresh analysis, as the hover "
+            "and `attenScope/attention` ask them (one or two rows of the head; the first request of a window also "
+            "checks the head against the model's own last-row logits: *first*). *Surprise heat*: "
+            "`surprisal_bits`, the head over every token in row blocks, once per analysis (the language server "
+            "begins it while the editor is idle). *Hidden KB/token*: the kept rows as captured (float32 on the "
+            "CPU) and as stored under the memory budget (float16), included in *captured KB/token* above.",
+            "",
+            table(
+                [
+                    "tokens",
+                    "plain SDPA (s)",
+                    "one token, first (ms)",
+                    "one token p50 (ms)",
+                    "one token p95 (ms)",
+                    "surprise heat (s)",
+                    "surprise heat / plain",
+                    "hidden KB/token",
+                    "hidden KB/token, compact",
+                ],
+                rows,
+            ),
+            "",
+        ]
+
     report = results.get("report")
     if report:
         out += [
@@ -633,7 +725,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         help="re-measure only these parts, comma-separated: attended-by (the first attendedBy request, cold and "
-        "after the background build), reanalysis (one-token edit vs full analysis), ratio (analyze vs plain forward), "
+        "after the background build), reanalysis (one-token edit vs full analysis), ratio (analyze vs plain "
+        "forward, and the captured bytes per token), predictions (one token's prediction, the surprise heat, the "
+        "hidden rows' bytes), "
         "at --sizes; report (the HTML report of http/client.py vs its analysis); into the perf.json of --out, whose "
         "other numbers are kept",
     )
@@ -715,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-PARTS = ("attended-by", "reanalysis", "report", "ratio")
+PARTS = ("attended-by", "reanalysis", "report", "ratio", "predictions")
 
 
 def remeasure(args: argparse.Namespace) -> int:
@@ -757,10 +851,15 @@ def remeasure(args: argparse.Namespace) -> int:
             row.update(reanalysis(loaded, text, window, args.repeats))
         if "ratio" in parts:
             row.update(analyze_vs_plain(loaded, text, n, args.repeats)[0])
+            row["bytes_per_token"] = captured_bytes_per_token(loaded, text, window)
+        if "predictions" in parts:
+            row.update(predictions(loaded, text, window, args.requests, rng))
         print(
             f"n={n}: "
             + ", ".join(
-                f"{k} {row[k]:.3f}" for k in sorted(row) if any(p in k for p in ("attended", "reanalyze", "ratio"))
+                f"{k} {row[k]:.3f}"
+                for k in sorted(row)
+                if any(p in k for p in ("attended", "reanalyze", "ratio", "surprise", "first_ms", "bytes_per"))
             ),
             file=sys.stderr,
         )

@@ -32,7 +32,8 @@ def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_perf_quick_writes_all_tables(tmp_path: Path) -> None:
     run("perf.py", "--quick", "--out", str(tmp_path))
     text = (tmp_path / "perf.md").read_text(encoding="utf-8")
-    for heading in ("Analyze time vs a plain SDPA forward", "Memory", "Attention request latency", "Re-analysis"):
+    headings = ("Analyze time vs a plain SDPA forward", "Memory", "Attention request latency", "Re-analysis")
+    for heading in (*headings, "Predictions on demand"):
         assert heading in text
     for column in (
         "analyze / plain",
@@ -40,6 +41,8 @@ def test_perf_quick_writes_all_tables(tmp_path: Path) -> None:
         "eager peak RSS (MB)",
         "all layers p95 (ms)",
         "re-analysis / full",
+        "surprise heat / plain",
+        "hidden KB/token, compact",
     ):
         assert column in text
     for refinement in ("| raw |", "| norm |", "| effective |", "| effective+norm |"):
@@ -52,14 +55,16 @@ def test_perf_quick_writes_all_tables(tmp_path: Path) -> None:
     assert "first request after it" in text
     # --only re-measures some parts into that run's perf.json and keeps the rest
     before = json.loads((tmp_path / "perf.json").read_text(encoding="utf-8"))["sizes"][0]
-    run("perf.py", "--only", "attended-by,reanalysis", "--sizes", "64", "--repeats", "1", "--out", str(tmp_path))
+    parts = "attended-by,reanalysis,predictions"
+    run("perf.py", "--only", parts, "--sizes", "64", "--repeats", "1", "--requests", "3", "--out", str(tmp_path))
     after = json.loads((tmp_path / "perf.json").read_text(encoding="utf-8"))
     row = after["sizes"][0]
     assert row["latency"] == before["latency"] and row["analyze_s"] == before["analyze_s"]
-    assert {"first_attended_by_built_ms", "reanalyze_s", "reanalyze_full_s"} <= row.keys()
-    assert after["remeasured"][0]["parts"] == ["attended-by", "reanalysis"]
+    assert {"first_attended_by_built_ms", "reanalyze_s", "reanalyze_full_s", "surprise_s"} <= row.keys()
+    assert len(row["prediction_ms"]) == 3 and row["hidden_compact_bytes_per_token"] == 576 * 2
+    assert after["remeasured"][0]["parts"] == ["attended-by", "reanalysis", "predictions"]
     remeasured = (tmp_path / "perf.md").read_text(encoding="utf-8")
-    assert "Re-measured later with `--only attended-by,reanalysis`" in remeasured
+    assert f"Re-measured later with `--only {parts}`" in remeasured
 
 
 def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ attention of the analysis itself) as two base64 arrays, targets (int32) and weig
 n x TOP each. A streamed aggregate (rollout) costs every earlier row per row, so only the focus
 token's links are computed, and the page says so on hover elsewhere.
 
-A hover also shows what the model predicted after the token and the token's own surprisal, from
-the analysis's predictions (``_prediction``: 48 bytes a token, the predicted ids' labels once each).
+A hover also shows what the model predicted after the token and the token's own surprisal: the
+page carries every token's predictions (``_prediction``, the LM head over the analysis's kept hidden
+rows: 48 bytes a token, the predicted ids' labels once each).
 """
 
 from __future__ import annotations

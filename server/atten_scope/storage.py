@@ -9,7 +9,9 @@ analysis grows with the file, not with what is on screen. Once a window is captu
   model, below what the editor shows: weights as percentages with one decimal and in 5-8 colour
   buckets. float16 rather than bfloat16: the captured values stay far below its range (|x| < 100
   on the embedded model) and bfloat16's 8-bit mantissa errs 8x more; a window whose values would
-  overflow float16 stays as captured.
+  overflow float16 stays as captured. The final hidden rows kept for predictions (``prediction.py``)
+  are stored in float16 too: on the embedded model that moves a next-token probability by at most
+  ~1.5e-3 (its log-probability by ~4e-3), below the two significant digits the hover shows.
 - **Spilled.** While the windows held in memory, over every analysis the server keeps, exceed the
   budget, the least recently admitted are written to a file under the user cache directory
   (``ATTEN_SCOPE_CACHE_DIR`` overrides it) and their tensors replaced by memory maps of it. A
