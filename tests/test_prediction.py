@@ -201,10 +201,14 @@ def test_the_analysis_does_not_run_the_lm_head_over_its_tokens(tiny: LoadedModel
         assert rows == [1] * len(analysis.windows)
         rows.clear()
         assert analysis.prediction(40) is not None
-        assert sum(rows) == 2  # the owning window's last row, checked against the model's once, and row 40
+        # the owning window's last row, checked against the model's once; rows 39 and 40 in one product
+        assert rows == [1, 2]
         rows.clear()
-        assert analysis.prediction(40) is not None and analysis.prediction(41) is not None
-        assert rows == [1]  # row 40 is kept
+        assert analysis.prediction(39) is not None and analysis.prediction(40) is not None
+        assert analysis.surprisal(40) == pytest.approx(-analysis.prediction(39).next_logprob / math.log(2))
+        assert rows == []  # kept
+        assert analysis.prediction(41) is not None
+        assert rows == [1]
         rows.clear()
         analysis.surprisal_bits()
         checks = len(analysis.windows) - 1  # the other windows' last rows

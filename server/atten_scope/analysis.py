@@ -149,19 +149,28 @@ class Analysis:
 
     def prediction(self, token: int) -> Prediction | None:
         """What the model predicted after ``token``, from the window that owns it: one row of the LM
-        head, computed on first use and kept (None without predictions, see ``predicts``)."""
+        head, computed on first use and kept (None without predictions, see ``predicts``). The row
+        before it (whose prediction rates this token: its surprisal) comes in the same product when
+        the same window owns it, as the hover asks for both."""
         if token in self._predictions:
             return self._predictions[token]
-        win, local = self.owner(token)
-        found = None
-        if self.predicts(win) and self.head is not None and win.hidden is not None:
-            following = win.following(local)
-            row = predict(self.head, win.hidden[local : local + 1], [NO_NEXT if following is None else following])
-            ids, probs = row.top_ids[0].tolist(), row.top_probs[0].tolist()
-            top = [(int(i), float(p)) for i, p in zip(ids, probs, strict=True) if i >= 0]
-            found = Prediction(top, following, float(row.next_logprob[0]), int(row.next_rank[0]))
-        self._predictions[token] = found
-        return found
+        win = self.owner(token)[0]
+        if not self.predicts(win) or self.head is None or win.hidden is None:
+            self._predictions[token] = None
+            return None
+        tokens = [token]
+        if token > 0 and token - 1 not in self._predictions and self.owner(token - 1)[0] is win:
+            tokens.insert(0, token - 1)
+        first = tokens[0] - win.start
+        following = [win.following(first + i) for i in range(len(tokens))]
+        rows = predict(
+            self.head, win.hidden[first : first + len(tokens)], [NO_NEXT if f is None else f for f in following]
+        )
+        for i, at in enumerate(tokens):
+            ids, probs = rows.top_ids[i].tolist(), rows.top_probs[i].tolist()
+            top = [(int(v), float(p)) for v, p in zip(ids, probs, strict=True) if v >= 0]
+            self._predictions[at] = Prediction(top, following[i], float(rows.next_logprob[i]), int(rows.next_rank[i]))
+        return self._predictions[token]
 
     def owned_predictions(self) -> Predictions | None:
         """The predictions of every analysed token, each from the window that owns it, in token order
