@@ -650,7 +650,9 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
             "### Predictions on demand (the analysis does not run the LM head)",
             "",
             "The analysis keeps each token's final hidden state; the LM head runs when a prediction is asked for. "
-            "*One token*: `prediction_json` + `surprisal_json` of a random token on a fresh analysis, as the hover "
+            f"*One token*: `prediction_json` + `surprisal_json` of a random token on a fresh analysis "
+            f"({', '.join(str(len(r['prediction_ms'])) for r in results['sizes'] if 'prediction_ms' in r)} tokens), "
+            "as the hover "
             "and `attenScope/attention` ask them (one or two rows of the head; the first request of a window also "
             "checks the head against the model's own last-row logits: *first*). *Surprise heat*: "
             "`surprisal_bits`, the head over every token in row blocks, once per analysis (the language server "
