@@ -144,8 +144,8 @@ def test_prefix_reuse_equals_fresh_capture(captured: Any) -> None:
     edited = [*ids[:60], 3, *ids[61:]]
     fresh = run_capture(model, edited, 0)
     reused = run_capture(model, edited, 0, prefix=win, reuse=60)
-    assert reused.recomputed == N - 59  # row 59 is computed again: the token it predicts changed
-    for name in ("query", "key", "value", "lse", "value_norm"):
+    assert reused.recomputed == N - 60
+    for name in ("query", "key", "value", "lse", "value_norm", "hidden"):
         assert torch.allclose(getattr(reused, name), getattr(fresh, name), atol=1e-4), name
     assert torch.allclose(reused.gram, fresh.gram, rtol=1e-6, atol=1e-6)
 
