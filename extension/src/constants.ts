@@ -26,6 +26,11 @@ export const Commands = {
 export const CURSOR_DEBOUNCE_MS = 120;
 /** Idle time after an edit before an analysed document is analysed again (autoAnalyze). */
 export const REANALYZE_IDLE_MS = 1500;
+/**
+ * attenScope.reanalyzeAfterEdit re-analyses files up to this many tokens: a one-line edit at
+ * 1.9k tokens took 1.3 s on two CPU cores (bench/RESULTS.md), short enough to follow typing.
+ */
+export const REANALYZE_MAX_TOKENS = 2048;
 /** How many targets a comparison asks for on each side. */
 export const COMPARE_TOP_K = 200;
 /** A comparison asks for two answers of COMPARE_TOP_K targets at once: twice the attention limit. */

@@ -4,7 +4,7 @@ import { AnalysisStore } from './analyses';
 import { Analyzer } from './analyze';
 import { ServerClient } from './client';
 import { Comparer } from './compare';
-import { Commands, REANALYZE_IDLE_MS, SAVED_SCHEME } from './constants';
+import { Commands, REANALYZE_IDLE_MS, REANALYZE_MAX_TOKENS, SAVED_SCHEME } from './constants';
 import { Debouncer } from './core/async';
 import { readFaithfulness } from './core/faithfulness';
 import { modelChanged } from './core/settings';
@@ -18,6 +18,7 @@ import { chooseLayersHeads, chooseModel, chooseRefinement, statusMenu, toggleDir
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
 import { SetupService } from './setup';
+import { StaleMarker } from './staleness';
 import { StatusBar } from './status';
 
 let server: ServerClient | undefined;
@@ -41,6 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
   server = new ServerClient(context, log, settings, setup);
   const client = server;
   const analyzer = new Analyzer(client, store, log);
+  const staleMarker = new StaleMarker(store, (uri) => analyzer.isAnalyzing(uri));
   const cursor = new CursorTracker(client, store, painter, settings, log, (message) => {
     status.setNote(message);
     void vscode.window.showWarningMessage(`Atten-Scope: ${message}`);
@@ -55,7 +57,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   };
 
-  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, saved, setup);
+  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, saved, setup, staleMarker);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(SAVED_SCHEME, saved));
 
   // ---- state shown in the status bar
@@ -85,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     store.onDidChange(() => updateNote()),
+    store.onDidChangeStale(() => updateNote()),
     vscode.window.onDidChangeActiveTextEditor(() => updateNote()),
   );
 
@@ -98,7 +101,8 @@ export function activate(context: vscode.ExtensionContext): void {
     if (!entry) {
       status.setNote('This file is not analysed.');
     } else if (entry.version !== editor.document.version) {
-      status.setNote('The file changed since it was analysed.');
+      const from = store.stale(editor.document);
+      status.setNote(`The file changed since it was analysed${from ? `: attention above line ${from.line + 1} still shows` : ''}.`);
     } else {
       const r = entry.result;
       const windows = Array.isArray(r.windows) && r.windows.length > 1 ? `, ${r.windows.length} windows` : '';
@@ -118,8 +122,9 @@ export function activate(context: vscode.ExtensionContext): void {
       await run(editor);
     };
 
-  const requireAnalysis = async (editor: vscode.TextEditor): Promise<boolean> => {
-    if (store.current(editor.document)) {
+  /** `afterEdit`: an analysis of an older version will do (views about the token at the cursor). */
+  const requireAnalysis = async (editor: vscode.TextEditor, afterEdit = false): Promise<boolean> => {
+    if (afterEdit ? store.latest(editor.document) : store.current(editor.document)) {
       return true;
     }
     const result = await analyzer.analyze(editor.document, { interactive: true });
@@ -148,7 +153,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(
       Commands.showModelView,
       withEditor(async (editor) => {
-        if (!(await requireAnalysis(editor))) {
+        if (!(await requireAnalysis(editor, true))) {
           return;
         }
         ModelViewPanel.show(
@@ -161,7 +166,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(
       Commands.showNeuronView,
       withEditor(async (editor) => {
-        if (!(await requireAnalysis(editor))) {
+        if (!(await requireAnalysis(editor, true))) {
           return;
         }
         const model = store.get(editor.document.uri)?.result.model;
@@ -256,11 +261,22 @@ export function activate(context: vscode.ExtensionContext): void {
       void analyzer.analyze(document, { interactive: false });
     }
   };
+  // Decided from measurement: a small file follows edits (about a second per re-analysis on two
+  // cores), a large one keeps its attention above the edit and offers Re-analyse (StaleMarker).
+  const followsEdits = (tokens: number): boolean =>
+    settings.effective.autoAnalyze || (settings.effective.reanalyzeAfterEdit && tokens <= REANALYZE_MAX_TOKENS);
+  const reanalyzeAfterEdit = (document: vscode.TextDocument): void => {
+    const entry = store.get(document.uri);
+    if (entry && followsEdits(entry.result.tokens) && store.isOutdated(document) && !analyzer.isAnalyzing(document.uri) && !document.isClosed) {
+      void analyzer.analyze(document, { interactive: false });
+    }
+  };
   context.subscriptions.push(
     vscode.window.onDidChangeActiveTextEditor((editor) => editor && autoAnalyze(editor.document)),
     vscode.workspace.onDidSaveTextDocument((document) => autoAnalyze(document)),
     vscode.workspace.onDidChangeTextDocument((e) => {
-      if (e.contentChanges.length === 0 || !settings.effective.autoAnalyze || !store.get(e.document.uri)) {
+      const entry = store.get(e.document.uri);
+      if (e.contentChanges.length === 0 || !entry || !followsEdits(entry.result.tokens)) {
         return;
       }
       const key = e.document.uri.toString();
@@ -269,7 +285,7 @@ export function activate(context: vscode.ExtensionContext): void {
         debouncer = new Debouncer(REANALYZE_IDLE_MS);
         reanalyze.set(key, debouncer);
       }
-      debouncer.schedule(() => autoAnalyze(e.document));
+      debouncer.schedule(() => reanalyzeAfterEdit(e.document));
     }),
     vscode.workspace.onDidCloseTextDocument((document) => {
       const key = document.uri.toString();

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -124,6 +125,19 @@ def first_difference(old: list[int], new: list[int]) -> int:
         if old[index] != new[index]:
             return index
     return limit
+
+
+def unchanged_tokens(analysis: Analysis, tokenizer: Any, text: str) -> int:
+    """How many of ``analysis``'s tokens are still exact for ``text``, a later version of its document.
+
+    A causal model's state for tokens [0, p) depends on nothing after them, so every token before
+    the first whose id differs keeps its rows, columns and ranges (the text before it is the same).
+    Compared by ids, not characters: an edit can re-split the token in front of it.
+    """
+    if text == analysis.document.text:
+        return analysis.token_count
+    ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+    return min(first_difference(analysis.document.ids, [int(i) for i in ids]), analysis.token_count)
 
 
 def tokenize_text(loaded: LoadedModel, text: str) -> TokenizedDocument:

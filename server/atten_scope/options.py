@@ -64,6 +64,8 @@ class ViewQuery:
     params: Mapping[str, Any]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     version: int | None = None
+    # Set while the document has changed since its analysis: only tokens [0, fresh_tokens) are exact.
+    fresh_tokens: int | None = None
 
     def options(
         self, layers: int, heads: int, fixed: Mapping[str, Any] | None = None, base: ViewOptions | None = None

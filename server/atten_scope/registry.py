@@ -78,6 +78,9 @@ class View:
     cost: str
     # Runs on the heavy-views thread, which pauses while a cursor request (a light view) runs.
     heavy: bool = False
+    # Answers for a token before the first edit while a newer analysis is pending: those tokens'
+    # state is still exact. Views over ranges (the heatmap) wait for the new analysis instead.
+    after_edit: bool = False
 
 
 # The tables below are data: their entries are alike in shape by design.
@@ -192,6 +195,7 @@ VIEWS: dict[str, View] = {
             "The sources of one token (or the tokens that draw on it), with per-line sums.",
             options=("position", *_VIEW_OPTIONS),
             cost="one row or column",
+            after_edit=True,
         ),
         View(
             "heatmap",
@@ -218,6 +222,7 @@ VIEWS: dict[str, View] = {
             "Every layer and head on its own: the entropy of its row (or column) and its top token.",
             options=("position", "refinement", "direction", "dropSink"),
             cost="one row or column per layer and head",
+            after_edit=True,
         ),
         View(
             "neuron",
@@ -227,6 +232,7 @@ VIEWS: dict[str, View] = {
             "dimension (rotary pairs labelled), the scaled sum and the weight.",
             options=("position", "layer", "head", "source", "dropSink"),
             cost="one query-key pair (and one row when the source is not given)",
+            after_edit=True,
         ),
     )
 }
@@ -330,6 +336,7 @@ def capabilities_json(version: str) -> dict[str, Any]:
                 "options": list(v.options),
                 "cost": v.cost,
                 "heavy": v.heavy,
+                "afterEdit": v.after_edit,
             }
             for v in VIEWS.values()
         ],

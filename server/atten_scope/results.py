@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .analysis import Analysis
-from .errors import InvalidRequest
+from .errors import ChangedSinceAnalysis, InvalidRequest
 from .evidence import default_options, view_faithfulness
 from .heatmap import Pooled, encode_log16, overview_row_bins, overview_seconds, pooled_matrix
 from .neuron import neuron_pair, top_source
@@ -46,8 +46,30 @@ def token_json(analysis: Analysis, index: int) -> dict[str, Any]:
     }
 
 
-def token_at_position(analysis: Analysis, position: Any) -> int:
-    """The token covering an LSP position ``{line, character}``."""
+def stale_from(analysis: Analysis, fresh_tokens: int) -> dict[str, int]:
+    """The LSP position where the edited part of a document begins: the start of its first token
+    that differs from ``analysis`` (the text before it is the same in both versions)."""
+    doc = analysis.document
+    offset = doc.starts[fresh_tokens] if fresh_tokens < len(doc) else len(doc.text)
+    start = analysis.lines.range(offset, offset).to_lsp()["start"]
+    return {"line": int(start["line"]), "character": int(start["character"])}
+
+
+def check_fresh(analysis: Analysis, token: int, fresh_tokens: int | None, what: str = "token") -> None:
+    """Refuse ``token`` when it was edited after ``analysis`` (``fresh_tokens``: see ``ViewQuery``)."""
+    if fresh_tokens is not None and token >= fresh_tokens:
+        where = stale_from(analysis, fresh_tokens)
+        raise ChangedSinceAnalysis(
+            f"This {what} changed after the analysis (the document is unchanged up to line {where['line'] + 1}): "
+            "analyse it again.",
+            fresh_tokens,
+            where,
+        )
+
+
+def token_at_position(analysis: Analysis, position: Any, fresh_tokens: int | None = None) -> int:
+    """The token covering an LSP position ``{line, character}``; with ``fresh_tokens``, one that is
+    still exact after an edit (else ``ChangedSinceAnalysis``)."""
     if not isinstance(position, dict):
         raise InvalidRequest("position must be an object {line, character}.")
     line, character = position.get("line"), position.get("character")
@@ -65,6 +87,7 @@ def token_at_position(analysis: Analysis, position: Any) -> int:
     token = analysis.document.token_at(offset)
     if token >= analysis.token_count:
         raise InvalidRequest("That position is past the analysed part of the file (it was too long to analyse whole).")
+    check_fresh(analysis, token, fresh_tokens)
     return token
 
 
@@ -81,9 +104,17 @@ def analyze_json(analysis: Analysis, uri: str, version: int | None) -> dict[str,
     }
 
 
-def attention_json(analysis: Analysis, token: int, options: ViewOptions, version: int | None = None) -> dict[str, Any]:
+def attention_json(
+    analysis: Analysis, token: int, options: ViewOptions, version: int | None = None, fresh_tokens: int | None = None
+) -> dict[str, Any]:
+    """The weights of ``token``'s row (or column) and their line sums; with ``fresh_tokens`` (the
+    document was edited since), tokens from the first edited one on are left out: their ranges no
+    longer hold, and an attendedBy column would otherwise name them."""
     began = time.perf_counter()
     weights = attention_vector(analysis, token, options)
+    if fresh_tokens is not None:
+        weights = weights.copy()  # may be a cached row
+        weights[fresh_tokens:] = 0.0
     order = np.argsort(-weights, kind="stable")
     targets = [
         {**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[: options.top_k] if weights[i] > 0
@@ -110,8 +141,8 @@ def _options(analysis: Analysis, query: ViewQuery, fixed: dict[str, Any] | None 
 @result_of("attention")
 def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     options = _options(analysis, query)
-    token = token_at_position(analysis, query.params.get("position"))
-    return attention_json(analysis, token, options, query.version)
+    token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
+    return attention_json(analysis, token, options, query.version, query.fresh_tokens)
 
 
 def _one_or_all(value: Any, what: str) -> str | list[int]:
@@ -223,10 +254,14 @@ def heatmap_tile_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     return grid_json(analysis, pooled, options, query.version, began)
 
 
-def heads_json(analysis: Analysis, token: int, options: ViewOptions, version: int | None = None) -> dict[str, Any]:
+def heads_json(
+    analysis: Analysis, token: int, options: ViewOptions, version: int | None = None, fresh_tokens: int | None = None
+) -> dict[str, Any]:
     """Per layer x head, in ``options.direction``: the entropy (nats) of the head's refined row (or
-    column), its top token and the weight on it."""
+    column), its top token and the weight on it; tokens from ``fresh_tokens`` on left out (edited)."""
     vectors, offset = head_vectors(analysis, token, options)
+    if fresh_tokens is not None:
+        vectors = vectors[..., : max(0, fresh_tokens - offset)]
     cells = []
     for layer in range(vectors.shape[0]):
         for head in range(vectors.shape[1]):
@@ -258,8 +293,8 @@ def heads_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     # The grid shows every head on its own: layer/head selections and aggregates do not apply.
     fixed = {"aggregate": "headMean", "layers": "all", "heads": "all"}
     options = _options(analysis, query, fixed)
-    token = token_at_position(analysis, query.params.get("position"))
-    return heads_json(analysis, token, options, query.version)
+    token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
+    return heads_json(analysis, token, options, query.version, query.fresh_tokens)
 
 
 def _index(value: Any, what: str) -> int:
@@ -272,12 +307,13 @@ def _index(value: Any, what: str) -> int:
 def neuron_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     """``neuron.neuron_pair`` for the token at ``position`` and ``source`` (a token index; by
     default the head's strongest source, sinks skipped unless ``dropSink`` is false)."""
-    token = token_at_position(analysis, query.params.get("position"))
+    token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
     layer = _index(query.params.get("layer"), "layer")
     head = _index(query.params.get("head"), "head")
     source = query.params.get("source")
     if source is None:
         source = top_source(analysis, layer, head, token, query.params.get("dropSink", True) is not False)
+    check_fresh(analysis, _index(source, "source"), query.fresh_tokens, "source token")
     pair = neuron_pair(analysis, layer, head, token, _index(source, "source"))
     info = analysis.info
     return {

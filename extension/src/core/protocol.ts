@@ -151,7 +151,23 @@ export interface Faithfulness {
   model: string;
 }
 
-export interface AttentionResult {
+/**
+ * What the views about one token add: the analysis they were answered from, and where the
+ * document was first edited after it (null when the analysis is current). Tokens before
+ * `staleFrom` are answered exactly from the older analysis.
+ */
+export interface Freshness {
+  analysedVersion?: number;
+  staleFrom?: Position | null;
+}
+
+/** The data of a ContentModified answer for a token edited after the analysis. */
+export interface StaleData {
+  freshTokens: number;
+  staleFrom: Position;
+}
+
+export interface AttentionResult extends Freshness {
   version: number;
   token: TokenRef;
   targets: Target[];
@@ -234,7 +250,7 @@ export interface HeadCell {
   weight: number;
 }
 
-export interface HeadsResult {
+export interface HeadsResult extends Freshness {
   version: number;
   token: TokenRef;
   layers: number;
@@ -254,7 +270,7 @@ export interface NeuronParams {
 }
 
 /** How one head's query and key produce one weight (server: atten_scope/neuron.py). */
-export interface NeuronResult {
+export interface NeuronResult extends Freshness {
   version: number;
   layer: number;
   head: number;

@@ -19,6 +19,8 @@ import {
   type HeatmapTileParams,
   type NeuronParams,
   type NeuronResult,
+  type Position,
+  type StaleData,
 } from './protocol';
 
 export const Requests = {
@@ -95,6 +97,30 @@ export function sendRequest<P, R>(sender: RequestSender, type: RequestType<P, R,
 
 /** What a failed request means to the caller. */
 export type Failure = 'cancelled' | 'contentModified' | 'notAnalysed' | 'timedOut' | 'failed';
+
+/** Where the edited part begins, from a ContentModified answer for a token edited after the analysis. */
+export function staleDataOf(error: unknown): StaleData | undefined {
+  if (errorCode(error) !== ErrorCodes.ContentModified || typeof error !== 'object' || error === null || !('data' in error)) {
+    return undefined;
+  }
+  const data = error.data;
+  if (typeof data !== 'object' || data === null) {
+    return undefined;
+  }
+  const { freshTokens, staleFrom } = data as Record<string, unknown>;
+  if (!Number.isSafeInteger(freshTokens) || !isPosition(staleFrom)) {
+    return undefined;
+  }
+  return { freshTokens: freshTokens as number, staleFrom };
+}
+
+export function isPosition(value: unknown): value is Position {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const { line, character } = value as Record<string, unknown>;
+  return Number.isSafeInteger(line) && Number.isSafeInteger(character) && (line as number) >= 0 && (character as number) >= 0;
+}
 
 /** Told apart by code (and TimeoutError, which this side raises), never by the message text. */
 export function failureOf(error: unknown): Failure {

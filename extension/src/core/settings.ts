@@ -28,6 +28,7 @@ export interface Settings {
   dropSink: boolean;
   topK: number;
   autoAnalyze: boolean;
+  reanalyzeAfterEdit: boolean;
   trustRemoteCode: boolean;
   cacheDocuments: number;
   memoryBudgetMB: number;
@@ -54,6 +55,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   dropSink: true,
   topK: LIMITS.topK.default,
   autoAnalyze: false,
+  reanalyzeAfterEdit: true,
   trustRemoteCode: false,
   cacheDocuments: LIMITS.cacheDocuments.default,
   memoryBudgetMB: LIMITS.memoryBudgetMB.default,
@@ -65,7 +67,7 @@ export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
 export const RESTRICTED_KEYS: readonly SettingKey[] = ['model', 'pythonPath', 'trustRemoteCode'];
 
 /** Settings that the server never sees (the extension uses them itself). */
-const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze'];
+const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze', 'reanalyzeAfterEdit'];
 
 /** The shape of `WorkspaceConfiguration.inspect()` for one key, as plain data. */
 export interface InspectedValue {
@@ -151,6 +153,7 @@ function validate(key: SettingKey, value: unknown, names: KnownNames): unknown {
       return normalizeIndexSelection(value);
     case 'dropSink':
     case 'autoAnalyze':
+    case 'reanalyzeAfterEdit':
     case 'trustRemoteCode':
       return typeof value === 'boolean' ? value : undefined;
     case 'maxTokens':

@@ -932,6 +932,65 @@ async function trustedScenario(opts) {
       return `${state.n} tokens in ${state.bins} x ${state.bins} cells, drawn ${timings.longHeatmapMs} ms after the command; ` +
         `axes ${state.leftTicks.slice(0, 3).join(', ')}...; legend ${state.legendTicks.join(' ')}; tooltip "${pooledTip.replace(/\s+/g, ' ')}"; zoomed "${exactTip.replace(/\s+/g, ' ')}"`;
     }, [longComputing]);
+    await check(`${P}: after typing a line in the long file, tints and hovers above the edit still work, the rest is dimmed, and Re-analyse is one click`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: LONG_NAME }).first().click().catch(() => {});
+      const above = await tokenRect(longEditor, 'Note that uuid1() may compromise privacy', 'privacy');
+      await page.mouse.click(above.cx, above.cy);
+      await sleep(1500);
+      const painted = await tintState(longEditor);
+      assert(painted.tinted > 0, 'no tints before the edit');
+      // type a line inside the module docstring, below the token
+      const at = await tokenRect(longEditor, '# make a random UUID', 'UUID');
+      await page.mouse.click(at.x + at.w + 2, at.cy);
+      await page.keyboard.press('End');
+      await page.keyboard.press('Enter');
+      await page.keyboard.type('# reviewed by hand', { delay: 20 });
+      await sleep(2500); // longer than the re-analysis idle time: a file over 2,048 tokens is not re-analysed on its own
+      const kept = await tintState(longEditor);
+      assert(kept.tinted > 0, `the tints vanished after the edit (${kept.count} decorated ranges)`);
+      const dimmed = () => longEditor.evaluate((ed) => {
+        const lines = [...ed.querySelectorAll('.view-lines .view-line')];
+        const dim = (line) => [...line.querySelectorAll('span')].some((s) => Number(getComputedStyle(s).opacity) < 0.9);
+        const find = (text) => lines.find((l) => l.textContent.replace(/\u00a0/g, ' ').includes(text));
+        return {
+          above: dim(find('Note that uuid1() may compromise privacy')),
+          below: dim(find('uuid.uuid5(uuid.NAMESPACE_DNS')),
+        };
+      });
+      const marks = await waitFor('the edited part of the file to be dimmed', async () => {
+        const d = await dimmed();
+        return d.below ? d : false;
+      }, { timeout: 15000, interval: 250 });
+      assert(!marks.above, 'the unchanged part above the edit is dimmed too');
+      let items = await extensionStatus(page);
+      const reanalyse = items.find((it) => /Re-analyse/.test(it.text));
+      assert(reanalyse, `no Re-analyse item in the status bar: ${JSON.stringify(items.map((it) => it.text))}`);
+      assert(!items.some((it) => it.spinning), 'an analysis started on its own after the edit of a large file');
+      const { text: fresh } = await hoverCard(page, longEditor, 'Note that uuid1() may compromise privacy', 'privacy');
+      assert(/attends to/.test(fresh) && /\d+\.\d%/.test(fresh), `no card with weights above the edit: "${fresh.slice(0, 200)}"`);
+      const { text: staleCard } = await hoverCard(page, longEditor, 'uuid.uuid5(uuid.NAMESPACE_DNS', 'uuid5');
+      assert(/changed after the analysis/.test(staleCard), `the card below the edit does not say it is stale: "${staleCard.slice(0, 200)}"`);
+      await page.mouse.move(5, 5);
+      await page.keyboard.press('Escape');
+      await screenshot(page, 'after-edit');
+      const s = Date.now();
+      await page.locator('.part.statusbar .statusbar-item', { hasText: 'Re-analyse' }).first().click();
+      await waitFor('the Re-analyse item to go once the file is analysed again', async () => {
+        items = await extensionStatus(page);
+        return !items.some((it) => /Re-analyse/.test(it.text)) && !items.some((it) => it.spinning);
+      }, { timeout: 300000, interval: 500 });
+      timings.reanalyseAfterEditMs = Date.now() - s;
+      await waitFor('the dimming to go', async () => !(await dimmed()).below, { timeout: 15000, interval: 250 });
+      const { text: after } = await hoverCard(page, longEditor, 'uuid.uuid5(uuid.NAMESPACE_DNS', 'uuid5');
+      assert(/attends to/.test(after), `no card below the edit after the re-analysis: "${after.slice(0, 200)}"`);
+      await screenshot(page, 'after-reanalyse');
+      // saved, so that closing the tab asks nothing
+      const line = await tokenRect(longEditor, '# reviewed by hand', 'reviewed');
+      await page.mouse.click(line.cx, line.cy);
+      await page.keyboard.press('Control+s');
+      await sleep(500);
+      return `tints kept (${kept.tinted} ranges), edited part dimmed, card above "${fresh.replace(/\s+/g, ' ').slice(0, 80)}", below "${staleCard.replace(/\s+/g, ' ').slice(0, 80)}"; Re-analyse took ${timings.reanalyseAfterEditMs} ms`;
+    }, [longAnalysed]);
     // The long file and its heatmap close, so a later model switch does not analyse it again.
     await closeTab(page, 'Heatmap').catch(() => {});
     await closeTab(page, LONG_NAME).catch(() => {});

@@ -19,6 +19,8 @@ class AnalysisStore:
 
     def __init__(self, capacity: int = 8) -> None:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        # uri -> (document version, how many of its entry's tokens that version still begins with)
+        self._fresh: dict[str, tuple[int | None, int]] = {}
         self.capacity = max(1, capacity)
 
     def get(self, uri: str) -> Entry | None:
@@ -28,9 +30,19 @@ class AnalysisStore:
         return entry
 
     def put(self, uri: str, analysis: Analysis, version: int | None) -> None:
+        self._fresh.pop(uri, None)
         self._entries[uri] = Entry(analysis, version)
         self._entries.move_to_end(uri)
         self._trim()
+
+    def fresh_tokens(self, uri: str, entry: Entry, version: int | None) -> int | None:
+        """What ``remember_fresh_tokens`` recorded for ``entry`` at ``version``, if anything."""
+        cached = self._fresh.get(uri)
+        return cached[1] if cached is not None and cached[0] == version and self._entries.get(uri) is entry else None
+
+    def remember_fresh_tokens(self, uri: str, entry: Entry, version: int | None, fresh: int) -> None:
+        if self._entries.get(uri) is entry:
+            self._fresh[uri] = (version, fresh)
 
     def resize(self, capacity: int) -> None:
         self.capacity = max(1, capacity)
@@ -38,10 +50,12 @@ class AnalysisStore:
 
     def discard(self, uri: str) -> bool:
         """Forget ``uri``'s analysis; True if there was one."""
+        self._fresh.pop(uri, None)
         return self._entries.pop(uri, None) is not None
 
     def clear(self) -> None:
         self._entries.clear()
+        self._fresh.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -51,4 +65,5 @@ class AnalysisStore:
 
     def _trim(self) -> None:
         while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+            uri, _ = self._entries.popitem(last=False)
+            self._fresh.pop(uri, None)

@@ -12,7 +12,7 @@ from pygls.exceptions import JsonRpcException
 
 from .. import results
 from ..analysis import Analysis
-from ..errors import AttenScopeError
+from ..errors import AttenScopeError, ChangedSinceAnalysis
 from ..evidence import faithfulness_line
 from ..options import settings_line
 from ..tokens import enclosing_word, visible
@@ -78,36 +78,48 @@ def _shown(token: dict[str, Any], words: Mapping[int, str | None], in_table: boo
     return f"{shown} in {code_span(word, in_table)}" if word else shown
 
 
+def stale_markdown(error: ChangedSinceAnalysis) -> str:
+    """The card for a token edited after the analysis."""
+    line = error.stale_from["line"] + 1
+    return (
+        f"**Atten-Scope** \u2014 this token changed after the analysis. Tokens before line {line} still show "
+        "their attention; run *Atten-Scope: Analyze File* (or click *Re-analyse* in the status bar) for the rest."
+    )
+
+
 def register(server: AttenScopeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: AttenScopeServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
-        try:
-            entry = ls.current_entry(uri)
-        except JsonRpcException:
-            return None  # not analysed, or stale: no card
         settings = ls.settings
         position = {"line": params.position.line, "character": params.position.character}
 
-        def compute(analysis: Analysis) -> tuple[dict[str, Any], dict[int, str | None]] | None:
+        def compute(
+            analysis: Analysis, fresh: int | None
+        ) -> tuple[dict[str, Any], dict[int, str | None]] | ChangedSinceAnalysis | None:
             try:
                 info = analysis.info
                 options = settings.view_options({}, info.id, info.layers, info.heads)
-                token = results.token_at_position(analysis, position)
-                attention = results.attention_json(analysis, token, options, entry.version)
+                token = results.token_at_position(analysis, position, fresh)
+                attention = results.attention_json(analysis, token, options, fresh_tokens=fresh)
                 shown = [token] + [target["index"] for target in attention["targets"][:HOVER_ROWS]]
                 words = {index: enclosing_word(analysis.document, index) for index in shown}
                 return attention, words
+            except ChangedSinceAnalysis as error:
+                return error
             except AttenScopeError as error:
                 log.debug("No hover at %s: %s", position, error)
                 return None
 
         try:
-            result = await compute_view(ls, uri, entry, compute)
+            result, entry, _ = await compute_view(ls, uri, compute, after_edit=True)
         except JsonRpcException:
-            return None
+            return None  # not analysed, or edited while the card was computed
         if result is None:
             return None
+        if isinstance(result, ChangedSinceAnalysis):
+            card = stale_markdown(result)
+            return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=card))
         attention, words = result
         markdown = hover_markdown(attention, entry.analysis.info.id, HOVER_ROWS, words)
         span = attention["token"]["range"]
