@@ -6,7 +6,7 @@ import { BUILTIN_CATALOG } from '../../src/core/catalog';
 import LIMITS from '../../src/core/limits.json';
 import { AGGREGATES, DEVICES, DIRECTIONS, REFINEMENTS } from '../../src/core/protocol';
 import { DEFAULTS, RESTRICTED_KEYS, SETTING_KEYS } from '../../src/core/settings';
-import { DEFAULT_TORCH_SOURCE, TORCH_SOURCES } from '../../src/core/setup';
+import { DEFAULT_TORCH_SETTING, TORCH_SETTINGS } from '../../src/core/setup';
 
 interface Manifest {
   name: string;
@@ -100,8 +100,8 @@ describe('package.json', () => {
 
   it('offers the PyTorch sources that Set Up knows, as a machine setting', () => {
     const prop = props['attenScope.setup.torch'];
-    expect(prop.enum).toEqual([...TORCH_SOURCES]);
-    expect(prop.default).toBe(DEFAULT_TORCH_SOURCE);
+    expect(prop.enum).toEqual([...TORCH_SETTINGS]);
+    expect(prop.default).toBe(DEFAULT_TORCH_SETTING);
     expect(prop.scope).toBe('machine');
   });
 
