@@ -225,7 +225,8 @@ export class ServerClient implements vscode.Disposable {
       options: { cwd, env },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: SAVED_SCHEME }],
+      // `git`: the read-only side of a diff, so that a review shows attention on both sides
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: SAVED_SCHEME }, { scheme: 'git' }],
       outputChannel: this.log,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: { settings: serverSettings(settings) },

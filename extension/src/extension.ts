@@ -7,6 +7,7 @@ import { Comparer } from './compare';
 import { Commands, REANALYZE_IDLE_MS, REANALYZE_MAX_TOKENS, SAVED_SCHEME } from './constants';
 import { Debouncer } from './core/async';
 import { readFaithfulness } from './core/faithfulness';
+import { otherSide } from './core/diff';
 import { modelChanged } from './core/settings';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
@@ -22,6 +23,15 @@ import { StaleMarker } from './staleness';
 import { StatusBar } from './status';
 
 let server: ServerClient | undefined;
+
+/** The other side of the diff editor showing `uri` in the active tab (a review's original or changed file). */
+function diffPartner(uri: vscode.Uri): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (!(input instanceof vscode.TabInputTextDiff)) {
+    return undefined;
+  }
+  return otherSide(input, uri);
+}
 
 /** Documents analysed automatically: real files and untitled buffers of a sane size. */
 function canAutoAnalyze(document: vscode.TextDocument): boolean {
@@ -135,7 +145,12 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(
       Commands.analyzeFile,
       withEditor(async (editor) => {
-        await analyzer.analyze(editor.document, { interactive: true });
+        const done = await analyzer.analyze(editor.document, { interactive: true });
+        // In a diff editor both sides are analysed, so that a review shows heat on either side.
+        const other = done ? diffPartner(editor.document.uri) : undefined;
+        if (other) {
+          await analyzer.analyze(await vscode.workspace.openTextDocument(other), { interactive: true });
+        }
         updateNote();
       }),
     ),

@@ -56,6 +56,24 @@ const SAMPLE = [
   'print(render(["a", "bb", "ccc"], "demo"))',
   '',
 ].join('\n');
+// A file with a change in the working tree of a git repository, for review in the diff editor.
+const REVIEW_NAME = 'review.py';
+const REVIEW_BEFORE = [
+  'def mean(values):',
+  '    """The arithmetic mean of a non-empty list."""',
+  '    total = sum(values)',
+  '    return total / len(values)',
+  '',
+].join('\n');
+const REVIEW_AFTER = [
+  'def mean(values):',
+  '    """The arithmetic mean of a list; 0.0 when it is empty."""',
+  '    if not values:',
+  '        return 0.0',
+  '    total = sum(values)',
+  '    return total / len(values)',
+  '',
+].join('\n');
 // A real file over 8,000 tokens for the heatmap: the Python standard library's uuid.py (8,531
 // tokens for the embedded model), copied from the interpreter under test at run time.
 const LONG_NAME = 'long_uuid.py';
@@ -641,6 +659,18 @@ async function makeRun(label, opts, trusted) {
   fs.writeFileSync(path.join(dirs.userData, 'Machine/settings.json'), JSON.stringify(machine, null, 2));
   fs.writeFileSync(path.join(dirs.workspace, SAMPLE_NAME), SAMPLE);
   if (trusted && opts.longSource) fs.copyFileSync(opts.longSource, path.join(dirs.workspace, LONG_NAME));
+  if (trusted) {
+    // review.py committed, then changed in the working tree
+    fs.writeFileSync(path.join(dirs.workspace, REVIEW_NAME), REVIEW_BEFORE);
+    const git = (...args) => {
+      const r = spawnSync('git', ['-c', 'user.name=Atten-Scope e2e', '-c', 'user.email=e2e@atten-scope.invalid', ...args], { cwd: dirs.workspace, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr || r.error}`);
+    };
+    git('init', '-q');
+    git('add', REVIEW_NAME);
+    git('commit', '-q', '-m', 'mean');
+    fs.writeFileSync(path.join(dirs.workspace, REVIEW_NAME), REVIEW_AFTER);
+  }
   const env = makeEnv(tmp, { ...OFFLINE_ENV, ...modelCacheEnv() });
   return { tmp, dirs, env };
 }
@@ -869,6 +899,40 @@ async function trustedScenario(opts) {
       assert(/^logit = scale × Σ q·k = /.test(found.lines[0] ?? '') && /weight = exp\(logit − lse\)/.test(found.lines[1] ?? ''), `the arithmetic is missing: ${JSON.stringify(found.lines)}`);
       await closeTab(page, 'Neuron View').catch(() => {});
       return `${found.token} -> ${found.source}: ${found.lines[0]}; ${found.lines[1]}; ${found.parts.length} parts, first ${found.parts[0].join(' | ')}`;
+    }, [analysed]);
+    await check(`${P}: in the diff editor of a git change, Analyze File analyses both sides and the gutter heat shows on both`, async () => {
+      await openFile(page, REVIEW_NAME, /def\s+mean/);
+      await runCommand(page, 'Git: Open Changes');
+      const diff = page.locator('.monaco-diff-editor').first();
+      await diff.waitFor({ state: 'visible', timeout: 60000 });
+      const original = diff.locator('.editor.original').first();
+      const modified = diff.locator('.editor.modified').first();
+      await waitFor('both sides of the diff on screen', async () => /arithmetic mean of a non-empty/.test(await original.innerText()) && /0\.0 when it is empty/.test(await modified.innerText()), { timeout: 30000 });
+      const r = await tokenRect(modified, 'return total / len(values)', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      await runCommand(page, CMD_ANALYZE);
+      await waitAnalysisDone(page, 240000);
+      await sleep(1000);
+      await waitAnalysisDone(page, 240000); // the second side follows the first
+      const heat = async (side, lineText, word) => {
+        const at = await tokenRect(side, lineText, word);
+        await page.mouse.click(at.cx, at.cy);
+        return waitFor(`gutter heat on the ${side === original ? 'original' : 'changed'} side`, async () => {
+          const st = await tintState(side);
+          return st.gutter > 0 && st.tinted > 0 ? st : false;
+        }, { timeout: 30000, interval: 250 });
+      };
+      const right = await heat(modified, 'return total / len(values)', 'len');
+      const left = await heat(original, 'return total / len(values)', 'len');
+      const { text } = await hoverCard(page, original, 'total = sum(values)', 'sum');
+      assert(/attends to/.test(text), `no hover card on the read-only original side: "${text.slice(0, 200)}"`);
+      const still = await tintState(modified);
+      assert(still.gutter > 0, 'the changed side lost its gutter heat when the original side was painted');
+      await page.mouse.move(5, 5);
+      await screenshot(page, 'diff-review');
+      await closeTab(page, REVIEW_NAME).catch(() => {});
+      await closeTab(page, REVIEW_NAME).catch(() => {});
+      return `changed side ${right.gutter} gutter lines, ${right.tinted} tints; original (git:) side ${left.gutter} gutter lines, ${left.tinted} tints; hover "${text.replace(/\s+/g, ' ').slice(0, 80)}"`;
     }, [analysed]);
     let longEditor;
     const longAnalysed = `${P}: a file over 8,000 tokens (${LONG_NAME}) is analysed`;
