@@ -901,8 +901,20 @@ async function trustedScenario(opts) {
       return `${found.token} -> ${found.source}: ${found.lines[0]}; ${found.lines[1]}; ${found.parts.length} parts, first ${found.parts[0].join(' | ')}`;
     }, [analysed]);
     await check(`${P}: in the diff editor of a git change, Analyze File analyses both sides and the gutter heat shows on both`, async () => {
-      await openFile(page, REVIEW_NAME, /def\s+mean/);
-      await runCommand(page, 'Git: Open Changes');
+      const reviewEditor = await openFile(page, REVIEW_NAME, /def\s+mean/);
+      const first = await tokenRect(reviewEditor, 'def mean(values):', 'mean');
+      await page.mouse.click(first.cx, first.cy);
+      // the git extension finds the repository a moment after the window opens
+      await waitFor('Git: Open Changes for review.py', async () => {
+        try {
+          await runCommand(page, 'Git: Open Changes');
+          return true;
+        } catch (error) {
+          if (!/not in the command palette/.test(String(error))) throw error;
+          await sleep(1000);
+          return false;
+        }
+      }, { timeout: 60000, interval: 500 });
       const diff = page.locator('.monaco-diff-editor').first();
       await diff.waitFor({ state: 'visible', timeout: 60000 });
       const original = diff.locator('.editor.original').first();
@@ -1003,7 +1015,10 @@ async function trustedScenario(opts) {
       const EDITED = 'return UUID(bytes=hash[:16], version=5)';
       const BELOW = "NAMESPACE_DNS = UUID('6ba7b810";
       await page.keyboard.press('Control+End');
-      await waitFor('the end of the file on screen', async () => (await longEditor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ').includes(BELOW), { timeout: 15000 });
+      // the editor is found by a line on screen: the one the earlier checks used scrolled away
+      const endEditor = pyEditor(page, /NAMESPACE_DNS\s+=\s+UUID/);
+      await waitFor('the end of the file on screen', async () => (await endEditor.count()) > 0, { timeout: 15000 });
+      longEditor = endEditor;
       const above = await tokenRect(longEditor, ABOVE, 'urandom');
       await page.mouse.click(above.cx, above.cy);
       await sleep(1500);
