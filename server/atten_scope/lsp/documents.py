@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from ..analysis import Analysis
 
@@ -67,3 +68,30 @@ class AnalysisStore:
         while len(self._entries) > self.capacity:
             uri, _ = self._entries.popitem(last=False)
             self._fresh.pop(uri, None)
+
+
+@dataclass(frozen=True)
+class DocumentSymbols:
+    """The definitions the editor found in one version of a document (``attenScope/symbols``)."""
+
+    version: int | None
+    symbols: list[dict[str, Any]]  # checked by ``units.parse_symbols``; parsed again per request
+
+
+class SymbolStore:
+    """The latest document symbols per URI, dropped when the document closes."""
+
+    def __init__(self) -> None:
+        self._symbols: dict[str, DocumentSymbols] = {}
+
+    def put(self, uri: str, version: int | None, symbols: list[dict[str, Any]]) -> None:
+        self._symbols[uri] = DocumentSymbols(version, symbols)
+
+    def discard(self, uri: str) -> None:
+        self._symbols.pop(uri, None)
+
+    def for_versions(self, uri: str, *versions: int | None) -> list[dict[str, Any]] | None:
+        """The symbols of ``uri`` if they were found in one of ``versions`` (the analysed one, the
+        current one): their ranges then hold for the analysed text up to any edit since."""
+        held = self._symbols.get(uri)
+        return held.symbols if held is not None and held.version in versions else None
