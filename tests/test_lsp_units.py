@@ -110,9 +110,9 @@ async def test_without_symbols_blocks_of_lines_stand_in(client: LanguageClient) 
     assert "- blocks of lines: `" in markdown
 
 
-async def test_symbols_of_another_version_or_malformed_are_not_used(client: LanguageClient) -> None:
+async def test_symbols_older_than_the_analysis_or_malformed_are_not_used(client: LanguageClient) -> None:
     position = position_of(TEXT, "header", 2)
-    client.protocol.notify("attenScope/symbols", {"textDocument": {"uri": URI, "version": 7}, "symbols": SYMBOLS})
+    client.protocol.notify("attenScope/symbols", {"textDocument": {"uri": URI, "version": 0}, "symbols": SYMBOLS})
     assert (await _attention(client, URI, position))["units"]["source"] == "blocks"
     client.protocol.notify("attenScope/symbols", {"textDocument": {"uri": URI, "version": 1}, "symbols": [{"x": 1}]})
     assert (await _attention(client, URI, position))["units"]["source"] == "blocks"

@@ -90,8 +90,12 @@ class SymbolStore:
     def discard(self, uri: str) -> None:
         self._symbols.pop(uri, None)
 
-    def for_versions(self, uri: str, *versions: int | None) -> list[dict[str, Any]] | None:
-        """The symbols of ``uri`` if they were found in one of ``versions`` (the analysed one, the
-        current one): their ranges then hold for the analysed text up to any edit since."""
+    def for_analysis(self, uri: str, analysed: int | None) -> list[dict[str, Any]] | None:
+        """The symbols of ``uri`` if found in the ``analysed`` version or a later one. The text before
+        the first edit since the analysis is the same in every later version, and only its tokens
+        are answered for, so a later version's ranges hold for them; an earlier one's may not."""
         held = self._symbols.get(uri)
-        return held.symbols if held is not None and held.version in versions else None
+        if held is None:
+            return None
+        usable = held.version is None or analysed is None or held.version >= analysed
+        return held.symbols if usable else None

@@ -134,12 +134,10 @@ class AttenScopeServer(LanguageServer):
             raise NotAnalysed("This document has not been analysed: Run 'Atten-Scope: Analyze File' first.")
         return entry
 
-    def symbols_for(self, uri: str, entry: Entry | None = None) -> list[dict[str, Any]] | None:
-        """The editor's symbols for ``uri``, when found in its analysed or its current version."""
-        doc = self.workspace.text_documents.get(unquote(uri))
-        entry = entry or self.store.get(uri)
-        analysed = entry.version if entry is not None else None
-        return self.symbols.for_versions(uri, analysed, doc.version if doc is not None else None)
+    def symbols_for(self, uri: str) -> list[dict[str, Any]] | None:
+        """The editor's symbols for ``uri``, when they hold for its analysis (``SymbolStore.for_analysis``)."""
+        entry = self.store.get(uri)
+        return self.symbols.for_analysis(uri, entry.version if entry is not None else None)
 
     def unchanged_tokens(self, uri: str, entry: Entry, version: int | None, text: str) -> int:
         """How many tokens of ``entry``'s analysis ``text`` (``uri`` at ``version``) still begins with.
