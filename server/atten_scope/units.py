@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,20 @@ class IdentifierIndex:
     pair_token: np.ndarray  # (p,) token of each distinct (token, name) pair
     pair_name: np.ndarray  # (p,) its name
     counts: np.ndarray  # (len(names),) occurrences of each name
+    by_name: np.ndarray  # (m,) occurrences grouped by name, in text order within each name
+    first: np.ndarray  # (len(names),) where each name's occurrences begin in ``by_name``
+    # name -> LSP ranges of its first MAX_RANGES occurrences, filled as names are asked about
+    # (the same few names answer many cursor moves; converting positions is what costs).
+    ranges: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def occurrence_ranges(self, name: int, lines: LineIndex) -> list[dict[str, Any]]:
+        cached = self.ranges.get(name)
+        if cached is None:
+            start = int(self.first[name])
+            chosen = self.occurrences[self.by_name[start : start + min(int(self.counts[name]), MAX_RANGES)]]
+            cached = [lines.range(int(s), int(e)).to_lsp() for s, e in chosen]
+            self.ranges[name] = cached
+        return cached
 
 
 @dataclass(frozen=True)
@@ -106,13 +120,16 @@ def identifier_index(doc: TokenizedDocument) -> IdentifierIndex:
     pair_names = occurrence_name[np.repeat(first, spans) + rank] if len(tokens) else tokens
     # A token counts once per name, however many of that name's occurrences it touches.
     pairs = np.unique(np.stack([tokens, pair_names], axis=1), axis=0) if len(tokens) else np.zeros((0, 2), np.int64)
+    counts = np.bincount(occurrence_name, minlength=len(names))
     return IdentifierIndex(
         names=[str(n) for n in names],
         occurrences=occurrences,
         occurrence_name=occurrence_name,
         pair_token=pairs[:, 0],
         pair_name=pairs[:, 1],
-        counts=np.bincount(occurrence_name, minlength=len(names)),
+        counts=counts,
+        by_name=np.argsort(occurrence_name, kind="stable"),
+        first=np.cumsum(counts) - counts,
     )
 
 
@@ -226,13 +243,12 @@ def units_json(
     )
     identifiers = []
     for name in _top(per_name, top):
-        where = index.occurrences[index.occurrence_name == name][:MAX_RANGES]
         identifiers.append(
             {
                 "name": index.names[name],
                 "count": int(index.counts[name]),
                 "weight": float(per_name[name]),
-                "ranges": [lines.range(int(s), int(e)).to_lsp() for s, e in where],
+                "ranges": index.occurrence_ranges(name, lines),
             }
         )
 
