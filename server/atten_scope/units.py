@@ -96,7 +96,7 @@ def _token_spans(doc: TokenizedDocument) -> tuple[np.ndarray, np.ndarray]:
     starts = np.asarray(doc.starts, dtype=np.int64)
     ends = np.asarray(doc.ends, dtype=np.int64)
     for index, (start, end) in doc.fragments.items():
-        starts[index], ends[index] = start, end
+        starts[index], ends[index] = min(starts[index], start), max(ends[index], end)
     return starts, ends
 
 
@@ -155,16 +155,25 @@ def line_label(lines: LineIndex, line: int) -> str:
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "\u2026"
 
 
+@dataclass(frozen=True)
+class DocumentUnits:
+    """What the units of one document's rows are built from: none of it depends on the weights."""
+
+    identifiers: IdentifierIndex
+    blocks: Blocks
+    starts: np.ndarray  # (tokens,) each token's start offset
+
+
 # Per document, computed on first use and dropped with the document (TokenizedDocument is frozen).
-_INDEXES: dict[int, tuple[IdentifierIndex, Blocks]] = {}
+_INDEXES: dict[int, DocumentUnits] = {}
 
 
-def document_index(doc: TokenizedDocument, lines: LineIndex) -> tuple[IdentifierIndex, Blocks]:
+def document_units(doc: TokenizedDocument, lines: LineIndex) -> DocumentUnits:
     """``identifier_index`` and ``line_blocks`` of ``doc``, cached while ``doc`` lives."""
     key = id(doc)
     cached = _INDEXES.get(key)
     if cached is None:
-        cached = (identifier_index(doc), line_blocks(lines))
+        cached = DocumentUnits(identifier_index(doc), line_blocks(lines), np.asarray(doc.starts, dtype=np.int64))
         _INDEXES[key] = cached
         weakref.finalize(doc, _INDEXES.pop, key, None)
     return cached
@@ -235,7 +244,8 @@ def units_json(
     definition. ``weights`` covers the analysed tokens (the first ``len(weights)`` of ``doc``);
     ``token_lines`` is the line each token starts on (``Analysis.token_lines``)."""
     count = len(weights)
-    index, blocks = document_index(doc, lines)
+    known = document_units(doc, lines)
+    index, blocks = known.identifiers, known.blocks
 
     in_range = index.pair_token < count
     per_name = np.bincount(
@@ -252,7 +262,7 @@ def units_json(
             }
         )
 
-    token_starts = np.asarray(doc.starts[:count], dtype=np.int64)
+    token_starts = known.starts[:count]
     definitions = []
     if symbols:
         source = "symbols"
