@@ -208,14 +208,14 @@ def test_hover_section_shows_units_as_code_spans_only() -> None:
         "identifiers": [{"name": "re", "count": 4, "weight": 0.1, "ranges": []}],
     }
     lines = [{"line": 2, "weight": 0.05}, {"line": 0, "weight": 0.2}]
-    out = "\n".join(units_markdown(units, lines, ["import re", "x = 1"]))
+    out = "\n".join(units_markdown(units, lines, {0: "import re", 2: "x = 1"}))
     assert "**Draws most on**" in out
     assert "- definitions: ``def `f`<b>*x*</b>`` (line 40) 32.0% \u00b7 outside them 10.0%" in out
     assert "- identifiers: `re` \u00d74 10.0%" in out
     assert "- lines: `import re` (line 1) 20.0% \u00b7 `x = 1` (line 3) 5.0%" in out
-    blocks = "\n".join(units_markdown({**units, "source": "blocks", "outside": 0.0}, [], []))
+    blocks = "\n".join(units_markdown({**units, "source": "blocks", "outside": 0.0}, [], {}))
     assert "- blocks of lines: " in blocks and "outside" not in blocks and "- lines" not in blocks
-    assert units_markdown(None, lines, []) == []
+    assert units_markdown(None, lines, {}) == []
 
 
 def _lsp_range(line: int) -> dict[str, Any]:

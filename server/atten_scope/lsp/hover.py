@@ -50,7 +50,7 @@ def hover_markdown(
     model_id: str,
     rows: int,
     words: Mapping[int, str | None] | None = None,
-    statements: Sequence[str] = (),
+    statements: Mapping[int, str] | None = None,
 ) -> str:
     """Markdown for an ``attenScope/attention`` result (only numbers and code spans carry data).
 
@@ -73,17 +73,17 @@ def hover_markdown(
             out.append(f"| {cell} | {target['range']['start']['line'] + 1} | {100 * target['weight']:.1f}% |")
     else:
         out.append("*no attention outside the sink tokens*")
-    out += units_markdown(attention.get("units"), attention.get("lines", []), statements)
+    out += units_markdown(attention.get("units"), attention.get("lines", []), statements or {})
     out += ["", f"*{settings_line(settings)}* \u2014 {code_span(model_id)}"]
     return "\n".join(out)
 
 
 def units_markdown(
-    units: dict[str, Any] | None, lines: Sequence[dict[str, Any]], statements: Sequence[str]
+    units: dict[str, Any] | None, lines: Sequence[dict[str, Any]], statements: Mapping[int, str]
 ) -> list[str]:
     """The "Draws most on" section: the UNIT_ROWS heaviest definitions (or blocks of lines, when the
-    editor has no symbols), identifiers (``re`` ×4: every occurrence of the name) and lines
-    (``statements`` are the texts of the heaviest ``lines``, heaviest first)."""
+    editor has no symbols), identifiers (``re`` ×4: every occurrence of the name) and lines of
+    ``lines`` whose text ``statements`` holds (line -> text: ``heaviest_lines``)."""
     if not units:
         return []
     rows = []
@@ -102,10 +102,10 @@ def units_markdown(
     ]
     if names:
         rows.append("- identifiers: " + " · ".join(names))
-    heaviest = sorted(lines, key=lambda line: -line["weight"])[: len(statements)]
+    heaviest = [line for line in sorted(lines, key=lambda line: -line["weight"]) if line["line"] in statements]
     shown = [
-        f"{code_span(text)} (line {line['line'] + 1}) {_percent(line['weight'])}"
-        for line, text in zip(heaviest, statements, strict=True)
+        f"{code_span(statements[line['line']])} (line {line['line'] + 1}) {_percent(line['weight'])}"
+        for line in heaviest[:UNIT_ROWS]
     ]
     if shown:
         rows.append("- lines: " + " · ".join(shown))
@@ -148,7 +148,7 @@ def register(server: AttenScopeServer) -> None:
 
         def compute(
             analysis: Analysis, fresh: int | None
-        ) -> tuple[dict[str, Any], dict[int, str | None], list[str]] | ChangedSinceAnalysis | None:
+        ) -> tuple[dict[str, Any], dict[int, str | None], dict[int, str]] | ChangedSinceAnalysis | None:
             try:
                 info = analysis.info
                 options = settings.view_options({}, info.id, info.layers, info.heads)
@@ -156,7 +156,7 @@ def register(server: AttenScopeServer) -> None:
                 attention = results.attention_json(analysis, token, options, fresh_tokens=fresh, symbols=symbols)
                 shown = [token] + [target["index"] for target in attention["targets"][:HOVER_ROWS]]
                 words = {index: enclosing_word(analysis.document, index) for index in shown}
-                statements = [line_label(analysis.lines, line) for line in heaviest_lines(attention)]
+                statements = {line: line_label(analysis.lines, line) for line in heaviest_lines(attention)}
                 return attention, words, statements
             except ChangedSinceAnalysis as error:
                 return error
