@@ -141,12 +141,12 @@ def test_definitions_partition_the_tokens_by_innermost_symbol(tokenizer: Any) ->
 
 
 def test_without_symbols_blocks_of_lines_stand_in(tokenizer: Any) -> None:
-    text = "fn main() {\n  let x = 1;\n}\n\nfn helper() {}\n"  # a language with no symbols sent
+    text = "fn main() {\n  let x = 1;\n}\n\nfn other() {}\n"  # a language with no symbols sent
     doc, lines, token_lines, weights = _setup(tokenizer, text)
     answer = units_json(doc, lines, token_lines, weights, [], top=1000)
     assert answer["source"] == "blocks"
     by_label = {unit["label"]: unit for unit in answer["definitions"]}
-    assert set(by_label) == {"fn main() {", "fn helper() {}"}
+    assert set(by_label) == {"fn main() {", "fn other() {}"}
     first = [k for k in range(len(doc)) if token_lines[k] <= 2]
     assert by_label["fn main() {"]["weight"] == pytest.approx(weights[first].sum())
     assert by_label["fn main() {"]["range"]["start"] == {"line": 0, "character": 0}
