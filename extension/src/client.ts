@@ -22,7 +22,7 @@ import { MIN_PYTHON, settingsEditorCommand } from './core/interpreter';
 import { needsUpdate, useManaged } from './core/setup';
 import { Methods, type StatusParams } from './core/protocol';
 import { sendRequest, type SendOptions } from './core/requests';
-import type { RequestType } from 'vscode-jsonrpc';
+import type { NotificationType, RequestType } from 'vscode-jsonrpc';
 import { needsRestart, serverSettings, type Settings } from './core/settings';
 import { checkInterpreter, onPythonInterpreterChanged, resolveInterpreter, type CheckResult, type Interpreter } from './python';
 import type { SetupService } from './setup';
@@ -171,6 +171,13 @@ export class ServerClient implements vscode.Disposable {
   async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken, options?: Omit<SendOptions, 'token'>): Promise<R> {
     const client = await this.ensureStarted();
     return sendRequest(client, type, params, { ...options, token });
+  }
+
+  /** Sends a notification to the running server; none to a stopped one (it holds no analyses). */
+  async notify<P>(type: NotificationType<P>, params: P): Promise<void> {
+    if (this.client && this.stateValue === 'running') {
+      await this.client.sendNotification(type, params);
+    }
   }
 
   /**

@@ -10,6 +10,7 @@ export const Commands = {
   showModelView: 'attenScope.showModelView',
   showNeuronView: 'attenScope.showNeuronView',
   toggleDirection: 'attenScope.toggleDirection',
+  chooseTintUnit: 'attenScope.chooseTintUnit',
   chooseLayersHeads: 'attenScope.chooseLayersHeads',
   chooseRefinement: 'attenScope.chooseRefinement',
   chooseModel: 'attenScope.chooseModel',

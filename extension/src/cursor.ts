@@ -155,7 +155,7 @@ export class CursorTracker implements vscode.Disposable {
       }
       this.store.setStale(document.uri, result.staleFrom ? toVsPosition(result.staleFrom) : undefined);
       if (vscode.window.visibleTextEditors.includes(editor)) {
-        this.painter.paintAttention(editor, result, settings.topK);
+        this.painter.paintAttention(editor, result, settings.topK, settings.tintUnit);
         this.setShown({ uri: document.uri, version, position, result, settings });
       }
       this.lastWarning = '';

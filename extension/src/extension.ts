@@ -15,12 +15,13 @@ import { HeatmapPanel } from './panels/heatmapPanel';
 import { ModelViewPanel } from './panels/modelViewPanel';
 import { NeuronPanel } from './panels/neuronPanel';
 import { parseHead } from './core/neuron';
-import { chooseLayersHeads, chooseModel, chooseRefinement, statusMenu, toggleDirection } from './pickers';
+import { chooseLayersHeads, chooseModel, chooseRefinement, chooseTintUnit, statusMenu, toggleDirection } from './pickers';
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
 import { SetupService } from './setup';
 import { StaleMarker } from './staleness';
 import { StatusBar } from './status';
+import { SymbolSender } from './symbols';
 
 let server: ServerClient | undefined;
 
@@ -57,6 +58,7 @@ export function activate(context: vscode.ExtensionContext): void {
     status.setNote(message);
     void vscode.window.showWarningMessage(`Atten-Scope: ${message}`);
   });
+  const symbols = new SymbolSender(client, store, log);
   const saved = new SavedContentProvider();
   const comparer = new Comparer({ extensionUri: context.extensionUri, server: client, store, analyzer, settings, cursor, painter, log });
   const reanalyze = new Map<string, Debouncer>();
@@ -67,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   };
 
-  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, saved, setup, staleMarker);
+  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, symbols, saved, setup, staleMarker);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(SAVED_SCHEME, saved));
 
   // ---- state shown in the status bar
@@ -97,6 +99,12 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     store.onDidChange(() => updateNote()),
+    // the answer painted right after an analysis was asked before the definitions arrived
+    symbols.onDidSend((uri) => {
+      if (vscode.window.activeTextEditor?.document.uri.toString() === uri.toString()) {
+        cursor.schedule(0);
+      }
+    }),
     store.onDidChangeStale(() => updateNote()),
     vscode.window.onDidChangeActiveTextEditor(() => updateNote()),
   );
@@ -209,6 +217,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }),
     ),
     vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
+    vscode.commands.registerCommand(Commands.chooseTintUnit, () => chooseTintUnit(settings)),
     vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings, client.catalog)),
     vscode.commands.registerCommand(Commands.chooseModel, () => chooseModel(settings, client.catalog, context.globalState)),
     vscode.commands.registerCommand(Commands.chooseLayersHeads, () => {

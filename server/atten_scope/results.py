@@ -9,7 +9,7 @@ import base64
 import math
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from .neuron import neuron_pair, top_source
 from .options import ViewOptions, ViewQuery
 from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
 from .tokens import label
+from .units import Symbol, parse_symbols, units_json
 from .views import attention_vector, head_vectors
 
 ResultBuilder = Callable[[Analysis, ViewQuery], dict[str, Any]]
@@ -105,9 +106,15 @@ def analyze_json(analysis: Analysis, uri: str, version: int | None) -> dict[str,
 
 
 def attention_json(
-    analysis: Analysis, token: int, options: ViewOptions, version: int | None = None, fresh_tokens: int | None = None
+    analysis: Analysis,
+    token: int,
+    options: ViewOptions,
+    version: int | None = None,
+    fresh_tokens: int | None = None,
+    symbols: Sequence[Symbol] | None = None,
 ) -> dict[str, Any]:
-    """The weights of ``token``'s row (or column) and their line sums; with ``fresh_tokens`` (the
+    """The weights of ``token``'s row (or column), their line sums and their code units (by the
+    editor's ``symbols``, else blocks of lines: ``units.units_json``); with ``fresh_tokens`` (the
     document was edited since), tokens from the first edited one on are left out: their ranges no
     longer hold, and an attendedBy column would otherwise name them."""
     began = time.perf_counter()
@@ -126,6 +133,7 @@ def attention_json(
         "token": token_json(analysis, token),
         "targets": targets,
         "lines": lines,
+        "units": units_json(analysis.document, analysis.lines, analysis.token_lines, weights, symbols, options.top_k),
         "settings": options.to_json(),
         "faithfulness": view_faithfulness(analysis.info.id, options),
         "elapsedMs": round((time.perf_counter() - began) * 1000, 2),
@@ -142,7 +150,9 @@ def _options(analysis: Analysis, query: ViewQuery, fixed: dict[str, Any] | None 
 def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     options = _options(analysis, query)
     token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
-    return attention_json(analysis, token, options, query.version, query.fresh_tokens)
+    raw = query.params.get("symbols")  # the request's own, or those the editor last sent
+    symbols = None if raw is None else parse_symbols(raw)
+    return attention_json(analysis, token, options, query.version, query.fresh_tokens, symbols)
 
 
 def _one_or_all(value: Any, what: str) -> str | list[int]:

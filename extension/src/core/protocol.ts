@@ -59,6 +59,7 @@ export const Methods = {
   heads: 'attenScope/heads',
   neuron: 'attenScope/neuron',
   status: 'attenScope/status',
+  symbols: 'attenScope/symbols',
 } as const;
 
 /** JSON-RPC / LSP error codes the extension reacts to. */
@@ -167,11 +168,57 @@ export interface StaleData {
   staleFrom: Position;
 }
 
+/** Every occurrence of one name, and the weight of the tokens they touch. */
+export interface IdentifierUnit {
+  name: string;
+  /** occurrences in the document */
+  count: number;
+  weight: number;
+  /** the first occurrences (at most 64) */
+  ranges: Range[];
+}
+
+/** A definition from the editor's symbols, or a block of lines when the editor has none. */
+export interface DefinitionUnit {
+  name: string;
+  /** "function", "class", ... (the symbol's kind); "block" for a block of lines */
+  kind: string;
+  /** how it reads in the source: "def parse_header", or a block's first line */
+  label: string;
+  range: Range;
+  weight: number;
+}
+
+/** The attention summed over code units (docs/PROTOCOL.md). */
+export interface CodeUnits {
+  /** "symbols": definitions are the editor's; "blocks": runs of non-blank lines stand in */
+  source: 'symbols' | 'blocks';
+  definitions: DefinitionUnit[];
+  /** weight of the tokens outside every definition */
+  outside: number;
+  identifiers: IdentifierUnit[];
+}
+
+/** A definition as the extension sends it: its name, kind and range. */
+export interface UnitSymbol {
+  name: string;
+  kind: string;
+  range: Range;
+}
+
+/** attenScope/symbols: the definitions the editor found in one version of a document. */
+export interface SymbolsParams {
+  textDocument: { uri: string; version: number };
+  symbols: UnitSymbol[];
+}
+
 export interface AttentionResult extends Freshness {
   version: number;
   token: TokenRef;
   targets: Target[];
   lines: LineWeight[];
+  /** absent: a server that does not report units */
+  units?: CodeUnits;
   settings?: Record<string, unknown>;
   elapsedMs?: number;
   /** null: this model or view was not measured; absent: a server that does not report it */

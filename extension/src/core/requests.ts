@@ -3,7 +3,7 @@
  * time limit per method, the caller's cancellation, and failures told apart by their JSON-RPC
  * code. No 'vscode' import: the language client is only something that sends.
  */
-import { CancellationTokenSource, RequestType, ResponseError, type CancellationToken, type Disposable } from 'vscode-jsonrpc';
+import { CancellationTokenSource, NotificationType, RequestType, ResponseError, type CancellationToken, type Disposable } from 'vscode-jsonrpc';
 import { errorCode, TimeoutError, withTimeout } from './async';
 import {
   ErrorCodes,
@@ -21,6 +21,7 @@ import {
   type NeuronResult,
   type Position,
   type StaleData,
+  type SymbolsParams,
 } from './protocol';
 
 export const Requests = {
@@ -30,6 +31,10 @@ export const Requests = {
   heatmapTile: new RequestType<HeatmapTileParams, HeatmapResult, void>(Methods.heatmapTile),
   heads: new RequestType<HeadsParams, HeadsResult, void>(Methods.heads),
   neuron: new RequestType<NeuronParams, NeuronResult, void>(Methods.neuron),
+} as const;
+
+export const Notifications = {
+  symbols: new NotificationType<SymbolsParams>(Methods.symbols),
 } as const;
 
 interface Policy {

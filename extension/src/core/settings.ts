@@ -14,6 +14,7 @@ import {
   type KnownNames,
   type Refinement,
 } from './protocol';
+import { TINT_UNITS, type TintUnit } from './units';
 
 export interface Settings {
   model: string;
@@ -27,6 +28,7 @@ export interface Settings {
   direction: Direction;
   dropSink: boolean;
   topK: number;
+  tintUnit: TintUnit;
   autoAnalyze: boolean;
   reanalyzeAfterEdit: boolean;
   trustRemoteCode: boolean;
@@ -54,6 +56,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   direction: 'attendsTo',
   dropSink: true,
   topK: LIMITS.topK.default,
+  tintUnit: 'token',
   autoAnalyze: false,
   reanalyzeAfterEdit: true,
   trustRemoteCode: false,
@@ -67,7 +70,7 @@ export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
 export const RESTRICTED_KEYS: readonly SettingKey[] = ['model', 'pythonPath', 'trustRemoteCode'];
 
 /** Settings that the server never sees (the extension uses them itself). */
-const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze', 'reanalyzeAfterEdit'];
+const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze', 'reanalyzeAfterEdit', 'tintUnit'];
 
 /** The shape of `WorkspaceConfiguration.inspect()` for one key, as plain data. */
 export interface InspectedValue {
@@ -148,6 +151,8 @@ function validate(key: SettingKey, value: unknown, names: KnownNames): unknown {
       return typeof value === 'string' && names.aggregates.includes(value) ? value : undefined;
     case 'direction':
       return DIRECTIONS.includes(value as Direction) ? value : undefined;
+    case 'tintUnit':
+      return TINT_UNITS.includes(value as TintUnit) ? value : undefined;
     case 'layers':
     case 'heads':
       return normalizeIndexSelection(value);
@@ -211,7 +216,7 @@ export function resolveSettings(inspected: Inspected, trusted: boolean, names: K
 }
 
 /** View choices the user made through the pickers; they override the configuration until it changes. */
-export type ViewOverrides = Partial<Pick<Settings, 'refinement' | 'aggregate' | 'layers' | 'heads' | 'direction'>>;
+export type ViewOverrides = Partial<Pick<Settings, 'refinement' | 'aggregate' | 'layers' | 'heads' | 'direction' | 'tintUnit'>>;
 
 export function applyOverrides(settings: Settings, overrides: ViewOverrides, names: KnownNames = BUILTIN_NAMES): Settings {
   const merged: Settings = { ...settings };

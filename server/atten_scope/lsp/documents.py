@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from ..analysis import Analysis
 
@@ -67,3 +68,34 @@ class AnalysisStore:
         while len(self._entries) > self.capacity:
             uri, _ = self._entries.popitem(last=False)
             self._fresh.pop(uri, None)
+
+
+@dataclass(frozen=True)
+class DocumentSymbols:
+    """The definitions the editor found in one version of a document (``attenScope/symbols``)."""
+
+    version: int | None
+    symbols: list[dict[str, Any]]  # checked by ``units.parse_symbols``; parsed again per request
+
+
+class SymbolStore:
+    """The latest document symbols per URI, dropped when the document closes."""
+
+    def __init__(self) -> None:
+        self._symbols: dict[str, DocumentSymbols] = {}
+
+    def put(self, uri: str, version: int | None, symbols: list[dict[str, Any]]) -> None:
+        self._symbols[uri] = DocumentSymbols(version, symbols)
+
+    def discard(self, uri: str) -> None:
+        self._symbols.pop(uri, None)
+
+    def for_analysis(self, uri: str, analysed: int | None) -> list[dict[str, Any]] | None:
+        """The symbols of ``uri`` if found in the ``analysed`` version or a later one. The text before
+        the first edit since the analysis is the same in every later version, and only its tokens
+        are answered for, so a later version's ranges hold for them; an earlier one's may not."""
+        held = self._symbols.get(uri)
+        if held is None:
+            return None
+        usable = held.version is None or analysed is None or held.version >= analysed
+        return held.symbols if usable else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -16,6 +16,7 @@ from ..errors import AttenScopeError, ChangedSinceAnalysis
 from ..evidence import faithfulness_line
 from ..options import settings_line
 from ..tokens import enclosing_word, visible
+from ..units import line_label, parse_symbols
 from .views import compute_view
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HOVER_ROWS = 8
+UNIT_ROWS = 3  # definitions, identifiers and lines shown under "Draws most on"
 
 _BACKTICKS = re.compile(r"`+")
 
@@ -44,7 +46,11 @@ def code_span(text: str, in_table: bool = False) -> str:
 
 
 def hover_markdown(
-    attention: dict[str, Any], model_id: str, rows: int, words: Mapping[int, str | None] | None = None
+    attention: dict[str, Any],
+    model_id: str,
+    rows: int,
+    words: Mapping[int, str | None] | None = None,
+    statements: Mapping[int, str] | None = None,
 ) -> str:
     """Markdown for an ``attenScope/attention`` result (only numbers and code spans carry data).
 
@@ -67,8 +73,52 @@ def hover_markdown(
             out.append(f"| {cell} | {target['range']['start']['line'] + 1} | {100 * target['weight']:.1f}% |")
     else:
         out.append("*no attention outside the sink tokens*")
+    out += units_markdown(attention.get("units"), attention.get("lines", []), statements or {})
     out += ["", f"*{settings_line(settings)}* \u2014 {code_span(model_id)}"]
     return "\n".join(out)
+
+
+def units_markdown(
+    units: dict[str, Any] | None, lines: Sequence[dict[str, Any]], statements: Mapping[int, str]
+) -> list[str]:
+    """The "Draws most on" section: the UNIT_ROWS heaviest definitions (or blocks of lines, when the
+    editor has no symbols), identifiers (``re`` ×4: every occurrence of the name) and lines of
+    ``lines`` whose text ``statements`` holds (line -> text: ``heaviest_lines``)."""
+    if not units:
+        return []
+    rows = []
+    definitions = [
+        f"{code_span(unit['label'])} (line {unit['range']['start']['line'] + 1}) {_percent(unit['weight'])}"
+        for unit in units.get("definitions", [])[:UNIT_ROWS]
+    ]
+    if units.get("source") == "symbols" and units.get("outside", 0) > 0:
+        definitions.append(f"outside them {_percent(units['outside'])}")
+    if definitions:
+        what = "definitions" if units.get("source") == "symbols" else "blocks of lines"
+        rows.append(f"- {what}: " + " · ".join(definitions))
+    names = [
+        f"{code_span(unit['name'])} ×{unit['count']} {_percent(unit['weight'])}"
+        for unit in units.get("identifiers", [])[:UNIT_ROWS]
+    ]
+    if names:
+        rows.append("- identifiers: " + " · ".join(names))
+    heaviest = [line for line in sorted(lines, key=lambda line: -line["weight"]) if line["line"] in statements]
+    shown = [
+        f"{code_span(statements[line['line']])} (line {line['line'] + 1}) {_percent(line['weight'])}"
+        for line in heaviest[:UNIT_ROWS]
+    ]
+    if shown:
+        rows.append("- lines: " + " · ".join(shown))
+    return ["", "**Draws most on**", "", *rows] if rows else []
+
+
+def heaviest_lines(attention: dict[str, Any], count: int = UNIT_ROWS) -> list[int]:
+    """The 0-based lines of the ``count`` largest line sums, heaviest first."""
+    return [line["line"] for line in sorted(attention.get("lines", []), key=lambda line: -line["weight"])[:count]]
+
+
+def _percent(weight: float) -> str:
+    return f"{100 * weight:.1f}%"
 
 
 def _shown(token: dict[str, Any], words: Mapping[int, str | None], in_table: bool = False) -> str:
@@ -93,18 +143,21 @@ def register(server: AttenScopeServer) -> None:
         uri = params.text_document.uri
         settings = ls.settings
         position = {"line": params.position.line, "character": params.position.character}
+        raw_symbols = ls.symbols_for(uri)
+        symbols = parse_symbols(raw_symbols) if raw_symbols is not None else None
 
         def compute(
             analysis: Analysis, fresh: int | None
-        ) -> tuple[dict[str, Any], dict[int, str | None]] | ChangedSinceAnalysis | None:
+        ) -> tuple[dict[str, Any], dict[int, str | None], dict[int, str]] | ChangedSinceAnalysis | None:
             try:
                 info = analysis.info
                 options = settings.view_options({}, info.id, info.layers, info.heads)
                 token = results.token_at_position(analysis, position, fresh)
-                attention = results.attention_json(analysis, token, options, fresh_tokens=fresh)
+                attention = results.attention_json(analysis, token, options, fresh_tokens=fresh, symbols=symbols)
                 shown = [token] + [target["index"] for target in attention["targets"][:HOVER_ROWS]]
                 words = {index: enclosing_word(analysis.document, index) for index in shown}
-                return attention, words
+                statements = {line: line_label(analysis.lines, line) for line in heaviest_lines(attention)}
+                return attention, words, statements
             except ChangedSinceAnalysis as error:
                 return error
             except AttenScopeError as error:
@@ -120,8 +173,8 @@ def register(server: AttenScopeServer) -> None:
         if isinstance(result, ChangedSinceAnalysis):
             card = stale_markdown(result)
             return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=card))
-        attention, words = result
-        markdown = hover_markdown(attention, entry.analysis.info.id, HOVER_ROWS, words)
+        attention, words, statements = result
+        markdown = hover_markdown(attention, entry.analysis.info.id, HOVER_ROWS, words, statements)
         span = attention["token"]["range"]
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),

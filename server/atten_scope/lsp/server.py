@@ -19,7 +19,7 @@ from pygls.workspace import TextDocument
 
 from ..analysis import unchanged_tokens
 from ..storage import MemoryBudget
-from .documents import AnalysisStore, Entry
+from .documents import AnalysisStore, Entry, SymbolStore
 from .engine import Engine, EngineEvents
 from .errors import NotAnalysed
 from .protocol import Protocol, json_converter
@@ -49,6 +49,7 @@ class AttenScopeServer(LanguageServer):
         )
         self.settings = Settings()
         self.store = AnalysisStore(self.settings.cache_documents)
+        self.symbols = SymbolStore()  # the editor's definitions per document (code units)
         # Captured state of every analysis this server holds, within attenScope.memoryBudgetMB.
         self.budget = MemoryBudget(self.settings.memory_budget_mb)
         self.engine = Engine(
@@ -132,6 +133,11 @@ class AttenScopeServer(LanguageServer):
         if entry is None:
             raise NotAnalysed("This document has not been analysed: Run 'Atten-Scope: Analyze File' first.")
         return entry
+
+    def symbols_for(self, uri: str) -> list[dict[str, Any]] | None:
+        """The editor's symbols for ``uri``, when they hold for its analysis (``SymbolStore.for_analysis``)."""
+        entry = self.store.get(uri)
+        return self.symbols.for_analysis(uri, entry.version if entry is not None else None)
 
     def unchanged_tokens(self, uri: str, entry: Entry, version: int | None, text: str) -> int:
         """How many tokens of ``entry``'s analysis ``text`` (``uri`` at ``version``) still begins with.

@@ -66,6 +66,8 @@ def view_handler(name: str) -> Callable[[AttenScopeServer, Any], Awaitable[dict[
         p = request_object(params)
         uri = document_uri(p)
         version = ls.document(uri).version
+        if name == "attention" and p.get("symbols") is None:
+            p = {**p, "symbols": ls.symbols_for(uri)}  # code units by the editor's definitions
 
         def compute(analysis: Analysis, fresh: int | None) -> dict[str, Any]:
             query = ViewQuery(p, ls.settings.view, version, fresh)
