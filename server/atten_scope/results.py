@@ -150,7 +150,7 @@ def _options(analysis: Analysis, query: ViewQuery, fixed: dict[str, Any] | None 
 def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     options = _options(analysis, query)
     token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
-    raw = query.params.get("symbols")  # the request's own, or those the editor last sent
+    raw = query.params.get("symbols", query.symbols)  # the request's own, or those the editor last sent
     symbols = None if raw is None else parse_symbols(raw)
     return attention_json(analysis, token, options, query.version, query.fresh_tokens, symbols)
 

@@ -748,6 +748,9 @@ async function trustedScenario(opts) {
       const rows = await card.locator('table tr').count();
       const weights = flat.match(/\b0?\.\d{2,}\b|\b\d{1,3}(\.\d+)?\s?%/g) || [];
       assert(rows >= 2 || weights.length >= 2, `hover card has no sources table or weights: "${flat.slice(0, 300)}"`);
+      // code units: definitions (or blocks of lines without a symbol provider), identifiers, lines
+      assert(/Draws most on (definitions|blocks of lines): .+? \(line \d+\) \d+\.\d%/.test(flat), `no definitions in "Draws most on": "${flat.slice(0, 600)}"`);
+      assert(/identifiers: .+? ×\d+ \d+\.\d%/.test(flat) && /lines: .+? \(line \d+\) \d+\.\d%/.test(flat), `no identifiers or lines in "Draws most on": "${flat.slice(0, 600)}"`);
       await screenshot(page, 'hover');
       return `${rows} table rows, ${weights.length} weights; "${flat.slice(0, 160)}"`;
     }, [analysed]);
@@ -761,7 +764,9 @@ async function trustedScenario(opts) {
       ];
       const seen = [];
       for (const [line, word, at, minLen] of probes) {
-        const { card, text } = await hoverCard(page, editor, line, word, 0, at);
+        const { card, text: whole } = await hoverCard(page, editor, line, word, 0, at);
+        // the token's own part of the card: "Draws most on" may quote the hovered line itself
+        const text = whole.split('Draws most on')[0];
         const injected = await card.evaluate((el) => [...el.querySelectorAll('.rendered-markdown script, .rendered-markdown b, .rendered-markdown img, .rendered-markdown iframe')]
           .filter((e) => e.tagName !== 'B' || /bold|alert/.test(e.textContent)).map((e) => `<${e.tagName.toLowerCase()}>${e.textContent}`));
         assert(!injected.length, `hover card on "${word}" rendered markup from the file: ${injected.join(', ')}`);

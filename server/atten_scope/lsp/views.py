@@ -66,11 +66,10 @@ def view_handler(name: str) -> Callable[[AttenScopeServer, Any], Awaitable[dict[
         p = request_object(params)
         uri = document_uri(p)
         version = ls.document(uri).version
-        if name == "attention" and p.get("symbols") is None:
-            p = {**p, "symbols": ls.symbols_for(uri)}  # code units by the editor's definitions
+        symbols = ls.symbols_for(uri)  # the editor's definitions, for views that sum into code units
 
         def compute(analysis: Analysis, fresh: int | None) -> dict[str, Any]:
-            query = ViewQuery(p, ls.settings.view, version, fresh)
+            query = ViewQuery(p, ls.settings.view, version, fresh, symbols)
             return results.view_result(name, analysis, query)
 
         result, entry, fresh = await compute_view(ls, uri, compute, view.heavy, view.after_edit)
