@@ -1,9 +1,11 @@
 """How faithful each view measured: the benchmark's table, shipped with the package.
 
 ``bench/faithfulness.py`` scores every view by the Spearman correlation between its weights over
-the sources of a snippet's last token and the leave-one-out ablation effect of each source on the
-model's next-token log-probability, and writes ``data/faithfulness.json``. A view here is a
-refinement / aggregate over all layers and heads; the numbers only hold for the model measured.
+the sources of a query token and the leave-one-out ablation effect of each source on the model's
+next-token log-probability, and writes ``data/faithfulness.json``. The query is a snippet's last
+token (the table's ``methods``) and, in ``situations``, also interior tokens, and lines as units
+(a line's summed weight against ablating the whole line). A view here is a refinement / aggregate
+over all layers and heads; the numbers only hold for the model measured.
 """
 
 from __future__ import annotations
@@ -76,22 +78,53 @@ def default_options(model_id: str) -> ViewOptions:
     return replace(ViewOptions(), refinement=view["refinement"], aggregate=view["aggregate"])
 
 
+POSITIONS = ("last", "interior")
+UNITS = ("token", "line")
+
+
+def _situation_rows(table: dict[str, Any], position: str, unit: str, column: str) -> tuple[list[dict], int, dict]:
+    """The rows measured for one situation, the snippets behind them and the situation they are for.
+
+    The table's ``methods`` hold the last-token, token-level figures (both sink settings);
+    ``situations`` (dropSink on only) hold the others. A situation that was not measured falls back
+    to ``methods``, and the returned situation says so.
+    """
+    if (position, unit) != ("last", "token") and column == "on":
+        for entry in table.get("situations", []):
+            if entry.get("position") == position and entry.get("unit") == unit and entry.get("methods"):
+                rows = [{"method": row["method"], column: row["on"]} for row in entry["methods"]]
+                return rows, int(entry.get("snippets", table["snippets"])), {"position": position, "unit": unit}
+    return table["methods"], int(table["snippets"]), {"position": "last", "unit": "token"}
+
+
 def view_faithfulness(
-    model_id: str, options: ViewOptions, table: dict[str, Any] | None = None
+    model_id: str,
+    options: ViewOptions,
+    table: dict[str, Any] | None = None,
+    position: str = "last",
+    unit: str = "token",
 ) -> dict[str, Any] | None:
     """The measured faithfulness of ``options``' view on ``model_id``, or None where it was not measured.
 
-    Returns ``{rho, low, high, snippets, rank, methods, best, bestRho, model}``: the mean Spearman
-    rho over snippets with its 95 % bootstrap interval, for the view's sink setting (dropSink on:
-    token 0 excluded from the sources), and its rank among all measured methods.
+    ``position`` (``last``: the document's last analysed token; ``interior``: any other) and ``unit``
+    (``token`` or ``line``: the weights summed per line, against ablating whole lines) name the
+    situation on screen. Returns ``{rho, low, high, snippets, rank, methods, best, bestRho, model,
+    position, unit, asked}``: the mean Spearman rho over snippets with its 95 % bootstrap interval,
+    for the view's sink setting (dropSink on: token 0 excluded from the sources), its rank among all
+    methods measured in that situation, the situation the figure is for (``position``, ``unit``) and
+    the one asked for (``asked``). They differ where the asked situation was not measured (only the
+    last-token, token-level figure exists with dropSink off, or in an older table).
     """
+    if position not in POSITIONS or unit not in UNITS:
+        raise ValueError(f"unknown situation {position!r} / {unit!r}")
     table = load_table(model_id) if table is None else table
     if table is None or table.get("model") != model_id or options.layers is not None or options.heads is not None:
         return None
     if options.direction != "attendsTo":
-        return None  # the benchmark scores rows (what the last token draws on), not columns
+        return None  # the benchmark scores rows (what the query token draws on), not columns
     column = "on" if options.drop_sink else "off"
-    rows = sorted(table["methods"], key=lambda row: -row[column][0])
+    measured, snippets, situation = _situation_rows(table, position, unit, column)
+    rows = sorted(measured, key=lambda row: -row[column][0])
     name = f"{options.refinement} / {options.aggregate}"
     for rank, row in enumerate(rows, start=1):
         if row["method"] == name:
@@ -100,22 +133,43 @@ def view_faithfulness(
                 "rho": rho,
                 "low": low,
                 "high": high,
-                "snippets": table["snippets"],
+                "snippets": snippets,
                 "rank": rank,
                 "methods": len(rows),
                 "best": rows[0]["method"],
                 "bestRho": rows[0][column][0],
                 "model": model_id,
+                **situation,
+                "asked": {"position": position, "unit": unit},
             }
     return None
+
+
+SITUATION_WORDS = {
+    ("last", "token"): "at the last token",
+    ("interior", "token"): "at interior tokens",
+    ("last", "line"): "per line, at the last token",
+    ("interior", "line"): "per line, at interior tokens",
+}
+
+
+def situation_words(faithfulness: dict[str, Any]) -> str:
+    """"at interior tokens", "per line, at the last token": the situation a figure was measured in."""
+    return SITUATION_WORDS.get((faithfulness.get("position", "last"), faithfulness.get("unit", "token")), "")
 
 
 def faithfulness_line(faithfulness: dict[str, Any] | None) -> str:
     """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``)."""
     if not faithfulness:
         return "faithfulness of this view: not measured for this model and selection"
+    asked = faithfulness.get("asked")
+    measured = {"position": faithfulness.get("position", "last"), "unit": faithfulness.get("unit", "token")}
+    fallback = ""
+    if asked and asked != measured:
+        fallback = f"; not measured {SITUATION_WORDS.get((asked['position'], asked['unit']), 'here')}"
     return (
         f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
-        f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
-        f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']})"
+        f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] {situation_words(faithfulness)} "
+        f"against leave-one-out ablation "
+        f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
     )
