@@ -82,19 +82,20 @@ POSITIONS = ("last", "interior")
 UNITS = ("token", "line")
 
 
-def _situation_rows(table: dict[str, Any], position: str, unit: str, column: str) -> tuple[list[dict], int, dict]:
-    """The rows measured for one situation, the snippets behind them and the situation they are for.
-
-    The table's ``methods`` hold the last-token, token-level figures (both sink settings);
-    ``situations`` (dropSink on only) hold the others. A situation that was not measured falls back
-    to ``methods``, and the returned situation says so.
-    """
+def _situations(table: dict[str, Any], position: str, unit: str, column: str) -> list[tuple[list[dict], int, dict]]:
+    """Where to look for a figure, in order: the rows measured for the situation (when the table has
+    them), then the table's ``methods`` (the last token, token level), each with the snippets behind
+    it and the situation it is for. ``situations`` hold dropSink-on figures only."""
+    found = []
     if (position, unit) != ("last", "token") and column == "on":
         for entry in table.get("situations", []):
             if entry.get("position") == position and entry.get("unit") == unit and entry.get("methods"):
                 rows = [{"method": row["method"], column: row["on"]} for row in entry["methods"]]
-                return rows, int(entry.get("snippets", table["snippets"])), {"position": position, "unit": unit}
-    return table["methods"], int(table["snippets"]), {"position": "last", "unit": "token"}
+                found.append(
+                    (rows, int(entry.get("snippets", table["snippets"])), {"position": position, "unit": unit})
+                )
+    found.append((table["methods"], int(table["snippets"]), {"position": "last", "unit": "token"}))
+    return found
 
 
 def view_faithfulness(
@@ -112,8 +113,9 @@ def view_faithfulness(
     position, unit, asked}``: the mean Spearman rho over snippets with its 95 % bootstrap interval,
     for the view's sink setting (dropSink on: token 0 excluded from the sources), its rank among all
     methods measured in that situation, the situation the figure is for (``position``, ``unit``) and
-    the one asked for (``asked``). They differ where the asked situation was not measured (only the
-    last-token, token-level figure exists with dropSink off, or in an older table).
+    the one asked for (``asked``). They differ where the asked situation was not measured for the
+    view (only the last-token, token-level figure exists with dropSink off, or in an older table):
+    the figure is then the last-token, token-level one.
     """
     if position not in POSITIONS or unit not in UNITS:
         raise ValueError(f"unknown situation {position!r} / {unit!r}")
@@ -123,25 +125,25 @@ def view_faithfulness(
     if options.direction != "attendsTo":
         return None  # the benchmark scores rows (what the query token draws on), not columns
     column = "on" if options.drop_sink else "off"
-    measured, snippets, situation = _situation_rows(table, position, unit, column)
-    rows = sorted(measured, key=lambda row: -row[column][0])
     name = f"{options.refinement} / {options.aggregate}"
-    for rank, row in enumerate(rows, start=1):
-        if row["method"] == name:
-            rho, low, high = row[column]
-            return {
-                "rho": rho,
-                "low": low,
-                "high": high,
-                "snippets": snippets,
-                "rank": rank,
-                "methods": len(rows),
-                "best": rows[0]["method"],
-                "bestRho": rows[0][column][0],
-                "model": model_id,
-                **situation,
-                "asked": {"position": position, "unit": unit},
-            }
+    for measured, snippets, situation in _situations(table, position, unit, column):
+        rows = sorted(measured, key=lambda row: -row[column][0])
+        for rank, row in enumerate(rows, start=1):
+            if row["method"] == name:
+                rho, low, high = row[column]
+                return {
+                    "rho": rho,
+                    "low": low,
+                    "high": high,
+                    "snippets": snippets,
+                    "rank": rank,
+                    "methods": len(rows),
+                    "best": rows[0]["method"],
+                    "bestRho": rows[0][column][0],
+                    "model": model_id,
+                    **situation,
+                    "asked": {"position": position, "unit": unit},
+                }
     return None
 
 
@@ -154,12 +156,14 @@ SITUATION_WORDS = {
 
 
 def situation_words(faithfulness: dict[str, Any]) -> str:
-    """"at interior tokens", "per line, at the last token": the situation a figure was measured in."""
+    """ "at interior tokens", "per line, at the last token": the situation a figure was measured in."""
     return SITUATION_WORDS.get((faithfulness.get("position", "last"), faithfulness.get("unit", "token")), "")
 
 
-def faithfulness_line(faithfulness: dict[str, Any] | None) -> str:
-    """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``)."""
+def faithfulness_line(faithfulness: dict[str, Any] | None, lines: dict[str, Any] | None = None) -> str:
+    """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``), in the
+    situation it was measured in; ``lines``, where given and measured per line, adds the figure of
+    the per-line weights."""
     if not faithfulness:
         return "faithfulness of this view: not measured for this model and selection"
     asked = faithfulness.get("asked")
@@ -172,4 +176,9 @@ def faithfulness_line(faithfulness: dict[str, Any] | None) -> str:
         f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] {situation_words(faithfulness)} "
         f"against leave-one-out ablation "
         f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
+        + (
+            f"; line sums \u03c1 = {lines['rho']:+.2f} [{lines['low']:+.2f}, {lines['high']:+.2f}]"
+            if lines and lines.get("unit") == "line"
+            else ""
+        )
     )

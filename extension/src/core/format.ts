@@ -131,7 +131,7 @@ export function faithfulnessSentence(f: Faithfulness | null, line?: Faithfulness
     `${where ? ` ${where}` : ''}${fallbackNote(f)} ` +
     `against leave-one-out ablation on ${snippets}; ` +
     `rank ${f.rank} of ${f.methods} measured views (best: ${f.best}, ρ = ${signed(f.bestRho)}).`;
-  if (line && line.unit === 'line') {
+  if (line?.unit === 'line') {
     sentence +=
       ` Line sums (the gutter): ρ = ${signed(line.rho)} (95% CI ${signed(line.low)} to ${signed(line.high)}) ` +
       `against ablating whole lines${fallbackNote(line)}.`;
