@@ -256,17 +256,27 @@ def ablation_effects_reference(loaded: LoadedModel, ids: list[int], neutral: int
 
 
 def sequence_logprobs(loaded: LoadedModel, sequences: list[list[int]], target: int, batch_size: int) -> np.ndarray:
-    """log p(target | s) at the last position of each sequence; sequences of one length share batches
-    (no padding, so every number is that of the sequence alone)."""
+    """log p(target | s) at the last position of each sequence, in batches of similar length.
+
+    Shorter rows are padded on the right; the model is causal, so a row's real positions never see
+    its padding, and only the logits at the rows' last real positions are computed and read.
+    """
     out = np.zeros(len(sequences), dtype=np.float64)
-    by_length: dict[int, list[int]] = defaultdict(list)
-    for k, sequence in enumerate(sequences):
-        by_length[len(sequence)].append(k)
-    for _, members in sorted(by_length.items()):
-        for first in range(0, len(members), batch_size):
-            rows = members[first : first + batch_size]
-            batch = torch.tensor([sequences[k] for k in rows], dtype=torch.long, device=loaded.device)
-            out[rows] = last_logprobs(loaded, batch)[:, target].double().cpu().numpy()
+    order = sorted(range(len(sequences)), key=lambda k: len(sequences[k]))
+    device = loaded.device
+    for first in range(0, len(order), batch_size):
+        rows = order[first : first + batch_size]
+        width = max(len(sequences[k]) for k in rows)
+        pad = sequences[rows[0]][-1]  # any token: no real position attends to it
+        padded = [sequences[k] + [pad] * (width - len(sequences[k])) for k in rows]
+        lasts = sorted({len(sequences[k]) - 1 for k in rows})
+        batch = torch.tensor(padded, dtype=torch.long, device=device)
+        keep = torch.tensor(lasts, dtype=torch.long, device=device)
+        with torch.inference_mode(), sdpa(loaded):
+            logits = loaded.model(input_ids=batch, logits_to_keep=keep, use_cache=False).logits
+        columns = torch.tensor([lasts.index(len(sequences[k]) - 1) for k in rows], device=device)
+        picked = logits[torch.arange(len(rows), device=device), columns]
+        out[rows] = torch.log_softmax(picked.float(), dim=-1)[:, target].double().cpu().numpy()
     return out
 
 

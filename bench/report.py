@@ -25,7 +25,9 @@ SECTIONS = (
     "heatmap.md",
     "soak.md",
     "faithfulness.md",
+    "faithfulness-external.md",
     "gemma3-270m/faithfulness.md",
+    "gemma3-270m/faithfulness-external.md",
 )
 
 
