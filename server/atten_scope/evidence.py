@@ -173,8 +173,8 @@ def faithfulness_line(faithfulness: dict[str, Any] | None, lines: dict[str, Any]
         fallback = f"; not measured {SITUATION_WORDS.get((asked['position'], asked['unit']), 'here')}"
     return (
         f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
-        f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] {situation_words(faithfulness)} "
-        f"against leave-one-out ablation "
+        f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
+        f"{situation_words(faithfulness)} "
         f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
         + (
             f"; line sums \u03c1 = {lines['rho']:+.2f} [{lines['low']:+.2f}, {lines['high']:+.2f}]"
