@@ -438,6 +438,18 @@ def score_snippet(
             records.append(previous[query])
         else:
             records.append(query_effects(loaded, ids, query, units[query], neutral, batch))
+    # A record written before positions and lines were measured: its last-token table (ablations and
+    # scores) is kept as it was, where this run finds the same next token, so re-running with
+    # --resume adds the other situations without re-measuring a table that the default view follows.
+    kept = (
+        reuse
+        and cached is not None
+        and "queries" not in cached
+        and set(cached.get("scores", {})) == set(method_names(loaded.info.id))
+        and int(cached.get("target_id", -1)) == int(records[0]["target_id"])
+    )
+    if kept and cached is not None:
+        records[0]["space"]["token"] = list(cached["effects"])
     ablated = time.perf_counter()
     target = int(records[0]["target_id"])
     effects = np.array(records[0]["space"]["token"], dtype=np.float64)
@@ -462,6 +474,9 @@ def score_snippet(
         position, rest = key.split("/", 1)
         picked = per_query[:1] if position == "last" else per_query[1:]
         situations[key] = {name: mean_or_nan([q[name][rest] for q in picked]) for name in scores}
+    if kept and cached is not None:
+        scores = cached["scores"]
+        situations["last/token/space"] = {name: value["on"] for name, value in scores.items()}
     return {
         "name": snippet.name,
         "tokens": len(ids),
@@ -472,6 +487,7 @@ def score_snippet(
         "scores": scores,
         "queries": records,
         "situations": situations,
+        **({"kept": True} if kept else {}),
     }
 
 
@@ -639,7 +655,8 @@ def render(
     out = [
         title,
         "",
-        f"Machine: {environment_line()}. {corpus}, {min(tokens)}-{max(tokens)} tokens "
+        f"Machine: {environment_line()}; model on {getattr(args, 'device_name', 'cpu')} in float32. "
+        f"{corpus}, {min(tokens)}-{max(tokens)} tokens "
         f"(mean {np.mean(tokens):.0f}{', truncated' if args.truncate else ''}). "
         f"Bootstrap: {args.resamples} resamples of snippets, seed {args.seed}.",
         "",
@@ -676,6 +693,13 @@ def render(
         "",
         f"Best overall: {best['method']} ({best['on'][0]:+.3f}). {verdict}",
     ]
+    kept = sum(1 for s in per_snippet if s.get("kept"))
+    if kept:
+        out += [
+            "",
+            f"The last-token table of {kept} of {len(per_snippet)} snippets (ablations and scores) is kept from the "
+            "earlier run (`--resume`); the situations below were measured on this machine.",
+        ]
     if situations:
         out += ["", *render_situations(situations, per_snippet, args.interior, neutral, rows)]
     return "\n".join(out)
@@ -875,6 +899,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     args.batch = args.batch or (256 if loaded.device.type == "cuda" else 32)
+    args.device_name = (
+        f"cuda ({torch.cuda.get_device_name(loaded.device)})" if loaded.device.type == "cuda" else loaded.device.type
+    )
     print(f"device {loaded.device}, batch {args.batch}", file=sys.stderr)
     neutral_ids = loaded.tokenizer(" ", add_special_tokens=False).input_ids
     if len(neutral_ids) != 1:
