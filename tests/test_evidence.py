@@ -182,7 +182,8 @@ def test_interior_tokens_read_their_own_figures_and_ranks() -> None:
         "unit": "token",
     }
     line = faithfulness_line(found)
-    assert "\u03c1 = +0.40 [+0.30, +0.50] against leave-one-out ablation at interior tokens (7 snippets" in line and "not measured" not in line
+    assert "\u03c1 = +0.40 [+0.30, +0.50] against leave-one-out ablation at interior tokens (7 snippets" in line
+    assert "not measured" not in line
     # the last token keeps the table's original figures
     last = view_faithfulness("m", options, SITUATED, position="last", unit="token")
     assert last is not None and (last["rho"], last["rank"], last["position"]) == (0.2, 3, "last")
