@@ -55,7 +55,12 @@ Writes ``faithfulness.md`` (and ``faithfulness.json``) into ``--out`` and regene
 with ``--corpus-external`` also ``faithfulness-external.md`` / ``.json``. A complete run into the
 default folder rewrites the model's entry of the shipped table, with a figure per situation
 (position x unit, space baseline): last-token situations from ``bench/corpus``, interior ones from
-the external corpus where it was measured.
+the external corpus where it was measured. With ``--resume``, a snippet recorded before positions
+and lines were measured keeps its last-token table (ablations and scores) where this run finds the
+same next token, and only the new situations are measured; the section says how many were kept.
+
+On a GPU (``--device cuda``, or ``auto``) the model runs in float32 with TF32 off, the ablated
+sequences go through in batches of 256, and every tensor is created on the model's device.
 """
 
 from __future__ import annotations
