@@ -25,7 +25,9 @@ SECTIONS = (
     "heatmap.md",
     "soak.md",
     "faithfulness.md",
+    "faithfulness-external.md",
     "gemma3-270m/faithfulness.md",
+    "gemma3-270m/faithfulness-external.md",
 )
 
 
@@ -272,9 +274,47 @@ def summary_section(out_dir: Path) -> str | None:
                     "-",
                 ]
             )
+    for model, measured, external in (
+        ("embedded:smollm2-135m", faithful, _load(out_dir, "faithfulness-external.json")),
+        ("embedded:gemma3-270m", gemma, _load(out_dir, "gemma3-270m/faithfulness-external.json")),
+    ):
+        row = _situations_row(model, measured, external)
+        if row:
+            rows.append(row)
     if not rows:
         return None
     return "\n".join(["## Targets at a glance", "", table(["target (spec, section 10)", "measured", "met"], rows)])
+
+
+def _situations_row(model: str, measured: Any, external: Any) -> list[str] | None:
+    """The default view's figures where the user looks (space baseline): last token from the repository's
+    corpus, interior tokens from the external corpus where it was measured, tokens and lines."""
+    if not measured or "situations" not in measured:
+        return None
+    ensure_engine_importable()
+    from atten_scope.evidence import recommended_view
+
+    view = recommended_view(model)
+    if view is None:
+        return None
+    name = f"{view['refinement']} / {view['aggregate']}"
+    parts = []
+    for position, source in (("last", measured), ("interior", external if external else measured)):
+        for unit in ("token", "line"):
+            found = next((r for r in source["situations"][f"{position}/{unit}/space"] if r["method"] == name), None)
+            if found and found["on"][0] == found["on"][0]:  # NaN: not measured
+                mean, low, high = found["on"]
+                where = "last token" if position == "last" else "interior tokens"
+                label = f"{where}, per line" if unit == "line" else where
+                parts.append(f"{label} {mean:+.3f} [{low:+.3f}, {high:+.3f}]")
+    if not parts:
+        return None
+    corpus = " (interior: standard library)" if external else ""
+    return [
+        f"faithfulness on {model.removeprefix('embedded:')} where the user looks: {name}, space baseline{corpus}",
+        "; ".join(parts),
+        "-",
+    ]
 
 
 if __name__ == "__main__":

@@ -95,7 +95,12 @@ export function activate(context: vscode.ExtensionContext): void {
     cursor.onDidShow((shown) => {
       // an edit clears the painting, not the view, so the last number still holds
       if (shown) {
-        status.setFaithfulness(readFaithfulness(shown.result.faithfulness), shown.settings);
+        const result = shown.result;
+        status.setFaithfulness(
+          readFaithfulness(result.faithfulness),
+          shown.settings,
+          readFaithfulness(result.lineFaithfulness),
+        );
       }
     }),
     store.onDidChange(() => updateNote()),

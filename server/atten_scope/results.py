@@ -135,8 +135,25 @@ def attention_json(
         "lines": lines,
         "units": units_json(analysis.document, analysis.lines, analysis.token_lines, weights, symbols, options.top_k),
         "settings": options.to_json(),
-        "faithfulness": view_faithfulness(analysis.info.id, options),
+        **faithfulness_json(analysis, token, options),
         "elapsedMs": round((time.perf_counter() - began) * 1000, 2),
+    }
+
+
+def query_position(analysis: Analysis, token: int) -> str:
+    """The benchmark's situation of a query token: ``last`` for the document's last analysed token,
+    ``interior`` for any other."""
+    return "last" if token == analysis.token_count - 1 else "interior"
+
+
+def faithfulness_json(analysis: Analysis, token: int, options: ViewOptions) -> dict[str, Any]:
+    """How faithful the view measured where the user looks: ``faithfulness`` for the tinted tokens,
+    ``lineFaithfulness`` for the per-line weights (the gutter), both at ``token``'s position."""
+    position = query_position(analysis, token)
+    model_id = analysis.info.id
+    return {
+        "faithfulness": view_faithfulness(model_id, options, position=position, unit="token"),
+        "lineFaithfulness": view_faithfulness(model_id, options, position=position, unit="line"),
     }
 
 

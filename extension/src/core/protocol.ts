@@ -150,7 +150,17 @@ export interface Faithfulness {
   bestRho: number;
   /** the model the numbers were measured on */
   model: string;
+  /** the situation the figure was measured in (absent from older servers: the last token, token level) */
+  position?: QueryPosition;
+  unit?: FaithfulnessUnit;
+  /** the situation asked for (the one on screen); differs from position/unit where it was not measured */
+  asked?: { position: QueryPosition; unit: FaithfulnessUnit };
 }
+
+/** Where the query token is: the document's last analysed token, or any other. */
+export type QueryPosition = 'last' | 'interior';
+/** token: a token's weight against ablating that token; line: a line's summed weight against ablating the line. */
+export type FaithfulnessUnit = 'token' | 'line';
 
 /**
  * What the views about one token add: the analysis they were answered from, and where the
@@ -223,6 +233,8 @@ export interface AttentionResult extends Freshness {
   elapsedMs?: number;
   /** null: this model or view was not measured; absent: a server that does not report it */
   faithfulness?: Faithfulness | null;
+  /** the same for the per-line weights (the gutter) */
+  lineFaithfulness?: Faithfulness | null;
 }
 
 export interface HeatmapParams {

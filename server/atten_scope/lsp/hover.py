@@ -64,7 +64,8 @@ def hover_markdown(
     heading = "attends to" if settings.get("direction") == "attendsTo" else "is attended by"
     out = [f"**Atten-Scope** \u2014 {_shown(token, words)} (line {line}) {heading}:", ""]
     if settings.get("direction") == "attendsTo":
-        out += [f"*{faithfulness_line(attention.get('faithfulness'))}*", ""]
+        line = faithfulness_line(attention.get("faithfulness"), attention.get("lineFaithfulness"))
+        out += [f"*{line}*", ""]
     targets = attention.get("targets", [])[:rows]
     if targets:
         out += ["| token | line | weight |", "| :-- | --: | --: |"]
