@@ -57,9 +57,14 @@ def real_outputs(model: Any, ids: list[int]) -> list[torch.Tensor]:
     """Each decoder layer's input (index 0) and output, from this test's own hooks."""
     layers = model.model.layers if hasattr(model, "model") else model.transformer.h
     found: dict[int, torch.Tensor] = {}
-    hooks = [layers[0].register_forward_pre_hook(lambda _m, args, kwargs: found.__setitem__(
-        0, (args[0] if args else kwargs["hidden_states"])[0].clone()), with_kwargs=True)]
+    hooks = [
+        layers[0].register_forward_pre_hook(
+            lambda _m, args, kwargs: found.__setitem__(0, (args[0] if args else kwargs["hidden_states"])[0].clone()),
+            with_kwargs=True,
+        )
+    ]
     for index, layer in enumerate(layers, start=1):
+
         def keep(_m: Any, _a: Any, output: Any, index: int = index) -> None:
             found[index] = (output[0] if isinstance(output, tuple) else output)[0].clone()
 

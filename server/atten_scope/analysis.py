@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -68,6 +69,8 @@ class Analysis:
     truncated: bool = False
     elapsed_ms: float = 0.0
     reused_tokens: int = 0
+    # The model that analysed it: views that recompute states from the tokens (flow, ALTI) run it.
+    model: Any = field(default=None, repr=False, compare=False)
     lines: LineIndex = field(init=False)
     token_lines: np.ndarray = field(init=False)  # (tokens,) 0-based line of each token's start
     owners: np.ndarray = field(init=False)  # (tokens,) index of the window that owns each token
@@ -202,6 +205,7 @@ def run_analysis(
         truncated=truncated,
         elapsed_ms=(time.perf_counter() - began) * 1000,
         reused_tokens=reused,
+        model=loaded.model,
     )
 
 

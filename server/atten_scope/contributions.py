@@ -33,12 +33,13 @@ from typing import Any
 import torch
 
 from .capture import Recorder, output_projection, recording
+from .errors import InvalidRequest
 
 PROJECTIONS = ("o_proj", "c_proj", "out_proj", "dense", "wo")
 ROW_BLOCK_BYTES = 64 << 20  # float32 bytes of (rows x sources x hidden) contributions built at once
 
 
-class UnsupportedArchitecture(ValueError):
+class UnsupportedArchitecture(InvalidRequest):
     """The model's layers do not decompose into attention, residual and MLP as this module assumes."""
 
 
@@ -254,7 +255,9 @@ def _hooks(layers: list[LayerModules], store: _Store, count: int, check: Callabl
             assert store.mlp is not None
             store.mlp[index] = _first(output)[0]
 
-        def attention_out(_module: Any, args: Any, output: Any, index: int = index, norm: Any = parts.post_attention) -> None:
+        def attention_out(
+            _module: Any, args: Any, output: Any, index: int = index, norm: Any = parts.post_attention
+        ) -> None:
             assert store.scale is not None
             if norm is not None:
                 o = args[0][0].float()
