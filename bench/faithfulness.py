@@ -10,7 +10,8 @@ model's greedy next token y = argmax p(. | x_<=i):
 - each method's weight w_j: the engine's row i (``Analysis.weights``) for refinements raw, norm,
   effective, effective+norm x aggregates headMean (over all layers, that is also the layer mean),
   headMax, lastLayers, rollout, and rollout over the last half of the layers; the residual-aware
-  methods of ``residual.py`` (ALTI, GlobEnc, value zeroing, whole-layer norm); and gradient x
+  methods of ``residual.py`` (ALTI, GlobEnc, value zeroing, whole-layer norm); the engine's ALTI
+  rollout view (``altiRollout``, ``flow.py``), which must agree with ``alti / rollout``; and gradient x
   input, g_j = || (d log p(y) / d E_j) * E_j ||_2 over the input embedding E_j, as a reference;
 - score = Spearman rho(w_j, |e_j|) over sources j in S, averaged over snippets, with a
   percentile-bootstrap 95 % CI (resampling snippets, 1000 resamples, paired across methods).
@@ -45,6 +46,7 @@ ensure_engine_importable()
 import residual  # noqa: E402
 from atten_scope import registry  # noqa: E402
 from atten_scope.analysis import run_analysis, tokenize_text  # noqa: E402
+from atten_scope.flow import alti_rollout  # noqa: E402
 from atten_scope.model import LoadedModel, load_model  # noqa: E402
 from atten_scope.options import ViewOptions  # noqa: E402
 from atten_scope.registry import REFINEMENTS  # noqa: E402
@@ -57,6 +59,7 @@ LATE_ROLLOUT = "rollout of the last half"  # a rollout variant: only the later l
 ENGINE_VIEWS = {f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES}  # what users can pick
 SHIPPED_TABLE = BENCH_DIR.parent / "server" / "atten_scope" / "data" / "faithfulness.json"
 GRADIENT = "gradient x input"
+ALTI = "altiRollout"  # the engine's ALTI rollout view (flow.py): not a refinement / aggregate pair
 REFERENCE = "raw / headMean"
 ATTENTION = "atten_scope"
 
@@ -172,27 +175,39 @@ def with_residual(model_id: str) -> bool:
 def method_names(model_id: str = MODEL) -> list[str]:
     engine = [f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES]
     late = [f"{r} / {LATE_ROLLOUT}" for r in ("raw", "norm")]
-    return engine + late + (residual.method_names() if with_residual(model_id) else []) + [GRADIENT]
+    return engine + late + [ALTI] + (residual.method_names() if with_residual(model_id) else []) + [GRADIENT]
 
 
-def method_weights(loaded: LoadedModel, analysis: Any, query: int, target: int) -> dict[str, np.ndarray]:
-    """Every method's weights over tokens 0..query for the query token (the query itself included)."""
+def method_weights(
+    loaded: LoadedModel, analysis: Any, query: int, target: int, wanted: set[str] | None = None
+) -> dict[str, np.ndarray]:
+    """The weights over tokens 0..query for the query token (the query itself included) of every
+    method, or of the ``wanted`` ones (a rescored snippet computes only the methods it lacks)."""
+
+    def want(*names: str) -> bool:
+        return wanted is None or any(name in wanted for name in names)
+
     weights: dict[str, np.ndarray] = {}
     for refinement in REFINEMENTS:
         for aggregate in AGGREGATES:
-            options = ViewOptions(refinement=refinement, aggregate=aggregate, drop_sink=False)
-            weights[f"{refinement} / {aggregate}"] = attention_vector(analysis, query, options)
+            if want(f"{refinement} / {aggregate}"):
+                options = ViewOptions(refinement=refinement, aggregate=aggregate, drop_sink=False)
+                weights[f"{refinement} / {aggregate}"] = attention_vector(analysis, query, options)
     layers = analysis.info.layers
     for refinement in ("raw", "norm"):
-        options = ViewOptions(
-            refinement=refinement, aggregate="rollout", drop_sink=False, layers=tuple(range(layers // 2, layers))
-        )
-        weights[f"{refinement} / {LATE_ROLLOUT}"] = attention_vector(analysis, query, options)
+        if want(f"{refinement} / {LATE_ROLLOUT}"):
+            options = ViewOptions(
+                refinement=refinement, aggregate="rollout", drop_sink=False, layers=tuple(range(layers // 2, layers))
+            )
+            weights[f"{refinement} / {LATE_ROLLOUT}"] = attention_vector(analysis, query, options)
+    if want(ALTI):
+        weights[ALTI] = alti_rollout(analysis, query)[0]
     ids = analysis.document.ids
-    if with_residual(loaded.info.id):
+    if with_residual(loaded.info.id) and want(*residual.method_names()):
         for name, row in residual.attributions(loaded, ids, query).items():
             weights[name] = row.double().numpy()
-    weights[GRADIENT] = gradient_x_input(loaded, ids, target)
+    if want(GRADIENT):
+        weights[GRADIENT] = gradient_x_input(loaded, ids, target)
     return weights
 
 
@@ -213,21 +228,26 @@ def score_snippet(
     """Per-method Spearman rho of one snippet for each source set and effect sign.
 
     ``cached``: an earlier record of the same snippet; its ablation effects (the costly part) are
-    reused when the token ids match, so adding a method does not redo the ablations.
+    reused when the token ids match, and so are its methods' scores: adding a method computes only it.
     """
     began = time.perf_counter()
     analysis = run_analysis(loaded, snippet.text)
     ids = analysis.document.ids
     query = len(ids) - 1
+    known: dict[str, dict[str, float]] = {}
     if cached is not None and cached.get("ids") == ids and "effects" in cached:
         target, effects = int(cached["target_id"]), np.array(cached["effects"], dtype=np.float64)
+        # The methods are deterministic: a snippet rescored with the same tokens keeps its scores.
+        known = {
+            name: score for name, score in cached.get("scores", {}).items() if name in method_names(loaded.info.id)
+        }
     else:
         target, effects = ablation_effects(loaded, ids, neutral, batch)
     ablated = time.perf_counter()
     sinks = analysis.sinks(analysis.windows[0])
-    weights = method_weights(loaded, analysis, query, target)
+    weights = method_weights(loaded, analysis, query, target, set(method_names(loaded.info.id)) - set(known))
     print(f"  ablation {ablated - began:.1f} s, views {time.perf_counter() - ablated:.1f} s", file=sys.stderr)
-    scores: dict[str, dict[str, float]] = {}
+    scores: dict[str, dict[str, float]] = dict(known)
     for name, row in weights.items():
         row = row[:query]  # sources j < i
         on = drop_sinks(row, sinks)[1:]  # the engine's dropSink view, token 0 excluded
@@ -343,7 +363,8 @@ def render(
         "(dropSink on). Mean over snippets with a 95 % bootstrap CI; *vs raw* is the paired difference to "
         "raw / headMean. Sorted by the dropSink-on score. headMean over all layers is also the layer mean "
         "(the mean over layers of each layer's head mean). Refinement / aggregate rows are the engine's views; "
-        "normSum, globenc, alti and valueZeroing are the residual-aware methods of `bench/residual.py`.",
+        "normSum, globenc, alti and valueZeroing are the residual-aware methods of `bench/residual.py`; "
+        "altiRollout is the engine's ALTI rollout view (`atten_scope/flow.py`, attenScope/altiRollout).",
         "",
         table(
             [

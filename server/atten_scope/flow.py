@@ -17,8 +17,8 @@ importance is at least the threshold, until it holds ``max_nodes`` nodes. An att
 names its top heads: head h's share is the importance of z'_ijh within the edge's z'_ij.
 
 ALTI rollout (Ferrando et al. 2022, arXiv 2203.04212): per layer, c^l[i, j] is the normalised
-importance of z'_ij in mid_i among {z'_ij, j <= i} and the residual x_i, which is added to the
-diagonal. The token's row of C = c^L c^(L-1) ... c^1 is how much each source token contributed
+importance of T_i(x_j) in mid_i, with T_i(x_j) = z'_ij + [i = j] x_i (the residual joins the
+token's own contribution, as in the paper). The token's row of C = c^L c^(L-1) ... c^1 is how much each source token contributed
 to its state after the last layer's attention. Only rows with weight are built, but in general
 that is every row before the token in every layer: O(L n^2 D).
 """
@@ -175,13 +175,11 @@ def alti_rollout(analysis: Analysis, token: int) -> tuple[np.ndarray, int]:
 
 def alti_matrix_rows(parts: Contributions, layer: int, first: int, count: int) -> torch.Tensor:
     """c^l rows first..first+count-1 over sources 0..first+count-1 (residual on the diagonal)."""
-    sources = parts.source_terms(layer, first, count)  # (r, S, D)
+    terms = parts.source_terms(layer, first, count)  # (r, S, D)
     residual = parts.hidden[layer - 1, first : first + count].float()
-    mid = residual + sources.sum(dim=1) + parts.bias_term(layer, first, count)
-    shares = normalised(importance(torch.cat([sources, residual[:, None]], dim=1), mid))  # (r, S + 1)
-    rows = shares[:, :-1].clone()
-    rows[torch.arange(count), torch.arange(first, first + count)] += shares[:, -1]
-    return rows
+    mid = residual + terms.sum(dim=1) + parts.bias_term(layer, first, count)
+    terms[torch.arange(count), torch.arange(first, first + count)] += residual  # T_i(x_i) = z'_ii + x_i
+    return normalised(importance(terms, mid))
 
 
 def alti_row(parts: Contributions, target: int) -> torch.Tensor:
