@@ -26,6 +26,7 @@ and compared with the model's own: an architecture whose layers do something els
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,10 @@ from .errors import InvalidRequest
 
 PROJECTIONS = ("o_proj", "c_proj", "out_proj", "dense", "wo")
 ROW_BLOCK_BYTES = 64 << 20  # float32 bytes of (rows x sources x hidden) contributions built at once
+
+# The store of the pass running on this thread: the hooks sit on the shared model, and another
+# thread (an analysis) may run it meanwhile; its layers must not write here.
+_ACTIVE: contextvars.ContextVar[_Store | None] = contextvars.ContextVar("atten_scope_contributions", default=None)
 
 
 class UnsupportedArchitecture(InvalidRequest):
@@ -240,6 +245,8 @@ def _hooks(layers: list[LayerModules], store: _Store, count: int, check: Callabl
     for index, parts in enumerate(layers):
 
         def before(_module: Any, args: Any, kwargs: Any, index: int = index) -> None:
+            if _ACTIVE.get() is not store:
+                return
             if check is not None:
                 check()
             hidden = args[0] if args else kwargs["hidden_states"]
@@ -248,16 +255,22 @@ def _hooks(layers: list[LayerModules], store: _Store, count: int, check: Callabl
             store.hidden[index] = hidden[0]
 
         def after(_module: Any, _args: Any, output: Any, index: int = index) -> None:
+            if _ACTIVE.get() is not store:
+                return
             assert store.hidden is not None
             store.hidden[index + 1] = _first(output)[0]
 
         def mlp_out(_module: Any, _args: Any, output: Any, index: int = index) -> None:
+            if _ACTIVE.get() is not store:
+                return
             assert store.mlp is not None
             store.mlp[index] = _first(output)[0]
 
         def attention_out(
             _module: Any, args: Any, output: Any, index: int = index, norm: Any = parts.post_attention
         ) -> None:
+            if _ACTIVE.get() is not store:
+                return
             assert store.scale is not None
             if norm is not None:
                 o = args[0][0].float()
@@ -285,6 +298,7 @@ def contributions(
     store = _Store()
     recorder = Recorder(layer_count=count)
     hooks = []
+    active = _ACTIVE.set(store)
     try:
         hooks = list(_hooks(layers, store, count, check_cancelled))
         with torch.inference_mode(), recording(recorder):
@@ -292,6 +306,7 @@ def contributions(
     finally:
         for hook in hooks:
             hook.remove()
+        _ACTIVE.reset(active)
     if store.hidden is None or store.mlp is None or store.scale is None or recorder.query is None:
         raise UnsupportedArchitecture("the forward pass ran no decoder layer")
     assert recorder.key is not None and recorder.value is not None

@@ -18,9 +18,9 @@ names its top heads: head h's share is the importance of z'_ijh within the edge'
 
 ALTI rollout (Ferrando et al. 2022, arXiv 2203.04212): per layer, c^l[i, j] is the normalised
 importance of T_i(x_j) in mid_i, with T_i(x_j) = z'_ij + [i = j] x_i (the residual joins the
-token's own contribution, as in the paper). The token's row of C = c^L c^(L-1) ... c^1 is how much each source token contributed
-to its state after the last layer's attention. Only rows with weight are built, but in general
-that is every row before the token in every layer: O(L n^2 D).
+token's own contribution, as in the paper). The token's row of C = c^L c^(L-1) ... c^1 is how
+much each source token contributed to its state after the last layer's attention. Only rows with
+weight are built, but in general that is every row before the token in every layer: O(L n^2 D).
 """
 
 from __future__ import annotations
