@@ -116,3 +116,13 @@ def test_importance_is_alti_proximity() -> None:
     assert got.tolist() == [4.0, 0.0, 0.0]
     assert normalised(got).tolist() == [1.0, 0.0, 0.0]
     assert normalised(torch.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["llama-gqa", "gemma3"])
+def test_the_cheap_update_equals_the_sum_of_its_terms(name: str) -> None:
+    """``attention_update`` projects the weighted values once; the terms project each source."""
+    parts = contributions(build(name), IDS)
+    for layer in range(1, parts.layers + 1):
+        update = parts.attention_update(layer, 5, 30)
+        terms = parts.source_terms(layer, 5, 30).sum(dim=1) + parts.bias_term(layer, 5, 30)
+        assert torch.allclose(update, terms, atol=1e-5)
