@@ -115,6 +115,8 @@ def test_importance_is_alti_proximity() -> None:
     # ||y||_1 = 4; y - z: 0 (4), [2, 2, -1] (5 -> 0), y (0)
     assert got.tolist() == [4.0, 0.0, 0.0]
     assert normalised(got).tolist() == [1.0, 0.0, 0.0]
+    consumed = terms.clone()
+    assert torch.equal(importance(consumed, total, consume=True), got) and not torch.equal(consumed, terms)
     assert normalised(torch.zeros(3)).tolist() == [0.0, 0.0, 0.0]
 
 

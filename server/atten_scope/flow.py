@@ -175,9 +175,9 @@ def alti_matrix_rows(parts: Contributions, layer: int, first: int, count: int) -
     """c^l rows first..first+count-1 over sources 0..first+count-1 (residual on the diagonal)."""
     terms = parts.source_terms(layer, first, count)  # (r, S, D)
     residual = parts.hidden[layer - 1, first : first + count].float()
-    mid = residual + terms.sum(dim=1) + parts.bias_term(layer, first, count)
+    mid = residual + parts.attention_update(layer, first, count)
     terms[torch.arange(count), torch.arange(first, first + count)] += residual  # T_i(x_i) = z'_ii + x_i
-    return normalised(importance(terms, mid))
+    return normalised(importance(terms, mid, consume=True))
 
 
 def alti_row(parts: Contributions, target: int) -> torch.Tensor:
