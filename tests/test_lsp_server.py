@@ -286,6 +286,8 @@ async def test_alti_rollout_row(client: LanguageClient) -> None:
     assert served["recomputedTokens"] == token + 1
     assert all(t["index"] <= token for t in served["targets"])
     assert sum(t["weight"] for t in served["targets"]) == pytest.approx(1.0, abs=1e-4)
+    assert served["faithfulness"] == evidence.method_faithfulness("embedded:smollm2-135m", "altiRollout", False)
+    assert served["faithfulness"]["model"] == "embedded:smollm2-135m"
 
 
 async def test_initialize_announces_the_registry(client: LanguageClient) -> None:

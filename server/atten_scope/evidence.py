@@ -90,9 +90,19 @@ def view_faithfulness(
         return None
     if options.direction != "attendsTo":
         return None  # the benchmark scores rows (what the last token draws on), not columns
-    column = "on" if options.drop_sink else "off"
+    return method_faithfulness(model_id, f"{options.refinement} / {options.aggregate}", options.drop_sink, table)
+
+
+def method_faithfulness(
+    model_id: str, name: str, drop_sink: bool, table: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """``view_faithfulness`` of the table's row ``name`` (a view that is no refinement / aggregate
+    pair, such as ``altiRollout``, is measured under its own name)."""
+    table = load_table(model_id) if table is None else table
+    if table is None or table.get("model") != model_id:
+        return None
+    column = "on" if drop_sink else "off"
     rows = sorted(table["methods"], key=lambda row: -row[column][0])
-    name = f"{options.refinement} / {options.aggregate}"
     for rank, row in enumerate(rows, start=1):
         if row["method"] == name:
             rho, low, high = row[column]

@@ -16,7 +16,7 @@ import numpy as np
 
 from .analysis import Analysis
 from .errors import InvalidRequest
-from .evidence import default_options, view_faithfulness
+from .evidence import default_options, method_faithfulness, view_faithfulness
 from .flow import alti_rollout, flow_graph
 from .heatmap import Pooled, encode_log16, overview_row_bins, overview_seconds, pooled_matrix
 from .neuron import neuron_pair, top_source
@@ -363,6 +363,7 @@ def alti_rollout_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
         ],
         "lines": [{"line": int(line), "weight": float(per_line[line])} for line in np.nonzero(per_line > 0)[0]],
         "dropSink": drop_sink,
+        "faithfulness": method_faithfulness(analysis.info.id, "altiRollout", drop_sink),
         "recomputedTokens": recomputed,
         "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
     }

@@ -340,6 +340,8 @@ export interface AltiRolloutResult {
   targets: Target[];
   lines: LineWeight[];
   dropSink: boolean;
+  /** null: this model was not measured */
+  faithfulness: Faithfulness | null;
   recomputedTokens: number;
   elapsedMs: number;
 }
