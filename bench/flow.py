@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import sys
 import time
@@ -88,7 +89,8 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         f"## Information flow and ALTI rollout ({name})",
         "",
-        f"Machine: {results['environment']}.",
+        f"Machine: {results['environment']}; load average {results['loadAverage'][0]} at the start, "
+        f"{results['loadAverage'][1]} at the end (other work on the machine slows every number here).",
         "",
         "Real Python source cut to n tokens, one window; each request at the last token, so the server "
         "recomputes every token of the window (a forward pass with hooks, then the contribution rows). "
@@ -108,11 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alti-sizes", default="256,512,1024", help="token counts for the ALTI rollout")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smoke run: 64 tokens, one repeat")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine others share)")
     parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.alti_sizes, args.repeats = "64", "64", 1
     setup_torch()
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
     loaded = load()
     corpus = source_corpus()
     sizes = sorted({int(s) for s in args.sizes.split(",")} | {int(s) for s in args.alti_sizes.split(",")})
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "model": MODEL,
         "environment": environment_line(),
+        "loadAverage": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "threshold": FLOW_THRESHOLD,
         "maxNodes": FLOW_NODES.default,
         "repeats": args.repeats,
