@@ -279,7 +279,9 @@ CACHE_DOCUMENTS = Limit(1, 256, 8)
 MEMORY_BUDGET_MB = Limit(256, 1_048_576, 3072)
 FLOW_NODES = Limit(5, 300, 60)  # nodes of an information-flow graph
 FLOW_THRESHOLD = 0.04  # the least importance of an edge the flow graph keeps (0 < t < 1)
-ALTI_TOKENS = 1024  # tokens of context an ALTI rollout covers (its cost grows with their square)
+# Tokens of context an ALTI rollout covers: its cost grows with their square (bench/RESULTS.md:
+# about 18 s at 512 tokens and 98 s at 1,024 on one CPU thread), too slow for a cursor view beyond.
+ALTI_TOKENS = 512
 HEATMAP_BINS = 1024  # cells a side of a heatmap overview: about what a screen shows
 HEATMAP_TOKENS = 1024  # tokens a side of an exact heatmap tile (2 bytes a cell: 2 MB at most)
 PYTHON = ">=3.10"  # the same bound as pyproject.toml's requires-python
