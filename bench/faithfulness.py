@@ -10,7 +10,8 @@ model's greedy next token y = argmax p(. | x_<=i):
 - each method's weight w_j: the engine's row i (``Analysis.weights``) for refinements raw, norm,
   effective, effective+norm x aggregates headMean (over all layers, that is also the layer mean),
   headMax, lastLayers, rollout, and rollout over the last half of the layers; the residual-aware
-  methods of ``residual.py`` (ALTI, GlobEnc, value zeroing, whole-layer norm); and gradient x
+  methods of ``residual.py`` (ALTI, GlobEnc, value zeroing, whole-layer norm); the engine's ALTI
+  rollout view (``altiRollout``, ``flow.py``), which must agree with ``alti / rollout``; and gradient x
   input, g_j = || (d log p(y) / d E_j) * E_j ||_2 over the input embedding E_j, as a reference;
 - score = Spearman rho(w_j, |e_j|) over sources j in S, averaged over snippets, with a
   percentile-bootstrap 95 % CI (resampling snippets, 1000 resamples, paired across methods).
@@ -88,6 +89,7 @@ ensure_engine_importable()
 import residual  # noqa: E402
 from atten_scope import registry  # noqa: E402
 from atten_scope.analysis import run_analysis, tokenize_text  # noqa: E402
+from atten_scope.flow import alti_rollout  # noqa: E402
 from atten_scope.model import LoadedModel, load_model  # noqa: E402
 from atten_scope.options import ViewOptions  # noqa: E402
 from atten_scope.registry import REFINEMENTS  # noqa: E402
@@ -100,6 +102,7 @@ LATE_ROLLOUT = "rollout of the last half"  # a rollout variant: only the later l
 ENGINE_VIEWS = {f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES}  # what users can pick
 SHIPPED_TABLE = BENCH_DIR.parent / "server" / "atten_scope" / "data" / "faithfulness.json"
 GRADIENT = "gradient x input"
+ALTI = "altiRollout"  # the engine's ALTI rollout view (flow.py): not a refinement / aggregate pair
 REFERENCE = "raw / headMean"
 ATTENTION = "atten_scope"
 POSITIONS = ("last", "interior")
@@ -326,7 +329,7 @@ def with_residual(model_id: str) -> bool:
 def method_names(model_id: str = MODEL) -> list[str]:
     engine = [f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES]
     late = [f"{r} / {LATE_ROLLOUT}" for r in ("raw", "norm")]
-    return engine + late + (residual.method_names() if with_residual(model_id) else []) + [GRADIENT]
+    return engine + late + [ALTI] + (residual.method_names() if with_residual(model_id) else []) + [GRADIENT]
 
 
 def method_weights(loaded: LoadedModel, analysis: Any, query: int, target: int) -> dict[str, np.ndarray]:
@@ -346,6 +349,8 @@ def method_weights(loaded: LoadedModel, analysis: Any, query: int, target: int) 
             refinement=refinement, aggregate="rollout", drop_sink=False, layers=tuple(range(layers // 2, layers))
         )
         weights[f"{refinement} / {LATE_ROLLOUT}"] = attention_vector(analysis, query, options)[: query + 1]
+    # the engine's ALTI rollout (flow.py) runs the model over the prefix itself
+    weights[ALTI] = alti_rollout(analysis, query)[0][: query + 1]
     ids = analysis.document.ids[: query + 1]
     if with_residual(loaded.info.id):
         for name, row in residual.attributions(loaded, ids, query).items():
@@ -672,7 +677,8 @@ def render(
         "(dropSink on). Mean over snippets with a 95 % bootstrap CI; *vs raw* is the paired difference to "
         "raw / headMean. Sorted by the dropSink-on score. headMean over all layers is also the layer mean "
         "(the mean over layers of each layer's head mean). Refinement / aggregate rows are the engine's views; "
-        "normSum, globenc, alti and valueZeroing are the residual-aware methods of `bench/residual.py`.",
+        "normSum, globenc, alti and valueZeroing are the residual-aware methods of `bench/residual.py`; "
+        "altiRollout is the engine's ALTI rollout view (`atten_scope/flow.py`, attenScope/altiRollout).",
         "",
         table(
             [

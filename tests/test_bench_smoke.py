@@ -78,6 +78,7 @@ def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
         assert f"| valueZeroing / {aggregate} |" in text
     assert "| raw / rollout of the last half |" in text
     assert "| gradient x input |" in text
+    assert "| altiRollout |" in text
     assert "Best residual-aware method:" in text
     assert "2 snippets" in text
     # a smoke run never overwrites the table the package ships
@@ -171,6 +172,17 @@ def test_ablation_shortcuts_match_plain_forward_passes() -> None:
     sequences = [ids, ids[:5], ids[2:9], ids[1:5]]
     one_by_one = [float(bench.last_logprobs(loaded, bench.torch.tensor([s]))[0, 42]) for s in sequences]
     assert np.allclose(bench.sequence_logprobs(loaded, sequences, 42, 3), one_by_one, atol=2e-3)
+
+
+def test_flow_quick_measures_both_views(tmp_path: Path) -> None:
+    run("flow.py", "--quick", "--out", str(tmp_path))
+    results = json.loads((tmp_path / "flow.json").read_text(encoding="utf-8"))
+    (size,) = results["sizes"]
+    assert size["n"] == 64 and size["flow"]["nodes"] >= 1 and size["flow"]["seconds"] > 0
+    assert [a["n"] for a in results["alti"]] == [64]
+    text = (tmp_path / "flow.md").read_text(encoding="utf-8")
+    assert "## Information flow and ALTI rollout" in text and "| 64 |" in text
+    assert "## Information flow" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
 
 
 def test_render_quick_draws_in_chromium_and_summarises(tmp_path: Path) -> None:

@@ -254,6 +254,42 @@ async def test_neuron_view_rebuilds_the_heads_weight(client: LanguageClient, ref
         await request(client, "attenScope/neuron", {**params, "head": 9})
 
 
+async def test_flow_graph_of_a_prediction(client: LanguageClient, reference) -> None:
+    """attenScope/flow over JSON-RPC on the embedded model: a graph from the token's last state down,
+    its edges between its nodes and above the threshold, its tokens the ones it names."""
+    position = position_of(TEXT, "amount", 3)
+    params = {"textDocument": {"uri": URI}, "position": position, "threshold": 0.05, "maxNodes": 40}
+    served = await request(client, "attenScope/flow", params)
+    token, layers = served["token"]["index"], served["layers"]
+    assert layers == 30 and served["threshold"] == 0.05 and served["maxNodes"] == 40
+    nodes = {n["id"]: n for n in served["nodes"]}
+    assert f"resid:30:{token}" in nodes and 1 < len(nodes) <= 40
+    assert served["recomputedTokens"] == token + 1  # one window: every token up to the target
+    for edge in served["edges"]:
+        assert edge["source"] in nodes and edge["target"] in nodes
+        assert 0.05 <= edge["weight"] <= 1
+        if edge["kind"] == "attention":
+            assert nodes[edge["source"]]["token"] <= nodes[edge["target"]]["token"] <= token
+            assert edge["heads"] and all(0 <= h < 9 for h, _ in edge["heads"])
+    assert [t["index"] for t in served["tokens"]] == sorted({n["token"] for n in served["nodes"]})
+    assert served["tokens"] == [results.token_json(reference, t["index"]) for t in served["tokens"]]
+    async with Expect(INVALID_PARAMS, "maxNodes"):
+        await request(client, "attenScope/flow", {**params, "maxNodes": 1000})
+
+
+async def test_alti_rollout_row(client: LanguageClient) -> None:
+    """attenScope/altiRollout: the cursor token's accumulated contributions, summing to 1 over earlier tokens."""
+    position = position_of(TEXT, "amount", 3)
+    params = {"textDocument": {"uri": URI}, "position": position, "topK": 1000, "dropSink": False}
+    served = await request(client, "attenScope/altiRollout", params)
+    token = served["token"]["index"]
+    assert served["recomputedTokens"] == token + 1
+    assert all(t["index"] <= token for t in served["targets"])
+    assert sum(t["weight"] for t in served["targets"]) == pytest.approx(1.0, abs=1e-4)
+    assert served["faithfulness"] == evidence.method_faithfulness("embedded:smollm2-135m", "altiRollout", False)
+    assert served["faithfulness"]["model"] == "embedded:smollm2-135m"
+
+
 async def test_initialize_announces_the_registry(client: LanguageClient) -> None:
     offered = dict(client.capabilities.experimental["attenScope"])  # type: ignore[attr-defined]
     models = offered.pop("models")
@@ -268,6 +304,8 @@ async def test_initialize_announces_the_registry(client: LanguageClient) -> None
         "attenScope/heatmapTile",
         "attenScope/heads",
         "attenScope/neuron",
+        "attenScope/flow",
+        "attenScope/altiRollout",
     }
 
 

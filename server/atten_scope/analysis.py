@@ -69,6 +69,8 @@ class Analysis:
     truncated: bool = False
     elapsed_ms: float = 0.0
     reused_tokens: int = 0
+    # The model that analysed it: views that recompute states from the tokens (flow, ALTI) run it.
+    model: Any = field(default=None, repr=False, compare=False)
     lines: LineIndex = field(init=False)
     token_lines: np.ndarray = field(init=False)  # (tokens,) 0-based line of each token's start
     owners: np.ndarray = field(init=False)  # (tokens,) index of the window that owns each token
@@ -216,6 +218,7 @@ def run_analysis(
         truncated=truncated,
         elapsed_ms=(time.perf_counter() - began) * 1000,
         reused_tokens=reused,
+        model=loaded.model,
     )
 
 

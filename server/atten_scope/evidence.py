@@ -147,6 +147,33 @@ def view_faithfulness(
     return None
 
 
+def method_faithfulness(
+    model_id: str, name: str, drop_sink: bool, table: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """``view_faithfulness`` of the table's row ``name`` (a view that is no refinement / aggregate
+    pair, such as ``altiRollout``, is measured under its own name)."""
+    table = load_table(model_id) if table is None else table
+    if table is None or table.get("model") != model_id:
+        return None
+    column = "on" if drop_sink else "off"
+    rows = sorted(table["methods"], key=lambda row: -row[column][0])
+    for rank, row in enumerate(rows, start=1):
+        if row["method"] == name:
+            rho, low, high = row[column]
+            return {
+                "rho": rho,
+                "low": low,
+                "high": high,
+                "snippets": table["snippets"],
+                "rank": rank,
+                "methods": len(rows),
+                "best": rows[0]["method"],
+                "bestRho": rows[0][column][0],
+                "model": model_id,
+            }
+    return None
+
+
 SITUATION_WORDS = {
     ("last", "token"): "at the last token",
     ("interior", "token"): "at interior tokens",

@@ -234,6 +234,29 @@ VIEWS: dict[str, View] = {
             cost="one query-key pair (and one row when the source is not given)",
             after_edit=True,
         ),
+        View(
+            "flow",
+            "attenScope/flow",
+            "Information flow",
+            "The routes by which one prediction was built (Ferrando & Voita 2024): residual-stream "
+            "states per token and layer, joined by the attention (per source token, top heads named), "
+            "residual and MLP contributions whose importance passes a threshold, found from the output down.",
+            options=("position", "threshold", "maxNodes"),
+            cost="a forward pass over the window up to the token, then one contribution row per node "
+            "(heads x sources x hidden)",
+            heavy=True,
+        ),
+        View(
+            "altiRollout",
+            "attenScope/altiRollout",
+            "ALTI rollout",
+            "Accumulative attention (ALTI, Ferrando et al. 2022): each layer's token-to-token "
+            "contributions measured on the residual stream, residual included, multiplied through the layers.",
+            options=("position", "dropSink", "topK"),
+            cost="a forward pass over the window up to the token, then every row before it in every "
+            "layer: O(layers x n^2 x hidden); at most altiTokens tokens of context",
+            heavy=True,
+        ),
     )
 }
 
@@ -260,6 +283,11 @@ CACHE_DOCUMENTS = Limit(1, 256, 8)
 # it windows are spilled to disk. 3 GB plus the model and runtime (~1 GB for the embedded model)
 # leaves a 16 GB laptop most of its memory for the editor and everything else.
 MEMORY_BUDGET_MB = Limit(256, 1_048_576, 3072)
+FLOW_NODES = Limit(5, 300, 60)  # nodes of an information-flow graph
+FLOW_THRESHOLD = 0.04  # the least importance of an edge the flow graph keeps (0 < t < 1)
+# Tokens of context an ALTI rollout covers: its cost grows with their square (bench/RESULTS.md:
+# about 18 s at 512 tokens and 98 s at 1,024 on one CPU thread), too slow for a cursor view beyond.
+ALTI_TOKENS = 512
 HEATMAP_BINS = 1024  # cells a side of a heatmap overview: about what a screen shows
 HEATMAP_TOKENS = 1024  # tokens a side of an exact heatmap tile (2 bytes a cell: 2 MB at most)
 PYTHON = ">=3.10"  # the same bound as pyproject.toml's requires-python
@@ -347,6 +375,9 @@ def capabilities_json(version: str) -> dict[str, Any]:
             "memoryBudgetMB": MEMORY_BUDGET_MB.to_json(),
             "heatmapTokens": HEATMAP_TOKENS,
             "heatmapBins": HEATMAP_BINS,
+            "flowNodes": FLOW_NODES.to_json(),
+            "flowThreshold": FLOW_THRESHOLD,
+            "altiTokens": ALTI_TOKENS,
         },
         "defaults": {
             "refinement": DEFAULT_REFINEMENT,

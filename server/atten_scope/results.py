@@ -16,14 +16,15 @@ import numpy as np
 
 from .analysis import Analysis
 from .errors import ChangedSinceAnalysis, InvalidRequest
-from .evidence import default_options, view_faithfulness
+from .evidence import default_options, method_faithfulness, view_faithfulness
+from .flow import alti_rollout, flow_graph
 from .heatmap import Pooled, encode_log16, overview_row_bins, overview_seconds, pooled_matrix
 from .neuron import neuron_pair, top_source
 from .options import ViewOptions, ViewQuery
-from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
+from .registry import FLOW_NODES, FLOW_THRESHOLD, HEATMAP_BINS, HEATMAP_TOKENS, TOP_K, VIEWS, Implementations
 from .tokens import label
 from .units import Symbol, parse_symbols, units_json
-from .views import attention_vector, head_vectors
+from .views import attention_vector, drop_sinks, head_vectors
 
 ResultBuilder = Callable[[Analysis, ViewQuery], dict[str, Any]]
 RESULT_BUILDERS = Implementations[ResultBuilder](VIEWS, "view")
@@ -362,6 +363,72 @@ def neuron_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
         "lse": pair.lse,
         "weight": pair.weight,
         "allowed": pair.allowed,
+    }
+
+
+@result_of("flow")
+def flow_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    """``flow.flow_graph`` of the token at ``position`` (docs/PROTOCOL.md)."""
+    began = time.perf_counter()
+    token = token_at_position(analysis, query.params.get("position"))
+    threshold = query.params.get("threshold", FLOW_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise InvalidRequest("threshold must be a number between 0 and 1 (exclusive).")
+    max_nodes = query.params.get("maxNodes", FLOW_NODES.default)
+    low, high = FLOW_NODES.minimum, FLOW_NODES.maximum
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or not low <= max_nodes <= high:
+        raise InvalidRequest(f"maxNodes must be a whole number from {FLOW_NODES.minimum} to {FLOW_NODES.maximum}.")
+    graph = flow_graph(analysis, token, float(threshold), max_nodes)
+    nodes = list(graph.nodes.values())
+    return {
+        "version": query.version,
+        "token": token_json(analysis, token),
+        "layers": graph.layers,
+        "threshold": float(threshold),
+        "maxNodes": max_nodes,
+        "nodes": [{"id": n.id, "token": n.token, "layer": n.layer, "stage": n.stage} for n in nodes],
+        "edges": [
+            {
+                "source": e.source,
+                "target": e.target,
+                "kind": e.kind,
+                "weight": round(e.weight, 6),
+                "heads": [[h, share] for h, share in e.heads],
+            }
+            for e in graph.edges
+        ],
+        "tokens": [token_json(analysis, t) for t in sorted({n.token for n in nodes})],
+        "truncated": graph.truncated,
+        "recomputedTokens": graph.recomputed,
+        "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
+    }
+
+
+@result_of("altiRollout")
+def alti_rollout_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    """``flow.alti_rollout`` of the token at ``position``, in the shape of the attention view's answer."""
+    began = time.perf_counter()
+    token = token_at_position(analysis, query.params.get("position"))
+    top_k = query.params.get("topK", TOP_K.default)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not TOP_K.minimum <= top_k <= TOP_K.maximum:
+        raise InvalidRequest(f"topK must be a whole number from {TOP_K.minimum} to {TOP_K.maximum}.")
+    weights, recomputed = alti_rollout(analysis, token)
+    drop_sink = query.params.get("dropSink", True) is not False
+    if drop_sink:
+        weights = drop_sinks(weights, analysis.sinks(analysis.owner(token)[0]))
+    order = np.argsort(-weights, kind="stable")
+    per_line = analysis.line_weights(weights)
+    return {
+        "version": query.version,
+        "token": token_json(analysis, token),
+        "targets": [
+            {**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[:top_k] if weights[i] > 0
+        ],
+        "lines": [{"line": int(line), "weight": float(per_line[line])} for line in np.nonzero(per_line > 0)[0]],
+        "dropSink": drop_sink,
+        "faithfulness": method_faithfulness(analysis.info.id, "altiRollout", drop_sink),
+        "recomputedTokens": recomputed,
+        "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
     }
 
 

@@ -58,6 +58,8 @@ export const Methods = {
   heatmapTile: 'attenScope/heatmapTile',
   heads: 'attenScope/heads',
   neuron: 'attenScope/neuron',
+  flow: 'attenScope/flow',
+  altiRollout: 'attenScope/altiRollout',
   status: 'attenScope/status',
   symbols: 'attenScope/symbols',
 } as const;
@@ -352,6 +354,71 @@ export interface NeuronResult extends Freshness {
   weight: number;
   /** false where the mask forbids the source (outside a sliding window) */
   allowed: boolean;
+}
+
+export interface FlowParams {
+  textDocument: TextDocumentIdentifier;
+  /** the token whose prediction is traced */
+  position: Position;
+  /** the least importance of a kept edge, 0 < t < 1 (server default 0.04) */
+  threshold?: number;
+  /** at most this many nodes, 5 to 300 (server default 60) */
+  maxNodes?: number;
+}
+
+export type FlowStage = 'resid' | 'mid' | 'mlp';
+
+/** A residual-stream state: "<stage>:<layer>:<token>"; resid at layer 0 is the embedding. */
+export interface FlowNode {
+  id: string;
+  token: number;
+  layer: number;
+  stage: FlowStage;
+}
+
+export interface FlowEdge {
+  source: string;
+  target: string;
+  kind: 'attention' | 'residual' | 'mlp';
+  /** ALTI importance among the contributions to the same state, 0..1 */
+  weight: number;
+  /** attention edges: the top heads and their shares; [] otherwise */
+  heads: [number, number][];
+}
+
+/** The information-flow graph of one prediction (server: atten_scope/flow.py). */
+export interface FlowResult {
+  version: number;
+  token: TokenRef;
+  layers: number;
+  threshold: number;
+  maxNodes: number;
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  tokens: TokenRef[];
+  truncated: boolean;
+  recomputedTokens: number;
+  elapsedMs: number;
+}
+
+export interface AltiRolloutParams {
+  textDocument: TextDocumentIdentifier;
+  position: Position;
+  dropSink?: boolean;
+  topK?: number;
+}
+
+/** Accumulative attention (ALTI rollout) of one token, in the attention view's shape. */
+export interface AltiRolloutResult {
+  version: number;
+  token: TokenRef;
+  targets: Target[];
+  lines: LineWeight[];
+  dropSink: boolean;
+  /** null: this model was not measured */
+  faithfulness: Faithfulness | null;
+  recomputedTokens: number;
+  elapsedMs: number;
 }
 
 export type ServerState = 'loadingModel' | 'ready' | 'analyzing' | 'error';

@@ -8,10 +8,14 @@ import { errorCode, TimeoutError, withTimeout } from './async';
 import {
   ErrorCodes,
   Methods,
+  type AltiRolloutParams,
+  type AltiRolloutResult,
   type AnalyzeParams,
   type AnalyzeResult,
   type AttentionParams,
   type AttentionResult,
+  type FlowParams,
+  type FlowResult,
   type HeadsParams,
   type HeadsResult,
   type HeatmapParams,
@@ -31,6 +35,8 @@ export const Requests = {
   heatmapTile: new RequestType<HeatmapTileParams, HeatmapResult, void>(Methods.heatmapTile),
   heads: new RequestType<HeadsParams, HeadsResult, void>(Methods.heads),
   neuron: new RequestType<NeuronParams, NeuronResult, void>(Methods.neuron),
+  flow: new RequestType<FlowParams, FlowResult, void>(Methods.flow),
+  altiRollout: new RequestType<AltiRolloutParams, AltiRolloutResult, void>(Methods.altiRollout),
 } as const;
 
 export const Notifications = {
@@ -57,6 +63,9 @@ export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.neuron]: { timeoutMs: 15_000, what: 'The neuron view request' },
   [Methods.heatmap]: { timeoutMs: 120_000, what: 'The heatmap request' },
   [Methods.heatmapTile]: { timeoutMs: 60_000, what: 'The heatmap tile request' },
+  // Both run the model again over the window up to the token (seconds on a CPU at 4,096 tokens).
+  [Methods.flow]: { timeoutMs: 120_000, what: 'The information-flow request' },
+  [Methods.altiRollout]: { timeoutMs: 120_000, what: 'The ALTI rollout request' },
 };
 
 /** What the language client offers; LanguageClient fits it. */
