@@ -58,6 +58,7 @@ export const Methods = {
   heatmapTile: 'attenScope/heatmapTile',
   heads: 'attenScope/heads',
   neuron: 'attenScope/neuron',
+  flow: 'attenScope/flow',
   status: 'attenScope/status',
 } as const;
 
@@ -277,6 +278,65 @@ export interface NeuronResult {
   weight: number;
   /** false where the mask forbids the source (outside a sliding window) */
   allowed: boolean;
+}
+
+export interface FlowParams {
+  textDocument: TextDocumentIdentifier;
+  /** the token whose prediction the routes lead to */
+  position: Position;
+  /** the smallest importance an edge keeps (server default 0.04) */
+  threshold?: number;
+  /** the most nodes the graph holds (server default 60, 5 to 300) */
+  maxNodes?: number;
+}
+
+/** Where a node sits: the residual stream (`resid`), after a layer's attention (`mid`), its MLP block (`mlp`). */
+export type FlowStage = 'resid' | 'mid' | 'mlp';
+export type FlowEdgeKind = 'attention' | 'residual' | 'mlp';
+
+/**
+ * One state of one token. Ids are `"<stage>:<layer>:<token>"`: `resid:0:i` is token i's
+ * embedding; for layer l >= 1 `mid:l:i` follows its attention, `mlp:l:i` is its MLP block and
+ * `resid:l:i` follows the layer.
+ */
+export interface FlowNode {
+  id: string;
+  /** the document token index */
+  token: number;
+  layer: number;
+  stage: FlowStage;
+}
+
+/**
+ * A contribution that the routes keep: attention `resid:l-1:j -> mid:l:i`, residual
+ * `resid:l-1:i -> mid:l:i` and `mid:l:i -> resid:l:i`, mlp `mid:l:i -> mlp:l:i -> resid:l:i`.
+ */
+export interface FlowEdge {
+  source: string;
+  target: string;
+  kind: FlowEdgeKind;
+  /** importance, 0 to 1: how close the contribution is to the update it belongs to */
+  weight: number;
+  /** for attention edges, [head, share of the edge] pairs */
+  heads: [number, number][];
+}
+
+/** attenScope/flow: the information-flow routes to one token's prediction (Ferrando & Voita 2024). */
+export interface FlowResult {
+  version: number;
+  token: TokenRef;
+  /** the model's layers: node layers run from 0 (embeddings) to `layers` */
+  layers: number;
+  threshold: number;
+  maxNodes: number;
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  /** every token that has a node */
+  tokens: TokenRef[];
+  /** the graph reached maxNodes before the threshold stopped it */
+  truncated: boolean;
+  recomputedTokens: number;
+  elapsedMs: number;
 }
 
 export type ServerState = 'loadingModel' | 'ready' | 'analyzing' | 'error';

@@ -12,6 +12,8 @@ import {
   type AnalyzeResult,
   type AttentionParams,
   type AttentionResult,
+  type FlowParams,
+  type FlowResult,
   type HeadsParams,
   type HeadsResult,
   type HeatmapParams,
@@ -28,6 +30,7 @@ export const Requests = {
   heatmapTile: new RequestType<HeatmapTileParams, HeatmapResult, void>(Methods.heatmapTile),
   heads: new RequestType<HeadsParams, HeadsResult, void>(Methods.heads),
   neuron: new RequestType<NeuronParams, NeuronResult, void>(Methods.neuron),
+  flow: new RequestType<FlowParams, FlowResult, void>(Methods.flow),
 } as const;
 
 interface Policy {
@@ -41,7 +44,8 @@ interface Policy {
  * Per method. Analyze has no limit: it reports progress and the user can cancel it. The views
  * are waited on by someone looking at the screen. A heatmap overview reads rows up to a budget of
  * a few seconds, except rollout, which passes every row through every layer; a tile is at most
- * 1,024 rows.
+ * 1,024 rows. The information flow runs a forward pass over the window up to its token: seconds
+ * on a CPU for a long file.
  */
 export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.analyze]: { what: 'The analysis' },
@@ -50,6 +54,7 @@ export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.neuron]: { timeoutMs: 15_000, what: 'The neuron view request' },
   [Methods.heatmap]: { timeoutMs: 120_000, what: 'The heatmap request' },
   [Methods.heatmapTile]: { timeoutMs: 60_000, what: 'The heatmap tile request' },
+  [Methods.flow]: { timeoutMs: 120_000, what: 'The information flow request' },
 };
 
 /** What the language client offers; LanguageClient fits it. */
