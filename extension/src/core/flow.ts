@@ -356,15 +356,16 @@ export function validMaxNodes(value: unknown): value is number {
 }
 
 /**
- * The arguments of the Show Information Flow command: none (the cursor's token), or a document
- * and a position, as a hover link passes them (`[uri, {line, character}]`, JSON) or as code
- * passes them (a Uri and a Position). Undefined when they are not understood.
+ * The arguments of the Show Information Flow command: a document and a position, as a hover link
+ * passes them (`[uri, {line, character}]`, JSON) or as code passes them (a Uri and a Position);
+ * `'cursor'` (the cursor's token) for none or no position (the palette, the editor's context
+ * menu, which passes the document alone). Undefined when they are not understood.
  */
 export function readFlowArgs(args: readonly unknown[]): { uri: string; position: Position } | 'cursor' | undefined {
-  if (args.length === 0 || (args[0] === undefined && args[1] === undefined)) {
+  const [uri, position] = args;
+  if (position === undefined) {
     return 'cursor';
   }
-  const [uri, position] = args;
   let text: string | undefined;
   if (typeof uri === 'string') {
     text = uri;

@@ -2,6 +2,7 @@
  * Messages between the webviews and the extension. Everything that comes from a webview is
  * untrusted input: the guards below accept only well-formed messages.
  */
+import { validMaxNodes, validThreshold } from './flow';
 import { BUILTIN_NAMES, type Aggregate, type KnownNames, type Refinement } from './protocol';
 
 /** Upper bound for indices a webview may send (tokens, layers, heads). */
@@ -137,6 +138,26 @@ export function isNeuronMessage(value: unknown): value is NeuronMessage {
   return accepts(value, {
     ready: bare,
     revealEnd: (m) => hasOnlyKeys(m, ['type', 'end']) && (m.end === 'token' || m.end === 'source'),
+  });
+}
+
+// ---- information-flow webview -> extension
+
+/** The threshold or node budget changed: trace the routes again. */
+export interface SetFlowOptionsMessage {
+  type: 'setOptions';
+  threshold: number;
+  maxNodes: number;
+}
+
+/** Click on a node or a token label: reveal that token (`RevealTokenMessage`). */
+export type FlowMessage = ReadyMessage | RevealTokenMessage | SetFlowOptionsMessage;
+
+export function isFlowMessage(value: unknown): value is FlowMessage {
+  return accepts(value, {
+    ready: bare,
+    revealToken: (m) => hasOnlyKeys(m, ['type', 'index']) && isIndex(m.index),
+    setOptions: (m) => hasOnlyKeys(m, ['type', 'threshold', 'maxNodes']) && validThreshold(m.threshold) && validMaxNodes(m.maxNodes),
   });
 }
 

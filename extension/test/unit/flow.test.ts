@@ -12,6 +12,7 @@ import {
   validMaxNodes,
   validThreshold,
 } from '../../src/core/flow';
+import { isFlowMessage } from '../../src/core/messages';
 import type { FlowEdge, FlowEdgeKind, FlowNode, FlowResult, FlowStage, TokenRef } from '../../src/core/protocol';
 
 const token = (index: number, text = `t${index}`, line = index): TokenRef => ({
@@ -255,7 +256,33 @@ describe('the information-flow controls and command arguments', () => {
     expect(readFlowArgs(['b.py', { line: 3, character: 5 }])).toBeUndefined();
     expect(readFlowArgs(['file:///a.py', { line: -1, character: 5 }])).toBeUndefined();
     expect(readFlowArgs(['file:///a.py', { line: 1.5, character: 5 }])).toBeUndefined();
-    expect(readFlowArgs(['file:///a.py'])).toBeUndefined();
+    // the editor's context menu passes the document alone: the cursor's token
+    expect(readFlowArgs([uri])).toBe('cursor');
+    expect(readFlowArgs(['file:///a.py', null])).toBeUndefined();
     expect(readFlowArgs([42, { line: 1, character: 1 }])).toBeUndefined();
+  });
+});
+
+describe('messages from the information-flow page', () => {
+  it('accepts ready, a token to reveal and options the server accepts', () => {
+    expect(isFlowMessage({ type: 'ready' })).toBe(true);
+    expect(isFlowMessage({ type: 'revealToken', index: 7 })).toBe(true);
+    expect(isFlowMessage({ type: 'setOptions', threshold: 0.1, maxNodes: 120 })).toBe(true);
+  });
+
+  it('refuses anything else', () => {
+    for (const m of [
+      { type: 'revealToken', index: -1 },
+      { type: 'revealToken', index: 7, uri: 'file:///etc/passwd' },
+      { type: 'setOptions', threshold: 2, maxNodes: 60 },
+      { type: 'setOptions', threshold: 0.1, maxNodes: 4 },
+      { type: 'setOptions', threshold: 0.1 },
+      { type: 'selectHead', layer: 1, head: 1 },
+      { type: '__proto__' },
+      'ready',
+      null,
+    ]) {
+      expect(isFlowMessage(m), JSON.stringify(m)).toBe(false);
+    }
   });
 });
