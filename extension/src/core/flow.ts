@@ -72,6 +72,8 @@ export interface PlacedEdge {
   width: number;
   opacity: number;
   title: string;
+  /** for an attention edge, the head with the largest share: the one its neuron view shows */
+  topHead?: number;
 }
 
 export interface TokenColumn {
@@ -175,6 +177,16 @@ function percent(share: number): string {
   return `${(100 * clamp01(share)).toFixed(0)}%`;
 }
 
+/** An attention edge's [head, share] pairs that are well formed, the largest share first. */
+export function edgeHeads(edge: FlowEdge): [number, number][] {
+  if (!Array.isArray(edge.heads)) {
+    return [];
+  }
+  return edge.heads
+    .filter((h): h is [number, number] => Array.isArray(h) && isIndex(h[0]) && typeof h[1] === 'number' && Number.isFinite(h[1]))
+    .sort((a, b) => b[1] - a[1]);
+}
+
 function edgeTitle(edge: FlowEdge, from: PlacedNode, to: PlacedNode, tokens: Map<number, TokenRef>): string {
   const importance = `importance ${clamp01(edge.weight).toFixed(2)}`;
   const layer = Math.max(from.layer, to.layer);
@@ -185,13 +197,10 @@ function edgeTitle(edge: FlowEdge, from: PlacedNode, to: PlacedNode, tokens: Map
   };
   switch (edge.kind) {
     case 'attention': {
-      const heads = Array.isArray(edge.heads)
-        ? edge.heads
-            .filter((h) => Array.isArray(h) && Number.isInteger(h[0]) && Number.isFinite(h[1]))
-            .slice(0, 6)
-            .map(([head, share]) => `H${head} ${percent(share)}`)
-        : [];
-      return `attention in ${name}: ${show(to.token)} reads ${show(from.token)} · ${importance}${heads.length ? ` · heads ${heads.join(', ')}` : ''}`;
+      const heads = edgeHeads(edge);
+      const shown = heads.slice(0, 6).map(([head, share]) => `H${head} ${percent(share)}`);
+      const click = heads.length ? ` · click: the neuron view of ${name} H${heads[0][0]}` : '';
+      return `attention in ${name}: ${show(to.token)} reads ${show(from.token)} · ${importance}${shown.length ? ` · heads ${shown.join(', ')}` : ''}${click}`;
     }
     case 'mlp':
       return `MLP block of ${name} · ${show(to.token)} · ${importance}`;
@@ -278,6 +287,7 @@ export function layoutFlow(result: FlowResult, g: FlowGeometry = DEFAULT_GEOMETR
       continue;
     }
     const weight = clamp01(e.weight);
+    const topHead = e.kind === 'attention' ? edgeHeads(e)[0]?.[0] : undefined;
     edges.push({
       source: from.id,
       target: to.id,
@@ -287,6 +297,7 @@ export function layoutFlow(result: FlowResult, g: FlowGeometry = DEFAULT_GEOMETR
       width: strokeWidth(weight, g),
       opacity: strokeOpacity(weight),
       title: edgeTitle(e, from, to, tokens),
+      ...(topHead === undefined ? {} : { topHead }),
     });
   }
   edges.sort((a, b) => a.weight - b.weight);
@@ -314,6 +325,22 @@ export function layoutFlow(result: FlowResult, g: FlowGeometry = DEFAULT_GEOMETR
     targetId,
     dropped,
   };
+}
+
+/**
+ * The attention edge of `result` into token `target`'s attention at flow layer `layer`, from
+ * token `source`, if the graph has one and `head` is among its heads: what a click on an edge
+ * asks the neuron view for (the page's message is checked against the graph it was sent).
+ */
+export function attentionEdge(result: FlowResult, layer: number, source: number, target: number, head: number): FlowEdge | undefined {
+  if (!isIndex(layer) || layer < 1) {
+    return undefined;
+  }
+  const from = `resid:${layer - 1}:${source}`;
+  const to = `mid:${layer}:${target}`;
+  return (Array.isArray(result.edges) ? result.edges : []).find(
+    (e) => e.kind === 'attention' && e.source === from && e.target === to && edgeHeads(e).some(([h]) => h === head),
+  );
 }
 
 function seconds(ms: number): string {

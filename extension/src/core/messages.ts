@@ -150,14 +150,28 @@ export interface SetFlowOptionsMessage {
   maxNodes: number;
 }
 
+/**
+ * Click on an attention edge: the neuron view of one of its heads, for the edge's reading token
+ * (`target`) and the token read (`source`); `layer` is the flow's (1 to the model's layers).
+ */
+export interface FlowHeadMessage {
+  type: 'openHead';
+  layer: number;
+  head: number;
+  source: number;
+  target: number;
+}
+
 /** Click on a node or a token label: reveal that token (`RevealTokenMessage`). */
-export type FlowMessage = ReadyMessage | RevealTokenMessage | SetFlowOptionsMessage;
+export type FlowMessage = ReadyMessage | RevealTokenMessage | SetFlowOptionsMessage | FlowHeadMessage;
 
 export function isFlowMessage(value: unknown): value is FlowMessage {
   return accepts(value, {
     ready: bare,
     revealToken: (m) => hasOnlyKeys(m, ['type', 'index']) && isIndex(m.index),
     setOptions: (m) => hasOnlyKeys(m, ['type', 'threshold', 'maxNodes']) && validThreshold(m.threshold) && validMaxNodes(m.maxNodes),
+    openHead: (m) =>
+      hasOnlyKeys(m, ['type', 'layer', 'head', 'source', 'target']) && isIndex(m.layer, 10_000) && m.layer >= 1 && isIndex(m.head, 10_000) && isIndex(m.source) && isIndex(m.target),
   });
 }
 

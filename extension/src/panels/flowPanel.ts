@@ -1,13 +1,14 @@
 /** The information-flow panel: the routes through the layers that lead to one token's prediction. */
 import * as vscode from 'vscode';
-import { FLOW_DEFAULTS, FLOW_LIMITS, flowCaption, layoutFlow } from '../core/flow';
+import { attentionEdge, FLOW_DEFAULTS, FLOW_LIMITS, flowCaption, layoutFlow } from '../core/flow';
 import { isFlowMessage, type FlowMessage } from '../core/messages';
-import type { FlowParams, TokenRef } from '../core/protocol';
+import type { FlowParams, FlowResult, TokenRef } from '../core/protocol';
 import { tokenLabel } from '../core/ranges';
 import { Requests } from '../core/requests';
 import type { ToFlowView } from '../core/viewMessages';
 import type { Painter } from '../decorations';
 import { showToken } from '../reveal';
+import { NeuronPanel } from './neuronPanel';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
 
 export interface FlowDeps extends ServerPanelDeps {
@@ -40,6 +41,8 @@ export class FlowPanel extends ServerPanel<FlowMessage, ToFlowView, FlowTarget> 
   private threshold: number = FLOW_DEFAULTS.threshold;
   private maxNodes: number = FLOW_DEFAULTS.maxNodes;
   private tokens = new Map<number, TokenRef>();
+  /** the graph on the page */
+  private shown: FlowResult | undefined;
 
   static show(deps: FlowDeps, target: FlowTarget): void {
     ServerPanel.showAt(VIEW_TYPE, target, () => new FlowPanel(deps, target));
@@ -70,6 +73,22 @@ export class FlowPanel extends ServerPanel<FlowMessage, ToFlowView, FlowTarget> 
         this.maxNodes = message.maxNodes;
         this.reload();
         break;
+      case 'openHead': {
+        // only an edge of the graph on the page, and one of its heads
+        const reader = this.tokens.get(message.target);
+        if (!this.shown || !reader || !attentionEdge(this.shown, message.layer, message.source, message.target, message.head)) {
+          return;
+        }
+        const { line, character } = reader.range.start;
+        NeuronPanel.show(this.deps, {
+          document: this.target.document,
+          position: new vscode.Position(line, character),
+          layer: message.layer - 1,
+          head: message.head,
+          source: message.source,
+        });
+        break;
+      }
       case 'revealToken': {
         const token = this.tokens.get(message.index);
         if (token) {
@@ -102,6 +121,7 @@ export class FlowPanel extends ServerPanel<FlowMessage, ToFlowView, FlowTarget> 
       return;
     }
     const layout = layoutFlow(result);
+    this.shown = result;
     this.tokens = new Map((Array.isArray(result.tokens) ? result.tokens : []).map((t) => [t.index, t]));
     this.tokens.set(result.token.index, result.token);
     if (layout.dropped > 0) {

@@ -63,7 +63,7 @@ function drawLegend(layout: FlowLayout): void {
   });
   const width = document.createElement('span');
   width.className = 'legend-note';
-  width.textContent = 'width: importance · hover a node for its token, layer and stage; click (or Enter) to show the token';
+  width.textContent = 'width: importance · hover a node for its token, layer and stage; click it (or Enter) to show the token; click an attention edge for its head';
   legend.replaceChildren(...items, width);
 }
 
@@ -78,6 +78,7 @@ function edgeElement(edge: PlacedEdge): SVGPathElement {
       'data-target': edge.target,
       'data-kind': edge.kind,
       'data-weight': edge.weight.toFixed(3),
+      ...(edge.topHead === undefined ? {} : { 'data-head': edge.topHead }),
     },
     `edge ${edge.kind}`,
   );
@@ -166,9 +167,25 @@ function tokenOf(el: SVGElement): number | undefined {
   return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
-function reveal(el: SVGElement): void {
+/** `stage:layer:token` */
+function parseId(id: string | undefined): { layer: number; token: number } | undefined {
+  const match = /^[a-z]+:(\d+):(\d+)$/.exec(id ?? '');
+  return match ? { layer: Number(match[1]), token: Number(match[2]) } : undefined;
+}
+
+/** A node or a token label shows its token; an attention edge opens its strongest head's neuron view. */
+function activate(el: SVGElement): void {
+  if (el.classList.contains('edge')) {
+    const from = parseId(el.dataset.source);
+    const to = parseId(el.dataset.target);
+    const head = Number(el.dataset.head);
+    if (el.dataset.kind === 'attention' && from && to && Number.isSafeInteger(head)) {
+      vscode.postMessage({ type: 'openHead', layer: to.layer, head, source: from.token, target: to.token });
+    }
+    return;
+  }
   const index = tokenOf(el);
-  if (index !== undefined && !el.classList.contains('edge')) {
+  if (index !== undefined) {
     vscode.postMessage({ type: 'revealToken', index });
   }
 }
@@ -190,7 +207,7 @@ svg.addEventListener('mouseleave', () => {
 svg.addEventListener('click', (e) => {
   const el = itemOf(e.target);
   if (el) {
-    reveal(el);
+    activate(el);
   }
 });
 svg.addEventListener('focusin', (e) => {
@@ -209,7 +226,7 @@ svg.addEventListener('keydown', (e) => {
   const el = itemOf(e.target);
   if (el && (e.key === 'Enter' || e.key === ' ')) {
     e.preventDefault();
-    reveal(el);
+    activate(el);
   }
 });
 

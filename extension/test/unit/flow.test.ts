@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  attentionEdge,
   DEFAULT_GEOMETRY,
+  edgeHeads,
   FLOW_EDGE_KINDS,
   flowCaption,
   layerName,
@@ -164,7 +166,9 @@ describe('the information-flow layout', () => {
     expect(new Set(layout.edges.map((e) => e.kind))).toEqual(new Set(FLOW_EDGE_KINDS));
     expect(layout.legend.map((l) => l.kind)).toEqual([...FLOW_EDGE_KINDS]);
     const attention = layout.edges.find((e) => e.source === 'resid:1:3' && e.kind === 'attention');
-    expect(attention?.title).toBe('attention in L1: ·total reads <b> · importance 0.40 · heads H3 60%, H0 25%');
+    expect(attention?.title).toBe('attention in L1: ·total reads <b> · importance 0.40 · heads H3 60%, H0 25% · click: the neuron view of L1 H3');
+    expect(attention?.topHead).toBe(3);
+    expect(layout.edges.filter((e) => e.kind !== 'attention').every((e) => e.topHead === undefined)).toBe(true);
     const mlp = layout.edges.find((e) => e.kind === 'mlp' && e.target === 'mlp:2:7');
     expect(mlp?.title).toBe('MLP block of L1 · ·total · importance 0.30');
   });
@@ -227,6 +231,32 @@ describe('the information-flow layout', () => {
   });
 });
 
+describe('the heads of an attention edge', () => {
+  it('lists the well-formed heads, the largest share first', () => {
+    const e = graph().edges[0];
+    const heads = [[1, 0.1], [4, 0.7], [-1, 0.9], [2.5, 0.9], [6, Number.NaN], 'x', [5, 0.2]] as unknown as [number, number][];
+    expect(edgeHeads({ ...e, heads })).toEqual([
+      [4, 0.7],
+      [5, 0.2],
+      [1, 0.1],
+    ]);
+    expect(edgeHeads({ ...e, heads: undefined as unknown as [number, number][] })).toEqual([]);
+  });
+
+  it('finds the edge a click on the page names, only with one of its heads', () => {
+    const result = graph();
+    // layer 2: token 7 reads token 3 with heads 3 and 0
+    expect(attentionEdge(result, 2, 3, 7, 3)?.weight).toBe(0.4);
+    expect(attentionEdge(result, 2, 3, 7, 0)?.weight).toBe(0.4);
+    expect(attentionEdge(result, 2, 3, 7, 5)).toBeUndefined();
+    expect(attentionEdge(result, 1, 3, 7, 3)).toBeUndefined();
+    expect(attentionEdge(result, 2, 7, 3, 3)).toBeUndefined();
+    expect(attentionEdge(result, 0, 3, 7, 3)).toBeUndefined();
+    // a residual edge is no attention edge
+    expect(attentionEdge({ ...result, edges: result.edges.map((e) => ({ ...e, kind: 'residual' as const })) }, 2, 3, 7, 3)).toBeUndefined();
+  });
+});
+
 describe('the information-flow status line', () => {
   it('gives the size, the settings, the time and what was cut', () => {
     const result = graph();
@@ -268,6 +298,7 @@ describe('messages from the information-flow page', () => {
     expect(isFlowMessage({ type: 'ready' })).toBe(true);
     expect(isFlowMessage({ type: 'revealToken', index: 7 })).toBe(true);
     expect(isFlowMessage({ type: 'setOptions', threshold: 0.1, maxNodes: 120 })).toBe(true);
+    expect(isFlowMessage({ type: 'openHead', layer: 2, head: 3, source: 3, target: 7 })).toBe(true);
   });
 
   it('refuses anything else', () => {
@@ -278,6 +309,9 @@ describe('messages from the information-flow page', () => {
       { type: 'setOptions', threshold: 0.1, maxNodes: 4 },
       { type: 'setOptions', threshold: 0.1 },
       { type: 'selectHead', layer: 1, head: 1 },
+      { type: 'openHead', layer: 0, head: 3, source: 3, target: 7 },
+      { type: 'openHead', layer: 2, head: 3, source: 3 },
+      { type: 'openHead', layer: 2, head: 1.5, source: 3, target: 7 },
       { type: '__proto__' },
       'ready',
       null,
