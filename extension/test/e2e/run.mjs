@@ -952,9 +952,29 @@ async function trustedScenario(opts) {
       await link.click({ timeout: 10000 });
       const { state } = await flowFrame(page, 120000, (st) => /item/.test(st.targetLabel) && st.hasTarget);
       await screenshot(page, 'flow-from-hover');
-      await closeTab(page, 'Information Flow').catch(() => {});
+      run.flowFrame = (await flowFrame(page, 10000, (st) => /item/.test(st.targetLabel))).frame;
       return `${state.nodes} nodes to "${state.targetLabel}"; ${state.status}`;
     }, [flowShown]);
+    await check(`${P}: a click on an attention edge of the information flow opens its head's neuron view`, async () => {
+      const frame = run.flowFrame;
+      const edge = frame.locator('.edge.attention[data-head]').last(); // drawn strongest last
+      const info = await edge.evaluate((e) => ({ head: e.dataset.head, target: e.dataset.target }));
+      assert(info.head !== undefined, 'no attention edge names a head');
+      const layer = Number(info.target.split(':')[1]) - 1; // the model view's numbering
+      await edge.dispatchEvent('click');
+      const status = await waitFor('the neuron view of the edge\'s head', async () => {
+        for (const f of page.frames()) {
+          if (f === page.mainFrame()) continue;
+          const st = await f.evaluate(() => document.body.dataset.ready === 'true' && document.querySelector('#parts') ? document.querySelector('#status')?.textContent ?? '' : null).catch(() => null);
+          if (st && st.includes(`layer ${layer}, head ${info.head}`)) return st;
+        }
+        return false;
+      }, { timeout: 30000, interval: 500 });
+      await screenshot(page, 'flow-neuron');
+      return status;
+    }, [flowShown]);
+    await closeTab(page, 'Neuron View').catch(() => {});
+    await closeTab(page, 'Information Flow').catch(() => {});
     let longEditor;
     const longAnalysed = `${P}: a file over 8,000 tokens (${LONG_NAME}) is analysed`;
     await check(longAnalysed, async () => {
