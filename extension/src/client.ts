@@ -15,7 +15,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { PVSC_EXTENSION_ID } from '@vscode/python-extension';
-import { Commands, CONFIG_SECTION, SAVED_SCHEME, SERVER_MODULE } from './constants';
+import { Commands, CONFIG_SECTION, HOVER_COMMANDS, SAVED_SCHEME, SERVER_MODULE } from './constants';
 import { errorMessage } from './core/async';
 import { BUILTIN_CATALOG, catalogFrom, knownNames, limitsSkew, readCapabilities, type Catalog } from './core/catalog';
 import { MIN_PYTHON, settingsEditorCommand } from './core/interpreter';
@@ -255,7 +255,9 @@ export class ServerClient implements vscode.Disposable {
             ),
         },
       },
-      markdown: { isTrusted: false, supportHtml: false },
+      // The hover card may run one command, Show Information Flow, from its link; nothing else in
+      // its Markdown is trusted, and HTML stays off.
+      markdown: { isTrusted: { enabledCommands: HOVER_COMMANDS }, supportHtml: false },
     };
     const client = new AttenScopeLanguageClient('attenScope', 'Atten-Scope', serverOptions, clientOptions);
     this.clientDisposables.push(

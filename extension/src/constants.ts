@@ -9,6 +9,7 @@ export const Commands = {
   showHeatmap: 'attenScope.showHeatmap',
   showModelView: 'attenScope.showModelView',
   showNeuronView: 'attenScope.showNeuronView',
+  showFlow: 'attenScope.showFlow',
   toggleDirection: 'attenScope.toggleDirection',
   chooseTintUnit: 'attenScope.chooseTintUnit',
   chooseLayersHeads: 'attenScope.chooseLayersHeads',
@@ -22,6 +23,12 @@ export const Commands = {
   statusMenu: 'attenScope.statusMenu',
   setUp: 'attenScope.setUp',
 } as const;
+
+/**
+ * The commands the server's hover card may link to (`command:` links in its Markdown); the
+ * language client trusts these and no others.
+ */
+export const HOVER_COMMANDS: readonly string[] = [Commands.showFlow];
 
 /** Delay between the last cursor move and the attention request. */
 export const CURSOR_DEBOUNCE_MS = 120;

@@ -11,6 +11,8 @@ import { otherSide } from './core/diff';
 import { modelChanged } from './core/settings';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
+import { readFlowArgs } from './core/flow';
+import { FlowPanel } from './panels/flowPanel';
 import { HeatmapPanel } from './panels/heatmapPanel';
 import { ModelViewPanel } from './panels/modelViewPanel';
 import { NeuronPanel } from './panels/neuronPanel';
@@ -221,6 +223,37 @@ export function activate(context: vscode.ExtensionContext): void {
         );
       }),
     ),
+    vscode.commands.registerCommand(Commands.showFlow, async (...args: unknown[]) => {
+      // the cursor's token (palette, context menu), or a document and position (a hover link)
+      const target = readFlowArgs(args);
+      if (target === undefined) {
+        log.warn(`Show Information Flow: arguments not understood: ${JSON.stringify(args).slice(0, 200)}`);
+        return;
+      }
+      let document: vscode.TextDocument;
+      let position: vscode.Position;
+      if (target === 'cursor') {
+        const editor = vscode.window.activeTextEditor;
+        if (!editor) {
+          void vscode.window.showInformationMessage('Atten-Scope: open a file in an editor first.');
+          return;
+        }
+        document = editor.document;
+        position = editor.selection.active;
+      } else {
+        try {
+          document = await vscode.workspace.openTextDocument(vscode.Uri.parse(target.uri, true));
+        } catch (error) {
+          void vscode.window.showWarningMessage(`Atten-Scope: cannot open ${target.uri}: ${error instanceof Error ? error.message : String(error)}`);
+          return;
+        }
+        position = document.validatePosition(new vscode.Position(target.position.line, target.position.character));
+      }
+      if (!store.current(document) && !(await analyzer.analyze(document, { interactive: true }))) {
+        return;
+      }
+      FlowPanel.show({ extensionUri: context.extensionUri, server: client, store, painter, log }, { document, position });
+    }),
     vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
     vscode.commands.registerCommand(Commands.chooseTintUnit, () => chooseTintUnit(settings)),
     vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings, client.catalog)),

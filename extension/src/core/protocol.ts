@@ -358,44 +358,58 @@ export interface NeuronResult extends Freshness {
 
 export interface FlowParams {
   textDocument: TextDocumentIdentifier;
-  /** the token whose prediction is traced */
+  /** the token whose prediction the routes lead to */
   position: Position;
-  /** the least importance of a kept edge, 0 < t < 1 (server default 0.04) */
+  /** the smallest importance an edge keeps (server default 0.04) */
   threshold?: number;
-  /** at most this many nodes, 5 to 300 (server default 60) */
+  /** the most nodes the graph holds (server default 60, 5 to 300) */
   maxNodes?: number;
 }
 
+/** Where a node sits: the residual stream (`resid`), after a layer's attention (`mid`), its MLP block (`mlp`). */
 export type FlowStage = 'resid' | 'mid' | 'mlp';
+export type FlowEdgeKind = 'attention' | 'residual' | 'mlp';
 
-/** A residual-stream state: "<stage>:<layer>:<token>"; resid at layer 0 is the embedding. */
+/**
+ * One state of one token. Ids are `"<stage>:<layer>:<token>"`: `resid:0:i` is token i's
+ * embedding; for layer l >= 1 `mid:l:i` follows its attention, `mlp:l:i` is its MLP block and
+ * `resid:l:i` follows the layer.
+ */
 export interface FlowNode {
   id: string;
+  /** the document token index */
   token: number;
   layer: number;
   stage: FlowStage;
 }
 
+/**
+ * A contribution that the routes keep: attention `resid:l-1:j -> mid:l:i`, residual
+ * `resid:l-1:i -> mid:l:i` and `mid:l:i -> resid:l:i`, mlp `mid:l:i -> mlp:l:i -> resid:l:i`.
+ */
 export interface FlowEdge {
   source: string;
   target: string;
-  kind: 'attention' | 'residual' | 'mlp';
-  /** ALTI importance among the contributions to the same state, 0..1 */
+  kind: FlowEdgeKind;
+  /** importance, 0 to 1: how close the contribution is to the update it belongs to */
   weight: number;
-  /** attention edges: the top heads and their shares; [] otherwise */
+  /** for attention edges, [head, share of the edge] pairs */
   heads: [number, number][];
 }
 
-/** The information-flow graph of one prediction (server: atten_scope/flow.py). */
+/** attenScope/flow: the information-flow routes to one token's prediction (Ferrando & Voita 2024). */
 export interface FlowResult {
   version: number;
   token: TokenRef;
+  /** the model's layers: node layers run from 0 (embeddings) to `layers` */
   layers: number;
   threshold: number;
   maxNodes: number;
   nodes: FlowNode[];
   edges: FlowEdge[];
+  /** every token that has a node */
   tokens: TokenRef[];
+  /** the graph reached maxNodes before the threshold stopped it */
   truncated: boolean;
   recomputedTokens: number;
   elapsedMs: number;

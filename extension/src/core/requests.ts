@@ -54,7 +54,8 @@ interface Policy {
  * Per method. Analyze has no limit: it reports progress and the user can cancel it. The views
  * are waited on by someone looking at the screen. A heatmap overview reads rows up to a budget of
  * a few seconds, except rollout, which passes every row through every layer; a tile is at most
- * 1,024 rows.
+ * 1,024 rows. The information flow runs a forward pass over the window up to its token: seconds
+ * on a CPU for a long file.
  */
 export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.analyze]: { what: 'The analysis' },

@@ -37,6 +37,7 @@ const CHROMIUM_ARGS = [
 const CMD_ANALYZE = 'Atten-Scope: Analyze File';
 const CMD_HEATMAP = 'Atten-Scope: Show Heatmap';
 const CMD_SETUP = 'Atten-Scope: Set Up Atten-Scope';
+const CMD_FLOW = 'Atten-Scope: Show Information Flow';
 const SCENARIOS = ['trusted', 'untrusted', 'setup', 'setup-old-python'];
 const SAMPLE_NAME = 'sample.py';
 // Line texts in the sample file that the test looks up on screen (keep in sync with SAMPLE).
@@ -442,6 +443,43 @@ async function heatmapTooltip(frame, pt) {
   await canvas.hover({ position: { x: pt.x + 2, y: pt.y }, timeout: 10000 });
   await canvas.hover({ position: pt, timeout: 10000 });
   return waitFor('the heatmap tooltip', async () => (await heatmapState(frame)).tooltip, { timeout: 5000, interval: 100 });
+}
+
+// The information-flow page's state once it has drawn a graph (null before): what the SVG holds.
+async function flowState(frame) {
+  return frame.evaluate(() => {
+    const svg = document.getElementById('flow');
+    if (!svg || document.body.dataset.ready !== 'true' || document.body.classList.contains('loading')) return null;
+    const ids = new Set([...svg.querySelectorAll('.node')].map((n) => n.dataset.id));
+    const edges = [...svg.querySelectorAll('.edge')].map((e) => ({ kind: e.dataset.kind, source: e.dataset.source, target: e.dataset.target, width: Number(e.getAttribute('stroke-width')) }));
+    const tip = document.getElementById('tooltip');
+    return {
+      target: svg.dataset.target || '',
+      nodes: ids.size,
+      hasTarget: ids.has(svg.dataset.target),
+      edges,
+      placed: edges.every((e) => ids.has(e.source) && ids.has(e.target)),
+      targetLabel: svg.querySelector('.token-label.target')?.textContent ?? '',
+      labels: [...svg.querySelectorAll('.token-label')].map((t) => t.textContent),
+      layers: [...svg.querySelectorAll('.layer-label')].map((t) => t.textContent),
+      legend: [...document.querySelectorAll('#legend .legend-item')].map((t) => t.textContent),
+      status: document.getElementById('status').textContent,
+      threshold: document.getElementById('threshold').value,
+      tooltip: tip.hidden ? '' : tip.textContent,
+    };
+  });
+}
+
+// The information-flow webview's frame once it shows a graph for which `accept(state)` holds.
+async function flowFrame(page, timeout, accept = () => true) {
+  return waitFor('the information-flow webview with a graph', async () => {
+    for (const f of page.frames()) {
+      if (f === page.mainFrame()) continue;
+      const state = await flowState(f).catch(() => null);
+      if (state && accept(state)) return { frame: f, state };
+    }
+    return false;
+  }, { timeout, interval: 500 });
 }
 
 async function closeTab(page, text) {
@@ -911,6 +949,73 @@ async function trustedScenario(opts) {
       await closeTab(page, 'Neuron View').catch(() => {});
       return `${found.token} -> ${found.source}: ${found.lines[0]}; ${found.lines[1]}; ${found.parts.length} parts, first ${found.parts[0].join(' | ')}`;
     }, [analysed]);
+    const flowShown = `${P}: "${CMD_FLOW}" draws the routes to the cursor token: its node, attention edges, layers and tokens`;
+    await check(flowShown, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      const r = await tokenRect(editor, 'return head + label + str(total)', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      await sleep(300);
+      const s = Date.now();
+      await runCommand(page, CMD_FLOW);
+      const { frame, state } = await flowFrame(page, 120000);
+      timings.flowMs = Date.now() - s;
+      run.flowFrame = frame;
+      assert(/^resid:\d+:\d+$/.test(state.target) && state.hasTarget, `the graph has no node for the target ${state.target}`);
+      assert(/total/.test(state.targetLabel), `the target's column is not the cursor token "total": "${state.targetLabel}"`);
+      const attention = state.edges.filter((e) => e.kind === 'attention');
+      assert(attention.length >= 1, `no attention edge among ${state.edges.length} edges`);
+      assert(state.placed, 'an edge has an endpoint that is not drawn');
+      assert(state.layers[0] === 'emb' && state.layers.length > 2, `no layer numbers up the side: ${JSON.stringify(state.layers)}`);
+      assert(state.legend.length === 3, `the legend has ${state.legend.length} entries`);
+      // hovering the target node names its token, layer and stage
+      await frame.locator(`.node[data-id="${state.target}"]`).hover({ timeout: 10000 });
+      const tip = await waitFor('the node tooltip', async () => (await flowState(frame))?.tooltip, { timeout: 5000, interval: 100 });
+      assert(/total/.test(tip) && /layer \d+/.test(tip) && /residual stream/.test(tip), `the target node's tooltip: "${tip}"`);
+      await screenshot(page, 'flow');
+      return `${state.nodes} nodes, ${state.edges.length} edges (${attention.length} attention), ${timings.flowMs} ms; tokens ${state.labels.join(' ')}; tooltip "${tip}"; ${state.status}`;
+    }, [analysed]);
+    await check(`${P}: the information flow traces again with a higher threshold`, async () => {
+      const frame = run.flowFrame;
+      const before = await flowState(frame);
+      await frame.locator('#threshold').fill('0.2');
+      await frame.locator('#apply').click();
+      const { state } = await flowFrame(page, 120000, (st) => /threshold 0\.2\b/.test(st.status));
+      assert(state.hasTarget, 'the target node is gone');
+      assert(state.nodes <= before.nodes, `a higher threshold drew more nodes: ${before.nodes} -> ${state.nodes}`);
+      await screenshot(page, 'flow-threshold');
+      return `${before.nodes} -> ${state.nodes} nodes; ${state.status}`;
+    }, [flowShown]);
+    await check(`${P}: the hover card's "Show information flow" link moves the view to the hovered token`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      const { card } = await hoverCard(page, editor, 'total += len(item)', 'item');
+      const link = card.locator('a', { hasText: 'Show information flow' }).first();
+      await link.waitFor({ state: 'visible', timeout: 10000 });
+      await link.click({ timeout: 10000 });
+      const { state } = await flowFrame(page, 120000, (st) => /item/.test(st.targetLabel) && st.hasTarget);
+      await screenshot(page, 'flow-from-hover');
+      run.flowFrame = (await flowFrame(page, 10000, (st) => /item/.test(st.targetLabel))).frame;
+      return `${state.nodes} nodes to "${state.targetLabel}"; ${state.status}`;
+    }, [flowShown]);
+    await check(`${P}: a click on an attention edge of the information flow opens its head's neuron view`, async () => {
+      const frame = run.flowFrame;
+      const edge = frame.locator('.edge.attention[data-head]').last(); // drawn strongest last
+      const info = await edge.evaluate((e) => ({ head: e.dataset.head, target: e.dataset.target }));
+      assert(info.head !== undefined, 'no attention edge names a head');
+      const layer = Number(info.target.split(':')[1]) - 1; // the model view's numbering
+      await edge.dispatchEvent('click');
+      const status = await waitFor('the neuron view of the edge\'s head', async () => {
+        for (const f of page.frames()) {
+          if (f === page.mainFrame()) continue;
+          const st = await f.evaluate(() => document.body.dataset.ready === 'true' && document.querySelector('#parts') ? document.querySelector('#status')?.textContent ?? '' : null).catch(() => null);
+          if (st && st.includes(`layer ${layer}, head ${info.head}`)) return st;
+        }
+        return false;
+      }, { timeout: 30000, interval: 500 });
+      await screenshot(page, 'flow-neuron');
+      return status;
+    }, [flowShown]);
+    await closeTab(page, 'Neuron View').catch(() => {});
+    await closeTab(page, 'Information Flow').catch(() => {});
     await check(`${P}: in the diff editor of a git change, Analyze File analyses both sides and the gutter heat shows on both`, async () => {
       const reviewEditor = await openFile(page, REVIEW_NAME, /def\s+mean/);
       // room for both sides: the panels beside the editor close

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Commands, CONFIG_SECTION } from '../../src/constants';
+import { Commands, CONFIG_SECTION, HOVER_COMMANDS } from '../../src/constants';
 import { BUILTIN_CATALOG } from '../../src/core/catalog';
 import LIMITS from '../../src/core/limits.json';
 import { AGGREGATES, DEVICES, DIRECTIONS, REFINEMENTS } from '../../src/core/protocol';
@@ -82,6 +82,16 @@ describe('package.json', () => {
       expect(contributed.get(id)?.category, id).toBe('Atten-Scope');
     }
     expect(manifest.contributes.commands).toHaveLength(Object.values(Commands).length);
+  });
+
+  it('trusts exactly the commands the server hover card links to, each a contributed command', () => {
+    const hover = readFileSync(join(root, 'server', 'atten_scope', 'lsp', 'hover.py'), 'utf8');
+    const linked = [...new Set([...hover.matchAll(/command:([A-Za-z.]+)/g)].map((m) => m[1]))];
+    expect(linked.sort()).toEqual([...HOVER_COMMANDS].sort());
+    const contributed = manifest.contributes.commands.map((c) => c.command);
+    for (const id of HOVER_COMMANDS) {
+      expect(contributed).toContain(id);
+    }
   });
 
   it('restricts model, interpreter and remote code in untrusted workspaces', () => {

@@ -34,6 +34,8 @@ describe('typed requests', () => {
     expect(Requests.heatmap.method).toBe(Methods.heatmap);
     expect(Requests.heatmapTile.method).toBe(Methods.heatmapTile);
     expect(Requests.heads.method).toBe(Methods.heads);
+    expect(Requests.neuron.method).toBe(Methods.neuron);
+    expect(Requests.flow.method).toBe(Methods.flow);
   });
 });
 
@@ -50,6 +52,8 @@ describe('sendRequest', () => {
     expect(REQUEST_POLICY[Methods.heads].timeoutMs).toBe(30_000);
     expect(REQUEST_POLICY[Methods.heatmap].timeoutMs).toBe(120_000);
     expect(REQUEST_POLICY[Methods.heatmapTile].timeoutMs).toBe(60_000);
+    // a forward pass over the window up to the token
+    expect(REQUEST_POLICY[Methods.flow].timeoutMs).toBe(120_000);
     expect(REQUEST_POLICY[Methods.analyze].timeoutMs).toBeUndefined();
   });
 

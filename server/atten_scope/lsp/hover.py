@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -27,6 +29,9 @@ HOVER_ROWS = 8
 UNIT_ROWS = 3  # definitions, identifiers and lines shown under "Draws most on"
 
 _BACKTICKS = re.compile(r"`+")
+# The extension's Show Information Flow command; its language client trusts this command, and no
+# other, in hover Markdown (extension/src/constants.ts, HOVER_COMMANDS).
+FLOW_LINK = "command:attenScope.showFlow"
 
 
 def code_span(text: str, in_table: bool = False) -> str:
@@ -45,17 +50,34 @@ def code_span(text: str, in_table: bool = False) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def flow_link(uri: str, position: Mapping[str, int]) -> str:
+    """A Markdown link that runs Show Information Flow for the token at ``position`` of ``uri``.
+
+    The arguments are the command URI's query: the JSON array ``[uri, {line, character}]``,
+    percent-encoded whole, so that no character of the document's URI can end the link or carry
+    Markdown or HTML.
+    """
+    args = json.dumps(
+        [uri, {"line": int(position["line"]), "character": int(position["character"])}],
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return f"[Show information flow]({FLOW_LINK}?{quote(args, safe='')})"
+
+
 def hover_markdown(
     attention: dict[str, Any],
     model_id: str,
     rows: int,
     words: Mapping[int, str | None] | None = None,
     statements: Mapping[int, str] | None = None,
+    uri: str | None = None,
 ) -> str:
     """Markdown for an ``attenScope/attention`` result (only numbers and code spans carry data).
 
     Tokens are shown by their labels; ``words`` names the word a token is a piece of (``il`` in
     ``nil``). The faithfulness line comes right under the heading, so it is seen without scrolling.
+    With the document's ``uri``, the card ends with a link to the token's information flow.
     """
     words = words or {}
     token = attention["token"]
@@ -76,6 +98,8 @@ def hover_markdown(
         out.append("*no attention outside the sink tokens*")
     out += units_markdown(attention.get("units"), attention.get("lines", []), statements or {})
     out += ["", f"*{settings_line(settings)}* \u2014 {code_span(model_id)}"]
+    if uri is not None:
+        out += ["", flow_link(uri, token["range"]["start"])]
     return "\n".join(out)
 
 
@@ -175,7 +199,7 @@ def register(server: AttenScopeServer) -> None:
             card = stale_markdown(result)
             return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=card))
         attention, words, statements = result
-        markdown = hover_markdown(attention, entry.analysis.info.id, HOVER_ROWS, words, statements)
+        markdown = hover_markdown(attention, entry.analysis.info.id, HOVER_ROWS, words, statements, uri)
         span = attention["token"]["range"]
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
