@@ -10,6 +10,7 @@ export const Commands = {
   showModelView: 'attenScope.showModelView',
   showNeuronView: 'attenScope.showNeuronView',
   showFlow: 'attenScope.showFlow',
+  showAccumulative: 'attenScope.showAccumulative',
   toggleDirection: 'attenScope.toggleDirection',
   chooseTintUnit: 'attenScope.chooseTintUnit',
   chooseLayersHeads: 'attenScope.chooseLayersHeads',

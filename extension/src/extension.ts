@@ -7,6 +7,9 @@ import { Comparer } from './compare';
 import { Commands, REANALYZE_IDLE_MS, REANALYZE_MAX_TOKENS, SAVED_SCHEME } from './constants';
 import { Debouncer } from './core/async';
 import { readFaithfulness } from './core/faithfulness';
+import { accumulativeSummary } from './core/accumulative';
+import { failureOf, Requests } from './core/requests';
+import { errorMessage } from './core/async';
 import { otherSide } from './core/diff';
 import { modelChanged } from './core/settings';
 import { CursorTracker } from './cursor';
@@ -254,6 +257,37 @@ export function activate(context: vscode.ExtensionContext): void {
       }
       FlowPanel.show({ extensionUri: context.extensionUri, server: client, store, painter, log }, { document, position });
     }),
+    vscode.commands.registerCommand(
+      Commands.showAccumulative,
+      withEditor(async (editor) => {
+        if (!(await requireAnalysis(editor))) {
+          return;
+        }
+        const document = editor.document;
+        const position = editor.selection.active;
+        const s = settings.effective;
+        const params = { textDocument: { uri: document.uri.toString() }, position: { line: position.line, character: position.character }, dropSink: s.dropSink, topK: s.topK };
+        try {
+          const result = await vscode.window.withProgress(
+            { location: vscode.ProgressLocation.Notification, title: 'Atten-Scope: accumulative attention (ALTI rollout)', cancellable: true },
+            (progress, token) => {
+              progress.report({ message: 'running the model over the text up to the token (seconds)' });
+              return client.request(Requests.altiRollout, params, token);
+            },
+          );
+          if (!result || document.version !== editor.document.version || !vscode.window.visibleTextEditors.includes(editor)) {
+            return;
+          }
+          // shown until the cursor moves, when the cursor view paints again
+          painter.paintAttention(editor, result, s.topK);
+          void vscode.window.showInformationMessage(`Atten-Scope: ${accumulativeSummary(result)}`);
+        } catch (error) {
+          if (failureOf(error) !== 'cancelled') {
+            void vscode.window.showWarningMessage(`Atten-Scope: ${errorMessage(error)}`);
+          }
+        }
+      }),
+    ),
     vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
     vscode.commands.registerCommand(Commands.chooseTintUnit, () => chooseTintUnit(settings)),
     vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings, client.catalog)),

@@ -203,6 +203,7 @@ export async function statusMenu(): Promise<void> {
     { label: '$(graph) Show Heatmap', command: Commands.showHeatmap },
     { label: '$(layers) Show Model View', command: Commands.showModelView },
     { label: '$(type-hierarchy) Show Information Flow', command: Commands.showFlow },
+    { label: '$(layers-active) Show Accumulative Attention (ALTI rollout)', command: Commands.showAccumulative },
     { label: '$(arrow-swap) Toggle Direction', command: Commands.toggleDirection },
     { label: '$(symbol-class) Choose Tint Unit', command: Commands.chooseTintUnit },
     { label: '$(settings) Choose Refinement', command: Commands.chooseRefinement },

@@ -1016,6 +1016,22 @@ async function trustedScenario(opts) {
     }, [flowShown]);
     await closeTab(page, 'Neuron View').catch(() => {});
     await closeTab(page, 'Information Flow').catch(() => {});
+    await check(`${P}: "Atten-Scope: Show Accumulative Attention (ALTI rollout)" tints the cursor token's accumulated sources and states their measured faithfulness`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      const r = await tokenRect(editor, 'return head + label + str(total)', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      await sleep(800);
+      await clearNotifications(page);
+      await runCommand(page, 'Atten-Scope: Show Accumulative Attention (ALTI rollout)');
+      const { text: note } = await waitNotification(page, /Accumulative attention \(ALTI rollout/, 120000);
+      const measured = recommendedView('embedded:smollm2-135m') ? /ρ [+-]\d\.\d\d \(95% CI/.test(note) : true;
+      assert(/of total \(line 10\)/.test(note) && /\(line \d+\) \d+\.\d%/.test(note) && measured, `the message does not name the token, its sources and the figure: "${note}"`);
+      const st = await tintState(editor);
+      assert(st.tinted > 0, 'no tints for the accumulative attention');
+      await screenshot(page, 'accumulative');
+      await clearNotifications(page);
+      return note.slice(0, 240);
+    }, [analysed]);
     await check(`${P}: in the diff editor of a git change, Analyze File analyses both sides and the gutter heat shows on both`, async () => {
       const reviewEditor = await openFile(page, REVIEW_NAME, /def\s+mean/);
       // room for both sides: the panels beside the editor close
