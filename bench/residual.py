@@ -76,7 +76,12 @@ def layer_states(loaded: Any, ids: list[int]) -> tuple[list[LayerState], list[An
     try:
         model.set_attn_implementation("eager")
         with torch.inference_mode():
-            model(input_ids=torch.tensor([ids]), output_attentions=True, use_cache=False, logits_to_keep=1)
+            model(
+                input_ids=torch.tensor([ids], device=loaded.device),
+                output_attentions=True,
+                use_cache=False,
+                logits_to_keep=1,
+            )
     finally:
         model.set_attn_implementation(previous)
         for hook in hooks:
@@ -116,7 +121,7 @@ def layer_matrices(state: LayerState, method: str) -> torch.Tensor:
     if method == "normSum":
         return _normalise(parts.norm(dim=-1))
     n = parts.shape[0]
-    diagonal = torch.arange(n)
+    diagonal = torch.arange(n, device=parts.device)
     parts[diagonal, diagonal] += state.hidden
     if method == "globenc":
         return _normalise(parts.norm(dim=-1))
@@ -154,7 +159,7 @@ def attributions(loaded: Any, ids: list[int], row: int) -> dict[str, torch.Tenso
         matrices = [layer_matrices(state, method)[: row + 1, : row + 1] for state in states]
         for aggregate in ("layerMean", "lastLayers"):
             out[f"{method} / {aggregate}"] = _aggregate([m[row] for m in matrices], aggregate)
-        vector = torch.zeros(row + 1, dtype=torch.float64)
+        vector = torch.zeros(row + 1, dtype=torch.float64, device=matrices[0].device)
         vector[row] = 1.0
         for matrix in reversed(matrices):
             vector = vector @ matrix.double()

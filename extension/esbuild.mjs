@@ -35,6 +35,7 @@ const builds = [
       modelView: 'extension/src/webview/modelView.ts',
       compare: 'extension/src/webview/compare.ts',
       neuron: 'extension/src/webview/neuron.ts',
+      flow: 'extension/src/webview/flow.ts',
       // standalone drawing code for plain pages (benchmarks): window.drawHeatmap
       heatmapDraw: 'extension/src/webview/heatmapGlobal.ts',
     },

@@ -113,6 +113,7 @@ class Expect:
 
     def __init__(self, code: int, match: str | None = None) -> None:
         self.code, self.match = code, match
+        self.error: Any = None  # the JsonRpcException raised, for its data
 
     async def __aenter__(self) -> Expect:
         return self
@@ -124,6 +125,7 @@ class Expect:
         assert error.code == self.code, f"expected LSP error {self.code}, got {error.code}: {error.message}"
         if self.match is not None:
             assert self.match in error.message, error.message
+        self.error = error
         return True
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +69,7 @@ def test_perf_quick_writes_all_tables(tmp_path: Path) -> None:
 
 
 def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
-    done = run("faithfulness.py", "--quick", "--limit", "2", "--out", str(tmp_path))
+    done = run("faithfulness.py", "--quick", "--limit", "2", "--interior", "0", "--out", str(tmp_path))
     text = (tmp_path / "faithfulness.md").read_text(encoding="utf-8")
     for column in ("rho, dropSink on", "vs raw / headMean", "rho, dropSink off", "rho, signed"):
         assert column in text
@@ -82,6 +83,7 @@ def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
         assert f"| valueZeroing / {aggregate} |" in text
     assert "| raw / rollout of the last half |" in text
     assert "| gradient x input |" in text
+    assert "| altiRollout |" in text
     assert "Best residual-aware method:" in text
     assert "2 snippets" in text
     # a smoke run never overwrites the table the package ships
@@ -89,6 +91,103 @@ def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
     assert written and not any(line.endswith("faithfulness.json") for line in written)
     results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "## Faithfulness" in results
+
+
+def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path) -> None:
+    """One tiny snippet of bench/corpus and one of the standard library, one interior query each."""
+    done = run(
+        "faithfulness.py",
+        *("--quick", "--limit", "1", "--truncate", "28", "--interior", "1"),
+        *("--corpus-external", "--external-files", "1", "--out", str(tmp_path)),
+    )
+    sys.path.insert(0, str(BENCH))
+    try:
+        from faithfulness import SITUATIONS, shipped_table
+    finally:
+        sys.path.remove(str(BENCH))
+    assert set(SITUATIONS) == {
+        f"{p}/{u}/{b}" for p in ("last", "interior") for u in ("token", "line") for b in ("space", "delete")
+    }
+    finite = []
+    for stem in ("faithfulness", "faithfulness-external"):
+        data = json.loads((tmp_path / f"{stem}.json").read_text(encoding="utf-8"))
+        methods = {row["method"] for row in data["summary"]}
+        assert set(data["situations"]) == set(SITUATIONS)
+        for rows in data["situations"].values():
+            assert {row["method"] for row in rows} == methods
+            for row in rows:
+                mean, low, high = row["on"]
+                if row["snippets"]:
+                    assert all(np.isfinite([mean, low, high])) and -1 <= low <= mean <= high <= 1
+                    finite.append(mean)
+                else:
+                    assert all(np.isnan([mean, low, high]))
+        reference = next(r for r in data["situations"]["interior/token/space"] if r["method"] == "raw / headMean")
+        assert reference["snippets"] == 1
+        (snippet,) = data["snippets"]
+        last, interior = snippet["queries"]
+        assert last["index"] == snippet["tokens"] - 1 and 16 <= interior["index"] < last["index"]
+        for query in (last, interior):
+            for baseline in ("space", "delete"):
+                assert len(query[baseline]["token"]) == query["index"]  # one effect per source j < i
+                assert all(np.isfinite(query[baseline]["token"])) and all(np.isfinite(query[baseline]["line"]))
+            assert len(query["space"]["line"]) == len(query["delete"]["line"]) >= 1
+        # the last-token situation is the table above it
+        situation = snippet["situations"]["last/token/space"]["raw / headMean"]
+        assert situation == pytest.approx(snippet["scores"]["raw / headMean"]["on"], nan_ok=True)
+        text = (tmp_path / f"{stem}.md").read_text(encoding="utf-8")
+        assert "### Where the user looks" in text and "**Token level.**" in text and "**Line level.**" in text
+        assert "| interior, delete (n=1) |" in text or "interior, delete (n=" in text
+        shipped = shipped_table(data["summary"], 1, "m", data["situations"])
+        assert [(e["position"], e["unit"]) for e in shipped["situations"]] == [
+            ("last", "token"),
+            ("last", "line"),
+            ("interior", "token"),
+            ("interior", "line"),
+        ][: len(shipped["situations"])]
+        from atten_scope.evidence import view_faithfulness
+        from atten_scope.options import ViewOptions
+
+        found = view_faithfulness("m", ViewOptions(refinement="raw", aggregate="headMean"), shipped, "interior")
+        assert found is not None and found["position"] == "interior" and -1 <= found["rho"] <= 1
+    assert finite and all(-1 <= value <= 1 for value in finite)
+    external = json.loads((tmp_path / "faithfulness-external.json").read_text(encoding="utf-8"))
+    assert "standard library" in external["corpus"] and external["snippets"][0]["name"].startswith("stdlib_")
+    results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## Faithfulness on code from outside the repository" in results
+    assert os.sep + "lib" + os.sep not in results  # file names only, no paths of the machine
+    written = [line for line in done.stderr.splitlines() if line.startswith("wrote ")]
+    assert written and not any(line.endswith(os.path.join("data", "faithfulness.json")) for line in written)
+
+
+def test_ablation_shortcuts_match_plain_forward_passes() -> None:
+    """The cached prefix (replacement and deletion) and the right-padded batches give the numbers of
+    one plain forward pass per ablated sequence."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import faithfulness as bench
+    finally:
+        sys.path.remove(str(BENCH))
+    loaded = bench.load_model(bench.MODEL, "cpu")
+    ids = loaded.tokenizer("def area(r):\n    return 3.14 * r * r", add_special_tokens=False).input_ids
+    for delete in (False, True):
+        _, effects = bench.ablation_effects(loaded, ids, 220, 3, delete)
+        reference = bench.ablation_effects_reference(loaded, ids, 220, delete)
+        assert len(effects) == len(ids) - 1 and np.allclose(effects, reference, atol=2e-3)
+    sequences = [ids, ids[:5], ids[2:9], ids[1:5]]
+    one_by_one = [float(bench.last_logprobs(loaded, bench.torch.tensor([s]))[0, 42]) for s in sequences]
+    assert np.allclose(bench.sequence_logprobs(loaded, sequences, 42, 3), one_by_one, atol=2e-3)
+
+
+def test_flow_quick_measures_both_views(tmp_path: Path) -> None:
+    run("flow.py", "--quick", "--out", str(tmp_path))
+    results = json.loads((tmp_path / "flow.json").read_text(encoding="utf-8"))
+    (size,) = results["sizes"]
+    assert size["n"] == 64 and size["flow"]["nodes"] >= 1 and size["flow"]["seconds"] > 0
+    assert [a["n"] for a in results["alti"]] == [64]
+    text = (tmp_path / "flow.md").read_text(encoding="utf-8")
+    assert "## Information flow and ALTI rollout" in text and "| 64 |" in text
+    assert "## Information flow" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
 
 
 def test_render_quick_draws_in_chromium_and_summarises(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from atten_scope import evidence
@@ -41,6 +43,9 @@ def test_view_found_with_rank_among_all_methods() -> None:
         "best": "norm / lastLayers",
         "bestRho": 0.3,
         "model": "m",
+        "position": "last",
+        "unit": "token",
+        "asked": {"position": "last", "unit": "token"},
     }
 
 
@@ -137,3 +142,111 @@ def test_faithfulness_is_claimed_only_for_the_model_measured() -> None:
     if load_table("embedded:gemma3-270m") is None:
         assert view_faithfulness("embedded:gemma3-270m", options) is None
     assert view_faithfulness("someone/else", options) is None
+
+
+SITUATED = {
+    **TABLE,
+    "situations": [
+        {
+            "position": "interior",
+            "unit": "token",
+            "baseline": "space",
+            "corpus": "standard library",
+            "snippets": 7,
+            "methods": [
+                {"method": "raw / headMean", "on": [0.4, 0.3, 0.5]},
+                {"method": "norm / lastLayers", "on": [0.35, 0.3, 0.4]},
+                {"method": "gradient x input", "on": [0.1, 0.0, 0.2]},
+            ],
+        },
+        {
+            "position": "last",
+            "unit": "line",
+            "baseline": "space",
+            "corpus": "bench/corpus",
+            "snippets": 5,
+            "methods": [{"method": "norm / lastLayers", "on": [0.5, 0.4, 0.6]}],
+        },
+    ],
+}
+
+
+def test_interior_tokens_read_their_own_figures_and_ranks() -> None:
+    options = ViewOptions(refinement="raw", aggregate="headMean")
+    found = view_faithfulness("m", options, SITUATED, position="interior", unit="token")
+    assert found is not None
+    assert (found["rho"], found["low"], found["high"]) == (0.4, 0.3, 0.5)
+    assert (found["rank"], found["methods"], found["best"], found["snippets"]) == (1, 3, "raw / headMean", 7)
+    assert (found["position"], found["unit"]) == ("interior", "token") and found["asked"] == {
+        "position": "interior",
+        "unit": "token",
+    }
+    line = faithfulness_line(found)
+    assert "\u03c1 = +0.40 [+0.30, +0.50] against leave-one-out ablation at interior tokens (7 snippets" in line
+    assert "not measured" not in line
+    # the last token keeps the table's original figures
+    last = view_faithfulness("m", options, SITUATED, position="last", unit="token")
+    assert last is not None and (last["rho"], last["rank"], last["position"]) == (0.2, 3, "last")
+
+
+def test_line_figures_rank_among_the_methods_measured_per_line() -> None:
+    options = ViewOptions(refinement="norm", aggregate="lastLayers")
+    found = view_faithfulness("m", options, SITUATED, position="last", unit="line")
+    assert found is not None and (found["rho"], found["rank"], found["methods"]) == (0.5, 1, 1)
+    assert found["unit"] == "line"
+    tokens = view_faithfulness("m", options, SITUATED, position="last", unit="token")
+    line = faithfulness_line(tokens, found)
+    assert "at the last token" in line and "line sums \u03c1 = +0.50 [+0.40, +0.60]" in line
+    # a view measured per token but not per line has no line figure
+    raw = ViewOptions(refinement="raw", aggregate="headMean")
+    fallback = view_faithfulness("m", raw, SITUATED, position="last", unit="line")
+    assert fallback is not None and fallback["unit"] == "token" and fallback["rho"] == 0.2
+
+
+@pytest.mark.parametrize(
+    "options, position, unit",
+    [
+        (ViewOptions(refinement="norm", aggregate="lastLayers"), "interior", "line"),  # not in the table
+        (ViewOptions(refinement="norm", aggregate="lastLayers", drop_sink=False), "interior", "token"),  # sink kept
+    ],
+)
+def test_unmeasured_situations_fall_back_to_the_last_token_and_say_so(
+    options: ViewOptions, position: str, unit: str
+) -> None:
+    found = view_faithfulness("m", options, SITUATED, position=position, unit=unit)
+    assert found is not None
+    column = "on" if options.drop_sink else "off"
+    assert found["rho"] == next(r[column][0] for r in TABLE["methods"] if r["method"] == "norm / lastLayers")
+    assert (found["position"], found["unit"]) == ("last", "token")
+    assert found["asked"] == {"position": position, "unit": unit}
+    assert "at the last token" in faithfulness_line(found) and "; not measured" in faithfulness_line(found)
+
+
+def test_a_table_without_situations_answers_every_situation_from_the_last_token() -> None:
+    """Tables written before situations were measured still work: old readers and new ones."""
+    options = ViewOptions(refinement="raw", aggregate="headMean")
+    for position in ("last", "interior"):
+        for unit in ("token", "line"):
+            found = view_faithfulness("m", options, TABLE, position=position, unit=unit)
+            assert found is not None and found["rho"] == 0.2 and found["position"] == "last"
+    with pytest.raises(ValueError):
+        view_faithfulness("m", options, TABLE, position="middle")
+
+
+def test_attention_answer_reports_the_situation_of_the_cursor_token(embedded: Any) -> None:
+    """The document's last analysed token is a last-position query; every other token is interior."""
+    from atten_scope.analysis import run_analysis
+    from atten_scope.results import attention_json
+
+    analysis = run_analysis(embedded, "def add(a, b):\n    return a + b\n\nprint(add(1, 2))")
+    options = default_options(EMBEDDED_ID)
+    last = attention_json(analysis, analysis.token_count - 1, options)
+    inner = attention_json(analysis, 3, options)
+    assert last["faithfulness"]["asked"] == {"position": "last", "unit": "token"}
+    assert inner["faithfulness"]["asked"] == {"position": "interior", "unit": "token"}
+    assert inner["lineFaithfulness"]["asked"] == {"position": "interior", "unit": "line"}
+    for answer in (last, inner):
+        for key in ("faithfulness", "lineFaithfulness"):
+            figure = answer[key]
+            assert figure["model"] == EMBEDDED_ID and -1 <= figure["low"] <= figure["rho"] <= figure["high"] <= 1
+            assert figure["position"] in ("last", "interior") and figure["unit"] in ("token", "line")

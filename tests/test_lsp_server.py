@@ -254,6 +254,42 @@ async def test_neuron_view_rebuilds_the_heads_weight(client: LanguageClient, ref
         await request(client, "attenScope/neuron", {**params, "head": 9})
 
 
+async def test_flow_graph_of_a_prediction(client: LanguageClient, reference) -> None:
+    """attenScope/flow over JSON-RPC on the embedded model: a graph from the token's last state down,
+    its edges between its nodes and above the threshold, its tokens the ones it names."""
+    position = position_of(TEXT, "amount", 3)
+    params = {"textDocument": {"uri": URI}, "position": position, "threshold": 0.05, "maxNodes": 40}
+    served = await request(client, "attenScope/flow", params)
+    token, layers = served["token"]["index"], served["layers"]
+    assert layers == 30 and served["threshold"] == 0.05 and served["maxNodes"] == 40
+    nodes = {n["id"]: n for n in served["nodes"]}
+    assert f"resid:30:{token}" in nodes and 1 < len(nodes) <= 40
+    assert served["recomputedTokens"] == token + 1  # one window: every token up to the target
+    for edge in served["edges"]:
+        assert edge["source"] in nodes and edge["target"] in nodes
+        assert 0.05 <= edge["weight"] <= 1
+        if edge["kind"] == "attention":
+            assert nodes[edge["source"]]["token"] <= nodes[edge["target"]]["token"] <= token
+            assert edge["heads"] and all(0 <= h < 9 for h, _ in edge["heads"])
+    assert [t["index"] for t in served["tokens"]] == sorted({n["token"] for n in served["nodes"]})
+    assert served["tokens"] == [results.token_json(reference, t["index"]) for t in served["tokens"]]
+    async with Expect(INVALID_PARAMS, "maxNodes"):
+        await request(client, "attenScope/flow", {**params, "maxNodes": 1000})
+
+
+async def test_alti_rollout_row(client: LanguageClient) -> None:
+    """attenScope/altiRollout: the cursor token's accumulated contributions, summing to 1 over earlier tokens."""
+    position = position_of(TEXT, "amount", 3)
+    params = {"textDocument": {"uri": URI}, "position": position, "topK": 1000, "dropSink": False}
+    served = await request(client, "attenScope/altiRollout", params)
+    token = served["token"]["index"]
+    assert served["recomputedTokens"] == token + 1
+    assert all(t["index"] <= token for t in served["targets"])
+    assert sum(t["weight"] for t in served["targets"]) == pytest.approx(1.0, abs=1e-4)
+    assert served["faithfulness"] == evidence.method_faithfulness("embedded:smollm2-135m", "altiRollout", False)
+    assert served["faithfulness"]["model"] == "embedded:smollm2-135m"
+
+
 async def test_initialize_announces_the_registry(client: LanguageClient) -> None:
     offered = dict(client.capabilities.experimental["attenScope"])  # type: ignore[attr-defined]
     models = offered.pop("models")
@@ -269,6 +305,8 @@ async def test_initialize_announces_the_registry(client: LanguageClient) -> None
         "attenScope/heads",
         "attenScope/neuron",
         "attenScope/surprise",
+        "attenScope/flow",
+        "attenScope/altiRollout",
     }
 
 
@@ -369,14 +407,12 @@ async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient
     replace_range(client, uri, 2, (position["line"], 11), (position["line"], 14), "max")
     edited = TEXT.replace("sum(", "max(")
     params = {"textDocument": {"uri": uri}, "position": position_of(edited, "account.balance")}
-    async with Expect(CONTENT_MODIFIED):
+    async with Expect(CONTENT_MODIFIED) as stale:
         await request(client, "attenScope/attention", params)
+    # where the edited part begins: the start of ` sum`, the first token that differs (with its space)
+    assert stale.error.data["staleFrom"] == {"line": position["line"], "character": position["character"] - 1}
     async with Expect(CONTENT_MODIFIED):
         await request(client, "attenScope/heatmap", {"textDocument": {"uri": uri}, "layer": 0, "head": 0})
-    hover = await client.text_document_hover_async(
-        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(0, 3))
-    )
-    assert hover is None
 
     second, _ = await analyze(client, uri)
     assert second["version"] == 2 and second["tokens"] == first["tokens"]
@@ -389,6 +425,70 @@ async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient
         options = parse_options({**view, "topK": 1000}, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
         local = results.attention_json(fresh, results.token_at_position(fresh, params["position"]), options, 2)
         assert_close(served, local)
+
+
+async def test_after_an_edit_the_unchanged_prefix_still_answers(client: LanguageClient) -> None:
+    uri = "file:///project/typing.py"
+    open_document(client, uri, TEXT)
+    await analyze(client, uri)
+    above = {"textDocument": {"uri": uri}, "position": position_of(TEXT, "balance += amount")}
+    before = {
+        view: await request(client, "attenScope/attention", {**above, "direction": view, "topK": 1000})
+        for view in ("attendsTo", "attendedBy")
+    }
+    heads_before = await request(client, "attenScope/heads", above)
+    assert before["attendsTo"]["staleFrom"] is None and before["attendsTo"]["analysedVersion"] == 1
+
+    # type a line after `return self.balance` of deposit (line 15): the file is unchanged above it
+    line = position_of(TEXT, "def withdraw")["line"] - 1
+    replace_range(client, uri, 2, (line, 0), (line, 0), "    # audited\n")
+    edited_from = {"line": line, "character": 0}
+
+    # a token above the edit: the same row as before, answered without a new analysis
+    after = await request(client, "attenScope/attention", {**above, "direction": "attendsTo", "topK": 1000})
+    assert after["version"] == 2 and after["analysedVersion"] == 1
+    assert after["staleFrom"]["line"] <= edited_from["line"]
+    assert after["token"] == before["attendsTo"]["token"]
+    assert_close(after, before["attendsTo"], tol=0.0)
+    # its column no longer names the edited tokens: only those before the edit remain, unchanged
+    column = await request(client, "attenScope/attention", {**above, "direction": "attendedBy", "topK": 1000})
+    boundary = (after["staleFrom"]["line"], after["staleFrom"]["character"])
+    kept = [
+        t
+        for t in before["attendedBy"]["targets"]
+        if (t["range"]["end"]["line"], t["range"]["end"]["character"]) <= boundary
+    ]
+    assert kept and len(kept) < len(before["attendedBy"]["targets"])
+    assert column["targets"] == kept
+    heads = await request(client, "attenScope/heads", above)
+    assert heads["cells"] == heads_before["cells"] and heads["staleFrom"] == after["staleFrom"]
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(**above["position"])
+        )
+    )
+    assert hover is not None and "Drew on:" in hover.contents.value
+
+    # below the edit: ContentModified, with where the edited part begins; the hover says so
+    below = {"textDocument": {"uri": uri}, "position": {"line": line + 3, "character": 8}}
+    async with Expect(CONTENT_MODIFIED, "changed after the analysis") as stale:
+        await request(client, "attenScope/attention", below)
+    assert stale.error.data["staleFrom"] == after["staleFrom"]
+    assert stale.error.data["freshTokens"] > after["token"]["index"]
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(**below["position"])
+        )
+    )
+    assert hover is not None and "changed after the analysis" in hover.contents.value
+    # a view over ranges waits for the new analysis
+    async with Expect(CONTENT_MODIFIED):
+        await request(client, "attenScope/heatmap", {"textDocument": {"uri": uri}, "layer": 0, "head": 0})
+
+    result, _ = await analyze(client, uri)
+    assert result["version"] == 2
+    current = await request(client, "attenScope/attention", below)
+    assert current["staleFrom"] is None and current["analysedVersion"] == 2
 
 
 async def test_cancel_stops_a_long_analysis(client: LanguageClient) -> None:

@@ -15,14 +15,14 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { PVSC_EXTENSION_ID } from '@vscode/python-extension';
-import { Commands, CONFIG_SECTION, SAVED_SCHEME, SERVER_MODULE } from './constants';
+import { Commands, CONFIG_SECTION, HOVER_COMMANDS, SAVED_SCHEME, SERVER_MODULE } from './constants';
 import { errorMessage } from './core/async';
 import { BUILTIN_CATALOG, catalogFrom, knownNames, limitsSkew, readCapabilities, type Catalog } from './core/catalog';
 import { MIN_PYTHON, settingsEditorCommand } from './core/interpreter';
 import { needsUpdate, useManaged } from './core/setup';
 import { Methods, type StatusParams } from './core/protocol';
 import { sendRequest, type SendOptions } from './core/requests';
-import type { RequestType } from 'vscode-jsonrpc';
+import type { NotificationType, RequestType } from 'vscode-jsonrpc';
 import { needsRestart, serverSettings, type Settings } from './core/settings';
 import { checkInterpreter, onPythonInterpreterChanged, resolveInterpreter, type CheckResult, type Interpreter } from './python';
 import type { SetupService } from './setup';
@@ -173,6 +173,13 @@ export class ServerClient implements vscode.Disposable {
     return sendRequest(client, type, params, { ...options, token });
   }
 
+  /** Sends a notification to the running server; none to a stopped one (it holds no analyses). */
+  async notify<P>(type: NotificationType<P>, params: P): Promise<void> {
+    if (this.client && this.stateValue === 'running') {
+      await this.client.sendNotification(type, params);
+    }
+  }
+
   /**
    * The refinements, aggregates and views the running server offers (the last one that started),
    * or the built-in lists before any did or when it does not say.
@@ -225,7 +232,8 @@ export class ServerClient implements vscode.Disposable {
       options: { cwd, env },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: SAVED_SCHEME }],
+      // `git`: the read-only side of a diff, so that a review shows attention on both sides
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: SAVED_SCHEME }, { scheme: 'git' }],
       outputChannel: this.log,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: { settings: serverSettings(settings) },
@@ -247,7 +255,9 @@ export class ServerClient implements vscode.Disposable {
             ),
         },
       },
-      markdown: { isTrusted: false, supportHtml: false },
+      // The hover card may run one command, Show Information Flow, from its link; nothing else in
+      // its Markdown is trusted, and HTML stays off.
+      markdown: { isTrusted: { enabledCommands: HOVER_COMMANDS }, supportHtml: false },
     };
     const client = new AttenScopeLanguageClient('attenScope', 'Atten-Scope', serverOptions, clientOptions);
     this.clientDisposables.push(

@@ -7,8 +7,8 @@ import type { AnalysisStore } from './analyses';
 import type { ServerClient } from './client';
 import { CURSOR_DEBOUNCE_MS } from './constants';
 import { Debouncer, errorMessage, isStale, LatestOnly } from './core/async';
-import type { AttentionParams, AttentionResult } from './core/protocol';
-import { failureOf, Requests } from './core/requests';
+import type { AttentionParams, AttentionResult, Position } from './core/protocol';
+import { failureOf, Requests, staleDataOf } from './core/requests';
 import type { Settings } from './core/settings';
 import { surpriseTokens, type SurpriseToken } from './core/surprise';
 import type { Painter } from './decorations';
@@ -21,6 +21,10 @@ export interface ShownAttention {
   result: AttentionResult;
   /** the settings the answer was asked with */
   settings: Settings;
+}
+
+export function toVsPosition(position: Position): vscode.Position {
+  return new vscode.Position(position.line, position.character);
 }
 
 export function attentionParams(uri: vscode.Uri, position: vscode.Position, s: Settings, topK = s.topK): AttentionParams {
@@ -37,11 +41,18 @@ export function attentionParams(uri: vscode.Uri, position: vscode.Position, s: S
   };
 }
 
+/** Where the tracker is asking about: the active editor's cursor in an analysed document. */
+export interface CursorTarget {
+  uri: vscode.Uri;
+  position: vscode.Position;
+}
+
 export class CursorTracker implements vscode.Disposable {
   private readonly debouncer = new Debouncer(CURSOR_DEBOUNCE_MS);
   private readonly latest = new LatestOnly(() => new vscode.CancellationTokenSource());
   private readonly disposables: vscode.Disposable[] = [];
   private readonly shownEmitter = new vscode.EventEmitter<ShownAttention | undefined>();
+  private readonly targetEmitter = new vscode.EventEmitter<CursorTarget>();
   private shown: ShownAttention | undefined;
   /** the surprise of the document painted last, at its version */
   private surprise: { uri: string; version: number; tokens: readonly SurpriseToken[] } | undefined;
@@ -50,6 +61,8 @@ export class CursorTracker implements vscode.Disposable {
 
   /** Fires after a new answer was painted (or the view was cleared). */
   readonly onDidShow = this.shownEmitter.event;
+  /** Fires when the tracker asks about a cursor position, answered or not (a token edited since the analysis is not). */
+  readonly onDidTarget = this.targetEmitter.event;
 
   constructor(
     private readonly server: ServerClient,
@@ -62,24 +75,22 @@ export class CursorTracker implements vscode.Disposable {
     this.disposables.push(
       this.debouncer,
       this.shownEmitter,
+      this.targetEmitter,
       vscode.window.onDidChangeTextEditorSelection((e) => {
         if (e.textEditor === vscode.window.activeTextEditor) {
           this.schedule();
         }
       }),
       vscode.window.onDidChangeActiveTextEditor(() => this.schedule()),
+      // An edit keeps the painting: VS Code moves the decorations with the text, and the server
+      // still answers for the tokens before the edit. The request in flight is for older text.
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.contentChanges.length === 0) {
-          return;
-        }
-        if (this.shown?.uri.toString() === e.document.uri.toString()) {
+        if (e.contentChanges.length > 0 && this.shown?.uri.toString() === e.document.uri.toString()) {
           this.latest.cancel();
-          this.painter.clearDocument(e.document.uri);
-          this.setShown(undefined);
         }
-        if (this.surprise?.uri === e.document.uri.toString()) {
+        if (e.contentChanges.length > 0 && this.surprise?.uri === e.document.uri.toString()) {
+          // of the older version: what is painted stays (moved with the text), as for the attention
           this.latest.cancel();
-          this.painter.clearDocument(e.document.uri);
           this.surprise = undefined;
         }
       }),
@@ -141,7 +152,7 @@ export class CursorTracker implements vscode.Disposable {
       return;
     }
     const document = editor.document;
-    const entry = this.store.current(document);
+    const entry = this.store.latest(document);
     // the cursor never starts the server: a stopped one holds no analyses anyway
     if (!entry || !this.server.isRunning) {
       this.latest.cancel();
@@ -152,6 +163,7 @@ export class CursorTracker implements vscode.Disposable {
     const version = document.version;
     const settings = this.settings.effective;
     const ticket = this.latest.next();
+    this.targetEmitter.fire({ uri: document.uri, position });
     try {
       if (settings.heatMode === 'surprise') {
         await this.paintSurprise(editor, ticket.source.token, () => ticket.isLatest());
@@ -163,12 +175,18 @@ export class CursorTracker implements vscode.Disposable {
       if (!ticket.isLatest() || !result || isStale(result.version, document.version) || document.version !== version) {
         return;
       }
+      this.store.setStale(document.uri, result.staleFrom ? toVsPosition(result.staleFrom) : undefined);
       if (vscode.window.visibleTextEditors.includes(editor)) {
-        this.painter.paintAttention(editor, result, settings.topK);
+        this.painter.paintAttention(editor, result, settings.topK, settings.tintUnit);
         this.setShown({ uri: document.uri, version, position, result, settings });
       }
       this.lastWarning = '';
     } catch (error) {
+      const stale = staleDataOf(error);
+      if (stale && ticket.isLatest() && document.version === version) {
+        // the cursor token was edited after the analysis: what is painted stays, the rest is marked
+        this.store.setStale(document.uri, toVsPosition(stale.staleFrom));
+      }
       this.handleError(error, document);
     } finally {
       ticket.done();

@@ -2,8 +2,9 @@
 import * as vscode from 'vscode';
 import { BUCKET_COUNT, bucketize, capItems, groupByBucket } from './core/buckets';
 import type { AttentionResult, Range } from './core/protocol';
-import { toPlainRange } from './core/ranges';
+import { toPlainRange, type PlainRange } from './core/ranges';
 import { lineBucket, lineSums, tokenBucket, type SurpriseToken } from './core/surprise';
+import { unitTintGroups, type TintUnit } from './core/units';
 
 /** Upper bounds so a huge answer never floods the renderer. */
 export const MAX_TINTED_TOKENS = 500;
@@ -29,6 +30,8 @@ function themeColor(id: string): vscode.ThemeColor {
 export class Painter implements vscode.Disposable {
   private readonly sourceTypes: vscode.TextEditorDecorationType[];
   private readonly gutterTypes: vscode.TextEditorDecorationType[];
+  /** whole-line tints of definitions (attenScope.tintUnit = definition) */
+  private readonly lineTypes: vscode.TextEditorDecorationType[];
   private readonly cursorType: vscode.TextEditorDecorationType;
   private readonly increaseType: vscode.TextEditorDecorationType;
   private readonly decreaseType: vscode.TextEditorDecorationType;
@@ -44,6 +47,12 @@ export class Painter implements vscode.Disposable {
         backgroundColor: themeColor(`attenScope.weight${b + 1}`),
         borderRadius: '2px',
         rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+      }),
+    );
+    this.lineTypes = Array.from({ length: BUCKET_COUNT }, (_, b) =>
+      vscode.window.createTextEditorDecorationType({
+        isWholeLine: true,
+        backgroundColor: themeColor(`attenScope.weight${b + 1}`),
       }),
     );
     this.gutterTypes = Array.from({ length: BUCKET_COUNT }, (_, b) =>
@@ -78,21 +87,31 @@ export class Painter implements vscode.Disposable {
     });
   }
 
-  /** Paints one attention answer; `topK` caps the tinted tokens. */
-  paintAttention(editor: vscode.TextEditor, result: AttentionResult, topK: number): void {
+  /**
+   * Paints one attention answer; `topK` caps the tinted tokens (or units). `unit`: what a tint
+   * stands for (attenScope.tintUnit): a token, every occurrence of an identifier, or the lines of
+   * a definition; an answer without units falls back to tokens.
+   */
+  paintAttention(editor: vscode.TextEditor, result: AttentionResult, topK: number, unit: TintUnit = 'token'): void {
     this.surpriseShown.delete(editor);
     const doc = editor.document;
-    const targets = Array.isArray(result.targets) ? result.targets : [];
+    const byUnit = unit !== 'token' && result.units !== undefined;
+    const targets = Array.isArray(result.targets) && !byUnit ? result.targets : [];
     const buckets = bucketize(
       targets.map((t) => t.weight),
       { topK: Math.min(topK, MAX_TINTED_TOKENS) },
     );
     const groups = groupByBucket(buckets);
+    const identifiers = byUnit && unit === 'identifier' ? unitTintGroups(result.units, unit, topK, MAX_TINTED_TOKENS) : [];
+    const definitions = byUnit && unit === 'definition' ? unitTintGroups(result.units, unit, topK, MAX_GUTTER_LINES) : [];
+    const toVs = (ranges: PlainRange[] | undefined): vscode.Range[] =>
+      (ranges ?? []).map((r) => doc.validateRange(new vscode.Range(r.startLine, r.startCharacter, r.endLine, r.endCharacter)));
     groups.forEach((items, b) => {
       const ranges = capItems(items, MAX_TINTED_TOKENS)
         .map((i) => toVsRange(doc, targets[i].range))
         .filter((r): r is vscode.Range => r !== undefined && !r.isEmpty);
-      editor.setDecorations(this.sourceTypes[b], ranges);
+      editor.setDecorations(this.sourceTypes[b], [...ranges, ...toVs(identifiers[b])]);
+      editor.setDecorations(this.lineTypes[b], toVs(definitions[b]));
     });
     const cursorRange = toVsRange(doc, result.token?.range);
     editor.setDecorations(this.cursorType, cursorRange ? [cursorRange] : []);
@@ -165,7 +184,7 @@ export class Painter implements vscode.Disposable {
   }
 
   clear(editor: vscode.TextEditor): void {
-    for (const type of [...this.sourceTypes, ...this.gutterTypes, this.cursorType, this.increaseType, this.decreaseType]) {
+    for (const type of [...this.sourceTypes, ...this.lineTypes, ...this.gutterTypes, this.cursorType, this.increaseType, this.decreaseType]) {
       editor.setDecorations(type, []);
     }
     this.surpriseShown.delete(editor);
@@ -192,6 +211,7 @@ export class Painter implements vscode.Disposable {
     }
     for (const type of [
       ...this.sourceTypes,
+      ...this.lineTypes,
       ...this.gutterTypes,
       this.cursorType,
       this.increaseType,

@@ -4,25 +4,42 @@ import { AnalysisStore } from './analyses';
 import { Analyzer } from './analyze';
 import { ServerClient } from './client';
 import { Comparer } from './compare';
-import { Commands, REANALYZE_IDLE_MS, SAVED_SCHEME } from './constants';
+import { Commands, REANALYZE_IDLE_MS, REANALYZE_MAX_TOKENS, SAVED_SCHEME } from './constants';
 import { Debouncer } from './core/async';
 import { readFaithfulness } from './core/faithfulness';
+import { accumulativeSummary } from './core/accumulative';
+import { failureOf, Requests } from './core/requests';
+import { errorMessage } from './core/async';
+import { otherSide } from './core/diff';
 import { modelChanged } from './core/settings';
 import { scaleSentence, surpriseSentence, tokenAt, tokenBucket } from './core/surprise';
 import { BUCKET_COUNT } from './core/buckets';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
+import { readFlowArgs } from './core/flow';
+import { FlowPanel } from './panels/flowPanel';
 import { HeatmapPanel } from './panels/heatmapPanel';
 import { ModelViewPanel } from './panels/modelViewPanel';
 import { NeuronPanel } from './panels/neuronPanel';
 import { parseHead } from './core/neuron';
-import { chooseLayersHeads, chooseModel, chooseRefinement, statusMenu, toggleDirection, toggleHeatMode } from './pickers';
+import { chooseLayersHeads, chooseModel, chooseRefinement, chooseTintUnit, statusMenu, toggleDirection, toggleHeatMode } from './pickers';
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
 import { SetupService } from './setup';
+import { StaleMarker } from './staleness';
 import { StatusBar } from './status';
+import { SymbolSender } from './symbols';
 
 let server: ServerClient | undefined;
+
+/** The other side of the diff editor showing `uri` in the active tab (a review's original or changed file). */
+function diffPartner(uri: vscode.Uri): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (!(input instanceof vscode.TabInputTextDiff)) {
+    return undefined;
+  }
+  return otherSide(input, uri);
+}
 
 /** Documents analysed automatically: real files and untitled buffers of a sane size. */
 function canAutoAnalyze(document: vscode.TextDocument): boolean {
@@ -43,10 +60,12 @@ export function activate(context: vscode.ExtensionContext): void {
   server = new ServerClient(context, log, settings, setup);
   const client = server;
   const analyzer = new Analyzer(client, store, log);
+  const staleMarker = new StaleMarker(store, (uri) => analyzer.isAnalyzing(uri));
   const cursor = new CursorTracker(client, store, painter, settings, log, (message) => {
     status.setNote(message);
     void vscode.window.showWarningMessage(`Atten-Scope: ${message}`);
   });
+  const symbols = new SymbolSender(client, store, log);
   const saved = new SavedContentProvider();
   const comparer = new Comparer({ extensionUri: context.extensionUri, server: client, store, analyzer, settings, cursor, painter, log });
   const reanalyze = new Map<string, Debouncer>();
@@ -57,7 +76,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   };
 
-  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, saved, setup);
+  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, symbols, saved, setup, staleMarker);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(SAVED_SCHEME, saved));
 
   // ---- state shown in the status bar
@@ -83,10 +102,22 @@ export function activate(context: vscode.ExtensionContext): void {
     cursor.onDidShow((shown) => {
       // an edit clears the painting, not the view, so the last number still holds
       if (shown) {
-        status.setFaithfulness(readFaithfulness(shown.result.faithfulness), shown.settings);
+        const result = shown.result;
+        status.setFaithfulness(
+          readFaithfulness(result.faithfulness),
+          shown.settings,
+          readFaithfulness(result.lineFaithfulness),
+        );
       }
     }),
     store.onDidChange(() => updateNote()),
+    // the answer painted right after an analysis was asked before the definitions arrived
+    symbols.onDidSend((uri) => {
+      if (vscode.window.activeTextEditor?.document.uri.toString() === uri.toString()) {
+        cursor.schedule(0);
+      }
+    }),
+    store.onDidChangeStale(() => updateNote()),
     vscode.window.onDidChangeActiveTextEditor(() => updateNote()),
   );
 
@@ -100,7 +131,8 @@ export function activate(context: vscode.ExtensionContext): void {
     if (!entry) {
       status.setNote('This file is not analysed.');
     } else if (entry.version !== editor.document.version) {
-      status.setNote('The file changed since it was analysed.');
+      const from = store.stale(editor.document);
+      status.setNote(`The file changed since it was analysed${from ? `: attention above line ${from.line + 1} still shows` : ''}.`);
     } else {
       const r = entry.result;
       const windows = Array.isArray(r.windows) && r.windows.length > 1 ? `, ${r.windows.length} windows` : '';
@@ -120,8 +152,9 @@ export function activate(context: vscode.ExtensionContext): void {
       await run(editor);
     };
 
-  const requireAnalysis = async (editor: vscode.TextEditor): Promise<boolean> => {
-    if (store.current(editor.document)) {
+  /** `afterEdit`: an analysis of an older version will do (views about the token at the cursor). */
+  const requireAnalysis = async (editor: vscode.TextEditor, afterEdit = false): Promise<boolean> => {
+    if (afterEdit ? store.latest(editor.document) : store.current(editor.document)) {
       return true;
     }
     const result = await analyzer.analyze(editor.document, { interactive: true });
@@ -132,7 +165,12 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(
       Commands.analyzeFile,
       withEditor(async (editor) => {
-        await analyzer.analyze(editor.document, { interactive: true });
+        const done = await analyzer.analyze(editor.document, { interactive: true });
+        // In a diff editor both sides are analysed, so that a review shows heat on either side.
+        const other = done ? diffPartner(editor.document.uri) : undefined;
+        if (other) {
+          await analyzer.analyze(await vscode.workspace.openTextDocument(other), { interactive: true });
+        }
         updateNote();
       }),
     ),
@@ -150,7 +188,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(
       Commands.showModelView,
       withEditor(async (editor) => {
-        if (!(await requireAnalysis(editor))) {
+        if (!(await requireAnalysis(editor, true))) {
           return;
         }
         ModelViewPanel.show(
@@ -163,7 +201,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(
       Commands.showNeuronView,
       withEditor(async (editor) => {
-        if (!(await requireAnalysis(editor))) {
+        if (!(await requireAnalysis(editor, true))) {
           return;
         }
         const model = store.get(editor.document.uri)?.result.model;
@@ -190,8 +228,71 @@ export function activate(context: vscode.ExtensionContext): void {
         );
       }),
     ),
+    vscode.commands.registerCommand(Commands.showFlow, async (...args: unknown[]) => {
+      // the cursor's token (palette, context menu), or a document and position (a hover link)
+      const target = readFlowArgs(args);
+      if (target === undefined) {
+        log.warn(`Show Information Flow: arguments not understood: ${JSON.stringify(args).slice(0, 200)}`);
+        return;
+      }
+      let document: vscode.TextDocument;
+      let position: vscode.Position;
+      if (target === 'cursor') {
+        const editor = vscode.window.activeTextEditor;
+        if (!editor) {
+          void vscode.window.showInformationMessage('Atten-Scope: open a file in an editor first.');
+          return;
+        }
+        document = editor.document;
+        position = editor.selection.active;
+      } else {
+        try {
+          document = await vscode.workspace.openTextDocument(vscode.Uri.parse(target.uri, true));
+        } catch (error) {
+          void vscode.window.showWarningMessage(`Atten-Scope: cannot open ${target.uri}: ${error instanceof Error ? error.message : String(error)}`);
+          return;
+        }
+        position = document.validatePosition(new vscode.Position(target.position.line, target.position.character));
+      }
+      if (!store.current(document) && !(await analyzer.analyze(document, { interactive: true }))) {
+        return;
+      }
+      FlowPanel.show({ extensionUri: context.extensionUri, server: client, store, painter, log }, { document, position });
+    }),
+    vscode.commands.registerCommand(
+      Commands.showAccumulative,
+      withEditor(async (editor) => {
+        if (!(await requireAnalysis(editor))) {
+          return;
+        }
+        const document = editor.document;
+        const position = editor.selection.active;
+        const s = settings.effective;
+        const params = { textDocument: { uri: document.uri.toString() }, position: { line: position.line, character: position.character }, dropSink: s.dropSink, topK: s.topK };
+        try {
+          const result = await vscode.window.withProgress(
+            { location: vscode.ProgressLocation.Notification, title: 'Atten-Scope: accumulative attention (ALTI rollout)', cancellable: true },
+            (progress, token) => {
+              progress.report({ message: 'running the model over the text up to the token (seconds)' });
+              return client.request(Requests.altiRollout, params, token);
+            },
+          );
+          if (!result || document.version !== editor.document.version || !vscode.window.visibleTextEditors.includes(editor)) {
+            return;
+          }
+          // shown until the cursor moves, when the cursor view paints again
+          painter.paintAttention(editor, result, s.topK);
+          void vscode.window.showInformationMessage(`Atten-Scope: ${accumulativeSummary(result)}`);
+        } catch (error) {
+          if (failureOf(error) !== 'cancelled') {
+            void vscode.window.showWarningMessage(`Atten-Scope: ${errorMessage(error)}`);
+          }
+        }
+      }),
+    ),
     vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
     vscode.commands.registerCommand(Commands.toggleHeatMode, () => toggleHeatMode(settings)),
+    vscode.commands.registerCommand(Commands.chooseTintUnit, () => chooseTintUnit(settings)),
     vscode.commands.registerCommand(Commands.chooseRefinement, () => chooseRefinement(settings, client.catalog)),
     vscode.commands.registerCommand(Commands.chooseModel, () => chooseModel(settings, client.catalog, context.globalState)),
     vscode.commands.registerCommand(Commands.chooseLayersHeads, () => {
@@ -282,11 +383,22 @@ export function activate(context: vscode.ExtensionContext): void {
       void analyzer.analyze(document, { interactive: false });
     }
   };
+  // Decided from measurement: a small file follows edits (about a second per re-analysis on two
+  // cores), a large one keeps its attention above the edit and offers Re-analyse (StaleMarker).
+  const followsEdits = (tokens: number): boolean =>
+    settings.effective.autoAnalyze || (settings.effective.reanalyzeAfterEdit && tokens <= REANALYZE_MAX_TOKENS);
+  const reanalyzeAfterEdit = (document: vscode.TextDocument): void => {
+    const entry = store.get(document.uri);
+    if (entry && followsEdits(entry.result.tokens) && store.isOutdated(document) && !analyzer.isAnalyzing(document.uri) && !document.isClosed) {
+      void analyzer.analyze(document, { interactive: false });
+    }
+  };
   context.subscriptions.push(
     vscode.window.onDidChangeActiveTextEditor((editor) => editor && autoAnalyze(editor.document)),
     vscode.workspace.onDidSaveTextDocument((document) => autoAnalyze(document)),
     vscode.workspace.onDidChangeTextDocument((e) => {
-      if (e.contentChanges.length === 0 || !settings.effective.autoAnalyze || !store.get(e.document.uri)) {
+      const entry = store.get(e.document.uri);
+      if (e.contentChanges.length === 0 || !entry || !followsEdits(entry.result.tokens)) {
         return;
       }
       const key = e.document.uri.toString();
@@ -295,7 +407,7 @@ export function activate(context: vscode.ExtensionContext): void {
         debouncer = new Debouncer(REANALYZE_IDLE_MS);
         reanalyze.set(key, debouncer);
       }
-      debouncer.schedule(() => autoAnalyze(e.document));
+      debouncer.schedule(() => reanalyzeAfterEdit(e.document));
     }),
     vscode.workspace.onDidCloseTextDocument((document) => {
       const key = document.uri.toString();

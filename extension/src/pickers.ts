@@ -7,6 +7,7 @@ import { viewEntries, type ViewEntry } from './core/choices';
 import { checkModelInput, modelChoices, rememberModel, type ModelChoice } from './core/models';
 import { DEVICES, type Device, type IndexSelection, type ModelInfo } from './core/protocol';
 import type { SettingsService } from './settings';
+import { TINT_UNITS, type TintUnit } from './core/units';
 
 export async function toggleDirection(settings: SettingsService): Promise<void> {
   const next = settings.effective.direction === 'attendsTo' ? 'attendedBy' : 'attendsTo';
@@ -28,6 +29,26 @@ export async function toggleHeatMode(settings: SettingsService): Promise<void> {
     3000,
   );
   return Promise.resolve();
+}
+
+const TINT_UNIT_CHOICES: Readonly<Record<TintUnit, { label: string; detail: string }>> = {
+  token: { label: 'Tokens', detail: 'Each of the top tokens, by its own weight.' },
+  identifier: { label: 'Identifiers', detail: 'Every occurrence of the top names, by the weight of all their tokens.' },
+  definition: { label: 'Definitions', detail: "The lines of the top functions, classes and methods (the editor's symbols; blocks of lines without them)." },
+};
+
+/** What the tints stand for, for this window (attenScope.tintUnit is the lasting choice). */
+export async function chooseTintUnit(settings: SettingsService): Promise<void> {
+  const current = settings.effective.tintUnit;
+  const items = TINT_UNITS.map((unit) => ({
+    label: `${unit === current ? '$(check) ' : ''}${TINT_UNIT_CHOICES[unit].label}`,
+    detail: TINT_UNIT_CHOICES[unit].detail,
+    unit,
+  }));
+  const choice = await vscode.window.showQuickPick(items, { title: 'Atten-Scope: tint by', placeHolder: 'What the tints in the editor stand for' });
+  if (choice) {
+    settings.setView({ tintUnit: choice.unit });
+  }
 }
 
 /** Refinements and aggregates as the running server lists them (the built-in lists before it starts). */
@@ -193,8 +214,11 @@ export async function statusMenu(): Promise<void> {
     { label: '$(eye) Analyze File', command: Commands.analyzeFile },
     { label: '$(graph) Show Heatmap', command: Commands.showHeatmap },
     { label: '$(layers) Show Model View', command: Commands.showModelView },
+    { label: '$(type-hierarchy) Show Information Flow', command: Commands.showFlow },
+    { label: '$(layers-active) Show Accumulative Attention (ALTI rollout)', command: Commands.showAccumulative },
     { label: '$(arrow-swap) Toggle Direction', command: Commands.toggleDirection },
     { label: '$(flame) Toggle Heat Mode (Attention / Surprise)', command: Commands.toggleHeatMode },
+    { label: '$(symbol-class) Choose Tint Unit', command: Commands.chooseTintUnit },
     { label: '$(settings) Choose Refinement', command: Commands.chooseRefinement },
     { label: '$(hubot) Choose Model', command: Commands.chooseModel },
     { label: '$(list-filter) Choose Layers/Heads', command: Commands.chooseLayersHeads },

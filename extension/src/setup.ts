@@ -10,7 +10,9 @@ import { Commands, CONFIG_SECTION } from './constants';
 import { settingsEditorCommand } from './core/interpreter';
 import {
   chooseBase,
-  DEFAULT_TORCH_SOURCE,
+  countNvidiaGpus,
+  DEFAULT_TORCH_SETTING,
+  resolveTorchSource,
   envPython,
   outputTail,
   pipActivity,
@@ -18,7 +20,8 @@ import {
   parseProbe,
   serverStep,
   setupSteps,
-  TORCH_SOURCES,
+  TORCH_SETTINGS,
+  type TorchSetting,
   wheelVersion,
   type BaseCandidate,
   type ProbedCandidate,
@@ -109,7 +112,7 @@ export class SetupService implements vscode.Disposable {
       return false;
     }
     const windows = process.platform === 'win32';
-    const torch = this.torchSource();
+    const torch = await this.torchSource();
     fs.mkdirSync(this.context.globalStorageUri.fsPath, { recursive: true });
     fs.rmSync(path.join(this.envDir, COMPLETE_MARKER), { force: true });
     const steps = setupSteps({ basePython: base.command, envDir: this.envDir, wheel: bundled.wheel, lock: bundled.lock, torch, windows });
@@ -134,9 +137,15 @@ export class SetupService implements vscode.Disposable {
     return ok;
   }
 
-  private torchSource(): TorchSource {
+  private async torchSource(): Promise<TorchSource> {
     const value = vscode.workspace.getConfiguration(CONFIG_SECTION).get<string>('setup.torch');
-    return (TORCH_SOURCES as readonly string[]).includes(value ?? '') ? (value as TorchSource) : DEFAULT_TORCH_SOURCE;
+    const setting = (TORCH_SETTINGS as readonly string[]).includes(value ?? '') ? (value as TorchSetting) : DEFAULT_TORCH_SETTING;
+    if (setting !== 'auto') {
+      return setting;
+    }
+    const gpus = await nvidiaGpus();
+    this.log.info(`Set-up: attenScope.setup.torch is auto and ${gpus ? `${gpus} NVIDIA GPU(s) are visible: the CUDA build` : 'no NVIDIA GPU is visible: the CPU build'}`);
+    return resolveTorchSource(setting, gpus);
   }
 
   /** The Python extension's interpreter, then python3: the first that is new enough and has venv. */
@@ -299,4 +308,13 @@ function stepEnv(): NodeJS.ProcessEnv {
     delete env[key];
   }
   return env;
+}
+
+/** The NVIDIA GPUs `nvidia-smi -L` lists; 0 where it is missing or fails (no driver, no GPU). */
+function nvidiaGpus(): Promise<number> {
+  return new Promise((resolve) => {
+    execFile('nvidia-smi', ['-L'], { timeout: 10_000, windowsHide: true }, (error, stdout) => {
+      resolve(error ? 0 : countNvidiaGpus(String(stdout)));
+    });
+  });
 }

@@ -17,6 +17,7 @@ export class StatusBar implements vscode.Disposable {
   private note = '';
   /** undefined: unknown (no answer yet for this view, or a server that does not say) */
   private faithfulness: Faithfulness | null | undefined;
+  private lineFaithfulness: Faithfulness | undefined;
 
   constructor(settings: Settings) {
     this.settings = settings;
@@ -33,6 +34,7 @@ export class StatusBar implements vscode.Disposable {
     if (model) {
       if (this.model !== undefined && model !== this.model) {
         this.faithfulness = undefined;
+        this.lineFaithfulness = undefined;
       }
       this.model = model;
     }
@@ -49,6 +51,7 @@ export class StatusBar implements vscode.Disposable {
     }
     if (viewChanged(this.settings, settings)) {
       this.faithfulness = undefined;
+      this.lineFaithfulness = undefined;
     }
     this.settings = settings;
     this.render();
@@ -64,11 +67,16 @@ export class StatusBar implements vscode.Disposable {
    * The faithfulness reported with an attention answer. `measuredWith` is the view the answer was
    * asked for: an answer that lands after the view changed must not label the new view.
    */
-  setFaithfulness(faithfulness: Faithfulness | null | undefined, measuredWith: Settings): void {
+  setFaithfulness(
+    faithfulness: Faithfulness | null | undefined,
+    measuredWith: Settings,
+    lineFaithfulness?: Faithfulness | null,
+  ): void {
     if (viewChanged(measuredWith, this.settings)) {
       return;
     }
     this.faithfulness = faithfulness;
+    this.lineFaithfulness = lineFaithfulness ?? undefined;
     this.render();
   }
 
@@ -110,7 +118,7 @@ export class StatusBar implements vscode.Disposable {
     );
     if (this.faithfulness !== undefined) {
       tooltip.appendMarkdown('\n\n');
-      tooltip.appendText(faithfulnessSentence(this.faithfulness));
+      tooltip.appendText(faithfulnessSentence(this.faithfulness, this.lineFaithfulness));
     }
     if (this.note) {
       tooltip.appendMarkdown('\n\n');

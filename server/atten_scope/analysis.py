@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,6 +90,8 @@ class Analysis:
     reused_tokens: int = 0
     # The model's LM head, from which predictions are computed on demand (None: no predictions).
     head: Head | None = field(default=None, repr=False, compare=False)
+    # The model that analysed it: views that recompute states from the tokens (flow, ALTI) run it.
+    model: Any = field(default=None, repr=False, compare=False)
     lines: LineIndex = field(init=False)
     token_lines: np.ndarray = field(init=False)  # (tokens,) 0-based line of each token's start
     owners: np.ndarray = field(init=False)  # (tokens,) index of the window that owns each token
@@ -267,6 +270,19 @@ def first_difference(old: list[int], new: list[int]) -> int:
     return limit
 
 
+def unchanged_tokens(analysis: Analysis, tokenizer: Any, text: str) -> int:
+    """How many of ``analysis``'s tokens are still exact for ``text``, a later version of its document.
+
+    A causal model's state for tokens [0, p) depends on nothing after them, so every token before
+    the first whose id differs keeps its rows, columns and ranges (the text before it is the same).
+    Compared by ids, not characters: an edit can re-split the token in front of it.
+    """
+    if text == analysis.document.text:
+        return analysis.token_count
+    ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+    return min(first_difference(analysis.document.ids, [int(i) for i in ids]), analysis.token_count)
+
+
 def tokenize_text(loaded: LoadedModel, text: str) -> TokenizedDocument:
     if len(text) > MAX_CHARACTERS:
         raise DocumentError(
@@ -347,6 +363,7 @@ def run_analysis(
         elapsed_ms=(time.perf_counter() - began) * 1000,
         reused_tokens=reused,
         head=Head.of(loaded.model),
+        model=loaded.model,
     )
 
 

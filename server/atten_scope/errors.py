@@ -11,6 +11,15 @@ class InvalidRequest(AttenScopeError):
     """Parameters that cannot be honoured (unknown refinement, position past the end, ...)."""
 
 
+class ChangedSinceAnalysis(AttenScopeError):
+    """The token asked about was edited after the analysis; ``fresh_tokens`` tokens before it are still exact."""
+
+    def __init__(self, message: str, fresh_tokens: int, stale_from: dict[str, int]) -> None:
+        super().__init__(message)
+        self.fresh_tokens = fresh_tokens
+        self.stale_from = stale_from  # the LSP position where the edited part begins
+
+
 class ModelLoadError(AttenScopeError):
     """The model could not be found, downloaded or loaded."""
 

@@ -1,9 +1,11 @@
 """How faithful each view measured: the benchmark's table, shipped with the package.
 
 ``bench/faithfulness.py`` scores every view by the Spearman correlation between its weights over
-the sources of a snippet's last token and the leave-one-out ablation effect of each source on the
-model's next-token log-probability, and writes ``data/faithfulness.json``. A view here is a
-refinement / aggregate over all layers and heads; the numbers only hold for the model measured.
+the sources of a query token and the leave-one-out ablation effect of each source on the model's
+next-token log-probability, and writes ``data/faithfulness.json``. The query is a snippet's last
+token (the table's ``methods``) and, in ``situations``, also interior tokens, and lines as units
+(a line's summed weight against ablating the whole line). A view here is a refinement / aggregate
+over all layers and heads; the numbers only hold for the model measured.
 """
 
 from __future__ import annotations
@@ -76,23 +78,85 @@ def default_options(model_id: str) -> ViewOptions:
     return replace(ViewOptions(), refinement=view["refinement"], aggregate=view["aggregate"])
 
 
+POSITIONS = ("last", "interior")
+UNITS = ("token", "line")
+
+
+def _situations(table: dict[str, Any], position: str, unit: str, column: str) -> list[tuple[list[dict], int, dict]]:
+    """Where to look for a figure, in order: the rows measured for the situation (when the table has
+    them), then the table's ``methods`` (the last token, token level), each with the snippets behind
+    it and the situation it is for. ``situations`` hold dropSink-on figures only."""
+    found = []
+    if (position, unit) != ("last", "token") and column == "on":
+        for entry in table.get("situations", []):
+            if entry.get("position") == position and entry.get("unit") == unit and entry.get("methods"):
+                rows = [{"method": row["method"], column: row["on"]} for row in entry["methods"]]
+                found.append(
+                    (rows, int(entry.get("snippets", table["snippets"])), {"position": position, "unit": unit})
+                )
+    found.append((table["methods"], int(table["snippets"]), {"position": "last", "unit": "token"}))
+    return found
+
+
 def view_faithfulness(
-    model_id: str, options: ViewOptions, table: dict[str, Any] | None = None
+    model_id: str,
+    options: ViewOptions,
+    table: dict[str, Any] | None = None,
+    position: str = "last",
+    unit: str = "token",
 ) -> dict[str, Any] | None:
     """The measured faithfulness of ``options``' view on ``model_id``, or None where it was not measured.
 
-    Returns ``{rho, low, high, snippets, rank, methods, best, bestRho, model}``: the mean Spearman
-    rho over snippets with its 95 % bootstrap interval, for the view's sink setting (dropSink on:
-    token 0 excluded from the sources), and its rank among all measured methods.
+    ``position`` (``last``: the document's last analysed token; ``interior``: any other) and ``unit``
+    (``token`` or ``line``: the weights summed per line, against ablating whole lines) name the
+    situation on screen. Returns ``{rho, low, high, snippets, rank, methods, best, bestRho, model,
+    position, unit, asked}``: the mean Spearman rho over snippets with its 95 % bootstrap interval,
+    for the view's sink setting (dropSink on: token 0 excluded from the sources), its rank among all
+    methods measured in that situation, the situation the figure is for (``position``, ``unit``) and
+    the one asked for (``asked``). They differ where the asked situation was not measured for the
+    view (only the last-token, token-level figure exists with dropSink off, or in an older table):
+    the figure is then the last-token, token-level one.
     """
+    if position not in POSITIONS or unit not in UNITS:
+        raise ValueError(f"unknown situation {position!r} / {unit!r}")
     table = load_table(model_id) if table is None else table
     if table is None or table.get("model") != model_id or options.layers is not None or options.heads is not None:
         return None
     if options.direction != "attendsTo":
-        return None  # the benchmark scores rows (what the last token draws on), not columns
+        return None  # the benchmark scores rows (what the query token draws on), not columns
     column = "on" if options.drop_sink else "off"
-    rows = sorted(table["methods"], key=lambda row: -row[column][0])
     name = f"{options.refinement} / {options.aggregate}"
+    for measured, snippets, situation in _situations(table, position, unit, column):
+        rows = sorted(measured, key=lambda row: -row[column][0])
+        for rank, row in enumerate(rows, start=1):
+            if row["method"] == name:
+                rho, low, high = row[column]
+                return {
+                    "rho": rho,
+                    "low": low,
+                    "high": high,
+                    "snippets": snippets,
+                    "rank": rank,
+                    "methods": len(rows),
+                    "best": rows[0]["method"],
+                    "bestRho": rows[0][column][0],
+                    "model": model_id,
+                    **situation,
+                    "asked": {"position": position, "unit": unit},
+                }
+    return None
+
+
+def method_faithfulness(
+    model_id: str, name: str, drop_sink: bool, table: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """``view_faithfulness`` of the table's row ``name`` (a view that is no refinement / aggregate
+    pair, such as ``altiRollout``, is measured under its own name)."""
+    table = load_table(model_id) if table is None else table
+    if table is None or table.get("model") != model_id:
+        return None
+    column = "on" if drop_sink else "off"
+    rows = sorted(table["methods"], key=lambda row: -row[column][0])
     for rank, row in enumerate(rows, start=1):
         if row["method"] == name:
             rho, low, high = row[column]
@@ -110,12 +174,38 @@ def view_faithfulness(
     return None
 
 
-def faithfulness_line(faithfulness: dict[str, Any] | None) -> str:
-    """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``)."""
+SITUATION_WORDS = {
+    ("last", "token"): "at the last token",
+    ("interior", "token"): "at interior tokens",
+    ("last", "line"): "per line, at the last token",
+    ("interior", "line"): "per line, at interior tokens",
+}
+
+
+def situation_words(faithfulness: dict[str, Any]) -> str:
+    """ "at interior tokens", "per line, at the last token": the situation a figure was measured in."""
+    return SITUATION_WORDS.get((faithfulness.get("position", "last"), faithfulness.get("unit", "token")), "")
+
+
+def faithfulness_line(faithfulness: dict[str, Any] | None, lines: dict[str, Any] | None = None) -> str:
+    """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``), in the
+    situation it was measured in; ``lines``, where given and measured per line, adds the figure of
+    the per-line weights."""
     if not faithfulness:
         return "faithfulness of this view: not measured for this model and selection"
+    asked = faithfulness.get("asked")
+    measured = {"position": faithfulness.get("position", "last"), "unit": faithfulness.get("unit", "token")}
+    fallback = ""
+    if asked and asked != measured:
+        fallback = f"; not measured {SITUATION_WORDS.get((asked['position'], asked['unit']), 'here')}"
     return (
         f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
         f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
-        f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']})"
+        f"{situation_words(faithfulness)} "
+        f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
+        + (
+            f"; line sums \u03c1 = {lines['rho']:+.2f} [{lines['low']:+.2f}, {lines['high']:+.2f}]"
+            if lines and lines.get("unit") == "line"
+            else ""
+        )
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -64,6 +64,11 @@ class ViewQuery:
     params: Mapping[str, Any]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     version: int | None = None
+    # Set while the document has changed since its analysis: only tokens [0, fresh_tokens) are exact.
+    fresh_tokens: int | None = None
+    # The editor's definitions in the document (``attenScope/symbols``), raw; a request's own
+    # ``symbols`` field wins.
+    symbols: Sequence[Any] | None = None
 
     def options(
         self, layers: int, heads: int, fixed: Mapping[str, Any] | None = None, base: ViewOptions | None = None

@@ -78,6 +78,9 @@ class View:
     cost: str
     # Runs on the heavy-views thread, which pauses while a cursor request (a light view) runs.
     heavy: bool = False
+    # Answers for a token before the first edit while a newer analysis is pending: those tokens'
+    # state is still exact. Views over ranges (the heatmap) wait for the new analysis instead.
+    after_edit: bool = False
 
 
 # The tables below are data: their entries are alike in shape by design.
@@ -192,6 +195,7 @@ VIEWS: dict[str, View] = {
             "The sources of one token (or the tokens that draw on it), with per-line sums.",
             options=("position", *_VIEW_OPTIONS),
             cost="one row or column",
+            after_edit=True,
         ),
         View(
             "heatmap",
@@ -227,6 +231,7 @@ VIEWS: dict[str, View] = {
             "Every layer and head on its own: the entropy of its row (or column) and its top token.",
             options=("position", "refinement", "direction", "dropSink"),
             cost="one row or column per layer and head",
+            after_edit=True,
         ),
         View(
             "neuron",
@@ -236,6 +241,30 @@ VIEWS: dict[str, View] = {
             "dimension (rotary pairs labelled), the scaled sum and the weight.",
             options=("position", "layer", "head", "source", "dropSink"),
             cost="one query-key pair (and one row when the source is not given)",
+            after_edit=True,
+        ),
+        View(
+            "flow",
+            "attenScope/flow",
+            "Information flow",
+            "The routes by which one prediction was built (Ferrando & Voita 2024): residual-stream "
+            "states per token and layer, joined by the attention (per source token, top heads named), "
+            "residual and MLP contributions whose importance passes a threshold, found from the output down.",
+            options=("position", "threshold", "maxNodes"),
+            cost="a forward pass over the window up to the token, then one contribution row per node "
+            "(heads x sources x hidden)",
+            heavy=True,
+        ),
+        View(
+            "altiRollout",
+            "attenScope/altiRollout",
+            "ALTI rollout",
+            "Accumulative attention (ALTI, Ferrando et al. 2022): each layer's token-to-token "
+            "contributions measured on the residual stream, residual included, multiplied through the layers.",
+            options=("position", "dropSink", "topK"),
+            cost="a forward pass over the window up to the token, then every row before it in every "
+            "layer: O(layers x n^2 x hidden); at most altiTokens tokens of context",
+            heavy=True,
         ),
     )
 }
@@ -263,6 +292,11 @@ CACHE_DOCUMENTS = Limit(1, 256, 8)
 # it windows are spilled to disk. 3 GB plus the model and runtime (~1 GB for the embedded model)
 # leaves a 16 GB laptop most of its memory for the editor and everything else.
 MEMORY_BUDGET_MB = Limit(256, 1_048_576, 3072)
+FLOW_NODES = Limit(5, 300, 60)  # nodes of an information-flow graph
+FLOW_THRESHOLD = 0.04  # the least importance of an edge the flow graph keeps (0 < t < 1)
+# Tokens of context an ALTI rollout covers: its cost grows with their square (bench/RESULTS.md:
+# about 18 s at 512 tokens and 98 s at 1,024 on one CPU thread), too slow for a cursor view beyond.
+ALTI_TOKENS = 512
 HEATMAP_BINS = 1024  # cells a side of a heatmap overview: about what a screen shows
 HEATMAP_TOKENS = 1024  # tokens a side of an exact heatmap tile (2 bytes a cell: 2 MB at most)
 PYTHON = ">=3.10"  # the same bound as pyproject.toml's requires-python
@@ -339,6 +373,7 @@ def capabilities_json(version: str) -> dict[str, Any]:
                 "options": list(v.options),
                 "cost": v.cost,
                 "heavy": v.heavy,
+                "afterEdit": v.after_edit,
             }
             for v in VIEWS.values()
         ],
@@ -349,6 +384,9 @@ def capabilities_json(version: str) -> dict[str, Any]:
             "memoryBudgetMB": MEMORY_BUDGET_MB.to_json(),
             "heatmapTokens": HEATMAP_TOKENS,
             "heatmapBins": HEATMAP_BINS,
+            "flowNodes": FLOW_NODES.to_json(),
+            "flowThreshold": FLOW_THRESHOLD,
+            "altiTokens": ALTI_TOKENS,
         },
         "defaults": {
             "refinement": DEFAULT_REFINEMENT,

@@ -9,20 +9,22 @@ import base64
 import math
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .analysis import Analysis
-from .errors import InvalidRequest
-from .evidence import default_options, view_faithfulness
+from .errors import ChangedSinceAnalysis, InvalidRequest
+from .evidence import default_options, method_faithfulness, view_faithfulness
+from .flow import alti_rollout, flow_graph
 from .heatmap import Pooled, encode_log16, overview_row_bins, overview_seconds, pooled_matrix
 from .neuron import neuron_pair, top_source
 from .options import ViewOptions, ViewQuery
-from .registry import HEATMAP_BINS, HEATMAP_TOKENS, VIEWS, Implementations
+from .registry import FLOW_NODES, FLOW_THRESHOLD, HEATMAP_BINS, HEATMAP_TOKENS, TOP_K, VIEWS, Implementations
 from .tokens import id_label, label
-from .views import attention_vector, head_vectors
+from .units import Symbol, parse_symbols, units_json
+from .views import attention_vector, drop_sinks, head_vectors
 
 ResultBuilder = Callable[[Analysis, ViewQuery], dict[str, Any]]
 RESULT_BUILDERS = Implementations[ResultBuilder](VIEWS, "view")
@@ -46,8 +48,30 @@ def token_json(analysis: Analysis, index: int) -> dict[str, Any]:
     }
 
 
-def token_at_position(analysis: Analysis, position: Any) -> int:
-    """The token covering an LSP position ``{line, character}``."""
+def stale_from(analysis: Analysis, fresh_tokens: int) -> dict[str, int]:
+    """The LSP position where the edited part of a document begins: the start of its first token
+    that differs from ``analysis`` (the text before it is the same in both versions)."""
+    doc = analysis.document
+    offset = doc.starts[fresh_tokens] if fresh_tokens < len(doc) else len(doc.text)
+    start = analysis.lines.range(offset, offset).to_lsp()["start"]
+    return {"line": int(start["line"]), "character": int(start["character"])}
+
+
+def check_fresh(analysis: Analysis, token: int, fresh_tokens: int | None, what: str = "token") -> None:
+    """Refuse ``token`` when it was edited after ``analysis`` (``fresh_tokens``: see ``ViewQuery``)."""
+    if fresh_tokens is not None and token >= fresh_tokens:
+        where = stale_from(analysis, fresh_tokens)
+        raise ChangedSinceAnalysis(
+            f"This {what} changed after the analysis (the document is unchanged up to line {where['line'] + 1}): "
+            "analyse it again.",
+            fresh_tokens,
+            where,
+        )
+
+
+def token_at_position(analysis: Analysis, position: Any, fresh_tokens: int | None = None) -> int:
+    """The token covering an LSP position ``{line, character}``; with ``fresh_tokens``, one that is
+    still exact after an edit (else ``ChangedSinceAnalysis``)."""
     if not isinstance(position, dict):
         raise InvalidRequest("position must be an object {line, character}.")
     line, character = position.get("line"), position.get("character")
@@ -65,6 +89,7 @@ def token_at_position(analysis: Analysis, position: Any) -> int:
     token = analysis.document.token_at(offset)
     if token >= analysis.token_count:
         raise InvalidRequest("That position is past the analysed part of the file (it was too long to analyse whole).")
+    check_fresh(analysis, token, fresh_tokens)
     return token
 
 
@@ -158,9 +183,23 @@ def surprisal_json(analysis: Analysis, token: int) -> dict[str, Any] | None:
     return {"bits": bits, "probability": 2.0**-bits}
 
 
-def attention_json(analysis: Analysis, token: int, options: ViewOptions, version: int | None = None) -> dict[str, Any]:
+def attention_json(
+    analysis: Analysis,
+    token: int,
+    options: ViewOptions,
+    version: int | None = None,
+    fresh_tokens: int | None = None,
+    symbols: Sequence[Symbol] | None = None,
+) -> dict[str, Any]:
+    """The weights of ``token``'s row (or column), their line sums and their code units (by the
+    editor's ``symbols``, else blocks of lines: ``units.units_json``); with ``fresh_tokens`` (the
+    document was edited since), tokens from the first edited one on are left out: their ranges no
+    longer hold, and an attendedBy column would otherwise name them."""
     began = time.perf_counter()
     weights = attention_vector(analysis, token, options)
+    if fresh_tokens is not None:
+        weights = weights.copy()  # may be a cached row
+        weights[fresh_tokens:] = 0.0
     order = np.argsort(-weights, kind="stable")
     targets = [
         {**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[: options.top_k] if weights[i] > 0
@@ -174,9 +213,27 @@ def attention_json(analysis: Analysis, token: int, options: ViewOptions, version
         "surprisal": surprisal_json(analysis, token),
         "targets": targets,
         "lines": lines,
+        "units": units_json(analysis.document, analysis.lines, analysis.token_lines, weights, symbols, options.top_k),
         "settings": options.to_json(),
-        "faithfulness": view_faithfulness(analysis.info.id, options),
+        **faithfulness_json(analysis, token, options),
         "elapsedMs": round((time.perf_counter() - began) * 1000, 2),
+    }
+
+
+def query_position(analysis: Analysis, token: int) -> str:
+    """The benchmark's situation of a query token: ``last`` for the document's last analysed token,
+    ``interior`` for any other."""
+    return "last" if token == analysis.token_count - 1 else "interior"
+
+
+def faithfulness_json(analysis: Analysis, token: int, options: ViewOptions) -> dict[str, Any]:
+    """How faithful the view measured where the user looks: ``faithfulness`` for the tinted tokens,
+    ``lineFaithfulness`` for the per-line weights (the gutter), both at ``token``'s position."""
+    position = query_position(analysis, token)
+    model_id = analysis.info.id
+    return {
+        "faithfulness": view_faithfulness(model_id, options, position=position, unit="token"),
+        "lineFaithfulness": view_faithfulness(model_id, options, position=position, unit="line"),
     }
 
 
@@ -189,8 +246,10 @@ def _options(analysis: Analysis, query: ViewQuery, fixed: dict[str, Any] | None 
 @result_of("attention")
 def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     options = _options(analysis, query)
-    token = token_at_position(analysis, query.params.get("position"))
-    return attention_json(analysis, token, options, query.version)
+    token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
+    raw = query.params.get("symbols", query.symbols)  # the request's own, or those the editor last sent
+    symbols = None if raw is None else parse_symbols(raw)
+    return attention_json(analysis, token, options, query.version, query.fresh_tokens, symbols)
 
 
 def _one_or_all(value: Any, what: str) -> str | list[int]:
@@ -302,10 +361,14 @@ def heatmap_tile_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     return grid_json(analysis, pooled, options, query.version, began)
 
 
-def heads_json(analysis: Analysis, token: int, options: ViewOptions, version: int | None = None) -> dict[str, Any]:
+def heads_json(
+    analysis: Analysis, token: int, options: ViewOptions, version: int | None = None, fresh_tokens: int | None = None
+) -> dict[str, Any]:
     """Per layer x head, in ``options.direction``: the entropy (nats) of the head's refined row (or
-    column), its top token and the weight on it."""
+    column), its top token and the weight on it; tokens from ``fresh_tokens`` on left out (edited)."""
     vectors, offset = head_vectors(analysis, token, options)
+    if fresh_tokens is not None:
+        vectors = vectors[..., : max(0, fresh_tokens - offset)]
     cells = []
     for layer in range(vectors.shape[0]):
         for head in range(vectors.shape[1]):
@@ -337,8 +400,8 @@ def heads_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     # The grid shows every head on its own: layer/head selections and aggregates do not apply.
     fixed = {"aggregate": "headMean", "layers": "all", "heads": "all"}
     options = _options(analysis, query, fixed)
-    token = token_at_position(analysis, query.params.get("position"))
-    return heads_json(analysis, token, options, query.version)
+    token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
+    return heads_json(analysis, token, options, query.version, query.fresh_tokens)
 
 
 def _index(value: Any, what: str) -> int:
@@ -351,12 +414,13 @@ def _index(value: Any, what: str) -> int:
 def neuron_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     """``neuron.neuron_pair`` for the token at ``position`` and ``source`` (a token index; by
     default the head's strongest source, sinks skipped unless ``dropSink`` is false)."""
-    token = token_at_position(analysis, query.params.get("position"))
+    token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
     layer = _index(query.params.get("layer"), "layer")
     head = _index(query.params.get("head"), "head")
     source = query.params.get("source")
     if source is None:
         source = top_source(analysis, layer, head, token, query.params.get("dropSink", True) is not False)
+    check_fresh(analysis, _index(source, "source"), query.fresh_tokens, "source token")
     pair = neuron_pair(analysis, layer, head, token, _index(source, "source"))
     info = analysis.info
     return {
@@ -405,6 +469,72 @@ def surprise_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
         "unit": "bits",
         "bits": [round(float(b), SURPRISE_DECIMALS) if math.isfinite(b) else None for b in bits],
         "ranges": ranges,
+        "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
+    }
+
+
+@result_of("flow")
+def flow_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    """``flow.flow_graph`` of the token at ``position`` (docs/PROTOCOL.md)."""
+    began = time.perf_counter()
+    token = token_at_position(analysis, query.params.get("position"))
+    threshold = query.params.get("threshold", FLOW_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise InvalidRequest("threshold must be a number between 0 and 1 (exclusive).")
+    max_nodes = query.params.get("maxNodes", FLOW_NODES.default)
+    low, high = FLOW_NODES.minimum, FLOW_NODES.maximum
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or not low <= max_nodes <= high:
+        raise InvalidRequest(f"maxNodes must be a whole number from {FLOW_NODES.minimum} to {FLOW_NODES.maximum}.")
+    graph = flow_graph(analysis, token, float(threshold), max_nodes)
+    nodes = list(graph.nodes.values())
+    return {
+        "version": query.version,
+        "token": token_json(analysis, token),
+        "layers": graph.layers,
+        "threshold": float(threshold),
+        "maxNodes": max_nodes,
+        "nodes": [{"id": n.id, "token": n.token, "layer": n.layer, "stage": n.stage} for n in nodes],
+        "edges": [
+            {
+                "source": e.source,
+                "target": e.target,
+                "kind": e.kind,
+                "weight": round(e.weight, 6),
+                "heads": [[h, share] for h, share in e.heads],
+            }
+            for e in graph.edges
+        ],
+        "tokens": [token_json(analysis, t) for t in sorted({n.token for n in nodes})],
+        "truncated": graph.truncated,
+        "recomputedTokens": graph.recomputed,
+        "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
+    }
+
+
+@result_of("altiRollout")
+def alti_rollout_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
+    """``flow.alti_rollout`` of the token at ``position``, in the shape of the attention view's answer."""
+    began = time.perf_counter()
+    token = token_at_position(analysis, query.params.get("position"))
+    top_k = query.params.get("topK", TOP_K.default)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not TOP_K.minimum <= top_k <= TOP_K.maximum:
+        raise InvalidRequest(f"topK must be a whole number from {TOP_K.minimum} to {TOP_K.maximum}.")
+    weights, recomputed = alti_rollout(analysis, token)
+    drop_sink = query.params.get("dropSink", True) is not False
+    if drop_sink:
+        weights = drop_sinks(weights, analysis.sinks(analysis.owner(token)[0]))
+    order = np.argsort(-weights, kind="stable")
+    per_line = analysis.line_weights(weights)
+    return {
+        "version": query.version,
+        "token": token_json(analysis, token),
+        "targets": [
+            {**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[:top_k] if weights[i] > 0
+        ],
+        "lines": [{"line": int(line), "weight": float(per_line[line])} for line in np.nonzero(per_line > 0)[0]],
+        "dropSink": drop_sink,
+        "faithfulness": method_faithfulness(analysis.info.id, "altiRollout", drop_sink),
+        "recomputedTokens": recomputed,
         "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
     }
 

@@ -12,6 +12,28 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+const POSITIONS: readonly unknown[] = ['last', 'interior'];
+const UNITS: readonly unknown[] = ['token', 'line'];
+
+/** Absent (an older server: the last token, token level) or both fields valid. */
+function isSituation(position: unknown, unit: unknown): boolean {
+  if (position === undefined && unit === undefined) {
+    return true;
+  }
+  return POSITIONS.includes(position) && UNITS.includes(unit);
+}
+
+function isAsked(value: unknown): boolean {
+  if (value === undefined) {
+    return true;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return false;
+  }
+  const asked = value as Record<string, unknown>;
+  return asked.position !== undefined && isSituation(asked.position, asked.unit);
+}
+
 function isFaithfulness(value: unknown): value is Faithfulness {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return false;
@@ -28,7 +50,9 @@ function isFaithfulness(value: unknown): value is Faithfulness {
     f.rank >= 1 &&
     f.rank <= f.methods &&
     typeof f.best === 'string' &&
-    typeof f.model === 'string'
+    typeof f.model === 'string' &&
+    isSituation(f.position, f.unit) &&
+    isAsked(f.asked)
   );
 }
 

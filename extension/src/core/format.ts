@@ -89,13 +89,35 @@ export function signed(value: number, digits = 2): string {
   return `${rounded < 0 ? '-' : '+'}${Math.abs(rounded).toFixed(digits)}`;
 }
 
-/** "ρ +0.32": the status bar's short form of a measured view's faithfulness. */
-export function faithfulnessLabel(f: Faithfulness): string {
-  return `ρ ${signed(f.rho)}`;
+/** "at interior tokens", "per line, at the last token"; "" for a value without a situation (an older server). */
+export function situationLabel(position: string | undefined, unit: string | undefined): string {
+  if (position === undefined) {
+    return '';
+  }
+  const where = position === 'last' ? 'at the last token' : 'at interior tokens';
+  return unit === 'line' ? `per line, ${where}` : where;
 }
 
-/** The tooltip sentence; null means the server knows this model or view was not benchmarked. */
-export function faithfulnessSentence(f: Faithfulness | null): string {
+/** "ρ +0.32 at interior tokens": the status bar's short form of a measured view's faithfulness. */
+export function faithfulnessLabel(f: Faithfulness): string {
+  const where = situationLabel(f.position, f.unit);
+  return `ρ ${signed(f.rho)}${where ? ` ${where}` : ''}`;
+}
+
+/** " (not measured at interior tokens; this is the figure at the last token)", or "" where the figure is for what was asked. */
+function fallbackNote(f: Faithfulness): string {
+  const asked = f.asked;
+  if (!asked || (asked.position === f.position && asked.unit === f.unit)) {
+    return '';
+  }
+  return ` (not measured ${situationLabel(asked.position, asked.unit)}; this is the figure ${situationLabel(f.position, f.unit)})`;
+}
+
+/**
+ * The tooltip sentence; null means the server knows this model or view was not benchmarked.
+ * `line`, where given and measured, adds the figure of the per-line weights (the gutter).
+ */
+export function faithfulnessSentence(f: Faithfulness | null, line?: Faithfulness | null): string {
   if (f === null) {
     return (
       "Faithfulness of this view: not measured (only the embedded model's attendsTo views over all layers and heads " +
@@ -103,9 +125,16 @@ export function faithfulnessSentence(f: Faithfulness | null): string {
     );
   }
   const snippets = `${f.snippets} code snippet${f.snippets === 1 ? '' : 's'}`;
-  return (
-    `Faithfulness of this view: ρ = ${signed(f.rho)} (95% CI ${signed(f.low)} to ${signed(f.high)}) ` +
+  const where = situationLabel(f.position, f.unit);
+  let sentence =
+    `Faithfulness of this view: ρ = ${signed(f.rho)} (95% CI ${signed(f.low)} to ${signed(f.high)})` +
+    `${where ? ` ${where}` : ''}${fallbackNote(f)} ` +
     `against leave-one-out ablation on ${snippets}; ` +
-    `rank ${f.rank} of ${f.methods} measured views (best: ${f.best}, ρ = ${signed(f.bestRho)}).`
-  );
+    `rank ${f.rank} of ${f.methods} measured views (best: ${f.best}, ρ = ${signed(f.bestRho)}).`;
+  if (line?.unit === 'line') {
+    sentence +=
+      ` Line sums (the gutter): ρ = ${signed(line.rho)} (95% CI ${signed(line.low)} to ${signed(line.high)}) ` +
+      `against ablating whole lines${fallbackNote(line)}.`;
+  }
+  return sentence;
 }

@@ -2,6 +2,7 @@
  * Messages between the webviews and the extension. Everything that comes from a webview is
  * untrusted input: the guards below accept only well-formed messages.
  */
+import { validMaxNodes, validThreshold } from './flow';
 import { BUILTIN_NAMES, type Aggregate, type KnownNames, type Refinement } from './protocol';
 
 /** Upper bound for indices a webview may send (tokens, layers, heads). */
@@ -137,6 +138,40 @@ export function isNeuronMessage(value: unknown): value is NeuronMessage {
   return accepts(value, {
     ready: bare,
     revealEnd: (m) => hasOnlyKeys(m, ['type', 'end']) && (m.end === 'token' || m.end === 'source'),
+  });
+}
+
+// ---- information-flow webview -> extension
+
+/** The threshold or node budget changed: trace the routes again. */
+export interface SetFlowOptionsMessage {
+  type: 'setOptions';
+  threshold: number;
+  maxNodes: number;
+}
+
+/**
+ * Click on an attention edge: the neuron view of one of its heads, for the edge's reading token
+ * (`target`) and the token read (`source`); `layer` is the flow's (1 to the model's layers).
+ */
+export interface FlowHeadMessage {
+  type: 'openHead';
+  layer: number;
+  head: number;
+  source: number;
+  target: number;
+}
+
+/** Click on a node or a token label: reveal that token (`RevealTokenMessage`). */
+export type FlowMessage = ReadyMessage | RevealTokenMessage | SetFlowOptionsMessage | FlowHeadMessage;
+
+export function isFlowMessage(value: unknown): value is FlowMessage {
+  return accepts(value, {
+    ready: bare,
+    revealToken: (m) => hasOnlyKeys(m, ['type', 'index']) && isIndex(m.index),
+    setOptions: (m) => hasOnlyKeys(m, ['type', 'threshold', 'maxNodes']) && validThreshold(m.threshold) && validMaxNodes(m.maxNodes),
+    openHead: (m) =>
+      hasOnlyKeys(m, ['type', 'layer', 'head', 'source', 'target']) && isIndex(m.layer, 10_000) && m.layer >= 1 && isIndex(m.head, 10_000) && isIndex(m.source) && isIndex(m.target),
   });
 }
 

@@ -59,7 +59,10 @@ export const Methods = {
   heads: 'attenScope/heads',
   neuron: 'attenScope/neuron',
   surprise: 'attenScope/surprise',
+  flow: 'attenScope/flow',
+  altiRollout: 'attenScope/altiRollout',
   status: 'attenScope/status',
+  symbols: 'attenScope/symbols',
 } as const;
 
 /** JSON-RPC / LSP error codes the extension reacts to. */
@@ -150,6 +153,11 @@ export interface Faithfulness {
   bestRho: number;
   /** the model the numbers were measured on */
   model: string;
+  /** the situation the figure was measured in (absent from older servers: the last token, token level) */
+  position?: QueryPosition;
+  unit?: FaithfulnessUnit;
+  /** the situation asked for (the one on screen); differs from position/unit where it was not measured */
+  asked?: { position: QueryPosition; unit: FaithfulnessUnit };
 }
 
 /** What the model predicted after a token (docs/PROTOCOL.md); texts are labels. */
@@ -159,7 +167,72 @@ export interface Prediction {
   actual: { id?: number; text: string; probability: number; rank: number } | null;
 }
 
-export interface AttentionResult {
+/** Where the query token is: the document's last analysed token, or any other. */
+export type QueryPosition = 'last' | 'interior';
+/** token: a token's weight against ablating that token; line: a line's summed weight against ablating the line. */
+export type FaithfulnessUnit = 'token' | 'line';
+
+/**
+ * What the views about one token add: the analysis they were answered from, and where the
+ * document was first edited after it (null when the analysis is current). Tokens before
+ * `staleFrom` are answered exactly from the older analysis.
+ */
+export interface Freshness {
+  analysedVersion?: number;
+  staleFrom?: Position | null;
+}
+
+/** The data of a ContentModified answer for a token edited after the analysis. */
+export interface StaleData {
+  freshTokens: number;
+  staleFrom: Position;
+}
+
+/** Every occurrence of one name, and the weight of the tokens they touch. */
+export interface IdentifierUnit {
+  name: string;
+  /** occurrences in the document */
+  count: number;
+  weight: number;
+  /** the first occurrences (at most 64) */
+  ranges: Range[];
+}
+
+/** A definition from the editor's symbols, or a block of lines when the editor has none. */
+export interface DefinitionUnit {
+  name: string;
+  /** "function", "class", ... (the symbol's kind); "block" for a block of lines */
+  kind: string;
+  /** how it reads in the source: "def parse_header", or a block's first line */
+  label: string;
+  range: Range;
+  weight: number;
+}
+
+/** The attention summed over code units (docs/PROTOCOL.md). */
+export interface CodeUnits {
+  /** "symbols": definitions are the editor's; "blocks": runs of non-blank lines stand in */
+  source: 'symbols' | 'blocks';
+  definitions: DefinitionUnit[];
+  /** weight of the tokens outside every definition */
+  outside: number;
+  identifiers: IdentifierUnit[];
+}
+
+/** A definition as the extension sends it: its name, kind and range. */
+export interface UnitSymbol {
+  name: string;
+  kind: string;
+  range: Range;
+}
+
+/** attenScope/symbols: the definitions the editor found in one version of a document. */
+export interface SymbolsParams {
+  textDocument: { uri: string; version: number };
+  symbols: UnitSymbol[];
+}
+
+export interface AttentionResult extends Freshness {
   version: number;
   token: TokenRef;
   /** null: the server keeps no predictions for this model; absent: a server that does not send them */
@@ -168,10 +241,14 @@ export interface AttentionResult {
   surprisal?: { bits: number; probability: number } | null;
   targets: Target[];
   lines: LineWeight[];
+  /** absent: a server that does not report units */
+  units?: CodeUnits;
   settings?: Record<string, unknown>;
   elapsedMs?: number;
   /** null: this model or view was not measured; absent: a server that does not report it */
   faithfulness?: Faithfulness | null;
+  /** the same for the per-line weights (the gutter) */
+  lineFaithfulness?: Faithfulness | null;
 }
 
 export interface SurpriseParams {
@@ -266,7 +343,7 @@ export interface HeadCell {
   weight: number;
 }
 
-export interface HeadsResult {
+export interface HeadsResult extends Freshness {
   version: number;
   token: TokenRef;
   layers: number;
@@ -286,7 +363,7 @@ export interface NeuronParams {
 }
 
 /** How one head's query and key produce one weight (server: atten_scope/neuron.py). */
-export interface NeuronResult {
+export interface NeuronResult extends Freshness {
   version: number;
   layer: number;
   head: number;
@@ -309,6 +386,85 @@ export interface NeuronResult {
   weight: number;
   /** false where the mask forbids the source (outside a sliding window) */
   allowed: boolean;
+}
+
+export interface FlowParams {
+  textDocument: TextDocumentIdentifier;
+  /** the token whose prediction the routes lead to */
+  position: Position;
+  /** the smallest importance an edge keeps (server default 0.04) */
+  threshold?: number;
+  /** the most nodes the graph holds (server default 60, 5 to 300) */
+  maxNodes?: number;
+}
+
+/** Where a node sits: the residual stream (`resid`), after a layer's attention (`mid`), its MLP block (`mlp`). */
+export type FlowStage = 'resid' | 'mid' | 'mlp';
+export type FlowEdgeKind = 'attention' | 'residual' | 'mlp';
+
+/**
+ * One state of one token. Ids are `"<stage>:<layer>:<token>"`: `resid:0:i` is token i's
+ * embedding; for layer l >= 1 `mid:l:i` follows its attention, `mlp:l:i` is its MLP block and
+ * `resid:l:i` follows the layer.
+ */
+export interface FlowNode {
+  id: string;
+  /** the document token index */
+  token: number;
+  layer: number;
+  stage: FlowStage;
+}
+
+/**
+ * A contribution that the routes keep: attention `resid:l-1:j -> mid:l:i`, residual
+ * `resid:l-1:i -> mid:l:i` and `mid:l:i -> resid:l:i`, mlp `mid:l:i -> mlp:l:i -> resid:l:i`.
+ */
+export interface FlowEdge {
+  source: string;
+  target: string;
+  kind: FlowEdgeKind;
+  /** importance, 0 to 1: how close the contribution is to the update it belongs to */
+  weight: number;
+  /** for attention edges, [head, share of the edge] pairs */
+  heads: [number, number][];
+}
+
+/** attenScope/flow: the information-flow routes to one token's prediction (Ferrando & Voita 2024). */
+export interface FlowResult {
+  version: number;
+  token: TokenRef;
+  /** the model's layers: node layers run from 0 (embeddings) to `layers` */
+  layers: number;
+  threshold: number;
+  maxNodes: number;
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  /** every token that has a node */
+  tokens: TokenRef[];
+  /** the graph reached maxNodes before the threshold stopped it */
+  truncated: boolean;
+  recomputedTokens: number;
+  elapsedMs: number;
+}
+
+export interface AltiRolloutParams {
+  textDocument: TextDocumentIdentifier;
+  position: Position;
+  dropSink?: boolean;
+  topK?: number;
+}
+
+/** Accumulative attention (ALTI rollout) of one token, in the attention view's shape. */
+export interface AltiRolloutResult {
+  version: number;
+  token: TokenRef;
+  targets: Target[];
+  lines: LineWeight[];
+  dropSink: boolean;
+  /** null: this model was not measured */
+  faithfulness: Faithfulness | null;
+  recomputedTokens: number;
+  elapsedMs: number;
 }
 
 export type ServerState = 'loadingModel' | 'ready' | 'analyzing' | 'error';

@@ -3,15 +3,19 @@
  * time limit per method, the caller's cancellation, and failures told apart by their JSON-RPC
  * code. No 'vscode' import: the language client is only something that sends.
  */
-import { CancellationTokenSource, RequestType, ResponseError, type CancellationToken, type Disposable } from 'vscode-jsonrpc';
+import { CancellationTokenSource, NotificationType, RequestType, ResponseError, type CancellationToken, type Disposable } from 'vscode-jsonrpc';
 import { errorCode, TimeoutError, withTimeout } from './async';
 import {
   ErrorCodes,
   Methods,
+  type AltiRolloutParams,
+  type AltiRolloutResult,
   type AnalyzeParams,
   type AnalyzeResult,
   type AttentionParams,
   type AttentionResult,
+  type FlowParams,
+  type FlowResult,
   type HeadsParams,
   type HeadsResult,
   type HeatmapParams,
@@ -21,6 +25,9 @@ import {
   type NeuronResult,
   type SurpriseParams,
   type SurpriseResult,
+  type Position,
+  type StaleData,
+  type SymbolsParams,
 } from './protocol';
 
 export const Requests = {
@@ -31,6 +38,12 @@ export const Requests = {
   heads: new RequestType<HeadsParams, HeadsResult, void>(Methods.heads),
   neuron: new RequestType<NeuronParams, NeuronResult, void>(Methods.neuron),
   surprise: new RequestType<SurpriseParams, SurpriseResult, void>(Methods.surprise),
+  flow: new RequestType<FlowParams, FlowResult, void>(Methods.flow),
+  altiRollout: new RequestType<AltiRolloutParams, AltiRolloutResult, void>(Methods.altiRollout),
+} as const;
+
+export const Notifications = {
+  symbols: new NotificationType<SymbolsParams>(Methods.symbols),
 } as const;
 
 interface Policy {
@@ -44,7 +57,8 @@ interface Policy {
  * Per method. Analyze has no limit: it reports progress and the user can cancel it. The views
  * are waited on by someone looking at the screen. A heatmap overview reads rows up to a budget of
  * a few seconds, except rollout, which passes every row through every layer; a tile is at most
- * 1,024 rows.
+ * 1,024 rows. The information flow runs a forward pass over the window up to its token: seconds
+ * on a CPU for a long file.
  */
 export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.analyze]: { what: 'The analysis' },
@@ -54,6 +68,9 @@ export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   [Methods.surprise]: { timeoutMs: 15_000, what: 'The surprise request' },
   [Methods.heatmap]: { timeoutMs: 120_000, what: 'The heatmap request' },
   [Methods.heatmapTile]: { timeoutMs: 60_000, what: 'The heatmap tile request' },
+  // Both run the model again over the window up to the token (seconds on a CPU at 4,096 tokens).
+  [Methods.flow]: { timeoutMs: 120_000, what: 'The information-flow request' },
+  [Methods.altiRollout]: { timeoutMs: 120_000, what: 'The ALTI rollout request' },
 };
 
 /** What the language client offers; LanguageClient fits it. */
@@ -99,6 +116,30 @@ export function sendRequest<P, R>(sender: RequestSender, type: RequestType<P, R,
 
 /** What a failed request means to the caller. */
 export type Failure = 'cancelled' | 'contentModified' | 'notAnalysed' | 'timedOut' | 'failed';
+
+/** Where the edited part begins, from a ContentModified answer for a token edited after the analysis. */
+export function staleDataOf(error: unknown): StaleData | undefined {
+  if (errorCode(error) !== ErrorCodes.ContentModified || typeof error !== 'object' || error === null || !('data' in error)) {
+    return undefined;
+  }
+  const data = error.data;
+  if (typeof data !== 'object' || data === null) {
+    return undefined;
+  }
+  const { freshTokens, staleFrom } = data as Record<string, unknown>;
+  if (!Number.isSafeInteger(freshTokens) || !isPosition(staleFrom)) {
+    return undefined;
+  }
+  return { freshTokens: freshTokens as number, staleFrom };
+}
+
+export function isPosition(value: unknown): value is Position {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const { line, character } = value as Record<string, unknown>;
+  return Number.isSafeInteger(line) && Number.isSafeInteger(character) && (line as number) >= 0 && (character as number) >= 0;
+}
 
 /** Told apart by code (and TimeoutError, which this side raises), never by the message text. */
 export function failureOf(error: unknown): Failure {

@@ -14,6 +14,7 @@ import {
   type KnownNames,
   type Refinement,
 } from './protocol';
+import { TINT_UNITS, type TintUnit } from './units';
 
 export interface Settings {
   model: string;
@@ -27,7 +28,9 @@ export interface Settings {
   direction: Direction;
   dropSink: boolean;
   topK: number;
+  tintUnit: TintUnit;
   autoAnalyze: boolean;
+  reanalyzeAfterEdit: boolean;
   trustRemoteCode: boolean;
   cacheDocuments: number;
   memoryBudgetMB: number;
@@ -58,7 +61,9 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   direction: 'attendsTo',
   dropSink: true,
   topK: LIMITS.topK.default,
+  tintUnit: 'token',
   autoAnalyze: false,
+  reanalyzeAfterEdit: true,
   trustRemoteCode: false,
   cacheDocuments: LIMITS.cacheDocuments.default,
   memoryBudgetMB: LIMITS.memoryBudgetMB.default,
@@ -71,7 +76,7 @@ export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
 export const RESTRICTED_KEYS: readonly SettingKey[] = ['model', 'pythonPath', 'trustRemoteCode'];
 
 /** Settings that the server never sees (the extension uses them itself). */
-const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze', 'heatMode'];
+const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze', 'reanalyzeAfterEdit', 'heatMode', 'tintUnit'];
 
 /** The shape of `WorkspaceConfiguration.inspect()` for one key, as plain data. */
 export interface InspectedValue {
@@ -154,11 +159,14 @@ function validate(key: SettingKey, value: unknown, names: KnownNames): unknown {
       return DIRECTIONS.includes(value as Direction) ? value : undefined;
     case 'heatMode':
       return HEAT_MODES.includes(value as HeatMode) ? value : undefined;
+    case 'tintUnit':
+      return TINT_UNITS.includes(value as TintUnit) ? value : undefined;
     case 'layers':
     case 'heads':
       return normalizeIndexSelection(value);
     case 'dropSink':
     case 'autoAnalyze':
+    case 'reanalyzeAfterEdit':
     case 'trustRemoteCode':
       return typeof value === 'boolean' ? value : undefined;
     case 'maxTokens':
@@ -216,7 +224,7 @@ export function resolveSettings(inspected: Inspected, trusted: boolean, names: K
 }
 
 /** View choices the user made through the pickers; they override the configuration until it changes. */
-export type ViewOverrides = Partial<Pick<Settings, 'refinement' | 'aggregate' | 'layers' | 'heads' | 'direction' | 'heatMode'>>;
+export type ViewOverrides = Partial<Pick<Settings, 'refinement' | 'aggregate' | 'layers' | 'heads' | 'direction' | 'heatMode' | 'tintUnit'>>;
 
 export function applyOverrides(settings: Settings, overrides: ViewOverrides, names: KnownNames = BUILTIN_NAMES): Settings {
   const merged: Settings = { ...settings };

@@ -4,10 +4,24 @@
  */
 import { isSupportedPython, lastJsonObject, MIN_PYTHON } from './interpreter';
 
-/** Where PyTorch comes from (attenScope.setup.torch). */
-export const TORCH_SOURCES = ['cpu', 'cuda', 'pypi'] as const;
-export type TorchSource = (typeof TORCH_SOURCES)[number];
-export const DEFAULT_TORCH_SOURCE: TorchSource = 'cpu';
+/** Where PyTorch comes from (attenScope.setup.torch); `auto` is decided on the machine. */
+export const TORCH_SETTINGS = ['auto', 'cpu', 'cuda', 'pypi'] as const;
+export type TorchSetting = (typeof TORCH_SETTINGS)[number];
+export type TorchSource = Exclude<TorchSetting, 'auto'>;
+export const DEFAULT_TORCH_SETTING: TorchSetting = 'auto';
+
+/** `auto`: the CUDA build where an NVIDIA GPU is visible, else the CPU build (a few hundred MB, not several GB). */
+export function resolveTorchSource(setting: TorchSetting, nvidiaGpus: number): TorchSource {
+  if (setting !== 'auto') {
+    return setting;
+  }
+  return nvidiaGpus > 0 ? 'cuda' : 'cpu';
+}
+
+/** How many GPUs `nvidia-smi -L` lists ("GPU 0: NVIDIA H100 (UUID: ...)", one line each). */
+export function countNvidiaGpus(output: string): number {
+  return output.split(/\r?\n/).filter((line) => /^GPU \d+:/.test(line.trim())).length;
+}
 
 /** The PyTorch release the server is tested with (requirements.lock pins the same). */
 export const TORCH_REQUIREMENT = 'torch==2.13.0';

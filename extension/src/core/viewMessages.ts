@@ -1,4 +1,5 @@
 /** Messages from the extension to its webviews. */
+import type { FlowLayout } from './flow';
 import type { NeuronView } from './neuron';
 import type { Aggregate, Direction, HeatmapResult, IndexSelection, Refinement } from './protocol';
 
@@ -92,3 +93,16 @@ export interface NeuronDataMessage {
 }
 
 export type ToNeuronView = LoadingMessage | ErrorMessage | NeuronDataMessage;
+
+/** The information-flow view's data: the laid-out graph and the options it was traced with. */
+export interface FlowDataMessage {
+  type: 'data';
+  title: string;
+  token: { label: string; line: number };
+  layout: FlowLayout;
+  threshold: number;
+  maxNodes: number;
+  caption: string;
+}
+
+export type ToFlowView = LoadingMessage | ErrorMessage | FlowDataMessage;

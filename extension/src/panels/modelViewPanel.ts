@@ -61,11 +61,17 @@ export class ModelViewPanel extends ServerPanel<ModelViewMessage, ToModelView, M
       target,
     );
     this.disposables.push(
-      // follow the cursor token
-      deps.cursor.onDidShow((shown) => {
+      // follow the cursor token, also after an edit (a token edited since the analysis says so)
+      deps.cursor.onDidTarget((target) => {
         const { document, position } = this.target;
-        if (shown && (shown.uri.toString() !== document.uri.toString() || !shown.position.isEqual(position))) {
-          void vscode.workspace.openTextDocument(shown.uri).then((doc) => this.moveTo({ document: doc, position: shown.position }));
+        if (target.uri.toString() !== document.uri.toString() || !target.position.isEqual(position)) {
+          void vscode.workspace.openTextDocument(target.uri).then((doc) => this.moveTo({ document: doc, position: target.position }));
+        }
+      }),
+      // a new analysis of the document: the same token, newer numbers
+      deps.store.onDidChange((uri) => {
+        if (!uri || uri.toString() === this.target.document.uri.toString()) {
+          this.reload();
         }
       }),
       deps.settings.onDidChange(({ before, after }) => {
@@ -100,8 +106,8 @@ export class ModelViewPanel extends ServerPanel<ModelViewMessage, ToModelView, M
   }
 
   protected async load(): Promise<void> {
-    // the heads answer is for the cursor token of this version: an older analysis will not do
-    if (!this.deps.store.current(this.target.document)) {
+    // after an edit the server still answers for tokens before it, from the older analysis
+    if (!this.deps.store.latest(this.target.document)) {
       this.showNotAnalysed();
       return;
     }

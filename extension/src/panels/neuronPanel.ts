@@ -74,7 +74,8 @@ export class NeuronPanel extends ServerPanel<NeuronMessage, ToNeuronView, Neuron
   }
 
   protected async load(): Promise<void> {
-    if (!this.deps.store.current(this.target.document)) {
+    // after an edit the server still answers for tokens before it, from the older analysis
+    if (!this.deps.store.latest(this.target.document)) {
       this.showNotAnalysed();
       return;
     }

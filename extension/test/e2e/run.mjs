@@ -38,6 +38,7 @@ const CMD_ANALYZE = 'Atten-Scope: Analyze File';
 const CMD_HEATMAP = 'Atten-Scope: Show Heatmap';
 const CMD_HEAT_MODE = 'Atten-Scope: Toggle Heat Mode (Attention / Surprise)';
 const CMD_SETUP = 'Atten-Scope: Set Up Atten-Scope';
+const CMD_FLOW = 'Atten-Scope: Show Information Flow';
 const SCENARIOS = ['trusted', 'untrusted', 'setup', 'setup-old-python'];
 const SAMPLE_NAME = 'sample.py';
 // Line texts in the sample file that the test looks up on screen (keep in sync with SAMPLE).
@@ -55,6 +56,24 @@ const SAMPLE = [
   '',
   '',
   'print(render(["a", "bb", "ccc"], "demo"))',
+  '',
+].join('\n');
+// A file with a change in the working tree of a git repository, for review in the diff editor.
+const REVIEW_NAME = 'review.py';
+const REVIEW_BEFORE = [
+  'def mean(values):',
+  '    """The arithmetic mean of a non-empty list."""',
+  '    total = sum(values)',
+  '    return total / len(values)',
+  '',
+].join('\n');
+const REVIEW_AFTER = [
+  'def mean(values):',
+  '    """The arithmetic mean of a list; 0.0 when it is empty."""',
+  '    if not values:',
+  '        return 0.0',
+  '    total = sum(values)',
+  '    return total / len(values)',
   '',
 ].join('\n');
 // A real file over 8,000 tokens for the heatmap: the Python standard library's uuid.py (8,531
@@ -257,8 +276,14 @@ function userSettings(python, trusted) {
     'extensions.autoUpdate': false,
     'extensions.autoCheckUpdates': false,
     'extensions.ignoreRecommendations': true,
-    'git.enabled': false,
-    'git.autoRepositoryDetection': false,
+    // git for the review check of the trusted scenario (its workspace is a repository)
+    'git.enabled': trusted,
+    'git.autoRepositoryDetection': trusted,
+    'git.openRepositoryInParentFolders': 'never',
+    'git.autofetch': false,
+    'git.confirmSync': false,
+    'diffEditor.renderSideBySide': true,
+    'diffEditor.useInlineViewWhenSpaceIsLimited': false,
     'editor.minimap.enabled': false,
     'editor.hover.delay': 300,
     'editor.hover.sticky': true,
@@ -419,6 +444,43 @@ async function heatmapTooltip(frame, pt) {
   await canvas.hover({ position: { x: pt.x + 2, y: pt.y }, timeout: 10000 });
   await canvas.hover({ position: pt, timeout: 10000 });
   return waitFor('the heatmap tooltip', async () => (await heatmapState(frame)).tooltip, { timeout: 5000, interval: 100 });
+}
+
+// The information-flow page's state once it has drawn a graph (null before): what the SVG holds.
+async function flowState(frame) {
+  return frame.evaluate(() => {
+    const svg = document.getElementById('flow');
+    if (!svg || document.body.dataset.ready !== 'true' || document.body.classList.contains('loading')) return null;
+    const ids = new Set([...svg.querySelectorAll('.node')].map((n) => n.dataset.id));
+    const edges = [...svg.querySelectorAll('.edge')].map((e) => ({ kind: e.dataset.kind, source: e.dataset.source, target: e.dataset.target, width: Number(e.getAttribute('stroke-width')) }));
+    const tip = document.getElementById('tooltip');
+    return {
+      target: svg.dataset.target || '',
+      nodes: ids.size,
+      hasTarget: ids.has(svg.dataset.target),
+      edges,
+      placed: edges.every((e) => ids.has(e.source) && ids.has(e.target)),
+      targetLabel: svg.querySelector('.token-label.target')?.textContent ?? '',
+      labels: [...svg.querySelectorAll('.token-label')].map((t) => t.textContent),
+      layers: [...svg.querySelectorAll('.layer-label')].map((t) => t.textContent),
+      legend: [...document.querySelectorAll('#legend .legend-item')].map((t) => t.textContent),
+      status: document.getElementById('status').textContent,
+      threshold: document.getElementById('threshold').value,
+      tooltip: tip.hidden ? '' : tip.textContent,
+    };
+  });
+}
+
+// The information-flow webview's frame once it shows a graph for which `accept(state)` holds.
+async function flowFrame(page, timeout, accept = () => true) {
+  return waitFor('the information-flow webview with a graph', async () => {
+    for (const f of page.frames()) {
+      if (f === page.mainFrame()) continue;
+      const state = await flowState(f).catch(() => null);
+      if (state && accept(state)) return { frame: f, state };
+    }
+    return false;
+  }, { timeout, interval: 500 });
 }
 
 async function closeTab(page, text) {
@@ -642,6 +704,18 @@ async function makeRun(label, opts, trusted) {
   fs.writeFileSync(path.join(dirs.userData, 'Machine/settings.json'), JSON.stringify(machine, null, 2));
   fs.writeFileSync(path.join(dirs.workspace, SAMPLE_NAME), SAMPLE);
   if (trusted && opts.longSource) fs.copyFileSync(opts.longSource, path.join(dirs.workspace, LONG_NAME));
+  if (trusted) {
+    // review.py committed, then changed in the working tree
+    fs.writeFileSync(path.join(dirs.workspace, REVIEW_NAME), REVIEW_BEFORE);
+    const git = (...args) => {
+      const r = spawnSync('git', ['-c', 'user.name=Atten-Scope e2e', '-c', 'user.email=e2e@atten-scope.invalid', ...args], { cwd: dirs.workspace, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr || r.error}`);
+    };
+    git('init', '-q');
+    git('add', REVIEW_NAME);
+    git('commit', '-q', '-m', 'mean');
+    fs.writeFileSync(path.join(dirs.workspace, REVIEW_NAME), REVIEW_AFTER);
+  }
   const env = makeEnv(tmp, { ...OFFLINE_ENV, ...modelCacheEnv() });
   return { tmp, dirs, env };
 }
@@ -722,6 +796,9 @@ async function trustedScenario(opts) {
       // It opens with what the model predicted after the token, then what the token drew on.
       assert(/Predicts .+ \(\d[\d.e+-]*%\).*; actual next .+: rank \d+/.test(flat), `hover card has no prediction: "${flat.slice(0, 300)}"`);
       assert(flat.indexOf('Predicts') < flat.indexOf('Drew on:'), `hover card does not put the prediction before "Drew on:": "${flat.slice(0, 300)}"`);
+      // code units: definitions (or blocks of lines without a symbol provider), identifiers, lines
+      assert(/Draws most on (definitions|blocks of lines): .+? \(line \d+\) \d+\.\d%/.test(flat), `no definitions in "Draws most on": "${flat.slice(0, 600)}"`);
+      assert(/identifiers: .+? ×\d+ \d+\.\d%/.test(flat) && /lines: .+? \(line \d+\) \d+\.\d%/.test(flat), `no identifiers or lines in "Draws most on": "${flat.slice(0, 600)}"`);
       await screenshot(page, 'hover');
       return `${rows} table rows, ${weights.length} weights; "${flat.slice(0, 160)}"`;
     }, [analysed]);
@@ -735,7 +812,9 @@ async function trustedScenario(opts) {
       ];
       const seen = [];
       for (const [line, word, at, minLen] of probes) {
-        const { card, text } = await hoverCard(page, editor, line, word, 0, at);
+        const { card, text: whole } = await hoverCard(page, editor, line, word, 0, at);
+        // the token's own part of the card: "Draws most on" may quote the hovered line itself
+        const text = whole.split('Draws most on')[0];
         const injected = await card.evaluate((el) => [...el.querySelectorAll('.rendered-markdown script, .rendered-markdown b, .rendered-markdown img, .rendered-markdown iframe')]
           .filter((e) => e.tagName !== 'B' || /bold|alert/.test(e.textContent)).map((e) => `<${e.tagName.toLowerCase()}>${e.textContent}`));
         assert(!injected.length, `hover card on "${word}" rendered markup from the file: ${injected.join(', ')}`);
@@ -903,6 +982,140 @@ async function trustedScenario(opts) {
       await closeTab(page, 'Neuron View').catch(() => {});
       return `${found.token} -> ${found.source}: ${found.lines[0]}; ${found.lines[1]}; ${found.parts.length} parts, first ${found.parts[0].join(' | ')}`;
     }, [analysed]);
+    const flowShown = `${P}: "${CMD_FLOW}" draws the routes to the cursor token: its node, attention edges, layers and tokens`;
+    await check(flowShown, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      const r = await tokenRect(editor, 'return head + label + str(total)', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      await sleep(300);
+      const s = Date.now();
+      await runCommand(page, CMD_FLOW);
+      const { frame, state } = await flowFrame(page, 120000);
+      timings.flowMs = Date.now() - s;
+      run.flowFrame = frame;
+      assert(/^resid:\d+:\d+$/.test(state.target) && state.hasTarget, `the graph has no node for the target ${state.target}`);
+      assert(/total/.test(state.targetLabel), `the target's column is not the cursor token "total": "${state.targetLabel}"`);
+      const attention = state.edges.filter((e) => e.kind === 'attention');
+      assert(attention.length >= 1, `no attention edge among ${state.edges.length} edges`);
+      assert(state.placed, 'an edge has an endpoint that is not drawn');
+      assert(state.layers[0] === 'emb' && state.layers.length > 2, `no layer numbers up the side: ${JSON.stringify(state.layers)}`);
+      assert(state.legend.length === 3, `the legend has ${state.legend.length} entries`);
+      // hovering the target node names its token, layer and stage
+      await frame.locator(`.node[data-id="${state.target}"]`).hover({ timeout: 10000 });
+      const tip = await waitFor('the node tooltip', async () => (await flowState(frame))?.tooltip, { timeout: 5000, interval: 100 });
+      assert(/total/.test(tip) && /layer \d+/.test(tip) && /residual stream/.test(tip), `the target node's tooltip: "${tip}"`);
+      await screenshot(page, 'flow');
+      return `${state.nodes} nodes, ${state.edges.length} edges (${attention.length} attention), ${timings.flowMs} ms; tokens ${state.labels.join(' ')}; tooltip "${tip}"; ${state.status}`;
+    }, [analysed]);
+    await check(`${P}: the information flow traces again with a higher threshold`, async () => {
+      const frame = run.flowFrame;
+      const before = await flowState(frame);
+      await frame.locator('#threshold').fill('0.2');
+      await frame.locator('#apply').click();
+      const { state } = await flowFrame(page, 120000, (st) => /threshold 0\.2\b/.test(st.status));
+      assert(state.hasTarget, 'the target node is gone');
+      assert(state.nodes <= before.nodes, `a higher threshold drew more nodes: ${before.nodes} -> ${state.nodes}`);
+      await screenshot(page, 'flow-threshold');
+      return `${before.nodes} -> ${state.nodes} nodes; ${state.status}`;
+    }, [flowShown]);
+    await check(`${P}: the hover card's "Show information flow" link moves the view to the hovered token`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      const { card } = await hoverCard(page, editor, 'total += len(item)', 'item');
+      const link = card.locator('a', { hasText: 'Show information flow' }).first();
+      await link.waitFor({ state: 'visible', timeout: 10000 });
+      await link.click({ timeout: 10000 });
+      const { state } = await flowFrame(page, 120000, (st) => /item/.test(st.targetLabel) && st.hasTarget);
+      await screenshot(page, 'flow-from-hover');
+      run.flowFrame = (await flowFrame(page, 10000, (st) => /item/.test(st.targetLabel))).frame;
+      return `${state.nodes} nodes to "${state.targetLabel}"; ${state.status}`;
+    }, [flowShown]);
+    await check(`${P}: a click on an attention edge of the information flow opens its head's neuron view`, async () => {
+      const frame = run.flowFrame;
+      const edge = frame.locator('.edge.attention[data-head]').last(); // drawn strongest last
+      const info = await edge.evaluate((e) => ({ head: e.dataset.head, target: e.dataset.target }));
+      assert(info.head !== undefined, 'no attention edge names a head');
+      const layer = Number(info.target.split(':')[1]) - 1; // the model view's numbering
+      await edge.dispatchEvent('click');
+      const status = await waitFor('the neuron view of the edge\'s head', async () => {
+        for (const f of page.frames()) {
+          if (f === page.mainFrame()) continue;
+          const st = await f.evaluate(() => document.body.dataset.ready === 'true' && document.querySelector('#parts') ? document.querySelector('#status')?.textContent ?? '' : null).catch(() => null);
+          if (st && st.includes(`layer ${layer}, head ${info.head}`)) return st;
+        }
+        return false;
+      }, { timeout: 30000, interval: 500 });
+      await screenshot(page, 'flow-neuron');
+      return status;
+    }, [flowShown]);
+    await closeTab(page, 'Neuron View').catch(() => {});
+    await closeTab(page, 'Information Flow').catch(() => {});
+    await check(`${P}: "Atten-Scope: Show Accumulative Attention (ALTI rollout)" tints the cursor token's accumulated sources and states their measured faithfulness`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      const r = await tokenRect(editor, 'return head + label + str(total)', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      await sleep(800);
+      await clearNotifications(page);
+      await runCommand(page, 'Atten-Scope: Show Accumulative Attention (ALTI rollout)');
+      const { text: note } = await waitNotification(page, /Accumulative attention \(ALTI rollout/, 120000);
+      const measured = recommendedView('embedded:smollm2-135m') ? /ρ [+-]\d\.\d\d \(95% CI/.test(note) : true;
+      assert(/of total \(line 10\)/.test(note) && /\(line \d+\) \d+\.\d%/.test(note) && measured, `the message does not name the token, its sources and the figure: "${note}"`);
+      const st = await tintState(editor);
+      assert(st.tinted > 0, 'no tints for the accumulative attention');
+      await screenshot(page, 'accumulative');
+      await clearNotifications(page);
+      return note.slice(0, 240);
+    }, [analysed]);
+    await check(`${P}: in the diff editor of a git change, Analyze File analyses both sides and the gutter heat shows on both`, async () => {
+      const reviewEditor = await openFile(page, REVIEW_NAME, /def\s+mean/);
+      // room for both sides: the panels beside the editor close
+      await runCommand(page, 'View: Close Editors in Other Groups').catch(() => {});
+      const first = await tokenRect(reviewEditor, 'def mean(values):', 'mean');
+      await page.mouse.click(first.cx, first.cy);
+      // the git extension finds the repository a moment after the window opens
+      await waitFor('Git: Open Changes for review.py', async () => {
+        try {
+          await runCommand(page, 'Git: Open Changes');
+          return true;
+        } catch (error) {
+          if (!/not in the command palette/.test(String(error))) throw error;
+          await sleep(1000);
+          return false;
+        }
+      }, { timeout: 60000, interval: 500 });
+      const diff = page.locator('.monaco-diff-editor').first();
+      await diff.waitFor({ state: 'visible', timeout: 60000 });
+      const original = diff.locator('.editor.original').first();
+      const modified = diff.locator('.editor.modified').first();
+      await waitFor('both sides of the diff on screen', async () => {
+        const [before, after] = [await original.innerText(), await modified.innerText()];
+        return /total\s+=\s+sum/.test(before) && !/return\s+0\.0/.test(before) && /return\s+0\.0/.test(after);
+      }, { timeout: 30000 });
+      const r = await tokenRect(modified, 'return total / len(values)', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      await runCommand(page, CMD_ANALYZE);
+      await waitAnalysisDone(page, 240000);
+      await sleep(1000);
+      await waitAnalysisDone(page, 240000); // the second side follows the first
+      const heat = async (side, lineText, word) => {
+        const at = await tokenRect(side, lineText, word);
+        await page.mouse.click(at.cx, at.cy);
+        return waitFor(`gutter heat on the ${side === original ? 'original' : 'changed'} side`, async () => {
+          const st = await tintState(side);
+          return st.gutter > 0 && st.tinted > 0 ? st : false;
+        }, { timeout: 30000, interval: 250 });
+      };
+      const right = await heat(modified, 'return total / len(values)', 'len');
+      const left = await heat(original, 'return total / len(values)', 'len');
+      const { text } = await hoverCard(page, original, 'total = sum(values)', 'sum');
+      assert(/Drew on:/.test(text), `no hover card on the read-only original side: "${text.slice(0, 200)}"`);
+      const still = await tintState(modified);
+      assert(still.gutter > 0, 'the changed side lost its gutter heat when the original side was painted');
+      await page.mouse.move(5, 5);
+      await screenshot(page, 'diff-review');
+      await closeTab(page, REVIEW_NAME).catch(() => {});
+      await closeTab(page, REVIEW_NAME).catch(() => {});
+      return `changed side ${right.gutter} gutter lines, ${right.tinted} tints; original (git:) side ${left.gutter} gutter lines, ${left.tinted} tints; hover "${text.replace(/\s+/g, ' ').slice(0, 80)}"`;
+    }, [analysed]);
     let longEditor;
     const longAnalysed = `${P}: a file over 8,000 tokens (${LONG_NAME}) is analysed`;
     await check(longAnalysed, async () => {
@@ -965,6 +1178,69 @@ async function trustedScenario(opts) {
       return `${state.n} tokens in ${state.bins} x ${state.bins} cells, drawn ${timings.longHeatmapMs} ms after the command; ` +
         `axes ${state.leftTicks.slice(0, 3).join(', ')}...; legend ${state.legendTicks.join(' ')}; tooltip "${pooledTip.replace(/\s+/g, ' ')}"; zoomed "${exactTip.replace(/\s+/g, ' ')}"`;
     }, [longComputing]);
+    await check(`${P}: after typing a line in the long file, tints and hovers above the edit still work, the rest is dimmed, and Re-analyse is one click`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: LONG_NAME }).first().click().catch(() => {});
+      // near the end of the file, so that the re-analysis recomputes only the last lines
+      const ABOVE = 'return UUID(bytes=os.urandom(16), version=4)';
+      const EDITED = 'return UUID(bytes=hash[:16], version=5)';
+      const BELOW = "NAMESPACE_DNS = UUID('6ba7b810";
+      await page.keyboard.press('Control+End');
+      // the editor is found by a line on screen: the one the earlier checks used scrolled away
+      const endEditor = pyEditor(page, /NAMESPACE_DNS\s+=\s+UUID/);
+      await waitFor('the end of the file on screen', async () => (await endEditor.count()) > 0, { timeout: 15000 });
+      longEditor = endEditor;
+      const above = await tokenRect(longEditor, ABOVE, 'urandom');
+      await page.mouse.click(above.cx, above.cy);
+      await sleep(1500);
+      const painted = await tintState(longEditor);
+      assert(painted.tinted > 0, 'no tints before the edit');
+      const at = await tokenRect(longEditor, EDITED, 'version');
+      await page.mouse.click(at.x + at.w + 2, at.cy);
+      await page.keyboard.press('End');
+      await page.keyboard.press('Enter');
+      await page.keyboard.type('# reviewed by hand', { delay: 20 });
+      await sleep(2500); // longer than the re-analysis idle time: a file over 2,048 tokens is not re-analysed on its own
+      const kept = await tintState(longEditor);
+      assert(kept.tinted > 0, `the tints vanished after the edit (${kept.count} decorated ranges)`);
+      const dimmed = () => longEditor.evaluate((ed, { ABOVE, BELOW }) => {
+        const lines = [...ed.querySelectorAll('.view-lines .view-line')];
+        const dim = (line) => !!line && [...line.querySelectorAll('span')].some((s) => Number(getComputedStyle(s).opacity) < 0.9);
+        const find = (text) => lines.find((l) => l.textContent.replace(/\u00a0/g, ' ').includes(text));
+        return { above: dim(find(ABOVE)), below: dim(find(BELOW)) };
+      }, { ABOVE, BELOW });
+      const marks = await waitFor('the edited part of the file to be dimmed', async () => {
+        const d = await dimmed();
+        return d.below ? d : false;
+      }, { timeout: 15000, interval: 250 });
+      assert(!marks.above, 'the unchanged part above the edit is dimmed too');
+      let items = await extensionStatus(page);
+      assert(items.some((it) => /Re-analyse/.test(it.text)), `no Re-analyse item in the status bar: ${JSON.stringify(items.map((it) => it.text))}`);
+      assert(!items.some((it) => it.spinning), 'an analysis started on its own after the edit of a large file');
+      const { text: fresh } = await hoverCard(page, longEditor, ABOVE, 'urandom');
+      assert(/Drew on:/.test(fresh) && /\d+\.\d%/.test(fresh), `no card with weights above the edit: "${fresh.slice(0, 200)}"`);
+      const { text: staleCard } = await hoverCard(page, longEditor, BELOW, 'NAMESPACE_DNS');
+      assert(/changed after the analysis/.test(staleCard), `the card below the edit does not say it is stale: "${staleCard.slice(0, 200)}"`);
+      await page.mouse.move(5, 5);
+      await page.keyboard.press('Escape');
+      await screenshot(page, 'after-edit');
+      const s = Date.now();
+      await page.locator('.part.statusbar .statusbar-item', { hasText: 'Re-analyse' }).first().click();
+      await waitFor('the Re-analyse item to go once the file is analysed again', async () => {
+        items = await extensionStatus(page);
+        return !items.some((it) => /Re-analyse/.test(it.text)) && !items.some((it) => it.spinning);
+      }, { timeout: 300000, interval: 500 });
+      timings.reanalyseAfterEditMs = Date.now() - s;
+      await waitFor('the dimming to go', async () => !(await dimmed()).below, { timeout: 15000, interval: 250 });
+      const { text: after } = await hoverCard(page, longEditor, BELOW, 'NAMESPACE_DNS');
+      assert(/Drew on:/.test(after), `no card below the edit after the re-analysis: "${after.slice(0, 200)}"`);
+      await screenshot(page, 'after-reanalyse');
+      // saved, so that closing the tab asks nothing
+      const typed = await tokenRect(longEditor, '# reviewed by hand', 'reviewed');
+      await page.mouse.click(typed.cx, typed.cy);
+      await page.keyboard.press('Control+s');
+      await sleep(500);
+      return `tints kept (${kept.tinted} ranges), edited part dimmed, card above "${fresh.replace(/\s+/g, ' ').slice(0, 80)}", below "${staleCard.replace(/\s+/g, ' ').slice(0, 80)}"; Re-analyse took ${timings.reanalyseAfterEditMs} ms`;
+    }, [longAnalysed]);
     // The long file and its heatmap close, so a later model switch does not analyse it again.
     await closeTab(page, 'Heatmap').catch(() => {});
     await closeTab(page, LONG_NAME).catch(() => {});

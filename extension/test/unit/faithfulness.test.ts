@@ -15,6 +15,26 @@ describe('readFaithfulness', () => {
     expect(readFaithfulness(undefined)).toBeUndefined();
   });
 
+  it('keeps the situation a figure was measured in and the one asked for', () => {
+    const situated = {
+      ...measured,
+      position: 'interior',
+      unit: 'line',
+      asked: { position: 'interior', unit: 'line' },
+    };
+    expect(readFaithfulness(situated)).toEqual(situated);
+    expect(readFaithfulness({ ...measured, position: 'last', unit: 'token' })).toMatchObject({ position: 'last' });
+  });
+
+  it('treats a malformed situation as unknown', () => {
+    expect(readFaithfulness({ ...measured, position: 'middle', unit: 'token' })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, position: 'last', unit: 'word' })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, position: 'last' })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, unit: 'line' })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, asked: 'interior' })).toBeUndefined();
+    expect(readFaithfulness({ ...measured, asked: { position: 'interior' } })).toBeUndefined();
+  });
+
   it('treats a malformed value as unknown', () => {
     expect(readFaithfulness({})).toBeUndefined();
     expect(readFaithfulness([measured])).toBeUndefined();

@@ -92,6 +92,43 @@ describe('faithfulness', () => {
     );
   });
 
+  it('names the situation a figure was measured in', () => {
+    const interior = { ...measured, rho: 0.36, position: 'interior', unit: 'token' } as const;
+    expect(faithfulnessLabel(interior)).toBe('ρ +0.36 at interior tokens');
+    expect(faithfulnessLabel({ ...measured, position: 'last', unit: 'token' })).toBe('ρ +0.32 at the last token');
+    expect(faithfulnessLabel({ ...measured, position: 'interior', unit: 'line' })).toBe(
+      'ρ +0.32 per line, at interior tokens',
+    );
+    expect(faithfulnessSentence({ ...interior, asked: { position: 'interior', unit: 'token' } })).toBe(
+      'Faithfulness of this view: ρ = +0.36 (95% CI +0.21 to +0.41) at interior tokens against leave-one-out ' +
+        'ablation on 33 code snippets; rank 1 of 27 measured views (best: norm / lastLayers, ρ = +0.32).',
+    );
+  });
+
+  it('says when the figure is for another situation than the one on screen', () => {
+    const fallback = {
+      ...measured,
+      position: 'last',
+      unit: 'token',
+      asked: { position: 'interior', unit: 'token' },
+    } as const;
+    expect(faithfulnessSentence(fallback)).toContain(
+      'ρ = +0.32 (95% CI +0.21 to +0.41) at the last token (not measured at interior tokens; ' +
+        'this is the figure at the last token) against',
+    );
+  });
+
+  it('adds the per-line figure of the gutter where it was measured', () => {
+    const tokens = { ...measured, position: 'interior', unit: 'token' } as const;
+    const lines = { ...measured, rho: 0.45, low: 0.4, high: 0.5, position: 'interior', unit: 'line' } as const;
+    expect(faithfulnessSentence(tokens, lines)).toMatch(
+      / Line sums \(the gutter\): ρ = \+0\.45 \(95% CI \+0\.40 to \+0\.50\) against ablating whole lines\.$/,
+    );
+    const notPerLine = { ...tokens, asked: { position: 'interior', unit: 'line' } } as const;
+    expect(faithfulnessSentence(tokens, notPerLine)).not.toContain('Line sums');
+    expect(faithfulnessSentence(tokens, null)).not.toContain('Line sums');
+  });
+
   it('says when a view was not measured', () => {
     expect(faithfulnessSentence(null)).toBe(
       "Faithfulness of this view: not measured (only the embedded model's attendsTo views over all layers and heads " +

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Commands, CONFIG_SECTION } from '../../src/constants';
+import { Commands, CONFIG_SECTION, HOVER_COMMANDS } from '../../src/constants';
 import { BUILTIN_CATALOG } from '../../src/core/catalog';
 import LIMITS from '../../src/core/limits.json';
 import { AGGREGATES, DEVICES, DIRECTIONS, REFINEMENTS } from '../../src/core/protocol';
 import { DEFAULTS, RESTRICTED_KEYS, SETTING_KEYS } from '../../src/core/settings';
-import { DEFAULT_TORCH_SOURCE, TORCH_SOURCES } from '../../src/core/setup';
+import { DEFAULT_TORCH_SETTING, TORCH_SETTINGS } from '../../src/core/setup';
 
 interface Manifest {
   name: string;
@@ -84,6 +84,16 @@ describe('package.json', () => {
     expect(manifest.contributes.commands).toHaveLength(Object.values(Commands).length);
   });
 
+  it('trusts exactly the commands the server hover card links to, each a contributed command', () => {
+    const hover = readFileSync(join(root, 'server', 'atten_scope', 'lsp', 'hover.py'), 'utf8');
+    const linked = [...new Set([...hover.matchAll(/command:([A-Za-z.]+)/g)].map((m) => m[1]))];
+    expect(linked.sort()).toEqual([...HOVER_COMMANDS].sort());
+    const contributed = manifest.contributes.commands.map((c) => c.command);
+    for (const id of HOVER_COMMANDS) {
+      expect(contributed).toContain(id);
+    }
+  });
+
   it('restricts model, interpreter and remote code in untrusted workspaces', () => {
     expect(manifest.capabilities.untrustedWorkspaces.supported).toBe('limited');
     expect(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations.sort()).toEqual(
@@ -100,8 +110,8 @@ describe('package.json', () => {
 
   it('offers the PyTorch sources that Set Up knows, as a machine setting', () => {
     const prop = props['attenScope.setup.torch'];
-    expect(prop.enum).toEqual([...TORCH_SOURCES]);
-    expect(prop.default).toBe(DEFAULT_TORCH_SOURCE);
+    expect(prop.enum).toEqual([...TORCH_SETTINGS]);
+    expect(prop.default).toBe(DEFAULT_TORCH_SETTING);
     expect(prop.scope).toBe('machine');
   });
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CancellationTokenSource, ResponseError, type CancellationToken, type RequestType } from 'vscode-jsonrpc';
 import { TimeoutError } from '../../src/core/async';
 import { ErrorCodes, Methods, type AttentionParams } from '../../src/core/protocol';
-import { failureOf, REQUEST_POLICY, Requests, sendRequest, type RequestSender } from '../../src/core/requests';
+import { failureOf, isPosition, REQUEST_POLICY, Requests, sendRequest, staleDataOf, type RequestSender } from '../../src/core/requests';
 
 /** A sender whose answers the test settles by hand; it records what was sent. */
 class FakeSender implements RequestSender {
@@ -34,6 +34,8 @@ describe('typed requests', () => {
     expect(Requests.heatmap.method).toBe(Methods.heatmap);
     expect(Requests.heatmapTile.method).toBe(Methods.heatmapTile);
     expect(Requests.heads.method).toBe(Methods.heads);
+    expect(Requests.neuron.method).toBe(Methods.neuron);
+    expect(Requests.flow.method).toBe(Methods.flow);
   });
 });
 
@@ -50,6 +52,8 @@ describe('sendRequest', () => {
     expect(REQUEST_POLICY[Methods.heads].timeoutMs).toBe(30_000);
     expect(REQUEST_POLICY[Methods.heatmap].timeoutMs).toBe(120_000);
     expect(REQUEST_POLICY[Methods.heatmapTile].timeoutMs).toBe(60_000);
+    // a forward pass over the window up to the token
+    expect(REQUEST_POLICY[Methods.flow].timeoutMs).toBe(120_000);
     expect(REQUEST_POLICY[Methods.analyze].timeoutMs).toBeUndefined();
   });
 
@@ -141,5 +145,31 @@ describe('failureOf', () => {
     expect(failureOf(new TimeoutError(15_000))).toBe('timedOut');
     expect(failureOf(new Error('boom'))).toBe('failed');
     expect(failureOf(undefined)).toBe('failed');
+  });
+});
+
+describe('staleDataOf', () => {
+  const data = { freshTokens: 41, staleFrom: { line: 14, character: 23 } };
+
+  it('reads where the edited part begins from a ContentModified answer', () => {
+    const error = new ResponseError(ErrorCodes.ContentModified, 'This token changed after the analysis', data);
+    expect(staleDataOf(error)).toEqual(data);
+    expect(failureOf(error)).toBe('contentModified');
+  });
+
+  it('ignores other codes and ContentModified answers without (valid) data', () => {
+    expect(staleDataOf(new ResponseError(ErrorCodes.InvalidParams, 'bad', data))).toBeUndefined();
+    expect(staleDataOf(new ResponseError(ErrorCodes.ContentModified, 'changed while the request ran'))).toBeUndefined();
+    expect(staleDataOf(new ResponseError(ErrorCodes.ContentModified, 'x', { freshTokens: 3 }))).toBeUndefined();
+    expect(staleDataOf(new ResponseError(ErrorCodes.ContentModified, 'x', { freshTokens: 1.5, staleFrom: data.staleFrom }))).toBeUndefined();
+    expect(staleDataOf(new ResponseError(ErrorCodes.ContentModified, 'x', { freshTokens: 2, staleFrom: { line: -1, character: 0 } }))).toBeUndefined();
+    expect(staleDataOf(new TimeoutError(15_000, 'The attention request'))).toBeUndefined();
+    expect(staleDataOf(undefined)).toBeUndefined();
+  });
+
+  it('accepts only whole, non-negative positions', () => {
+    expect(isPosition({ line: 0, character: 0 })).toBe(true);
+    expect(isPosition({ line: 2, character: '3' })).toBe(false);
+    expect(isPosition(null)).toBe(false);
   });
 });

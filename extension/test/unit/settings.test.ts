@@ -105,6 +105,17 @@ describe('resolveSettings', () => {
     expect(r.settings.cacheDocuments).toBe(4);
   });
 
+  it('accepts the three tint units and nothing else', () => {
+    const inspected = defaults();
+    inspected.tintUnit = { defaultValue: 'token', globalValue: 'identifier' };
+    expect(resolveSettings(inspected, true).settings.tintUnit).toBe('identifier');
+    inspected.tintUnit = { defaultValue: 'token', globalValue: 'word' };
+    const r = resolveSettings(inspected, true);
+    expect(r.settings.tintUnit).toBe('token');
+    expect(r.warnings).toEqual(['attenScope.tintUnit has an invalid value; using the default.']);
+    expect(applyOverrides({ ...DEFAULTS }, { tintUnit: 'definition' }).tintUnit).toBe('definition');
+  });
+
   it('falls back to built-in defaults when the manifest has none', () => {
     expect(resolveSettings({}, true).settings).toEqual(DEFAULTS);
   });
@@ -217,6 +228,7 @@ describe('server settings', () => {
     const s = serverSettings({ ...DEFAULTS, pythonPath: '/x/python' });
     expect(s).not.toHaveProperty('pythonPath');
     expect(s).not.toHaveProperty('autoAnalyze');
+    expect(s).not.toHaveProperty('tintUnit');
     expect(s).toMatchObject({ model: DEFAULTS.model, refinement: 'norm', aggregate: 'lastLayers', topK: 20, cacheDocuments: 8 });
   });
 

@@ -12,6 +12,8 @@ import {
   setupSteps,
   TORCH_CPU_INDEX,
   torchIndexArgs,
+  countNvidiaGpus,
+  resolveTorchSource,
   useManaged,
   wheelVersion,
   type ProbedCandidate,
@@ -49,6 +51,20 @@ describe('setupSteps', () => {
       expect(step.command.at(-1)).toBe('torch==2.13.0');
     }
     expect(torchIndexArgs('cpu')).toEqual(['--extra-index-url', TORCH_CPU_INDEX]);
+  });
+
+  it('auto takes the CUDA build only where nvidia-smi lists a GPU; a chosen source is kept', () => {
+    const listing = 'GPU 0: NVIDIA H200 (UUID: GPU-1b2c)\nGPU 1: NVIDIA H200 (UUID: GPU-3d4e)\n';
+    expect(countNvidiaGpus(listing)).toBe(2);
+    expect(countNvidiaGpus('\r\nGPU 0: Tesla T4 (UUID: GPU-9)\r\n')).toBe(1);
+    expect(countNvidiaGpus('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.')).toBe(0);
+    expect(countNvidiaGpus('')).toBe(0);
+    expect(resolveTorchSource('auto', 2)).toBe('cuda');
+    expect(resolveTorchSource('auto', 0)).toBe('cpu');
+    for (const chosen of ['cpu', 'cuda', 'pypi'] as const) {
+      expect(resolveTorchSource(chosen, 0)).toBe(chosen);
+      expect(resolveTorchSource(chosen, 4)).toBe(chosen);
+    }
   });
 
   it('says what to do when a step fails', () => {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from ..analysis import Analysis
 
@@ -19,6 +20,8 @@ class AnalysisStore:
 
     def __init__(self, capacity: int = 8) -> None:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        # uri -> (document version, how many of its entry's tokens that version still begins with)
+        self._fresh: dict[str, tuple[int | None, int]] = {}
         self.capacity = max(1, capacity)
 
     def get(self, uri: str) -> Entry | None:
@@ -28,9 +31,19 @@ class AnalysisStore:
         return entry
 
     def put(self, uri: str, analysis: Analysis, version: int | None) -> None:
+        self._fresh.pop(uri, None)
         self._entries[uri] = Entry(analysis, version)
         self._entries.move_to_end(uri)
         self._trim()
+
+    def fresh_tokens(self, uri: str, entry: Entry, version: int | None) -> int | None:
+        """What ``remember_fresh_tokens`` recorded for ``entry`` at ``version``, if anything."""
+        cached = self._fresh.get(uri)
+        return cached[1] if cached is not None and cached[0] == version and self._entries.get(uri) is entry else None
+
+    def remember_fresh_tokens(self, uri: str, entry: Entry, version: int | None, fresh: int) -> None:
+        if self._entries.get(uri) is entry:
+            self._fresh[uri] = (version, fresh)
 
     def resize(self, capacity: int) -> None:
         self.capacity = max(1, capacity)
@@ -38,10 +51,12 @@ class AnalysisStore:
 
     def discard(self, uri: str) -> bool:
         """Forget ``uri``'s analysis; True if there was one."""
+        self._fresh.pop(uri, None)
         return self._entries.pop(uri, None) is not None
 
     def clear(self) -> None:
         self._entries.clear()
+        self._fresh.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -51,4 +66,36 @@ class AnalysisStore:
 
     def _trim(self) -> None:
         while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+            uri, _ = self._entries.popitem(last=False)
+            self._fresh.pop(uri, None)
+
+
+@dataclass(frozen=True)
+class DocumentSymbols:
+    """The definitions the editor found in one version of a document (``attenScope/symbols``)."""
+
+    version: int | None
+    symbols: list[dict[str, Any]]  # checked by ``units.parse_symbols``; parsed again per request
+
+
+class SymbolStore:
+    """The latest document symbols per URI, dropped when the document closes."""
+
+    def __init__(self) -> None:
+        self._symbols: dict[str, DocumentSymbols] = {}
+
+    def put(self, uri: str, version: int | None, symbols: list[dict[str, Any]]) -> None:
+        self._symbols[uri] = DocumentSymbols(version, symbols)
+
+    def discard(self, uri: str) -> None:
+        self._symbols.pop(uri, None)
+
+    def for_analysis(self, uri: str, analysed: int | None) -> list[dict[str, Any]] | None:
+        """The symbols of ``uri`` if found in the ``analysed`` version or a later one. The text before
+        the first edit since the analysis is the same in every later version, and only its tokens
+        are answered for, so a later version's ranges hold for them; an earlier one's may not."""
+        held = self._symbols.get(uri)
+        if held is None:
+            return None
+        usable = held.version is None or analysed is None or held.version >= analysed
+        return held.symbols if usable else None

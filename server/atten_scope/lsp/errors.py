@@ -6,9 +6,14 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.exceptions import (
+    JsonRpcContentModified,
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcRequestCancelled,
+)
 
-from ..errors import AttenScopeError, Cancelled, DocumentError, InvalidRequest, is_out_of_memory
+from ..errors import AttenScopeError, Cancelled, ChangedSinceAnalysis, DocumentError, InvalidRequest, is_out_of_memory
 
 T = TypeVar("T")
 
@@ -39,6 +44,10 @@ def translate_errors(handler: Callable[..., Awaitable[T]]) -> Callable[..., Awai
             raise
         except Cancelled as error:
             raise JsonRpcRequestCancelled(str(error)) from error
+        except ChangedSinceAnalysis as error:
+            # ContentModified, with where the still-exact prefix ends so that the client can mark the rest.
+            data = {"freshTokens": error.fresh_tokens, "staleFrom": error.stale_from}
+            raise JsonRpcContentModified(str(error), data=data) from error
         except (InvalidRequest, DocumentError) as error:
             raise JsonRpcInvalidParams(str(error)) from error
         except AttenScopeError as error:  # ModelLoadError: already shown to the user

@@ -1,14 +1,21 @@
-"""Initialize, configuration changes, closed documents and shutdown."""
+"""Initialize, configuration changes, the editor's document symbols, closed documents and shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from ..errors import InvalidRequest
+from ..units import parse_symbols
+
 if TYPE_CHECKING:
     from .server import AttenScopeServer
+
+SYMBOLS = "attenScope/symbols"
+log = logging.getLogger(__name__)
 
 
 def register(server: AttenScopeServer) -> None:
@@ -23,6 +30,22 @@ def register(server: AttenScopeServer) -> None:
     def did_change_configuration(ls: AttenScopeServer, params: types.DidChangeConfigurationParams) -> None:
         ls.apply_settings(params.settings)
 
+    @server.feature(SYMBOLS)
+    def symbols(ls: AttenScopeServer, params: Any) -> None:
+        # A notification: a malformed one is logged and dropped (blocks of lines stand in).
+        document = params.get("textDocument") if isinstance(params, dict) else None
+        uri = document.get("uri") if isinstance(document, dict) else None
+        version = document.get("version") if isinstance(document, dict) else None
+        try:
+            if not isinstance(uri, str) or not (version is None or isinstance(version, int)):
+                raise InvalidRequest("attenScope/symbols needs textDocument {uri, version}.")
+            raw = params.get("symbols")
+            parse_symbols(raw)
+        except InvalidRequest as error:
+            log.warning("Ignored attenScope/symbols: %s", error)
+            return
+        ls.symbols.put(uri, version, raw)
+
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AttenScopeServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
@@ -30,6 +53,7 @@ def register(server: AttenScopeServer) -> None:
         if running is not None:
             running.set()  # an analysis of a closed document is never shown: stop it
         ls.engine.drop_idle(uri)
+        ls.symbols.discard(uri)
         if ls.store.discard(uri):
             ls.engine.in_background(ls.engine.release_when_quiet(), "Releasing memory")
 

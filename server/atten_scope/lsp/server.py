@@ -13,12 +13,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import FeatureRequestError, JsonRpcContentModified, JsonRpcInvalidParams
+from pygls.exceptions import FeatureRequestError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
+from ..analysis import unchanged_tokens
 from ..storage import MemoryBudget
-from .documents import AnalysisStore, Entry
+from .documents import AnalysisStore, Entry, SymbolStore
 from .engine import Engine, EngineEvents
 from .errors import NotAnalysed
 from .protocol import Protocol, json_converter
@@ -48,6 +49,7 @@ class AttenScopeServer(LanguageServer):
         )
         self.settings = Settings()
         self.store = AnalysisStore(self.settings.cache_documents)
+        self.symbols = SymbolStore()  # the editor's definitions per document (code units)
         # Captured state of every analysis this server holds, within attenScope.memoryBudgetMB.
         self.budget = MemoryBudget(self.settings.memory_budget_mb)
         self.engine = Engine(
@@ -124,15 +126,32 @@ class AttenScopeServer(LanguageServer):
             raise JsonRpcInvalidParams(f"The document {uri} is not open in the editor.")
         return doc
 
-    def current_entry(self, uri: str) -> Entry:
-        """The analysis of ``uri`` at the document's current version, or the LSP error to answer."""
-        doc = self.document(uri)
+    def analysed_entry(self, uri: str) -> Entry:
+        """The latest analysis of ``uri``, of whatever version, or the LSP error to answer."""
+        self.document(uri)
         entry = self.store.get(uri)
         if entry is None:
             raise NotAnalysed("This document has not been analysed: Run 'Atten-Scope: Analyze File' first.")
-        if entry.version != doc.version:
-            raise JsonRpcContentModified(
-                f"The document changed since it was analysed (version {entry.version}, now {doc.version}): "
-                "analyse it again."
-            )
         return entry
+
+    def symbols_for(self, uri: str) -> list[dict[str, Any]] | None:
+        """The editor's symbols for ``uri``, when they hold for its analysis (``SymbolStore.for_analysis``)."""
+        entry = self.store.get(uri)
+        return self.symbols.for_analysis(uri, entry.version if entry is not None else None)
+
+    def unchanged_tokens(self, uri: str, entry: Entry, version: int | None, text: str) -> int:
+        """How many tokens of ``entry``'s analysis ``text`` (``uri`` at ``version``) still begins with.
+
+        Tokenizes the text, so it runs on a views thread; answered once per document version.
+        """
+        cached = self.store.fresh_tokens(uri, entry, version)
+        if cached is not None:
+            return cached
+        loaded = self.engine.loaded
+        analysis = entry.analysis
+        if loaded is None or loaded.info.id != analysis.info.id:
+            fresh = 0  # the model changed: nothing of the old analysis is the new model's
+        else:
+            fresh = unchanged_tokens(analysis, loaded.tokenizer, text)
+        self.store.remember_fresh_tokens(uri, entry, version, fresh)
+        return fresh
