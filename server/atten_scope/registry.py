@@ -292,7 +292,7 @@ CACHE_DOCUMENTS = Limit(1, 256, 8)
 # it windows are spilled to disk. 3 GB plus the model and runtime (~1 GB for the embedded model)
 # leaves a 16 GB laptop most of its memory for the editor and everything else.
 MEMORY_BUDGET_MB = Limit(256, 1_048_576, 3072)
-FLOW_NODES = Limit(5, 300, 60)  # nodes of an information-flow graph
+FLOW_NODES = Limit(5, 300, 200)  # nodes of an information-flow graph: a token keeps 3 a layer on its own
 FLOW_THRESHOLD = 0.04  # the least importance of an edge the flow graph keeps (0 < t < 1)
 # Tokens of context an ALTI rollout covers: its cost grows with their square (bench/RESULTS.md:
 # about 18 s at 512 tokens and 98 s at 1,024 on one CPU thread), too slow for a cursor view beyond.

@@ -12,7 +12,7 @@ import type { FlowEdge, FlowEdgeKind, FlowResult, FlowStage, Position, TokenRef 
 import { tokenLabel } from './ranges';
 
 /** What the server uses when a request leaves them out, and what the view starts with. */
-export const FLOW_DEFAULTS = { threshold: 0.04, maxNodes: 60 } as const;
+export const FLOW_DEFAULTS = { threshold: 0.04, maxNodes: 200 } as const;
 /** What the server accepts. */
 export const FLOW_LIMITS = { threshold: { min: 0, max: 1 }, maxNodes: { min: 5, max: 300 } } as const;
 

@@ -1030,8 +1030,15 @@ async function trustedScenario(opts) {
       return `${state.nodes} nodes to "${state.targetLabel}"; ${state.status}`;
     }, [flowShown]);
     await check(`${P}: a click on an attention edge of the information flow opens its head's neuron view`, async () => {
-      const frame = run.flowFrame;
+      let frame = run.flowFrame;
+      if ((await frame.locator('.edge.attention[data-head]').count()) === 0) {
+        // the higher threshold of the check before may leave only the residual stream
+        await frame.locator('#threshold').fill('0.04');
+        await frame.locator('#apply').click();
+        frame = (await flowFrame(page, 120000, (st) => /threshold 0\.04\b/.test(st.status))).frame;
+      }
       const edge = frame.locator('.edge.attention[data-head]').last(); // drawn strongest last
+      await edge.waitFor({ state: 'attached', timeout: 10000 });
       const info = await edge.evaluate((e) => ({ head: e.dataset.head, target: e.dataset.target }));
       assert(info.head !== undefined, 'no attention edge names a head');
       const layer = Number(info.target.split(':')[1]) - 1; // the model view's numbering
