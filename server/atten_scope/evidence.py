@@ -127,23 +127,9 @@ def view_faithfulness(
     column = "on" if options.drop_sink else "off"
     name = f"{options.refinement} / {options.aggregate}"
     for measured, snippets, situation in _situations(table, position, unit, column):
-        rows = sorted(measured, key=lambda row: -row[column][0])
-        for rank, row in enumerate(rows, start=1):
-            if row["method"] == name:
-                rho, low, high = row[column]
-                return {
-                    "rho": rho,
-                    "low": low,
-                    "high": high,
-                    "snippets": snippets,
-                    "rank": rank,
-                    "methods": len(rows),
-                    "best": rows[0]["method"],
-                    "bestRho": rows[0][column][0],
-                    "model": model_id,
-                    **situation,
-                    "asked": {"position": position, "unit": unit},
-                }
+        found = _ranked_figure(measured, name, column, snippets, model_id)
+        if found is not None:
+            return {**found, **situation, "asked": {"position": position, "unit": unit}}
     return None
 
 
@@ -155,20 +141,26 @@ def method_faithfulness(
     table = load_table(model_id) if table is None else table
     if table is None or table.get("model") != model_id:
         return None
-    column = "on" if drop_sink else "off"
-    rows = sorted(table["methods"], key=lambda row: -row[column][0])
-    for rank, row in enumerate(rows, start=1):
+    return _ranked_figure(table["methods"], name, "on" if drop_sink else "off", table["snippets"], model_id)
+
+
+def _ranked_figure(
+    rows: list[dict[str, Any]], name: str, column: str, snippets: int, model_id: str
+) -> dict[str, Any] | None:
+    """Row ``name``'s rho with its interval, and its rank among ``rows`` by rho in ``column``."""
+    ranked = sorted(rows, key=lambda row: -row[column][0])
+    for rank, row in enumerate(ranked, start=1):
         if row["method"] == name:
             rho, low, high = row[column]
             return {
                 "rho": rho,
                 "low": low,
                 "high": high,
-                "snippets": table["snippets"],
+                "snippets": snippets,
                 "rank": rank,
-                "methods": len(rows),
-                "best": rows[0]["method"],
-                "bestRho": rows[0][column][0],
+                "methods": len(ranked),
+                "best": ranked[0]["method"],
+                "bestRho": ranked[0][column][0],
                 "model": model_id,
             }
     return None
