@@ -127,6 +127,22 @@ def test_surprisal_is_the_previous_tokens_rating_of_this_one(tiny: LoadedModel) 
     assert whole["bits"][0] is None and len(whole["bits"]) == analysis.token_count
 
 
+def test_a_cursor_request_without_prediction_reads_no_lm_head(tiny: LoadedModel) -> None:
+    """``prediction: false`` (the extension's tint requests): the same weights, no prediction."""
+    from atten_scope.results import attention_result
+
+    analysis = run_analysis(tiny, TEXT, WINDOW)
+    position = {"line": 0, "character": 20}
+    full = attention_result(analysis, ViewQuery({"position": position}, {}, 1))
+    calls: list[int] = []
+    original = analysis.prediction
+    analysis.prediction = lambda token: calls.append(token) or original(token)  # type: ignore[method-assign]
+    lean = attention_result(analysis, ViewQuery({"position": position, "prediction": False}, {}, 1))
+    assert full["prediction"] is not None and full["surprisal"] is not None
+    assert lean["prediction"] is None and lean["surprisal"] is None and not calls
+    assert lean["targets"] == full["targets"] and lean["lines"] == full["lines"]
+
+
 def test_an_edit_keeps_the_prefix_numbers_and_equals_a_fresh_analysis(tiny: LoadedModel) -> None:
     before = run_analysis(tiny, TEXT, WINDOW)
     before.next_logprobs()  # kept on the windows: an edit copies what still holds

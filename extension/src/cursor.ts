@@ -170,7 +170,8 @@ export class CursorTracker implements vscode.Disposable {
         this.lastWarning = '';
         return;
       }
-      const params = attentionParams(document.uri, position, settings);
+      // the tints need no prediction (the hover asks for its own)
+      const params = { ...attentionParams(document.uri, position, settings), prediction: false };
       const result = await this.server.request(Requests.attention, params, ticket.source.token);
       if (!ticket.isLatest() || !result || isStale(result.version, document.version) || document.version !== version) {
         return;

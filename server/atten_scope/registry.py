@@ -193,8 +193,8 @@ VIEWS: dict[str, View] = {
             "attenScope/attention",
             "Attention at the cursor",
             "The sources of one token (or the tokens that draw on it), with per-line sums.",
-            options=("position", *_VIEW_OPTIONS),
-            cost="one row or column",
+            options=("position", *_VIEW_OPTIONS, "prediction"),
+            cost="one row or column (and one or two rows of the LM head unless prediction is false)",
             after_edit=True,
         ),
         View(

@@ -190,11 +190,13 @@ def attention_json(
     version: int | None = None,
     fresh_tokens: int | None = None,
     symbols: Sequence[Symbol] | None = None,
+    predict: bool = True,
 ) -> dict[str, Any]:
     """The weights of ``token``'s row (or column), their line sums and their code units (by the
     editor's ``symbols``, else blocks of lines: ``units.units_json``); with ``fresh_tokens`` (the
     document was edited since), tokens from the first edited one on are left out: their ranges no
-    longer hold, and an attendedBy column would otherwise name them."""
+    longer hold, and an attendedBy column would otherwise name them. ``predict``: with the token's
+    prediction and surprisal (one or two rows of the LM head; null without)."""
     began = time.perf_counter()
     weights = attention_vector(analysis, token, options)
     if fresh_tokens is not None:
@@ -209,8 +211,8 @@ def attention_json(
     return {
         "version": version,
         "token": token_json(analysis, token),
-        "prediction": prediction_json(analysis, token),
-        "surprisal": surprisal_json(analysis, token),
+        "prediction": prediction_json(analysis, token) if predict else None,
+        "surprisal": surprisal_json(analysis, token) if predict else None,
         "targets": targets,
         "lines": lines,
         "units": units_json(analysis.document, analysis.lines, analysis.token_lines, weights, symbols, options.top_k),
@@ -249,7 +251,10 @@ def attention_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
     raw = query.params.get("symbols", query.symbols)  # the request's own, or those the editor last sent
     symbols = None if raw is None else parse_symbols(raw)
-    return attention_json(analysis, token, options, query.version, query.fresh_tokens, symbols)
+    # A cursor move that only paints tints skips the LM head (``prediction: false``): on Gemma 3 its
+    # 262k-row matrix costs more than the attention row.
+    predict = query.params.get("prediction") is not False
+    return attention_json(analysis, token, options, query.version, query.fresh_tokens, symbols, predict)
 
 
 def _one_or_all(value: Any, what: str) -> str | list[int]:

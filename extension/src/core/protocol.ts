@@ -133,6 +133,8 @@ export interface ViewParams {
 export interface AttentionParams extends ViewParams {
   textDocument: TextDocumentIdentifier;
   position: Position;
+  /** false: no prediction or surprisal (they read the LM head; the tints do not need them) */
+  prediction?: boolean;
 }
 
 /** How well a view agreed with leave-one-out ablation in the benchmark (bench/RESULTS.md). */

@@ -1282,6 +1282,11 @@ async function trustedScenario(opts) {
       if (measured) {
         // Gemma 3 has its own table: the view it starts on and the figure shown are Gemma's, not SmolLM2's.
         const rho = `ρ ${measured.rho < 0 ? '-' : '+'}${Math.abs(measured.rho).toFixed(2)}`;
+        // the figure comes with the cursor's first answer, which on Gemma 3 also reads its large LM head
+        state = await waitFor('the status bar to show Gemma 3\'s figure', async () => {
+          const now = (await extensionStatus(page)).map((s) => `[${s.text} | ${s.label}]`).join(' ');
+          return now.includes(rho) ? now : false;
+        }, { timeout: 30000, interval: 500 }).catch(() => state);
         assert(state.includes(`${measured.refinement} · ${measured.aggregate}`) && state.includes(rho),
           `the status bar does not show Gemma 3's most faithful view ${measured.refinement} / ${measured.aggregate} (${rho}): "${state}"`);
         assert(flat.includes(`faithfulness of this view: ρ = ${rho.slice(2)}`), `the hover does not state Gemma 3's figure ${rho}: "${flat.slice(0, 400)}"`);
