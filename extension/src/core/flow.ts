@@ -9,7 +9,7 @@
  * l >= 1 is `L{l-1}`, its layer 0 the embeddings (`emb`).
  */
 import type { FlowEdge, FlowEdgeKind, FlowResult, FlowStage, Position, TokenRef } from './protocol';
-import { tokenLabel } from './ranges';
+import { isIndex, tokenLabel } from './ranges';
 
 /** What the server uses when a request leaves them out, and what the view starts with. */
 export const FLOW_DEFAULTS = { threshold: 0.04, maxNodes: 200 } as const;
@@ -223,7 +223,6 @@ function edgePath(kind: FlowEdgeKind, from: PlacedNode, to: PlacedNode, bow: num
   return `M${f(from.x)},${f(from.y)} C${f(from.x)},${f(mid)} ${f(to.x)},${f(mid)} ${f(to.x)},${f(to.y)}`;
 }
 
-const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /**
  * Lays out a flow graph. Whatever the server sent is checked: a node with a layer outside

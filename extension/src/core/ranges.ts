@@ -8,7 +8,8 @@ export interface PlainRange {
   endCharacter: number;
 }
 
-function isIndex(v: unknown): v is number {
+/** A whole, non-negative number: a line, a character, a token index. */
+export function isIndex(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 

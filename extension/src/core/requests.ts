@@ -5,6 +5,7 @@
  */
 import { CancellationTokenSource, NotificationType, RequestType, ResponseError, type CancellationToken, type Disposable } from 'vscode-jsonrpc';
 import { errorCode, TimeoutError, withTimeout } from './async';
+import { isPosition } from './ranges';
 import {
   ErrorCodes,
   Methods,
@@ -25,7 +26,6 @@ import {
   type NeuronResult,
   type SurpriseParams,
   type SurpriseResult,
-  type Position,
   type StaleData,
   type SymbolsParams,
 } from './protocol';
@@ -131,14 +131,6 @@ export function staleDataOf(error: unknown): StaleData | undefined {
     return undefined;
   }
   return { freshTokens: freshTokens as number, staleFrom };
-}
-
-export function isPosition(value: unknown): value is Position {
-  if (typeof value !== 'object' || value === null) {
-    return false;
-  }
-  const { line, character } = value as Record<string, unknown>;
-  return Number.isSafeInteger(line) && Number.isSafeInteger(character) && (line as number) >= 0 && (character as number) >= 0;
 }
 
 /** Told apart by code (and TimeoutError, which this side raises), never by the message text. */

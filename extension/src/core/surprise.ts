@@ -12,22 +12,15 @@
  */
 import { BUCKET_COUNT } from './buckets';
 import type { SurpriseResult } from './protocol';
+import { isIndex, type PlainRange } from './ranges';
 
 export const TOKEN_MAX_BITS = 16;
 export const LINE_MAX_BITS = 64;
 
-export interface SurpriseToken {
+export interface SurpriseToken extends PlainRange {
   /** token index in the document */
   index: number;
-  startLine: number;
-  startCharacter: number;
-  endLine: number;
-  endCharacter: number;
   bits: number;
-}
-
-function isIndex(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** The tokens of an answer that have a surprisal (the first token of a file has none); malformed entries are skipped. */

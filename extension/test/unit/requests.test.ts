@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CancellationTokenSource, ResponseError, type CancellationToken, type RequestType } from 'vscode-jsonrpc';
 import { TimeoutError } from '../../src/core/async';
 import { ErrorCodes, Methods, type AttentionParams } from '../../src/core/protocol';
-import { failureOf, isPosition, REQUEST_POLICY, Requests, sendRequest, staleDataOf, type RequestSender } from '../../src/core/requests';
+import { isPosition } from '../../src/core/ranges';
+import { failureOf, REQUEST_POLICY, Requests, sendRequest, staleDataOf, type RequestSender } from '../../src/core/requests';
 
 /** A sender whose answers the test settles by hand; it records what was sent. */
 class FakeSender implements RequestSender {
