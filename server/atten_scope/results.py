@@ -183,6 +183,18 @@ def surprisal_json(analysis: Analysis, token: int) -> dict[str, Any] | None:
     return {"bits": bits, "probability": 2.0**-bits}
 
 
+def targets_and_lines(
+    analysis: Analysis, weights: np.ndarray, top_k: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A weight vector over the document's tokens as the protocol shows it: the ``top_k`` heaviest
+    tokens above 0, heaviest first (ties in token order), and every line's summed weight above 0."""
+    order = np.argsort(-weights, kind="stable")
+    targets = [{**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[:top_k] if weights[i] > 0]
+    per_line = analysis.line_weights(weights)
+    lines = [{"line": int(line), "weight": float(per_line[line])} for line in np.nonzero(per_line > 0)[0]]
+    return targets, lines
+
+
 def attention_json(
     analysis: Analysis,
     token: int,
@@ -202,12 +214,7 @@ def attention_json(
     if fresh_tokens is not None:
         weights = weights.copy()  # may be a cached row
         weights[fresh_tokens:] = 0.0
-    order = np.argsort(-weights, kind="stable")
-    targets = [
-        {**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[: options.top_k] if weights[i] > 0
-    ]
-    per_line = analysis.line_weights(weights)
-    lines = [{"line": int(line), "weight": float(per_line[line])} for line in np.nonzero(per_line > 0)[0]]
+    targets, lines = targets_and_lines(analysis, weights, options.top_k)
     return {
         "version": version,
         "token": token_json(analysis, token),
@@ -528,15 +535,12 @@ def alti_rollout_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     drop_sink = query.params.get("dropSink", True) is not False
     if drop_sink:
         weights = drop_sinks(weights, analysis.sinks(analysis.owner(token)[0]))
-    order = np.argsort(-weights, kind="stable")
-    per_line = analysis.line_weights(weights)
+    targets, lines = targets_and_lines(analysis, weights, top_k)
     return {
         "version": query.version,
         "token": token_json(analysis, token),
-        "targets": [
-            {**token_json(analysis, int(i)), "weight": float(weights[i])} for i in order[:top_k] if weights[i] > 0
-        ],
-        "lines": [{"line": int(line), "weight": float(per_line[line])} for line in np.nonzero(per_line > 0)[0]],
+        "targets": targets,
+        "lines": lines,
         "dropSink": drop_sink,
         "faithfulness": method_faithfulness(analysis.info.id, "altiRollout", drop_sink),
         "recomputedTokens": recomputed,
