@@ -190,20 +190,26 @@ function activate(el: SVGElement): void {
   }
 }
 
+/** The mouse or the keyboard is on `el`: its tooltip at (x, y), and a node's edges lit. */
+function pointAt(el: SVGElement, title: string, x: number, y: number): void {
+  showTip(title, x, y);
+  light(el.classList.contains('node') ? el.dataset.id : undefined);
+}
+
+function pointNowhere(): void {
+  hideTip();
+  light(undefined);
+}
+
 svg.addEventListener('mousemove', (e) => {
   const el = itemOf(e.target);
   if (!el?.dataset.title) {
-    hideTip();
-    light(undefined);
+    pointNowhere();
     return;
   }
-  showTip(el.dataset.title, e.clientX, e.clientY);
-  light(el.classList.contains('node') ? el.dataset.id : undefined);
+  pointAt(el, el.dataset.title, e.clientX, e.clientY);
 });
-svg.addEventListener('mouseleave', () => {
-  hideTip();
-  light(undefined);
-});
+svg.addEventListener('mouseleave', pointNowhere);
 svg.addEventListener('click', (e) => {
   const el = itemOf(e.target);
   if (el) {
@@ -214,14 +220,10 @@ svg.addEventListener('focusin', (e) => {
   const el = itemOf(e.target);
   if (el?.dataset.title) {
     const box = el.getBoundingClientRect();
-    showTip(el.dataset.title, box.right, box.bottom);
-    light(el.classList.contains('node') ? el.dataset.id : undefined);
+    pointAt(el, el.dataset.title, box.right, box.bottom);
   }
 });
-svg.addEventListener('focusout', () => {
-  hideTip();
-  light(undefined);
-});
+svg.addEventListener('focusout', pointNowhere);
 svg.addEventListener('keydown', (e) => {
   const el = itemOf(e.target);
   if (el && (e.key === 'Enter' || e.key === ' ')) {

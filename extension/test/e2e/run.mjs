@@ -689,6 +689,14 @@ async function pickCell(frame, margin = 0) {
 }
 
 // ------------------------------------------------------------------------------------ scenarios
+// Every scenario ends alike: its logs saved, the browser closed, code-server stopped.
+async function endScenario(run, label, page, cs) {
+  if (run) await saveLogs(run, label, page).catch(() => {});
+  if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
+  currentPage = null;
+  if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+}
+
 async function makeRun(label, opts, trusted) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `atten-scope-e2e-${label}-`));
   tempDirs.push(tmp);
@@ -1297,10 +1305,7 @@ async function trustedScenario(opts) {
       return `status ${state}; hover "${flat.slice(0, 120)}"`;
     }, [analysed]);
   } finally {
-    if (run) await saveLogs(run, P, page).catch(() => {});
-    if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
-    currentPage = null;
-    if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+    await endScenario(run, P, page, cs);
   }
 }
 
@@ -1381,10 +1386,7 @@ async function untrustedScenario(opts) {
     }, [opened]);
     if (page) await screenshot(page, 'untrusted').catch(() => {});
   } finally {
-    if (run) await saveLogs(run, P, page).catch(() => {});
-    if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
-    currentPage = null;
-    if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+    await endScenario(run, P, page, cs);
   }
 }
 
@@ -1563,10 +1565,7 @@ async function setupScenario(opts) {
       return 'no error lines';
     }, [`${P}: after Set Up, Analyze File runs and the hover shows the sources`]);
   } finally {
-    if (run) await saveLogs(run, P, page).catch(() => {});
-    if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
-    currentPage = null;
-    if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+    await endScenario(run, P, page, cs);
   }
 }
 
@@ -1598,10 +1597,7 @@ async function setupOldPythonScenario(opts) {
       return note.text;
     }, [`${P}: install the .vsix, start code-server, open ${SAMPLE_NAME}`]);
   } finally {
-    if (run) await saveLogs(run, P, page).catch(() => {});
-    if (browser) { await Promise.race([browser.close().catch(() => {}), sleep(10000)]); browser = null; }
-    currentPage = null;
-    if (cs) { killGroup(cs.child, 'SIGTERM'); await sleep(1000); killGroup(cs.child, 'SIGKILL'); }
+    await endScenario(run, P, page, cs);
   }
 }
 
