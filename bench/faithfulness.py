@@ -30,8 +30,10 @@ taken at more query positions, at two units and with two ablation baselines.
   at least 16 tokens before them. The target is again the model's greedy next token at i,
   y = argmax p(. | x_<=i) (not the file's actual next token), so last and interior are measured
   the same way. The model is causal, so the weights of row i in the analysis of the whole snippet
-  are exactly those of the prefix x_<=i, and the ablations only run the prefix. A snippet's
-  interior score is the mean of its queries' rho, so the bootstrap still resamples snippets.
+  are exactly those of the prefix x_<=i, and one ablated sequence (x_j replaced or removed) gives
+  every query after j its ablated logits: the queries of a snippet cost one query's ablations
+  (``query_ablations``). A snippet's interior score is the mean of its queries' rho, so the
+  bootstrap still resamples snippets.
 - Baselines. *space*: x_j replaced by the single-space token (as above). *delete*: x_j removed
   (the later tokens move up one position). Deletion is leave-one-out in the literal sense: it needs
   no neutral token, which does not exist for code (a space is itself a token the model reads,
@@ -51,6 +53,8 @@ choice). From each, one snippet starts at the first top-level ``def``/``class`` 
 third of the file and takes whole lines up to ``--external-chars`` (default 1,200) characters,
 then the next non-blank line up to its last word, so it stops mid-statement. The snippets depend
 only on the file text, not on the model; the file names and the Python version are recorded.
+``--only-external`` scores the external corpus alone: the shipped last-token table (``bench/corpus``)
+is kept as it is, and every situation of the shipped entry comes from the external corpus.
 
 Writes ``faithfulness.md`` (and ``faithfulness.json``) into ``--out`` and regenerates RESULTS.md;
 with ``--corpus-external`` also ``faithfulness-external.md`` / ``.json``. A complete run into the
@@ -181,19 +185,10 @@ class sdpa:
         self.model.set_attn_implementation(ATTENTION)
 
 
-def last_logprobs(loaded: LoadedModel, batch: torch.Tensor, cache: Any = None, start: int = 0) -> torch.Tensor:
-    """log p(. | sequence) at the last position for each row of ``batch``: (B, vocab), on the model's device.
-
-    With ``cache`` (keys and values of the first ``start`` tokens), ``batch`` holds only tokens start.. .
-    """
-    batch = batch.to(loaded.device)
-    kwargs: dict[str, Any] = {"logits_to_keep": 1, "use_cache": cache is not None}
-    if cache is not None:
-        kwargs["past_key_values"] = cache
-        positions = torch.arange(start, start + batch.shape[1], device=loaded.device)
-        kwargs["position_ids"] = positions[None].expand(batch.shape[0], -1)
+def last_logprobs(loaded: LoadedModel, batch: torch.Tensor) -> torch.Tensor:
+    """log p(. | sequence) at the last position for each row of ``batch``: (B, vocab), on the model's device."""
     with torch.inference_mode(), sdpa(loaded):
-        logits = loaded.model(input_ids=batch, **kwargs).logits[:, -1]
+        logits = loaded.model(input_ids=batch.to(loaded.device), logits_to_keep=1, use_cache=False).logits[:, -1]
     return torch.log_softmax(logits.float(), dim=-1)
 
 
@@ -211,46 +206,8 @@ def prefix_cache(layers: list[tuple[torch.Tensor, torch.Tensor]], start: int, co
     return cache
 
 
-def ablation_effects(
-    loaded: LoadedModel, ids: list[int], neutral: int, batch_size: int, delete: bool = False
-) -> tuple[int, np.ndarray]:
-    """(greedy next token y, e_j = log p(y | x) - log p(y | x ablated at j) for j < n - 1).
-
-    Ablated: x_j replaced by ``neutral``, or with ``delete`` removed. A causal model's states before
-    j do not depend on x_j, so each batch of ablations j in [a, b) reuses the unablated keys and
-    values of tokens < a and runs only tokens a.. (about half the work); with deletion every row of
-    the batch is one token shorter, at positions a.. .
-    """
-    base = torch.tensor([ids], dtype=torch.long, device=loaded.device)
-    from transformers import DynamicCache
-
-    cache = DynamicCache()
-    with torch.inference_mode(), sdpa(loaded):
-        out = loaded.model(input_ids=base, logits_to_keep=1, use_cache=True, past_key_values=cache)
-    logp = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-    layers = [(layer.keys, layer.values) for layer in cache.layers]
-    target = int(torch.argmax(logp))
-    sources = len(ids) - 1
-    effects = np.zeros(sources, dtype=np.float64)
-    for first in range(0, sources, batch_size):
-        rows = list(range(first, min(first + batch_size, sources)))
-        picked = torch.arange(len(rows), device=loaded.device)
-        columns = torch.tensor(rows, device=loaded.device) - first
-        batch = base[:, first:].repeat(len(rows), 1)
-        if delete:
-            keep = torch.ones_like(batch, dtype=torch.bool)
-            keep[picked, columns] = False
-            batch = batch[keep].view(len(rows), -1)
-        else:
-            batch[picked, columns] = neutral
-        past = prefix_cache(layers, first, len(rows)) if first > 0 else None
-        ablated = last_logprobs(loaded, batch, past, first)[:, target]
-        effects[rows] = (logp[target] - ablated).double().cpu().numpy()
-    return target, effects
-
-
 def ablation_effects_reference(loaded: LoadedModel, ids: list[int], neutral: int, delete: bool = False) -> np.ndarray:
-    """The same effects from full forward passes, one per ablation (for checking the cached version)."""
+    """The last token's effects from full forward passes, one per ablation (for checking ``query_ablations``)."""
     base = torch.tensor([ids], dtype=torch.long)
     logp = last_logprobs(loaded, base)[0]
     target = int(torch.argmax(logp))
@@ -388,22 +345,80 @@ def line_units(analysis: Any, query: int, sinks: list[int]) -> list[list[int]]:
     return [by_line[line] for line in sorted(by_line)]
 
 
+def query_ablations(
+    loaded: LoadedModel, ids: list[int], queries: list[int], neutral: int, batch_size: int, delete: bool = False
+) -> tuple[list[int], list[np.ndarray]]:
+    """For every query q: its greedy next token y_q = argmax p(. | x_<=q) and the token ablation effects
+    e_j(q) = log p(y_q | x_<=q) - log p(y_q | x_<=q ablated at j) for j < q.
+
+    One ablated sequence serves every query after its ablated token: a causal model's logits at q
+    depend only on x_<=q, so the sequence cut after the last query, ablated at j, gives at each q > j
+    the logits of the ablated prefix x_<=q (with deletion at q - 1). The queries cost one query's
+    ablations. A causal model's states before j do not depend on x_j, so each batch of ablations
+    j in [a, b) reuses the unablated keys and values of tokens < a and runs only tokens a.. (about
+    half the work; with deletion every row is one token shorter, at positions a..), and the LM head
+    is applied at the query columns only.
+    """
+    from transformers import DynamicCache
+
+    end = max(queries) + 1
+    device = loaded.device
+    base = torch.tensor([ids[:end]], dtype=torch.long, device=device)
+    cache = DynamicCache()
+    columns_all = torch.tensor(queries, dtype=torch.long, device=device)
+    with torch.inference_mode(), sdpa(loaded):
+        out = loaded.model(input_ids=base, logits_to_keep=columns_all, use_cache=True, past_key_values=cache)
+    logp = torch.log_softmax(out.logits[0].float(), dim=-1)  # (queries, vocab)
+    targets = [int(t) for t in torch.argmax(logp, dim=-1)]
+    layers = [(layer.keys, layer.values) for layer in cache.layers]
+    effects = [np.zeros(q, dtype=np.float64) for q in queries]
+    for first in range(0, end - 1, batch_size):
+        rows = list(range(first, min(first + batch_size, end - 1)))
+        live = [k for k, q in enumerate(queries) if q > first]  # queries some row of this batch ablates
+        picked = torch.arange(len(rows), device=device)
+        ablated_at = torch.tensor(rows, device=device) - first
+        batch = base[:, first:].repeat(len(rows), 1)
+        if delete:
+            keep = torch.ones_like(batch, dtype=torch.bool)
+            keep[picked, ablated_at] = False
+            batch = batch[keep].view(len(rows), -1)
+        else:
+            batch[picked, ablated_at] = neutral
+        shift = 1 if delete else 0
+        kept = torch.tensor([queries[k] - first - shift for k in live], dtype=torch.long, device=device)
+        kwargs: dict[str, Any] = {"logits_to_keep": kept, "use_cache": first > 0}
+        if first > 0:
+            kwargs["past_key_values"] = prefix_cache(layers, first, len(rows))
+            positions = torch.arange(first, first + batch.shape[1], device=device)
+            kwargs["position_ids"] = positions[None].expand(len(rows), -1)
+        with torch.inference_mode(), sdpa(loaded):
+            logits = loaded.model(input_ids=batch, **kwargs).logits  # (rows, live, vocab)
+        for column, k in enumerate(live):
+            query, target = queries[k], targets[k]
+            sources = [r for r, j in enumerate(rows) if j < query]
+            ablated = torch.log_softmax(logits[sources, column].float(), dim=-1)[:, target]
+            effects[k][[rows[r] for r in sources]] = (logp[k, target] - ablated).double().cpu().numpy()
+    return targets, effects
+
+
 def query_effects(
-    loaded: LoadedModel, ids: list[int], query: int, units: list[list[int]], neutral: int, batch: int
-) -> dict[str, Any]:
-    """The ablation effects of one query for every baseline and unit (the costly part, cached)."""
-    prefix = ids[: query + 1]
-    record: dict[str, Any] = {"index": query}
+    loaded: LoadedModel, ids: list[int], queries: list[int], units: dict[int, list[list[int]]], neutral: int, batch: int
+) -> list[dict[str, Any]]:
+    """The ablation effects of every query for every baseline and unit (the costly part, cached)."""
+    records: list[dict[str, Any]] = [{"index": query} for query in queries]
     for baseline in BASELINES:
         delete = baseline == "delete"
-        target, tokens = ablation_effects(loaded, prefix, neutral, batch, delete)
-        record["target_id"] = target
-        lines = unit_effects(loaded, prefix, units, target, neutral, batch, delete) if units else np.zeros(0)
-        record[baseline] = {
-            "token": [round(float(e), 6) for e in tokens],
-            "line": [round(float(e), 6) for e in lines],
-        }
-    return record
+        targets, tokens = query_ablations(loaded, ids, queries, neutral, batch, delete)
+        for record, query, target, effects in zip(records, queries, targets, tokens, strict=True):
+            prefix = ids[: query + 1]
+            found = units[query]
+            lines = unit_effects(loaded, prefix, found, target, neutral, batch, delete) if found else np.zeros(0)
+            record["target_id"] = target
+            record[baseline] = {
+                "token": [round(float(e), 6) for e in effects],
+                "line": [round(float(e), 6) for e in lines],
+            }
+    return records
 
 
 def situation_scores(row: np.ndarray, sinks: list[int], units: list[list[int]], effects: dict[str, Any]) -> dict:
@@ -442,12 +457,10 @@ def score_snippet(
     units = {query: line_units(analysis, query, sinks) for query in queries}
     reuse = cached is not None and cached.get("ids") == ids
     previous = {q["index"]: q for q in (cached or {}).get("queries", [])} if reuse else {}
-    records = []
-    for query in queries:
-        if query in previous and all(b in previous[query] for b in BASELINES):
-            records.append(previous[query])
-        else:
-            records.append(query_effects(loaded, ids, query, units[query], neutral, batch))
+    if all(query in previous and all(b in previous[query] for b in BASELINES) for query in queries):
+        records = [previous[query] for query in queries]
+    else:
+        records = query_effects(loaded, ids, queries, units, neutral, batch)
     # A record written before positions and lines were measured: its last-token table (ablations and
     # scores) is kept as it was, where this run finds the same next token, so re-running with
     # --resume adds the other situations without re-measuring a table that the default view follows.
@@ -788,23 +801,38 @@ def write_results(
 
 def write_shipped(
     args: argparse.Namespace,
-    rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]] | None,
     snippets: int,
     situations: dict[str, list[dict[str, Any]]],
     external: dict[str, list[dict[str, Any]]] | None,
 ) -> None:
     """Replace this model's entry of the shipped table (the others are kept): the last-token figures
-    from ``bench/corpus``, the interior ones from the external corpus where it was measured."""
+    from ``bench/corpus``, the interior ones from the external corpus where it was measured.
+
+    ``rows`` None (``--only-external``): ``bench/corpus`` was not scored in this run, so the entry's
+    last-token table is kept as shipped and every situation comes from the external corpus."""
     merged = dict(situations)
     corpora = {"last": "bench/corpus", "interior": "bench/corpus"}
+    stdlib = f"Python {platform.python_version()} standard library"
     if external:
         for key, found in external.items():
-            if key.startswith("interior/"):
+            if key.startswith("interior/") or rows is None:
                 merged[key] = found
-        corpora["interior"] = "standard library"
+        corpora["interior"] = stdlib
+        if rows is None:
+            corpora["last"] = stdlib
     shipped = json.loads(SHIPPED_TABLE.read_text(encoding="utf-8")) if SHIPPED_TABLE.is_file() else {}
     tables = [t for t in shipped.get("tables", []) if t.get("model") != args.model]
-    tables.append(shipped_table(rows, snippets, args.model, merged, corpora))
+    if rows is None:
+        kept = next((t for t in shipped.get("tables", []) if t.get("model") == args.model), None)
+        if kept is None:
+            model = args.model
+            raise SystemExit(f"--only-external needs a shipped last-token table for {model}: score bench/corpus first")
+        entry = {**kept, **shipped_table([], kept["snippets"], args.model, merged, corpora)}
+        entry["methods"] = kept["methods"]
+    else:
+        entry = shipped_table(rows, snippets, args.model, merged, corpora)
+    tables.append(entry)
     tables.sort(key=lambda t: (t["model"] != MODEL, t["model"]))
     SHIPPED_TABLE.write_text(json.dumps({"tables": tables}, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {SHIPPED_TABLE}", file=sys.stderr)
@@ -880,6 +908,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also score snippets of the running Python's standard library (code from outside the repository)",
     )
+    parser.add_argument(
+        "--only-external",
+        action="store_true",
+        help="score only the external corpus (with --corpus-external); the shipped last-token table is kept",
+    )
     parser.add_argument("--external-files", type=int, default=32, help="standard-library files, one snippet each")
     parser.add_argument("--external-chars", type=int, default=1200, help="characters per external snippet (about)")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
@@ -898,6 +931,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="results folder (default bench/results, or bench/results/<model>)")
     args = parser.parse_args(argv)
     args.out = args.out or default_out(args.model)
+    if args.only_external and not args.corpus_external:
+        parser.error("--only-external needs --corpus-external")
     if args.quick:
         args.limit, args.resamples = args.limit or 3, min(args.resamples, 200)
         args.truncate = args.truncate or 40
@@ -919,16 +954,22 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("the tokenizer has no single-token space to use as the neutral replacement")
     neutral = neutral_ids[0]
     corpus = load_corpus(args.corpus, args.limit, args.every)
-    per_snippet, rows, situations = score_corpus(loaded, corpus, args, neutral, "faithfulness")
+    rows: list[dict[str, Any]] | None = None
+    situations: dict[str, list[dict[str, Any]]] = {}
+    scored_here = 0
+    complete = True
+    if not args.only_external:
+        per_snippet, rows, situations = score_corpus(loaded, corpus, args, neutral, "faithfulness")
+        scored_here = len(per_snippet)
+        complete = len(per_snippet) == len(corpus)
     external_situations = None
-    complete = len(per_snippet) == len(corpus)
     if args.corpus_external:
         snippets, note = external_corpus(args.external_files, args.external_chars, args.limit)
         scored, _, external_situations = score_corpus(loaded, snippets, args, neutral, "faithfulness-external", note)
         complete = complete and len(scored) == len(snippets)
     default_run = args.out.resolve() == default_out(args.model).resolve() and args.corpus == BENCH_DIR / "corpus"
     if complete and default_run and not args.truncate:
-        write_shipped(args, rows, len(per_snippet), situations, external_situations)
+        write_shipped(args, rows, scored_here, situations, external_situations)
     return 0
 
 

@@ -160,9 +160,47 @@ def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path)
     assert written and not any(line.endswith(os.path.join("data", "faithfulness.json")) for line in written)
 
 
+def test_only_external_keeps_the_shipped_last_token_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --only-external the model's last-token table is kept as shipped, every situation comes
+    from the external corpus with its name, and the other models' entries are untouched."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import faithfulness as bench
+    finally:
+        sys.path.remove(str(BENCH))
+    shipped = tmp_path / "faithfulness.json"
+    before = {
+        "tables": [
+            {"model": bench.MODEL, "snippets": 33, "source": "s", "methods": [{"method": "a", "on": [0.3, 0.2, 0.4]}]},
+            {"model": "other", "snippets": 5, "source": "s", "methods": [{"method": "b", "on": [0.1, 0.0, 0.2]}]},
+        ]
+    }
+    shipped.write_text(json.dumps(before), encoding="utf-8")
+    monkeypatch.setattr(bench, "SHIPPED_TABLE", shipped)
+    rows = [{"method": "a", "on": (0.25, 0.1, 0.4), "snippets": 7}]
+    external = {key: rows for key in bench.SITUATIONS}
+    args = bench.argparse.Namespace(model=bench.MODEL)
+    bench.write_shipped(args, None, 0, {}, external)
+    after = {t["model"]: t for t in json.loads(shipped.read_text(encoding="utf-8"))["tables"]}
+    assert after["other"] == before["tables"][1]
+    mine = after[bench.MODEL]
+    assert mine["methods"] == before["tables"][0]["methods"] and mine["snippets"] == 33
+    assert [(e["position"], e["unit"], e["snippets"]) for e in mine["situations"]] == [
+        ("last", "token", 7),
+        ("last", "line", 7),
+        ("interior", "token", 7),
+        ("interior", "line", 7),
+    ]
+    assert all("standard library" in e["corpus"] for e in mine["situations"])
+    monkeypatch.setattr(bench, "SHIPPED_TABLE", tmp_path / "missing.json")
+    with pytest.raises(SystemExit, match="score bench/corpus first"):
+        bench.write_shipped(args, None, 0, {}, external)
+
+
 def test_ablation_shortcuts_match_plain_forward_passes() -> None:
-    """The cached prefix (replacement and deletion) and the right-padded batches give the numbers of
-    one plain forward pass per ablated sequence."""
+    """The shared ablations (one sequence for every query after its ablated token, the cached prefix,
+    replacement and deletion) and the right-padded batches give the numbers of one plain forward
+    pass per ablated prefix."""
     sys.path.insert(0, str(BENCH))
     try:
         import faithfulness as bench
@@ -170,10 +208,14 @@ def test_ablation_shortcuts_match_plain_forward_passes() -> None:
         sys.path.remove(str(BENCH))
     loaded = bench.load_model(bench.MODEL, "cpu")
     ids = loaded.tokenizer("def area(r):\n    return 3.14 * r * r", add_special_tokens=False).input_ids
+    queries = [4, 9, len(ids) - 1]
     for delete in (False, True):
-        _, effects = bench.ablation_effects(loaded, ids, 220, 3, delete)
-        reference = bench.ablation_effects_reference(loaded, ids, 220, delete)
-        assert len(effects) == len(ids) - 1 and np.allclose(effects, reference, atol=2e-3)
+        targets, effects = bench.query_ablations(loaded, ids, queries, 220, 3, delete)
+        for query, target, found in zip(queries, targets, effects, strict=True):
+            prefix = ids[: query + 1]
+            assert target == int(bench.torch.argmax(bench.last_logprobs(loaded, bench.torch.tensor([prefix]))[0]))
+            reference = bench.ablation_effects_reference(loaded, prefix, 220, delete)
+            assert len(found) == query and np.allclose(found, reference, atol=2e-3)
     sequences = [ids, ids[:5], ids[2:9], ids[1:5]]
     one_by_one = [float(bench.last_logprobs(loaded, bench.torch.tensor([s]))[0, 42]) for s in sequences]
     assert np.allclose(bench.sequence_logprobs(loaded, sequences, 42, 3), one_by_one, atol=2e-3)
