@@ -45,6 +45,7 @@ def test_view_found_with_rank_among_all_methods() -> None:
         "model": "m",
         "position": "last",
         "unit": "token",
+        "corpus": "bench/corpus",
         "asked": {"position": "last", "unit": "token"},
     }
 
@@ -151,7 +152,7 @@ SITUATED = {
             "position": "interior",
             "unit": "token",
             "baseline": "space",
-            "corpus": "standard library",
+            "corpus": "Python 3.11.7 standard library",
             "snippets": 7,
             "methods": [
                 {"method": "raw / headMean", "on": [0.4, 0.3, 0.5]},
@@ -181,12 +182,15 @@ def test_interior_tokens_read_their_own_figures_and_ranks() -> None:
         "position": "interior",
         "unit": "token",
     }
+    assert found["corpus"] == "Python 3.11.7 standard library"
     line = faithfulness_line(found)
     assert "\u03c1 = +0.40 [+0.30, +0.50] against leave-one-out ablation at interior tokens (7 snippets" in line
+    assert "(7 snippets of the Python 3.11.7 standard library; rank 1 of 3" in line
     assert "not measured" not in line
-    # the last token keeps the table's original figures
+    # the last token keeps the table's original figures, measured on the benchmark's own snippets
     last = view_faithfulness("m", options, SITUATED, position="last", unit="token")
     assert last is not None and (last["rho"], last["rank"], last["position"]) == (0.2, 3, "last")
+    assert last["corpus"] == "bench/corpus" and " snippets; rank 3" in faithfulness_line(last)
 
 
 def test_line_figures_rank_among_the_methods_measured_per_line() -> None:

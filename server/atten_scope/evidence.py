@@ -80,6 +80,7 @@ def default_options(model_id: str) -> ViewOptions:
 
 POSITIONS = ("last", "interior")
 UNITS = ("token", "line")
+HOME_CORPUS = "bench/corpus"  # the benchmark's own snippets; a situation may name another corpus
 
 
 def _situations(table: dict[str, Any], position: str, unit: str, column: str) -> list[tuple[list[dict], int, dict]]:
@@ -91,10 +92,11 @@ def _situations(table: dict[str, Any], position: str, unit: str, column: str) ->
         for entry in table.get("situations", []):
             if entry.get("position") == position and entry.get("unit") == unit and entry.get("methods"):
                 rows = [{"method": row["method"], column: row["on"]} for row in entry["methods"]]
-                found.append(
-                    (rows, int(entry.get("snippets", table["snippets"])), {"position": position, "unit": unit})
-                )
-    found.append((table["methods"], int(table["snippets"]), {"position": "last", "unit": "token"}))
+                corpus = str(entry.get("corpus", HOME_CORPUS))
+                situation = {"position": position, "unit": unit, "corpus": corpus}
+                found.append((rows, int(entry.get("snippets", table["snippets"])), situation))
+    situation = {"position": "last", "unit": "token", "corpus": str(table.get("corpus", HOME_CORPUS))}
+    found.append((table["methods"], int(table["snippets"]), situation))
     return found
 
 
@@ -110,10 +112,11 @@ def view_faithfulness(
     ``position`` (``last``: the document's last analysed token; ``interior``: any other) and ``unit``
     (``token`` or ``line``: the weights summed per line, against ablating whole lines) name the
     situation on screen. Returns ``{rho, low, high, snippets, rank, methods, best, bestRho, model,
-    position, unit, asked}``: the mean Spearman rho over snippets with its 95 % bootstrap interval,
+    position, unit, corpus, asked}``: the mean Spearman rho over snippets with its 95 % bootstrap interval,
     for the view's sink setting (dropSink on: token 0 excluded from the sources), its rank among all
     methods measured in that situation, the situation the figure is for (``position``, ``unit``) and
-    the one asked for (``asked``). They differ where the asked situation was not measured for the
+    the one asked for (``asked``), and the code it was measured on (``corpus``: ``bench/corpus`` or,
+    for example, the standard library of a Python version). They differ where the asked situation was not measured for the
     view (only the last-token, token-level figure exists with dropSink off, or in an older table):
     the figure is then the last-token, token-level one.
     """
@@ -179,6 +182,12 @@ def situation_words(faithfulness: dict[str, Any]) -> str:
     return SITUATION_WORDS.get((faithfulness.get("position", "last"), faithfulness.get("unit", "token")), "")
 
 
+def corpus_words(faithfulness: dict[str, Any]) -> str:
+    """ " of the Python 3.11.7 standard library": where a figure's snippets come from, when not the benchmark's own."""
+    corpus = faithfulness.get("corpus")
+    return f" of the {corpus}" if corpus and corpus != HOME_CORPUS else ""
+
+
 def faithfulness_line(faithfulness: dict[str, Any] | None, lines: dict[str, Any] | None = None) -> str:
     """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``), in the
     situation it was measured in; ``lines``, where given and measured per line, adds the figure of
@@ -194,7 +203,7 @@ def faithfulness_line(faithfulness: dict[str, Any] | None, lines: dict[str, Any]
         f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
         f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
         f"{situation_words(faithfulness)} "
-        f"({faithfulness['snippets']} snippets; rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
+        f"({faithfulness['snippets']} snippets{corpus_words(faithfulness)}; rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
         + (
             f"; line sums \u03c1 = {lines['rho']:+.2f} [{lines['low']:+.2f}, {lines['high']:+.2f}]"
             if lines and lines.get("unit") == "line"

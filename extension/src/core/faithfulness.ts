@@ -52,7 +52,8 @@ function isFaithfulness(value: unknown): value is Faithfulness {
     typeof f.best === 'string' &&
     typeof f.model === 'string' &&
     isSituation(f.position, f.unit) &&
-    isAsked(f.asked)
+    isAsked(f.asked) &&
+    (f.corpus === undefined || typeof f.corpus === 'string')
   );
 }
 

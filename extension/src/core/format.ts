@@ -104,6 +104,9 @@ export function faithfulnessLabel(f: Faithfulness): string {
   return `ρ ${signed(f.rho)}${where ? ` ${where}` : ''}`;
 }
 
+/** The benchmark's own snippets; a figure measured elsewhere names its code. */
+const HOME_CORPUS = 'bench/corpus';
+
 /** " (not measured at interior tokens; this is the figure at the last token)", or "" where the figure is for what was asked. */
 function fallbackNote(f: Faithfulness): string {
   const asked = f.asked;
@@ -124,7 +127,8 @@ export function faithfulnessSentence(f: Faithfulness | null, line?: Faithfulness
       'are benchmarked; see bench/RESULTS.md).'
     );
   }
-  const snippets = `${f.snippets} code snippet${f.snippets === 1 ? '' : 's'}`;
+  const from = f.corpus && f.corpus !== HOME_CORPUS ? ` of the ${f.corpus}` : '';
+  const snippets = `${f.snippets} code snippet${f.snippets === 1 ? '' : 's'}${from}`;
   const where = situationLabel(f.position, f.unit);
   let sentence =
     `Faithfulness of this view: ρ = ${signed(f.rho)} (95% CI ${signed(f.low)} to ${signed(f.high)})` +

@@ -160,6 +160,8 @@ export interface Faithfulness {
   unit?: FaithfulnessUnit;
   /** the situation asked for (the one on screen); differs from position/unit where it was not measured */
   asked?: { position: QueryPosition; unit: FaithfulnessUnit };
+  /** the code measured: "bench/corpus" (the benchmark's snippets) or e.g. "Python 3.11.7 standard library" */
+  corpus?: string;
 }
 
 /** What the model predicted after a token (docs/PROTOCOL.md); texts are labels. */

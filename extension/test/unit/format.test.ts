@@ -10,6 +10,7 @@ import {
   stateLabel,
   viewLabel,
 } from '../../src/core/format';
+import { readFaithfulness } from '../../src/core/faithfulness';
 import { measuredFaithfulness } from './fixtures';
 import { DEFAULTS } from '../../src/core/settings';
 
@@ -103,6 +104,16 @@ describe('faithfulness', () => {
       'Faithfulness of this view: ρ = +0.36 (95% CI +0.21 to +0.41) at interior tokens against leave-one-out ' +
         'ablation on 33 code snippets; rank 1 of 27 measured views (best: norm / lastLayers, ρ = +0.32).',
     );
+  });
+
+  it('names the code a figure was measured on when it is not the benchmark\'s own', () => {
+    const stdlib = { ...measured, position: 'interior', unit: 'token', corpus: 'Python 3.11.7 standard library' } as const;
+    expect(faithfulnessSentence(stdlib)).toContain(
+      'on 33 code snippets of the Python 3.11.7 standard library; rank 1 of 27',
+    );
+    expect(faithfulnessSentence({ ...stdlib, corpus: 'bench/corpus' })).toContain('on 33 code snippets; rank 1');
+    expect(readFaithfulness({ ...stdlib, corpus: 3 })).toBeUndefined();
+    expect(readFaithfulness(stdlib)).toEqual(stdlib);
   });
 
   it('says when the figure is for another situation than the one on screen', () => {
