@@ -290,8 +290,11 @@ def summary_section(out_dir: Path) -> str | None:
 
 def _situations_row(model: str, measured: Any, external: Any) -> list[str] | None:
     """The default view's figures where the user looks (space baseline): last token from the repository's
-    corpus, interior tokens from the external corpus where it was measured, tokens and lines."""
-    if not measured or "situations" not in measured:
+    corpus where its situations were measured, interior tokens (and otherwise the last token too) from
+    the external corpus where it was measured, tokens and lines."""
+    home = measured if measured and "situations" in measured else None
+    external = external if external and "situations" in external else None
+    if home is None and external is None:
         return None
     ensure_engine_importable()
     from atten_scope.evidence import recommended_view
@@ -301,7 +304,8 @@ def _situations_row(model: str, measured: Any, external: Any) -> list[str] | Non
         return None
     name = f"{view['refinement']} / {view['aggregate']}"
     parts = []
-    for position, source in (("last", measured), ("interior", external if external else measured)):
+    sources = {"last": home or external, "interior": external or home}
+    for position, source in sources.items():
         for unit in ("token", "line"):
             found = next((r for r in source["situations"][f"{position}/{unit}/space"] if r["method"] == name), None)
             if found and found["on"][0] == found["on"][0]:  # NaN: not measured
@@ -311,7 +315,9 @@ def _situations_row(model: str, measured: Any, external: Any) -> list[str] | Non
                 parts.append(f"{label} {mean:+.3f} [{low:+.3f}, {high:+.3f}]")
     if not parts:
         return None
-    corpus = " (interior: standard library)" if external else ""
+    corpus = ""
+    if external:
+        corpus = " (standard library)" if home is None else " (interior: standard library)"
     return [
         f"faithfulness on {model.removeprefix('embedded:')} where the user looks: {name}, space baseline{corpus}",
         "; ".join(parts),

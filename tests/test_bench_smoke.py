@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -301,6 +302,32 @@ def test_targets_summary_reads_the_committed_results() -> None:
     # every target row says yes or no (bold), comparisons say "-"
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert all(row.rstrip(" |").rsplit("| ", 1)[1] in ("yes", "**no**", "-") for row in rows)
+
+
+def test_where_the_user_looks_row_reads_the_external_corpus_alone() -> None:
+    """Situations measured only on the standard library (``--only-external``) give the summary row
+    both positions from it, and say so; a corpus with its own situations keeps the last token."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from report import _situations_row
+    finally:
+        sys.path.remove(str(BENCH))
+    model = "embedded:smollm2-135m"
+    evidence = pytest.importorskip("atten_scope.evidence")
+    view = evidence.recommended_view(model)
+    name = f"{view['refinement']} / {view['aggregate']}"
+
+    def measured(value: float) -> dict[str, Any]:
+        keys = [f"{p}/{u}/space" for p in ("last", "interior") for u in ("token", "line")]
+        return {"situations": {key: [{"method": name, "on": [value, value - 0.1, value + 0.1]}] for key in keys}}
+
+    row = _situations_row(model, {"summary": []}, measured(0.3))
+    assert row is not None and "(standard library)" in row[0]
+    assert "last token +0.300 [+0.200, +0.400]" in row[1] and "interior tokens, per line +0.300" in row[1]
+    both = _situations_row(model, measured(0.5), measured(0.3))
+    assert both is not None and "(interior: standard library)" in both[0]
+    assert "last token +0.500" in both[1] and "interior tokens +0.300" in both[1]
+    assert _situations_row(model, {"summary": []}, None) is None
 
 
 def test_soak_section_compares_each_sample_with_cycle_five(tmp_path: Path) -> None:
