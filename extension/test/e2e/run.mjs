@@ -98,6 +98,15 @@ function recommendedView(model) {
   return best;
 }
 
+/** The shipped figure of `method` on `model` for a situation (e.g. interior, token), or null where it was not measured. */
+function situationFigure(model, position, unit, method) {
+  const file = path.join(repo, 'server', 'atten_scope', 'data', 'faithfulness.json');
+  const table = JSON.parse(fs.readFileSync(file, 'utf8')).tables.find((t) => t.model === model);
+  const entry = (table?.situations ?? []).find((e) => e.position === position && e.unit === unit);
+  const row = entry?.methods.find((r) => r.method === method);
+  return row ? { rho: row.on[0], corpus: entry.corpus } : null;
+}
+
 // ------------------------------------------------------------------------------------ options
 function parseArgs(argv) {
   const o = { vsix: process.env.ATTEN_SCOPE_VSIX || '', python: process.env.ATTEN_SCOPE_PYTHON || '', basePython: process.env.ATTEN_SCOPE_BASE_PYTHON || '', only: '', keepTemp: false };
@@ -807,6 +816,16 @@ async function trustedScenario(opts) {
       // code units: definitions (or blocks of lines without a symbol provider), identifiers, lines
       assert(/Draws most on (definitions|blocks of lines): .+? \(line \d+\) \d+\.\d%/.test(flat), `no definitions in "Draws most on": "${flat.slice(0, 600)}"`);
       assert(/identifiers: .+? ×\d+ \d+\.\d%/.test(flat) && /lines: .+? \(line \d+\) \d+\.\d%/.test(flat), `no identifiers or lines in "Draws most on": "${flat.slice(0, 600)}"`);
+      // `total` is an interior token: the figure is the one measured there, or says it was not
+      const view = recommendedView('embedded:smollm2-135m');
+      const interior = view && situationFigure('embedded:smollm2-135m', 'interior', 'token', `${view.refinement} / ${view.aggregate}`);
+      if (interior) {
+        const rho = `ρ = ${interior.rho < 0 ? '-' : '+'}${Math.abs(interior.rho).toFixed(2)}`;
+        assert(flat.includes(`faithfulness of this view: ${rho}`) && flat.includes('at interior tokens') && flat.includes(`of the ${interior.corpus}`),
+          `the hover does not state the interior-token figure ${rho} measured on the ${interior.corpus}: "${flat.slice(0, 500)}"`);
+      } else {
+        assert(flat.includes('not measured at interior tokens'), `the hover does not say the interior figure was not measured: "${flat.slice(0, 500)}"`);
+      }
       await screenshot(page, 'hover');
       return `${rows} table rows, ${weights.length} weights; "${flat.slice(0, 160)}"`;
     }, [analysed]);
