@@ -110,13 +110,16 @@ function draw(message: FlowDataMessage): void {
   svg.dataset.edges = String(layout.edges.length);
 
   const ticks = svgEl('g', {}, 'ticks');
+  // The layer labels stay at the left edge while a wide graph scrolls sideways (see keepAxisInView).
+  const axis = svgEl('g', {}, 'layer-axis');
+  axis.append(svgEl('rect', { x: 0, y: 0, width: DEFAULT_GEOMETRY.marginLeft - 4, height: layout.axisY }, 'axis-backdrop'));
   for (const tick of layout.ticks) {
     ticks.append(
       svgEl('line', { x1: DEFAULT_GEOMETRY.marginLeft - 4, x2: layout.width - DEFAULT_GEOMETRY.marginRight / 2, y1: tick.y, y2: tick.y }, 'band'),
     );
     const label = svgEl('text', { x: DEFAULT_GEOMETRY.marginLeft - 8, y: tick.y, 'text-anchor': 'end', 'dominant-baseline': 'middle' }, 'layer-label');
     label.textContent = tick.label;
-    ticks.append(label);
+    axis.append(label);
   }
 
   const edges = svgEl('g', {}, 'edges');
@@ -144,7 +147,8 @@ function draw(message: FlowDataMessage): void {
     label.dataset.title = column.title;
     columns.append(label);
   }
-  svg.replaceChildren(ticks, edges, nodes, columns);
+  svg.replaceChildren(ticks, edges, nodes, columns, axis);
+  keepAxisInView();
   drawLegend(layout);
 
   if (validThreshold(message.threshold)) {
@@ -156,6 +160,15 @@ function draw(message: FlowDataMessage): void {
   showCaption(statusText, `${message.title} · routes to ${message.token.label} (line ${message.token.line + 1}) · ${message.caption}`);
   document.body.dataset.ready = 'true';
 }
+
+const scroller = byId<HTMLDivElement>('scroller');
+
+/** Moves the layer axis by the sideways scroll, so the layers stay named on a graph wider than the panel. */
+function keepAxisInView(): void {
+  svg.querySelector('.layer-axis')?.setAttribute('transform', `translate(${scroller.scrollLeft} 0)`);
+}
+
+scroller.addEventListener('scroll', keepAxisInView, { passive: true });
 
 /** The node, edge or token label under an event, if any. */
 function itemOf(target: EventTarget | null): SVGElement | undefined {

@@ -1031,6 +1031,21 @@ async function trustedScenario(opts) {
       await frame.locator(`.node[data-id="${state.target}"]`).hover({ timeout: 10000 });
       const tip = await waitFor('the node tooltip', async () => (await flowState(frame))?.tooltip, { timeout: 5000, interval: 100 });
       assert(/total/.test(tip) && /layer \d+/.test(tip) && /residual stream/.test(tip), `the target node's tooltip: "${tip}"`);
+      // scrolled sideways (the panel narrowed so that it must scroll), the layers stay named at the left edge
+      const axis = await frame.evaluate(async () => {
+        const scroller = document.getElementById('scroller');
+        scroller.style.width = '320px';
+        scroller.scrollLeft = scroller.scrollWidth;
+        await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+        const box = scroller.getBoundingClientRect();
+        const label = document.querySelector('.layer-label').getBoundingClientRect();
+        const result = { scrolled: scroller.scrollLeft, labelLeft: label.left - box.left, labelRight: label.right - box.left };
+        scroller.style.width = '';
+        scroller.scrollLeft = 0;
+        return result;
+      });
+      assert(axis.scrolled > 0 && axis.labelLeft >= 0 && axis.labelRight <= 80,
+        `the layer labels scroll out of view: ${JSON.stringify(axis)}`);
       await screenshot(page, 'flow');
       return `${state.nodes} nodes, ${state.edges.length} edges (${attention.length} attention), ${timings.flowMs} ms; tokens ${state.labels.join(' ')}; tooltip "${tip}"; ${state.status}`;
     }, [analysed]);
