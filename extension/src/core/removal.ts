@@ -38,14 +38,17 @@ export function selectedLines(selection: SelectionLike): LineSpan {
 
 /**
  * The position whose prediction is compared. The selection's active end when it lies after the
- * removed lines (the user put the cursor there); otherwise, without asking, the last non-blank
+ * removed lines (the user put the cursor there), unless it is where a selection of whole lines
+ * ends, at character 0 of the next line (where selecting lines leaves it, not a choice);
+ * otherwise, without asking, the last non-blank
  * character of the document's last non-blank line: the end of the code that follows the lines,
  * the prediction most of the lines' context can reach. Its token is followed by the line break,
  * so there is always an actual next token to rate. `lines` holds the document's lines (text
  * without line breaks). Undefined when no non-blank line follows the removed ones.
  */
 export function comparedPosition(span: LineSpan, active: Position, lines: readonly string[]): Position | undefined {
-  if (active.line > span.last && active.line < lines.length) {
+  const endOfWholeLines = active.line === span.last + 1 && active.character === 0;
+  if (active.line > span.last && active.line < lines.length && !endOfWholeLines) {
     return active;
   }
   for (let line = lines.length - 1; line > span.last; line--) {

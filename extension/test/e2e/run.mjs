@@ -368,8 +368,9 @@ async function openWorkbench(ctx, url, folder) {
   return page;
 }
 
-async function runCommand(page, title) {
-  await page.keyboard.press('Escape');
+// `keepSelection`: no Escape first (in an editor it would collapse the selection the command reads).
+async function runCommand(page, title, { keepSelection = false } = {}) {
+  if (!keepSelection) await page.keyboard.press('Escape');
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await input.waitFor({ state: 'visible', timeout: 15000 });
@@ -1085,11 +1086,11 @@ async function trustedScenario(opts) {
       // lines 8-9 (the loop) selected; the cursor ends inside them, so the command compares at the
       // end of the file's last line
       const r = await tokenRect(editor, 'for item in items:', 'for');
+      await clearNotifications(page);
       await page.mouse.click(r.cx, r.cy);
       await page.keyboard.press('Shift+ArrowDown');
       await sleep(300);
-      await clearNotifications(page);
-      await runCommand(page, 'Atten-Scope: What If These Lines Were Removed?');
+      await runCommand(page, 'Atten-Scope: What If These Lines Were Removed?', { keepSelection: true });
       const { text: note } = await waitNotification(page, /Without lines 8-9[^]*Recomputed/, 120000);
       assert(/->/.test(note) && /Recomputed \d[\d,]* tokens, reused \d[\d,]*, \d+\.\d s/.test(note), `the message does not compare the prediction and state its cost: "${note}"`);
       const before = await tintState(editor);

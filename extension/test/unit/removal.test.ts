@@ -56,6 +56,9 @@ describe('which lines and which token', () => {
     expect(comparedPosition({ first: 0, last: 1 }, at(0, 3), lines)).toEqual(at(2, 8)); // trailing spaces skipped
     expect(comparedPosition({ first: 0, last: 1 }, at(1, 0), lines)).toEqual(at(2, 8));
     expect(comparedPosition({ first: 2, last: 2 }, at(2, 0), lines)).toBeUndefined(); // only blank lines follow
+    // a selection of whole lines leaves the cursor at the start of the next line: not a choice
+    expect(comparedPosition({ first: 0, last: 0 }, at(1, 0), lines)).toEqual(at(2, 8));
+    expect(comparedPosition({ first: 0, last: 0 }, at(1, 1), lines)).toEqual(at(1, 1));
   });
 
   it('names lines as the editor numbers them', () => {
