@@ -366,3 +366,16 @@ def test_soak_section_compares_each_sample_with_cycle_five(tmp_path: Path) -> No
     (tmp_path / "soak.json").write_text(json.dumps(result))
     row = next(line for line in (summary_section(tmp_path) or "").splitlines() if "RSS after 5" in line)
     assert "(-20.0 %" in row and row.rstrip(" |").endswith("yes")
+
+
+def test_removal_writes_its_table(tmp_path: Path) -> None:
+    run("removal.py", "--tokens", "200", "--repeats", "1", "--out", str(tmp_path))
+    text = (tmp_path / "removal.md").read_text(encoding="utf-8")
+    assert '"What if these lines were removed?"' in text
+    for column in ("tokens recomputed", "tokens reused", "removal / full", "with heat / full"):
+        assert column in text
+    assert "| middle |" in text and "| 90 % |" in text
+    measured = json.loads((tmp_path / "removal.json").read_text(encoding="utf-8"))
+    for place in measured["places"].values():
+        assert place["reused"] > 0 and place["recomputed"] == place["tokens"] - place["reused"]
+    assert '## "What if these lines were removed?"' in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")

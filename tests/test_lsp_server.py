@@ -549,3 +549,49 @@ async def test_close_drops_the_analysis(client: LanguageClient) -> None:
         await request(
             client, "attenScope/attention", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}
         )
+
+
+async def test_remove_lines_answers_before_and_after(client: LanguageClient, embedded: Any) -> None:
+    uri = "file:///project/removal.py"
+    text = "def total(items):\n    result = 0\n    for item in items:\n        result += item\n    return result\n"
+    open_document(client, uri, text)
+    cursor = position_of(text, "return result", delta=len("return"))
+    params = {"textDocument": {"uri": uri}, "lines": {"first": 2, "last": 3}, "position": cursor}
+    async with Expect(NOT_ANALYSED, "Analyze File"):
+        await request(client, "attenScope/removeLines", params)
+    await analyze(client, uri)
+
+    token = str(uuid.uuid4())
+    client.progress_reports.setdefault(token, [])
+    served = await request(client, "attenScope/removeLines", {**params, "heat": True, "workDoneToken": token})
+    kinds = [p.kind for p in client.progress_reports.pop(token)]
+    assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+    assert served["version"] == 1 and served["lines"] == {"first": 2, "last": 3}
+    assert served["token"]["text"] == " result"
+    edited = "def total(items):\n    result = 0\n    return result\n"
+    fresh = run_analysis(embedded, edited, MAX_TOKENS)
+    expected = results.prediction_json(fresh, served["editedToken"])
+    assert expected is not None and served["after"]["actual"]["rank"] == expected["actual"]["rank"]
+    # The server's prefix came from its stored analysis, in float16 (test_removal.py compares exactly).
+    assert served["after"]["actual"]["probability"] == pytest.approx(expected["actual"]["probability"], abs=5e-3)
+    assert served["before"]["actual"]["text"] == "↵"
+    assert served["tokens"] == fresh.token_count
+    assert served["reusedTokens"] > 0 and served["recomputedTokens"] == fresh.token_count - served["reusedTokens"]
+    assert served["elapsedMs"] > 0
+    heat = served["heat"]
+    assert (
+        heat["indices"] and len(heat["delta"]) == len(heat["indices"]) and len(heat["ranges"]) == 4 * len(heat["delta"])
+    )
+    assert heat["ranges"][0] == 4  # the first heat token is on the line after the removed ones
+
+    async with Expect(INVALID_PARAMS, "inside the lines"):
+        await request(client, "attenScope/removeLines", {**params, "position": position_of(text, "item in")})
+    async with Expect(INVALID_PARAMS, "every line"):
+        await request(client, "attenScope/removeLines", {**params, "lines": {"first": 0, "last": 5}})
+    async with Expect(INVALID_PARAMS, "past the end"):
+        await request(client, "attenScope/removeLines", {**params, "lines": {"first": 2, "last": 9}})
+    async with Expect(CONTENT_MODIFIED, "version"):
+        await request(client, "attenScope/removeLines", {**params, "textDocument": {"uri": uri, "version": 5}})
+    replace_range(client, uri, 2, (0, 0), (0, 0), "# edited\n")
+    async with Expect(CONTENT_MODIFIED, "analyse it again"):
+        await request(client, "attenScope/removeLines", params)

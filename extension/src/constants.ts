@@ -11,6 +11,7 @@ export const Commands = {
   showNeuronView: 'attenScope.showNeuronView',
   showFlow: 'attenScope.showFlow',
   showAccumulative: 'attenScope.showAccumulative',
+  removeLines: 'attenScope.removeLines',
   toggleDirection: 'attenScope.toggleDirection',
   toggleHeatMode: 'attenScope.toggleHeatMode',
   chooseTintUnit: 'attenScope.chooseTintUnit',

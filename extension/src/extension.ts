@@ -16,6 +16,7 @@ import { scaleSentence, surpriseSentence, tokenAt, tokenBucket } from './core/su
 import { BUCKET_COUNT } from './core/buckets';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
+import { LineRemover } from './removal';
 import { readFlowArgs } from './core/flow';
 import { FlowPanel } from './panels/flowPanel';
 import { HeatmapPanel } from './panels/heatmapPanel';
@@ -161,6 +162,9 @@ export function activate(context: vscode.ExtensionContext): void {
     return result !== undefined;
   };
 
+  const remover = new LineRemover(client, store, painter, cursor, log, (editor) => requireAnalysis(editor));
+  context.subscriptions.push(remover);
+
   context.subscriptions.push(
     vscode.commands.registerCommand(
       Commands.analyzeFile,
@@ -290,6 +294,7 @@ export function activate(context: vscode.ExtensionContext): void {
         }
       }),
     ),
+    vscode.commands.registerCommand(Commands.removeLines, withEditor((editor) => remover.run(editor))),
     vscode.commands.registerCommand(Commands.toggleDirection, () => toggleDirection(settings)),
     vscode.commands.registerCommand(Commands.toggleHeatMode, () => toggleHeatMode(settings)),
     vscode.commands.registerCommand(Commands.chooseTintUnit, () => chooseTintUnit(settings)),
@@ -305,6 +310,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(Commands.clear, () => {
       analyzer.cancelAll();
       comparer.clear();
+      remover.clear();
       store.clear();
       painter.clearAll();
       cursor.resume();

@@ -61,6 +61,7 @@ export const Methods = {
   surprise: 'attenScope/surprise',
   flow: 'attenScope/flow',
   altiRollout: 'attenScope/altiRollout',
+  removeLines: 'attenScope/removeLines',
   status: 'attenScope/status',
   symbols: 'attenScope/symbols',
 } as const;
@@ -469,6 +470,44 @@ export interface AltiRolloutResult {
   faithfulness: Faithfulness | null;
   recomputedTokens: number;
   elapsedMs: number;
+}
+
+export interface RemoveLinesParams {
+  textDocument: TextDocumentIdentifier & { version?: number };
+  /** 0-based, inclusive */
+  lines: { first: number; last: number };
+  /** the token whose prediction is compared; after the removed lines */
+  position: Position;
+  /** also the change of every later token's surprisal */
+  heat?: boolean;
+  workDoneToken?: string | number;
+}
+
+/** attenScope/removeLines: the prediction at a token before and after removing lines, and what it cost. */
+export interface RemoveLinesResult {
+  version: number;
+  lines: { first: number; last: number };
+  removedCharacters: number;
+  token: TokenRef;
+  editedToken: number;
+  /** null: no predictions (the server could not reproduce the model's logits) */
+  before: Prediction | null;
+  after: Prediction | null;
+  tokens: number;
+  reusedTokens: number;
+  recomputedTokens: number;
+  elapsedMs: number;
+  /** per token after the removed lines: the change of its surprisal in bits; null unless asked */
+  heat: RemovalHeat | null;
+}
+
+export interface RemovalHeat {
+  unit: 'bits';
+  indices: number[];
+  delta: number[];
+  /** flat: start line, start character, end line, end character per token */
+  ranges: number[];
+  totalDelta: number;
 }
 
 export type ServerState = 'loadingModel' | 'ready' | 'analyzing' | 'error';

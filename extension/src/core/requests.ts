@@ -24,6 +24,8 @@ import {
   type HeatmapTileParams,
   type NeuronParams,
   type NeuronResult,
+  type RemoveLinesParams,
+  type RemoveLinesResult,
   type SurpriseParams,
   type SurpriseResult,
   type StaleData,
@@ -40,6 +42,7 @@ export const Requests = {
   surprise: new RequestType<SurpriseParams, SurpriseResult, void>(Methods.surprise),
   flow: new RequestType<FlowParams, FlowResult, void>(Methods.flow),
   altiRollout: new RequestType<AltiRolloutParams, AltiRolloutResult, void>(Methods.altiRollout),
+  removeLines: new RequestType<RemoveLinesParams, RemoveLinesResult, void>(Methods.removeLines),
 } as const;
 
 export const Notifications = {
@@ -71,6 +74,8 @@ export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
   // Both run the model again over the window up to the token (seconds on a CPU at 4,096 tokens).
   [Methods.flow]: { timeoutMs: 120_000, what: 'The information-flow request' },
   [Methods.altiRollout]: { timeoutMs: 120_000, what: 'The ALTI rollout request' },
+  // Runs the model again from the removed lines on; it reports progress and the user can cancel it.
+  [Methods.removeLines]: { what: 'The line-removal request' },
 };
 
 /** What the language client offers; LanguageClient fits it. */

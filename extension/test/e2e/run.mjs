@@ -377,8 +377,9 @@ async function openWorkbench(ctx, url, folder) {
   return page;
 }
 
-async function runCommand(page, title) {
-  await page.keyboard.press('Escape');
+// `keepSelection`: no Escape first (in an editor it would collapse the selection the command reads).
+async function runCommand(page, title, { keepSelection = false } = {}) {
+  if (!keepSelection) await page.keyboard.press('Escape');
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await input.waitFor({ state: 'visible', timeout: 15000 });
@@ -1113,6 +1114,31 @@ async function trustedScenario(opts) {
       await screenshot(page, 'accumulative');
       await clearNotifications(page);
       return note.slice(0, 240);
+    }, [analysed]);
+    await check(`${P}: "Atten-Scope: What If These Lines Were Removed?" on the for loop compares the prediction before and after, and paints the effect heat`, async () => {
+      await page.locator('.tabs-container .tab', { hasText: SAMPLE_NAME }).first().click().catch(() => {});
+      // lines 8-9 (the loop) selected; the cursor ends inside them, so the command compares at the
+      // end of the file's last line
+      const r = await tokenRect(editor, 'for item in items:', 'for');
+      await clearNotifications(page);
+      await page.mouse.click(r.cx, r.cy);
+      await page.keyboard.press('Shift+ArrowDown');
+      await sleep(300);
+      await runCommand(page, 'Atten-Scope: What If These Lines Were Removed?', { keepSelection: true });
+      const { text: note } = await waitNotification(page, /Without lines 8-9[^]*Recomputed/, 120000);
+      assert(/->/.test(note) && /Recomputed \d[\d,]* tokens, reused \d[\d,]*, \d+\.\d s/.test(note), `the message does not compare the prediction and state its cost: "${note}"`);
+      const before = await tintState(editor);
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Without lines 8-9' }).first();
+      await toast.locator('.monaco-button', { hasText: 'Show Effect Heat' }).first().click({ timeout: 10000 });
+      let st;
+      await waitFor('the effect heat to paint', async () => {
+        st = await tintState(editor);
+        return st.tinted > 0 && st.sig !== before.sig;
+      }, { timeout: 15000, interval: 300 });
+      await screenshot(page, 'remove-lines');
+      // the heat stays until the next analysis (the diff check below analyses) or an edit
+      await clearNotifications(page);
+      return `${note.slice(0, 240)}; ${st.tinted} tokens tinted in ${st.colours.join(', ')}`;
     }, [analysed]);
     await check(`${P}: in the diff editor of a git change, Analyze File analyses both sides and the gutter heat shows on both`, async () => {
       const reviewEditor = await openFile(page, REVIEW_NAME, /def\s+mean/);

@@ -37,6 +37,7 @@ describe('typed requests', () => {
     expect(Requests.heads.method).toBe(Methods.heads);
     expect(Requests.neuron.method).toBe(Methods.neuron);
     expect(Requests.flow.method).toBe(Methods.flow);
+    expect(Requests.removeLines.method).toBe('attenScope/removeLines');
   });
 });
 
@@ -56,6 +57,8 @@ describe('sendRequest', () => {
     // a forward pass over the window up to the token
     expect(REQUEST_POLICY[Methods.flow].timeoutMs).toBe(120_000);
     expect(REQUEST_POLICY[Methods.analyze].timeoutMs).toBeUndefined();
+    // a line removal runs the model like an analysis: progress and Cancel, no limit
+    expect(REQUEST_POLICY[Methods.removeLines].timeoutMs).toBeUndefined();
   });
 
   it('times out an attention request after 15 s and cancels it on the server', async () => {

@@ -7,10 +7,10 @@ import sys
 
 from lsprotocol import types
 
-from . import analyze, hover, lifecycle, logs, views
+from . import analyze, hover, lifecycle, logs, removal, views
 from .server import AttenScopeServer
 
-FEATURES = (lifecycle, analyze, views, hover)
+FEATURES = (lifecycle, analyze, views, hover, removal)
 
 
 def create_server() -> AttenScopeServer:

@@ -1,0 +1,202 @@
+/**
+ * "What If These Lines Were Removed?": the server runs the model again without the selected
+ * lines (reusing the analysis before them); the message compares the prediction at a token, and
+ * the effect heat tints every later token by how its surprisal changed.
+ */
+import { randomUUID } from 'node:crypto';
+import * as vscode from 'vscode';
+import { WorkDoneProgress } from 'vscode-languageclient/node';
+import type { AnalysisStore } from './analyses';
+import type { ServerClient } from './client';
+import { errorMessage } from './core/async';
+import type { RemoveLinesParams, RemoveLinesResult } from './core/protocol';
+import {
+  comparedPosition,
+  effectGroups,
+  effectLegend,
+  effectSentence,
+  effectTokens,
+  linesLabel,
+  removalSummary,
+  selectedLines,
+  type EffectToken,
+  type LineSpan,
+} from './core/removal';
+import { failureOf, Requests } from './core/requests';
+import { tokenAt } from './core/surprise';
+import type { CursorTracker } from './cursor';
+import { MAX_TINTED_TOKENS, type Painter } from './decorations';
+
+const SHOW_HEAT = 'Show Effect Heat';
+
+/** The effect heat shown in one document version. */
+interface ShownEffect {
+  uri: string;
+  version: number;
+  span: LineSpan;
+  tokens: EffectToken[];
+}
+
+export class LineRemover implements vscode.Disposable {
+  private shown: ShownEffect | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly server: ServerClient,
+    private readonly store: AnalysisStore,
+    private readonly painter: Painter,
+    private readonly cursor: CursorTracker,
+    private readonly log: vscode.LogOutputChannel,
+    /** analyses the document when it has no current analysis; false when it could not */
+    private readonly requireAnalysis: (editor: vscode.TextEditor) => Promise<boolean>,
+  ) {
+    this.disposables.push(
+      // the heat is the analysed version's: an edit or a new analysis ends it
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.contentChanges.length > 0 && this.shown?.uri === e.document.uri.toString()) {
+          this.clear();
+        }
+      }),
+      this.store.onDidChange(() => {
+        if (this.shown) {
+          this.clear();
+        }
+      }),
+      vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], {
+        provideHover: (document, position) => this.hover(document, position),
+      }),
+    );
+  }
+
+  async run(editor: vscode.TextEditor): Promise<void> {
+    const document = editor.document;
+    const span = selectedLines(editor.selection);
+    const lines = Array.from({ length: document.lineCount }, (_, i) => document.lineAt(i).text);
+    const position = comparedPosition(span, editor.selection.active, lines);
+    if (!position) {
+      void vscode.window.showInformationMessage(
+        `Atten-Scope: no code follows ${linesLabel(span)}, so no prediction depends on them: select lines above the code to compare.`,
+      );
+      return;
+    }
+    if (!(await this.requireAnalysis(editor))) {
+      return;
+    }
+    const version = document.version;
+    let result: RemoveLinesResult | undefined;
+    try {
+      result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Atten-Scope: without ${linesLabel(span)}`, cancellable: true },
+        (progress, token) => this.request(document, span, position, progress, token),
+      );
+    } catch (error) {
+      if (failureOf(error) !== 'cancelled') {
+        this.log.warn(`Removing ${linesLabel(span)} failed: ${errorMessage(error)}`);
+        void vscode.window.showWarningMessage(`Atten-Scope: ${errorMessage(error)}`);
+      }
+      return;
+    }
+    if (!result || document.version !== version) {
+      return;
+    }
+    const summary = removalSummary(result);
+    this.log.info(summary);
+    const tokens = effectTokens(result.heat);
+    const choice = await vscode.window.showInformationMessage(`Atten-Scope: ${summary}`, SHOW_HEAT);
+    if (choice === SHOW_HEAT && document.version === version) {
+      const target = vscode.window.visibleTextEditors.find((e) => e.document === document);
+      if (target) {
+        this.paint(target, { uri: document.uri.toString(), version, span, tokens });
+      }
+    }
+  }
+
+  private async request(
+    document: vscode.TextDocument,
+    span: LineSpan,
+    position: { line: number; character: number },
+    progress: vscode.Progress<{ message?: string; increment?: number }>,
+    token: vscode.CancellationToken,
+  ): Promise<RemoveLinesResult | undefined> {
+    const client = await this.server.ensureStarted();
+    const workDoneToken = randomUUID();
+    let reported = 0;
+    const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
+      if (value.kind === 'end') {
+        return;
+      }
+      const pct = typeof value.percentage === 'number' && Number.isFinite(value.percentage) ? Math.min(100, Math.max(0, value.percentage)) : undefined;
+      const increment = pct !== undefined && pct > reported ? pct - reported : undefined;
+      if (pct !== undefined && pct > reported) {
+        reported = pct;
+      }
+      progress.report({ message: value.message, increment });
+    });
+    try {
+      // the heat is asked for at once: the model has run by then, and the LM head over the later tokens costs little more
+      const params: RemoveLinesParams = {
+        textDocument: { uri: document.uri.toString(), version: document.version },
+        lines: span,
+        position,
+        heat: true,
+        workDoneToken,
+      };
+      const result = await this.server.request(Requests.removeLines, params, token);
+      return token.isCancellationRequested ? undefined : result;
+    } finally {
+      onProgress.dispose();
+    }
+  }
+
+  private paint(editor: vscode.TextEditor, shown: ShownEffect): void {
+    this.shown = shown;
+    // the cursor view would paint its tints over the heat: it waits until the heat is cleared
+    this.cursor.pause();
+    const doc = editor.document;
+    const { helped, hindered } = effectGroups(shown.tokens, undefined, MAX_TINTED_TOKENS);
+    const toVs = (tokens: EffectToken[]): vscode.Range[] =>
+      tokens.map((t) => doc.validateRange(new vscode.Range(t.startLine, t.startCharacter, t.endLine, t.endCharacter))).filter((r) => !r.isEmpty);
+    // red (the comparison's "decrease") where the lines helped, green where they hindered
+    this.painter.paintCompare(editor, toVs(hindered), toVs(helped));
+    const legend = effectLegend(shown.span, shown.tokens);
+    vscode.window.setStatusBarMessage(`Atten-Scope: ${legend}`, 15_000);
+    this.log.info(legend);
+  }
+
+  private hover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
+    const shown = this.shown;
+    if (shown?.uri !== document.uri.toString() || shown.version !== document.version) {
+      return undefined;
+    }
+    const found = tokenAt(
+      shown.tokens.map((t) => ({ ...t, bits: t.delta })),
+      position.line,
+      position.character,
+    );
+    const effect = found ? shown.tokens.find((t) => t.index === found.index) : undefined;
+    if (!effect) {
+      return undefined;
+    }
+    const text = new vscode.MarkdownString();
+    text.isTrusted = false;
+    text.appendMarkdown('**Atten-Scope effect heat**\n\n');
+    text.appendText(`${effectSentence(effect, shown.span)} ${effectLegend(shown.span, shown.tokens)} Clear it with Atten-Scope: Clear, or edit the file.`);
+    const range = new vscode.Range(effect.startLine, effect.startCharacter, effect.endLine, effect.endCharacter);
+    return new vscode.Hover(text, document.validateRange(range));
+  }
+
+  /** Removes the effect heat (an edit, a new analysis, Atten-Scope: Clear) and lets the cursor view paint again. */
+  clear(): void {
+    const shown = this.shown;
+    if (!shown) {
+      return;
+    }
+    this.shown = undefined;
+    this.painter.clearDocument(vscode.Uri.parse(shown.uri));
+    this.cursor.resume();
+  }
+
+  dispose(): void {
+    vscode.Disposable.from(...this.disposables).dispose();
+  }
+}
