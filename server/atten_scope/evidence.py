@@ -116,9 +116,9 @@ def view_faithfulness(
     for the view's sink setting (dropSink on: token 0 excluded from the sources), its rank among all
     methods measured in that situation, the situation the figure is for (``position``, ``unit``) and
     the one asked for (``asked``), and the code it was measured on (``corpus``: ``bench/corpus`` or,
-    for example, the standard library of a Python version). They differ where the asked situation was not measured for the
-    view (only the last-token, token-level figure exists with dropSink off, or in an older table):
-    the figure is then the last-token, token-level one.
+    for example, the standard library of a Python version). They differ where the asked situation
+    was not measured for the view (only the last-token, token-level figure exists with dropSink
+    off, or in an older table): the figure is then the last-token, token-level one.
     """
     if position not in POSITIONS or unit not in UNITS:
         raise ValueError(f"unknown situation {position!r} / {unit!r}")
@@ -203,7 +203,8 @@ def faithfulness_line(faithfulness: dict[str, Any] | None, lines: dict[str, Any]
         f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
         f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
         f"{situation_words(faithfulness)} "
-        f"({faithfulness['snippets']} snippets{corpus_words(faithfulness)}; rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
+        f"({faithfulness['snippets']} snippets{corpus_words(faithfulness)}; "
+        f"rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
         + (
             f"; line sums \u03c1 = {lines['rho']:+.2f} [{lines['low']:+.2f}, {lines['high']:+.2f}]"
             if lines and lines.get("unit") == "line"
