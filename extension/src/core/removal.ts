@@ -6,6 +6,7 @@
  * delta = s_without - s_with bits, s = -log2 p(token | the text before it) (docs/PROTOCOL.md):
  * above 0 the token is more surprising without the lines, so they helped predict it.
  */
+import { signed } from './format';
 import { formatProbability } from './surprise';
 import type { Position, Prediction, RemovalHeat, RemoveLinesResult } from './protocol';
 import { isIndex, type PlainRange } from './ranges';
@@ -76,6 +77,19 @@ function actualPart(prediction: Prediction | null, shownText: string | undefined
   return `${token}${formatProbability(actual.probability)} (rank ${actual.rank})`;
 }
 
+/**
+ * ", +1.79 bits of surprise": the change of the actual next token's surprisal, log2(p_with / p_without),
+ * where the same token follows with and without the lines; percentages alone hide a small change.
+ */
+function surpriseChange(before: Prediction | null, after: Prediction | null): string {
+  const a = before?.actual;
+  const b = after?.actual;
+  if (a?.text === undefined || a.text !== b?.text || !(a.probability > 0 && b.probability > 0)) {
+    return '';
+  }
+  return `, ${signed(Math.log2(a.probability / b.probability))} bits of surprise`;
+}
+
 /** "1,720" */
 function count(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -93,7 +107,7 @@ export function removalSummary(result: RemoveLinesResult): string {
     change = 'this model keeps no predictions';
   } else {
     const first = before !== undefined ? `${quote(before)} ${actualPart(result.before, before)}` : actualPart(result.before, undefined);
-    change = `${first} -> ${actualPart(result.after, before)}`;
+    change = `${first} -> ${actualPart(result.after, before)}${surpriseChange(result.before, result.after)}`;
   }
   const top = (result.after?.top ?? []).slice(0, 3).map((t) => `${quote(t.text)} ${formatProbability(t.probability)}`);
   const predicts = top.length ? `; now predicts ${top.join(', ')}${(result.after?.top.length ?? 0) > 3 ? ', ...' : ''}` : '';

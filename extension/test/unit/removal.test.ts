@@ -70,7 +70,7 @@ describe('which lines and which token', () => {
 describe('the summary', () => {
   it('states the actual token before and after, the new top predictions and the cost', () => {
     expect(removalSummary(answer())).toBe(
-      'Without lines 40-42 after `for` (line 61): `all` 62% (rank 1) -> 18% (rank 3); now predicts `(` 41%, `x` 9.0%, `all` 18%, ... ' +
+      'Without lines 40-42 after `for` (line 61): `all` 62% (rank 1) -> 18% (rank 3), +1.78 bits of surprise; now predicts `(` 41%, `x` 9.0%, `all` 18%, ... ' +
         'Recomputed 310 tokens, reused 1,720, 2.1 s.',
     );
   });
