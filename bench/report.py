@@ -51,7 +51,8 @@ def environment_line() -> str:
     try:
         import torch
 
-        parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+        threads = torch.get_num_threads()
+        parts.append(f"torch {torch.__version__} ({threads} thread{'' if threads == 1 else 's'})")
     except ImportError:  # pragma: no cover
         pass
     try:
