@@ -5,6 +5,7 @@ import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { AnalysisStore } from './analyses';
 import { ServerUnavailableError, type ServerClient } from './client';
 import { errorMessage } from './core/async';
+import { progressForwarder } from './core/progress';
 import type { AnalyzeParams, AnalyzeResult } from './core/protocol';
 import { failureOf, Requests } from './core/requests';
 import { SavedContentProvider } from './savedContent';
@@ -84,19 +85,7 @@ export class Analyzer implements vscode.Disposable {
       return undefined;
     }
     const workDoneToken = randomUUID();
-    let reported = 0;
-    const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
-      if (value.kind === 'end') {
-        return;
-      }
-      const v = value;
-      const pct = typeof v.percentage === 'number' && Number.isFinite(v.percentage) ? Math.min(100, Math.max(0, v.percentage)) : undefined;
-      const increment = pct !== undefined && pct > reported ? pct - reported : undefined;
-      if (pct !== undefined && pct > reported) {
-        reported = pct;
-      }
-      progress.report({ message: v.message, increment });
-    });
+    const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, progressForwarder((step) => progress.report(step)));
     try {
       const params: AnalyzeParams = { textDocument: { uri: document.uri.toString() }, workDoneToken };
       const result = await this.server.request(Requests.analyze, params, token);

@@ -9,6 +9,7 @@ import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { AnalysisStore } from './analyses';
 import type { ServerClient } from './client';
 import { errorMessage } from './core/async';
+import { progressForwarder } from './core/progress';
 import type { RemoveLinesParams, RemoveLinesResult } from './core/protocol';
 import {
   comparedPosition,
@@ -120,18 +121,7 @@ export class LineRemover implements vscode.Disposable {
   ): Promise<RemoveLinesResult | undefined> {
     const client = await this.server.ensureStarted();
     const workDoneToken = randomUUID();
-    let reported = 0;
-    const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
-      if (value.kind === 'end') {
-        return;
-      }
-      const pct = typeof value.percentage === 'number' && Number.isFinite(value.percentage) ? Math.min(100, Math.max(0, value.percentage)) : undefined;
-      const increment = pct !== undefined && pct > reported ? pct - reported : undefined;
-      if (pct !== undefined && pct > reported) {
-        reported = pct;
-      }
-      progress.report({ message: value.message, increment });
-    });
+    const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, progressForwarder((step) => progress.report(step)));
     try {
       // the heat is asked for at once: the model has run by then, and the LM head over the later tokens costs little more
       const params: RemoveLinesParams = {
