@@ -1348,8 +1348,11 @@ async function trustedScenario(opts) {
       assert(/gemma3-270m/.test(flat), `the hover does not name Gemma 3: "${flat.slice(0, 300)}"`);
       const measured = recommendedView('embedded:gemma3-270m');
       if (measured) {
-        // Gemma 3 has its own table: the view it starts on and the figure shown are Gemma's, not SmolLM2's.
-        const rho = `ρ ${measured.rho < 0 ? '-' : '+'}${Math.abs(measured.rho).toFixed(2)}`;
+        // Gemma 3 has its own table: the view it starts on and the figure shown are Gemma's, not SmolLM2's;
+        // `total` is an interior token, so the figure is Gemma's interior one where it was measured
+        const interior = situationFigure('embedded:gemma3-270m', 'interior', 'token', `${measured.refinement} / ${measured.aggregate}`);
+        const shown = interior ? interior.rho : measured.rho;
+        const rho = `ρ ${shown < 0 ? '-' : '+'}${Math.abs(shown).toFixed(2)}`;
         // the figure comes with the cursor's first answer, which on Gemma 3 also reads its large LM head
         state = await waitFor('the status bar to show Gemma 3\'s figure', async () => {
           const now = (await extensionStatus(page)).map((s) => `[${s.text} | ${s.label}]`).join(' ');
