@@ -73,11 +73,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def write_section(out_dir: Path, name: str, text: str) -> Path:
-    """Write one section file and regenerate RESULTS.md in ``out_dir``."""
+    """Write one section file and regenerate RESULTS.md in ``out_dir`` (for a model's folder inside the
+    committed results, such as ``bench/results/gemma3-270m``, the committed ``bench/RESULTS.md``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
     path.write_text(text.rstrip() + "\n", encoding="utf-8")
-    regenerate(out_dir)
+    inside = DEFAULT_RESULTS.resolve() in out_dir.resolve().parents
+    regenerate(DEFAULT_RESULTS if inside else out_dir)
     return path
 
 
