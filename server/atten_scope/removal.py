@@ -38,7 +38,7 @@ from .errors import InvalidRequest
 from .model import LoadedModel
 from .positions import LineIndex
 from .progress import ReportProgress, ignore_progress
-from .results import prediction_json, token_json
+from .results import flat_ranges, offset_at_position, prediction_json, token_json, whole_number
 
 HEAT_DECIMALS = 3  # bits are sent rounded to a thousandth of a bit, as the surprise view's
 
@@ -76,24 +76,18 @@ def remove_lines(text: str, first: int, last: int) -> LineRemoval:
     return LineRemoval(first, last, start, end, text[:start] + text[end:])
 
 
-def _whole_number(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{what} must be a whole number.")
-    return value
-
-
 def requested_lines(params: dict[str, Any]) -> tuple[int, int]:
     """The lines [first, last] a request names: ``lines: {first, last}``, or ``range: {start, end}``
     (an LSP range: the lines it touches, except a last line it only reaches at character 0, as a
     selection of whole lines ends at the start of the next one)."""
     lines = params.get("lines")
     if isinstance(lines, dict):
-        return _whole_number(lines.get("first"), "lines.first"), _whole_number(lines.get("last"), "lines.last")
+        return whole_number(lines.get("first"), "lines.first"), whole_number(lines.get("last"), "lines.last")
     span = params.get("range")
     if isinstance(span, dict) and isinstance(span.get("start"), dict) and isinstance(span.get("end"), dict):
-        first = _whole_number(span["start"].get("line"), "range.start.line")
-        last = _whole_number(span["end"].get("line"), "range.end.line")
-        if last > first and _whole_number(span["end"].get("character"), "range.end.character") == 0:
+        first = whole_number(span["start"].get("line"), "range.start.line")
+        last = whole_number(span["end"].get("line"), "range.end.line")
+        if last > first and whole_number(span["end"].get("character"), "range.end.character") == 0:
             last -= 1
         return first, last
     raise InvalidRequest("The request needs lines: {first, last} or range: {start, end}, the lines to remove.")
@@ -153,7 +147,7 @@ def removal_effect(
     began = time.perf_counter()
     text = analysis.document.text
     removal = remove_lines(text, first, last)
-    offset = _cursor_offset(analysis, position)
+    offset = offset_at_position(analysis, position)
     if removal.start <= offset < removal.end:
         raise InvalidRequest(
             f"The cursor is inside the lines to remove ({first + 1}-{last + 1}): put it after them, "
@@ -193,17 +187,6 @@ def removal_effect(
     return effect
 
 
-def _cursor_offset(analysis: Analysis, position: Any) -> int:
-    if not isinstance(position, dict):
-        raise InvalidRequest("position must be an object {line, character}.")
-    line = _whole_number(position.get("line"), "position.line")
-    character = _whole_number(position.get("character"), "position.character")
-    try:
-        return analysis.lines.offset(line, character)
-    except ValueError as error:
-        raise InvalidRequest(f"The position is outside the document: {error}.") from error
-
-
 def removal_json(analysis: Analysis, effect: RemovalEffect, version: int | None) -> dict[str, Any]:
     """The answer of ``attenScope/removeLines`` (docs/PROTOCOL.md); ``analysis`` is the document's
     (the heat's ranges are in the document, where it is painted)."""
@@ -222,11 +205,7 @@ def removal_json(analysis: Analysis, effect: RemovalEffect, version: int | None)
         "heat": None,
     }
     if effect.heat is not None:
-        doc, lines = analysis.document, analysis.lines
-        ranges: list[int] = []
-        for j, _, _ in effect.heat:
-            span = lines.range(doc.starts[j], doc.ends[j])
-            ranges += [span.start.line, span.start.character, span.end.line, span.end.character]
+        ranges = flat_ranges(analysis, (j for j, _, _ in effect.heat))
         delta = np.array([after - before for _, before, after in effect.heat], dtype=np.float64)
         out["heat"] = {
             "unit": "bits",

@@ -9,7 +9,7 @@ import base64
 import math
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,9 +69,8 @@ def check_fresh(analysis: Analysis, token: int, fresh_tokens: int | None, what: 
         )
 
 
-def token_at_position(analysis: Analysis, position: Any, fresh_tokens: int | None = None) -> int:
-    """The token covering an LSP position ``{line, character}``; with ``fresh_tokens``, one that is
-    still exact after an edit (else ``ChangedSinceAnalysis``)."""
+def offset_at_position(analysis: Analysis, position: Any) -> int:
+    """The code-point offset of an LSP position ``{line, character}`` in the analysed document."""
     if not isinstance(position, dict):
         raise InvalidRequest("position must be an object {line, character}.")
     line, character = position.get("line"), position.get("character")
@@ -83,10 +82,15 @@ def token_at_position(analysis: Analysis, position: Any, fresh_tokens: int | Non
     ):
         raise InvalidRequest("position.line and position.character must be whole numbers.")
     try:
-        offset = analysis.lines.offset(line, character)
+        return analysis.lines.offset(line, character)
     except ValueError as error:
         raise InvalidRequest(f"The position is outside the document: {error}.") from error
-    token = analysis.document.token_at(offset)
+
+
+def token_at_position(analysis: Analysis, position: Any, fresh_tokens: int | None = None) -> int:
+    """The token covering an LSP position ``{line, character}``; with ``fresh_tokens``, one that is
+    still exact after an edit (else ``ChangedSinceAnalysis``)."""
+    token = analysis.document.token_at(offset_at_position(analysis, position))
     if token >= analysis.token_count:
         raise InvalidRequest("That position is past the analysed part of the file (it was too long to analyse whole).")
     check_fresh(analysis, token, fresh_tokens)
@@ -416,7 +420,8 @@ def heads_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     return heads_json(analysis, token, options, query.version, query.fresh_tokens)
 
 
-def _index(value: Any, what: str) -> int:
+def whole_number(value: Any, what: str) -> int:
+    """``value`` as a request's whole number (a bool is not one), else ``InvalidRequest`` naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequest(f"{what} must be a whole number.")
     return value
@@ -427,13 +432,13 @@ def neuron_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     """``neuron.neuron_pair`` for the token at ``position`` and ``source`` (a token index; by
     default the head's strongest source, sinks skipped unless ``dropSink`` is false)."""
     token = token_at_position(analysis, query.params.get("position"), query.fresh_tokens)
-    layer = _index(query.params.get("layer"), "layer")
-    head = _index(query.params.get("head"), "head")
+    layer = whole_number(query.params.get("layer"), "layer")
+    head = whole_number(query.params.get("head"), "head")
     source = query.params.get("source")
     if source is None:
         source = top_source(analysis, layer, head, token, query.params.get("dropSink", True) is not False)
-    check_fresh(analysis, _index(source, "source"), query.fresh_tokens, "source token")
-    pair = neuron_pair(analysis, layer, head, token, _index(source, "source"))
+    check_fresh(analysis, whole_number(source, "source"), query.fresh_tokens, "source token")
+    pair = neuron_pair(analysis, layer, head, token, whole_number(source, "source"))
     info = analysis.info
     return {
         "version": query.version,
@@ -460,6 +465,17 @@ def neuron_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
 SURPRISE_DECIMALS = 3  # bits are sent rounded to a thousandth of a bit
 
 
+def flat_ranges(analysis: Analysis, tokens: Iterable[int]) -> list[int]:
+    """The ranges of ``tokens``, four numbers each (start line, start character, end line, end
+    character), flat: the compact form of the per-token answers (docs/PROTOCOL.md)."""
+    doc, lines = analysis.document, analysis.lines
+    ranges: list[int] = []
+    for index in tokens:
+        span = lines.range(doc.starts[index], doc.ends[index])
+        ranges += [span.start.line, span.start.character, span.end.line, span.end.character]
+    return ranges
+
+
 @result_of("surprise")
 def surprise_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     """Per token of ``rows`` (all analysed tokens when absent): its surprisal given the text before it,
@@ -468,11 +484,7 @@ def surprise_result(analysis: Analysis, query: ViewQuery) -> dict[str, Any]:
     began = time.perf_counter()
     start, end = token_span(query.params.get("rows"), analysis.token_count, "rows")
     bits = analysis.surprisal_bits()[start:end]
-    doc, lines = analysis.document, analysis.lines
-    ranges: list[int] = []
-    for index in range(start, end):
-        span = lines.range(doc.starts[index], doc.ends[index])
-        ranges += [span.start.line, span.start.character, span.end.line, span.end.character]
+    ranges = flat_ranges(analysis, range(start, end))
     return {
         "version": query.version,
         "tokens": analysis.token_count,
