@@ -92,12 +92,12 @@ ensure_engine_importable()
 
 import residual  # noqa: E402
 from atten_scope import registry  # noqa: E402
-from atten_scope.analysis import run_analysis, tokenize_text  # noqa: E402
-from atten_scope.flow import alti_rollout  # noqa: E402
-from atten_scope.model import LoadedModel, load_model  # noqa: E402
-from atten_scope.options import ViewOptions  # noqa: E402
+from atten_scope.engine.analysis import run_analysis, tokenize_text  # noqa: E402
+from atten_scope.engine.model import LoadedModel, load_model  # noqa: E402
 from atten_scope.registry import REFINEMENTS  # noqa: E402
-from atten_scope.views import attention_vector, drop_sinks  # noqa: E402
+from atten_scope.views.attention import attention_vector, drop_sinks  # noqa: E402
+from atten_scope.views.flow import alti_rollout  # noqa: E402
+from atten_scope.views.options import ViewOptions  # noqa: E402
 
 MODEL = "embedded:smollm2-135m"
 # Every aggregate a user can pick over all layers and heads (headMean over all layers is the layer mean).

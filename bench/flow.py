@@ -29,10 +29,10 @@ from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, 
 
 ensure_engine_importable()
 
-from atten_scope.analysis import run_analysis  # noqa: E402
-from atten_scope.options import ViewQuery  # noqa: E402
+from atten_scope.engine.analysis import run_analysis  # noqa: E402
+from atten_scope.protocol.results import view_result  # noqa: E402
 from atten_scope.registry import ALTI_TOKENS, FLOW_NODES, FLOW_THRESHOLD  # noqa: E402
-from atten_scope.results import view_result  # noqa: E402
+from atten_scope.views.options import ViewQuery  # noqa: E402
 from perf import (  # noqa: E402
     MODEL,
     MODEL_NAMES,

@@ -60,7 +60,7 @@ function parseArgs(argv) {
 // embedded model's tokenizer). Printed as JSON {size: text}.
 const TEXTS = `
 import json, pathlib, sys, sysconfig
-from atten_scope.model import load_model
+from atten_scope.engine.model import load_model
 sizes = [int(s) for s in sys.argv[1].split(",")]
 tokenizer = load_model("embedded:smollm2-135m", "cpu").tokenizer
 lib = pathlib.Path(sysconfig.get_paths()["stdlib"])

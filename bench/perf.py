@@ -52,16 +52,16 @@ from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, 
 
 ensure_engine_importable()
 
-from atten_scope.analysis import run_analysis, tokenize_text  # noqa: E402
-from atten_scope.evidence import default_options  # noqa: E402
-from atten_scope.model import LoadedModel, load_model  # noqa: E402
-from atten_scope.options import ViewOptions  # noqa: E402
-from atten_scope.progress import ignore_progress  # noqa: E402
+from atten_scope.common.progress import ignore_progress  # noqa: E402
+from atten_scope.engine.analysis import run_analysis, tokenize_text  # noqa: E402
+from atten_scope.engine.model import LoadedModel, load_model  # noqa: E402
+from atten_scope.engine.tokens import tokenize  # noqa: E402
+from atten_scope.protocol.results import attention_json, prediction_json, surprisal_json  # noqa: E402
 from atten_scope.registry import REFINEMENTS  # noqa: E402
 from atten_scope.report import write_report  # noqa: E402
-from atten_scope.results import attention_json, prediction_json, surprisal_json  # noqa: E402
-from atten_scope.tokens import tokenize  # noqa: E402
-from atten_scope.views import prepare_attended_by  # noqa: E402
+from atten_scope.views.attention import prepare_attended_by  # noqa: E402
+from atten_scope.views.evidence import default_options  # noqa: E402
+from atten_scope.views.options import ViewOptions  # noqa: E402
 
 DEFAULT_MODEL = "embedded:smollm2-135m"
 # --model sets it for this process and, through the environment, for the child processes.

@@ -30,10 +30,10 @@ from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, 
 
 ensure_engine_importable()
 
-from atten_scope.analysis import Analysis, run_analysis  # noqa: E402
-from atten_scope.model import LoadedModel, load_model  # noqa: E402
-from atten_scope.removal import removal_effect  # noqa: E402
-from atten_scope.tokens import tokenize  # noqa: E402
+from atten_scope.engine.analysis import Analysis, run_analysis  # noqa: E402
+from atten_scope.engine.model import LoadedModel, load_model  # noqa: E402
+from atten_scope.engine.tokens import tokenize  # noqa: E402
+from atten_scope.views.removal import removal_effect  # noqa: E402
 
 MODEL = "embedded:smollm2-135m"
 WINDOW = 4096  # the default window: the file is one window, as in the editor

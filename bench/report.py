@@ -259,7 +259,7 @@ def summary_section(out_dir: Path) -> str | None:
         if not measured:
             continue
         ensure_engine_importable()
-        from atten_scope.evidence import recommended_view
+        from atten_scope.views.evidence import recommended_view
 
         view = recommended_view(model)
         if view is None:
@@ -301,7 +301,7 @@ def _situations_row(model: str, measured: Any, external: Any) -> list[str] | Non
     if home is None and external is None:
         return None
     ensure_engine_importable()
-    from atten_scope.evidence import recommended_view
+    from atten_scope.views.evidence import recommended_view
 
     view = recommended_view(model)
     if view is None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from atten_scope.capture import output_projection
+from atten_scope.engine.capture import output_projection
 
 LAYER_METHODS = ("normSum", "globenc", "alti")
 ROW_METHODS = ("valueZeroing",)

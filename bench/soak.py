@@ -153,7 +153,7 @@ def tokenizer() -> Any:
     """The embedded model's tokenizer, from the converted-weights cache (analyse a file once first)."""
     from tokenizers import Tokenizer
 
-    from atten_scope.embedded import converted_dir, embedded_gguf_path
+    from atten_scope.engine.embedded import converted_dir, embedded_gguf_path
 
     found = converted_dir(embedded_gguf_path()) / "tokenizer.json"  # the default model's, as the server uses
     if not found.is_file():

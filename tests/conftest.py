@@ -56,6 +56,6 @@ def build_tiny(name: str) -> Any:
 
 @pytest.fixture(scope="session")
 def embedded() -> Any:
-    from atten_scope.model import load_model
+    from atten_scope.engine.model import load_model
 
     return load_model("embedded:smollm2-135m", "cpu")

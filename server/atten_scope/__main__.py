@@ -1,3 +1,3 @@
-from .cli import main
+from atten_scope.cli import main
 
 raise SystemExit(main())

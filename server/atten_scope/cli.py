@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import AttenScopeError, DocumentError, InvalidRequest, is_out_of_memory
-from .evidence import default_options, faithfulness_line, recommended_view
-from .options import ViewOptions, parse_options
-from .positions import DEFAULT_TAB_SIZE, LineIndex, column_index, editor_column
-from .registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, MEMORY_BUDGET_MB, REFINEMENTS, TOP_K
-from .tokens import label
+from atten_scope.common.errors import AttenScopeError, DocumentError, InvalidRequest, is_out_of_memory
+from atten_scope.engine.positions import DEFAULT_TAB_SIZE, LineIndex, column_index, editor_column
+from atten_scope.engine.tokens import label
+from atten_scope.registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, MEMORY_BUDGET_MB, REFINEMENTS, TOP_K
+from atten_scope.views.evidence import default_options, faithfulness_line, recommended_view
+from atten_scope.views.options import ViewOptions, parse_options
 
 EMBEDDED_MODEL = "embedded:smollm2-135m"
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def list_models() -> int:
     """``atten-scope models``: the embedded models, each installed or with the command that installs it."""
-    from .embedded import EMBEDDED_ID, EMBEDDED_MODELS
+    from atten_scope.engine.embedded import EMBEDDED_ID, EMBEDDED_MODELS
 
     for model in EMBEDDED_MODELS.values():
         default = " (default)" if model.id == EMBEDDED_ID else ""
@@ -149,11 +149,11 @@ def _progress(message: str) -> None:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    from .analysis import analysed_tokens, run_analysis, tokenize_text
-    from .model import load_model
-    from .report import write_report
-    from .results import attention_json
-    from .storage import MemoryBudget
+    from atten_scope.engine.analysis import analysed_tokens, run_analysis, tokenize_text
+    from atten_scope.engine.model import load_model
+    from atten_scope.engine.storage import MemoryBudget
+    from atten_scope.protocol.results import attention_json
+    from atten_scope.report import write_report
 
     text = read_document(args.file)
     at = parse_at(args.at)
@@ -210,8 +210,8 @@ def _quoted(text: str) -> str:
 def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
     """The answer for people: what the model predicted after the token, then tokens by label (with
     the word they are a piece of) at the Ln:Col an editor shows."""
-    from .results import prediction_sentence, surprisal_sentence
-    from .tokens import enclosing_word
+    from atten_scope.engine.tokens import enclosing_word
+    from atten_scope.protocol.results import prediction_sentence, surprisal_sentence
 
     doc, lines = analysis.document, analysis.lines
 
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             if args.tcp is not None and not 0 < args.tcp < 65536:
                 raise InvalidRequest("--tcp needs a port number from 1 to 65535.")
-            from .lsp.setup import start
+            from atten_scope.lsp.setup import start
 
             return start(args.tcp, args.host, args.log_level)
         if args.command == "models":

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .errors import InvalidRequest
+from atten_scope.common.errors import InvalidRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 

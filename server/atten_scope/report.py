@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import Analysis
-from .evidence import faithfulness_line, view_faithfulness
-from .links import links, vector_links
-from .options import ViewOptions, ViewQuery, settings_line
-from .progress import ReportProgress, ignore_progress
-from .results import view_result
-from .tokens import id_label, label
+from atten_scope.common.progress import ReportProgress, ignore_progress
+from atten_scope.engine.analysis import Analysis
+from atten_scope.engine.tokens import id_label, label
+from atten_scope.protocol.results import view_result
+from atten_scope.views.evidence import faithfulness_line, view_faithfulness
+from atten_scope.views.links import links, vector_links
+from atten_scope.views.options import ViewOptions, ViewQuery, settings_line
 
 TOP = 20  # links per token in the page
 BINS = 512  # cells a side of the heatmap overview (the editor's asks for what its canvas shows)

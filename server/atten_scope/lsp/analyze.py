@@ -9,16 +9,16 @@ from urllib.parse import unquote, urlparse
 
 from pygls.exceptions import JsonRpcContentModified
 
-from .. import results
-from ..analysis import run_analysis
-from ..errors import AttenScopeError
-from ..views import prepare_attended_by
-from .engine import is_out_of_memory, release_memory
-from .errors import RequestFailed, document_uri, request_object, translate_errors
-from .progress import WorkDoneProgress
+from atten_scope.common.errors import AttenScopeError
+from atten_scope.engine.analysis import run_analysis
+from atten_scope.lsp.rpc_errors import RequestFailed, document_uri, request_object, translate_errors
+from atten_scope.lsp.work_done import WorkDoneProgress
+from atten_scope.lsp.workers import is_out_of_memory, release_memory
+from atten_scope.protocol import results
+from atten_scope.views.attention import prepare_attended_by
 
 if TYPE_CHECKING:
-    from .server import AttenScopeServer
+    from atten_scope.lsp.server import AttenScopeServer
 
 ANALYZE = "attenScope/analyze"
 

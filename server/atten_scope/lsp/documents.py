@@ -6,7 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from ..analysis import Analysis
+from atten_scope.engine.analysis import Analysis
 
 
 @dataclass(frozen=True)

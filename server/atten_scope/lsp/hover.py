@@ -13,17 +13,17 @@ from urllib.parse import quote
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from .. import results
-from ..analysis import Analysis
-from ..errors import AttenScopeError, ChangedSinceAnalysis
-from ..evidence import faithfulness_line
-from ..options import settings_line
-from ..tokens import enclosing_word, visible
-from ..units import line_label, parse_symbols
-from .views import compute_view
+from atten_scope.common.errors import AttenScopeError, ChangedSinceAnalysis
+from atten_scope.engine.analysis import Analysis
+from atten_scope.engine.tokens import enclosing_word, visible
+from atten_scope.lsp.requests import compute_view
+from atten_scope.protocol import results
+from atten_scope.views.evidence import faithfulness_line
+from atten_scope.views.options import settings_line
+from atten_scope.views.units import line_label, parse_symbols
 
 if TYPE_CHECKING:
-    from .server import AttenScopeServer
+    from atten_scope.lsp.server import AttenScopeServer
 
 log = logging.getLogger(__name__)
 HOVER_ROWS = 8

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from ..errors import InvalidRequest
-from ..units import parse_symbols
+from atten_scope.common.errors import InvalidRequest
+from atten_scope.views.units import parse_symbols
 
 if TYPE_CHECKING:
-    from .server import AttenScopeServer
+    from atten_scope.lsp.server import AttenScopeServer
 
 SYMBOLS = "attenScope/symbols"
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from .errors import NOT_ANALYSED, REQUEST_FAILED
+from atten_scope.lsp.rpc_errors import NOT_ANALYSED, REQUEST_FAILED
 
 _LEVELS = (
     (logging.ERROR, types.MessageType.Error),

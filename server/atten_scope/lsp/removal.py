@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from pygls.exceptions import JsonRpcContentModified
 
-from ..removal import removal_effect, removal_json, requested_lines
-from .engine import release_memory
-from .errors import document_uri, request_object, translate_errors
-from .progress import WorkDoneProgress
+from atten_scope.lsp.rpc_errors import document_uri, request_object, translate_errors
+from atten_scope.lsp.work_done import WorkDoneProgress
+from atten_scope.lsp.workers import release_memory
+from atten_scope.views.removal import removal_effect, removal_json, requested_lines
 
 if TYPE_CHECKING:
-    from .server import AttenScopeServer
+    from atten_scope.lsp.server import AttenScopeServer
 
 REMOVE_LINES = "attenScope/removeLines"
 

@@ -17,13 +17,13 @@ from pygls.exceptions import FeatureRequestError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from ..analysis import unchanged_tokens
-from ..storage import MemoryBudget
-from .documents import AnalysisStore, Entry, SymbolStore
-from .engine import Engine, EngineEvents
-from .errors import NotAnalysed
-from .protocol import Protocol, json_converter
-from .settings import Settings, parse_settings
+from atten_scope.engine.analysis import unchanged_tokens
+from atten_scope.engine.storage import MemoryBudget
+from atten_scope.lsp.documents import AnalysisStore, Entry, SymbolStore
+from atten_scope.lsp.rpc import Protocol, json_converter
+from atten_scope.lsp.rpc_errors import NotAnalysed
+from atten_scope.lsp.settings import Settings, parse_settings
+from atten_scope.lsp.workers import Engine, EngineEvents
 
 NAME = "atten-scope"
 log = logging.getLogger(__name__)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..embedded import EMBEDDED_ID
-from ..errors import InvalidRequest
-from ..evidence import default_options
-from ..options import VIEW_KEYS, ViewOptions, ViewQuery, parse_options
-from ..registry import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB, Limit
+from atten_scope.common.errors import InvalidRequest
+from atten_scope.engine.embedded import EMBEDDED_ID
+from atten_scope.registry import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB, Limit
+from atten_scope.views.evidence import default_options
+from atten_scope.views.options import VIEW_KEYS, ViewOptions, ViewQuery, parse_options
 
 SECTION = "attenScope"
 DEVICES = ("auto", "cpu", "cuda", "mps")

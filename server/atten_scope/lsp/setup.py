@@ -7,10 +7,10 @@ import sys
 
 from lsprotocol import types
 
-from . import analyze, hover, lifecycle, logs, removal, views
-from .server import AttenScopeServer
+from atten_scope.lsp import analyze, hover, lifecycle, logs, removal, requests
+from atten_scope.lsp.server import AttenScopeServer
 
-FEATURES = (lifecycle, analyze, views, hover, removal)
+FEATURES = (lifecycle, analyze, requests, hover, removal)
 
 
 def create_server() -> AttenScopeServer:

@@ -1,0 +1,381 @@
+"""Smoke tests of the benchmark scripts: they run end to end on tiny inputs and write their tables.
+
+No timing is asserted; the output goes to a temporary folder, never to the committed results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+
+pytest.importorskip("scipy")
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "server"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
+
+
+def test_perf_quick_writes_all_tables(tmp_path: Path) -> None:
+    run("perf.py", "--quick", "--out", str(tmp_path))
+    text = (tmp_path / "perf.md").read_text(encoding="utf-8")
+    headings = ("Analyze time vs a plain SDPA forward", "Memory", "Attention request latency", "Re-analysis")
+    for heading in (*headings, "Predictions on demand"):
+        assert heading in text
+    for column in (
+        "analyze / plain",
+        "captured KB/token",
+        "eager peak RSS (MB)",
+        "all layers p95 (ms)",
+        "re-analysis / full",
+        "surprise heat / plain",
+        "hidden KB/token, compact",
+    ):
+        assert column in text
+    for refinement in ("| raw |", "| norm |", "| effective |", "| effective+norm |"):
+        assert refinement in text
+    assert "| default view (" in text and "attendedBy |" in text
+    assert "| 64 |" in text
+    results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## Performance" in results
+    assert not (tmp_path / "faithfulness.md").exists()
+    assert "first request after it" in text
+    # --only re-measures some parts into that run's perf.json and keeps the rest
+    before = json.loads((tmp_path / "perf.json").read_text(encoding="utf-8"))["sizes"][0]
+    parts = "attended-by,reanalysis,predictions"
+    run("perf.py", "--only", parts, "--sizes", "64", "--repeats", "1", "--requests", "3", "--out", str(tmp_path))
+    after = json.loads((tmp_path / "perf.json").read_text(encoding="utf-8"))
+    row = after["sizes"][0]
+    assert row["latency"] == before["latency"] and row["analyze_s"] == before["analyze_s"]
+    assert {"first_attended_by_built_ms", "reanalyze_s", "reanalyze_full_s", "surprise_s"} <= row.keys()
+    assert len(row["prediction_ms"]) == 3 and row["hidden_compact_bytes_per_token"] == 576 * 2
+    assert after["remeasured"][0]["parts"] == ["attended-by", "reanalysis", "predictions"]
+    remeasured = (tmp_path / "perf.md").read_text(encoding="utf-8")
+    assert f"Re-measured later with `--only {parts}`" in remeasured
+
+
+def test_faithfulness_quick_ranks_every_method(tmp_path: Path) -> None:
+    done = run("faithfulness.py", "--quick", "--limit", "2", "--interior", "0", "--out", str(tmp_path))
+    text = (tmp_path / "faithfulness.md").read_text(encoding="utf-8")
+    for column in ("rho, dropSink on", "vs raw / headMean", "rho, dropSink off", "rho, signed"):
+        assert column in text
+    for refinement in ("raw", "norm", "effective", "effective+norm"):
+        for aggregate in ("headMean", "headMax", "lastLayers", "rollout"):
+            assert f"| {refinement} / {aggregate} |" in text
+    for method in ("normSum", "globenc", "alti"):
+        for aggregate in ("layerMean", "lastLayers", "rollout"):
+            assert f"| {method} / {aggregate} |" in text
+    for aggregate in ("layerMean", "lastLayers"):
+        assert f"| valueZeroing / {aggregate} |" in text
+    assert "| raw / rollout of the last half |" in text
+    assert "| gradient x input |" in text
+    assert "| altiRollout |" in text
+    assert "Best residual-aware method:" in text
+    assert "2 snippets" in text
+    # a smoke run never overwrites the table the package ships
+    written = [line for line in done.stderr.splitlines() if line.startswith("wrote ")]
+    assert written and not any(line.endswith("faithfulness.json") for line in written)
+    results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## Faithfulness" in results
+
+
+def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path) -> None:
+    """One tiny snippet of bench/corpus and one of the standard library, one interior query each."""
+    done = run(
+        "faithfulness.py",
+        *("--quick", "--limit", "1", "--truncate", "28", "--interior", "1"),
+        *("--corpus-external", "--external-files", "1", "--out", str(tmp_path)),
+    )
+    sys.path.insert(0, str(BENCH))
+    try:
+        from faithfulness import SITUATIONS, shipped_table
+    finally:
+        sys.path.remove(str(BENCH))
+    assert set(SITUATIONS) == {
+        f"{p}/{u}/{b}" for p in ("last", "interior") for u in ("token", "line") for b in ("space", "delete")
+    }
+    finite = []
+    for stem in ("faithfulness", "faithfulness-external"):
+        data = json.loads((tmp_path / f"{stem}.json").read_text(encoding="utf-8"))
+        methods = {row["method"] for row in data["summary"]}
+        assert set(data["situations"]) == set(SITUATIONS)
+        for rows in data["situations"].values():
+            assert {row["method"] for row in rows} == methods
+            for row in rows:
+                mean, low, high = row["on"]
+                if row["snippets"]:
+                    assert all(np.isfinite([mean, low, high])) and -1 <= low <= mean <= high <= 1
+                    finite.append(mean)
+                else:
+                    assert all(np.isnan([mean, low, high]))
+        reference = next(r for r in data["situations"]["interior/token/space"] if r["method"] == "raw / headMean")
+        assert reference["snippets"] == 1
+        (snippet,) = data["snippets"]
+        last, interior = snippet["queries"]
+        assert last["index"] == snippet["tokens"] - 1 and 16 <= interior["index"] < last["index"]
+        for query in (last, interior):
+            for baseline in ("space", "delete"):
+                assert len(query[baseline]["token"]) == query["index"]  # one effect per source j < i
+                assert all(np.isfinite(query[baseline]["token"])) and all(np.isfinite(query[baseline]["line"]))
+            assert len(query["space"]["line"]) == len(query["delete"]["line"]) >= 1
+        # the last-token situation is the table above it
+        situation = snippet["situations"]["last/token/space"]["raw / headMean"]
+        assert situation == pytest.approx(snippet["scores"]["raw / headMean"]["on"], nan_ok=True)
+        text = (tmp_path / f"{stem}.md").read_text(encoding="utf-8")
+        assert "### Where the user looks" in text and "**Token level.**" in text and "**Line level.**" in text
+        assert "| interior, delete (n=1) |" in text or "interior, delete (n=" in text
+        shipped = shipped_table(data["summary"], 1, "m", data["situations"])
+        assert [(e["position"], e["unit"]) for e in shipped["situations"]] == [
+            ("last", "token"),
+            ("last", "line"),
+            ("interior", "token"),
+            ("interior", "line"),
+        ][: len(shipped["situations"])]
+        from atten_scope.views.evidence import view_faithfulness
+        from atten_scope.views.options import ViewOptions
+
+        found = view_faithfulness("m", ViewOptions(refinement="raw", aggregate="headMean"), shipped, "interior")
+        assert found is not None and found["position"] == "interior" and -1 <= found["rho"] <= 1
+    assert finite and all(-1 <= value <= 1 for value in finite)
+    external = json.loads((tmp_path / "faithfulness-external.json").read_text(encoding="utf-8"))
+    assert "standard library" in external["corpus"] and external["snippets"][0]["name"].startswith("stdlib_")
+    results = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## Faithfulness on code from outside the repository" in results
+    assert os.sep + "lib" + os.sep not in results  # file names only, no paths of the machine
+    written = [line for line in done.stderr.splitlines() if line.startswith("wrote ")]
+    assert written and not any(line.endswith(os.path.join("data", "faithfulness.json")) for line in written)
+
+
+def test_only_external_keeps_the_shipped_last_token_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --only-external the model's last-token table is kept as shipped, every situation comes
+    from the external corpus with its name, and the other models' entries are untouched."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import faithfulness as bench
+    finally:
+        sys.path.remove(str(BENCH))
+    shipped = tmp_path / "faithfulness.json"
+    before = {
+        "tables": [
+            {"model": bench.MODEL, "snippets": 33, "source": "s", "methods": [{"method": "a", "on": [0.3, 0.2, 0.4]}]},
+            {"model": "other", "snippets": 5, "source": "s", "methods": [{"method": "b", "on": [0.1, 0.0, 0.2]}]},
+        ]
+    }
+    shipped.write_text(json.dumps(before), encoding="utf-8")
+    monkeypatch.setattr(bench, "SHIPPED_TABLE", shipped)
+    rows = [{"method": "a", "on": (0.25, 0.1, 0.4), "snippets": 7}]
+    external = {key: rows for key in bench.SITUATIONS}
+    args = bench.argparse.Namespace(model=bench.MODEL)
+    bench.write_shipped(args, None, 0, {}, external)
+    after = {t["model"]: t for t in json.loads(shipped.read_text(encoding="utf-8"))["tables"]}
+    assert after["other"] == before["tables"][1]
+    mine = after[bench.MODEL]
+    assert mine["methods"] == before["tables"][0]["methods"] and mine["snippets"] == 33
+    assert [(e["position"], e["unit"], e["snippets"]) for e in mine["situations"]] == [
+        ("last", "token", 7),
+        ("last", "line", 7),
+        ("interior", "token", 7),
+        ("interior", "line", 7),
+    ]
+    assert all("standard library" in e["corpus"] for e in mine["situations"])
+    monkeypatch.setattr(bench, "SHIPPED_TABLE", tmp_path / "missing.json")
+    with pytest.raises(SystemExit, match="score bench/corpus first"):
+        bench.write_shipped(args, None, 0, {}, external)
+
+
+def test_ablation_shortcuts_match_plain_forward_passes() -> None:
+    """The shared ablations (one sequence for every query after its ablated token, the cached prefix,
+    replacement and deletion) and the right-padded batches give the numbers of one plain forward
+    pass per ablated prefix."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import faithfulness as bench
+    finally:
+        sys.path.remove(str(BENCH))
+    loaded = bench.load_model(bench.MODEL, "cpu")
+    ids = loaded.tokenizer("def area(r):\n    return 3.14 * r * r", add_special_tokens=False).input_ids
+    queries = [4, 9, len(ids) - 1]
+    for delete in (False, True):
+        targets, effects = bench.query_ablations(loaded, ids, queries, 220, 3, delete)
+        for query, target, found in zip(queries, targets, effects, strict=True):
+            prefix = ids[: query + 1]
+            assert target == int(bench.torch.argmax(bench.last_logprobs(loaded, bench.torch.tensor([prefix]))[0]))
+            reference = bench.ablation_effects_reference(loaded, prefix, 220, delete)
+            assert len(found) == query and np.allclose(found, reference, atol=2e-3)
+    sequences = [ids, ids[:5], ids[2:9], ids[1:5]]
+    one_by_one = [float(bench.last_logprobs(loaded, bench.torch.tensor([s]))[0, 42]) for s in sequences]
+    assert np.allclose(bench.sequence_logprobs(loaded, sequences, 42, 3), one_by_one, atol=2e-3)
+
+
+def test_flow_quick_measures_both_views(tmp_path: Path) -> None:
+    run("flow.py", "--quick", "--out", str(tmp_path))
+    results = json.loads((tmp_path / "flow.json").read_text(encoding="utf-8"))
+    (size,) = results["sizes"]
+    assert size["n"] == 64 and size["flow"]["nodes"] >= 1 and size["flow"]["seconds"] > 0
+    assert [a["n"] for a in results["alti"]] == [64]
+    text = (tmp_path / "flow.md").read_text(encoding="utf-8")
+    assert "## Information flow and ALTI rollout" in text and "| 64 |" in text
+    assert "## Information flow" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_render_quick_draws_in_chromium_and_summarises(tmp_path: Path) -> None:
+    node, chromium = shutil.which("node"), shutil.which("chromium") or "/usr/bin/chromium"
+    if node is None or not Path(chromium).exists():
+        pytest.fail("node and Chromium are required (make setup installs both)")
+    bundle = ROOT / "extension" / "out" / "webview" / "heatmapDraw.js"
+    if not bundle.exists():  # a clean checkout: build the webview bundle the benchmark loads
+        subprocess.run(["npm", "run", "-s", "compile"], cwd=ROOT, check=True, timeout=300)
+    done = subprocess.run(
+        [node, str(BENCH / "render.mjs"), "--quick", "--chromium", chromium, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ATTEN_SCOPE_PYTHON": sys.executable},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    text = (tmp_path / "render.md").read_text(encoding="utf-8")
+    assert "| 256 |" in text and "first draw p95 (ms)" in text
+    sizes = json.loads((tmp_path / "render.json").read_text(encoding="utf-8"))["sizes"]
+    assert sizes[0]["n"] == 256 and sizes[0]["p95"] >= sizes[0]["p50"] > 0
+    assert "## Heatmap drawing" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_heatmap_quick_answers_draws_and_summarises(tmp_path: Path) -> None:
+    node, chromium = shutil.which("node"), shutil.which("chromium") or "/usr/bin/chromium"
+    if node is None or not Path(chromium).exists():
+        pytest.fail("node and Chromium are required (make setup installs both)")
+    if not (ROOT / "extension" / "out" / "webview" / "heatmapDraw.js").exists():
+        subprocess.run(["npm", "run", "-s", "compile"], cwd=ROOT, check=True, timeout=300)
+    done = subprocess.run(
+        [node, str(BENCH / "heatmap.mjs"), "--quick", "--chromium", chromium, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ATTEN_SCOPE_PYTHON": sys.executable},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    sizes = json.loads((tmp_path / "heatmap.json").read_text(encoding="utf-8"))["sizes"]
+    assert sizes[0]["tokens"] == 300 and sizes[0]["bins"] == 300 and sizes[0]["cursorFirst"] in (True, False)
+    assert all(run["totalMs"] >= run["answerMs"] > 0 for run in sizes[0]["runs"])
+    assert "| 300 | 1 | 300 x 300 |" in (tmp_path / "heatmap.md").read_text(encoding="utf-8")
+    assert "## Heatmap from request to drawn canvas" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_targets_summary_reads_the_committed_results() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from report import summary_section
+    finally:
+        sys.path.remove(str(BENCH))
+    summary = summary_section(BENCH / "results")
+    assert summary is not None and summary.startswith("## Targets at a glance")
+    for target in (
+        "analyze <= 1.15",
+        "150 KB",
+        "2 GB",
+        "p95 <= 30 ms",
+        "0.25 x full",
+        "heatmap of 2,048",
+        "tokens from request to drawn canvas",
+        "while a heatmap computes",
+        "within 10 % of RSS after 5",
+        "faithfulness",
+    ):
+        assert target in summary
+    # every target row says yes or no (bold), comparisons say "-"
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert all(row.rstrip(" |").rsplit("| ", 1)[1] in ("yes", "**no**", "-") for row in rows)
+
+
+def test_where_the_user_looks_row_reads_the_external_corpus_alone() -> None:
+    """Situations measured only on the standard library (``--only-external``) give the summary row
+    both positions from it, and say so; a corpus with its own situations keeps the last token."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from report import _situations_row
+    finally:
+        sys.path.remove(str(BENCH))
+    model = "embedded:smollm2-135m"
+    evidence = pytest.importorskip("atten_scope.views.evidence")
+    view = evidence.recommended_view(model)
+    name = f"{view['refinement']} / {view['aggregate']}"
+
+    def measured(value: float) -> dict[str, Any]:
+        keys = [f"{p}/{u}/space" for p in ("last", "interior") for u in ("token", "line")]
+        return {"situations": {key: [{"method": name, "on": [value, value - 0.1, value + 0.1]}] for key in keys}}
+
+    row = _situations_row(model, {"summary": []}, measured(0.3))
+    assert row is not None and "(standard library)" in row[0]
+    assert "last token +0.300 [+0.200, +0.400]" in row[1] and "interior tokens, per line +0.300" in row[1]
+    both = _situations_row(model, measured(0.5), measured(0.3))
+    assert both is not None and "(interior: standard library)" in both[0]
+    assert "last token +0.500" in both[1] and "interior tokens +0.300" in both[1]
+    assert _situations_row(model, {"summary": []}, None) is None
+
+
+def test_soak_section_compares_each_sample_with_cycle_five(tmp_path: Path) -> None:
+    """The soak's Markdown and its target row, from a soak.json-shaped result."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from report import summary_section
+        from soak import soak_markdown
+    finally:
+        sys.path.remove(str(BENCH))
+    mb = 2**20
+    samples = [
+        {"cycle": c, "tokens": 1000, "elapsed_s": c, "VmRSS": rss * mb, "VmHWM": 2000 * mb}
+        for c, rss in ((1, 900), (5, 1000), (50, 1120))
+    ]
+    result = {
+        "cycles": 50,
+        "files": 9,
+        "token_range": [500, 3000],
+        "samples": samples,
+        "latency": {"attenScope/analyze": {"count": 100, "p50_s": 1.0, "p95_s": 2.0, "max_s": 3.0}},
+        "deaths": 0,
+        "hangs": 0,
+        "errors": 0,
+        "minutes": 20.0,
+    }
+    args = type("Args", (), {"cycles": 50, "largest": 3000, "cursor": 4, "max_tokens": 4096})()
+    text = soak_markdown(result, args)
+    assert "| 50 | 1,000 | 1,120 | 2,000 | +12.0 % |" in text and "| 5 | 1,000 | 1,000 | 2,000 | +0.0 % |" in text
+    (tmp_path / "soak.json").write_text(json.dumps(result))
+    summary = summary_section(tmp_path)
+    assert summary is not None
+    row = next(line for line in summary.splitlines() if "within 10 % of RSS after 5" in line)
+    assert "(+12.0 %; every later sample 1,120-1,120 MB)" in row and row.rstrip(" |").endswith("**no**")
+    result["samples"][-1]["VmRSS"] = 800 * mb  # memory given back below the fifth cycle's is no growth
+    (tmp_path / "soak.json").write_text(json.dumps(result))
+    row = next(line for line in (summary_section(tmp_path) or "").splitlines() if "RSS after 5" in line)
+    assert "(-20.0 %" in row and row.rstrip(" |").endswith("yes")
+
+
+def test_removal_writes_its_table(tmp_path: Path) -> None:
+    run("removal.py", "--tokens", "200", "--repeats", "1", "--out", str(tmp_path))
+    text = (tmp_path / "removal.md").read_text(encoding="utf-8")
+    assert '"What if these lines were removed?"' in text
+    for column in ("tokens recomputed", "tokens reused", "removal / full", "with heat / full"):
+        assert column in text
+    assert "| middle |" in text and "| 90 % |" in text
+    measured = json.loads((tmp_path / "removal.json").read_text(encoding="utf-8"))
+    for place in measured["places"].values():
+        assert place["reused"] > 0 and place["recomputed"] == place["tokens"] - place["reused"]
+    assert '## "What if these lines were removed?"' in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")

@@ -1,0 +1,256 @@
+"""The shipped faithfulness table and how a view finds its numbers in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from atten_scope.engine.embedded import EMBEDDED_ID
+from atten_scope.registry import AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, REFINEMENTS
+from atten_scope.views import evidence
+from atten_scope.views.evidence import (
+    default_options,
+    faithfulness_line,
+    load_table,
+    load_tables,
+    recommended_view,
+    recommended_views,
+    view_faithfulness,
+)
+from atten_scope.views.options import ViewOptions
+
+TABLE = {
+    "model": "m",
+    "snippets": 5,
+    "methods": [
+        {"method": "raw / headMean", "on": [0.2, 0.1, 0.3], "off": [0.25, 0.15, 0.35]},
+        {"method": "norm / lastLayers", "on": [0.3, 0.2, 0.4], "off": [0.1, 0.0, 0.2]},
+        {"method": "gradient x input", "on": [0.28, 0.1, 0.4], "off": [0.3, 0.1, 0.5]},
+    ],
+}
+
+
+def test_view_found_with_rank_among_all_methods() -> None:
+    found = view_faithfulness("m", ViewOptions(refinement="raw", aggregate="headMean"), TABLE)
+    assert found == {
+        "rho": 0.2,
+        "low": 0.1,
+        "high": 0.3,
+        "snippets": 5,
+        "rank": 3,
+        "methods": 3,
+        "best": "norm / lastLayers",
+        "bestRho": 0.3,
+        "model": "m",
+        "position": "last",
+        "unit": "token",
+        "corpus": "bench/corpus",
+        "asked": {"position": "last", "unit": "token"},
+    }
+
+
+def test_sink_kept_reads_the_other_column_and_ranks_by_it() -> None:
+    found = view_faithfulness("m", ViewOptions(refinement="raw", aggregate="headMean", drop_sink=False), TABLE)
+    assert found is not None
+    assert (found["rho"], found["rank"], found["best"]) == (0.25, 2, "gradient x input")
+
+
+@pytest.mark.parametrize(
+    "model, options",
+    [
+        ("other", ViewOptions(refinement="raw", aggregate="headMean")),  # another model
+        ("m", ViewOptions(refinement="raw", aggregate="headMean", layers=(0,))),  # a layer subset
+        ("m", ViewOptions(refinement="raw", aggregate="headMean", heads=(1, 2))),  # a head subset
+        ("m", ViewOptions(refinement="raw", aggregate="headMax")),  # a view not in the table
+        ("m", ViewOptions(refinement="raw", aggregate="headMean", direction="attendedBy")),  # columns
+    ],
+)
+def test_unmeasured_views_say_so(model: str, options: ViewOptions) -> None:
+    assert view_faithfulness(model, options, TABLE) is None
+    assert "not measured" in faithfulness_line(None)
+
+
+def test_line_states_rho_interval_and_rank() -> None:
+    found = view_faithfulness("m", ViewOptions(refinement="norm", aggregate="lastLayers"), TABLE)
+    line = faithfulness_line(found)
+    assert "\u03c1 = +0.30 [+0.20, +0.40]" in line and "5 snippets" in line and "rank 1 of 3" in line
+
+
+def test_shipped_table_covers_every_measured_engine_view() -> None:
+    table = load_table()
+    assert table is not None, "atten_scope/data/faithfulness.json is missing from the package"
+    assert table["model"] == EMBEDDED_ID and table["snippets"] >= 30
+    names = {row["method"] for row in table["methods"]}
+    for refinement in REFINEMENTS:
+        for aggregate in ("headMean", "headMax", "lastLayers", "rollout"):
+            assert aggregate in AGGREGATES
+            assert f"{refinement} / {aggregate}" in names
+    for row in table["methods"]:
+        for column in ("on", "off"):
+            rho, low, high = row[column]
+            assert -1 <= low <= rho <= high <= 1
+
+
+@pytest.mark.parametrize("model_id", sorted(load_tables()))
+def test_default_view_is_the_most_faithful_the_engine_offers(model_id: str) -> None:
+    """The defaults follow the evidence, per model: no user-selectable view measured better."""
+    table = load_table(model_id)
+    assert table is not None
+    default = view_faithfulness(model_id, default_options(model_id))
+    assert default is not None
+    offered = [
+        row["on"][0]
+        for row in table["methods"]
+        if row["method"].split(" / ")[0] in REFINEMENTS
+        and row["method"].split(" / ")[1] in AGGREGATES
+        and not AGGREGATES[row["method"].split(" / ")[1]].one_head
+    ]
+    assert default["rho"] == pytest.approx(max(offered))
+    assert recommended_views()[model_id]["rho"] == pytest.approx(max(offered))
+
+
+def test_the_embedded_default_model_keeps_the_registry_default_view() -> None:
+    """The registry's default (the view of unmeasured models) is the default model's measured best."""
+    options = default_options(EMBEDDED_ID)
+    assert (options.refinement, options.aggregate) == (DEFAULT_REFINEMENT, DEFAULT_AGGREGATE)
+
+
+def test_recommended_view_skips_methods_the_engine_does_not_offer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gradient x input and the benchmark-only methods may rank first; users can only pick engine views."""
+    table = {
+        "model": "m",
+        "snippets": 5,
+        "methods": [
+            {"method": "gradient x input", "on": [0.5, 0.4, 0.6], "off": [0.5, 0.4, 0.6]},
+            {"method": "alti / lastLayers", "on": [0.45, 0.4, 0.5], "off": [0.4, 0.3, 0.5]},
+            {"method": "raw / headMax", "on": [0.35, 0.3, 0.4], "off": [0.3, 0.2, 0.4]},
+            {"method": "norm / lastLayers", "on": [0.3, 0.2, 0.4], "off": [0.4, 0.3, 0.5]},
+        ],
+    }
+    monkeypatch.setattr(evidence, "load_tables", lambda: {"m": table})
+    assert recommended_view("m") == {"refinement": "raw", "aggregate": "headMax", "rho": 0.35}
+    options = default_options("m")
+    assert (options.refinement, options.aggregate, options.direction) == ("raw", "headMax", "attendsTo")
+    assert recommended_view("unmeasured") is None
+    assert default_options("unmeasured") == ViewOptions()
+
+
+def test_faithfulness_is_claimed_only_for_the_model_measured() -> None:
+    """Each model has its own table: a view measured on SmolLM2 says nothing about Gemma 3."""
+    options = ViewOptions(refinement=DEFAULT_REFINEMENT, aggregate=DEFAULT_AGGREGATE)
+    assert view_faithfulness(EMBEDDED_ID, options) is not None
+    if load_table("embedded:gemma3-270m") is None:
+        assert view_faithfulness("embedded:gemma3-270m", options) is None
+    assert view_faithfulness("someone/else", options) is None
+
+
+SITUATED = {
+    **TABLE,
+    "situations": [
+        {
+            "position": "interior",
+            "unit": "token",
+            "baseline": "space",
+            "corpus": "Python 3.11.7 standard library",
+            "snippets": 7,
+            "methods": [
+                {"method": "raw / headMean", "on": [0.4, 0.3, 0.5]},
+                {"method": "norm / lastLayers", "on": [0.35, 0.3, 0.4]},
+                {"method": "gradient x input", "on": [0.1, 0.0, 0.2]},
+            ],
+        },
+        {
+            "position": "last",
+            "unit": "line",
+            "baseline": "space",
+            "corpus": "bench/corpus",
+            "snippets": 5,
+            "methods": [{"method": "norm / lastLayers", "on": [0.5, 0.4, 0.6]}],
+        },
+    ],
+}
+
+
+def test_interior_tokens_read_their_own_figures_and_ranks() -> None:
+    options = ViewOptions(refinement="raw", aggregate="headMean")
+    found = view_faithfulness("m", options, SITUATED, position="interior", unit="token")
+    assert found is not None
+    assert (found["rho"], found["low"], found["high"]) == (0.4, 0.3, 0.5)
+    assert (found["rank"], found["methods"], found["best"], found["snippets"]) == (1, 3, "raw / headMean", 7)
+    assert (found["position"], found["unit"]) == ("interior", "token") and found["asked"] == {
+        "position": "interior",
+        "unit": "token",
+    }
+    assert found["corpus"] == "Python 3.11.7 standard library"
+    line = faithfulness_line(found)
+    assert "\u03c1 = +0.40 [+0.30, +0.50] against leave-one-out ablation at interior tokens (7 snippets" in line
+    assert "(7 snippets of the Python 3.11.7 standard library; rank 1 of 3" in line
+    assert "not measured" not in line
+    # the last token keeps the table's original figures, measured on the benchmark's own snippets
+    last = view_faithfulness("m", options, SITUATED, position="last", unit="token")
+    assert last is not None and (last["rho"], last["rank"], last["position"]) == (0.2, 3, "last")
+    assert last["corpus"] == "bench/corpus" and " snippets; rank 3" in faithfulness_line(last)
+
+
+def test_line_figures_rank_among_the_methods_measured_per_line() -> None:
+    options = ViewOptions(refinement="norm", aggregate="lastLayers")
+    found = view_faithfulness("m", options, SITUATED, position="last", unit="line")
+    assert found is not None and (found["rho"], found["rank"], found["methods"]) == (0.5, 1, 1)
+    assert found["unit"] == "line"
+    tokens = view_faithfulness("m", options, SITUATED, position="last", unit="token")
+    line = faithfulness_line(tokens, found)
+    assert "at the last token" in line and "line sums \u03c1 = +0.50 [+0.40, +0.60]" in line
+    # a view measured per token but not per line has no line figure
+    raw = ViewOptions(refinement="raw", aggregate="headMean")
+    fallback = view_faithfulness("m", raw, SITUATED, position="last", unit="line")
+    assert fallback is not None and fallback["unit"] == "token" and fallback["rho"] == 0.2
+
+
+@pytest.mark.parametrize(
+    "options, position, unit",
+    [
+        (ViewOptions(refinement="norm", aggregate="lastLayers"), "interior", "line"),  # not in the table
+        (ViewOptions(refinement="norm", aggregate="lastLayers", drop_sink=False), "interior", "token"),  # sink kept
+    ],
+)
+def test_unmeasured_situations_fall_back_to_the_last_token_and_say_so(
+    options: ViewOptions, position: str, unit: str
+) -> None:
+    found = view_faithfulness("m", options, SITUATED, position=position, unit=unit)
+    assert found is not None
+    column = "on" if options.drop_sink else "off"
+    assert found["rho"] == next(r[column][0] for r in TABLE["methods"] if r["method"] == "norm / lastLayers")
+    assert (found["position"], found["unit"]) == ("last", "token")
+    assert found["asked"] == {"position": position, "unit": unit}
+    assert "at the last token" in faithfulness_line(found) and "; not measured" in faithfulness_line(found)
+
+
+def test_a_table_without_situations_answers_every_situation_from_the_last_token() -> None:
+    """Tables written before situations were measured still work: old readers and new ones."""
+    options = ViewOptions(refinement="raw", aggregate="headMean")
+    for position in ("last", "interior"):
+        for unit in ("token", "line"):
+            found = view_faithfulness("m", options, TABLE, position=position, unit=unit)
+            assert found is not None and found["rho"] == 0.2 and found["position"] == "last"
+    with pytest.raises(ValueError):
+        view_faithfulness("m", options, TABLE, position="middle")
+
+
+def test_attention_answer_reports_the_situation_of_the_cursor_token(embedded: Any) -> None:
+    """The document's last analysed token is a last-position query; every other token is interior."""
+    from atten_scope.engine.analysis import run_analysis
+    from atten_scope.protocol.results import attention_json
+
+    analysis = run_analysis(embedded, "def add(a, b):\n    return a + b\n\nprint(add(1, 2))")
+    options = default_options(EMBEDDED_ID)
+    last = attention_json(analysis, analysis.token_count - 1, options)
+    inner = attention_json(analysis, 3, options)
+    assert last["faithfulness"]["asked"] == {"position": "last", "unit": "token"}
+    assert inner["faithfulness"]["asked"] == {"position": "interior", "unit": "token"}
+    assert inner["lineFaithfulness"]["asked"] == {"position": "interior", "unit": "line"}
+    for answer in (last, inner):
+        for key in ("faithfulness", "lineFaithfulness"):
+            figure = answer[key]
+            assert figure["model"] == EMBEDDED_ID and -1 <= figure["low"] <= figure["rho"] <= figure["high"] <= 1
+            assert figure["position"] in ("last", "interior") and figure["unit"] in ("token", "line")

@@ -1,0 +1,138 @@
+"""The information-flow graph and the ALTI rollout on tiny models: the graph's invariants, the
+importances behind its edges, the rollout against dense matrix products, and the request checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from atten_scope.common.errors import InvalidRequest
+from atten_scope.engine.analysis import Analysis, run_analysis
+from atten_scope.engine.capture import install_capture_attention
+from atten_scope.engine.model import LoadedModel, model_info
+from atten_scope.protocol.results import view_result
+from atten_scope.views import flow
+from atten_scope.views.flow import alti_matrix_rows, alti_rollout, alti_row, flow_graph, window_parts
+from atten_scope.views.options import ViewQuery
+from tests.conftest import build_tiny
+from tests.engine.test_contributions import tiny_gemma3
+from tests.unit.test_neuron import TEXT, CharTokenizer
+
+
+def tiny_analysis(name: str, max_tokens: int = 48) -> Analysis:
+    model = tiny_gemma3() if name == "gemma3" else build_tiny(name)
+    install_capture_attention(model)
+    loaded = LoadedModel(
+        info=model_info(name, model), model=model, tokenizer=CharTokenizer(), device=torch.device("cpu")
+    )
+    return run_analysis(loaded, TEXT, max_tokens)
+
+
+@pytest.fixture(scope="module", params=["llama-gqa", "gemma3"])
+def analysis(request: Any) -> Analysis:
+    analysis = tiny_analysis(request.param)
+    assert len(analysis.windows) >= 2  # tokens late in the file are owned by a later window
+    return analysis
+
+
+def position(analysis: Analysis, token: int) -> dict[str, int]:
+    start = analysis.document.starts[token]
+    line = int(analysis.token_lines[token])
+    return {"line": line, "character": start - analysis.lines.offset(line, 0)}
+
+
+@pytest.mark.parametrize(("threshold", "max_nodes"), [(0.04, 60), (0.01, 12), (0.2, 300)])
+def test_graph_invariants(analysis: Analysis, threshold: float, max_nodes: int) -> None:
+    token = analysis.token_count - 3
+    params = {"position": position(analysis, token), "threshold": threshold, "maxNodes": max_nodes}
+    result = view_result("flow", analysis, ViewQuery(params, version=4))
+    layers = analysis.info.layers
+    assert result["token"]["index"] == token and result["layers"] == layers and result["version"] == 4
+    nodes = {n["id"]: n for n in result["nodes"]}
+    assert len(nodes) == len(result["nodes"]) <= max_nodes
+    assert f"resid:{layers}:{token}" in nodes
+    win, local = analysis.owner(token)
+    assert result["recomputedTokens"] == local + 1
+    for node in nodes.values():
+        assert node["id"] == f"{node['stage']}:{node['layer']}:{node['token']}"
+        assert win.start <= node["token"] <= token and 0 <= node["layer"] <= layers
+        assert node["stage"] == "resid" or node["layer"] >= 1
+    assert {t["index"] for t in result["tokens"]} == {n["token"] for n in nodes.values()}
+    kinds = {("resid", "mid"): {"attention", "residual"}, ("mid", "mlp"): {"mlp"}, ("mlp", "resid"): {"mlp"}}
+    kinds[("mid", "resid")] = {"residual"}
+    for edge in result["edges"]:
+        source, target = nodes[edge["source"]], nodes[edge["target"]]
+        assert threshold <= edge["weight"] <= 1.0
+        assert edge["kind"] in kinds[(source["stage"], target["stage"])]
+        same_layer = source["stage"] != "resid"
+        assert source["layer"] == target["layer"] - (0 if same_layer else 1)
+        if edge["kind"] == "attention":
+            assert source["token"] <= target["token"]
+            assert 1 <= len(edge["heads"]) <= 3
+            assert all(0 <= h < analysis.info.heads and 0 < share <= 1 for h, share in edge["heads"])
+            assert [s for _, s in edge["heads"]] == sorted((s for _, s in edge["heads"]), reverse=True)
+        else:
+            assert source["token"] == target["token"] and edge["heads"] == []
+    # every node but the target feeds something
+    fed = {e["source"] for e in result["edges"]}
+    assert set(nodes) - fed == {f"resid:{layers}:{token}"}
+    if len(nodes) < max_nodes:
+        assert result["truncated"] is False
+
+
+def test_a_tiny_threshold_keeps_every_contribution_of_the_target(analysis: Analysis) -> None:
+    token = analysis.token_count - 1
+    graph = flow_graph(analysis, token, 1e-9, 300)
+    layers = analysis.info.layers
+    into = [e for e in graph.edges if e.target == f"resid:{layers}:{token}"]
+    assert sum(e.weight for e in into) == pytest.approx(1.0, abs=1e-5)
+    mid = [e for e in graph.edges if e.target == f"mid:{layers}:{token}"]
+    assert sum(e.weight for e in mid) == pytest.approx(1.0, abs=1e-5)
+    assert len({(e.source, e.kind) for e in mid}) == len(mid)  # one edge per contribution
+    assert not graph.truncated and len(graph.nodes) < 300
+    small = flow_graph(analysis, token, 1e-9, 5)
+    assert small.truncated and len(small.nodes) == 5
+
+
+def test_alti_rollout_is_the_product_of_the_layer_matrices(analysis: Analysis) -> None:
+    token = analysis.token_count - 2
+    parts, target = window_parts(analysis, token)
+    dense = torch.eye(target + 1, dtype=torch.float64)
+    for layer in range(1, parts.layers + 1):
+        c = alti_matrix_rows(parts, layer, 0, target + 1).double()
+        assert torch.allclose(c.sum(-1), torch.ones(target + 1, dtype=torch.float64), atol=1e-5)
+        assert bool((c.triu(1) == 0).all()) and bool((c >= 0).all())
+        dense = c @ dense  # C = c^L ... c^1: the last layer leftmost
+    expected = dense[target]
+    assert torch.allclose(alti_row(parts, target).double(), expected, atol=1e-5)
+    weights, recomputed = alti_rollout(analysis, token)
+    win = analysis.owner(token)[0]
+    assert recomputed == target + 1
+    assert weights.sum() == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(weights[win.start : token + 1], expected.numpy(), atol=1e-5)
+    assert not weights[: win.start].any() and not weights[token + 1 :].any()
+
+
+def test_alti_refuses_beyond_its_cap(analysis: Analysis, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flow, "ALTI_TOKENS", 4)
+    with pytest.raises(InvalidRequest, match="at most 4 tokens"):
+        view_result("altiRollout", analysis, ViewQuery({"position": position(analysis, 20)}))
+    result = view_result("altiRollout", analysis, ViewQuery({"position": position(analysis, 2), "topK": 2}))
+    assert [t["index"] for t in result["targets"]] and len(result["targets"]) <= 2
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"threshold": 0}, "threshold"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"maxNodes": 4}, "maxNodes"),
+        ({"maxNodes": True}, "maxNodes"),
+    ],
+)
+def test_bad_flow_params(analysis: Analysis, params: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        view_result("flow", analysis, ViewQuery({"position": position(analysis, 5), **params}))

@@ -1,0 +1,121 @@
+"""Code units through the language server: the editor's symbols, the attention answer, the hover."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from atten_scope.engine.analysis import run_analysis
+from atten_scope.engine.storage import MemoryBudget
+from atten_scope.protocol import results
+from atten_scope.registry import MEMORY_BUDGET_MB
+from atten_scope.views.options import ViewOptions, parse_options
+from atten_scope.views.units import parse_symbols
+
+from .support import open_document, position_of, request, server_config, start
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+MAX_TOKENS = 512
+SETTINGS = {"device": "cpu", "maxTokens": MAX_TOKENS, "refinement": "effective+norm", "aggregate": "headMean"}
+TEXT = (
+    "import re\n"
+    "\n"
+    "\n"
+    "class Reader:\n"
+    "    def parse_header(self, data):\n"
+    "        header = re.match(r'(\\w+): (.*)', data)\n"
+    "        return header.group(1) if header else None\n"
+    "\n"
+    "    def read(self, lines):\n"
+    "        return [self.parse_header(line) for line in lines]\n"
+)
+URI = "file:///project/reader.py"
+PLAIN = "first block of text\nstill the first\n\nsecond block here\n"  # a language with no symbols
+PLAIN_URI = "file:///project/notes.txt"
+
+
+def _range(start: tuple[int, int], end: tuple[int, int]) -> dict[str, Any]:
+    return {"start": {"line": start[0], "character": start[1]}, "end": {"line": end[0], "character": end[1]}}
+
+
+SYMBOLS = [
+    {"name": "Reader", "kind": "class", "range": _range((3, 0), (9, 58))},
+    {"name": "parse_header", "kind": "method", "range": _range((4, 4), (6, 51))},
+    {"name": "read", "kind": "method", "range": _range((8, 4), (9, 58))},
+]
+
+
+@pytest_lsp.fixture(config=server_config(), scope="module")
+async def client(lsp_client: LanguageClient):
+    await start(lsp_client, SETTINGS)
+    open_document(lsp_client, URI, TEXT)
+    open_document(lsp_client, PLAIN_URI, PLAIN)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _attention(client: LanguageClient, uri: str, position: dict[str, int]) -> dict[str, Any]:
+    return await request(client, "attenScope/attention", {"textDocument": {"uri": uri}, "position": position})
+
+
+async def _hover(client: LanguageClient, uri: str, position: dict[str, int]) -> str:
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(**position))
+    )
+    assert hover is not None
+    return hover.contents.value
+
+
+async def test_units_follow_the_symbols_the_editor_sent(client: LanguageClient, embedded: Any) -> None:
+    await request(client, "attenScope/analyze", {"textDocument": {"uri": URI}})
+    client.protocol.notify("attenScope/symbols", {"textDocument": {"uri": URI, "version": 1}, "symbols": SYMBOLS})
+    position = position_of(TEXT, "header", 2)  # in `return header.group(1)`
+    served = await _attention(client, URI, position)
+    units = served["units"]
+    assert units["source"] == "symbols"
+
+    # The same answer computed here, from the same symbols: the units are sums of the token weights.
+    analysis = run_analysis(embedded, TEXT, MAX_TOKENS, budget=MemoryBudget(MEMORY_BUDGET_MB.default))
+    options = parse_options(served["settings"], ViewOptions(), analysis.info.layers, analysis.info.heads)
+    token = results.token_at_position(analysis, position)
+    local = results.attention_json(analysis, token, options, 1, symbols=parse_symbols(SYMBOLS))["units"]
+    assert [u["name"] for u in units["definitions"]] == [u["name"] for u in local["definitions"]]
+    for a, b in zip(
+        units["definitions"] + units["identifiers"], local["definitions"] + local["identifiers"], strict=True
+    ):
+        assert a["weight"] == pytest.approx(b["weight"], abs=1e-5)
+    total = sum(u["weight"] for u in units["definitions"]) + units["outside"]
+    assert total == pytest.approx(sum(line["weight"] for line in served["lines"]), abs=1e-5)
+    header = next(u for u in units["identifiers"] if u["name"] == "header")
+    assert header["count"] == 3 and len(header["ranges"]) == 3
+
+    markdown = await _hover(client, URI, position)
+    assert "**Draws most on**" in markdown
+    assert "- definitions: " in markdown and "`def parse_header` (line 5)" in markdown
+    assert "- identifiers: " in markdown and "- lines: " in markdown
+
+
+async def test_without_symbols_blocks_of_lines_stand_in(client: LanguageClient) -> None:
+    await request(client, "attenScope/analyze", {"textDocument": {"uri": PLAIN_URI}})
+    position = position_of(PLAIN, "here")
+    units = (await _attention(client, PLAIN_URI, position))["units"]
+    assert units["source"] == "blocks"
+    assert {u["label"] for u in units["definitions"]} <= {"first block of text", "second block here"}
+    markdown = await _hover(client, PLAIN_URI, position)
+    assert "- blocks of lines: `" in markdown
+
+
+async def test_symbols_older_than_the_analysis_or_malformed_are_not_used(client: LanguageClient) -> None:
+    position = position_of(TEXT, "header", 2)
+    client.protocol.notify("attenScope/symbols", {"textDocument": {"uri": URI, "version": 0}, "symbols": SYMBOLS})
+    assert (await _attention(client, URI, position))["units"]["source"] == "blocks"
+    client.protocol.notify("attenScope/symbols", {"textDocument": {"uri": URI, "version": 1}, "symbols": [{"x": 1}]})
+    assert (await _attention(client, URI, position))["units"]["source"] == "blocks"
+    # A request may carry its own symbols.
+    params = {"textDocument": {"uri": URI}, "position": position, "symbols": SYMBOLS}
+    assert (await request(client, "attenScope/attention", params))["units"]["source"] == "symbols"
