@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from atten_scope.common import cancellation
-from atten_scope.lsp import engine as engine_module
+from atten_scope.lsp import workers as engine_module
 from atten_scope.lsp.workers import Engine
 
 STEPS = 40
