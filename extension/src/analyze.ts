@@ -28,6 +28,17 @@ export class Analyzer implements vscode.Disposable {
     return this.inFlight.has(uri.toString());
   }
 
+  /**
+   * Whether the document has an analysis, analysing it first where it has none. `afterEdit`: one
+   * of an older version will do (the views about the token at the cursor).
+   */
+  async require(document: vscode.TextDocument, afterEdit = false): Promise<boolean> {
+    if (afterEdit ? this.store.latest(document) : this.store.current(document)) {
+      return true;
+    }
+    return (await this.analyze(document, { interactive: true })) !== undefined;
+  }
+
   /** Analyses a document; resolves with the result, or undefined when cancelled or failed. */
   async analyze(document: vscode.TextDocument, options: AnalyzeOptions): Promise<AnalyzeResult | undefined> {
     const key = document.uri.toString();

@@ -20,9 +20,9 @@ import { errorMessage } from './core/async';
 import { BUILTIN_CATALOG, catalogFrom, knownNames, limitsSkew, readCapabilities, type Catalog } from './core/catalog';
 import { MIN_PYTHON, settingsEditorCommand } from './core/interpreter';
 import { needsUpdate, useManaged } from './core/setup';
-import { Methods, type StatusParams } from './core/protocol';
-import { sendRequest, type SendOptions } from './core/requests';
-import type { NotificationType, RequestType } from 'vscode-jsonrpc';
+import type { StatusParams } from './core/protocol';
+import { Notifications, sendRequest, type SendOptions, type ServerRequest } from './core/requests';
+import type { NotificationType } from 'vscode-jsonrpc';
 import { needsRestart, serverSettings, type Settings } from './core/settings';
 import { checkInterpreter, onPythonInterpreterChanged, resolveInterpreter, type CheckResult, type Interpreter } from './python';
 import type { SetupService } from './setup';
@@ -106,7 +106,7 @@ export class ServerClient implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<ClientState>();
   private readonly restartEmitter = new vscode.EventEmitter<void>();
 
-  /** attenScope/status notifications from the server */
+  /** the server's status notifications */
   readonly onStatus = this.statusEmitter.event;
   /** client state changes */
   readonly onState = this.stateEmitter.event;
@@ -168,9 +168,9 @@ export class ServerClient implements vscode.Disposable {
    * Every request goes through here: starts the server first when needed, then sends with the
    * method's time limit and the caller's cancellation (core/requests.ts).
    */
-  async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken, options?: Omit<SendOptions, 'token'>): Promise<R> {
+  async request<P, R>(request: ServerRequest<P, R>, params: P, token?: vscode.CancellationToken, options?: Omit<SendOptions, 'token'>): Promise<R> {
     const client = await this.ensureStarted();
-    return sendRequest(client, type, params, { ...options, token });
+    return sendRequest(client, request, params, { ...options, token });
   }
 
   /** Sends a notification to the running server; none to a stopped one (it holds no analyses). */
@@ -261,7 +261,7 @@ export class ServerClient implements vscode.Disposable {
     };
     const client = new AttenScopeLanguageClient('attenScope', 'Atten-Scope', serverOptions, clientOptions);
     this.clientDisposables.push(
-      client.onNotification(Methods.status, (params: StatusParams) => this.statusEmitter.fire(params)),
+      client.onNotification(Notifications.status, (params: StatusParams) => this.statusEmitter.fire(params)),
       client.onDidChangeState((e) => {
         if (e.newState === State.Running) {
           this.lastSent = JSON.stringify(serverSettings(this.settings.effective));

@@ -10,7 +10,7 @@ import type { AnalysisStore } from './analyses';
 import type { ServerClient } from './client';
 import { errorMessage } from './core/async';
 import { progressForwarder } from './core/progress';
-import type { RemoveLinesParams, RemoveLinesResult } from './core/protocol';
+import type { RemoveLinesParams, RemoveLinesResult } from './core/protocolViews';
 import {
   comparedPosition,
   effectGroups,

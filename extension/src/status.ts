@@ -1,5 +1,6 @@
 /** The status bar item: model, server state, the current view and how faithful that view measured. */
 import * as vscode from 'vscode';
+import type { AnalysisStore } from './analyses';
 import { Commands } from './constants';
 import { faithfulnessLabel, faithfulnessSentence, modelLabel, stateLabel, viewLabel } from './core/format';
 import type { Faithfulness, ServerState } from './core/protocol';
@@ -136,4 +137,22 @@ export class StatusBar implements vscode.Disposable {
   dispose(): void {
     this.item.dispose();
   }
+}
+
+/** What the status bar notes about the analysis of the document in `editor`. */
+export function analysisNote(editor: vscode.TextEditor | undefined, store: AnalysisStore): string {
+  if (!editor) {
+    return '';
+  }
+  const entry = store.get(editor.document.uri);
+  if (!entry) {
+    return 'This file is not analysed.';
+  }
+  if (entry.version !== editor.document.version) {
+    const from = store.stale(editor.document);
+    return `The file changed since it was analysed${from ? `: attention above line ${from.line + 1} still shows` : ''}.`;
+  }
+  const r = entry.result;
+  const windows = Array.isArray(r.windows) && r.windows.length > 1 ? `, ${r.windows.length} windows` : '';
+  return `${r.tokens} tokens${windows}${r.truncated ? ', truncated' : ''}.`;
 }

@@ -1,5 +1,5 @@
 /**
- * Sends the editor's definitions to the server (attenScope/symbols) after each analysis, so that
+ * Sends the editor's definitions to the server (Notifications.symbols) after each analysis, so that
  * attention is summed over functions, classes and methods in any language whose extension
  * provides document symbols; where none does, the server falls back to blocks of lines.
  */

@@ -1,9 +1,9 @@
 /**
- * Accumulative attention (ALTI rollout, `attenScope/altiRollout`) without 'vscode': what the
+ * Accumulative attention (ALTI rollout, Requests.altiRollout) without 'vscode': what the
  * message after a request says. The server answers in the attention view's shape.
  */
 import { signed } from './format';
-import type { AltiRolloutResult } from './protocol';
+import type { AltiRolloutResult } from './protocolViews';
 
 /** The sentence shown once the tints show the ALTI rollout of a token. */
 export function accumulativeSummary(result: AltiRolloutResult): string {

@@ -5,7 +5,8 @@
  */
 import LIMITS from './limits.json';
 import { BUILTIN_MODELS, type EmbeddedModel } from './models';
-import { BUILTIN_NAMES, Methods, type KnownNames, type RecommendedView } from './protocol';
+import { BUILTIN_NAMES, type KnownNames, type RecommendedView } from './protocol';
+import { Requests } from './requests';
 
 /** One entry of a list the user chooses from. */
 export interface Choice {
@@ -108,10 +109,10 @@ export const BUILTIN_CATALOG: Catalog = Object.freeze({
     { name: 'attendedBy', label: 'Attended by', description: 'Which later tokens draw on the token under the cursor.' },
   ],
   views: [
-    { name: 'attention', method: Methods.attention, label: 'Attention', description: 'Tints for the cursor token.', options: [] },
-    { name: 'heatmap', method: Methods.heatmap, label: 'Heatmap', description: 'Token by token matrix, max-pooled.', options: [] },
-    { name: 'heatmapTile', method: Methods.heatmapTile, label: 'Heatmap tile', description: 'Exact weights of a zoomed-in range.', options: [] },
-    { name: 'heads', method: Methods.heads, label: 'Model view', description: 'Per layer and head, for the cursor token.', options: [] },
+    { name: 'attention', method: Requests.attention.type.method, label: 'Attention', description: 'Tints for the cursor token.', options: [] },
+    { name: 'heatmap', method: Requests.heatmap.type.method, label: 'Heatmap', description: 'Token by token matrix, max-pooled.', options: [] },
+    { name: 'heatmapTile', method: Requests.heatmapTile.type.method, label: 'Heatmap tile', description: 'Exact weights of a zoomed-in range.', options: [] },
+    { name: 'heads', method: Requests.heads.type.method, label: 'Model view', description: 'Per layer and head, for the cursor token.', options: [] },
   ],
   heatmapTokens: LIMITS.heatmapTokens,
   heatmapBins: LIMITS.heatmapBins,

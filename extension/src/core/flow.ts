@@ -1,5 +1,5 @@
 /**
- * The information-flow view without 'vscode' or the DOM: where each node of an attenScope/flow
+ * The information-flow view without 'vscode' or the DOM: where each node of a Requests.flow
  * graph is drawn, how each edge is drawn, and the texts a reader is shown.
  *
  * Layers go up the side, one band each: the embeddings at the bottom, then for every layer its
@@ -8,7 +8,8 @@
  * Side labels use the 0-based layer numbers of the model and neuron views: the protocol's layer
  * l >= 1 is `L{l-1}`, its layer 0 the embeddings (`emb`).
  */
-import type { FlowEdge, FlowEdgeKind, FlowResult, FlowStage, Position, TokenRef } from './protocol';
+import type { Position, TokenRef } from './protocol';
+import type { FlowEdge, FlowEdgeKind, FlowResult, FlowStage } from './protocolViews';
 import { isIndex, tokenLabel } from './ranges';
 
 /** What the server uses when a request leaves them out, and what the view starts with. */

@@ -1,12 +1,13 @@
 /**
- * The heatmap grid of the protocol (attenScope/heatmap and attenScope/heatmapTile): rows and
+ * The heatmap grid of the protocol (Requests.heatmap and Requests.heatmapTile): rows and
  * columns cut into bins of tokens, each cell the largest weight of the token pairs it covers,
  * as uint16 codes on a log scale. Decoding, looking up, the colour scale, axis ticks, the legend
  * and tooltip text: pure functions shared by the webview and the tests; no DOM, no Node APIs.
  */
 import { decodeBase64 } from './triangle';
 import { tokenLabel } from './ranges';
-import type { HeatmapAxis, HeatmapResult, TokenRef } from './protocol';
+import type { TokenRef } from './protocol';
+import type { HeatmapAxis, HeatmapResult } from './protocolViews';
 
 /** Codes are 1 + round(65534 * ln(w / low) / ln(high / low)); 0 is no weight. */
 const CODE_STEPS = 65534;

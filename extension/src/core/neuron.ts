@@ -2,7 +2,7 @@
  * The neuron view's content without 'vscode': a head's logit for one (query, source) pair split
  * into the parts a reader can compare, the largest first.
  */
-import type { NeuronResult } from './protocol';
+import type { NeuronResult } from './protocolViews';
 
 /** One part of the logit: a rotary pair (two dimensions rotated together) or a single dimension. */
 export interface NeuronPart {

@@ -51,21 +51,6 @@ export interface RecommendedView {
 
 export const BUILTIN_NAMES: KnownNames = { refinements: REFINEMENTS, aggregates: AGGREGATES };
 
-export const Methods = {
-  analyze: 'attenScope/analyze',
-  attention: 'attenScope/attention',
-  heatmap: 'attenScope/heatmap',
-  heatmapTile: 'attenScope/heatmapTile',
-  heads: 'attenScope/heads',
-  neuron: 'attenScope/neuron',
-  surprise: 'attenScope/surprise',
-  flow: 'attenScope/flow',
-  altiRollout: 'attenScope/altiRollout',
-  removeLines: 'attenScope/removeLines',
-  status: 'attenScope/status',
-  symbols: 'attenScope/symbols',
-} as const;
-
 /** JSON-RPC / LSP error codes the extension reacts to. */
 export const ErrorCodes = {
   /** a view request for a document the server does not hold (never analysed, restart, cache eviction) */
@@ -231,7 +216,7 @@ export interface UnitSymbol {
   range: Range;
 }
 
-/** attenScope/symbols: the definitions the editor found in one version of a document. */
+/** The symbols notification: the definitions the editor found in one version of a document. */
 export interface SymbolsParams {
   textDocument: { uri: string; version: number };
   symbols: UnitSymbol[];
@@ -262,7 +247,7 @@ export interface SurpriseParams {
   rows?: [number, number];
 }
 
-/** attenScope/surprise: per token of [start, end), its surprisal in bits and its range as 4 numbers. */
+/** The surprise heat of a range of tokens: per token of [start, end), its surprisal in bits and its range as 4 numbers. */
 export interface SurpriseResult {
   version: number;
   tokens: number;
@@ -274,240 +259,6 @@ export interface SurpriseResult {
   /** flat: start line, start character, end line, end character per token */
   ranges: number[];
   elapsedMs?: number;
-}
-
-export interface HeatmapParams {
-  textDocument: TextDocumentIdentifier;
-  layer: number | 'all';
-  head: number | 'all';
-  refinement?: Refinement;
-  aggregate?: Aggregate;
-  /** [start, end) token indices; all analysed tokens when absent */
-  rows?: [number, number];
-  columns?: [number, number];
-  /** at most this many bins a side (the server's limit when absent) */
-  bins?: number;
-}
-
-/** attenScope/heatmapTile: exact, so rows and columns are required and bins are tokens. */
-export interface HeatmapTileParams extends Omit<HeatmapParams, 'bins'> {
-  rows: [number, number];
-  columns: [number, number];
-}
-
-/** One axis of a heatmap grid: bin b covers tokens [edges[b], edges[b + 1]). */
-export interface HeatmapAxis {
-  start: number;
-  end: number;
-  edges: number[];
-  /** the first token of each bin */
-  first: TokenRef[];
-  /** the last token of each bin; absent when every bin is one token */
-  last?: TokenRef[];
-}
-
-/**
- * A heatmap grid: each cell the largest weight among the token pairs it covers (of the rows
- * read), as uint16 codes: 0 no weight, else w = low * (high / low)^((code - 1) / 65534).
- */
-export interface HeatmapResult {
-  version: number;
-  /** analysed tokens: the matrix is tokens x tokens */
-  tokens: number;
-  rows: HeatmapAxis;
-  columns: HeatmapAxis;
-  pooling: 'max';
-  /** one token pair a cell and every row read */
-  exact: boolean;
-  rowsRead: number;
-  rowsTotal: number;
-  encoding: 'log16';
-  /** how `data` is packed: the zlib stream of the codes */
-  compression?: 'deflate';
-  low: number;
-  high: number;
-  /** base64 of the (zlib-compressed) little-endian uint16 codes, row-major */
-  data: string;
-  settings?: Record<string, unknown>;
-  elapsedMs?: number;
-}
-
-export interface HeadsParams {
-  textDocument: TextDocumentIdentifier;
-  position: Position;
-  refinement?: Refinement;
-  direction?: Direction;
-  dropSink?: boolean;
-}
-
-export interface HeadCell {
-  layer: number;
-  head: number;
-  entropy: number;
-  top: TokenRef | null;
-  weight: number;
-}
-
-export interface HeadsResult extends Freshness {
-  version: number;
-  token: TokenRef;
-  layers: number;
-  heads: number;
-  cells: HeadCell[];
-}
-
-export interface NeuronParams {
-  textDocument: TextDocumentIdentifier;
-  /** the query token */
-  position: Position;
-  layer: number;
-  head: number;
-  /** the source token's index; the head's strongest source when absent */
-  source?: number;
-  dropSink?: boolean;
-}
-
-/** How one head's query and key produce one weight (server: atten_scope/neuron.py). */
-export interface NeuronResult extends Freshness {
-  version: number;
-  layer: number;
-  head: number;
-  kvHead: number;
-  token: TokenRef;
-  source: TokenRef;
-  /** post-RoPE query and key, and their product per dimension */
-  query: number[];
-  key: number[];
-  products: number[];
-  /** dimensions rotated by RoPE (0: none), in rotate-half pairs [t, t + rotaryDims / 2] */
-  rotaryDims: number;
-  pairs: [number, number][];
-  pairSums: number[];
-  /** tokens per full turn of each pair, when one base holds for the model */
-  wavelengths: number[] | null;
-  scale: number;
-  score: number;
-  lse: number;
-  weight: number;
-  /** false where the mask forbids the source (outside a sliding window) */
-  allowed: boolean;
-}
-
-export interface FlowParams {
-  textDocument: TextDocumentIdentifier;
-  /** the token whose prediction the routes lead to */
-  position: Position;
-  /** the smallest importance an edge keeps (server default 0.04) */
-  threshold?: number;
-  /** the most nodes the graph holds (server default 60, 5 to 300) */
-  maxNodes?: number;
-}
-
-/** Where a node sits: the residual stream (`resid`), after a layer's attention (`mid`), its MLP block (`mlp`). */
-export type FlowStage = 'resid' | 'mid' | 'mlp';
-export type FlowEdgeKind = 'attention' | 'residual' | 'mlp';
-
-/**
- * One state of one token. Ids are `"<stage>:<layer>:<token>"`: `resid:0:i` is token i's
- * embedding; for layer l >= 1 `mid:l:i` follows its attention, `mlp:l:i` is its MLP block and
- * `resid:l:i` follows the layer.
- */
-export interface FlowNode {
-  id: string;
-  /** the document token index */
-  token: number;
-  layer: number;
-  stage: FlowStage;
-}
-
-/**
- * A contribution that the routes keep: attention `resid:l-1:j -> mid:l:i`, residual
- * `resid:l-1:i -> mid:l:i` and `mid:l:i -> resid:l:i`, mlp `mid:l:i -> mlp:l:i -> resid:l:i`.
- */
-export interface FlowEdge {
-  source: string;
-  target: string;
-  kind: FlowEdgeKind;
-  /** importance, 0 to 1: how close the contribution is to the update it belongs to */
-  weight: number;
-  /** for attention edges, [head, share of the edge] pairs */
-  heads: [number, number][];
-}
-
-/** attenScope/flow: the information-flow routes to one token's prediction (Ferrando & Voita 2024). */
-export interface FlowResult {
-  version: number;
-  token: TokenRef;
-  /** the model's layers: node layers run from 0 (embeddings) to `layers` */
-  layers: number;
-  threshold: number;
-  maxNodes: number;
-  nodes: FlowNode[];
-  edges: FlowEdge[];
-  /** every token that has a node */
-  tokens: TokenRef[];
-  /** the graph reached maxNodes before the threshold stopped it */
-  truncated: boolean;
-  recomputedTokens: number;
-  elapsedMs: number;
-}
-
-export interface AltiRolloutParams {
-  textDocument: TextDocumentIdentifier;
-  position: Position;
-  dropSink?: boolean;
-  topK?: number;
-}
-
-/** Accumulative attention (ALTI rollout) of one token, in the attention view's shape. */
-export interface AltiRolloutResult {
-  version: number;
-  token: TokenRef;
-  targets: Target[];
-  lines: LineWeight[];
-  dropSink: boolean;
-  /** null: this model was not measured */
-  faithfulness: Faithfulness | null;
-  recomputedTokens: number;
-  elapsedMs: number;
-}
-
-export interface RemoveLinesParams {
-  textDocument: TextDocumentIdentifier & { version?: number };
-  /** 0-based, inclusive */
-  lines: { first: number; last: number };
-  /** the token whose prediction is compared; after the removed lines */
-  position: Position;
-  /** also the change of every later token's surprisal */
-  heat?: boolean;
-  workDoneToken?: string | number;
-}
-
-/** attenScope/removeLines: the prediction at a token before and after removing lines, and what it cost. */
-export interface RemoveLinesResult {
-  version: number;
-  lines: { first: number; last: number };
-  removedCharacters: number;
-  token: TokenRef;
-  editedToken: number;
-  /** null: no predictions (the server could not reproduce the model's logits) */
-  before: Prediction | null;
-  after: Prediction | null;
-  tokens: number;
-  reusedTokens: number;
-  recomputedTokens: number;
-  elapsedMs: number;
-  /** per token after the removed lines: the change of its surprisal in bits; null unless asked */
-  heat: RemovalHeat | null;
-}
-
-export interface RemovalHeat {
-  unit: 'bits';
-  indices: number[];
-  delta: number[];
-  /** flat: start line, start character, end line, end character per token */
-  ranges: number[];
-  totalDelta: number;
 }
 
 export type ServerState = 'loadingModel' | 'ready' | 'analyzing' | 'error';

@@ -1,6 +1,6 @@
 /**
  * "What if these lines were removed?" without 'vscode': which lines and which token a command
- * asks about, the sentence of an `attenScope/removeLines` answer, and its effect heat.
+ * asks about, the sentence of a line-removal answer (Requests.removeLines), and its effect heat.
  *
  * The heat is the exact change of each later token's surprisal without the lines,
  * delta = s_without - s_with bits, s = -log2 p(token | the text before it) (docs/PROTOCOL.md):
@@ -8,7 +8,8 @@
  */
 import { signed } from './format';
 import { formatProbability } from './surprise';
-import type { Position, Prediction, RemovalHeat, RemoveLinesResult } from './protocol';
+import type { Position, Prediction } from './protocol';
+import type { RemovalHeat, RemoveLinesResult } from './protocolViews';
 import { isIndex, type PlainRange } from './ranges';
 
 /** Tokens whose surprisal changes by less than this are not tinted: the heat shows what moved. */

@@ -1,82 +1,91 @@
 /**
- * The protocol's requests as typed objects, declared once, and the one way they are sent: a
- * time limit per method, the caller's cancellation, and failures told apart by their JSON-RPC
- * code. No 'vscode' import: the language client is only something that sends.
+ * The protocol's requests, each in one entry that holds its method and types, its time limit and
+ * how messages name it; and the one way they are sent: that limit, the caller's cancellation, and
+ * failures told apart by their JSON-RPC code. No 'vscode' import: the language client is only
+ * something that sends.
  */
 import { CancellationTokenSource, NotificationType, RequestType, ResponseError, type CancellationToken, type Disposable } from 'vscode-jsonrpc';
 import { errorCode, TimeoutError, withTimeout } from './async';
 import { isPosition } from './ranges';
 import {
   ErrorCodes,
-  Methods,
-  type AltiRolloutParams,
-  type AltiRolloutResult,
   type AnalyzeParams,
   type AnalyzeResult,
   type AttentionParams,
   type AttentionResult,
-  type FlowParams,
-  type FlowResult,
-  type HeadsParams,
-  type HeadsResult,
-  type HeatmapParams,
-  type HeatmapResult,
-  type HeatmapTileParams,
-  type NeuronParams,
-  type NeuronResult,
-  type RemoveLinesParams,
-  type RemoveLinesResult,
+  type StaleData,
+  type StatusParams,
   type SurpriseParams,
   type SurpriseResult,
-  type StaleData,
   type SymbolsParams,
 } from './protocol';
+import type {
+  AltiRolloutParams,
+  AltiRolloutResult,
+  FlowParams,
+  FlowResult,
+  HeadsParams,
+  HeadsResult,
+  HeatmapParams,
+  HeatmapResult,
+  HeatmapTileParams,
+  NeuronParams,
+  NeuronResult,
+  RemoveLinesParams,
+  RemoveLinesResult,
+} from './protocolViews';
 
-export const Requests = {
-  analyze: new RequestType<AnalyzeParams, AnalyzeResult, void>(Methods.analyze),
-  attention: new RequestType<AttentionParams, AttentionResult, void>(Methods.attention),
-  heatmap: new RequestType<HeatmapParams, HeatmapResult, void>(Methods.heatmap),
-  heatmapTile: new RequestType<HeatmapTileParams, HeatmapResult, void>(Methods.heatmapTile),
-  heads: new RequestType<HeadsParams, HeadsResult, void>(Methods.heads),
-  neuron: new RequestType<NeuronParams, NeuronResult, void>(Methods.neuron),
-  surprise: new RequestType<SurpriseParams, SurpriseResult, void>(Methods.surprise),
-  flow: new RequestType<FlowParams, FlowResult, void>(Methods.flow),
-  altiRollout: new RequestType<AltiRolloutParams, AltiRolloutResult, void>(Methods.altiRollout),
-  removeLines: new RequestType<RemoveLinesParams, RemoveLinesResult, void>(Methods.removeLines),
-} as const;
-
-export const Notifications = {
-  symbols: new NotificationType<SymbolsParams>(Methods.symbols),
-} as const;
-
-interface Policy {
+/** One request of the protocol: what it sends and gets back, how long it may take, how messages name it. */
+export interface ServerRequest<P, R> {
+  readonly type: RequestType<P, R, void>;
   /** undefined: no limit */
-  timeoutMs?: number;
-  /** how a timeout message names the request */
-  what: string;
+  readonly timeoutMs?: number;
+  /** what it does for the user, as a timeout message names it */
+  readonly what: string;
+}
+
+function serverRequest<P, R>(method: string, what: string, timeoutMs?: number): ServerRequest<P, R> {
+  return { type: new RequestType<P, R, void>(method), what, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
 }
 
 /**
- * Per method. Analyze has no limit: it reports progress and the user can cancel it. The views
- * are waited on by someone looking at the screen. A heatmap overview reads rows up to a budget of
- * a few seconds, except rollout, which passes every row through every layer; a tile is at most
- * 1,024 rows. The information flow runs a forward pass over the window up to its token: seconds
- * on a CPU for a long file.
+ * Every request the extension sends; its method is named here and nowhere else. Analyze has no
+ * limit: it reports progress and the user can cancel it. The views are waited on by someone
+ * looking at the screen. A heatmap overview reads rows up to a budget of a few seconds, except
+ * rollout, which passes every row through every layer; a tile is at most 1,024 rows. The
+ * information flow runs a forward pass over the window up to its token: seconds on a CPU for a
+ * long file.
  */
-export const REQUEST_POLICY: Readonly<Record<string, Policy>> = {
-  [Methods.analyze]: { what: 'The analysis' },
-  [Methods.attention]: { timeoutMs: 15_000, what: 'The attention request' },
-  [Methods.heads]: { timeoutMs: 30_000, what: 'The model view request' },
-  [Methods.neuron]: { timeoutMs: 15_000, what: 'The neuron view request' },
-  [Methods.surprise]: { timeoutMs: 15_000, what: 'The surprise request' },
-  [Methods.heatmap]: { timeoutMs: 120_000, what: 'The heatmap request' },
-  [Methods.heatmapTile]: { timeoutMs: 60_000, what: 'The heatmap tile request' },
-  // Both run the model again over the window up to the token (seconds on a CPU at 4,096 tokens).
-  [Methods.flow]: { timeoutMs: 120_000, what: 'The information-flow request' },
-  [Methods.altiRollout]: { timeoutMs: 120_000, what: 'The ALTI rollout request' },
-  // Runs the model again from the removed lines on; it reports progress and the user can cancel it.
-  [Methods.removeLines]: { what: 'The line-removal request' },
-};
+export const Requests = {
+  /** runs the model over a document once, for every view after it */
+  analyze: serverRequest<AnalyzeParams, AnalyzeResult>('attenScope/analyze', 'The analysis'),
+  /** the tints and gutter for the token at the cursor */
+  attention: serverRequest<AttentionParams, AttentionResult>('attenScope/attention', 'The attention request', 15_000),
+  /** the heatmap view's token-by-token matrix, max-pooled */
+  heatmap: serverRequest<HeatmapParams, HeatmapResult>('attenScope/heatmap', 'The heatmap request', 120_000),
+  /** the exact weights of a zoomed-in part of the heatmap */
+  heatmapTile: serverRequest<HeatmapTileParams, HeatmapResult>('attenScope/heatmapTile', 'The heatmap tile request', 60_000),
+  /** the model view: per layer and head, for the token at the cursor */
+  heads: serverRequest<HeadsParams, HeadsResult>('attenScope/heads', 'The model view request', 30_000),
+  /** the neuron view: one head's query and key, for one pair of tokens */
+  neuron: serverRequest<NeuronParams, NeuronResult>('attenScope/neuron', 'The neuron view request', 15_000),
+  /** how surprised the model was by each token (the surprise heat) */
+  surprise: serverRequest<SurpriseParams, SurpriseResult>('attenScope/surprise', 'The surprise request', 15_000),
+  /** the information-flow routes to one token's prediction; runs the model again up to the token (seconds on a CPU at 4,096 tokens) */
+  flow: serverRequest<FlowParams, FlowResult>('attenScope/flow', 'The information-flow request', 120_000),
+  /** accumulative attention (ALTI rollout) for the token at the cursor; runs the model again, as flow does */
+  altiRollout: serverRequest<AltiRolloutParams, AltiRolloutResult>('attenScope/altiRollout', 'The ALTI rollout request', 120_000),
+  /** the prediction at a token with some lines removed; it reports progress and the user can cancel it */
+  removeLines: serverRequest<RemoveLinesParams, RemoveLinesResult>('attenScope/removeLines', 'The line-removal request'),
+} as const;
+
+/** The protocol's notifications, each method named here and nowhere else. */
+export const Notifications = {
+  /** to the server: the editor's definitions in one version of a document, for the code-unit sums */
+  symbols: new NotificationType<SymbolsParams>('attenScope/symbols'),
+  /** from the server: its state (loading a model, analysing, ready, failed) */
+  status: new NotificationType<StatusParams>('attenScope/status'),
+} as const;
 
 /** What the language client offers; LanguageClient fits it. */
 export interface RequestSender {
@@ -98,12 +107,11 @@ function cancelled(): ResponseError<void> {
  * caller cancels (rejects with a RequestCancelled error at once) or the time limit passes
  * (rejects with TimeoutError).
  */
-export function sendRequest<P, R>(sender: RequestSender, type: RequestType<P, R, void>, params: P, options: SendOptions = {}): Promise<R> {
+export function sendRequest<P, R>(sender: RequestSender, request: ServerRequest<P, R>, params: P, options: SendOptions = {}): Promise<R> {
   const { token } = options;
   if (token?.isCancellationRequested) {
     return Promise.reject(cancelled());
   }
-  const policy = REQUEST_POLICY[type.method] ?? { what: `The ${type.method} request` };
   const source = new CancellationTokenSource();
   let link: Disposable | undefined;
   const answer = new Promise<R>((resolve, reject) => {
@@ -111,9 +119,9 @@ export function sendRequest<P, R>(sender: RequestSender, type: RequestType<P, R,
       source.cancel();
       reject(cancelled());
     });
-    sender.sendRequest(type, params, source.token).then(resolve, reject);
+    sender.sendRequest(request.type, params, source.token).then(resolve, reject);
   });
-  return withTimeout(answer, options.timeoutMs ?? policy.timeoutMs ?? Infinity, () => source.cancel(), policy.what).finally(() => {
+  return withTimeout(answer, options.timeoutMs ?? request.timeoutMs ?? Infinity, () => source.cancel(), request.what).finally(() => {
     link?.dispose();
     source.dispose();
   });

@@ -1,5 +1,5 @@
 /**
- * The surprise heat without 'vscode': an `attenScope/surprise` answer read into tokens, their
+ * The surprise heat without 'vscode': a surprise answer (Requests.surprise) read into tokens, their
  * colour buckets on a fixed scale in bits, and the per-line sums the gutter shows.
  *
  * A token's surprisal is s_i = -log2 p(x_i | x_<i): how unexpected the token was to the model given

@@ -1,7 +1,8 @@
 /** Messages from the extension to its webviews. */
 import type { FlowLayout } from './flow';
 import type { NeuronView } from './neuron';
-import type { Aggregate, Direction, HeatmapResult, IndexSelection, Refinement } from './protocol';
+import type { Aggregate, Direction, IndexSelection, Refinement } from './protocol';
+import type { HeatmapResult } from './protocolViews';
 
 export interface LoadingMessage {
   type: 'loading';
@@ -94,6 +95,7 @@ export interface NeuronDataMessage {
 
 export type ToNeuronView = LoadingMessage | ErrorMessage | NeuronDataMessage;
 
+// Each page's data message is its own contract: alike in shape to the others, not in meaning.
 /** The information-flow view's data: the laid-out graph and the options it was traced with. */
 export interface FlowDataMessage {
   type: 'data';

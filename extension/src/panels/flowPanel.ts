@@ -2,18 +2,15 @@
 import * as vscode from 'vscode';
 import { attentionEdge, FLOW_DEFAULTS, FLOW_LIMITS, flowCaption, layoutFlow } from '../core/flow';
 import { isFlowMessage, type FlowMessage } from '../core/messages';
-import type { FlowParams, FlowResult, TokenRef } from '../core/protocol';
+import type { TokenRef } from '../core/protocol';
+import type { FlowParams, FlowResult } from '../core/protocolViews';
 import { tokenLabel } from '../core/ranges';
 import { Requests } from '../core/requests';
 import type { ToFlowView } from '../core/viewMessages';
-import type { Painter } from '../decorations';
-import { showToken } from '../reveal';
 import { NeuronPanel } from './neuronPanel';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
 
-export interface FlowDeps extends ServerPanelDeps {
-  painter: Painter;
-}
+export type FlowDeps = ServerPanelDeps;
 
 const VIEW_TYPE = 'attenScope.flowView';
 
@@ -89,17 +86,14 @@ export class FlowPanel extends ServerPanel<FlowMessage, ToFlowView, FlowTarget> 
         });
         break;
       }
-      case 'revealToken': {
-        const token = this.tokens.get(message.index);
-        if (token) {
-          await showToken(this.target.document.uri, token, this.deps.painter);
-        }
+      case 'revealToken':
+        await this.revealToken(this.tokens.get(message.index));
         break;
-      }
     }
   }
 
   protected async load(): Promise<void> {
+    // each panel guards with its own kind of analysis (current, latest or any): alike in shape only
     if (!this.deps.store.current(this.target.document)) {
       this.showNotAnalysed();
       return;
@@ -125,7 +119,7 @@ export class FlowPanel extends ServerPanel<FlowMessage, ToFlowView, FlowTarget> 
     this.tokens = new Map((Array.isArray(result.tokens) ? result.tokens : []).map((t) => [t.index, t]));
     this.tokens.set(result.token.index, result.token);
     if (layout.dropped > 0) {
-      this.deps.log.warn(`attenScope/flow: ${layout.dropped} malformed nodes or edges left out.`);
+      this.deps.log.warn(`${Requests.flow.type.method}: ${layout.dropped} malformed nodes or edges left out.`);
     }
     this.post({
       type: 'data',

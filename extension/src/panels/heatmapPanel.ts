@@ -8,17 +8,17 @@ import type { AnalysisEntry } from '../analyses';
 import { errorMessage } from '../core/async';
 import { knownNames } from '../core/catalog';
 import { isHeatmapMessage, type HeatmapMessage, type ZoomMessage } from '../core/messages';
-import type { HeatmapParams, HeatmapResult, TokenRef } from '../core/protocol';
+import type { TokenRef } from '../core/protocol';
+import type { HeatmapParams, HeatmapResult } from '../core/protocolViews';
 import { failureOf, Requests } from '../core/requests';
 import type { HeatmapView, ToHeatmap } from '../core/viewMessages';
-import { toVsRange, type Painter } from '../decorations';
+import { toVsRange } from '../decorations';
 import { editorFor, selectToken } from '../reveal';
 import type { SettingsService } from '../settings';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
 
 export interface HeatmapDeps extends ServerPanelDeps {
   settings: SettingsService;
-  painter: Painter;
 }
 
 const VIEW_TYPE = 'attenScope.heatmap';
@@ -172,6 +172,7 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
 
   /** A finer grid of the range on the page's screen: an exact tile when it is short enough. */
   private async zoom(message: ZoomMessage): Promise<void> {
+    // not fetch(): a zoom keeps the page's grid on screen and fails quietly, into the log
     this.detail?.cancel();
     const cts = new vscode.CancellationTokenSource();
     this.detail = cts;

@@ -1,13 +1,12 @@
 /** The model view panel: per layer and head, where the cursor token's attention goes. */
 import * as vscode from 'vscode';
 import { isModelViewMessage, type ModelViewMessage } from '../core/messages';
-import type { HeadsParams, TokenRef } from '../core/protocol';
+import type { TokenRef } from '../core/protocol';
+import type { HeadsParams } from '../core/protocolViews';
 import { Requests } from '../core/requests';
 import { sameSelection } from '../core/settings';
 import type { ToModelView } from '../core/viewMessages';
 import type { CursorTracker } from '../cursor';
-import type { Painter } from '../decorations';
-import { showToken } from '../reveal';
 import type { SettingsService } from '../settings';
 import { NeuronPanel } from './neuronPanel';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
@@ -15,7 +14,6 @@ import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
 export interface ModelViewDeps extends ServerPanelDeps {
   settings: SettingsService;
   cursor: CursorTracker;
-  painter: Painter;
 }
 
 const VIEW_TYPE = 'attenScope.modelView';
@@ -95,13 +93,9 @@ export class ModelViewPanel extends ServerPanel<ModelViewMessage, ToModelView, M
         NeuronPanel.show(this.deps, { document, position, layer: message.layer, head: message.head, source: message.source });
         break;
       }
-      case 'revealToken': {
-        const token = this.topTokens.get(message.index);
-        if (token) {
-          await showToken(this.target.document.uri, token, this.deps.painter);
-        }
+      case 'revealToken':
+        await this.revealToken(this.topTokens.get(message.index));
         break;
-      }
     }
   }
 

@@ -3,16 +3,13 @@ import * as vscode from 'vscode';
 import { isNeuronMessage, type NeuronMessage } from '../core/messages';
 import { neuronView } from '../core/neuron';
 import { tokenLabel } from '../core/ranges';
-import type { NeuronParams, TokenRef } from '../core/protocol';
+import type { TokenRef } from '../core/protocol';
+import type { NeuronParams } from '../core/protocolViews';
 import { Requests } from '../core/requests';
 import type { ToNeuronView } from '../core/viewMessages';
-import type { Painter } from '../decorations';
-import { showToken } from '../reveal';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
 
-export interface NeuronDeps extends ServerPanelDeps {
-  painter: Painter;
-}
+export type NeuronDeps = ServerPanelDeps;
 
 const VIEW_TYPE = 'attenScope.neuronView';
 
@@ -49,6 +46,7 @@ export class NeuronPanel extends ServerPanel<NeuronMessage, ToNeuronView, Neuron
     protected override readonly deps: NeuronDeps,
     target: NeuronTarget,
   ) {
+    // each panel writes its spec out as data: the constructors share a shape, not values
     super(
       deps,
       {
@@ -67,10 +65,7 @@ export class NeuronPanel extends ServerPanel<NeuronMessage, ToNeuronView, Neuron
     if (message.type !== 'revealEnd') {
       return;
     }
-    const token = this.ends[message.end];
-    if (token) {
-      await showToken(this.target.document.uri, token, this.deps.painter);
-    }
+    await this.revealToken(this.ends[message.end]);
   }
 
   protected async load(): Promise<void> {

@@ -3,12 +3,14 @@
  * from it, disposal once; and for the panels that ask the server, one request in flight.
  */
 import * as vscode from 'vscode';
-import type { RequestType } from 'vscode-jsonrpc';
 import type { AnalysisStore } from '../analyses';
 import type { ServerClient } from '../client';
 import { errorMessage } from '../core/async';
-import { failureOf } from '../core/requests';
+import type { TokenRef } from '../core/protocol';
+import { failureOf, type ServerRequest } from '../core/requests';
 import type { ErrorMessage, LoadingMessage } from '../core/viewMessages';
+import type { Painter } from '../decorations';
+import { showToken } from '../reveal';
 import { createPanel, type PageParts } from './html';
 
 export interface PanelSpec<In> {
@@ -91,6 +93,7 @@ export interface ServerPanelDeps {
   extensionUri: vscode.Uri;
   server: ServerClient;
   store: AnalysisStore;
+  painter: Painter;
   log: vscode.LogOutputChannel;
 }
 
@@ -157,6 +160,13 @@ export abstract class ServerPanel<In extends { type: string }, Out, Target exten
     }
   }
 
+  /** Shows a token of the target document in its editor, flashed (a click on a token in the page). */
+  protected async revealToken(token: TokenRef | undefined): Promise<void> {
+    if (token) {
+      await showToken(this.target.document.uri, token, this.deps.painter);
+    }
+  }
+
   /** Cancels the request in flight and says that the document needs an analysis. */
   protected showNotAnalysed(): void {
     this.cts?.cancel();
@@ -167,13 +177,13 @@ export abstract class ServerPanel<In extends { type: string }, Out, Target exten
    * Asks the server for the page's data with the page showing `loading`. Undefined when a newer
    * request replaced this one or it failed; the page shows the failure.
    */
-  protected async fetch<P, R>(type: RequestType<P, R, void>, params: P, uri: vscode.Uri, loading: string): Promise<R | undefined> {
+  protected async fetch<P, R>(request: ServerRequest<P, R>, params: P, uri: vscode.Uri, loading: string): Promise<R | undefined> {
     this.cts?.cancel();
     const cts = new vscode.CancellationTokenSource();
     this.cts = cts;
     this.post({ type: 'loading', text: loading });
     try {
-      const result = await this.deps.server.request(type, params, cts.token);
+      const result = await this.deps.server.request(request, params, cts.token);
       return this.cts === cts && !cts.token.isCancellationRequested ? result : undefined;
     } catch (error) {
       const failure = failureOf(error);
@@ -188,9 +198,9 @@ export abstract class ServerPanel<In extends { type: string }, Out, Target exten
       }
       const message = errorMessage(error);
       if (failure === 'contentModified') {
-        this.log.info(`${type.method}: ${message}`);
+        this.log.info(`${request.type.method}: ${message}`);
       } else {
-        this.log.error(`${type.method} failed: ${message}`);
+        this.log.error(`${request.type.method} failed: ${message}`);
       }
       this.post({ type: 'error', message });
       return undefined;

@@ -5,7 +5,7 @@
  */
 import { binCount, cellAtToken, cellTooltip, legendTicks, lineTicks, ordinal, spacedOut, type Grid, type LogScale } from '../core/heatmapGrid';
 import { baseCellSize, cellAt, clampView, zoomAt, type View } from '../core/triangle';
-import type { HeatmapAxis } from '../core/protocol';
+import type { HeatmapAxis } from '../core/protocolViews';
 import type { HeatmapDataMessage, HeatmapDetailMessage, HeatmapView } from '../core/viewMessages';
 import { drawLayers, LUT, makeLayer, type Layer } from './heatmapDraw';
 import { listen, showCaption } from './statusLine';

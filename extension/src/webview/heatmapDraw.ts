@@ -4,13 +4,13 @@
  *
  *   await drawHeatmap(canvas, result, { view: { zoom, panX, panY } })
  *
- * `result` is the protocol's heatmap answer (attenScope/heatmap or attenScope/heatmapTile). A grid
+ * `result` is the protocol's heatmap answer (Requests.heatmap or Requests.heatmapTile). A grid
  * is rendered once into a bitmap of one pixel per cell (one putImageData) and placed over the
  * token range it covers; zoom and pan only redraw the bitmaps scaled (one drawImage each).
  */
 import { buildLut } from '../core/colormap';
 import { binCount, codeColours, decodeGrid, logScale, type Grid, type LogScale } from '../core/heatmapGrid';
-import type { HeatmapResult } from '../core/protocol';
+import type { HeatmapResult } from '../core/protocolViews';
 import { baseCellSize, type View } from '../core/triangle';
 
 type Bitmap = HTMLCanvasElement | OffscreenCanvas;

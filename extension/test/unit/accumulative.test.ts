@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { accumulativeSummary } from '../../src/core/accumulative';
-import type { AltiRolloutResult } from '../../src/core/protocol';
+import type { AltiRolloutResult } from '../../src/core/protocolViews';
 
 const range = (line: number) => ({ start: { line, character: 0 }, end: { line, character: 4 } });
 

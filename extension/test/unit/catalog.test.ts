@@ -3,7 +3,8 @@ import { BUILTIN_CATALOG, catalogFrom, knownNames, limitsSkew, readCapabilities,
 import { viewEntries } from '../../src/core/choices';
 import LIMITS from '../../src/core/limits.json';
 import { isHeatmapMessage } from '../../src/core/messages';
-import { AGGREGATES, BUILTIN_NAMES, DIRECTIONS, Methods, REFINEMENTS } from '../../src/core/protocol';
+import { AGGREGATES, BUILTIN_NAMES, DIRECTIONS, REFINEMENTS } from '../../src/core/protocol';
+import { Requests } from '../../src/core/requests';
 import { applyOverrides, DEFAULTS } from '../../src/core/settings';
 
 /** Reads capabilities the test knows to be readable. */
@@ -40,10 +41,11 @@ function experimental(): Record<string, unknown> {
         { name: 'attendedBy', label: 'Attended by', description: 'Readers.' },
       ],
       views: [
-        { name: 'attention', method: Methods.attention, label: 'Attention', description: 'Tints.', options: ['direction', 'refinement'], cost: 'cheap' },
-        { name: 'heatmap', method: Methods.heatmap, label: 'Heatmap', description: 'Matrix.', options: ['refinement', 'bins'], heavy: true },
-        { name: 'heatmapTile', method: Methods.heatmapTile, label: 'Tile', description: 'Exact.', options: ['rows'], heavy: true },
-        { name: 'heads', method: Methods.heads, label: 'Heads', description: 'Grid.', options: [] },
+        { name: 'attention', method: Requests.attention.type.method, label: 'Attention', description: 'Tints.', options: ['direction', 'refinement'], cost: 'cheap' },
+        { name: 'heatmap', method: Requests.heatmap.type.method, label: 'Heatmap', description: 'Matrix.', options: ['refinement', 'bins'], heavy: true },
+        { name: 'heatmapTile', method: Requests.heatmapTile.type.method, label: 'Tile', description: 'Exact.', options: ['rows'], heavy: true },
+        { name: 'heads', method: Requests.heads.type.method, label: 'Heads', description: 'Grid.', options: [] },
+        { name: 'removeLines', method: Requests.removeLines.type.method, label: 'Line removal', description: 'What if.', options: ['heat'], streams: 'progress' },
       ],
       limits: {
         maxTokens: { min: 16, max: 131072 },
@@ -71,7 +73,7 @@ describe('the built-in catalog', () => {
     expect(BUILTIN_CATALOG.directions.map((d) => d.name)).toEqual([...DIRECTIONS]);
     expect(BUILTIN_CATALOG.heatmapTokens).toBe(LIMITS.heatmapTokens);
     expect(BUILTIN_CATALOG.heatmapBins).toBe(LIMITS.heatmapBins);
-    expect(BUILTIN_CATALOG.views.map((v) => v.method)).toEqual([Methods.attention, Methods.heatmap, Methods.heatmapTile, Methods.heads]);
+    expect(BUILTIN_CATALOG.views.map((v) => v.method)).toEqual([Requests.attention.type.method, Requests.heatmap.type.method, Requests.heatmapTile.type.method, Requests.heads.type.method]);
     expect(knownNames(BUILTIN_CATALOG)).toBe(BUILTIN_NAMES);
   });
 
@@ -95,7 +97,8 @@ describe('a server catalog', () => {
     expect(catalog.aggregates.find((a) => a.name === 'perHead')?.oneHead).toBe(true);
     expect(catalog.aggregates.find((a) => a.name === 'rollout')?.streamed).toBe(true);
     expect(catalog.refinements[4]).toMatchObject({ label: 'Gradient × attention', cost: 'a backward pass', columns: false });
-    expect(catalog.views.map((v) => v.method)).toEqual([Methods.attention, Methods.heatmap, Methods.heatmapTile, Methods.heads]);
+    expect(catalog.views.map((v) => v.name)).toEqual(['attention', 'heatmap', 'heatmapTile', 'heads', 'removeLines']);
+    expect(catalog.views[4]).toEqual({ name: 'removeLines', method: Requests.removeLines.type.method, label: 'Line removal', description: 'What if.', options: ['heat'] });
     expect(catalog.heatmapTokens).toBe(1024);
     expect(catalog.heatmapBins).toBe(1024);
   });

@@ -15,7 +15,8 @@ import {
   validThreshold,
 } from '../../src/core/flow';
 import { isFlowMessage } from '../../src/core/messages';
-import type { FlowEdge, FlowEdgeKind, FlowNode, FlowResult, FlowStage, TokenRef } from '../../src/core/protocol';
+import type { TokenRef } from '../../src/core/protocol';
+import type { FlowEdge, FlowEdgeKind, FlowNode, FlowResult, FlowStage } from '../../src/core/protocolViews';
 
 const token = (index: number, text = `t${index}`, line = index): TokenRef => ({
   index,

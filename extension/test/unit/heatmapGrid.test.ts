@@ -17,7 +17,8 @@ import {
   scalePosition,
   spacedOut,
 } from '../../src/core/heatmapGrid';
-import type { HeatmapAxis, HeatmapResult, TokenRef } from '../../src/core/protocol';
+import type { TokenRef } from '../../src/core/protocol';
+import type { HeatmapAxis, HeatmapResult } from '../../src/core/protocolViews';
 import { encodeBase64 } from '../../src/core/triangle';
 
 /** Token i sits on line floor(i / perLine), column 4 * (i % perLine). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isModelViewMessage, isNeuronMessage } from '../../src/core/messages';
 import { neuronParts, neuronView, parseHead } from '../../src/core/neuron';
-import type { NeuronResult } from '../../src/core/protocol';
+import type { NeuronResult } from '../../src/core/protocolViews';
 
 const token = (index: number) => ({
   index,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RemoveLinesResult } from '../../src/core/protocol';
+import type { RemoveLinesResult } from '../../src/core/protocolViews';
 import {
   comparedPosition,
   EFFECT_MIN_BITS,

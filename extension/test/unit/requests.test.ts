@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CancellationTokenSource, ResponseError, type CancellationToken, type RequestType } from 'vscode-jsonrpc';
 import { TimeoutError } from '../../src/core/async';
-import { ErrorCodes, Methods, type AttentionParams } from '../../src/core/protocol';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCodes, type AttentionParams } from '../../src/core/protocol';
 import { isPosition } from '../../src/core/ranges';
-import { failureOf, REQUEST_POLICY, Requests, sendRequest, staleDataOf, type RequestSender } from '../../src/core/requests';
+import { failureOf, Notifications, Requests, sendRequest, staleDataOf, type RequestSender } from '../../src/core/requests';
 
 /** A sender whose answers the test settles by hand; it records what was sent. */
 class FakeSender implements RequestSender {
@@ -28,16 +30,38 @@ class FakeSender implements RequestSender {
 
 const attentionParams: AttentionParams = { textDocument: { uri: 'file:///a.py' }, position: { line: 0, character: 0 } };
 
-describe('typed requests', () => {
-  it('are declared once, for each protocol method', () => {
-    expect(Requests.analyze.method).toBe(Methods.analyze);
-    expect(Requests.attention.method).toBe(Methods.attention);
-    expect(Requests.heatmap.method).toBe(Methods.heatmap);
-    expect(Requests.heatmapTile.method).toBe(Methods.heatmapTile);
-    expect(Requests.heads.method).toBe(Methods.heads);
-    expect(Requests.neuron.method).toBe(Methods.neuron);
-    expect(Requests.flow.method).toBe(Methods.flow);
-    expect(Requests.removeLines.method).toBe('attenScope/removeLines');
+/** Every .ts file under a folder, as its text. */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => readFileSync(join(dir, name), 'utf8'));
+}
+
+describe('the request table', () => {
+  const methods = [...Object.values(Requests).map((r) => r.type.method), ...Object.values(Notifications).map((n) => n.method)];
+
+  it('names each protocol method once, in the attenScope namespace', () => {
+    expect(new Set(methods).size).toBe(methods.length);
+    for (const method of methods) {
+      expect(method).toMatch(/^attenScope\/[a-zA-Z]+$/);
+    }
+    expect(Requests.removeLines.type.method).toBe('attenScope/removeLines');
+    expect(Notifications.status.method).toBe('attenScope/status');
+  });
+
+  it('is the only place in the extension that spells a method', () => {
+    const texts = sources(join(__dirname, '..', '..', 'src'));
+    for (const method of methods) {
+      const spelled = new RegExp(`${method}(?![A-Za-z])`, 'g');
+      const count = texts.reduce((n, text) => n + (text.match(spelled)?.length ?? 0), 0);
+      expect(count, method).toBe(1);
+    }
+  });
+
+  it('names each request in its messages', () => {
+    for (const [name, request] of Object.entries(Requests)) {
+      expect(request.what, name).toMatch(/^The [a-zA-Z -]+$/);
+    }
   });
 });
 
@@ -50,15 +74,15 @@ describe('sendRequest', () => {
   });
 
   it('gives each view request its own time limit and the analysis none', () => {
-    expect(REQUEST_POLICY[Methods.attention].timeoutMs).toBe(15_000);
-    expect(REQUEST_POLICY[Methods.heads].timeoutMs).toBe(30_000);
-    expect(REQUEST_POLICY[Methods.heatmap].timeoutMs).toBe(120_000);
-    expect(REQUEST_POLICY[Methods.heatmapTile].timeoutMs).toBe(60_000);
+    expect(Requests.attention.timeoutMs).toBe(15_000);
+    expect(Requests.heads.timeoutMs).toBe(30_000);
+    expect(Requests.heatmap.timeoutMs).toBe(120_000);
+    expect(Requests.heatmapTile.timeoutMs).toBe(60_000);
     // a forward pass over the window up to the token
-    expect(REQUEST_POLICY[Methods.flow].timeoutMs).toBe(120_000);
-    expect(REQUEST_POLICY[Methods.analyze].timeoutMs).toBeUndefined();
+    expect(Requests.flow.timeoutMs).toBe(120_000);
+    expect(Requests.analyze.timeoutMs).toBeUndefined();
     // a line removal runs the model like an analysis: progress and Cancel, no limit
-    expect(REQUEST_POLICY[Methods.removeLines].timeoutMs).toBeUndefined();
+    expect(Requests.removeLines.timeoutMs).toBeUndefined();
   });
 
   it('times out an attention request after 15 s and cancels it on the server', async () => {

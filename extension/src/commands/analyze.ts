@@ -1,0 +1,24 @@
+/** Analyze File: the active document, and in a diff editor the other side too. */
+import * as vscode from 'vscode';
+import { otherSide } from '../core/diff';
+import { withEditor, type CommandFactory } from './context';
+
+/** The other side of the diff editor showing `uri` in the active tab (a review's original or changed file). */
+function diffPartner(uri: vscode.Uri): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (!(input instanceof vscode.TabInputTextDiff)) {
+    return undefined;
+  }
+  return otherSide(input, uri);
+}
+
+/** Analyses the active document; in a diff editor both sides, so that a review shows heat on either side. */
+export const analyzeFile: CommandFactory = ({ analyzer, updateNote }) =>
+  withEditor(async (editor) => {
+    const done = await analyzer.analyze(editor.document, { interactive: true });
+    const other = done ? diffPartner(editor.document.uri) : undefined;
+    if (other) {
+      await analyzer.analyze(await vscode.workspace.openTextDocument(other), { interactive: true });
+    }
+    updateNote();
+  });
