@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: e2e-setup setup demo test test-python test-extension test-e2e lint package clean
+.PHONY: e2e-setup setup demo test test-unit test-python test-extension test-e2e lint package clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -35,12 +35,18 @@ test: e2e-setup test-python test-extension test-e2e
 e2e-setup:
 	bash extension/test/e2e/setup.sh
 
+# The fast tier: no model is loaded and no server is started (under a minute).
+test-unit: $(STAMP) node_modules/.installed
+	$(PY) -m pytest -q tests/unit
+	npm run test:unit
+
 # node_modules: the benchmark smoke tests draw the heatmap with the extension's bundled webview code.
 test-python: $(STAMP) node_modules/.installed
 	$(PY) -m ruff check server tests bench
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/engine tests/cli tests/lsp
 
 test-extension: node_modules/.installed
 	npm run lint

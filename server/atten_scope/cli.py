@@ -14,9 +14,10 @@ from typing import Any
 from atten_scope.common.errors import AttenScopeError, DocumentError, InvalidRequest, is_out_of_memory
 from atten_scope.engine.positions import DEFAULT_TAB_SIZE, LineIndex, column_index, editor_column
 from atten_scope.engine.tokens import label
+from atten_scope.protocol.params import parse_options
 from atten_scope.registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, MEMORY_BUDGET_MB, REFINEMENTS, TOP_K
 from atten_scope.views.evidence import default_options, faithfulness_line, recommended_view
-from atten_scope.views.options import ViewOptions, parse_options
+from atten_scope.views.options import ViewOptions
 
 EMBEDDED_MODEL = "embedded:smollm2-135m"
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp (default 127.0.0.1)")
+    serve.add_argument(
+        "--once", action="store_true", help="with --tcp: exit when the first client leaves (default: serve the next)"
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     # vscode-languageclient appends --stdio to the command line; stdio is the default anyway.
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
@@ -152,15 +156,15 @@ def run_analyze(args: argparse.Namespace) -> int:
     from atten_scope.engine.analysis import analysed_tokens, run_analysis, tokenize_text
     from atten_scope.engine.model import load_model
     from atten_scope.engine.storage import MemoryBudget
-    from atten_scope.protocol.results import attention_json
+    from atten_scope.protocol.builders.attention import attention_json
     from atten_scope.report import write_report
 
     text = read_document(args.file)
     at = parse_at(args.at)
     if not 1 <= args.tab_size <= 32:
         raise InvalidRequest("--tab-size must be from 1 to 32.")
-    if args.top_k < TOP_K.minimum:
-        raise InvalidRequest(f"--top-k must be at least {TOP_K.minimum}.")
+    if not TOP_K.minimum <= args.top_k <= TOP_K.maximum:
+        raise InvalidRequest(f"--top-k must be from {TOP_K.minimum} to {TOP_K.maximum}.")
     if not MAX_TOKENS.minimum <= args.max_tokens <= MAX_TOKENS.maximum:
         raise InvalidRequest(f"--max-tokens must be from {MAX_TOKENS.minimum} to {MAX_TOKENS.maximum}.")
     # Positions are checked before the model loads and runs: a typo costs no analysis.
@@ -211,7 +215,7 @@ def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
     """The answer for people: what the model predicted after the token, then tokens by label (with
     the word they are a piece of) at the Ln:Col an editor shows."""
     from atten_scope.engine.tokens import enclosing_word
-    from atten_scope.protocol.results import prediction_sentence, surprisal_sentence
+    from atten_scope.protocol.sentences import prediction_sentence, surprisal_sentence
 
     doc, lines = analysis.document, analysis.lines
 
@@ -296,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise InvalidRequest("--tcp needs a port number from 1 to 65535.")
             from atten_scope.lsp.setup import start
 
-            return start(args.tcp, args.host, args.log_level)
+            return start(args.tcp, args.host, args.log_level, once=args.once)
         if args.command == "models":
             return list_models()
         return run_analyze(args)

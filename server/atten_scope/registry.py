@@ -7,7 +7,8 @@ paths (``Refinement.columns``, ``Aggregate.linear``), the HTML report, and the e
 the CLI can build its parser and the server can validate settings before a model is loaded.
 
 Adding a refinement: write its row function in ``refine.py`` (``@rows_of("name")``) and add one
-entry below. A view: its result function in ``results.py`` (``@result_of("name")``) and one entry.
+entry below. A view: its builder in ``protocol/builders/`` (``@builds("name", ItsParams)``) and
+one entry; the language server answers its method through one handler (``lsp/requests.py``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,11 @@ class Direction:
 
 @dataclass(frozen=True)
 class View:
-    """A request the language server answers from an analysis (``results.py`` builds its JSON)."""
+    """A request the language server answers from an analysis (``protocol/builders/`` builds its JSON).
+
+    The fields below tell the one request handler how to run it: on which thread, whether it
+    waits for the model, whether it reports progress and gives memory back afterwards.
+    """
 
     name: str
     method: str
@@ -81,6 +86,19 @@ class View:
     # Answers for a token before the first edit while a newer analysis is pending: those tokens'
     # state is still exact. Views over ranges (the heatmap) wait for the new analysis instead.
     after_edit: bool = False
+    # Runs the model (a forward pass, or generation): the handler waits for the model to load and
+    # refuses an analysis made by another model; the builder gets the loaded model.
+    runs_model: bool = False
+    # Analyses another text (the document edited), a hypothetical analysis: runs on the model
+    # thread, as an analysis does, so the two never race for memory; the memory is given back after.
+    hypothetical: bool = False
+    # The title of the work-done progress it reports for a client's workDoneToken (None: none).
+    progress: str | None = None
+
+    @property
+    def thread(self) -> str:
+        """Where the handler runs it: ``model`` (with analyses), ``heavy`` or ``light`` (the views threads)."""
+        return "model" if self.hypothetical else "heavy" if self.heavy else "light"
 
 
 # The tables below are data: their entries are alike in shape by design.
@@ -254,6 +272,7 @@ VIEWS: dict[str, View] = {
             cost="a forward pass over the window up to the token, then one contribution row per node "
             "(heads x sources x hidden)",
             heavy=True,
+            runs_model=True,
         ),
         View(
             "altiRollout",
@@ -265,6 +284,20 @@ VIEWS: dict[str, View] = {
             cost="a forward pass over the window up to the token, then every row before it in every "
             "layer: O(layers x n^2 x hidden); at most altiTokens tokens of context",
             heavy=True,
+            runs_model=True,
+        ),
+        View(
+            "removeLines",
+            "attenScope/removeLines",
+            "Without these lines",
+            "What the model predicts at a token after some lines when they are removed, and (heat) how "
+            "the surprisal of every later token changes: the model run again on the edited text.",
+            options=("lines", "range", "position", "heat"),
+            cost="a forward pass over the tokens from the removed lines to the end (the state before them "
+            "is reused), then the LM head over the later tokens with heat",
+            runs_model=True,
+            hypothetical=True,
+            progress="Atten-Scope: without those lines",
         ),
     )
 }

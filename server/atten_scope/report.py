@@ -28,10 +28,11 @@ import numpy as np
 from atten_scope.common.progress import ReportProgress, ignore_progress
 from atten_scope.engine.analysis import Analysis
 from atten_scope.engine.tokens import id_label, label
-from atten_scope.protocol.results import view_result
+from atten_scope.protocol.builders import view_result
+from atten_scope.protocol.sentences import settings_line
 from atten_scope.views.evidence import faithfulness_line, view_faithfulness
 from atten_scope.views.links import links, vector_links
-from atten_scope.views.options import ViewOptions, ViewQuery, settings_line
+from atten_scope.views.options import ViewOptions
 
 TOP = 20  # links per token in the page
 BINS = 512  # cells a side of the heatmap overview (the editor's asks for what its canvas shows)
@@ -108,7 +109,7 @@ canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; he
   for (var n = 1; n <= D.lineCount; n++) { numbers.push(String(n)); }
   text("gutter", numbers.join("\\n"));
   function shown(i) { return Object.prototype.hasOwnProperty.call(D.labels, i) ? D.labels[i] : D.texts[i]; }
-  // What the model predicted after each token (results.prediction_sentence, with the same percentages).
+  // What the model predicted after each token (sentences.prediction_sentence, with the same percentages).
   var P = D.prediction, PK = P ? P.k : 0;
   var ptop = P ? new Int32Array(bytes(P.top).buffer) : null;
   var pprob = P ? new Float32Array(bytes(P.probs).buffer) : null;
@@ -299,7 +300,7 @@ def _heatmap(analysis: Analysis, options: ViewOptions, progress: ReportProgress)
         "dropSink": options.drop_sink,
         **{k: v[0] for k, v in one.items() if v is not None and len(v) == 1},
     }
-    grid = view_result("heatmap", analysis, ViewQuery(params))
+    grid = view_result("heatmap", analysis, params)
     edges = np.array(grid["rows"]["edges"])
     data = base64.b64decode(grid["data"])
     if grid.get("compression") == "deflate":

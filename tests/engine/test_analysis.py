@@ -35,7 +35,7 @@ def test_embedded_model_rows_match_eager(embedded: Any, analysis: Any) -> None:
         with torch.no_grad():
             reference = model(torch.tensor([ids]), output_attentions=True).attentions
     finally:
-        from atten_scope.engine.capture import install_capture_attention
+        from atten_scope.engine.recorder import install_capture_attention
 
         install_capture_attention(model)
     win = analysis.windows[0]

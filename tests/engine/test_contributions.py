@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import torch
 
-from atten_scope.engine.capture import install_capture_attention
 from atten_scope.engine.contributions import contributions, importance, normalised
+from atten_scope.engine.recorder import install_capture_attention
 from tests.conftest import build_tiny
 
 IDS = [0, *[(7 * i + 3) % 120 + 2 for i in range(40)]]

@@ -240,7 +240,7 @@ def test_a_table_without_situations_answers_every_situation_from_the_last_token(
 def test_attention_answer_reports_the_situation_of_the_cursor_token(embedded: Any) -> None:
     """The document's last analysed token is a last-position query; every other token is interior."""
     from atten_scope.engine.analysis import run_analysis
-    from atten_scope.protocol.results import attention_json
+    from atten_scope.protocol.builders.attention import attention_json
 
     analysis = run_analysis(embedded, "def add(a, b):\n    return a + b\n\nprint(add(1, 2))")
     options = default_options(EMBEDDED_ID)

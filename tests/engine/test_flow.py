@@ -11,12 +11,11 @@ import torch
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.analysis import Analysis, run_analysis
-from atten_scope.engine.capture import install_capture_attention
 from atten_scope.engine.model import LoadedModel, model_info
-from atten_scope.protocol.results import view_result
+from atten_scope.engine.recorder import install_capture_attention
+from atten_scope.protocol.builders import view_result
 from atten_scope.views import flow
 from atten_scope.views.flow import alti_matrix_rows, alti_rollout, alti_row, flow_graph, window_parts
-from atten_scope.views.options import ViewQuery
 from tests.conftest import build_tiny
 from tests.engine.test_contributions import tiny_gemma3
 from tests.unit.test_neuron import TEXT, CharTokenizer
@@ -48,7 +47,7 @@ def position(analysis: Analysis, token: int) -> dict[str, int]:
 def test_graph_invariants(analysis: Analysis, threshold: float, max_nodes: int) -> None:
     token = analysis.token_count - 3
     params = {"position": position(analysis, token), "threshold": threshold, "maxNodes": max_nodes}
-    result = view_result("flow", analysis, ViewQuery(params, version=4))
+    result = view_result("flow", analysis, params, version=4)
     layers = analysis.info.layers
     assert result["token"]["index"] == token and result["layers"] == layers and result["version"] == 4
     nodes = {n["id"]: n for n in result["nodes"]}
@@ -119,8 +118,8 @@ def test_alti_rollout_is_the_product_of_the_layer_matrices(analysis: Analysis) -
 def test_alti_refuses_beyond_its_cap(analysis: Analysis, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(flow, "ALTI_TOKENS", 4)
     with pytest.raises(InvalidRequest, match="at most 4 tokens"):
-        view_result("altiRollout", analysis, ViewQuery({"position": position(analysis, 20)}))
-    result = view_result("altiRollout", analysis, ViewQuery({"position": position(analysis, 2), "topK": 2}))
+        view_result("altiRollout", analysis, {"position": position(analysis, 20)})
+    result = view_result("altiRollout", analysis, {"position": position(analysis, 2), "topK": 2})
     assert [t["index"] for t in result["targets"]] and len(result["targets"]) <= 2
 
 
@@ -135,4 +134,4 @@ def test_alti_refuses_beyond_its_cap(analysis: Analysis, monkeypatch: pytest.Mon
 )
 def test_bad_flow_params(analysis: Analysis, params: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
-        view_result("flow", analysis, ViewQuery({"position": position(analysis, 5), **params}))
+        view_result("flow", analysis, {"position": position(analysis, 5), **params})

@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from atten_scope.engine.analysis import run_analysis
-from atten_scope.engine.capture import install_capture_attention, output_projection
+from atten_scope.engine.architecture import output_projection
 from atten_scope.engine.embedded import GEMMA3
+from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.engine.refine import refined_column, refined_rows
 
 pytestmark = pytest.mark.skipif(not GEMMA3.installed(), reason=f"the Gemma 3 packages are missing: {GEMMA3.install}")

@@ -13,7 +13,7 @@ import pytest
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.analysis import Analysis, run_analysis
-from atten_scope.protocol import results
+from atten_scope.protocol.builders import view_result
 from atten_scope.views.attention import attention_matrix
 from atten_scope.views.heatmap import (
     bin_edges,
@@ -26,7 +26,7 @@ from atten_scope.views.heatmap import (
     rows_to_read,
     spread_order,
 )
-from atten_scope.views.options import ViewOptions, ViewQuery
+from atten_scope.views.options import ViewOptions
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "tokenizer.py").read_text()[:1200]
 
@@ -174,14 +174,14 @@ def grid_cells(grid: dict[str, Any]) -> np.ndarray:
 def test_tile_and_overview_answers(windowed: Analysis) -> None:
     n = windowed.token_count
     params = {"layer": "all", "head": "all", "refinement": "norm", "rows": [120, 150], "columns": [100, 150]}
-    tile = results.view_result("heatmapTile", windowed, ViewQuery(params, version=3))
+    tile = view_result("heatmapTile", windowed, params, version=3)
     matrix = attention_matrix(windowed, ViewOptions(refinement="norm"), 0, n)
     assert tile["version"] == 3 and tile["exact"] and tile["tokens"] == n and tile["pooling"] == "max"
     assert tile["rows"]["edges"] == list(range(120, 151)) and "last" not in tile["rows"]
     assert [t["index"] for t in tile["columns"]["first"]] == list(range(100, 150))
     np.testing.assert_allclose(grid_cells(tile), matrix[120:150, 100:150], rtol=1e-3, atol=1e-12)
 
-    overview = results.view_result("heatmap", windowed, ViewQuery({"layer": 7, "head": "all", "bins": 25}))
+    overview = view_result("heatmap", windowed, {"layer": 7, "head": "all", "bins": 25})
     assert overview["settings"]["layers"] == [7] and not overview["exact"]
     assert len(overview["rows"]["first"]) == len(overview["rows"]["last"]) == 25
     edges = overview["rows"]["edges"]
@@ -206,4 +206,4 @@ def test_tile_and_overview_answers(windowed: Analysis) -> None:
 )
 def test_bad_heatmap_ranges_get_a_sentence(windowed: Analysis, view: str, params: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
-        results.view_result(view, windowed, ViewQuery({"layer": "all", "head": "all", **params}))
+        view_result(view, windowed, {"layer": "all", "head": "all", **params})

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from atten_scope.engine.analysis import Analysis, run_analysis
-from atten_scope.engine.capture import install_capture_attention, run_capture
+from atten_scope.engine.capture import run_capture
 from atten_scope.engine.model import model_info
+from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.engine.tokens import TokenizedDocument
 from atten_scope.report import log_codes
 from atten_scope.views.attention import attention_vector

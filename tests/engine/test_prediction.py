@@ -13,12 +13,15 @@ import torch
 
 from atten_scope.engine import prediction
 from atten_scope.engine.analysis import Analysis, run_analysis, window_shape
-from atten_scope.engine.capture import install_capture_attention, run_capture
+from atten_scope.engine.capture import run_capture
 from atten_scope.engine.model import LoadedModel, model_info
+from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.engine.storage import MemoryBudget, is_spilled, spill
 from atten_scope.engine.tokens import TokenizedDocument
-from atten_scope.protocol.results import attention_json, prediction_json, surprisal_json, surprise_result
-from atten_scope.views.options import ViewOptions, ViewQuery
+from atten_scope.protocol.builders import view_result
+from atten_scope.protocol.builders.attention import attention_json
+from atten_scope.protocol.encode import prediction_json, surprisal_json
+from atten_scope.views.options import ViewOptions
 from tests.conftest import build_tiny
 
 ALPHABET = "\n" + "".join(chr(c) for c in range(32, 127))  # ids 2.. in this order
@@ -117,26 +120,24 @@ def test_surprisal_is_the_previous_tokens_rating_of_this_one(tiny: LoadedModel) 
         # the heat's row blocks and the hover's single row are two products of the same numbers
         assert bits[token] == pytest.approx(-previous.next_logprob / math.log(2), abs=1e-5)
         assert analysis.surprisal(token) == pytest.approx(bits[token], abs=1e-9)
-    query = ViewQuery({"rows": [1, 5]}, {}, 3)
-    answer = surprise_result(analysis, query)
+    answer = view_result("surprise", analysis, {"rows": [1, 5]}, version=3)
     assert answer["start"] == 1 and answer["end"] == 5 and answer["version"] == 3 and answer["unit"] == "bits"
     assert answer["bits"] == pytest.approx([round(float(b), 3) for b in bits[1:5]], abs=1e-9)
     assert len(answer["ranges"]) == 16 and answer["ranges"][:4] == [0, 1, 0, 2]
-    whole = surprise_result(analysis, ViewQuery({}, {}, None))
+    whole = view_result("surprise", analysis, {})
     assert whole["bits"][0] is None and len(whole["bits"]) == analysis.token_count
 
 
 def test_a_cursor_request_without_prediction_reads_no_lm_head(tiny: LoadedModel) -> None:
     """``prediction: false`` (the extension's tint requests): the same weights, no prediction."""
-    from atten_scope.protocol.results import attention_result
 
     analysis = run_analysis(tiny, TEXT, WINDOW)
     position = {"line": 0, "character": 20}
-    full = attention_result(analysis, ViewQuery({"position": position}, {}, 1))
+    full = view_result("attention", analysis, {"position": position}, version=1)
     calls: list[int] = []
     original = analysis.prediction
     analysis.prediction = lambda token: calls.append(token) or original(token)  # type: ignore[method-assign]
-    lean = attention_result(analysis, ViewQuery({"position": position, "prediction": False}, {}, 1))
+    lean = view_result("attention", analysis, {"position": position, "prediction": False}, version=1)
     assert full["prediction"] is not None and full["surprisal"] is not None
     assert lean["prediction"] is None and lean["surprisal"] is None and not calls
     assert lean["targets"] == full["targets"] and lean["lines"] == full["lines"]
@@ -282,5 +283,5 @@ def test_a_head_that_does_not_reproduce_the_models_logits_keeps_no_predictions(
     assert not any(analysis.predicts(win) for win in analysis.windows)
     answer = attention_json(analysis, 10, ViewOptions())
     assert answer["prediction"] is None and answer["surprisal"] is None
-    assert set(surprise_result(analysis, ViewQuery({}, {}, None))["bits"]) == {None}
+    assert set(view_result("surprise", analysis, {})["bits"]) == {None}
     assert analysis.owned_predictions() is None

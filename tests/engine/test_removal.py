@@ -10,7 +10,9 @@ import pytest
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.analysis import Analysis, first_difference, run_analysis
-from atten_scope.views.removal import aligned_suffix, removal_effect, removal_json, remove_lines, requested_lines
+from atten_scope.protocol.builders import view_result
+from atten_scope.protocol.builders.removal import removal_json
+from atten_scope.views.removal import aligned_suffix, removal_effect, remove_lines
 
 MAX_TOKENS = 256
 TEXT = (
@@ -56,40 +58,27 @@ def test_remove_lines_refuses_impossible_ranges(first: int, last: int, match: st
         remove_lines(TEXT, first, last)
 
 
-def test_requested_lines_reads_lines_or_a_selection() -> None:
-    assert requested_lines({"lines": {"first": 3, "last": 4}}) == (3, 4)
-    # a selection of whole lines ends at character 0 of the next line, which is not removed
-    whole = {"range": {"start": {"line": 2, "character": 0}, "end": {"line": 4, "character": 0}}}
-    assert requested_lines(whole) == (2, 3)
-    assert requested_lines({"range": {"start": {"line": 2, "character": 3}, "end": {"line": 2, "character": 0}}}) == (
-        2,
-        2,
-    )
-    with pytest.raises(InvalidRequest, match="lines"):
-        requested_lines({})
-    with pytest.raises(InvalidRequest, match="whole number"):
-        requested_lines({"lines": {"first": "1", "last": 2}})
-
-
 def test_after_and_heat_equal_a_fresh_analysis_of_the_edited_text(embedded: Any, analysis: Analysis) -> None:
-    cursor = position(TEXT, LAST, len("print(total"))
+    cursor = TEXT.index(LAST) + len("print(total")
     effect = removal_effect(analysis, embedded, 2, 3, cursor, heat=True)
+    answer = removal_json(analysis, effect, 7)
     edited = "".join(TEXT.splitlines(keepends=True)[:2] + TEXT.splitlines(keepends=True)[4:])
     assert effect.removal.edited == edited
     fresh = run_analysis(embedded, edited, MAX_TOKENS)
-    moved = fresh.document.token_at(TEXT.index(LAST) + len("print(total") - effect.removal.removed_chars)
-    assert effect.edited_token == moved
-    assert fresh.document.token_text(moved) == analysis.document.token_text(effect.token["index"])
+    moved = fresh.document.token_at(cursor - effect.removal.removed_chars)
+    assert effect.edited_token == moved == answer["editedToken"]
+    assert fresh.document.token_text(moved) == analysis.document.token_text(effect.token)
     expected = fresh.prediction(moved)
-    assert expected is not None and effect.after is not None and effect.before is not None
-    assert [t["id"] for t in effect.after["top"]] == [v for v, _ in expected.top]
-    for served, (_, probability) in zip(effect.after["top"], expected.top, strict=True):
+    after, before = answer["after"], answer["before"]
+    assert expected is not None and after is not None and before is not None
+    assert [t["id"] for t in after["top"]] == [v for v, _ in expected.top]
+    for served, (_, probability) in zip(after["top"], expected.top, strict=True):
         assert served["probability"] == pytest.approx(probability, abs=1e-4)
-    assert effect.after["actual"]["probability"] == pytest.approx(math.exp(expected.next_logprob), abs=1e-4)
-    assert effect.after["actual"]["rank"] == expected.next_rank
+    assert after["actual"]["probability"] == pytest.approx(math.exp(expected.next_logprob), abs=1e-4)
+    assert after["actual"]["rank"] == expected.next_rank
     # before is the document's own prediction at the cursor's token
-    own = analysis.prediction(effect.token["index"])
-    assert own is not None and effect.before["actual"]["rank"] == own.next_rank
+    own = analysis.prediction(effect.token)
+    assert own is not None and before["actual"]["rank"] == own.next_rank
 
     # the heat: every token from the line after the removed ones to the end, each against the fresh analysis
     assert effect.heat is not None
@@ -104,7 +93,6 @@ def test_after_and_heat_equal_a_fresh_analysis_of_the_edited_text(embedded: Any,
     changed = [after - before for _, before, after in effect.heat]
     assert any(abs(d) > 0.01 for d in changed)  # the removed loop mattered to what follows
 
-    answer = removal_json(analysis, effect, 7)
     assert answer["version"] == 7 and answer["lines"] == {"first": 2, "last": 3}
     assert answer["heat"]["indices"] == after_removed
     assert len(answer["heat"]["ranges"]) == 4 * len(after_removed)
@@ -113,7 +101,7 @@ def test_after_and_heat_equal_a_fresh_analysis_of_the_edited_text(embedded: Any,
 
 
 def test_only_the_tokens_from_the_removed_lines_on_are_recomputed(embedded: Any, analysis: Analysis) -> None:
-    effect = removal_effect(analysis, embedded, 6, 7, position(TEXT, LAST))
+    effect = removal_effect(analysis, embedded, 6, 7, TEXT.index(LAST))
     fresh_ids = embedded.tokenizer(effect.removal.edited, add_special_tokens=True)["input_ids"]
     kept = first_difference(analysis.document.ids, [int(i) for i in fresh_ids])
     assert 0 < kept < len(fresh_ids)
@@ -143,9 +131,10 @@ def test_aligned_suffix_stops_at_the_removed_span(embedded: Any) -> None:
         (0, 10, position(TEXT, LAST), "every line"),
         (9, 12, position(TEXT, LAST), "past the end"),
         (2, 3, {"line": 40, "character": 0}, "outside the document"),
-        (2, 3, {"line": "1"}, "whole number"),
+        (2, 3, {"line": "1", "character": 0}, "position.line must be a whole number"),
     ],
 )
 def test_refusals(embedded: Any, analysis: Analysis, first: int, last: int, cursor: Any, match: str) -> None:
+    params = {"lines": {"first": first, "last": last}, "position": cursor}
     with pytest.raises(InvalidRequest, match=match):
-        removal_effect(analysis, embedded, first, last, cursor)
+        view_result("removeLines", analysis, params, model=embedded)

@@ -15,7 +15,8 @@ import torch
 from atten_scope.common.errors import DocumentError, is_out_of_memory
 from atten_scope.engine import storage
 from atten_scope.engine.analysis import run_analysis, window_shape
-from atten_scope.engine.capture import install_capture_attention, run_capture
+from atten_scope.engine.capture import run_capture
+from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.engine.refine import refined_column, refined_rows
 from atten_scope.engine.storage import MemoryBudget, WindowShape, compact, is_spilled, resident_bytes, spill
 from tests.conftest import build_tiny, tiny_models

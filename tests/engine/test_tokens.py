@@ -131,7 +131,7 @@ def test_crlf_ranges_map_back_across_windows(embedded: Any) -> None:
     from pathlib import Path
 
     from atten_scope.engine.analysis import run_analysis
-    from atten_scope.protocol.results import token_json
+    from atten_scope.protocol.encode import token_json
 
     source = (Path(__file__).resolve().parents[2] / "examples" / "tokenizer.py").read_text(encoding="utf-8")
     text = source.replace("\n", "\r\n").replace("\r\n\r\n", "\r\n\r\n\r\n")[:3000]

@@ -21,11 +21,13 @@ from atten_scope import registry
 from atten_scope.engine import refine
 from atten_scope.engine.analysis import Analysis, run_analysis
 from atten_scope.engine.storage import MemoryBudget
-from atten_scope.protocol import results
+from atten_scope.protocol.builders.attention import attention_json, heads_json
+from atten_scope.protocol.encode import prediction_json, token_at_position, token_json
+from atten_scope.protocol.params import parse_options
 from atten_scope.registry import MEMORY_BUDGET_MB
 from atten_scope.views import evidence
 from atten_scope.views.heatmap import pooled_matrix
-from atten_scope.views.options import ViewOptions, parse_options
+from atten_scope.views.options import ViewOptions
 
 from .support import (
     CONTENT_MODIFIED,
@@ -157,7 +159,7 @@ async def test_attention_rows(
         assert measured is None  # columns were not benchmarked
     # the same request answered by the engine in this process
     options = parse_options(params, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
-    local = results.attention_json(reference, results.token_at_position(reference, position), options, 1)
+    local = attention_json(reference, token_at_position(reference, position), options, 1)
     assert_close(served, local)
 
 
@@ -173,7 +175,7 @@ async def test_attention_views_match_engine(client: LanguageClient, reference, v
     position = position_of(TEXT, "return self.balance", 1, delta=7)
     served = await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": position, **view})
     options = parse_options(view, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
-    local = results.attention_json(reference, results.token_at_position(reference, position), options, 1)
+    local = attention_json(reference, token_at_position(reference, position), options, 1)
     assert_close(served, local)
     assert len(served["targets"]) <= options.top_k
 
@@ -219,7 +221,7 @@ async def test_heads(client: LanguageClient, reference, direction: str) -> None:
         # a causal model: a token draws only on earlier tokens, and only later tokens draw on it
         assert cell["top"]["index"] <= token if direction == "attendsTo" else cell["top"]["index"] >= token
     options = parse_options(params, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
-    local = results.heads_json(reference, token, options, 1)
+    local = heads_json(reference, token, options, 1)
     for a, b in zip(served["cells"], local["cells"], strict=True):
         assert (a["layer"], a["head"], a["top"]) == (b["layer"], b["head"], b["top"])
         assert a["weight"] == pytest.approx(b["weight"], abs=1e-5)
@@ -275,7 +277,7 @@ async def test_flow_graph_of_a_prediction(client: LanguageClient, reference) -> 
             assert nodes[edge["source"]]["token"] <= nodes[edge["target"]]["token"] <= token
             assert edge["heads"] and all(0 <= h < 9 for h, _ in edge["heads"])
     assert [t["index"] for t in served["tokens"]] == sorted({n["token"] for n in served["nodes"]})
-    assert served["tokens"] == [results.token_json(reference, t["index"]) for t in served["tokens"]]
+    assert served["tokens"] == [token_json(reference, t["index"]) for t in served["tokens"]]
     async with Expect(INVALID_PARAMS, "maxNodes"):
         await request(client, "attenScope/flow", {**params, "maxNodes": 1000})
 
@@ -310,6 +312,7 @@ async def test_initialize_announces_the_registry(client: LanguageClient) -> None
         "attenScope/surprise",
         "attenScope/flow",
         "attenScope/altiRollout",
+        "attenScope/removeLines",
     }
 
 
@@ -337,12 +340,12 @@ async def test_attention_carries_the_prediction(client: LanguageClient, referenc
     position = position_of(TEXT, "amount", 2, delta=2)
     served = await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": position})
     token = served["token"]["index"]
-    local = results.prediction_json(reference, token)
+    local = prediction_json(reference, token)
     assert local is not None and served["prediction"]["actual"]["rank"] == local["actual"]["rank"]
     assert [t["text"] for t in served["prediction"]["top"]] == [t["text"] for t in local["top"]]
     for a, b in zip(served["prediction"]["top"], local["top"], strict=True):
         assert a["probability"] == pytest.approx(b["probability"], abs=1e-4)
-    assert served["prediction"]["actual"]["text"] == results.token_json(reference, token + 1)["label"]
+    assert served["prediction"]["actual"]["text"] == token_json(reference, token + 1)["label"]
     assert served["surprisal"]["bits"] == pytest.approx(float(reference.surprisal_bits()[token]), abs=1e-3)
     end = {"line": TEXT.count("\n"), "character": 0}
     last = await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": end})
@@ -356,7 +359,7 @@ async def test_surprise(client: LanguageClient, reference: Analysis) -> None:
     assert whole["bits"][0] is None and len(whole["ranges"]) == 4 * reference.token_count
     assert np.allclose([b for b in whole["bits"][1:]], bits[1:], atol=2e-3)
     token = 40
-    span = results.token_json(reference, token)["range"]
+    span = token_json(reference, token)["range"]
     assert whole["ranges"][4 * token : 4 * token + 4] == [
         span["start"]["line"],
         span["start"]["character"],
@@ -426,7 +429,7 @@ async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient
     for view in ({"direction": "attendsTo"}, {"direction": "attendedBy", "refinement": "raw"}):
         served = await request(client, "attenScope/attention", {**params, **view, "topK": 1000})
         options = parse_options({**view, "topK": 1000}, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
-        local = results.attention_json(fresh, results.token_at_position(fresh, params["position"]), options, 2)
+        local = attention_json(fresh, token_at_position(fresh, params["position"]), options, 2)
         assert_close(served, local)
 
 
@@ -573,7 +576,7 @@ async def test_remove_lines_answers_before_and_after(client: LanguageClient, emb
     assert served["token"]["text"] == " result"
     edited = "def total(items):\n    result = 0\n    return result\n"
     fresh = run_analysis(embedded, edited, MAX_TOKENS)
-    expected = results.prediction_json(fresh, served["editedToken"])
+    expected = prediction_json(fresh, served["editedToken"])
     assert expected is not None and served["after"]["actual"]["rank"] == expected["actual"]["rank"]
     # The server's prefix came from its stored analysis, in float16 (test_removal.py compares exactly).
     assert served["after"]["actual"]["probability"] == pytest.approx(expected["actual"]["probability"], abs=5e-3)

@@ -11,9 +11,11 @@ from pytest_lsp import LanguageClient
 
 from atten_scope.engine.analysis import run_analysis
 from atten_scope.engine.storage import MemoryBudget
-from atten_scope.protocol import results
+from atten_scope.protocol.builders.attention import attention_json
+from atten_scope.protocol.encode import token_at_position
+from atten_scope.protocol.params import parse_options
 from atten_scope.registry import MEMORY_BUDGET_MB
-from atten_scope.views.options import ViewOptions, parse_options
+from atten_scope.views.options import ViewOptions
 from atten_scope.views.units import parse_symbols
 
 from .support import open_document, position_of, request, server_config, start
@@ -82,8 +84,8 @@ async def test_units_follow_the_symbols_the_editor_sent(client: LanguageClient, 
     # The same answer computed here, from the same symbols: the units are sums of the token weights.
     analysis = run_analysis(embedded, TEXT, MAX_TOKENS, budget=MemoryBudget(MEMORY_BUDGET_MB.default))
     options = parse_options(served["settings"], ViewOptions(), analysis.info.layers, analysis.info.heads)
-    token = results.token_at_position(analysis, position)
-    local = results.attention_json(analysis, token, options, 1, symbols=parse_symbols(SYMBOLS))["units"]
+    token = token_at_position(analysis, position)
+    local = attention_json(analysis, token, options, 1, symbols=parse_symbols(SYMBOLS))["units"]
     assert [u["name"] for u in units["definitions"]] == [u["name"] for u in local["definitions"]]
     for a, b in zip(
         units["definitions"] + units["identifiers"], local["definitions"] + local["identifiers"], strict=True

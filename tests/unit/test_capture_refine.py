@@ -11,16 +11,10 @@ import torch
 from atten_scope.common import cancellation
 from atten_scope.common.errors import Cancelled
 from atten_scope.engine import refine
-from atten_scope.engine.capture import (
-    CapturedWindow,
-    _is_offset_causal,
-    _repeat_kv,
-    attention_with_lse,
-    cached_prefix_attention,
-    install_capture_attention,
-    output_projection,
-    run_capture,
-)
+from atten_scope.engine.architecture import output_projection
+from atten_scope.engine.capture import run_capture
+from atten_scope.engine.kernels import attention_with_lse, cached_prefix_attention, is_offset_causal, repeat_kv
+from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.engine.refine import (
     RANK_RTOL,
     column_mask,
@@ -30,6 +24,7 @@ from atten_scope.engine.refine import (
     refined_rows,
     source_mask,
 )
+from atten_scope.engine.window import CapturedWindow
 from tests.conftest import build_tiny, tiny_models
 
 N = 80  # > head_dim (16), so the effective projection is not the identity for late rows
@@ -158,15 +153,15 @@ def test_cached_prefix_attention_equals_the_masked_kernel(heads: int, kv_heads: 
     query = torch.randn(1, heads, new, d)
     key, value = torch.randn(1, kv_heads, n, d), torch.randn(1, kv_heads, n, d)
     mask = (torch.arange(n)[None, :] <= torch.arange(n - new, n)[:, None])[None, None]
-    assert _is_offset_causal(mask, new, n)
+    assert is_offset_causal(mask, new, n)
     bias = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
     groups = heads // kv_heads
-    expected = attention_with_lse(query, _repeat_kv(key, groups), _repeat_kv(value, groups), bias, False, 0.3)
+    expected = attention_with_lse(query, repeat_kv(key, groups), repeat_kv(value, groups), bias, False, 0.3)
     out, lse = cached_prefix_attention(query, key, value, n - new, 0.3)
     assert torch.allclose(out, expected[0], atol=1e-5) and torch.allclose(lse, expected[1], atol=1e-5)
     padded = mask.clone()
     padded[..., 0] = False  # a padded batch row: not the plain causal pattern, so the masked kernel is used
-    assert not _is_offset_causal(padded, new, n)
+    assert not is_offset_causal(padded, new, n)
 
 
 def test_column_mask_is_the_column_of_the_source_mask(captured: Any) -> None:
@@ -235,7 +230,7 @@ def test_a_dispatched_model_stays_where_accelerate_put_it_and_reuses_its_prefix(
     not a second device."""
     from transformers import AutoModelForCausalLM
 
-    from atten_scope.engine.capture import layer_devices
+    from atten_scope.engine.architecture import layer_devices
     from atten_scope.engine.model import placement, prepare
 
     name = sorted(tiny_models())[0]

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import torch
 
-from atten_scope.engine.capture import install_capture_attention, run_capture
+from atten_scope.engine.capture import run_capture
+from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.engine.refine import raw_rows, refined_rows
 from tests.conftest import build_tiny
 

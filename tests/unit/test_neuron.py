@@ -9,12 +9,11 @@ import torch
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.analysis import Analysis, run_analysis
-from atten_scope.engine.capture import install_capture_attention
 from atten_scope.engine.model import LoadedModel, model_info
+from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.engine.refine import raw_rows
-from atten_scope.protocol.results import view_result
+from atten_scope.protocol.builders import view_result
 from atten_scope.views.neuron import neuron_pair, top_source
-from atten_scope.views.options import ViewQuery
 from tests.conftest import build_tiny
 
 TEXT = "def area(r):\n    return 3.14159 * r * r\n\nprint(area(2), area(3))\n" * 2
@@ -100,9 +99,7 @@ def test_the_default_source_is_the_heads_strongest_and_bad_indices_get_a_sentenc
     others = [w for j, w in zip(range(win.start, query + 1), weights, strict=True) if j not in analysis.sinks(win)]
     assert neuron_pair(analysis, 1, 2, query, source).weight == pytest.approx(max(others))
     line = analysis.lines.line_count - 1
-    answer = view_result(
-        "neuron", analysis, ViewQuery({"position": {"line": line - 1, "character": 3}, "layer": 1, "head": 2})
-    )
+    answer = view_result("neuron", analysis, {"position": {"line": line - 1, "character": 3}, "layer": 1, "head": 2})
     assert answer["layer"] == 1 and answer["head"] == 2 and len(answer["products"]) == analysis.info.head_dim
     assert answer["weight"] == pytest.approx(
         neuron_pair(analysis, 1, 2, answer["token"]["index"], answer["source"]["index"]).weight
@@ -114,4 +111,4 @@ def test_the_default_source_is_the_heads_strongest_and_bad_indices_get_a_sentenc
         ({"layer": "0", "head": 0}, "layer must be a whole number"),
     ):
         with pytest.raises(InvalidRequest, match=message):
-            view_result("neuron", analysis, ViewQuery({"position": {"line": 1, "character": 2}, **params}))
+            view_result("neuron", analysis, {"position": {"line": 1, "character": 2}, **params})

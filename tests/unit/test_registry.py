@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,10 @@ import pytest
 from atten_scope import registry
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine import aggregate, refine
-from atten_scope.protocol import results
-from atten_scope.views.options import ViewOptions, parse_options
+from atten_scope.protocol import builders
+from atten_scope.protocol.params import parse_options
+from atten_scope.protocol.request import BUILDERS, builds
+from atten_scope.views.options import ViewOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +36,7 @@ def test_every_declared_method_is_implemented() -> None:
     assert set(refine.ROW_BUILDERS.functions) == set(registry.REFINEMENTS)
     assert {n for n, r in registry.REFINEMENTS.items() if r.columns} == set(refine.COLUMN_READERS.functions)
     assert {n for n, a in registry.AGGREGATES.items() if not a.streamed} == set(aggregate.COMBINERS.functions)
-    assert set(registry.VIEWS) == set(results.RESULT_BUILDERS.functions)
+    assert set(registry.VIEWS) == set(BUILDERS.functions)
 
 
 def test_a_declared_method_without_an_implementation_is_found() -> None:
@@ -51,7 +54,7 @@ def test_registering_an_undeclared_method_fails() -> None:
     with pytest.raises(KeyError):
         aggregate.combines("rollout")(aggregate.head_mean)  # streamed: not combined row by row
     with pytest.raises(KeyError):
-        results.result_of("undeclared")(results.attention_result)
+        builds("undeclared", dict)(builders.attention.attention_result)
 
 
 def test_options_are_validated_against_the_registry() -> None:
@@ -92,3 +95,18 @@ def test_the_python_bound_matches_pyproject() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # tomllib is not in Python 3.10
     bound = re.search(r'^requires-python = "([^"]+)"$', pyproject, re.MULTILINE)
     assert bound is not None and bound.group(1) == registry.PYTHON
+
+
+def test_every_view_reads_the_fields_it_declares() -> None:
+    # The registry's options are what the extension reads; the params class is what the server parses.
+    for name, view in registry.VIEWS.items():
+        parsed = {f.metadata["atten_scope.param"].name for f in fields(builders.builder(name).params)}
+        assert set(view.options) <= parsed, name
+
+
+def test_the_thread_of_a_view_follows_its_entry() -> None:
+    threads = {name: view.thread for name, view in registry.VIEWS.items()}
+    assert threads["attention"] == threads["heads"] == "light"
+    assert threads["heatmap"] == threads["flow"] == threads["altiRollout"] == "heavy"
+    assert threads["removeLines"] == "model"
+    assert {name for name, view in registry.VIEWS.items() if view.runs_model} == {"flow", "altiRollout", "removeLines"}

@@ -1,4 +1,4 @@
-"""Document analysis: tokens -> windowed capture, kept as data for the views (``views.py``).
+"""Document analysis: tokens -> windowed capture, kept as data for the views (``views/``).
 
 Files longer than ``max_tokens`` are analysed in overlapping windows of ``max_tokens`` tokens
 that overlap by a quarter. Each token is *owned* by the first window that contains it, which
@@ -12,25 +12,24 @@ recomputed.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from atten_scope.common import cancellation
 from atten_scope.common.errors import DocumentError
 from atten_scope.common.progress import ReportProgress, ignore_progress
 from atten_scope.engine.aggregate import line_sums
-from atten_scope.engine.capture import CapturedWindow, run_capture
+from atten_scope.engine.capture import run_capture
 from atten_scope.engine.model import LoadedModel, ModelInfo
 from atten_scope.engine.positions import LineIndex
 from atten_scope.engine.prediction import NO_NEXT, Head, Predictions, concatenate, next_logprobs, predict
 from atten_scope.engine.storage import MemoryBudget, WindowShape
 from atten_scope.engine.tokens import TokenizedDocument, tokenize
+from atten_scope.engine.window import CapturedWindow
 from atten_scope.registry import MAX_TOKENS
 
 DEFAULT_MAX_TOKENS = MAX_TOKENS.default
@@ -78,7 +77,7 @@ class Analysis:
     """One analysed version of a document: its tokens, the captured windows and who owns each token.
 
     It holds data and the rules that are facts about the document (ownership, sinks, lines); the
-    views computed from it live in ``views.py``.
+    views computed from it live in ``views/``.
     """
 
     document: TokenizedDocument
@@ -97,7 +96,6 @@ class Analysis:
     owners: np.ndarray = field(init=False)  # (tokens,) index of the window that owns each token
     _next_logprobs: np.ndarray | None = field(init=False, default=None, repr=False)
     _predictions: dict[int, Prediction | None] = field(init=False, default_factory=dict, repr=False)
-    _filling: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.lines = LineIndex(self.document.text)
@@ -144,11 +142,9 @@ class Analysis:
         """Whether predictions can be computed for ``win``'s rows: it kept its hidden rows and the
         model's head (still loaded) reproduces the model's logits of its last row (checked once)."""
         head = self.head
-        if head is None or win.hidden is None or not head.alive:
+        if head is None or not head.alive:
             return False
-        if win.head_agrees is None:
-            win.head_agrees = head.agrees(win.hidden[-1], win.reference)
-        return win.head_agrees
+        return win.agrees_with(head)
 
     def prediction(self, token: int) -> Prediction | None:
         """What the model predicted after ``token``, from the window that owns it: one row of the LM
@@ -197,8 +193,9 @@ class Analysis:
         if self._next_logprobs is not None:
             return float(self._next_logprobs[token])
         win, local = self.owner(token)
-        if win.logprobs is not None and win.logprobs_known is not None and bool(win.logprobs_known[local]):
-            return float(win.logprobs[local])
+        known = win.known_logprob(local)
+        if known is not None:
+            return known
         predicted = self.prediction(token)
         return predicted.next_logprob if predicted is not None else math.nan
 
@@ -227,21 +224,14 @@ class Analysis:
         head, hidden = self.head, win.hidden
         if head is None or hidden is None:
             return
-        with self._filling:
-            if win.logprobs is None or win.logprobs_known is None:
-                win.logprobs = torch.full((win.n,), math.nan, dtype=torch.float32)
-                win.logprobs_known = torch.zeros((win.n,), dtype=torch.bool)
-        logprobs, known = win.logprobs, win.logprobs_known
         step = head.block_rows()
         for start in range(first, end, step):
             stop = min(start + step, end)
-            if bool(known[start:stop].all()):
+            if not win.logprobs_missing(start, stop):
                 continue
             cancellation.check()
-            following = [win.following(i) for i in range(start, stop)]
-            values = next_logprobs(head, hidden[start:stop], [NO_NEXT if f is None else f for f in following])
-            logprobs[start:stop] = values
-            known[start:stop] = True
+            following = [NO_NEXT if f is None else f for f in (win.following(i) for i in range(start, stop))]
+            win.keep_logprobs(start, next_logprobs(head, hidden[start:stop], following))
 
     def surprisal(self, token: int) -> float:
         """s = -log2 p(x_token | x_0..x_{token-1}) = -next_logprob(token - 1) / ln 2 bits; NaN for the

@@ -18,45 +18,34 @@ is exact, so the parts still add up. The states after attention and after the la
 Importance (ALTI, Ferrando et al. 2022) of a contribution z to the total y it is part of:
 imp(z, y) = max(0, ||y||_1 - ||y - z||_1), normalised over the contributions to y.
 
-The pass records q, k, v through the capturing attention function (``capture.recording``) and
-the residual states with forward hooks, which are always removed; states stay in the model's
-dtype, the sums are taken in float32. After the pass the target's row is rebuilt from its parts
+The pass records q, k, v through the capturing attention function (``recorder.recording``) and
+the residual states with forward hooks of this pass only (``hooks.hooked``: another thread's pass
+over the shared model leaves them alone, and they are always removed); states stay in the
+model's dtype, the sums are taken in float32. After the pass the target's row is rebuilt from its parts
 and compared with the model's own: an architecture whose layers do something else fails loudly.
 """
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from atten_scope.common.errors import InvalidRequest
-from atten_scope.engine.capture import Recorder, output_projection, recording
+from atten_scope.engine.architecture import (
+    LayerModules,
+    UnsupportedArchitecture,
+    decoder_layers,
+    norm_epsilon,
+    output_bias,
+    output_projection,
+)
+from atten_scope.engine.families import Family, family_of
+from atten_scope.engine.hooks import Hooks, hooked
+from atten_scope.engine.recorder import Recorder, recording
 
-PROJECTIONS = ("o_proj", "c_proj", "out_proj", "dense", "wo")
 ROW_BLOCK_BYTES = 64 << 20  # float32 bytes of (rows x sources x hidden) contributions built at once
-
-# The store of the pass running on this thread: the hooks sit on the shared model, and another
-# thread (an analysis) may run it meanwhile; its layers must not write here.
-_ACTIVE: contextvars.ContextVar[_Store | None] = contextvars.ContextVar("atten_scope_contributions", default=None)
-
-
-class UnsupportedArchitecture(InvalidRequest):
-    """The model's layers do not decompose into attention, residual and MLP as this module assumes."""
-
-
-@dataclass
-class LayerModules:
-    """The parts of one decoder layer the decomposition reads."""
-
-    layer: Any
-    attention: Any
-    mlp: Any
-    post_attention: Any | None  # the sandwich norm on the attention output, if any
-    post_mlp: Any | None
 
 
 @dataclass
@@ -185,57 +174,20 @@ def normalised(values: torch.Tensor) -> torch.Tensor:
     return torch.where(totals > 0, values / torch.where(totals > 0, totals, torch.ones_like(totals)), 0.0)
 
 
-def find_layers(model: Any) -> list[LayerModules]:
-    """The decoder layers of ``model`` in order: each attention module with a ``layer_idx`` and its parent."""
-    named = dict(model.named_modules())
-    found: dict[int, LayerModules] = {}
-    for name, module in named.items():
-        index = getattr(module, "layer_idx", None)
-        if index is None or not module.__class__.__name__.endswith("Attention") or "." not in name:
-            continue
-        layer = named[name.rsplit(".", 1)[0]]
-        mlp = getattr(layer, "mlp", None)
-        if mlp is None:
-            raise UnsupportedArchitecture(f"{type(layer).__name__} has no MLP block named mlp.")
-        sandwich = hasattr(layer, "post_feedforward_layernorm")
-        found[int(index)] = LayerModules(
-            layer=layer,
-            attention=module,
-            mlp=mlp,
-            post_attention=getattr(layer, "post_attention_layernorm", None) if sandwich else None,
-            post_mlp=getattr(layer, "post_feedforward_layernorm", None) if sandwich else None,
-        )
-    count = int(model.config.get_text_config().num_hidden_layers)
-    if sorted(found) != list(range(count)):
-        raise UnsupportedArchitecture("every layer of the model must have one attention block")
-    return [found[i] for i in range(count)]
-
-
-def output_bias(module: Any, heads: int, head_dim: int) -> torch.Tensor | None:
-    """b_O of the attention output projection ``capture.output_projection`` reads, if it has one."""
-    for name in PROJECTIONS:
-        projection = getattr(module, name, None)
-        if projection is None or not hasattr(projection, "weight"):
-            continue
-        bias = getattr(projection, "bias", None)
-        return bias.detach() if bias is not None else None
-    return None
-
-
-def rms_gain(norm: Any, width: int) -> tuple[torch.Tensor, float]:
+def rms_gain(norm: Any, width: int, family: Family) -> tuple[torch.Tensor, float]:
     """The gain w and epsilon of an RMSNorm module: N(o) = o / sqrt(mean(o^2) + eps) * w.
 
     w is read off the module itself, N applied to a vector of ones (rms 1), so every RMSNorm
     variant (Gemma's 1 + weight, casts) gives its own gain.
     """
-    eps = getattr(norm, "eps", getattr(norm, "variance_epsilon", None))
+    eps = norm_epsilon(norm, family)
     if eps is None or getattr(norm, "bias", None) is not None:
         raise UnsupportedArchitecture(f"the post-norm {type(norm).__name__} is not an RMSNorm")
     weight = next(norm.parameters())
     ones = torch.ones(width, dtype=weight.dtype, device=weight.device)
     with torch.inference_mode():
-        gain = norm(ones[None])[0].float() * (1.0 + float(eps)) ** 0.5
-    return gain, float(eps)
+        gain = norm(ones[None])[0].float() * (1.0 + eps) ** 0.5
+    return gain, eps
 
 
 def _first(value: Any) -> torch.Tensor:
@@ -250,8 +202,15 @@ class _Store:
     delta_last: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
-def _hooks(layers: list[LayerModules], store: _Store, count: int, check: Callable[[], None] | None) -> Iterator[Any]:
-    """Forward hooks that fill ``store`` (the caller removes them)."""
+def _register(
+    hooks: Hooks,
+    layers: list[LayerModules],
+    store: _Store,
+    family: Family,
+    check: Callable[[], None] | None,
+) -> None:
+    """Register the hooks of this pass that fill ``store``."""
+    count = len(layers)
 
     def ensure(like: torch.Tensor) -> None:
         if store.hidden is None:
@@ -263,8 +222,6 @@ def _hooks(layers: list[LayerModules], store: _Store, count: int, check: Callabl
     for index, parts in enumerate(layers):
 
         def before(_module: Any, args: Any, kwargs: Any, index: int = index) -> None:
-            if _ACTIVE.get() is not store:
-                return
             if check is not None:
                 check()
             hidden = args[0] if args else kwargs["hidden_states"]
@@ -273,33 +230,27 @@ def _hooks(layers: list[LayerModules], store: _Store, count: int, check: Callabl
             store.hidden[index] = hidden[0]
 
         def after(_module: Any, _args: Any, output: Any, index: int = index) -> None:
-            if _ACTIVE.get() is not store:
-                return
             assert store.hidden is not None
             store.hidden[index + 1] = _first(output)[0]
 
         def mlp_out(_module: Any, _args: Any, output: Any, index: int = index) -> None:
-            if _ACTIVE.get() is not store:
-                return
             assert store.mlp is not None
             store.mlp[index] = _first(output)[0]
 
         def attention_out(
             _module: Any, args: Any, output: Any, index: int = index, norm: Any = parts.post_attention
         ) -> None:
-            if _ACTIVE.get() is not store:
-                return
             assert store.scale is not None
             if norm is not None:
                 o = args[0][0].float()
-                eps = getattr(norm, "eps", getattr(norm, "variance_epsilon", 0.0))
-                store.scale[index] = torch.rsqrt(o.pow(2).mean(-1) + float(eps))
+                eps = norm_epsilon(norm, family) or 0.0
+                store.scale[index] = torch.rsqrt(o.pow(2).mean(-1) + eps)
             store.delta_last[index] = _first(output)[0, -1].float().clone()
 
-        yield parts.layer.register_forward_pre_hook(before, with_kwargs=True)
-        yield parts.layer.register_forward_hook(after)
-        yield (parts.post_mlp or parts.mlp).register_forward_hook(mlp_out)
-        yield (parts.post_attention or parts.attention).register_forward_hook(attention_out)
+        hooks.pre(parts.layer, before, with_kwargs=True)
+        hooks.forward(parts.layer, after)
+        hooks.forward(parts.post_mlp or parts.mlp, mlp_out)
+        hooks.forward(parts.post_attention or parts.attention, attention_out)
 
 
 def contributions(
@@ -310,21 +261,16 @@ def contributions(
     Raises ``UnsupportedArchitecture`` when the last token's attention update or layer output,
     rebuilt from the parts, differs from the model's own.
     """
-    layers = find_layers(model)
+    family = family_of(model)
+    layers = decoder_layers(model)
     count = len(layers)
     device = next(model.parameters()).device
     store = _Store()
     recorder = Recorder(layer_count=count)
-    hooks = []
-    active = _ACTIVE.set(store)
-    try:
-        hooks = list(_hooks(layers, store, count, check_cancelled))
+    with hooked() as hooks:
+        _register(hooks, layers, store, family, check_cancelled)
         with torch.inference_mode(), recording(recorder):
             model(input_ids=torch.tensor([ids], dtype=torch.long, device=device), use_cache=False, logits_to_keep=1)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        _ACTIVE.reset(active)
     if store.hidden is None or store.mlp is None or store.scale is None or recorder.query is None:
         raise UnsupportedArchitecture("the forward pass ran no decoder layer")
     assert recorder.key is not None and recorder.value is not None
@@ -332,7 +278,7 @@ def contributions(
     width = store.hidden.shape[-1]
     gains: list[torch.Tensor | None] = []
     for parts in layers:
-        gains.append(rms_gain(parts.post_attention, width)[0] if parts.post_attention is not None else None)
+        gains.append(rms_gain(parts.post_attention, width, family)[0] if parts.post_attention is not None else None)
     with torch.inference_mode():
         result = Contributions(
             start=start,
@@ -343,8 +289,8 @@ def contributions(
             value=recorder.value,
             scale=[recorder.scales[i] for i in range(count)],
             sliding_window=[recorder.windows[i] for i in range(count)],
-            projection=[output_projection(p.attention, heads, head_dim) for p in layers],
-            bias=[output_bias(p.attention, heads, head_dim) for p in layers],
+            projection=[output_projection(p.attention, heads, head_dim, family) for p in layers],
+            bias=[output_bias(p.attention, heads, head_dim, family) for p in layers],
             norm_scale=store.scale,
             norm_gain=gains,
         )

@@ -8,20 +8,31 @@
 De-quantising a GGUF takes tens of seconds on a laptop CPU, so the converted model is saved once
 as safetensors under the user's cache directory, keyed by the GGUF file's SHA-256, and later
 starts load that instead. Packages are located without importing them.
+
+The conversion runs in a child process: it is a few long library calls with no checkpoint of
+their own, and a newer model setting must be able to stop it at once (``cancellation.check()``
+ends the child). Its memory also goes back to the system when it exits.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from atten_scope.common.cancellation import check
 from atten_scope.common.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
 
 EMBEDDED_ID = "embedded:smollm2-135m"  # the default model
 
@@ -92,6 +103,7 @@ def _gemma3_gguf() -> Path:
     try:
         with os.fdopen(handle, "wb") as out:
             for chunk in chunks:
+                check()
                 with chunk.open("rb") as part:
                     for block in iter(lambda: part.read(1 << 20), b""):
                         digest.update(block)
@@ -163,17 +175,77 @@ def converted_dir(gguf: Path) -> Path:
     return cache_root() / "converted" / file_digest(gguf)[:32]
 
 
-def save_converted(model: object, tokenizer: object, target: Path) -> None:
-    """Write the converted model atomically: a reader never sees a half-written cache entry."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
+def is_complete(directory: Path) -> bool:
+    """Whether ``directory`` holds a whole converted model (its marker is written last)."""
+    return (directory / "COMPLETE").is_file()
+
+
+@contextmanager
+def converted(gguf: Path, target: Path) -> Iterator[Path]:
+    """A directory holding ``gguf`` converted to safetensors: ``target``, written atomically (a
+    reader never sees a half-written entry: the copy is staged beside it, marked complete, then
+    renamed), or a temporary directory, gone after the block, when the cache cannot be written."""
     try:
-        model.save_pretrained(staging)  # type: ignore[attr-defined]
-        tokenizer.save_pretrained(staging)  # type: ignore[attr-defined]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
+    except OSError as error:
+        log.warning(
+            "Could not write the converted-weights cache at %s (%s): converting for this start only", target, error
+        )
+        with tempfile.TemporaryDirectory(prefix="atten-scope-") as scratch:
+            convert_in_child(gguf, Path(scratch))
+            yield Path(scratch)
+        return
+    try:
+        convert_in_child(gguf, staging)
         (staging / "COMPLETE").write_text("ok\n")
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
-        os.replace(staging, target)
+        try:
+            if target.exists():
+                shutil.rmtree(target, ignore_errors=True)
+            os.replace(staging, target)
+        except OSError as error:  # another start published it meanwhile, or the directory is read-only
+            log.warning("Could not write the converted-weights cache at %s: %s", target, error)
+            if not is_complete(target):
+                yield staging
+                return
+        yield target
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+POLL_S = 0.2  # how often a waiting conversion looks for cancellation
+
+
+def convert_in_child(gguf: Path, out: Path) -> None:
+    """Run ``conversion.convert`` in a child process; ended at this thread's next ``check()`` once cancelled."""
+    source_root = str(Path(__file__).resolve().parents[2])  # the child imports this very package
+    env = dict(os.environ, TQDM_DISABLE="1", TRANSFORMERS_VERBOSITY="error")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
+    code = "import sys; from atten_scope.engine.conversion import convert; convert(sys.argv[1], sys.argv[2])"
+    with tempfile.TemporaryFile() as errors:
+        # stdin and stdout stay the server's: they carry the protocol over stdio.
+        child = subprocess.Popen(
+            [sys.executable, "-c", code, str(gguf), str(out)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            env=env,
+        )
+        try:
+            while child.poll() is None:
+                check()
+                try:
+                    child.wait(POLL_S)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        if child.returncode != 0:
+            errors.seek(0)
+            lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+            raise ModelLoadError(
+                f"Converting {gguf.name} failed: {lines[-1] if lines else f'status {child.returncode}'}"
+            )

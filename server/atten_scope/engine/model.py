@@ -10,10 +10,12 @@ from typing import Any
 
 import torch
 
+from atten_scope.common.cancellation import check
 from atten_scope.common.errors import ModelLoadError
 from atten_scope.common.progress import ReportProgress
 from atten_scope.engine import embedded, hub
-from atten_scope.engine.capture import install_capture_attention
+from atten_scope.engine.families import family_of
+from atten_scope.engine.recorder import install_capture_attention
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +69,16 @@ def resolve_device(name: str) -> torch.device:
 
 
 def model_info(model_id: str, model: Any) -> ModelInfo:
+    """The shapes of ``model`` from its config, under its family's config names (``families.py``)."""
     config = model.config
-    heads = int(getattr(config, "num_attention_heads", 0) or getattr(config, "n_head", 0))
-    kv_heads = getattr(config, "num_key_value_heads", None)
+    names = family_of(model).config
+    heads = int(names.read(config, names.heads) or 0)
+    kv_heads = names.read(config, names.kv_heads)
     if kv_heads is None:
-        kv_heads = 1 if getattr(config, "multi_query", False) else heads
-    hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "n_embd", 0))
-    head_dim = int(getattr(config, "head_dim", None) or hidden // heads)
-    layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "n_layer", 0))
+        kv_heads = 1 if names.multi_query and getattr(config, names.multi_query, False) else heads
+    hidden = int(names.read(config, names.hidden) or 0)
+    head_dim = int(names.read(config, names.head_dim) or hidden // heads)
+    layers = int(names.read(config, names.layers) or 0)
     rotary_dims, theta = rotary_of(config, head_dim)
     return ModelInfo(
         id=model_id,
@@ -145,20 +149,14 @@ def _dtype_for(device: torch.device) -> torch.dtype:
 
 
 def _load_embedded(entry: embedded.EmbeddedModel, device: torch.device, progress: ReportProgress) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     entry.packages()  # a clear sentence when the package is missing, before any work
     progress(None, f"Locating the embedded model {entry.label}")
     gguf = entry.gguf()
     cached = embedded.converted_dir(gguf)
-    if (cached / "COMPLETE").is_file():
+    if embedded.is_complete(cached):
         progress(None, f"Loading {entry.label} (converted on an earlier start; a few seconds)")
         try:
-            tokenizer = AutoTokenizer.from_pretrained(cached, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(
-                cached, local_files_only=True, dtype=_dtype_for(device), attn_implementation="sdpa"
-            )
-            return model, tokenizer
+            return _load_converted(cached, device)
         except (OSError, ValueError) as error:  # a damaged cache entry is rebuilt, not fatal
             log.warning("Converted-weights cache at %s is unusable (%s); converting again", cached, error)
     progress(
@@ -166,19 +164,20 @@ def _load_embedded(entry: embedded.EmbeddedModel, device: torch.device, progress
         f"Converting {entry.label} for first use: de-quantising its GGUF weights, once per machine, "
         f"usually {entry.conversion} on a laptop CPU; later starts load the converted copy in seconds",
     )
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+    # In a child process that a newer model setting ends at once (embedded.convert_in_child).
+    with embedded.converted(gguf, cached) as directory:
+        return _load_converted(directory, device)
+
+
+def _load_converted(directory: Path, device: torch.device) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    check()  # a newer model setting stops the load here
     model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, local_files_only=True, dtype=torch.float32, attn_implementation="sdpa"
+        directory, local_files_only=True, dtype=_dtype_for(device), attn_implementation="sdpa"
     )
-    # The de-quantised weights are plain tensors; drop the GGUF marker so the saved copy loads as such.
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.hf_quantizer = None  # type: ignore[assignment]
-    try:
-        embedded.save_converted(model, tokenizer, cached)
-    except OSError as error:
-        log.warning("Could not write the converted-weights cache at %s: %s", cached, error)
-    return model.to(dtype=_dtype_for(device)), tokenizer  # type: ignore[call-arg]
+    return model, tokenizer
 
 
 def load_model(
@@ -222,6 +221,7 @@ def load_model(
                 kwargs["local_files_only"] = offline
             report(None, f"Loading model {model_id}")
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+            check()  # a newer model setting stops the load here
             model = AutoModelForCausalLM.from_pretrained(
                 source, dtype=_dtype_for(target), attn_implementation="sdpa", **kwargs, **placement(target)
             )

@@ -6,7 +6,8 @@ hundred to a thousand numbers per token) and the LM head is *not* run during the
 large vocabulary it costs more than the layers. A prediction is computed when it is asked for:
 
     z_i = post(W_U h_i)                          the logits of row i (``post``: the model's own
-                                                  soft-capping or scaling of its logits, if any)
+                                                  soft-capping or scaling of its logits, if any,
+                                                  as its family declares: ``families.py``)
     log p_i(v) = z_i[v] - logsumexp(z_i)        the next-token distribution after token i
     top_i = the TOP tokens v with the largest p_i(v), and their probabilities
     log p_i(x_{i+1})                             the log-probability of the token that follows
@@ -33,6 +34,8 @@ from typing import Any
 import torch
 
 from atten_scope.common import cancellation
+from atten_scope.engine.architecture import hidden_states_module
+from atten_scope.engine.families import LogitStep, family_of
 
 log = logging.getLogger(__name__)
 
@@ -81,30 +84,19 @@ class Reference:
         return Reference(ids.cpu(), values.cpu(), float(torch.logsumexp(row, dim=0)))
 
 
-def hidden_states_module(model: Any) -> Any | None:
-    """The decoder whose output (``last_hidden_state``, after the final norm) the LM head maps to
-    logits; None for a model without a separate one."""
-    base = getattr(model, "base_model", None)
-    return None if base is None or base is model else base
-
-
 class Head:
-    """The model's LM head and its logit post-processing (soft-capping tanh(z / c) c, Cohere's
-    scale, Granite's divisor). The head module is held weakly: an analysis kept after its model
-    was replaced does not keep the model's largest matrix alive (its predictions are then None)."""
+    """The model's LM head and its logit post-processing, the steps its family declares with their
+    constants from its config (soft-capping tanh(z / c) c, Cohere's scale, Granite's divisor). The
+    head module is held weakly: an analysis kept after its model was replaced does not keep the
+    model's largest matrix alive (its predictions are then None)."""
 
-    def __init__(self, module: Any, config: Any) -> None:
+    def __init__(self, module: Any, config: Any, steps: tuple[LogitStep, ...]) -> None:
         self._module = weakref.ref(module)
         weight = module.weight
         self.vocabulary = int(weight.shape[0])
         self.hidden_size = int(weight.shape[1])
-        scale = getattr(config, "logit_scale", None)
-        self.scale = float(scale) if isinstance(scale, int | float) and not isinstance(scale, bool) else None
-        divisor = getattr(config, "logits_scaling", None)
-        usable = isinstance(divisor, int | float) and not isinstance(divisor, bool) and divisor != 0
-        self.divisor = float(divisor) if usable and divisor is not None else None
-        cap = getattr(config, "final_logit_softcapping", None)
-        self.cap = float(cap) if cap else None
+        constants = [(step, step.constant(config)) for step in steps]
+        self.post = [(step.kind, c) for step, c in constants if c is not None]
 
     @staticmethod
     def of(model: Any) -> Head | None:
@@ -117,10 +109,11 @@ class Head:
         if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
             return None
         config = model.config.get_text_config()
-        hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
+        family = family_of(model)
+        hidden = family.config.read(config, family.config.hidden)
         if hidden is not None and int(hidden) != weight.shape[1]:
             return None
-        return Head(module, config)
+        return Head(module, config, family.logits)
 
     @property
     def alive(self) -> bool:
@@ -134,12 +127,13 @@ class Head:
         weight = module.weight
         with torch.inference_mode():
             logits = module(hidden.to(device=weight.device, dtype=weight.dtype)).float()
-            if self.scale is not None:
-                logits = logits * self.scale
-            if self.divisor is not None:
-                logits = logits / self.divisor
-            if self.cap is not None:
-                logits = torch.tanh(logits / self.cap) * self.cap
+            for kind, c in self.post:
+                if kind == "scale":
+                    logits = logits * c
+                elif kind == "divide":
+                    logits = logits / c
+                else:  # softcap
+                    logits = torch.tanh(logits / c) * c
         return logits
 
     def block_rows(self) -> int:

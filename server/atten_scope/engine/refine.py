@@ -21,13 +21,8 @@ from collections.abc import Callable
 import torch
 
 from atten_scope.common import cancellation
-from atten_scope.engine.capture import (
-    GRAM_CHECKPOINT,
-    CapturedWindow,
-    additive_bias,
-    attention_with_lse,
-    cached_prefix_attention,
-)
+from atten_scope.engine.kernels import additive_bias, attention_with_lse, cached_prefix_attention
+from atten_scope.engine.window import GRAM_CHECKPOINT, CapturedWindow
 from atten_scope.registry import REFINEMENTS, Implementations
 
 # (window, layers, first, count) -> refined rows (L', H, count, first+count), each summing to 1.
@@ -282,11 +277,15 @@ def norm_totals(win: CapturedWindow, layers: torch.Tensor) -> torch.Tensor:
     first asked for (the default aggregate reads half of them), with a cancellation check between
     layers, and a window re-captured after an edit takes the unchanged rows from its prefix window.
     """
+    totals = []
     for layer in layers.tolist():
-        if layer not in win.norm_totals:
+        built = win.norm_total(layer)
+        if built is None:
             cancellation.check()
-            win.norm_totals[layer] = _layer_norm_totals(win, layer)
-    return torch.stack([win.norm_totals[layer] for layer in layers.tolist()])
+            built = _layer_norm_totals(win, layer)
+            win.keep_norm_total(layer, built)
+        totals.append(built)
+    return torch.stack(totals)
 
 
 def _layer_norm_totals(win: CapturedWindow, layer: int) -> torch.Tensor:
@@ -299,11 +298,10 @@ def _layer_norm_totals(win: CapturedWindow, layer: int) -> torch.Tensor:
     _, heads, n, d = win.query.shape
     groups = heads // win.key.shape[1]
     first, parts = 0, []
-    if win.prefix_totals is not None:
-        cache, reuse = win.prefix_totals
-        earlier = cache.get(layer)
-        if earlier is not None:  # rows before the edit saw the same keys: their totals still hold
-            first, parts = reuse, [earlier[:, :reuse]]
+    inherited = win.prefix_norm_total(layer)
+    if inherited is not None:  # rows before the edit saw the same keys: their totals still hold
+        earlier, first = inherited
+        parts = [earlier[:, :first]]
     values = torch.zeros((1, heads, n, d), dtype=torch.float32, device=win.query.device)
     values[0, :, :, 0] = win.value_norm[layer].float()
     key = win.key[layer].float().repeat_interleave(groups, dim=0)[None]

@@ -40,8 +40,8 @@ import numpy as np
 import torch
 
 from atten_scope.common.errors import DocumentError
-from atten_scope.engine.capture import GRAM_CHECKPOINT, CapturedWindow
 from atten_scope.engine.embedded import cache_root
+from atten_scope.engine.window import GRAM_CHECKPOINT, CapturedWindow
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,7 @@ def compact(win: CapturedWindow) -> None:
 
 def resident_bytes(win: CapturedWindow) -> int:
     """Bytes of ``win`` held in the process's own memory (a spilled window's maps are not)."""
-    cached = sum(t.element_size() * t.nelement() for t in win.norm_totals.values())
-    cached += sum(t.element_size() * t.nelement() for t in (win.logprobs, win.logprobs_known) if t is not None)
-    return cached + (0 if is_spilled(win) else win.nbytes())
+    return win.cache_bytes() + (0 if is_spilled(win) else win.nbytes())
 
 
 def is_spilled(win: CapturedWindow) -> bool:

@@ -16,10 +16,12 @@ from pygls.exceptions import JsonRpcException
 from atten_scope.common.errors import AttenScopeError, ChangedSinceAnalysis
 from atten_scope.engine.analysis import Analysis
 from atten_scope.engine.tokens import enclosing_word, visible
-from atten_scope.lsp.requests import compute_view
-from atten_scope.protocol import results
+from atten_scope.lsp.requests import run_against, target
+from atten_scope.protocol.builders.attention import attention_json
+from atten_scope.protocol.encode import token_at_position
+from atten_scope.protocol.params import Position
+from atten_scope.protocol.sentences import prediction_sentence, settings_line, surprisal_sentence
 from atten_scope.views.evidence import faithfulness_line
-from atten_scope.views.options import settings_line
 from atten_scope.views.units import line_label, parse_symbols
 
 if TYPE_CHECKING:
@@ -89,8 +91,8 @@ def hover_markdown(
     attends = settings.get("direction") == "attendsTo"
     out = [f"**Atten-Scope** \u2014 {_shown(token, words)} (line {line})", ""]
     for extra in (
-        results.prediction_sentence(attention.get("prediction"), code_span),
-        results.surprisal_sentence(attention.get("surprisal"), code_span(token.get("label", token["text"]))),
+        prediction_sentence(attention.get("prediction"), code_span),
+        surprisal_sentence(attention.get("surprisal"), code_span(token.get("label", token["text"]))),
     ):
         if extra:
             out += [extra, ""]
@@ -177,7 +179,7 @@ def register(server: AttenScopeServer) -> None:
     async def hover(ls: AttenScopeServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
         settings = ls.settings
-        position = {"line": params.position.line, "character": params.position.character}
+        position = Position(line=params.position.line, character=params.position.character)
         raw_symbols = ls.symbols_for(uri)
         symbols = parse_symbols(raw_symbols) if raw_symbols is not None else None
 
@@ -187,8 +189,8 @@ def register(server: AttenScopeServer) -> None:
             try:
                 info = analysis.info
                 options = settings.view_options({}, info.id, info.layers, info.heads)
-                token = results.token_at_position(analysis, position, fresh)
-                attention = results.attention_json(analysis, token, options, fresh_tokens=fresh, symbols=symbols)
+                token = token_at_position(analysis, position, fresh)
+                attention = attention_json(analysis, token, options, fresh_tokens=fresh, symbols=symbols)
                 shown = [token] + [target["index"] for target in attention["targets"][:HOVER_ROWS]]
                 words = {index: enclosing_word(analysis.document, index) for index in shown}
                 statements = {line: line_label(analysis.lines, line) for line in heaviest_lines(attention)}
@@ -200,7 +202,8 @@ def register(server: AttenScopeServer) -> None:
                 return None
 
         try:
-            result, entry, _ = await compute_view(ls, uri, compute, after_edit=True)
+            on = target(ls, uri, after_edit=True)
+            result, _ = await run_against(ls, on, compute)
         except JsonRpcException:
             return None  # not analysed, or edited while the card was computed
         if result is None:
@@ -209,7 +212,7 @@ def register(server: AttenScopeServer) -> None:
             card = stale_markdown(result)
             return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=card))
         attention, words, statements = result
-        markdown = hover_markdown(attention, entry.analysis.info.id, HOVER_ROWS, words, statements, uri)
+        markdown = hover_markdown(attention, on.entry.analysis.info.id, HOVER_ROWS, words, statements, uri)
         span = attention["token"]["range"]
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from atten_scope.common.errors import InvalidRequest
+from atten_scope.lsp.transport import watch_process
 from atten_scope.views.units import parse_symbols
 
 if TYPE_CHECKING:
@@ -18,10 +21,16 @@ SYMBOLS = "attenScope/symbols"
 log = logging.getLogger(__name__)
 
 
-def register(server: AttenScopeServer) -> None:
+def register(server: AttenScopeServer, on_client_gone: Callable[[], None]) -> None:
+    """Wire the lifecycle messages; ``on_client_gone`` runs once the ``processId`` of ``initialize`` has ended."""
+
     @server.feature(types.INITIALIZE)
     def initialize(ls: AttenScopeServer, params: types.InitializeParams) -> None:
         ls.loop = asyncio.get_running_loop()
+        # LSP: a server exits when the process that started it is gone, even with its stdin still open.
+        pid = params.process_id
+        if isinstance(pid, int) and pid > 0 and pid != os.getpid():
+            watch_process(pid, on_client_gone, "The editor")
         options = params.initialization_options
         if options is not None:
             ls.apply_settings(options)

@@ -1,25 +1,45 @@
-"""The view requests of ``registry.VIEWS``: one handler each, registered from the registry.
+"""The requests of ``registry.VIEWS``, every one answered by one handler, and the steps it shares
+with ``attenScope/analyze`` and the hover.
 
-Each runs against the document's analysis, with the user's view settings under the request's own
-fields. After an edit, the views about one token (``registry.View.after_edit``) still answer for
-the tokens before the first edited one, whose state is exact; the others wait for a new analysis.
-Light views run on the views thread, heavy ones (``registry.View.heavy``: the heatmap) on their
-own thread, where they give way to the light ones (``Engine.view``).
+For a view the handler (``answer``):
+
+1. parses the request into ``params.DocumentRequest`` and the view's params (``Builder.params``):
+   a refusal is InvalidParams naming the field;
+2. takes the document's analysis (NotAnalysed without one) and refuses to answer for other text
+   with ContentModified: a request for another version than the document's, or, once the
+   document was edited, a view that does not answer after an edit (``View.after_edit``: the views
+   about one token answer for the tokens before the first edit, whose state is still exact);
+3. reports work-done progress when the view declares a title (``View.progress``) and the client
+   sent a token, and waits for the model when the view runs it (``View.runs_model``);
+4. runs the builder on the view's thread (``View.thread``: light views on the views thread, heavy
+   ones on theirs, where they give way to the light ones; hypothetical analyses on the model
+   thread, with analyses), stopping at its next ``cancellation.check()`` when cancelled;
+5. gives memory back after a hypothetical analysis, and answers ContentModified when the
+   document or the model changed while it ran.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pygls.exceptions import JsonRpcContentModified
 
 from atten_scope import registry
+from atten_scope.common.progress import ReportProgress
 from atten_scope.engine.analysis import Analysis
 from atten_scope.lsp.documents import Entry
-from atten_scope.lsp.rpc_errors import document_uri, request_object, translate_errors
-from atten_scope.protocol import results
-from atten_scope.views.options import ViewQuery
+from atten_scope.lsp.rpc_errors import translate_errors
+from atten_scope.lsp.work_done import WorkDoneProgress
+from atten_scope.lsp.workers import release_memory
+from atten_scope.protocol.builders import builder
+from atten_scope.protocol.encode import stale_from
+from atten_scope.protocol.fields import parse_params
+from atten_scope.protocol.params import DocumentRequest
+from atten_scope.protocol.request import Builder, ViewRequest
 
 if TYPE_CHECKING:
     from atten_scope.lsp.server import AttenScopeServer
@@ -27,63 +47,135 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-async def compute_view(
-    ls: AttenScopeServer,
-    uri: str,
-    compute: Callable[[Analysis, int | None], T],
-    heavy: bool = False,
-    after_edit: bool = False,
-) -> tuple[T, Entry, int | None]:
-    """Run ``compute(analysis, fresh_tokens)`` off the event loop, against ``uri``'s analysis.
+@dataclass
+class Task:
+    """A request's work: its cancel event (``$/cancelRequest`` or the progress' cancel button) and progress."""
 
-    When the document changed since that analysis, ``after_edit`` views still answer for the
-    tokens it begins with unchanged (``fresh_tokens`` of them; None when nothing changed); other
-    views answer ContentModified. An edit while the request runs makes the answer stale.
-    """
+    cancel: threading.Event
+    progress: ReportProgress
+    outcome: str | None = None  # the progress' end message; by default the error, else "Cancelled"
+
+
+@asynccontextmanager
+async def work_done(ls: AttenScopeServer, token: str | int | None, title: str | None) -> AsyncIterator[Task]:
+    """Work-done progress for the client's ``token`` titled ``title`` (none without a title), ended
+    however the body ends, with ``Task.outcome``."""
+    cancel = threading.Event()
+    progress = WorkDoneProgress(ls, token if title is not None else None, cancel)
+    if title is not None:
+        progress.begin(title)
+    task = Task(cancel, progress)
+    try:
+        yield task
+    except Exception as error:
+        if task.outcome is None:
+            task.outcome = str(error) or type(error).__name__
+        raise
+    finally:
+        progress.end(task.outcome or "Cancelled")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The document a request is about, at its current version, and the analysis it is answered from."""
+
+    uri: str
+    entry: Entry
+    version: int | None
+    text: str
+
+
+def target(ls: AttenScopeServer, uri: str, after_edit: bool, asked: int | None = None) -> Target:
+    """``uri``'s analysis and current text, or ContentModified when they do not fit: the request is
+    for version ``asked`` and the document is at another, or the document changed since the analysis
+    and the request does not answer ``after_edit``."""
     entry = ls.analysed_entry(uri)
     doc = ls.document(uri)
-    version, text = doc.version, doc.source
+    version = doc.version
+    if asked is not None and asked != version:
+        raise JsonRpcContentModified(f"The request is for version {asked}, the document's is {version}: ask again.")
     if entry.version != version and not after_edit:
         raise JsonRpcContentModified(
             f"The document changed since it was analysed (version {entry.version}, now {version}): analyse it again."
         )
+    return Target(uri, entry, version, doc.source)
+
+
+async def run_against(
+    ls: AttenScopeServer,
+    on: Target,
+    compute: Callable[[Analysis, int | None], T],
+    thread: str = "light",
+    cancel: threading.Event | None = None,
+) -> tuple[T, int | None]:
+    """``compute(analysis, fresh_tokens)`` on ``thread`` (``View.thread``), and the ``fresh_tokens`` it
+    had: None while the analysis is current, else how many of its tokens the document still begins
+    with. An edit while it runs makes the answer stale: ContentModified."""
+    entry = on.entry
 
     def run() -> tuple[T, int | None]:
-        fresh = None if entry.version == version else ls.unchanged_tokens(uri, entry, version, text)
+        fresh = None if entry.version == on.version else ls.unchanged_tokens(on.uri, entry, on.version, on.text)
         return compute(entry.analysis, fresh), fresh
 
-    result, fresh = await ls.engine.view(run, heavy=heavy)
-    if ls.store.get(uri) is not entry or ls.document(uri).version != version:
+    if thread == "model":
+        result = await ls.engine.run(run, cancel)
+    else:
+        result = await ls.engine.view(run, cancel, heavy=thread == "heavy")
+    if ls.store.get(on.uri) is not entry or ls.document(on.uri).version != on.version:
         raise JsonRpcContentModified("The document changed while the request ran: ask again.")
-    return result, entry, fresh
+    return result
 
 
-def view_handler(name: str) -> Callable[[AttenScopeServer, Any], Awaitable[dict[str, Any]]]:
-    """The request handler of the view ``name``."""
-    view = registry.VIEWS[name]
+async def answer(ls: AttenScopeServer, view: registry.View, build: Builder, raw: Any) -> dict[str, Any]:
+    """The answer of ``view`` (built by ``build``) to the request params ``raw`` (see the module doc)."""
+    request = parse_params(DocumentRequest, raw)
+    params = build.parse(raw)
+    document = request.text_document
+    on = target(ls, document.uri, view.after_edit, document.version)
+    symbols = ls.symbols_for(on.uri)  # the editor's definitions, for views that sum into code units
+    async with work_done(ls, request.work_done_token, view.progress) as task:
+        loaded = None
+        if view.runs_model:
+            loaded = await ls.engine.ensure_loaded(ls.settings, task.progress)
+            if loaded.info.id != on.entry.analysis.info.id:
+                raise JsonRpcContentModified("The model changed since the analysis: analyse the document again.")
+        generation = ls.engine.generation
+
+        def compute(analysis: Analysis, fresh: int | None) -> dict[str, Any]:
+            context = ViewRequest(
+                analysis, params, on.version, fresh, ls.settings.view, symbols, loaded, task.progress, ls.budget
+            )
+            return build(context)
+
+        try:
+            result, fresh = await run_against(ls, on, compute, view.thread, task.cancel)
+        finally:
+            if view.hypothetical:
+                # The hypothetical analysis is unreferenced once the answer is built: give its memory back.
+                ls.engine.in_background(ls.engine.run(release_memory), f"Releasing the memory of {view.label}")
+        recomputed = result.get("recomputedTokens")
+        task.outcome = "Done" if recomputed is None else f"{recomputed} tokens recomputed"
+    if generation != ls.engine.generation:
+        raise JsonRpcContentModified("The model changed while the request ran: ask again.")
+    if view.after_edit:
+        # Answered from an older analysis: the client marks what follows staleFrom as stale.
+        result["analysedVersion"] = on.entry.version
+        result["staleFrom"] = None if fresh is None else stale_from(on.entry.analysis, fresh)
+    return result
+
+
+def view_handler(view: registry.View) -> Callable[[AttenScopeServer, Any], Awaitable[dict[str, Any]]]:
+    """The request handler of ``view``."""
+    build = builder(view.name)
 
     @translate_errors
     async def handle(ls: AttenScopeServer, params: Any) -> dict[str, Any]:
-        p = request_object(params)
-        uri = document_uri(p)
-        version = ls.document(uri).version
-        symbols = ls.symbols_for(uri)  # the editor's definitions, for views that sum into code units
+        return await answer(ls, view, build, params)
 
-        def compute(analysis: Analysis, fresh: int | None) -> dict[str, Any]:
-            query = ViewQuery(p, ls.settings.view, version, fresh, symbols)
-            return results.view_result(name, analysis, query)
-
-        result, entry, fresh = await compute_view(ls, uri, compute, view.heavy, view.after_edit)
-        if view.after_edit:
-            # Answered from an older analysis: the client marks what follows staleFrom as stale.
-            result["analysedVersion"] = entry.version
-            result["staleFrom"] = None if fresh is None else results.stale_from(entry.analysis, fresh)
-        return result
-
-    handle.__name__ = f"view_{name}"
+    handle.__name__ = f"view_{view.name}"
     return handle
 
 
 def register(server: AttenScopeServer) -> None:
     for view in registry.VIEWS.values():
-        server.feature(view.method)(view_handler(view.name))
+        server.feature(view.method)(view_handler(view))

@@ -65,17 +65,3 @@ def translate_errors(handler: Callable[..., Awaitable[T]]) -> Callable[..., Awai
             raise RequestFailed(OUT_OF_MEMORY) from error
 
     return wrapper
-
-
-def request_object(params: Any) -> dict[str, Any]:
-    if not isinstance(params, dict):
-        raise JsonRpcInvalidParams("The request parameters must be an object.")
-    return params
-
-
-def document_uri(params: dict[str, Any]) -> str:
-    document = params.get("textDocument")
-    uri = document.get("uri") if isinstance(document, dict) else None
-    if not isinstance(uri, str) or not uri:
-        raise JsonRpcInvalidParams("The request needs textDocument.uri, the document's URI.")
-    return uri

@@ -7,9 +7,10 @@ from typing import Any
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.embedded import EMBEDDED_ID
+from atten_scope.protocol.params import VIEW_KEYS, parse_options, view_fields
 from atten_scope.registry import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB, Limit
 from atten_scope.views.evidence import default_options
-from atten_scope.views.options import VIEW_KEYS, ViewOptions, ViewQuery, parse_options
+from atten_scope.views.options import ViewOptions
 
 SECTION = "attenScope"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -34,8 +35,9 @@ class Settings:
         return (self.model, self.device, self.trust_remote_code)
 
     def view_options(self, params: dict[str, Any], model_id: str, layers: int, heads: int) -> ViewOptions:
-        """The model's default view, overlaid with the settings' view defaults and a request's fields."""
-        return ViewQuery(params, self.view).options(layers, heads, base=default_options(model_id))
+        """The model's default view, overlaid with the settings' view defaults and ``params`` (protocol
+        names; None: unset)."""
+        return view_fields(params).over(view_fields(self.view)).apply(default_options(model_id), layers, heads)
 
 
 def _whole(value: Any) -> bool:

@@ -12,6 +12,10 @@ of it.
 Work that makes later requests fast (``when_idle``) runs on the views thread while no request
 runs: every request stops it at its next ``cancellation.check()``, and it resumes after the last.
 
+A newer model setting supersedes the model's load and every analysis on the model thread: each
+stops at its next ``cancellation.check()`` (a first-use conversion runs in a child process, which
+is ended), so the newest setting is served without waiting for the old one.
+
 The engine knows nothing of the server: it reports through the callbacks of ``EngineEvents``.
 """
 
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from atten_scope.common import errors
-from atten_scope.common.cancellation import Gate, cancellable, yielding_to
+from atten_scope.common.cancellation import Gate, cancellable, check, yielding_to
 from atten_scope.common.errors import Cancelled, ModelLoadError
 from atten_scope.common.progress import ReportProgress
 from atten_scope.engine.model import LoadedModel, load_model
@@ -35,6 +39,9 @@ from atten_scope.lsp.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+ModelKey = tuple[str, str, bool]  # Settings.model_key
+KeptModel = tuple[ModelKey, LoadedModel]  # a loaded model handed from one client session to the next
+Loader = Callable[..., LoadedModel]  # load_model's signature
 IDLE_DELAY_S = 0.3  # quiet time before idle work (re)starts: cursor requests come in bursts
 
 
@@ -51,8 +58,9 @@ class EngineEvents:
 
 
 class Engine:
-    def __init__(self, events: EngineEvents | None = None) -> None:
+    def __init__(self, events: EngineEvents | None = None, loader: Loader | None = None) -> None:
         self.events = events or EngineEvents()
+        self.loader = loader  # None: ``load_model``, looked up when a load starts
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-model")
         self.views = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-views")
         self.heavy = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atten-scope-heavy")
@@ -63,6 +71,9 @@ class Engine:
         self.generation = 0
         self._loading: asyncio.Future[LoadedModel] | None = None
         self._loading_key: tuple[str, str, bool] | None = None
+        self._load_cancel = threading.Event()  # set when a newer model setting supersedes the load
+        self._on_model: set[threading.Event] = set()  # cancel events of the work queued or running on the model thread
+        self._in_flight: set[threading.Event] = set()  # ... and on every thread
         self.wanted_key: tuple[str, str, bool] | None = None  # the model the settings name
         self._load_watchers: list[ReportProgress] = []  # requests that wait for the load: they hear its steps
         self._load_step = ""  # the load's latest step, for a request that starts waiting midway
@@ -71,6 +82,7 @@ class Engine:
         self._idle: dict[str, tuple[Callable[[], None], str]] = {}  # key -> (work, what), oldest first
         self._idle_task: asyncio.Future[None] | None = None
         self._idle_cancel: threading.Event | None = None
+        self._kept: KeptModel | None = None
 
     async def run(self, fn: Callable[[], T], cancel: threading.Event | None = None) -> T:
         """Run ``fn`` on the model thread (loading, analysis); see ``_submit`` for cancellation."""
@@ -101,12 +113,17 @@ class Engine:
         self._requests += 1
         if self._idle_cancel is not None:
             self._idle_cancel.set()
+        tracked = (self._in_flight, self._on_model) if executor is self.worker else (self._in_flight,)
+        for events in tracked:
+            events.add(event)
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, call)
         except asyncio.CancelledError:
             event.set()
             raise
         finally:
+            for events in tracked:
+                events.discard(event)
             self._requests -= 1
             self._resume_idle()
 
@@ -171,8 +188,11 @@ class Engine:
 
         def done(future: asyncio.Future[Any]) -> None:
             self._background.discard(future)
-            if not future.cancelled() and future.exception() is not None:
-                log.warning("%s failed: %s", what, future.exception())
+            error = None if future.cancelled() else future.exception()
+            if isinstance(error, Cancelled):  # superseded (a newer model setting): nothing went wrong
+                log.info("%s stopped: %s", what, error)
+            elif error is not None:
+                log.warning("%s failed: %s", what, error)
 
         task.add_done_callback(done)
 
@@ -180,10 +200,14 @@ class Engine:
         """The model ``settings`` name, loaded once; ``progress`` hears the load's steps while it waits."""
         key = settings.model_key
         self.wanted_key = key
+        kept, self._kept = self._kept, None
+        if kept is not None and kept[0] == key and self.loaded is None:
+            self.loaded, self.loaded_key = kept[1], key
         if self.loaded is not None and self.loaded_key == key:
             return self.loaded
         if self._loading is None or self._loading_key != key:
             self._loading_key = key
+            self._load_cancel = threading.Event()
             self._load_step = f"Loading {settings.model}"
             self._loading = asyncio.ensure_future(self._load(settings))
         if progress is not None:
@@ -198,12 +222,16 @@ class Engine:
                 self._load_watchers.remove(progress)
 
     def model_changed(self, settings: Settings) -> bool:
-        """Forget the model when ``settings`` name another one; True when it should be loaded again now."""
+        """Forget the model when ``settings`` name another one; True when it should be loaded again now.
+
+        The load and the model-thread work under the previous setting stop at their next check."""
         key = settings.model_key
         if self.wanted_key == key:
             return False
         untouched = self.wanted_key is None and self.loaded is None and self._loading is None
         self.wanted_key = key
+        if self._kept is not None and self._kept[0] != key:
+            self._kept = None  # the previous session's model is not the one wanted
         if untouched:
             return False  # nothing loaded yet: the first analysis loads it
         self.generation += 1
@@ -211,7 +239,14 @@ class Engine:
         self.loaded_key = None
         self._loading = None
         self._loading_key = None
+        self._load_cancel.set()
+        for event in list(self._on_model):
+            event.set()
         return True
+
+    def keep(self, kept: KeptModel) -> None:
+        """Start with the model an earlier session loaded; it serves the first load that names it."""
+        self._kept = kept
 
     async def _load(self, settings: Settings) -> LoadedModel:
         key = settings.model_key
@@ -225,15 +260,21 @@ class Engine:
                 watcher(None, message)  # the load's fraction is not the request's
 
         def load() -> LoadedModel:
+            check()  # superseded while it waited for the model thread
             release_memory()  # the previous model's tensors are unreferenced by now
-            return load_model(settings.model, settings.device, settings.trust_remote_code, progress=progress)
+            return (self.loader or load_model)(
+                settings.model, settings.device, settings.trust_remote_code, progress=progress
+            )
 
         try:
-            loaded = await self.run(load)
+            loaded = await self.run(load, self._load_cancel)
         except Exception as error:  # every load failure is reported, then re-raised
             if self._loading_key == key:
                 self._loading = None
                 self._loading_key = None
+            if isinstance(error, Cancelled):  # superseded by a newer setting, or the session ended
+                log.info("Stopped loading %s: the model setting changed", settings.model)
+                raise Cancelled("The model setting changed while the model loaded.") from error
             message = load_failure(settings.model, error)
             events.status("error", message, settings.model)
             events.error(message)
@@ -255,6 +296,18 @@ class Engine:
         self.worker.shutdown(wait=False, cancel_futures=True)
         self.views.shutdown(wait=False, cancel_futures=True)
         self.heavy.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> KeptModel | None:
+        """Stop all work at its next check and wait for the threads to end (blocking: call it off the
+        event loop); the loaded model, for a later session, if there is one."""
+        self.shutdown()
+        self._load_cancel.set()
+        for event in list(self._in_flight):
+            event.set()
+        for executor in (self.worker, self.views, self.heavy):
+            executor.shutdown(wait=True)
+        loaded, key = self.loaded, self.loaded_key
+        return (key, loaded) if loaded is not None and key is not None else self._kept
 
 
 def load_failure(model_id: str, error: BaseException) -> str:

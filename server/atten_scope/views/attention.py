@@ -13,8 +13,8 @@ import torch
 from atten_scope.common import cancellation
 from atten_scope.engine.aggregate import combine, linear_weights
 from atten_scope.engine.analysis import Analysis
-from atten_scope.engine.capture import CapturedWindow
 from atten_scope.engine.refine import prepare_columns, refined_column, refined_rows, row_blocks
+from atten_scope.engine.window import CapturedWindow
 from atten_scope.views.options import ViewOptions
 
 

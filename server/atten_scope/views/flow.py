@@ -26,6 +26,7 @@ weight are built, but in general that is every row before the token in every lay
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,14 +90,16 @@ class FlowGraph:
         return True
 
 
-def window_parts(analysis: Analysis, token: int) -> tuple[Contributions, int]:
-    """The contributions over the owning window's tokens up to ``token``, and its index there."""
-    if analysis.model is None:
+def window_parts(analysis: Analysis, token: int, model: Any = None) -> tuple[Contributions, int]:
+    """The contributions over the owning window's tokens up to ``token``, and its index there, from
+    a forward pass of ``model`` (the torch model that analysed ``analysis``; its own by default)."""
+    model = model if model is not None else analysis.model
+    if model is None:
         raise InvalidRequest("This view runs the model again, and the analysis holds none: analyse the file again.")
     analysis.check_token(token)
     win, local = analysis.owner(token)
     ids = analysis.document.ids[win.start : token + 1]
-    return contributions(analysis.model, ids, win.start, cancellation.check), local
+    return contributions(model, ids, win.start, cancellation.check), local
 
 
 def _head_shares(terms: torch.Tensor, total: torch.Tensor) -> list[tuple[int, float]]:
@@ -106,9 +109,10 @@ def _head_shares(terms: torch.Tensor, total: torch.Tensor) -> list[tuple[int, fl
     return [(int(h), round(float(shares[h]), 4)) for h in order if float(shares[h]) > 0]
 
 
-def flow_graph(analysis: Analysis, token: int, threshold: float, max_nodes: int) -> FlowGraph:
-    """The information-flow graph of ``token``'s prediction (see the module docstring)."""
-    parts, target = window_parts(analysis, token)
+def flow_graph(analysis: Analysis, token: int, threshold: float, max_nodes: int, model: Any = None) -> FlowGraph:
+    """The information-flow graph of ``token``'s prediction (see the module docstring); ``model``: as
+    ``window_parts``."""
+    parts, target = window_parts(analysis, token, model)
     offset = parts.start
     layers = parts.layers
     graph = FlowGraph(token, layers, threshold, max_nodes, recomputed=parts.n)
@@ -154,8 +158,9 @@ def flow_graph(analysis: Analysis, token: int, threshold: float, max_nodes: int)
     return graph
 
 
-def alti_rollout(analysis: Analysis, token: int) -> tuple[np.ndarray, int]:
-    """The ALTI rollout row of ``token`` over all document tokens (summing to 1), and the tokens recomputed."""
+def alti_rollout(analysis: Analysis, token: int, model: Any = None) -> tuple[np.ndarray, int]:
+    """The ALTI rollout row of ``token`` over all document tokens (summing to 1), and the tokens
+    recomputed; ``model``: as ``window_parts``."""
     analysis.check_token(token)
     local = analysis.owner(token)[1]
     if local + 1 > ALTI_TOKENS:
@@ -164,7 +169,7 @@ def alti_rollout(analysis: Analysis, token: int) -> tuple[np.ndarray, int]:
             "before it in its window (its cost grows with their square): use it nearer the start of the file, "
             "or lower maxTokens."
         )
-    parts, target = window_parts(analysis, token)
+    parts, target = window_parts(analysis, token, model)
     row = alti_row(parts, target)
     out = np.zeros(analysis.token_count, dtype=np.float64)
     out[parts.start : parts.start + target + 1] = row.double().numpy()

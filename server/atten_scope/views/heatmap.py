@@ -41,7 +41,7 @@ import torch
 from atten_scope.common import cancellation
 from atten_scope.engine.aggregate import combine
 from atten_scope.engine.analysis import Analysis
-from atten_scope.engine.capture import CapturedWindow
+from atten_scope.engine.window import CapturedWindow
 from atten_scope.views.attention import combined_rows, drop_sinks
 from atten_scope.views.options import ViewOptions
 

@@ -29,18 +29,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.common.progress import ReportProgress, ignore_progress
-from atten_scope.engine.analysis import Analysis, run_analysis
+from atten_scope.engine.analysis import Analysis, Prediction, run_analysis
 from atten_scope.engine.model import LoadedModel
 from atten_scope.engine.positions import LineIndex
-from atten_scope.protocol.results import flat_ranges, offset_at_position, prediction_json, token_json, whole_number
-
-HEAT_DECIMALS = 3  # bits are sent rounded to a thousandth of a bit, as the surprise view's
 
 
 @dataclass(frozen=True)
@@ -76,32 +70,16 @@ def remove_lines(text: str, first: int, last: int) -> LineRemoval:
     return LineRemoval(first, last, start, end, text[:start] + text[end:])
 
 
-def requested_lines(params: dict[str, Any]) -> tuple[int, int]:
-    """The lines [first, last] a request names: ``lines: {first, last}``, or ``range: {start, end}``
-    (an LSP range: the lines it touches, except a last line it only reaches at character 0, as a
-    selection of whole lines ends at the start of the next one)."""
-    lines = params.get("lines")
-    if isinstance(lines, dict):
-        return whole_number(lines.get("first"), "lines.first"), whole_number(lines.get("last"), "lines.last")
-    span = params.get("range")
-    if isinstance(span, dict) and isinstance(span.get("start"), dict) and isinstance(span.get("end"), dict):
-        first = whole_number(span["start"].get("line"), "range.start.line")
-        last = whole_number(span["end"].get("line"), "range.end.line")
-        if last > first and whole_number(span["end"].get("character"), "range.end.character") == 0:
-            last -= 1
-        return first, last
-    raise InvalidRequest("The request needs lines: {first, last} or range: {start, end}, the lines to remove.")
-
-
 @dataclass
 class RemovalEffect:
     """How removing lines changed the prediction at one token, and (``heat``) every later surprisal."""
 
     removal: LineRemoval
-    token: dict[str, Any]  # the cursor's token in the document ({index, range, text, label})
-    edited_token: int  # its index in the edited document
-    before: dict[str, Any] | None  # prediction_json of the token in the document
-    after: dict[str, Any] | None  # ... and in the edited document
+    token: int  # the cursor's token in the document
+    edited: Analysis  # the hypothetical analysis of the edited text: drop the effect once answered
+    edited_token: int  # the cursor's token in the edited document
+    before: Prediction | None  # the prediction after the token in the document
+    after: Prediction | None  # ... and in the edited document
     tokens: int  # tokens of the edited document analysed
     reused: int  # of which copied from the document's analysis
     elapsed_ms: float
@@ -136,18 +114,17 @@ def removal_effect(
     loaded: LoadedModel,
     first: int,
     last: int,
-    position: Any,
+    offset: int,
     heat: bool = False,
     progress: ReportProgress = ignore_progress,
 ) -> RemovalEffect:
     """Remove lines ``first``..``last`` of ``analysis``'s document, analyse the rest reusing the
-    cached state before them, and compare the prediction after the token at ``position`` (an LSP
-    position in the document, after the removed lines); with ``heat``, every later token's
-    surprisal too (module doc). Stops with ``Cancelled`` at the next layer or row block."""
+    cached state before them, and compare the prediction after the token at ``offset`` (a code
+    point of the document, after the removed lines); with ``heat``, every later token's surprisal
+    too (module doc). Stops with ``Cancelled`` at the next layer or row block."""
     began = time.perf_counter()
     text = analysis.document.text
     removal = remove_lines(text, first, last)
-    offset = offset_at_position(analysis, position)
     if removal.start <= offset < removal.end:
         raise InvalidRequest(
             f"The cursor is inside the lines to remove ({first + 1}-{last + 1}): put it after them, "
@@ -166,10 +143,11 @@ def removal_effect(
         raise InvalidRequest("Without those lines the cursor's token is past the part of the file that is analysed.")
     effect = RemovalEffect(
         removal=removal,
-        token=token_json(analysis, token),
+        token=token,
+        edited=edited,
         edited_token=moved,
-        before=prediction_json(analysis, token),
-        after=prediction_json(edited, moved),
+        before=analysis.prediction(token),
+        after=edited.prediction(moved),
         tokens=edited.token_count,
         reused=edited.reused_tokens,
         elapsed_ms=0.0,
@@ -185,33 +163,3 @@ def removal_effect(
         ]
     effect.elapsed_ms = (time.perf_counter() - began) * 1000
     return effect
-
-
-def removal_json(analysis: Analysis, effect: RemovalEffect, version: int | None) -> dict[str, Any]:
-    """The answer of ``attenScope/removeLines`` (docs/PROTOCOL.md); ``analysis`` is the document's
-    (the heat's ranges are in the document, where it is painted)."""
-    out: dict[str, Any] = {
-        "version": version,
-        "lines": {"first": effect.removal.first, "last": effect.removal.last},
-        "removedCharacters": effect.removal.removed_chars,
-        "token": effect.token,
-        "editedToken": effect.edited_token,
-        "before": effect.before,
-        "after": effect.after,
-        "tokens": effect.tokens,
-        "reusedTokens": effect.reused,
-        "recomputedTokens": effect.recomputed,
-        "elapsedMs": round(effect.elapsed_ms, 1),
-        "heat": None,
-    }
-    if effect.heat is not None:
-        ranges = flat_ranges(analysis, (j for j, _, _ in effect.heat))
-        delta = np.array([after - before for _, before, after in effect.heat], dtype=np.float64)
-        out["heat"] = {
-            "unit": "bits",
-            "indices": [j for j, _, _ in effect.heat],
-            "delta": [round(float(d), HEAT_DECIMALS) for d in delta],
-            "ranges": ranges,
-            "totalDelta": round(float(delta.sum()), HEAT_DECIMALS) if len(delta) else 0.0,
-        }
-    return out
