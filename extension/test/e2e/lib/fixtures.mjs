@@ -1,0 +1,74 @@
+// The files the scenarios open, and the shipped faithfulness figures the hover and status bar state.
+import fs from 'node:fs';
+import path from 'node:path';
+import { repo } from './config.mjs';
+
+export const SAMPLE_NAME = 'sample.py';
+// Line texts in the sample file that the test looks up on screen (keep in sync with SAMPLE).
+export const SAMPLE = [
+  '"""Atten-Scope end-to-end sample: a tiny HTML renderer."""',
+  '',
+  '',
+  'def render(items, title):',
+  '    head = "<script>alert(1)</script>"',
+  '    label = "<b>bold</b>" + title',
+  '    total = 0',
+  '    for item in items:',
+  '        total += len(item)',
+  '    return head + label + str(total)',
+  '',
+  '',
+  'print(render(["a", "bb", "ccc"], "demo"))',
+  '',
+].join('\n');
+// A file with a change in the working tree of a git repository, for review in the diff editor.
+export const REVIEW_NAME = 'review.py';
+export const REVIEW_BEFORE = [
+  'def mean(values):',
+  '    """The arithmetic mean of a non-empty list."""',
+  '    total = sum(values)',
+  '    return total / len(values)',
+  '',
+].join('\n');
+export const REVIEW_AFTER = [
+  'def mean(values):',
+  '    """The arithmetic mean of a list; 0.0 when it is empty."""',
+  '    if not values:',
+  '        return 0.0',
+  '    total = sum(values)',
+  '    return total / len(values)',
+  '',
+].join('\n');
+// A real file over 8,000 tokens for the heatmap: the Python standard library's uuid.py (8,531
+// tokens for the embedded model), copied from the interpreter under test at run time.
+export const LONG_NAME = 'long_uuid.py';
+export const LONG_MARKER = /UUID\s+objects\s+\(universally\s+unique/; // Monaco renders spaces as U+00A0
+
+function faithfulnessTable(model) {
+  const file = path.join(repo, 'server', 'atten_scope', 'data', 'faithfulness.json');
+  return JSON.parse(fs.readFileSync(file, 'utf8')).tables.find((t) => t.model === model);
+}
+
+/** The view the shipped faithfulness table recommends for `model` (as the server picks it), or null. */
+export function recommendedView(model) {
+  const table = faithfulnessTable(model);
+  if (!table) return null;
+  const refinements = ['raw', 'norm', 'effective', 'effective+norm'];
+  const aggregates = ['headMean', 'headMax', 'lastLayers', 'rollout'];
+  let best = null;
+  for (const row of table.methods) {
+    const [refinement, aggregate] = row.method.split(' / ');
+    if (refinements.includes(refinement) && aggregates.includes(aggregate) && (!best || row.on[0] > best.rho)) {
+      best = { refinement, aggregate, rho: row.on[0] };
+    }
+  }
+  return best;
+}
+
+/** The shipped figure of `method` on `model` for a situation (e.g. interior, token), or null where it was not measured. */
+export function situationFigure(model, position, unit, method) {
+  const table = faithfulnessTable(model);
+  const entry = (table?.situations ?? []).find((e) => e.position === position && e.unit === unit);
+  const row = entry?.methods.find((r) => r.method === method);
+  return row ? { rho: row.on[0], corpus: entry.corpus } : null;
+}
