@@ -25,17 +25,15 @@ from typing import Any
 
 import torch
 
-from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, table, write_section
+from report import DEFAULT_RESULTS, MODEL_NAMES, ensure_engine_importable, environment_line, table, write_section
 
 ensure_engine_importable()
 
 from atten_scope.engine.analysis import run_analysis  # noqa: E402
-from atten_scope.protocol.results import view_result  # noqa: E402
+from atten_scope.protocol.builders import view_result  # noqa: E402
 from atten_scope.registry import ALTI_TOKENS, FLOW_NODES, FLOW_THRESHOLD  # noqa: E402
-from atten_scope.views.options import ViewQuery  # noqa: E402
-from perf import (  # noqa: E402
+from perf_measure import (  # noqa: E402
     MODEL,
-    MODEL_NAMES,
     load,
     peak_bytes,
     reset_peak,
@@ -59,7 +57,7 @@ def measure(analysis: Any, view: str, token: int, repeats: int) -> dict[str, Any
         baseline = rss_bytes()
         exact = reset_peak() if repeat == 0 else exact
         began = time.perf_counter()
-        answer = view_result(view, analysis, ViewQuery(params))
+        answer = view_result(view, analysis, params)
         times.append(time.perf_counter() - began)
         if repeat == 0:
             extra = peak_bytes() - baseline

@@ -69,7 +69,8 @@ def last_position(text: str) -> dict[str, int]:
 def measure(loaded: LoadedModel, text: str, repeats: int) -> dict[str, Any]:
     analysis = run_analysis(loaded, text, WINDOW)
     analysis.next_logprobs()  # the language server does this while the editor is idle
-    cursor = last_position(text)
+    position = last_position(text)
+    cursor = analysis.lines.offset(position["line"], position["character"])
     places = {"middle": line_at(analysis, 0.5), "90 %": line_at(analysis, 0.9)}
     full_s: list[float] = []
     timings: dict[str, dict[str, list[float]]] = {p: {"plain": [], "heat": []} for p in places}

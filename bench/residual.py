@@ -29,7 +29,8 @@ from typing import Any
 
 import torch
 
-from atten_scope.engine.capture import output_projection
+from atten_scope.engine.architecture import output_projection
+from atten_scope.engine.hooks import hooked
 
 LAYER_METHODS = ("normSum", "globenc", "alti")
 ROW_METHODS = ("valueZeroing",)
@@ -50,7 +51,6 @@ def layer_states(loaded: Any, ids: list[int]) -> tuple[list[LayerState], list[An
     model = loaded.model
     layers = list(model.model.layers)
     store: dict[int, dict[str, torch.Tensor]] = {i: {} for i in range(len(layers))}
-    hooks = []
 
     def keep(index: int, name: str, pick: Any) -> Any:
         def hook(_module: Any, args: Any, *rest: Any) -> None:
@@ -58,34 +58,28 @@ def layer_states(loaded: Any, ids: list[int]) -> tuple[list[LayerState], list[An
 
         return hook
 
-    for index, layer in enumerate(layers):
-        hooks.append(
-            layer.register_forward_pre_hook(
+    with hooked() as hooks:
+        for index, layer in enumerate(layers):
+            hooks.pre(
+                layer,
                 keep(index, "hidden", lambda args, kwargs: (args[0] if args else kwargs["hidden_states"])[0]),
                 with_kwargs=True,
             )
-        )
-        hooks.append(
-            layer.register_forward_hook(
-                keep(index, "output", lambda _a, out: (out[0] if isinstance(out, tuple) else out)[0])
-            )
-        )
-        hooks.append(layer.self_attn.register_forward_hook(keep(index, "attn", lambda _a, out: out)))
-        hooks.append(layer.self_attn.v_proj.register_forward_hook(keep(index, "v", lambda _a, out: out[0])))
-    previous = model.config._attn_implementation
-    try:
-        model.set_attn_implementation("eager")
-        with torch.inference_mode():
-            model(
-                input_ids=torch.tensor([ids], device=loaded.device),
-                output_attentions=True,
-                use_cache=False,
-                logits_to_keep=1,
-            )
-    finally:
-        model.set_attn_implementation(previous)
-        for hook in hooks:
-            hook.remove()
+            hooks.forward(layer, keep(index, "output", lambda _a, out: (out[0] if isinstance(out, tuple) else out)[0]))
+            hooks.forward(layer.self_attn, keep(index, "attn", lambda _a, out: out))
+            hooks.forward(layer.self_attn.v_proj, keep(index, "v", lambda _a, out: out[0]))
+        previous = model.config._attn_implementation
+        try:
+            model.set_attn_implementation("eager")
+            with torch.inference_mode():
+                model(
+                    input_ids=torch.tensor([ids], device=loaded.device),
+                    output_attentions=True,
+                    use_cache=False,
+                    logits_to_keep=1,
+                )
+        finally:
+            model.set_attn_implementation(previous)
     states = []
     config = model.config
     heads = config.num_attention_heads

@@ -5,12 +5,15 @@ No timing is asserted; the output goes to a temporary folder, never to the commi
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,6 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 
 pytest.importorskip("scipy")
+
+
+def bench_module(name: str) -> ModuleType:
+    """Import one of the benchmark's modules (they import each other by their bare names)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
 
 
 def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -101,11 +113,8 @@ def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path)
         *("--quick", "--limit", "1", "--truncate", "28", "--interior", "1"),
         *("--corpus-external", "--external-files", "1", "--out", str(tmp_path)),
     )
-    sys.path.insert(0, str(BENCH))
-    try:
-        from faithfulness import SITUATIONS, shipped_table
-    finally:
-        sys.path.remove(str(BENCH))
+    SITUATIONS = bench_module("faith_names").SITUATIONS
+    shipped_table = bench_module("faith_shipped").shipped_table
     assert set(SITUATIONS) == {
         f"{p}/{u}/{b}" for p in ("last", "interior") for u in ("token", "line") for b in ("space", "delete")
     }
@@ -164,27 +173,23 @@ def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path)
 def test_only_external_keeps_the_shipped_last_token_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With --only-external the model's last-token table is kept as shipped, every situation comes
     from the external corpus with its name, and the other models' entries are untouched."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        import faithfulness as bench
-    finally:
-        sys.path.remove(str(BENCH))
+    names, writer = bench_module("faith_names"), bench_module("faith_shipped")
     shipped = tmp_path / "faithfulness.json"
     before = {
         "tables": [
-            {"model": bench.MODEL, "snippets": 33, "source": "s", "methods": [{"method": "a", "on": [0.3, 0.2, 0.4]}]},
+            {"model": names.MODEL, "snippets": 33, "source": "s", "methods": [{"method": "a", "on": [0.3, 0.2, 0.4]}]},
             {"model": "other", "snippets": 5, "source": "s", "methods": [{"method": "b", "on": [0.1, 0.0, 0.2]}]},
         ]
     }
     shipped.write_text(json.dumps(before), encoding="utf-8")
-    monkeypatch.setattr(bench, "SHIPPED_TABLE", shipped)
+    monkeypatch.setattr(writer, "SHIPPED_TABLE", shipped)
     rows = [{"method": "a", "on": (0.25, 0.1, 0.4), "snippets": 7}]
-    external = {key: rows for key in bench.SITUATIONS}
-    args = bench.argparse.Namespace(model=bench.MODEL)
-    bench.write_shipped(args, None, 0, {}, external)
+    external = {key: rows for key in names.SITUATIONS}
+    args = argparse.Namespace(model=names.MODEL)
+    writer.write_shipped(args, None, 0, {}, external)
     after = {t["model"]: t for t in json.loads(shipped.read_text(encoding="utf-8"))["tables"]}
     assert after["other"] == before["tables"][1]
-    mine = after[bench.MODEL]
+    mine = after[names.MODEL]
     assert mine["methods"] == before["tables"][0]["methods"] and mine["snippets"] == 33
     assert [(e["position"], e["unit"], e["snippets"]) for e in mine["situations"]] == [
         ("last", "token", 7),
@@ -193,33 +198,33 @@ def test_only_external_keeps_the_shipped_last_token_table(tmp_path: Path, monkey
         ("interior", "line", 7),
     ]
     assert all("standard library" in e["corpus"] for e in mine["situations"])
-    monkeypatch.setattr(bench, "SHIPPED_TABLE", tmp_path / "missing.json")
+    monkeypatch.setattr(writer, "SHIPPED_TABLE", tmp_path / "missing.json")
     with pytest.raises(SystemExit, match="score bench/corpus first"):
-        bench.write_shipped(args, None, 0, {}, external)
+        writer.write_shipped(args, None, 0, {}, external)
 
 
 def test_ablation_shortcuts_match_plain_forward_passes() -> None:
     """The shared ablations (one sequence for every query after its ablated token, the cached prefix,
     replacement and deletion) and the right-padded batches give the numbers of one plain forward
     pass per ablated prefix."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        import faithfulness as bench
-    finally:
-        sys.path.remove(str(BENCH))
-    loaded = bench.load_model(bench.MODEL, "cpu")
+    ablation, names = bench_module("faith_ablation"), bench_module("faith_names")
+    import torch
+
+    from atten_scope.engine.model import load_model
+
+    loaded = load_model(names.MODEL, "cpu")
     ids = loaded.tokenizer("def area(r):\n    return 3.14 * r * r", add_special_tokens=False).input_ids
     queries = [4, 9, len(ids) - 1]
     for delete in (False, True):
-        targets, effects = bench.query_ablations(loaded, ids, queries, 220, 3, delete)
+        targets, effects = ablation.query_ablations(loaded, ids, queries, 220, 3, delete)
         for query, target, found in zip(queries, targets, effects, strict=True):
             prefix = ids[: query + 1]
-            assert target == int(bench.torch.argmax(bench.last_logprobs(loaded, bench.torch.tensor([prefix]))[0]))
-            reference = bench.ablation_effects_reference(loaded, prefix, 220, delete)
+            assert target == int(torch.argmax(ablation.last_logprobs(loaded, torch.tensor([prefix]))[0]))
+            reference = ablation.ablation_effects_reference(loaded, prefix, 220, delete)
             assert len(found) == query and np.allclose(found, reference, atol=2e-3)
     sequences = [ids, ids[:5], ids[2:9], ids[1:5]]
-    one_by_one = [float(bench.last_logprobs(loaded, bench.torch.tensor([s]))[0, 42]) for s in sequences]
-    assert np.allclose(bench.sequence_logprobs(loaded, sequences, 42, 3), one_by_one, atol=2e-3)
+    one_by_one = [float(ablation.last_logprobs(loaded, torch.tensor([s]))[0, 42]) for s in sequences]
+    assert np.allclose(ablation.sequence_logprobs(loaded, sequences, 42, 3), one_by_one, atol=2e-3)
 
 
 def test_flow_quick_measures_both_views(tmp_path: Path) -> None:
@@ -279,11 +284,7 @@ def test_heatmap_quick_answers_draws_and_summarises(tmp_path: Path) -> None:
 
 
 def test_targets_summary_reads_the_committed_results() -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from report import summary_section
-    finally:
-        sys.path.remove(str(BENCH))
+    summary_section = bench_module("report").summary_section
     summary = summary_section(BENCH / "results")
     assert summary is not None and summary.startswith("## Targets at a glance")
     for target in (
@@ -307,11 +308,7 @@ def test_targets_summary_reads_the_committed_results() -> None:
 def test_where_the_user_looks_row_reads_the_external_corpus_alone() -> None:
     """Situations measured only on the standard library (``--only-external``) give the summary row
     both positions from it, and say so; a corpus with its own situations keeps the last token."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        from report import _situations_row
-    finally:
-        sys.path.remove(str(BENCH))
+    _situations_row = bench_module("report")._situations_row
     model = "embedded:smollm2-135m"
     evidence = pytest.importorskip("atten_scope.views.evidence")
     view = evidence.recommended_view(model)
@@ -332,12 +329,8 @@ def test_where_the_user_looks_row_reads_the_external_corpus_alone() -> None:
 
 def test_soak_section_compares_each_sample_with_cycle_five(tmp_path: Path) -> None:
     """The soak's Markdown and its target row, from a soak.json-shaped result."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        from report import summary_section
-        from soak import soak_markdown
-    finally:
-        sys.path.remove(str(BENCH))
+    summary_section = bench_module("report").summary_section
+    soak_markdown = bench_module("soak").soak_markdown
     mb = 2**20
     samples = [
         {"cycle": c, "tokens": 1000, "elapsed_s": c, "VmRSS": rss * mb, "VmHWM": 2000 * mb}
