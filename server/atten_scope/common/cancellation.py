@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 
 from atten_scope.common.errors import Cancelled
@@ -24,14 +24,19 @@ T = TypeVar("T")
 
 
 @contextmanager
-def cancellable(event: threading.Event | None) -> Iterator[None]:
-    """Make ``check()`` on this thread raise Cancelled once ``event`` is set."""
-    previous = getattr(_local, "event", None)
-    _local.event = event
+def _thread_setting(name: str, value: object) -> Iterator[None]:
+    """Set ``name`` of this thread's state to ``value`` for the body, then restore it."""
+    previous = getattr(_local, name, None)
+    setattr(_local, name, value)
     try:
         yield
     finally:
-        _local.event = previous
+        setattr(_local, name, previous)
+
+
+def cancellable(event: threading.Event | None) -> AbstractContextManager[None]:
+    """Make ``check()`` on this thread raise Cancelled once ``event`` is set."""
+    return _thread_setting("event", event)
 
 
 def check() -> None:
@@ -70,12 +75,6 @@ class Gate:
                 self._changed.wait(0.05)  # a cancel sets only its event: look at it now and then
 
 
-@contextmanager
-def yielding_to(gate: Gate | None) -> Iterator[None]:
+def yielding_to(gate: Gate | None) -> AbstractContextManager[None]:
     """Make ``check()`` on this thread wait while work of ``gate`` runs."""
-    previous = getattr(_local, "gate", None)
-    _local.gate = gate
-    try:
-        yield
-    finally:
-        _local.gate = previous
+    return _thread_setting("gate", gate)

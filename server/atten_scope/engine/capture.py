@@ -80,10 +80,32 @@ def run_capture(
             reference = Reference.of(getattr(output, "logits", None))
             del output
             hidden = _hidden_rows(hidden_states, len(new_ids), reuse, prefix)
+    return finish_window(model, recorder, ids, start, reuse, prefix, hidden, reference, next_id)
+
+
+def finish_window(
+    model: Any,
+    recorder: Recorder,
+    ids: list[int],
+    start: int,
+    reuse: int,
+    prefix: CapturedWindow | None,
+    hidden: torch.Tensor | None,
+    reference: Reference | None,
+    next_id: int | None,
+) -> CapturedWindow:
+    """The window of tokens ``ids`` from the first ``len(ids)`` rows of ``recorder``'s buffers (the first
+    ``reuse`` copied from ``prefix``, the rest computed by this thread's passes): the value norms and
+    Gram checkpoints of the computed rows are built here. ``hidden``: the window's final hidden rows."""
+    n = len(ids)
+    family = family_of(model)
+    layer_count = recorder.layer_count
     layers = sorted(recorder.modules)
     if recorder.query is None or recorder.key is None or recorder.value is None or recorder.lse is None:
         raise RuntimeError("the model ran no attention layer through the capturing attention function")
-    query, key, value, lse = recorder.query, recorder.key, recorder.value, recorder.lse
+    # Buffers allocated ahead for several passes (generation) hold more rows than were filled.
+    query, key = recorder.query[:, :, :n], recorder.key[:, :, :n]
+    value, lse = recorder.value[:, :, :n], recorder.lse[:, :, :n]
     if layers != list(range(layer_count)):  # some layers have no attention (hybrid models)
         chosen = torch.tensor(layers, dtype=torch.long)
         query, key, value, lse = query[chosen], key[chosen], value[chosen], lse[chosen]
@@ -98,6 +120,7 @@ def run_capture(
             t = value[position, :, reuse:].float().repeat_interleave(heads // kv_heads, dim=0)  # (H, m, d)
             value_norm[position, :, reuse:] = torch.einsum("hmd,hde,hme->hm", t, metric, t).clamp_min(0).sqrt()
     gram = gram_checkpoints(value, prefix.gram if prefix is not None and reuse > 0 else None, reuse)
+    # Keyword arguments of the record (alike in shape with other records' constructors only).
     window = CapturedWindow(
         start=start,
         ids=list(ids),
@@ -109,7 +132,7 @@ def run_capture(
         gram=gram,
         scale=torch.tensor([recorder.scales[i] for i in layers], dtype=torch.float32),
         sliding_window=[recorder.windows[i] for i in layers],
-        recomputed=len(new_ids),
+        recomputed=n - reuse,
         hidden=hidden,
         reference=reference if hidden is not None else None,
         next_id=next_id,

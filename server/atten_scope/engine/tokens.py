@@ -177,6 +177,7 @@ def tokenize(tokenizer: Any, text: str) -> TokenizedDocument:
             body += 1
     if starts and not special[0] and starts[0] != 0:
         starts[0] = 0
+    # Keyword arguments of the record (alike in shape with other records' constructors only).
     return TokenizedDocument(
         text=text,
         ids=ids,
@@ -187,6 +188,93 @@ def tokenize(tokenizer: Any, text: str) -> TokenizedDocument:
         names=names,
         vocabulary=vocabulary_of(tokenizer),
     )
+
+
+def extend(doc: TokenizedDocument, tokenizer: Any, ids: list[int]) -> TokenizedDocument:
+    """``doc`` followed by tokens ``ids`` that a model generated after it: the text grows by what they
+    spell, and the ids stay as generated (tokenizing the longer text again may split it otherwise).
+
+    Spans follow ``tokenize``'s rules: exact bytes for byte-level vocabularies, else the growth of
+    the decoded text token by token (decoded after ``doc``'s last token, which keeps a leading
+    space that decoding alone would drop); an added special token covers nothing; a character
+    whose bytes are spread over tokens belongs to the token that starts it. Bytes of a character
+    left incomplete at the end are not part of the text: their tokens get an empty span there.
+    """
+    special_ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+    special = [i in special_ids for i in ids]
+    body = [i for i, s in zip(ids, special, strict=True) if not s]
+    pieces = _token_bytes(tokenizer, body)
+    fragments: dict[int, tuple[int, int]] = {}
+    offsets: list[tuple[int, int]] | None = None
+    added = _whole_characters(b"".join(pieces)) if pieces is not None else None
+    if pieces is not None and added is not None:
+        kept, used, complete = [], 0, len(added.encode("utf-8"))
+        for piece in pieces:  # each piece's bytes up to where the whole characters end
+            kept.append(piece[: max(0, complete - used)])
+            used += len(piece)
+        offsets = _byte_offsets(added, kept, fragments)
+    if added is None or offsets is None:
+        fragments = {}
+        added, offsets = _decoded_growth(tokenizer, doc.ids[-1:], body)
+    body_starts, body_ends = _partition(added, offsets)
+    base = len(doc.text)
+    starts, ends = list(doc.starts), list(doc.ends)
+    names, all_fragments = dict(doc.names), dict(doc.fragments)
+    b = 0
+    for k, is_special in enumerate(special):
+        index = len(doc.ids) + k
+        if is_special:
+            at = base + (body_starts[b] if b < len(body_starts) else len(added))
+            starts.append(at)
+            ends.append(at)
+            names[index] = str(tokenizer.convert_ids_to_tokens(ids[k]))
+            continue
+        starts.append(base + body_starts[b])
+        ends.append(base + body_ends[b])
+        if b in fragments:
+            all_fragments[index] = (base + fragments[b][0], base + fragments[b][1])
+        b += 1
+    return TokenizedDocument(
+        text=doc.text + added,
+        ids=[*doc.ids, *ids],
+        starts=starts,
+        ends=ends,
+        special=[*doc.special, *special],
+        fragments=all_fragments,
+        names=names,
+        vocabulary=doc.vocabulary or vocabulary_of(tokenizer),
+    )
+
+
+def _whole_characters(raw: bytes) -> str | None:
+    """``raw`` decoded, without the bytes of a last character that is not complete; None when bytes
+    before the end are not UTF-8 (a sampled byte piece out of place)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.reason != "unexpected end of data":
+            return None
+        return raw[: error.start].decode("utf-8")
+
+
+def _decoded_growth(tokenizer: Any, anchor: list[int], ids: list[int]) -> tuple[str, list[tuple[int, int]]]:
+    """The text ``ids`` add after ``anchor`` by decoding, and each token's (start, end) in it: the text
+    decoded so far, up to a trailing U+FFFD (a character whose bytes have not all come yet)."""
+
+    def decoded(tokens: list[int]) -> str:
+        return str(tokenizer.decode(tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False))
+
+    head = decoded(anchor)
+    text, offsets = "", []
+    for k in range(len(ids)):
+        grown = decoded(anchor + ids[: k + 1])
+        grown = grown[len(head) :] if grown.startswith(head) else grown
+        complete = grown.rstrip("\ufffd")
+        start = len(text)
+        if complete.startswith(text) and len(complete) >= len(text):
+            text = complete
+        offsets.append((start, len(text)))
+    return text, offsets
 
 
 def _decode_offsets(tokenizer: Any, ids: list[int], text: str) -> list[tuple[int, int]]:

@@ -80,6 +80,7 @@ def neuron_pair(analysis: Analysis, layer: int, head: int, query: int, source: i
     wavelengths = None
     if half and info.rope_theta:
         wavelengths = [2 * math.pi * info.rope_theta ** (2 * t / info.rotary_dims) for t in range(half)]
+    # Keyword arguments of the record (alike in shape with other records' constructors only).
     return NeuronPair(
         query=q.tolist(),
         key=k.tolist(),
