@@ -49,6 +49,7 @@ export class FlowPanel extends ServerPanel<FlowMessage, ToFlowView, FlowTarget> 
     protected override readonly deps: FlowDeps,
     target: FlowTarget,
   ) {
+    // A panel's description is data: alike in shape to the other panels' (the neuron view's), not in meaning.
     super(
       deps,
       {
