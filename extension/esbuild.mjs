@@ -36,6 +36,7 @@ const builds = [
       compare: 'extension/src/webview/compare.ts',
       neuron: 'extension/src/webview/neuron.ts',
       flow: 'extension/src/webview/flow.ts',
+      completion: 'extension/src/webview/completion.ts',
       // standalone drawing code for plain pages (benchmarks): window.drawHeatmap
       heatmapDraw: 'extension/src/webview/heatmapGlobal.ts',
     },

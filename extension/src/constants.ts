@@ -25,7 +25,12 @@ export const Commands = {
   showLogs: 'attenScope.showLogs',
   statusMenu: 'attenScope.statusMenu',
   setUp: 'attenScope.setUp',
+  completeHere: 'attenScope.completeHere',
+  dismissCompletion: 'attenScope.dismissCompletion',
 } as const;
+
+/** Context key: a completion preview is shown in the active editor (Escape dismisses it). */
+export const COMPLETION_PREVIEW_CONTEXT = 'attenScope.completionPreview';
 
 /**
  * The commands the server's hover card may link to (`command:` links in its Markdown); the

@@ -7,6 +7,7 @@ import { ServerClient } from './client';
 import { registerCommands } from './commands';
 import { panelDeps, type CommandContext, type Services } from './commands/context';
 import { Comparer } from './compare';
+import { Completer } from './completion';
 import { SAVED_SCHEME } from './constants';
 import { readFaithfulness } from './core/faithfulness';
 import { CursorTracker } from './cursor';
@@ -86,8 +87,9 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 
   const remover = new LineRemover(client, store, painter, cursor, log, (editor) => analyzer.require(editor.document));
-  const ctx: CommandContext = { ...services, panels, comparer, remover, updateNote };
-  context.subscriptions.push(remover, ...registerCommands(ctx), registerSurpriseHover(settings, cursor));
+  const completer = new Completer({ extensionUri: context.extensionUri, server: client, store, analyzer, settings, painter, log });
+  const ctx: CommandContext = { ...services, panels, comparer, remover, completer, updateNote };
+  context.subscriptions.push(remover, completer, ...registerCommands(ctx), registerSurpriseHover(settings, cursor));
 
   const autoAnalysis = new AutoAnalysis(settings, store, analyzer, painter);
   context.subscriptions.push(autoAnalysis);

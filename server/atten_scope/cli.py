@@ -1,4 +1,5 @@
-"""The ``atten-scope`` command: ``analyze`` a file from the terminal, or ``serve`` the language server."""
+"""The ``atten-scope`` command: ``analyze`` a file or ``complete`` it at a position from the terminal,
+or ``serve`` the language server."""
 
 from __future__ import annotations
 
@@ -15,7 +16,16 @@ from atten_scope.common.errors import AttenScopeError, DocumentError, InvalidReq
 from atten_scope.engine.positions import DEFAULT_TAB_SIZE, LineIndex, column_index, editor_column
 from atten_scope.engine.tokens import label
 from atten_scope.protocol.params import parse_options
-from atten_scope.registry import AGGREGATES, DIRECTIONS, MAX_TOKENS, MEMORY_BUDGET_MB, REFINEMENTS, TOP_K
+from atten_scope.registry import (
+    ABLATIONS,
+    AGGREGATES,
+    DIRECTIONS,
+    MAX_NEW_TOKENS,
+    MAX_TOKENS,
+    MEMORY_BUDGET_MB,
+    REFINEMENTS,
+    TOP_K,
+)
 from atten_scope.views.evidence import default_options, faithfulness_line, recommended_view
 from atten_scope.views.options import ViewOptions
 
@@ -68,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--json", action="store_true", help="print the attenScope/attention result as JSON")
     analyze.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
+    analyze.add_argument(
+        "--explain",
+        action="store_true",
+        help="which lines the prediction after the token at --at needs: removals and attention, with their LDS",
+    )
+    analyze.add_argument("--ablations", type=int, default=ABLATIONS.default, help="random ablations for --explain")
+    add_complete_command(commands)
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp (default 127.0.0.1)")
@@ -79,6 +96,108 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     commands.add_parser("models", help="list the embedded models and whether they are installed")
     return parser
+
+
+def add_complete_command(commands: Any) -> None:
+    complete = commands.add_parser("complete", help="complete the code at a position and show each token's odds")
+    complete.add_argument("file", type=Path)
+    complete.add_argument("--at", metavar="LINE:COL", required=True, help="the cursor: the Ln and Col an editor shows")
+    complete.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS.default)
+    complete.add_argument(
+        "--temperature", type=float, default=0.0, help="0 (default): the most probable token each time"
+    )
+    complete.add_argument("--seed", type=int, help="with --temperature: the same seed gives the same completion")
+    complete.add_argument("--alternatives", type=int, default=3, help="alternatives shown per token")
+    complete.add_argument("--json", action="store_true", help="print the attenScope/complete result as JSON")
+    complete.add_argument("--model", default=os.environ.get("ATTEN_SCOPE_MODEL", EMBEDDED_MODEL))
+    complete.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    complete.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code to run")
+    complete.add_argument("--tab-size", type=int, default=DEFAULT_TAB_SIZE, help="columns a tab advances to, for --at")
+    complete.add_argument("--max-tokens", type=int, default=MAX_TOKENS.default, help="window size for long files")
+    complete.add_argument("--explain", action="store_true", help="explain the completion by removals, with LDS")
+    complete.add_argument("--ablations", type=int, default=ABLATIONS.default, help="random ablations for --explain")
+
+
+def run_complete(args: argparse.Namespace) -> int:
+    """``atten-scope complete``: the completion at ``--at``, a table of its tokens then its text."""
+    from atten_scope.engine.generation import GenerationSettings, check_settings, generate
+    from atten_scope.engine.model import load_model
+    from atten_scope.engine.storage import MemoryBudget
+    from atten_scope.protocol.builders.attribution import attribution_table, explanation_json
+    from atten_scope.protocol.builders.completion import completion_json
+    from atten_scope.protocol.params import Position
+    from atten_scope.views.completion import Completion, EditedContext
+
+    text = read_document(args.file)
+    at = parse_at(args.at)
+    assert at is not None  # --at is required
+    if not MAX_TOKENS.minimum <= args.max_tokens <= MAX_TOKENS.maximum:
+        raise InvalidRequest(f"--max-tokens must be from {MAX_TOKENS.minimum} to {MAX_TOKENS.maximum}.")
+    lines = LineIndex(text)
+    offset = offset_at(lines, at, args.tab_size)
+    if args.seed is not None and args.temperature == 0:
+        raise InvalidRequest("--seed chooses among samples: give a --temperature above 0 with it.")
+    settings = GenerationSettings(args.max_new_tokens, args.temperature, args.seed, args.alternatives)
+    check_settings(settings)  # before the model loads: a typo costs no loading
+    if offset == 0:
+        raise InvalidRequest(f"--at {args.at} is the start of the file: there is no code before it to continue.")
+    loaded = load_model(args.model, args.device, args.trust_remote_code, progress=lambda _, message: _progress(message))
+    bar = _ProgressBar()
+    generation = generate(
+        loaded,
+        text,
+        offset,
+        settings,
+        max_tokens=args.max_tokens,
+        progress=bar.update,
+        budget=MemoryBudget(MEMORY_BUDGET_MB.default),
+    )
+    bar.close()
+    done = Completion(generation, EditedContext(text, offset, (), 0), lines.line_of(offset))
+    place = lines.position(offset)
+    result = completion_json(done, Position(line=place.line, character=place.character), loaded.tokenizer, None)
+    explanation = explain_completion_cli(loaded, generation, args) if args.explain else None
+    if args.json:
+        if explanation is not None:
+            result["explanation"] = explanation_json(explanation)
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(_completion_table(result, f"{at[0]}:{at[1]}"))
+        if explanation is not None:
+            print(attribution_table((explanation.attribution, explanation.instant), generation.analysis.lines, 10))
+    return 0
+
+
+def explain_completion_cli(loaded: Any, generation: Any, args: argparse.Namespace) -> Any:
+    """``--explain``: ``attribution.explain_generation`` with a progress bar."""
+    from atten_scope.views.attribution import explain_generation
+
+    if not ABLATIONS.minimum <= args.ablations <= ABLATIONS.maximum:
+        raise InvalidRequest(f"--ablations must be from {ABLATIONS.minimum} to {ABLATIONS.maximum}.")
+    bar = _ProgressBar()
+    explanation = explain_generation(loaded, generation, None, args.ablations, progress=bar.update)
+    bar.close()
+    return explanation
+
+
+def _completion_table(result: dict[str, Any], at: str) -> str:
+    """The completion for people: one row per token (probability, entropy, alternatives), then its text."""
+    completion, cost = result["completion"], result["cost"]
+    out = [
+        f"Completion at {at}: {cost['generatedTokens']} tokens, stopped by {completion['stop']} "
+        f"({cost['seconds']:.1f} s; {cost['reusedTokens']} context tokens reused, {cost['computedTokens']} computed)",
+        f"{'#':>4}  {'token':<20} {'prob':>7} {'bits':>6}  alternatives",
+    ]
+    for number, token in enumerate(completion["tokens"], start=1):
+        others = ", ".join(
+            f"{_quoted(a['label'])} {a['probability'] * 100:.1f}%"
+            for a in token["alternatives"]
+            if a["id"] != token["id"]
+        )
+        shown = _quoted(token["label"]) + (" (forced)" if token["forced"] else "")
+        out.append(f"{number:>4}  {shown:<20} {token['probability'] * 100:6.1f}% {token['entropy']:6.2f}  {others}")
+    out += ["", completion["text"]]
+    return "\n".join(out)
 
 
 def list_models() -> int:
@@ -196,6 +315,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     budget = MemoryBudget(MEMORY_BUDGET_MB.default)
     analysis = run_analysis(loaded, text, args.max_tokens, progress=bar.update, budget=budget)
     bar.close()
+    if args.explain:
+        return print_explanation(loaded, analysis, token, args)
     result = attention_json(analysis, token, options)
     if args.html is not None:
         write_report(args.html, analysis, token, options, args.file.name, progress=_ReportProgress().update)
@@ -204,6 +325,26 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(_format_table(result, analysis, args.tab_size))
+    return 0
+
+
+def print_explanation(loaded: Any, analysis: Any, token: int, args: argparse.Namespace) -> int:
+    """``--explain``: the model's first choice after ``token`` explained by removals, lines by score."""
+    from atten_scope.engine.tokens import id_label
+    from atten_scope.protocol.builders.attribution import attribution_table
+    from atten_scope.views.attribution import explain_prediction
+
+    if not ABLATIONS.minimum <= args.ablations <= ABLATIONS.maximum:
+        raise InvalidRequest(f"--ablations must be from {ABLATIONS.minimum} to {ABLATIONS.maximum}.")
+    bar = _ProgressBar()
+    predicted, explanation = explain_prediction(loaded, analysis, token, None, args.ablations, progress=bar.update)
+    bar.close()
+    doc = analysis.document
+    print(
+        f"prediction after {_quoted(doc.text[doc.starts[token] : doc.ends[token]])}: {id_label(doc, predicted)}  "
+        f"({explanation.seconds:.1f} s, {explanation.forward_tokens:,} tokens run)"
+    )
+    print(attribution_table((explanation.attribution, explanation.instant), analysis.lines, args.top_k))
     return 0
 
 
@@ -303,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
             return start(args.tcp, args.host, args.log_level, once=args.once)
         if args.command == "models":
             return list_models()
+        if args.command == "complete":
+            return run_complete(args)
         return run_analyze(args)
     except AttenScopeError as error:
         print(f"atten-scope: error: {error}", file=sys.stderr)

@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 
 from atten_scope import registry
 from atten_scope.lsp import requests
+from atten_scope.lsp.documents import CompletionStore
 from atten_scope.lsp.requests import answer
 from atten_scope.lsp.rpc_errors import translate_errors
 from atten_scope.protocol.fields import param, whole
@@ -63,6 +64,7 @@ class FakeServer:
         analysis = SimpleNamespace(info=SimpleNamespace(id=analysis_model))
         self.entry = SimpleNamespace(analysis=analysis, version=analysed)
         self.store = SimpleNamespace(get=lambda uri: self.entry)
+        self.completions = CompletionStore()
         self.current = current
 
     def analysed_entry(self, uri: str) -> Any:

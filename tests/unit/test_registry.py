@@ -109,4 +109,11 @@ def test_the_thread_of_a_view_follows_its_entry() -> None:
     assert threads["attention"] == threads["heads"] == "light"
     assert threads["heatmap"] == threads["flow"] == threads["altiRollout"] == "heavy"
     assert threads["removeLines"] == "model"
-    assert {name for name, view in registry.VIEWS.items() if view.runs_model} == {"flow", "altiRollout", "removeLines"}
+    assert threads["explainCompletion"] == "model"
+    assert {name for name, view in registry.VIEWS.items() if view.runs_model} == {
+        "flow",
+        "altiRollout",
+        "removeLines",
+        "complete",
+        "explainCompletion",
+    }

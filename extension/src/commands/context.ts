@@ -7,6 +7,7 @@ import type { AnalysisStore } from '../analyses';
 import type { Analyzer } from '../analyze';
 import type { ServerClient } from '../client';
 import type { CompareDeps, Comparer } from '../compare';
+import type { Completer } from '../completion';
 import type { CursorTracker } from '../cursor';
 import type { Painter } from '../decorations';
 import type { HeatmapDeps } from '../panels/heatmapPanel';
@@ -38,6 +39,7 @@ export interface CommandContext extends Services {
   readonly panels: PanelDeps;
   readonly comparer: Comparer;
   readonly remover: LineRemover;
+  readonly completer: Completer;
   /** says again in the status bar what the active editor's analysis is */
   readonly updateNote: () => void;
 }

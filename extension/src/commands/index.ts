@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { Commands } from '../constants';
 import { showAccumulative } from './accumulative';
 import { analyzeFile } from './analyze';
+import { completeHere, dismissCompletion } from './completion';
 import type { CommandContext, CommandFactory } from './context';
 import { showFlow, showHeatmap, showModelView, showNeuronView } from './panels';
 import { chooseLayersHeads, chooseModel, chooseRefinement, chooseTintUnit, statusMenu, toggleDirection, toggleHeatMode } from './pickers';
@@ -33,6 +34,8 @@ export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
   [Commands.showLogs]: showLogs,
   [Commands.statusMenu]: statusMenu,
   [Commands.setUp]: setUp,
+  [Commands.completeHere]: completeHere,
+  [Commands.dismissCompletion]: dismissCompletion,
 };
 
 /** Registers every command of the table with its handler built from `ctx`. */

@@ -14,6 +14,7 @@ export const clear: CommandFactory = (ctx) => () => {
   ctx.analyzer.cancelAll();
   ctx.comparer.clear();
   ctx.remover.clear();
+  ctx.completer.clear();
   ctx.store.clear();
   ctx.painter.clearAll();
   ctx.cursor.resume();

@@ -238,3 +238,110 @@ export interface RemovalHeat {
   ranges: number[];
   totalDelta: number;
 }
+
+// ---- completion and its attribution (Requests.complete, Requests.explainCompletion)
+
+/** 0-based inclusive line ranges of the document, [first, last]. */
+export type LineRanges = [number, number][];
+
+export interface CompleteParams {
+  textDocument: { uri: string; version?: number };
+  /** the cursor: where the completion goes */
+  position: Position;
+  maxNewTokens?: number;
+  /** 0: greedy */
+  temperature?: number;
+  seed?: number;
+  /** top alternatives per step */
+  alternatives?: number;
+  /** token ids the completion must begin with (a branch) */
+  forced?: number[];
+  /** lines removed before completing; the cursor lies after them */
+  withoutLines?: LineRanges;
+  workDoneToken?: string | number;
+}
+
+export interface CompletionAlternative {
+  id: number;
+  text: string;
+  /** what a reader is shown (whitespace as symbols), where the server sends it */
+  label?: string;
+  probability: number;
+}
+
+export interface CompletionToken {
+  /** token index in the completion analysis (the per-token views take it) */
+  index: number;
+  /** the token's id, where the server sends it (a branch needs the ids before the step) */
+  id?: number;
+  text: string;
+  label: string;
+  /** UTF-16 offset of the token in completion.text */
+  offset: number;
+  probability: number;
+  /** bits */
+  entropy: number;
+  forced: boolean;
+  alternatives: CompletionAlternative[];
+}
+
+/** Why generation stopped. */
+export type CompletionStop = 'limit' | 'endOfSequence' | 'dedent' | 'blankLines';
+
+export interface AttributionLine {
+  /** 1-based */
+  line: number;
+  /** nats: the estimated drop of the completion's log-probability without the line */
+  score: number;
+}
+
+export interface AttributionUnit {
+  kind: 'definition' | 'import' | 'block' | 'identifier';
+  name: string;
+  /** 1-based first line */
+  line: number;
+  /** 1-based, inclusive */
+  lines: [number, number];
+  score: number;
+}
+
+/** Which context drove a completion, by one method, and how well that method predicted removals. */
+export interface Attribution {
+  method: 'attention' | 'removals';
+  label: string;
+  /** linear datamodeling score (Spearman); null: not measured */
+  lds: number | null;
+  ldsSource: 'this completion' | 'benchmark' | null;
+  /** nats: log p(completion | context) - log p(completion | no context) */
+  total: number;
+  lines: AttributionLine[];
+  units: AttributionUnit[];
+}
+
+export interface CompleteResult {
+  /** the kept analysis of prefix + completion; the per-token views take it as textDocument.uri */
+  completionUri: string;
+  position: Position;
+  completion: { text: string; stop: CompletionStop | (string & Record<never, never>); tokens: CompletionToken[] };
+  attribution: Attribution;
+  cost: { seconds: number; reusedTokens: number; computedTokens: number; generatedTokens: number };
+  withoutLines?: LineRanges;
+}
+
+export interface ExplainCompletionParams {
+  textDocument: { uri: string; version?: number };
+  completionUri?: string;
+  /** the prediction at a position, when no completion is named */
+  position?: Position;
+  ablations?: number;
+  seed?: number;
+  workDoneToken?: string | number;
+}
+
+export interface ExplainCompletionResult {
+  /** method "removals" */
+  attribution: Attribution;
+  /** the instant method, its LDS measured on the same ablations */
+  instant: Attribution;
+  cost: { seconds: number; ablations: number; forwardTokens: number };
+}

@@ -22,6 +22,10 @@ import {
 import type {
   AltiRolloutParams,
   AltiRolloutResult,
+  CompleteParams,
+  CompleteResult,
+  ExplainCompletionParams,
+  ExplainCompletionResult,
   FlowParams,
   FlowResult,
   HeadsParams,
@@ -77,6 +81,10 @@ export const Requests = {
   altiRollout: serverRequest<AltiRolloutParams, AltiRolloutResult>('attenScope/altiRollout', 'The ALTI rollout request', 120_000),
   /** the prediction at a token with some lines removed; it reports progress and the user can cancel it */
   removeLines: serverRequest<RemoveLinesParams, RemoveLinesResult>('attenScope/removeLines', 'The line-removal request'),
+  /** the model completes the code at the cursor, with the context that drove it; it reports progress and the user can cancel it */
+  complete: serverRequest<CompleteParams, CompleteResult>('attenScope/complete', 'The completion request'),
+  /** a completion's attribution measured by removing lines (many forward passes); progress and Cancel, as the line removal */
+  explainCompletion: serverRequest<ExplainCompletionParams, ExplainCompletionResult>('attenScope/explainCompletion', 'The explanation with removals'),
 } as const;
 
 /** The protocol's notifications, each method named here and nowhere else. */

@@ -36,7 +36,26 @@ export interface Settings {
   memoryBudgetMB: number;
   /** what the tints and the gutter show: the cursor token's attention, or every token's surprisal */
   heatMode: HeatMode;
+  /** Complete Here and Explain: the most tokens generated */
+  'completion.maxNewTokens': number;
+  /** 0: greedy */
+  'completion.temperature': number;
+  /** alternatives shown per generated token */
+  'completion.alternatives': number;
+  /** random removals the explanation runs */
+  'completion.ablations': number;
 }
+
+/**
+ * Bounds of the completion settings: the limits the server refuses outside of
+ * (Requests.complete and Requests.explainCompletion, docs/PROTOCOL.md).
+ */
+export const COMPLETION_LIMITS = {
+  'completion.maxNewTokens': { min: 1, max: 256, default: 48, integer: true },
+  'completion.temperature': { min: 0, max: 2, default: 0, integer: false },
+  'completion.alternatives': { min: 0, max: 20, default: 5, integer: true },
+  'completion.ablations': { min: 8, max: 256, default: 32, integer: true },
+} as const;
 
 export const HEAT_MODES = ['attention', 'surprise'] as const;
 export type HeatMode = (typeof HEAT_MODES)[number];
@@ -68,6 +87,10 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   cacheDocuments: LIMITS.cacheDocuments.default,
   memoryBudgetMB: LIMITS.memoryBudgetMB.default,
   heatMode: 'attention',
+  'completion.maxNewTokens': COMPLETION_LIMITS['completion.maxNewTokens'].default,
+  'completion.temperature': COMPLETION_LIMITS['completion.temperature'].default,
+  'completion.alternatives': COMPLETION_LIMITS['completion.alternatives'].default,
+  'completion.ablations': COMPLETION_LIMITS['completion.ablations'].default,
 });
 
 export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
@@ -76,7 +99,18 @@ export const SETTING_KEYS = Object.keys(DEFAULTS) as SettingKey[];
 export const RESTRICTED_KEYS: readonly SettingKey[] = ['model', 'pythonPath', 'trustRemoteCode'];
 
 /** Settings that the server never sees (the extension uses them itself). */
-const CLIENT_ONLY_KEYS: readonly SettingKey[] = ['pythonPath', 'autoAnalyze', 'reanalyzeAfterEdit', 'heatMode', 'tintUnit'];
+const CLIENT_ONLY_KEYS: readonly SettingKey[] = [
+  'pythonPath',
+  'autoAnalyze',
+  'reanalyzeAfterEdit',
+  'heatMode',
+  'tintUnit',
+  // sent with each completion request instead
+  'completion.maxNewTokens',
+  'completion.temperature',
+  'completion.alternatives',
+  'completion.ablations',
+];
 
 /** The shape of `WorkspaceConfiguration.inspect()` for one key, as plain data. */
 export interface InspectedValue {
@@ -179,6 +213,17 @@ function validate(key: SettingKey, value: unknown, names: KnownNames): unknown {
       // the server's bounds (limits.json); it would clamp too, but the status bar should not lie
       const { min, max } = LIMITS[key];
       return Math.min(max, Math.max(min, Math.round(value)));
+    }
+    case 'completion.maxNewTokens':
+    case 'completion.temperature':
+    case 'completion.alternatives':
+    case 'completion.ablations': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        return undefined;
+      }
+      // clamped here: the server refuses a value outside its limits rather than clamping it
+      const { min, max, integer } = COMPLETION_LIMITS[key];
+      return Math.min(max, Math.max(min, integer ? Math.round(value) : value));
     }
   }
 }

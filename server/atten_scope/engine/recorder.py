@@ -103,15 +103,18 @@ class Recorder:
         scale: float,
         window: int | None,
     ) -> None:
-        """Copy one layer's rows (batch of one; key and value: this pass's rows only) into the buffers."""
+        """Copy one layer's rows (batch of one; key and value: this pass's rows only) into the buffers,
+        at rows [offset, offset + m): buffers allocated ahead for several passes (generation) keep
+        room after them."""
         index = self.layer_index(module)
         if self.query is None:
             self._allocate(query, key)
         assert self.query is not None and self.key is not None and self.value is not None and self.lse is not None
-        self.query[index, :, self.offset :] = query[0]
-        self.key[index, :, self.offset :] = key[0]
-        self.value[index, :, self.offset :] = value[0]
-        self.lse[index, :, self.offset :] = lse[0]
+        rows = slice(self.offset, self.offset + query.shape[2])
+        self.query[index, :, rows] = query[0]
+        self.key[index, :, rows] = key[0]
+        self.value[index, :, rows] = value[0]
+        self.lse[index, :, rows] = lse[0]
         self.modules[index] = module
         self.scales[index] = scale
         self.windows[index] = window
@@ -151,7 +154,10 @@ def capture_attention(
     scale = float(scaling) if scaling is not None else query.shape[-1] ** -0.5
     groups = heads // kv_heads
     window = kwargs.get("sliding_window", getattr(module, "sliding_window", None))
-    if attention_mask is not None and 0 < m < n and not window and recorder.offset_causal(attention_mask, m, n):
+    # One row over cached keys without a mask (a generation step) sees every key: offset-causal too.
+    offset_causal = m == 1 if attention_mask is None else recorder.offset_causal(attention_mask, m, n)
+    if 0 < m < n and not window and offset_causal:
+        # The query heads of a KV group fold into rows: no repeated keys, as SDPA's own GQA path.
         out, lse = cached_prefix_attention(query, key, value, n - m, scale)
     else:
         bias = None

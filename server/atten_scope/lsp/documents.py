@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,65 @@ class AnalysisStore:
         while len(self._entries) > self.capacity:
             uri, _ = self._entries.popitem(last=False)
             self._fresh.pop(uri, None)
+
+
+COMPLETION_SCHEME = "atten-scope-completion"
+
+
+@dataclass(frozen=True)
+class KeptCompletion:
+    """A completion kept for the per-token views: ``entry`` holds its analysis (context + completion)
+    at the version of ``document`` it continues; ``generation`` is the ``generation.Generation``."""
+
+    uri: str
+    document: str
+    entry: Entry
+    generation: Any
+
+
+class CompletionStore:
+    """The latest completion per document under its own URI (``atten-scope-completion:///<n>``),
+    dropped when the document is edited or closed, or a newer completion replaces it. Its captured
+    state is in the memory budget (the generation admitted it). Written from the model thread."""
+
+    def __init__(self) -> None:
+        self._by_uri: dict[str, KeptCompletion] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def put(self, document: str, version: int | None, generation: Any) -> str:
+        with self._lock:
+            self._count += 1
+            uri = f"{COMPLETION_SCHEME}:///{self._count}"
+            self._drop(document)
+            self._by_uri[uri] = KeptCompletion(uri, document, Entry(generation.analysis, version), generation)
+            return uri
+
+    def get(self, uri: str) -> KeptCompletion | None:
+        return self._by_uri.get(uri)
+
+    def of_document(self, document: str) -> dict[str, Any]:
+        """The generations kept for ``document``, by completion URI."""
+        return {k.uri: k.generation for k in list(self._by_uri.values()) if k.document == document}
+
+    def discard_document(self, document: str) -> bool:
+        """Drop ``document``'s completion; True if there was one."""
+        with self._lock:
+            return self._drop(document)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_uri.clear()
+
+    def _drop(self, document: str) -> bool:
+        gone = [uri for uri, kept in self._by_uri.items() if kept.document == document]
+        for uri in gone:
+            del self._by_uri[uri]
+        return bool(gone)
+
+
+def is_completion_uri(uri: str) -> bool:
+    return uri.startswith(f"{COMPLETION_SCHEME}:")
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,11 @@ def register(server: AttenScopeServer, on_client_gone: Callable[[], None]) -> No
             return
         ls.symbols.put(uri, version, raw)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: AttenScopeServer, params: types.DidChangeTextDocumentParams) -> None:
+        # A completion continues one version of the text: an edit makes it another text's.
+        ls.completions.discard_document(params.text_document.uri)
+
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AttenScopeServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
@@ -63,6 +68,7 @@ def register(server: AttenScopeServer, on_client_gone: Callable[[], None]) -> No
             running.set()  # an analysis of a closed document is never shown: stop it
         ls.engine.drop_idle(uri)
         ls.symbols.discard(uri)
+        ls.completions.discard_document(uri)
         if ls.store.discard(uri):
             ls.engine.in_background(ls.engine.release_when_quiet(), "Releasing memory")
 

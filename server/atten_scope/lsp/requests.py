@@ -31,7 +31,7 @@ from pygls.exceptions import JsonRpcContentModified
 from atten_scope import registry
 from atten_scope.common.progress import ReportProgress
 from atten_scope.engine.analysis import Analysis
-from atten_scope.lsp.documents import Entry
+from atten_scope.lsp.documents import Entry, KeptCompletion, is_completion_uri
 from atten_scope.lsp.rpc_errors import translate_errors
 from atten_scope.lsp.work_done import WorkDoneProgress
 from atten_scope.lsp.workers import release_memory
@@ -83,12 +83,19 @@ class Target:
     entry: Entry
     version: int | None
     text: str
+    document: str = ""  # the open document whose version this is: ``uri``, or the one a completion continues
+
+    @property
+    def source(self) -> str:
+        return self.document or self.uri
 
 
 def target(ls: AttenScopeServer, uri: str, after_edit: bool, asked: int | None = None) -> Target:
     """``uri``'s analysis and current text, or ContentModified when they do not fit: the request is
     for version ``asked`` and the document is at another, or the document changed since the analysis
-    and the request does not answer ``after_edit``."""
+    and the request does not answer ``after_edit``. A completion's URI names its kept analysis."""
+    if is_completion_uri(uri):
+        return completion_target(ls, uri, ls.completions.get(uri), asked)
     entry = ls.analysed_entry(uri)
     doc = ls.document(uri)
     version = doc.version
@@ -99,6 +106,27 @@ def target(ls: AttenScopeServer, uri: str, after_edit: bool, asked: int | None =
             f"The document changed since it was analysed (version {entry.version}, now {version}): analyse it again."
         )
     return Target(uri, entry, version, doc.source)
+
+
+def completion_target(ls: AttenScopeServer, uri: str, kept: KeptCompletion | None, asked: int | None) -> Target:
+    """The kept completion ``uri`` while its document is at the version it continued (``asked``, if
+    given), else ContentModified: an edit, a close or a newer completion dropped it."""
+    gone = (
+        "This completion is no longer kept (the document changed, or a newer completion replaced it): complete again."
+    )
+    if kept is None:
+        raise JsonRpcContentModified(gone)
+    version = ls.document(kept.document).version
+    if (asked is not None and asked != version) or kept.entry.version != version:
+        ls.completions.discard_document(kept.document)
+        raise JsonRpcContentModified(gone)
+    return Target(uri, kept.entry, version, kept.entry.analysis.document.text, kept.document)
+
+
+def current_entry(ls: AttenScopeServer, uri: str) -> Entry | None:
+    """What ``uri`` names now: its analysis, or the kept completion's."""
+    kept = ls.completions.get(uri) if is_completion_uri(uri) else None
+    return kept.entry if kept is not None else ls.store.get(uri)
 
 
 async def run_against(
@@ -121,7 +149,7 @@ async def run_against(
         result = await ls.engine.run(run, cancel)
     else:
         result = await ls.engine.view(run, cancel, heavy=thread == "heavy")
-    if ls.store.get(on.uri) is not entry or ls.document(on.uri).version != on.version:
+    if current_entry(ls, on.uri) is not entry or ls.document(on.source).version != on.version:
         raise JsonRpcContentModified("The document changed while the request ran: ask again.")
     return result
 
@@ -141,9 +169,22 @@ async def answer(ls: AttenScopeServer, view: registry.View, build: Builder, raw:
                 raise JsonRpcContentModified("The model changed since the analysis: analyse the document again.")
         generation = ls.engine.generation
 
+        def keep(generation: Any) -> str:
+            return ls.completions.put(on.uri, on.version, generation)
+
         def compute(analysis: Analysis, fresh: int | None) -> dict[str, Any]:
             context = ViewRequest(
-                analysis, params, on.version, fresh, ls.settings.view, symbols, loaded, task.progress, ls.budget
+                analysis,
+                params,
+                on.version,
+                fresh,
+                ls.settings.view,
+                symbols,
+                loaded,
+                task.progress,
+                ls.budget,
+                keep=keep if on.source == on.uri else None,  # a completion of a completion is not kept
+                completions=ls.completions.of_document(on.source),
             )
             return build(context)
 

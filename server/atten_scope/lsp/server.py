@@ -19,7 +19,7 @@ from pygls.workspace import TextDocument
 
 from atten_scope.engine.analysis import unchanged_tokens
 from atten_scope.engine.storage import MemoryBudget
-from atten_scope.lsp.documents import AnalysisStore, Entry, SymbolStore
+from atten_scope.lsp.documents import AnalysisStore, CompletionStore, Entry, SymbolStore
 from atten_scope.lsp.rpc import Protocol, json_converter
 from atten_scope.lsp.rpc_errors import NotAnalysed
 from atten_scope.lsp.settings import Settings, parse_settings
@@ -50,6 +50,7 @@ class AttenScopeServer(LanguageServer):
         self.settings = Settings()
         self.store = AnalysisStore(self.settings.cache_documents)
         self.symbols = SymbolStore()  # the editor's definitions per document (code units)
+        self.completions = CompletionStore()  # the latest completion per document, for the views
         # Captured state of every analysis this server holds, within attenScope.memoryBudgetMB.
         self.budget = MemoryBudget(self.settings.memory_budget_mb)
         self.engine = Engine(
@@ -116,6 +117,7 @@ class AttenScopeServer(LanguageServer):
             )
         if self.engine.model_changed(settings):
             self.store.clear()
+            self.completions.clear()
             log.info("Model settings changed: loading %s", settings.model)
             # Load now, in the background, so the next analysis finds the new model ready.
             self.engine.in_background(self.engine.ensure_loaded(settings), f"Loading {settings.model}")

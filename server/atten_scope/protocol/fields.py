@@ -160,3 +160,31 @@ def progress_token(value: Any, name: str) -> str | int:
     if not isinstance(value, str) and not _is_whole(value):
         raise InvalidRequest(f"{name} must be a string or a whole number.")
     return value
+
+
+def non_negative(value: Any, name: str) -> float:
+    """A finite JSON number of 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise InvalidRequest(f"{name} must be a number of 0 or more.")
+    return float(value)
+
+
+def token_ids(value: Any, name: str) -> tuple[int, ...]:
+    """A JSON array of token ids, whole numbers of 0 or more (checked against the vocabulary later)."""
+    if not isinstance(value, list) or not all(_is_whole(v) and v >= 0 for v in value):
+        raise InvalidRequest(f"{name} must be a list of token ids (whole numbers of 0 or more).")
+    return tuple(int(v) for v in value)
+
+
+def line_ranges(value: Any, name: str) -> tuple[tuple[int, int], ...]:
+    """A non-empty JSON array of [first, last] 0-based line ranges, first <= last."""
+    if not isinstance(value, list) or not value:
+        raise InvalidRequest(f"{name} must be a non-empty list of [first, last] line ranges (0-based).")
+    ranges = []
+    for item in value:
+        if not isinstance(item, list) or len(item) != 2 or not all(_is_whole(v) for v in item):
+            raise InvalidRequest(f"{name} must be a list of [first, last] line ranges (0-based), got {item!r}.")
+        if not 0 <= item[0] <= item[1]:
+            raise InvalidRequest(f"{name}: each range needs 0 <= first <= last, got {item!r}.")
+        ranges.append((int(item[0]), int(item[1])))
+    return tuple(ranges)

@@ -19,7 +19,9 @@ from atten_scope.protocol.fields import (
     array,
     boolean,
     fraction,
+    line_ranges,
     nested,
+    non_negative,
     one_of,
     one_or_all,
     param,
@@ -28,13 +30,25 @@ from atten_scope.protocol.fields import (
     selection,
     span,
     string,
+    token_ids,
     whole,
     within,
 )
-from atten_scope.registry import AGGREGATES, DIRECTIONS, FLOW_NODES, FLOW_THRESHOLD, REFINEMENTS, TOP_K, Limit
+from atten_scope.registry import (
+    AGGREGATES,
+    ALTERNATIVES,
+    DIRECTIONS,
+    FLOW_NODES,
+    FLOW_THRESHOLD,
+    MAX_NEW_TOKENS,
+    REFINEMENTS,
+    TOP_K,
+    Limit,
+)
 from atten_scope.views.options import ViewOptions
 
 HEATMAP_BIN_LIMIT = Limit(1, registry.HEATMAP_BINS, registry.HEATMAP_BINS)
+SEED = Limit(0, (1 << 63) - 1, 0)  # what torch.Generator.manual_seed takes
 
 
 def _version(value: Any, name: str) -> int:
@@ -239,3 +253,33 @@ class RemoveLinesParams:
                     "select the lines, or name them with lines: {first, last}."
                 )
         return first, last
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainParams:
+    """``attenScope/explainCompletion``: a kept completion (``completionUri``), else the prediction at ``position``."""
+
+    completion_uri: str | None = param("completionUri", string, None)
+    position: Position | None = param("position", nested(Position), None)
+    ablations: int = param("ablations", within(registry.ABLATIONS), registry.ABLATIONS.default)
+    seed: int = param("seed", whole, 0)
+    symbols: list[Any] | None = param("symbols", array, None)  # the request's own; else the editor's last
+
+    def check(self) -> None:
+        if self.completion_uri is None and self.position is None:
+            raise InvalidRequest(
+                "The request needs completionUri (a completion to explain) or position (the prediction there)."
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompleteParams:
+    """``attenScope/complete``: continue the code at ``position`` (docs/PROTOCOL.md)."""
+
+    position: Position = param("position", nested(Position))
+    max_new_tokens: int = param("maxNewTokens", within(MAX_NEW_TOKENS), MAX_NEW_TOKENS.default)
+    temperature: float = param("temperature", non_negative, 0.0)
+    seed: int | None = param("seed", within(SEED), None)
+    alternatives: int = param("alternatives", within(ALTERNATIVES), ALTERNATIVES.default)
+    forced: tuple[int, ...] = param("forced", token_ids, ())
+    without_lines: tuple[tuple[int, int], ...] | None = param("withoutLines", line_ranges, None)

@@ -47,6 +47,11 @@ class ViewRequest(Generic[P]):
     progress: ReportProgress = ignore_progress
     # Captured state of every analysis the caller holds: a view that analyses more text counts it here.
     budget: MemoryBudget | None = None
+    # Where a view hands over what it made for later requests (a completion, ``generation.Generation``)
+    # and learns the URI that names it (None: the caller keeps nothing).
+    keep: Callable[[Any], str] | None = None
+    # What the caller keeps, by URI (the completions of this document): views that read one look it up.
+    completions: Mapping[str, Any] = field(default_factory=dict)
 
     def options(self, fields: ViewFields, fixed: ViewFields | None = None) -> ViewOptions:
         """The model's default view, overlaid with the user's settings, the request's ``fields`` and

@@ -1,5 +1,5 @@
 // The extension's webviews (they sit in nested iframes; playwright's frame API reaches them): the
-// heatmap canvas and the information-flow graph.
+// heatmap canvas, the information-flow graph and the completion panel.
 import { waitFor } from './util.mjs';
 
 // The heatmap webview's frame (it holds the #heatmap canvas), drawn or not.
@@ -139,3 +139,48 @@ export async function pickCell(frame, margin = 0) {
   }, margin);
 }
 
+
+// The Completion page's state once it shows a completion (null before): what its sections hold.
+export async function completionState(frame) {
+  return frame.evaluate(() => {
+    if (document.body.dataset.ready !== 'true' || document.body.classList.contains('loading') || !document.getElementById('tokens')) return null;
+    const texts = (sel) => [...document.querySelectorAll(sel)].map((e) => e.textContent.replace(/\s+/g, ' ').trim());
+    const chips = [...document.querySelectorAll('#tokens .chip')].map((c) => ({
+      label: c.querySelector('.token .label')?.textContent ?? '',
+      prob: c.querySelector('.token .prob')?.textContent ?? '',
+      entropy: c.querySelector('.entropy')?.textContent ?? '',
+      alternatives: c.querySelectorAll('button.alt').length,
+      branchable: c.querySelectorAll('button.alt:not(:disabled)').length,
+      forced: c.classList.contains('forced'),
+      selected: c.classList.contains('selected'),
+      read: [...c.classList].some((k) => /^read\d$/.test(k)),
+    }));
+    const section = (id) => {
+      const root = document.getElementById(id);
+      return root ? { heading: root.querySelector('h2')?.textContent ?? '', meta: root.querySelector('.meta')?.textContent ?? '', text: root.textContent.replace(/\s+/g, ' '), rows: root.querySelectorAll('tr[data-first]').length, tinted: root.querySelectorAll('td.swatch[class*="pos"], td.swatch[class*="neg"]').length } : null;
+    };
+    return {
+      status: document.getElementById('status').textContent,
+      note: document.getElementById('note').hidden ? '' : document.getElementById('note').textContent,
+      text: document.getElementById('text').textContent,
+      chips,
+      attention: document.getElementById('attention').textContent,
+      instant: section('instant'),
+      removals: section('removals'),
+      explainLabel: document.getElementById('explain').textContent,
+      regenerated: document.getElementById('regenerated').hidden ? null : { reason: document.getElementById('regenerate-reason').textContent, parts: texts('#diff > *').length, ops: [...document.querySelectorAll('#diff > *')].map((e) => e.className) },
+    };
+  });
+}
+
+// The Completion webview's frame once its state satisfies `accept(state)`.
+export async function completionFrame(page, timeout, accept = () => true) {
+  return waitFor('the completion webview', async () => {
+    for (const f of page.frames()) {
+      if (f === page.mainFrame()) continue;
+      const state = await completionState(f).catch(() => null);
+      if (state && accept(state)) return { frame: f, state };
+    }
+    return false;
+  }, { timeout, interval: 500 });
+}

@@ -11,6 +11,7 @@ import { check, timings } from '../../lib/report.mjs';
 import { assert } from '../../lib/util.mjs';
 import { openWorkbench, runCommand, waitAnalysisDone } from '../../lib/workbench.mjs';
 import accumulative from './accumulative.mjs';
+import completion from './completion.mjs';
 import flow from './flow.mjs';
 import heatmap from './heatmap.mjs';
 import hover from './hover.mjs';
@@ -22,7 +23,7 @@ import review from './review.mjs';
 import tints from './tints.mjs';
 
 // The order matters where a feature leaves state behind: the model switch comes last.
-export const features = [hover, tints, heatmap, neuron, flow, accumulative, removeLines, review, longFile, model];
+export const features = [hover, tints, heatmap, neuron, flow, accumulative, removeLines, review, longFile, completion, model];
 
 export default {
   name: 'trusted',
