@@ -30,8 +30,8 @@ from report import DEFAULT_RESULTS, MODEL_NAMES, ensure_engine_importable, envir
 ensure_engine_importable()
 
 from atten_scope.engine.analysis import run_analysis  # noqa: E402
+from atten_scope.limits import ALTI_TOKENS, FLOW_NODES, FLOW_THRESHOLD  # noqa: E402
 from atten_scope.protocol.builders import view_result  # noqa: E402
-from atten_scope.registry import ALTI_TOKENS, FLOW_NODES, FLOW_THRESHOLD  # noqa: E402
 from perf_measure import (  # noqa: E402
     MODEL,
     load,

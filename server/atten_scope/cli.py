@@ -7,30 +7,29 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from atten_scope.cli_complete import EMBEDDED_MODEL, add_complete_command, run_complete
 from atten_scope.common.errors import AttenScopeError, DocumentError, InvalidRequest, is_out_of_memory
-from atten_scope.engine.positions import DEFAULT_TAB_SIZE, LineIndex, column_index, editor_column
+from atten_scope.engine.positions import DEFAULT_TAB_SIZE, LineIndex
 from atten_scope.engine.tokens import label
+from atten_scope.limits import ABLATIONS, MAX_TOKENS, MEMORY_BUDGET_MB, TOP_K
 from atten_scope.protocol.params import parse_options
-from atten_scope.registry import (
-    ABLATIONS,
-    AGGREGATES,
-    DIRECTIONS,
-    MAX_NEW_TOKENS,
-    MAX_TOKENS,
-    MEMORY_BUDGET_MB,
-    REFINEMENTS,
-    TOP_K,
+from atten_scope.registry import AGGREGATES, DIRECTIONS, REFINEMENTS
+from atten_scope.terminal import (
+    ProgressBar,
+    StepProgress,
+    editor_position,
+    offset_at,
+    parse_at,
+    quoted,
+    read_document,
+    show_progress,
 )
 from atten_scope.views.evidence import default_options, faithfulness_line, recommended_view
 from atten_scope.views.options import ViewOptions
-
-EMBEDDED_MODEL = "embedded:smollm2-135m"
-MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 def _index_list(text: str) -> Any:
@@ -98,108 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_complete_command(commands: Any) -> None:
-    complete = commands.add_parser("complete", help="complete the code at a position and show each token's odds")
-    complete.add_argument("file", type=Path)
-    complete.add_argument("--at", metavar="LINE:COL", required=True, help="the cursor: the Ln and Col an editor shows")
-    complete.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS.default)
-    complete.add_argument(
-        "--temperature", type=float, default=0.0, help="0 (default): the most probable token each time"
-    )
-    complete.add_argument("--seed", type=int, help="with --temperature: the same seed gives the same completion")
-    complete.add_argument("--alternatives", type=int, default=3, help="alternatives shown per token")
-    complete.add_argument("--json", action="store_true", help="print the attenScope/complete result as JSON")
-    complete.add_argument("--model", default=os.environ.get("ATTEN_SCOPE_MODEL", EMBEDDED_MODEL))
-    complete.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    complete.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code to run")
-    complete.add_argument("--tab-size", type=int, default=DEFAULT_TAB_SIZE, help="columns a tab advances to, for --at")
-    complete.add_argument("--max-tokens", type=int, default=MAX_TOKENS.default, help="window size for long files")
-    complete.add_argument("--explain", action="store_true", help="explain the completion by removals, with LDS")
-    complete.add_argument("--ablations", type=int, default=ABLATIONS.default, help="random ablations for --explain")
-
-
-def run_complete(args: argparse.Namespace) -> int:
-    """``atten-scope complete``: the completion at ``--at``, a table of its tokens then its text."""
-    from atten_scope.engine.generation import GenerationSettings, check_settings, generate
-    from atten_scope.engine.model import load_model
-    from atten_scope.engine.storage import MemoryBudget
-    from atten_scope.protocol.builders.attribution import attribution_table, explanation_json
-    from atten_scope.protocol.builders.completion import completion_json
-    from atten_scope.protocol.params import Position
-    from atten_scope.views.completion import Completion, EditedContext
-
-    text = read_document(args.file)
-    at = parse_at(args.at)
-    assert at is not None  # --at is required
-    if not MAX_TOKENS.minimum <= args.max_tokens <= MAX_TOKENS.maximum:
-        raise InvalidRequest(f"--max-tokens must be from {MAX_TOKENS.minimum} to {MAX_TOKENS.maximum}.")
-    lines = LineIndex(text)
-    offset = offset_at(lines, at, args.tab_size)
-    if args.seed is not None and args.temperature == 0:
-        raise InvalidRequest("--seed chooses among samples: give a --temperature above 0 with it.")
-    settings = GenerationSettings(args.max_new_tokens, args.temperature, args.seed, args.alternatives)
-    check_settings(settings)  # before the model loads: a typo costs no loading
-    if offset == 0:
-        raise InvalidRequest(f"--at {args.at} is the start of the file: there is no code before it to continue.")
-    loaded = load_model(args.model, args.device, args.trust_remote_code, progress=lambda _, message: _progress(message))
-    bar = _ProgressBar()
-    generation = generate(
-        loaded,
-        text,
-        offset,
-        settings,
-        max_tokens=args.max_tokens,
-        progress=bar.update,
-        budget=MemoryBudget(MEMORY_BUDGET_MB.default),
-    )
-    bar.close()
-    done = Completion(generation, EditedContext(text, offset, (), 0), lines.line_of(offset))
-    place = lines.position(offset)
-    result = completion_json(done, Position(line=place.line, character=place.character), loaded.tokenizer, None)
-    explanation = explain_completion_cli(loaded, generation, args) if args.explain else None
-    if args.json:
-        if explanation is not None:
-            result["explanation"] = explanation_json(explanation)
-        print(json.dumps(result, ensure_ascii=False))
-    else:
-        print(_completion_table(result, f"{at[0]}:{at[1]}"))
-        if explanation is not None:
-            print(attribution_table((explanation.attribution, explanation.instant), generation.analysis.lines, 10))
-    return 0
-
-
-def explain_completion_cli(loaded: Any, generation: Any, args: argparse.Namespace) -> Any:
-    """``--explain``: ``attribution.explain_generation`` with a progress bar."""
-    from atten_scope.views.attribution import explain_generation
-
-    if not ABLATIONS.minimum <= args.ablations <= ABLATIONS.maximum:
-        raise InvalidRequest(f"--ablations must be from {ABLATIONS.minimum} to {ABLATIONS.maximum}.")
-    bar = _ProgressBar()
-    explanation = explain_generation(loaded, generation, None, args.ablations, progress=bar.update)
-    bar.close()
-    return explanation
-
-
-def _completion_table(result: dict[str, Any], at: str) -> str:
-    """The completion for people: one row per token (probability, entropy, alternatives), then its text."""
-    completion, cost = result["completion"], result["cost"]
-    out = [
-        f"Completion at {at}: {cost['generatedTokens']} tokens, stopped by {completion['stop']} "
-        f"({cost['seconds']:.1f} s; {cost['reusedTokens']} context tokens reused, {cost['computedTokens']} computed)",
-        f"{'#':>4}  {'token':<20} {'prob':>7} {'bits':>6}  alternatives",
-    ]
-    for number, token in enumerate(completion["tokens"], start=1):
-        others = ", ".join(
-            f"{_quoted(a['label'])} {a['probability'] * 100:.1f}%"
-            for a in token["alternatives"]
-            if a["id"] != token["id"]
-        )
-        shown = _quoted(token["label"]) + (" (forced)" if token["forced"] else "")
-        out.append(f"{number:>4}  {shown:<20} {token['probability'] * 100:6.1f}% {token['entropy']:6.2f}  {others}")
-    out += ["", completion["text"]]
-    return "\n".join(out)
-
-
 def list_models() -> int:
     """``atten-scope models``: the embedded models, each installed or with the command that installs it."""
     from atten_scope.engine.embedded import EMBEDDED_ID, EMBEDDED_MODELS
@@ -214,61 +111,6 @@ def list_models() -> int:
         print(f"{model.id:24} {model.label}{default}; {state}{measured}")
     print("Any Hugging Face model id or local directory / .gguf file works with --model as well.")
     return 0
-
-
-def read_document(path: Path) -> str:
-    """The file's text, exactly (no newline translation), or a DocumentError a user understands."""
-    if not path.exists():
-        raise DocumentError(f"{path}: no such file.")
-    if path.is_dir():
-        raise DocumentError(f"{path} is a directory; give a file.")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise DocumentError(f"{path} is too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,}).")
-    data = path.read_bytes()
-    if b"\x00" in data[:65536]:
-        raise DocumentError(f"{path} looks binary (it contains NUL bytes); give a text file.")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DocumentError(f"{path} is not UTF-8 text (byte {error.start} is invalid).") from error
-
-
-def parse_at(text: str | None) -> tuple[int, int] | None:
-    """``LINE:COL`` (1-based, as an editor's status bar shows them) -> the same pair, checked."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
-    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise InvalidRequest(f"--at must be LINE:COL with 1-based numbers, e.g. 12:5; got {text!r}.")
-    return int(match.group(1)), int(match.group(2))
-
-
-def offset_at(lines: LineIndex, at: tuple[int, int], tab_size: int) -> int:
-    """The text offset of status-bar position ``at`` (Ln, Col: tabs to tab stops, a code point one
-    column each, see ``positions.editor_column``), or an error naming the valid range."""
-    line, column = at
-    if line > lines.line_count:
-        raise InvalidRequest(f"--at {line}:{column}: the file has {lines.line_count} lines.")
-    start, end = lines.offset(line - 1, 0), lines.offset(line - 1, 1 << 30)
-    try:
-        return start + column_index(lines.text[start:end], column, tab_size)
-    except ValueError:
-        last = editor_column(lines.text[start:end], end - start, tab_size)
-        raise InvalidRequest(
-            f"--at {line}:{column}: line {line} ends at column {last} (a tab counts up to {tab_size}; see --tab-size)."
-        ) from None
-
-
-def editor_position(lines: LineIndex, offset: int, tab_size: int) -> str:
-    """``LN:COL`` of a text offset as an editor's status bar shows it."""
-    line = lines.line_of(offset)
-    start = lines.offset(line, 0)
-    return f"{line + 1}:{editor_column(lines.text[start : max(start, offset)], offset - start, tab_size)}"
-
-
-def _progress(message: str) -> None:
-    print(f"atten-scope: {message}", file=sys.stderr, flush=True)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -289,7 +131,9 @@ def run_analyze(args: argparse.Namespace) -> int:
     # Positions are checked before the model loads and runs: a typo costs no analysis.
     lines = LineIndex(text)
     offset = offset_at(lines, at, args.tab_size) if at is not None else None
-    loaded = load_model(args.model, args.device, args.trust_remote_code, progress=lambda _, message: _progress(message))
+    loaded = load_model(
+        args.model, args.device, args.trust_remote_code, progress=lambda _, message: show_progress(message)
+    )
     params = {
         "direction": args.direction,
         "refinement": args.refinement,
@@ -310,7 +154,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             f"--at {args.at}: that token is past the part of the file that is analysed "
             f"(the first {analysed:,} of {len(document):,} tokens; see --max-tokens)."
         )
-    bar = _ProgressBar()
+    bar = ProgressBar()
     # The language server's default budget: a long file's windows beyond it go to a cache file.
     budget = MemoryBudget(MEMORY_BUDGET_MB.default)
     analysis = run_analysis(loaded, text, args.max_tokens, progress=bar.update, budget=budget)
@@ -319,8 +163,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         return print_explanation(loaded, analysis, token, args)
     result = attention_json(analysis, token, options)
     if args.html is not None:
-        write_report(args.html, analysis, token, options, args.file.name, progress=_ReportProgress().update)
-        _progress(f"wrote {args.html}")
+        write_report(args.html, analysis, token, options, args.file.name, progress=StepProgress().update)
+        show_progress(f"wrote {args.html}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -336,20 +180,16 @@ def print_explanation(loaded: Any, analysis: Any, token: int, args: argparse.Nam
 
     if not ABLATIONS.minimum <= args.ablations <= ABLATIONS.maximum:
         raise InvalidRequest(f"--ablations must be from {ABLATIONS.minimum} to {ABLATIONS.maximum}.")
-    bar = _ProgressBar()
+    bar = ProgressBar()
     predicted, explanation = explain_prediction(loaded, analysis, token, None, args.ablations, progress=bar.update)
     bar.close()
     doc = analysis.document
     print(
-        f"prediction after {_quoted(doc.text[doc.starts[token] : doc.ends[token]])}: {id_label(doc, predicted)}  "
+        f"prediction after {quoted(doc.text[doc.starts[token] : doc.ends[token]])}: {id_label(doc, predicted)}  "
         f"({explanation.seconds:.1f} s, {explanation.forward_tokens:,} tokens run)"
     )
     print(attribution_table((explanation.attribution, explanation.instant), analysis.lines, args.top_k))
     return 0
-
-
-def _quoted(text: str) -> str:
-    return f"'{text}'"
 
 
 def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
@@ -373,8 +213,8 @@ def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
         f"{'weight':>8}  {'line:col':>9}  token",
     ]
     for sentence in (
-        prediction_sentence(result.get("prediction"), _quoted),
-        surprisal_sentence(result.get("surprisal"), _quoted(result["token"]["label"])),
+        prediction_sentence(result.get("prediction"), quoted),
+        surprisal_sentence(result.get("surprisal"), quoted(result["token"]["label"])),
     ):
         if sentence:
             out.insert(len(out) - 1, sentence + ".")
@@ -385,46 +225,6 @@ def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
         faithfulness = faithfulness_line(result.get("faithfulness"))
         out.append(faithfulness[0].upper() + faithfulness[1:] + ".")
     return "\n".join(out)
-
-
-class _ReportProgress:
-    """The report's progress on stderr: a line per quarter done, and every line in a terminal."""
-
-    def __init__(self) -> None:
-        self._quarter = -1
-        self._terminal = sys.stderr.isatty()
-
-    def update(self, fraction: float | None, message: str) -> None:
-        if fraction is None or self._terminal or int(fraction * 4) > self._quarter:
-            self._quarter = int((fraction or 0) * 4)
-            _progress(f"{message} ({fraction:.0%})" if fraction is not None else message)
-
-
-class _ProgressBar:
-    """A progress bar on stderr while the model runs; without a terminal, a line per quarter done."""
-
-    def __init__(self) -> None:
-        self._bar: Any = None
-        self._quarter = -1  # last quarter logged without a terminal (progress comes per layer)
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=100, desc="Analysing", unit="%", file=sys.stderr, leave=False)
-
-    def update(self, fraction: float | None, message: str) -> None:
-        if fraction is None:
-            _progress(message)
-        elif self._bar is not None:
-            self._bar.set_description(message[:60])
-            self._bar.n = int(fraction * 100)
-            self._bar.refresh()
-        elif int(fraction * 4) > self._quarter:
-            self._quarter = int(fraction * 4)
-            _progress(f"{message} ({fraction:.0%})")
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
 
 
 def main(argv: list[str] | None = None) -> int:

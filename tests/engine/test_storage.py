@@ -178,8 +178,8 @@ async def test_out_of_memory_in_a_view_is_a_request_failed_sentence() -> None:
 
 
 def test_the_memory_budget_setting_is_checked_against_its_limit() -> None:
+    from atten_scope.limits import MEMORY_BUDGET_MB
     from atten_scope.lsp.settings import parse_settings
-    from atten_scope.registry import MEMORY_BUDGET_MB
 
     settings, warnings = parse_settings({"memoryBudgetMB": 8192})
     assert settings.memory_budget_mb == 8192 and warnings == []

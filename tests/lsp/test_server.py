@@ -21,10 +21,10 @@ from atten_scope import registry
 from atten_scope.engine import refine
 from atten_scope.engine.analysis import Analysis, run_analysis
 from atten_scope.engine.storage import MemoryBudget
+from atten_scope.limits import MEMORY_BUDGET_MB
 from atten_scope.protocol.builders.attention import attention_json, heads_json
 from atten_scope.protocol.encode import prediction_json, token_at_position, token_json
 from atten_scope.protocol.params import parse_options
-from atten_scope.registry import MEMORY_BUDGET_MB
 from atten_scope.views import evidence
 from atten_scope.views.heatmap import pooled_matrix
 from atten_scope.views.options import ViewOptions

@@ -11,10 +11,10 @@ from pytest_lsp import LanguageClient
 
 from atten_scope.engine.analysis import run_analysis
 from atten_scope.engine.storage import MemoryBudget
+from atten_scope.limits import MEMORY_BUDGET_MB
 from atten_scope.protocol.builders.attention import attention_json
 from atten_scope.protocol.encode import token_at_position
 from atten_scope.protocol.params import parse_options
-from atten_scope.registry import MEMORY_BUDGET_MB
 from atten_scope.views.options import ViewOptions
 from atten_scope.views.units import parse_symbols
 

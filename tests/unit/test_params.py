@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from atten_scope import registry
+from atten_scope import limits
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.protocol.builders import builder
 from atten_scope.protocol.fields import parse_params
@@ -15,7 +15,7 @@ from atten_scope.protocol.params import DocumentRequest, RemoveLinesParams, pars
 from atten_scope.views.options import ViewOptions
 
 POSITION = {"line": 1, "character": 2}
-TOP_K = registry.TOP_K
+TOP_K = limits.TOP_K
 
 
 def parse(view: str, raw: dict[str, Any]) -> Any:
@@ -64,14 +64,14 @@ def test_the_settings_and_the_cli_follow_the_same_limit_rule() -> None:
 @pytest.mark.parametrize(
     ("view", "field", "value", "message"),
     [
-        ("flow", "maxNodes", registry.FLOW_NODES.maximum + 1, "maxNodes must be a whole number from 5 to 300"),
+        ("flow", "maxNodes", limits.FLOW_NODES.maximum + 1, "maxNodes must be a whole number from 5 to 300"),
         ("flow", "maxNodes", True, "maxNodes must be a whole number"),
         ("flow", "threshold", 1, "threshold must be a number between 0 and 1"),
         (
             "heatmap",
             "bins",
-            registry.HEATMAP_BINS + 1,
-            f"bins must be a whole number from 1 to {registry.HEATMAP_BINS}.",
+            limits.HEATMAP_BINS + 1,
+            f"bins must be a whole number from 1 to {limits.HEATMAP_BINS}.",
         ),
         ("heatmap", "layer", "3", 'layer must be "all" or a layer number'),
         ("heatmap", "rows", [0, "9"], "rows must be \\[start, end\\], two token indices"),

@@ -13,6 +13,7 @@ import pytest
 from atten_scope import registry
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine import aggregate, refine
+from atten_scope.limits import PYTHON
 from atten_scope.protocol import builders
 from atten_scope.protocol.params import parse_options
 from atten_scope.protocol.request import BUILDERS, builds
@@ -88,13 +89,13 @@ def test_the_extension_limits_equal_the_server_limits() -> None:
         assert settings[f"attenScope.{key}"]["maximum"] == offered[key]["max"], key
     assert limits["heatmapTokens"] == offered["heatmapTokens"]
     assert limits["heatmapBins"] == offered["heatmapBins"]
-    assert limits["python"] == registry.PYTHON
+    assert limits["python"] == PYTHON
 
 
 def test_the_python_bound_matches_pyproject() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # tomllib is not in Python 3.10
     bound = re.search(r'^requires-python = "([^"]+)"$', pyproject, re.MULTILINE)
-    assert bound is not None and bound.group(1) == registry.PYTHON
+    assert bound is not None and bound.group(1) == PYTHON
 
 
 def test_every_view_reads_the_fields_it_declares() -> None:

@@ -30,7 +30,7 @@ from atten_scope.engine.prediction import NO_NEXT, Head, Predictions, concatenat
 from atten_scope.engine.storage import MemoryBudget, WindowShape
 from atten_scope.engine.tokens import TokenizedDocument, tokenize
 from atten_scope.engine.window import CapturedWindow
-from atten_scope.registry import MAX_TOKENS
+from atten_scope.limits import MAX_TOKENS
 
 DEFAULT_MAX_TOKENS = MAX_TOKENS.default
 MAX_WINDOWS = 64  # beyond this many windows the rest of the file is not analysed (reported)

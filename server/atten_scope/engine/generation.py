@@ -62,7 +62,7 @@ from atten_scope.engine.stopping import CodeStop, SeededSampling, indent_width, 
 from atten_scope.engine.storage import MemoryBudget
 from atten_scope.engine.tokens import TokenizedDocument, extend
 from atten_scope.engine.window import CapturedWindow
-from atten_scope.registry import ALTERNATIVES, MAX_NEW_TOKENS
+from atten_scope.limits import ALTERNATIVES, MAX_NEW_TOKENS
 
 LN2 = math.log(2.0)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.embedded import EMBEDDED_ID
+from atten_scope.limits import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB, Limit
 from atten_scope.protocol.params import VIEW_KEYS, parse_options, view_fields
-from atten_scope.registry import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB, Limit
 from atten_scope.views.evidence import default_options
 from atten_scope.views.options import ViewOptions
 

@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from atten_scope.common.errors import InvalidRequest
-from atten_scope.registry import Limit, choice
+from atten_scope.limits import Limit
+from atten_scope.registry import choice
 
 T = TypeVar("T")
 P = TypeVar("P")

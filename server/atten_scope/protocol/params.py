@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from atten_scope import registry
+from atten_scope import limits
 from atten_scope.common.errors import InvalidRequest
+from atten_scope.limits import ALTERNATIVES, FLOW_NODES, FLOW_THRESHOLD, MAX_NEW_TOKENS, TOP_K, Limit
 from atten_scope.protocol.fields import (
     All,
     array,
@@ -34,20 +35,10 @@ from atten_scope.protocol.fields import (
     whole,
     within,
 )
-from atten_scope.registry import (
-    AGGREGATES,
-    ALTERNATIVES,
-    DIRECTIONS,
-    FLOW_NODES,
-    FLOW_THRESHOLD,
-    MAX_NEW_TOKENS,
-    REFINEMENTS,
-    TOP_K,
-    Limit,
-)
+from atten_scope.registry import AGGREGATES, DIRECTIONS, REFINEMENTS
 from atten_scope.views.options import ViewOptions
 
-HEATMAP_BIN_LIMIT = Limit(1, registry.HEATMAP_BINS, registry.HEATMAP_BINS)
+HEATMAP_BIN_LIMIT = Limit(1, limits.HEATMAP_BINS, limits.HEATMAP_BINS)
 SEED = Limit(0, (1 << 63) - 1, 0)  # what torch.Generator.manual_seed takes
 
 
@@ -261,7 +252,7 @@ class ExplainParams:
 
     completion_uri: str | None = param("completionUri", string, None)
     position: Position | None = param("position", nested(Position), None)
-    ablations: int = param("ablations", within(registry.ABLATIONS), registry.ABLATIONS.default)
+    ablations: int = param("ablations", within(limits.ABLATIONS), limits.ABLATIONS.default)
     seed: int = param("seed", whole, 0)
     symbols: list[Any] | None = param("symbols", array, None)  # the request's own; else the editor's last
 

@@ -44,7 +44,8 @@ from atten_scope.common.errors import InvalidRequest
 from atten_scope.common.progress import ReportProgress, ignore_progress
 from atten_scope.engine.analysis import Analysis
 from atten_scope.engine.model import LoadedModel
-from atten_scope.registry import ABLATIONS, AGGREGATES, REFINEMENTS
+from atten_scope.limits import ABLATIONS
+from atten_scope.registry import AGGREGATES, REFINEMENTS
 from atten_scope.views.ablation import Ablations, ContextLines, no_context_logprob, sequence_logprob, start_ids
 from atten_scope.views.attention import combined_rows, drop_sinks
 from atten_scope.views.evidence import default_options

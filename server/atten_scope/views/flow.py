@@ -35,7 +35,7 @@ from atten_scope.common import cancellation
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.analysis import Analysis
 from atten_scope.engine.contributions import ROW_BLOCK_BYTES, Contributions, contributions, importance, normalised
-from atten_scope.registry import ALTI_TOKENS
+from atten_scope.limits import ALTI_TOKENS
 
 TOP_HEADS = 3
 

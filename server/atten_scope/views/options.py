@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from atten_scope import registry
+from atten_scope import limits, registry
 from atten_scope.registry import AGGREGATES, REFINEMENTS
 
 
@@ -19,7 +19,7 @@ class ViewOptions:
     layers: tuple[int, ...] | None = None  # None: all layers
     heads: tuple[int, ...] | None = None  # None: all heads
     drop_sink: bool = True
-    top_k: int = registry.TOP_K.default
+    top_k: int = limits.TOP_K.default
 
     @property
     def refinement_spec(self) -> registry.Refinement:

@@ -12,10 +12,10 @@ import numpy as np
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.analysis import Analysis
+from atten_scope.limits import HEATMAP_TOKENS
 from atten_scope.protocol.encode import flat_ranges, token_json
 from atten_scope.protocol.params import HeatmapParams, HeatmapTileParams, SurpriseParams
 from atten_scope.protocol.request import ViewRequest, builds
-from atten_scope.registry import HEATMAP_TOKENS
 from atten_scope.views.heatmap import Pooled, encode_log16, overview_row_bins, overview_seconds, pooled_matrix
 from atten_scope.views.options import ViewOptions
 
