@@ -3,6 +3,9 @@
  * the completion shows as ghost text, the lines that drove it are tinted, and the Completion panel
  * offers its tokens, alternatives (a branch), the context each token read, an explanation with
  * removals, a regeneration without some lines, and Insert.
+ *
+ * "Which Code Does This Prediction Need?" explains the model's first choice at the cursor by
+ * removals (Requests.explainCompletion with a position) in the same panel and the same line tints.
  */
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -14,6 +17,7 @@ import { errorMessage } from './core/async';
 import { formatWeight } from './core/buckets';
 import { branchForced, documentLine, linesToLeaveOut, readCompleteResult, readExplainResult, stopSentence, tokenId, tokenPosition } from './core/completion';
 import { completionView, type CompletionState } from './core/completionView';
+import { predictedProbability, predictionQuery, predictionView, readPredictionResult, type PredictedToken, type PredictionState } from './core/prediction';
 import { progressForwarder } from './core/progress';
 import type { AttentionResult, Position } from './core/protocol';
 import type { CompleteParams, CompleteResult, ExplainCompletionParams, LineRanges } from './core/protocolViews';
@@ -38,6 +42,13 @@ interface Active {
   panel: CompletionPanel;
 }
 
+/** The prediction explained on screen (the panel's prediction mode). */
+interface ActivePrediction {
+  document: vscode.TextDocument;
+  state: PredictionState;
+  panel: CompletionPanel;
+}
+
 export interface CompleterDeps {
   extensionUri: vscode.Uri;
   server: ServerClient;
@@ -50,6 +61,7 @@ export interface CompleterDeps {
 
 export class Completer implements vscode.Disposable {
   private active: Active | undefined;
+  private prediction: ActivePrediction | undefined;
   private readonly paint: CompletionPaint;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -59,7 +71,7 @@ export class Completer implements vscode.Disposable {
       this.paint,
       // the completion was made for one version: an edit ends its preview and its line tints (the lines moved)
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.contentChanges.length > 0 && this.active?.document === e.document) {
+        if (e.contentChanges.length > 0 && (this.active ?? this.prediction)?.document === e.document) {
           this.paint.clearAll();
         }
       }),
@@ -99,7 +111,12 @@ export class Completer implements vscode.Disposable {
   }
 
   /** Sends a request with a cancellable progress notification fed by the server's $/progress; undefined when cancelled or failed (the user was told). */
-  private async withProgress<P extends { workDoneToken?: string | number }, R>(request: ServerRequest<P, R>, params: P, title: string): Promise<R | undefined> {
+  private async withProgress<P extends { workDoneToken?: string | number }, R>(
+    request: ServerRequest<P, R>,
+    params: P,
+    title: string,
+    again = 'Complete Here and Explain',
+  ): Promise<R | undefined> {
     try {
       return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
         const client = await this.deps.server.ensureStarted();
@@ -119,7 +136,7 @@ export class Completer implements vscode.Disposable {
       }
       this.deps.log.warn(`${request.type.method} failed: ${errorMessage(error)}`);
       if (failure === 'notAnalysed') {
-        void vscode.window.showWarningMessage("Atten-Scope: the server no longer holds this completion or file: run 'Complete Here and Explain' again.");
+        void vscode.window.showWarningMessage(`Atten-Scope: the server no longer holds this completion or file: run '${again}' again.`);
       } else {
         void vscode.window.showWarningMessage(`Atten-Scope: ${errorMessage(error)}`);
       }
@@ -161,6 +178,7 @@ export class Completer implements vscode.Disposable {
     // a token's sources belong to the completion shown before
     const tinted = this.active?.state.selected !== undefined;
     this.active = { document, version: document.version, state, panel };
+    this.prediction = undefined;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
     if (editor) {
       if (tinted) {
@@ -305,7 +323,7 @@ export class Completer implements vscode.Disposable {
   }
 
   private async revealLines(first: number, last: number): Promise<void> {
-    const document = this.active?.document;
+    const document = (this.active ?? this.prediction)?.document;
     if (!document) {
       return;
     }
@@ -397,8 +415,88 @@ export class Completer implements vscode.Disposable {
     this.note(active, `Inserted at line ${position.line + 1}; the file changed, so this panel is read-only until the next completion.`);
   }
 
+  // ---- the prediction at the cursor
+
+  /** Explains the model's first choice at the cursor of `editor` by removals, in the panel and the line tints. */
+  async explainPrediction(editor: vscode.TextEditor): Promise<void> {
+    const document = editor.document;
+    if (!(await this.deps.analyzer.require(document))) {
+      return;
+    }
+    const position = editor.selection.active;
+    const version = document.version;
+    const params: ExplainCompletionParams = {
+      textDocument: { uri: document.uri.toString(), version },
+      position: { line: position.line, character: position.character },
+      ablations: this.deps.settings.effective['completion.ablations'],
+      seed: 0,
+    };
+    const raw = await this.withProgress(Requests.explainCompletion, params, 'Atten-Scope: explaining the prediction with removals', 'Which Code Does This Prediction Need?');
+    if (raw === undefined) {
+      return;
+    }
+    const answer = readPredictionResult(raw);
+    if (typeof answer === 'string') {
+      this.deps.log.error(`${Requests.explainCompletion.type.method}: ${answer}`);
+      void vscode.window.showWarningMessage(`Atten-Scope: ${answer}.`);
+      return;
+    }
+    if (document.isClosed || document.version !== version) {
+      void vscode.window.showWarningMessage('Atten-Scope: the file changed while the prediction was explained: run Which Code Does This Prediction Need? again.');
+      return;
+    }
+    const probability = await this.predictionProbability(document, answer.prediction);
+    const { cost } = answer.explain;
+    this.deps.log.info(`Explained the prediction of ${vscode.workspace.asRelativePath(document.uri, false)} v${version} at ${position.line + 1}:${position.character + 1}: ${cost.ablations} removals, ${cost.seconds.toFixed(1)} s.`);
+    const tinted = this.active?.state.selected !== undefined ? this.active.document : undefined;
+    this.active = undefined;
+    this.paint.clearAll();
+    const panel = CompletionPanel.showIn(this.deps.extensionUri, this.deps.log, this.predictionActions());
+    const state: PredictionState = { title: `${vscode.workspace.asRelativePath(document.uri, false)}, line ${position.line + 1}`, answer, probability };
+    this.prediction = { document, state, panel };
+    for (const shown of vscode.window.visibleTextEditors) {
+      if (tinted && shown.document === tinted) {
+        this.deps.painter.clear(shown);
+      }
+      if (shown.document === document) {
+        this.paint.paintLines(shown, answer.explain.attribution.lines);
+      }
+    }
+    panel.showData(predictionView(state));
+  }
+
+  /** The probability the model gave the predicted token (the attention answer's prediction there); undefined when unknown. */
+  private async predictionProbability(document: vscode.TextDocument, predicted: PredictedToken): Promise<number | undefined> {
+    const at = predictionQuery(predicted);
+    try {
+      const answer = await this.deps.server.request(Requests.attention, attentionParams(document.uri, new vscode.Position(at.line, at.character), this.deps.settings.effective));
+      return predictedProbability(answer.prediction, predicted);
+    } catch (error) {
+      this.deps.log.warn(`The probability of the prediction at ${at.line + 1}:${at.character + 1}: ${errorMessage(error)}`);
+      return undefined;
+    }
+  }
+
+  /** The panel's actions in its prediction mode: only a click on a line (the buttons are hidden). */
+  private predictionActions(): CompletionActions {
+    const none = (): Promise<void> => Promise.resolve();
+    return {
+      branch: none,
+      selectToken: none,
+      revealLines: (first, last) => this.revealLines(first, last),
+      explain: none,
+      regenerate: none,
+      original: none,
+      insert: none,
+      closed: () => {
+        this.prediction = undefined;
+        this.paint.clearAll();
+      },
+    };
+  }
+
   dispose(): void {
-    this.active?.panel.dispose();
+    (this.active ?? this.prediction)?.panel.dispose();
     vscode.Disposable.from(...this.disposables).dispose();
   }
 }

@@ -27,6 +27,7 @@ export const Commands = {
   setUp: 'attenScope.setUp',
   completeHere: 'attenScope.completeHere',
   dismissCompletion: 'attenScope.dismissCompletion',
+  explainPrediction: 'attenScope.explainPrediction',
 } as const;
 
 /** Context key: a completion preview is shown in the active editor (Escape dismisses it). */

@@ -1,5 +1,6 @@
 """``atten-scope complete``: the model continues a file at a position, each token with its odds,
-and ``--explain`` says which lines drove it (by removals, with the LDS)."""
+``--explain`` says which lines drove it (by removals, with the LDS), and ``--html`` writes the
+attention report of the context and the completion, opened at the first generated token."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from typing import Any
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.positions import DEFAULT_TAB_SIZE, LineIndex
 from atten_scope.limits import ABLATIONS, MAX_NEW_TOKENS, MAX_TOKENS, MEMORY_BUDGET_MB
-from atten_scope.terminal import ProgressBar, offset_at, parse_at, quoted, read_document, show_progress
+from atten_scope.terminal import (
+    ProgressBar,
+    StepProgress,
+    offset_at,
+    parse_at,
+    quoted,
+    read_document,
+    show_progress,
+)
 
 EMBEDDED_MODEL = "embedded:smollm2-135m"
 
@@ -28,6 +37,9 @@ def add_complete_command(commands: Any) -> None:
     complete.add_argument("--seed", type=int, help="with --temperature: the same seed gives the same completion")
     complete.add_argument("--alternatives", type=int, default=3, help="alternatives shown per token")
     complete.add_argument("--json", action="store_true", help="print the attenScope/complete result as JSON")
+    complete.add_argument(
+        "--html", type=Path, metavar="OUT", help="write the attention report of the context and the completion"
+    )
     complete.add_argument("--model", default=os.environ.get("ATTEN_SCOPE_MODEL", EMBEDDED_MODEL))
     complete.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     complete.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code to run")
@@ -78,6 +90,8 @@ def run_complete(args: argparse.Namespace) -> int:
     place = lines.position(offset)
     result = completion_json(done, Position(line=place.line, character=place.character), loaded.tokenizer, None)
     explanation = explain_completion_cli(loaded, generation, args) if args.explain else None
+    if args.html is not None:
+        write_completion_report(args.html, loaded, generation, args.file.name)
     if args.json:
         if explanation is not None:
             result["explanation"] = explanation_json(explanation)
@@ -99,6 +113,24 @@ def explain_completion_cli(loaded: Any, generation: Any, args: argparse.Namespac
     explanation = explain_generation(loaded, generation, None, args.ablations, progress=bar.update)
     bar.close()
     return explanation
+
+
+def write_completion_report(path: Path, loaded: Any, generation: Any, title: str) -> None:
+    """``--html``: ``analyze --html``'s report of the completion's analysis (the context, then the
+    completion), in the model's default view, opened at the first generated token.
+
+    The generation's analysis holds the completion's rows like any other token's, so every
+    generated token answers a hover; opening at the first shows what the completion drew on.
+    """
+    from atten_scope.report import write_report
+    from atten_scope.views.evidence import default_options
+
+    analysis = generation.analysis
+    # A completion cut before its first token (an immediate stop) leaves nothing generated: open at
+    # the last context token then, whose prediction is what was declined.
+    focus = min(generation.start, analysis.token_count - 1)
+    write_report(path, analysis, focus, default_options(loaded.info.id), title, progress=StepProgress().update)
+    show_progress(f"wrote {path}")
 
 
 def _completion_table(result: dict[str, Any], at: str) -> str:

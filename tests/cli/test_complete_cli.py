@@ -1,9 +1,10 @@
 """``atten-scope complete`` as a user runs it: a table of the tokens then the text, the request's
-result as JSON, and one line for bad input."""
+result as JSON, the HTML report of the completion, and one line for bad input."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,20 @@ def test_the_table_lists_each_token_then_the_text(code_file: Path) -> None:
         "complete", str(code_file), "--at", "7:14", "--max-new-tokens", "4", "--temperature", "0.8", "--seed", "3"
     )
     assert again.stdout.splitlines()[2:] == lines[2:]  # the same seed, the same completion
+
+
+def test_html_report_holds_the_completion_and_opens_at_its_first_token(code_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "completion.html"
+    result = run_cli("complete", str(code_file), "--at", "7:14", "--max-new-tokens", "3", "--json", "--html", str(out))
+    assert result.returncode == 0, result.stderr
+    tokens = json.loads(result.stdout)["completion"]["tokens"]
+    page = out.read_text(encoding="utf-8")
+    texts_found, focus_found = re.search(r'"texts": (\[.*?\]), "labels"', page), re.search(r'"focus": (\d+),', page)
+    assert texts_found is not None and focus_found is not None
+    texts, focus = json.loads(texts_found.group(1)), int(focus_found.group(1))
+    # The report's tokens are the context's then the completion's, and it opens at the first generated one.
+    assert tokens and texts[focus] == tokens[0]["text"] and "".join(texts[focus:]) == "".join(t["text"] for t in tokens)
+    assert "".join(texts[:focus]) == CODE[: CODE.rindex("radius)\n")]  # the text before 7:14
 
 
 @pytest.mark.parametrize(

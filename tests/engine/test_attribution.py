@@ -17,6 +17,8 @@ from atten_scope.views.ablation import Ablations, ContextLines, completion_logpr
 from atten_scope.views.attribution import MAX_IDENTIFIERS, explain_completion, explain_prediction, instant_attribution
 from atten_scope.views.surrogate import lasso, out_of_fold, random_masks
 
+from .test_completion import MODELS, gemma
+
 CONTEXT = '''import re
 from dataclasses import dataclass
 
@@ -47,10 +49,12 @@ COMPLETION_TOKENS = 8
 def plain_logprob(model: Any, context_ids: list[int], completion: list[int]) -> float:
     """log p(completion | context) from the model's own logits over the whole sequence."""
     ids = context_ids + completion
+    # Only the rows that predict the completion go through the head: with Gemma's 262k-token
+    # vocabulary, every row's logits (in double) would cost more than the model itself.
     with torch.inference_mode():
-        logits = model(torch.tensor([ids])).logits[0].double().log_softmax(-1)
-    first = len(context_ids) - 1
-    return float(sum(logits[first + i, c] for i, c in enumerate(completion)))
+        kept = model(torch.tensor([ids]), logits_to_keep=len(completion) + 1).logits[0, :-1]
+    logits = kept.double().log_softmax(-1)
+    return float(sum(logits[i, c] for i, c in enumerate(completion)))
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +69,26 @@ def completed(embedded: Any) -> tuple[Analysis, int, list[int]]:
     return analysis, len(ids), completion
 
 
-def test_ablation_logprob_equals_a_plain_pass_on_the_edited_text(embedded: Any, completed: Any) -> None:
+@pytest.fixture(scope="module", params=MODELS)
+def scored(request: pytest.FixtureRequest) -> tuple[Any, list[int]]:
+    """A model and its greedy completion of CONTEXT: SmolLM2's is the module's ``completed``;
+    Gemma 3's (a BOS token, sliding-window layers) is a few tokens, enough for the property."""
+    if request.param == "smollm2":
+        return request.getfixturevalue("embedded"), request.getfixturevalue("completed")[2]
+    loaded = gemma()
+    ids = loaded.tokenizer(CONTEXT)["input_ids"]
+    with torch.inference_mode():
+        out = loaded.model.generate(torch.tensor([ids]), max_new_tokens=5, do_sample=False)
+    return loaded, out[0, len(ids) :].tolist()
+
+
+def test_ablation_logprob_equals_a_plain_pass_on_the_edited_text(scored: tuple[Any, list[int]]) -> None:
     """f(z) from the cached prefix and a batch equals the model run on the edited text; an ablation
     computes only the tokens from its first removed line on."""
-    _, _, completion = completed
+    loaded, completion = scored
     lines = ContextLines.of(CONTEXT)
     assert lines.count == CONTEXT.count("\n")
-    runner = Ablations(embedded.model, embedded.tokenizer, lines, completion)
+    runner = Ablations(loaded.model, loaded.tokenizer, lines, completion)
     masks = random_masks(5, lines.count, seed=1)
     masks[0] = True
     masks[1] = True
@@ -79,13 +96,13 @@ def test_ablation_logprob_equals_a_plain_pass_on_the_edited_text(embedded: Any, 
     batched = runner.logprobs(masks)
     for keep, value in zip(masks, batched, strict=True):
         edited = runner.context_ids(keep)
-        assert value == pytest.approx(plain_logprob(embedded.model, edited, completion), abs=2e-3)
-    single = completion_logprob(embedded, CONTEXT, completion, [17])
+        assert value == pytest.approx(plain_logprob(loaded.model, edited, completion), abs=2e-3)
+    single = completion_logprob(loaded, CONTEXT, completion, [17])
     assert single == pytest.approx(batched[1], abs=1e-4)
-    late = Ablations(embedded.model, embedded.tokenizer, lines, completion)
+    late = Ablations(loaded.model, loaded.tokenizer, lines, completion)
     late.token_logprobs(masks[1])
     full = len(late.full_ids)
-    kept_before = len(embedded.tokenizer(CONTEXT[: lines.spans[17][0]])["input_ids"])
+    kept_before = len(loaded.tokenizer(CONTEXT[: lines.spans[17][0]])["input_ids"])
     assert late.forward_tokens - full <= full - kept_before + len(completion) + 1
 
 

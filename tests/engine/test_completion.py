@@ -5,6 +5,8 @@ eager attention's, and what it refuses."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pytest
@@ -55,6 +57,32 @@ def completion_ids(generation: Generation) -> list[int]:
     return generation.analysis.document.ids[generation.start :]
 
 
+GEMMA_MISSING = pytest.mark.skipif(not GEMMA3.installed(), reason=f"the Gemma 3 packages are missing: {GEMMA3.install}")
+# The properties that hold for any model run on both embedded ones: SmolLM2 (the default) and
+# Gemma 3, whose tokenizer adds a BOS token and whose layers alternate sliding and global attention.
+MODELS = [pytest.param("smollm2", id="smollm2-135m"), pytest.param("gemma3", id="gemma3-270m", marks=GEMMA_MISSING)]
+
+
+@cache
+def gemma() -> Any:
+    """Gemma 3 270M on the CPU, loaded once for every test module that uses it."""
+    from atten_scope.engine.model import load_model
+
+    return load_model(GEMMA3.id, "cpu")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A model, its analysis of TEXT and its greedy completion at CURSOR of up to ``new`` tokens;
+    ``edited_new``: the tokens a completion with lines removed asks for."""
+
+    loaded: Any
+    analysis: Analysis
+    greedy: Generation
+    new: int
+    edited_new: int
+
+
 @pytest.fixture(scope="module")
 def analysis(embedded: Any) -> Analysis:
     return run_analysis(embedded, TEXT, 4096)
@@ -65,11 +93,22 @@ def greedy(embedded: Any, analysis: Analysis) -> Generation:
     return generate(embedded, analysis, CURSOR, GenerationSettings(max_new_tokens=NEW))
 
 
-def test_greedy_completion_equals_generate_and_reuses_the_analysis(embedded: Any, greedy: Generation) -> None:
-    expected = reference(embedded, TEXT[:CURSOR], NEW)
+@pytest.fixture(scope="module", params=MODELS)
+def subject(request: pytest.FixtureRequest) -> Subject:
+    if request.param == "smollm2":  # the module's own analysis and completion: no second run
+        loaded, analysed, done = (request.getfixturevalue(name) for name in ("embedded", "analysis", "greedy"))
+        return Subject(loaded, analysed, done, NEW, 8)
+    # Gemma's vocabulary makes each token dearer on a CPU: a few tokens show the same properties.
+    analysed = run_analysis(gemma(), TEXT, 4096)
+    return Subject(gemma(), analysed, generate(gemma(), analysed, CURSOR, GenerationSettings(max_new_tokens=6)), 6, 5)
+
+
+def test_greedy_completion_equals_generate_and_reuses_the_analysis(subject: Subject) -> None:
+    greedy, new = subject.greedy, subject.new
+    expected = reference(subject.loaded, TEXT[:CURSOR], new)
     ours = completion_ids(greedy)
     assert ours and ours == expected[: len(ours)]
-    assert greedy.stop == "limit" or len(ours) < NEW
+    assert greedy.stop == "limit" or len(ours) < new
     assert greedy.context == TEXT[:CURSOR] and greedy.analysis.document.text == TEXT[:CURSOR] + greedy.text
     assert "".join(greedy.text[t.start : t.end] for t in greedy.tokens) == greedy.text
     # Only the token at the cursor (its tokenisation can change there) and after it are computed.
@@ -79,25 +118,28 @@ def test_greedy_completion_equals_generate_and_reuses_the_analysis(embedded: Any
         assert token.alternatives[0].probability >= token.probability - 1e-6
 
 
-def test_a_branch_equals_generate_after_the_forced_tokens(
-    embedded: Any, analysis: Analysis, greedy: Generation
-) -> None:
+def test_a_branch_equals_generate_after_the_forced_tokens(subject: Subject) -> None:
+    greedy, new = subject.greedy, subject.new
     chosen = greedy.tokens[2].alternatives[1].id  # the second choice at the third step
     forced = [*completion_ids(greedy)[:2], chosen]
-    branch = generate(embedded, analysis, CURSOR, GenerationSettings(max_new_tokens=NEW, forced=tuple(forced)))
+    branch = generate(
+        subject.loaded, subject.analysis, CURSOR, GenerationSettings(max_new_tokens=new, forced=tuple(forced))
+    )
     ours = completion_ids(branch)
     assert ours[:3] == forced and [t.forced for t in branch.tokens[:4]] == [True, True, True, False]
-    expected = reference(embedded, TEXT[:CURSOR], NEW - 3, forced)
+    expected = reference(subject.loaded, TEXT[:CURSOR], new - 3, forced)
     assert ours[3:] == expected[: len(ours) - 3]
 
 
-def test_without_lines_equals_generate_on_the_edited_text(embedded: Any, analysis: Analysis) -> None:
-    done = complete(analysis, embedded, CURSOR, GenerationSettings(max_new_tokens=8), without_lines=((5, 7),))
+def test_without_lines_equals_generate_on_the_edited_text(subject: Subject) -> None:
+    new = subject.edited_new
+    settings = GenerationSettings(max_new_tokens=new)
+    done = complete(subject.analysis, subject.loaded, CURSOR, settings, without_lines=((5, 7),))
     edited = edit_context(TEXT, CURSOR, ((5, 7),))
     assert "perimeter(radius):" not in edited.text and edited.text[edited.cursor :].startswith("radius)\n")
     assert done.generation.context == edited.text[: edited.cursor]
     ours = completion_ids(done.generation)
-    assert ours == reference(embedded, edited.text[: edited.cursor], 8)[: len(ours)]
+    assert ours == reference(subject.loaded, edited.text[: edited.cursor], new)[: len(ours)]
     assert done.generation.reused_tokens > 0  # the lines above the removed ones kept their state
     assert done.document_line(5) == 8 and done.document_line(4) == 4
 
@@ -220,14 +262,3 @@ def test_stop_rule_cuts_at_a_dedent_or_two_blank_lines() -> None:
     assert stop_point("\tx\n\ty", 8) is None  # a tab reaches column 8
     assert stop_point("a\nb", 4, since=2) == ("dedent", 2)  # after the forced text
     assert stop_point("a\nb", 4, since=3) is None  # inside it
-
-
-@pytest.mark.skipif(not GEMMA3.installed(), reason=f"the Gemma 3 packages are missing: {GEMMA3.install}")
-def test_gemma_greedy_completion_equals_generate() -> None:
-    from atten_scope.engine.model import load_model
-
-    gemma = load_model(GEMMA3.id, "cpu")
-    analysed = run_analysis(gemma, TEXT, 4096)
-    done = generate(gemma, analysed, CURSOR, GenerationSettings(max_new_tokens=8))
-    ours = completion_ids(done)
-    assert ours == reference(gemma, TEXT[:CURSOR], 8)[: len(ours)]

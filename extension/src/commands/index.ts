@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { Commands } from '../constants';
 import { showAccumulative } from './accumulative';
 import { analyzeFile } from './analyze';
-import { completeHere, dismissCompletion } from './completion';
+import { completeHere, dismissCompletion, explainPrediction } from './completion';
 import type { CommandContext, CommandFactory } from './context';
 import { showFlow, showHeatmap, showModelView, showNeuronView } from './panels';
 import { chooseLayersHeads, chooseModel, chooseRefinement, chooseTintUnit, statusMenu, toggleDirection, toggleHeatMode } from './pickers';
@@ -36,6 +36,7 @@ export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
   [Commands.setUp]: setUp,
   [Commands.completeHere]: completeHere,
   [Commands.dismissCompletion]: dismissCompletion,
+  [Commands.explainPrediction]: explainPrediction,
 };
 
 /** Registers every command of the table with its handler built from `ctx`. */

@@ -94,6 +94,15 @@ export interface CompletionDataMessage {
   attention?: string;
   /** a sentence about the last action (a failure, a refusal) */
   note?: string;
+  /** the prediction mode ("Which code does this prediction need?"): the predicted token; no completion tokens, no actions */
+  prediction?: PredictionView;
+}
+
+/** The predicted token, its probability ("62%") and what it follows. */
+export interface PredictionView {
+  label: string;
+  probability: string;
+  after: string;
 }
 
 export type ToCompletionView = LoadingMessage | ErrorMessage | CompletionDataMessage;

@@ -1,6 +1,7 @@
 /**
  * The Completion panel: the completion's tokens with their probabilities and alternatives, the
- * lines and units that drove it, the explanation with removals and a regeneration's diff. The page
+ * lines and units that drove it, the explanation with removals and a regeneration's diff; or, in
+ * its prediction mode, the token predicted at the cursor and the lines it needs. The page
  * draws what core/completionView.ts computes; its buttons and clicks come back as actions.
  */
 import * as vscode from 'vscode';
@@ -19,7 +20,9 @@ const BODY = `
 </div>
 <p id="note" class="note" hidden></p>
 <section id="regenerated" hidden><h2>Regenerated</h2><p id="regenerate-reason" class="hint"></p><pre id="diff"></pre></section>
-<section><h2>Completion</h2><pre id="text"></pre>
+<section id="prediction" hidden><h2>Prediction</h2><p><span id="prediction-token" class="label"></span> <span id="prediction-probability" class="prob"></span></p>
+  <p id="prediction-after" class="hint"></p></section>
+<section id="completion"><h2>Completion</h2><pre id="text"></pre>
   <h2>Tokens</h2><p class="hint">Click a token for the context it reads; click an alternative to branch there.</p>
   <p id="attention" role="status"></p><div id="tokens" role="list"></div></section>
 <section id="instant"></section>

@@ -112,13 +112,34 @@ function draw(data: CompletionDataMessage): void {
   note.textContent = data.note ?? '';
   byId('text').textContent = data.text;
   drawTokens(data);
-  drawAttribution(byId('instant'), 'What drove it', data.instant, [
-    'Score: the estimated drop of the completion\u2019s log-probability without the line (nats). Warm lines raised it, blue ones lowered it.',
+  const predicted = data.prediction;
+  byId('prediction').hidden = !predicted;
+  byId('completion').hidden = predicted !== undefined;
+  for (const id of ['insert', 'explain', 'regenerate']) {
+    byId(id).hidden = predicted !== undefined;
+  }
+  if (predicted) {
+    byId('prediction-token').textContent = predicted.label;
+    byId('prediction-probability').textContent = predicted.probability;
+    byId('prediction-after').textContent = predicted.after;
+  }
+  const what = predicted ? 'predicted token' : 'completion';
+  drawAttribution(byId('instant'), predicted ? 'The instant method' : 'What drove it', data.instant, [
+    `Score: the estimated drop of the ${what}\u2019s log-probability without the line (nats). Warm lines raised it, blue ones lowered it.`,
   ]);
   const removals = byId('removals');
+  // the prediction's answer is the removals: they come first there, after the instant method for a completion
+  if (predicted) {
+    byId('instant').before(removals);
+  } else {
+    byId('instant').after(removals);
+  }
   if (data.explain) {
-    drawAttribution(removals, 'Explained with removals', data.explain.removals, [data.explain.instantLds, `Cost: ${data.explain.cost}.`]);
-    if (!explainShown) {
+    drawAttribution(removals, predicted ? 'Which code this prediction needs: removals' : 'Explained with removals', data.explain.removals, [
+      data.explain.instantLds,
+      `Cost: ${data.explain.cost}.`,
+    ]);
+    if (!explainShown && !predicted) {
       removals.scrollIntoView({ block: 'start' });
     }
   } else {

@@ -4,7 +4,8 @@
 // marked forced); Explain with removals (a progress notification, then the removals' LDS, the
 // instant method's LDS on them and the cost); a click on a line selects it and Regenerate without
 // these lines shows the diff; Insert puts the completion in the file, which is analysed again, and
-// a hover on an inserted token answers. The insertion is undone at the end.
+// a hover on an inserted token answers. The insertion is undone, then Which Code Does This
+// Prediction Need? at the end of the file shows the predicted token and its removals in the panel.
 import { hoverCard, tintState } from '../../lib/editor.mjs';
 import { SAMPLE, SAMPLE_NAME } from '../../lib/fixtures.mjs';
 import { check, screenshot } from '../../lib/report.mjs';
@@ -13,6 +14,17 @@ import { completionFrame, completionState } from '../../lib/webviews.mjs';
 import { clearNotifications, focusTab, runCommand, waitAnalysisDone, waitNotification } from '../../lib/workbench.mjs';
 
 const CMD = 'Atten-Scope: Complete Here and Explain';
+const PREDICTION_CMD = 'Atten-Scope: Which Code Does This Prediction Need?';
+
+// The panel's prediction mode: the predicted token and its probability.
+async function predictionState(frame) {
+  return frame.evaluate(() => {
+    const root = document.getElementById('prediction');
+    return root && !root.hidden
+      ? { token: document.getElementById('prediction-token').textContent, probability: document.getElementById('prediction-probability').textContent, after: document.getElementById('prediction-after').textContent }
+      : null;
+  });
+}
 
 // The editor's ghost text: the content of the ::after pseudo-elements that decorations put on the
 // lines on screen (VS Code draws an `after` decoration's text with CSS, not as text in the DOM).
@@ -30,8 +42,8 @@ async function lines(editor) {
 
 export default {
   name: 'completion',
-  summary: 'Complete Here and Explain: ghost text, tokens and alternatives, a branch, explain with removals, regenerate without lines (diff), insert, hover on the insertion',
-  screenshots: ['completion', 'completion-token', 'completion-explain', 'completion-regenerate', 'completion-inserted'],
+  summary: 'Complete Here and Explain: ghost text, tokens and alternatives, a branch, explain with removals, regenerate without lines (diff), insert, hover on the insertion; Which Code Does This Prediction Need?',
+  screenshots: ['completion', 'completion-token', 'completion-explain', 'completion-regenerate', 'completion-inserted', 'completion-prediction'],
   async run(s) {
     const { P, page, editor, analysed } = s;
     const c = { frame: undefined, state: undefined };
@@ -155,5 +167,26 @@ export default {
     await editor.click({ position: { x: 200, y: 40 } }).catch(() => {});
     await page.keyboard.press('Control+Z');
     await sleep(300);
+
+    await check(`${P}: "${PREDICTION_CMD}" at the end of ${SAMPLE_NAME} shows progress, then the predicted token, the removals' lines with their LDS, the instant method's LDS on them and the cost`, async () => {
+      await waitAnalysisDone(page, 120000);
+      await page.keyboard.press('Control+End');
+      await clearNotifications(page);
+      await runCommand(page, PREDICTION_CMD);
+      await waitNotification(page, /explaining the prediction/i, 60000).catch(() => { /* a fast answer may end the notification first */ });
+      const { frame, state } = await completionFrame(page, 300000, (x) => x.removals && /Which code this prediction needs/.test(x.removals.heading));
+      const r = state.removals;
+      assert(/method: removals/.test(r.meta) && /LDS -?\d\.\d\d/.test(r.meta), `the removals lack their method or LDS: "${r.meta}"`);
+      assert(r.rows >= 1 && /line \d+/.test(r.text) && /[+-]\d+\.\d+ nats/.test(r.text), `the removals list no scored line: "${r.text.slice(0, 300)}"`);
+      assert(/The instant method on the same removals: LDS/.test(r.text), `the instant method's LDS on the removals is missing: "${r.text.slice(0, 300)}"`);
+      assert(/Cost: \d+ removals, [\d,]+ tokens through the model, \d+\.\d s/.test(r.text), `the cost is missing: "${r.text.slice(0, 400)}"`);
+      assert(/method: attention/.test(state.instant.meta), `the instant method is missing: "${state.instant.meta}"`);
+      const predicted = await predictionState(frame);
+      assert(predicted && predicted.token && /%$|not known/.test(predicted.probability), `the predicted token or its probability is missing: ${JSON.stringify(predicted)}`);
+      const tints = await tintState(editor);
+      assert(tints.gutter > 0 || tints.tinted > 0, 'the lines the prediction needs are not tinted in the editor');
+      await screenshot(page, 'completion-prediction');
+      return `predicts ${JSON.stringify(predicted.token)} (${predicted.probability}); ${r.meta}; ${r.rows} lines and units; editor: ${tints.tinted} tinted, ${tints.gutter} gutter icons`;
+    }, [analysed]);
   },
 };
