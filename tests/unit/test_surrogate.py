@@ -67,3 +67,11 @@ def test_random_masks_are_seeded_halves() -> None:
     masks = random_masks(400, 30, seed=0)
     assert masks.dtype == bool and np.array_equal(masks, random_masks(400, 30, seed=0))
     assert 0.45 < masks.mean() < 0.55 and not np.array_equal(masks, random_masks(400, 30, seed=1))
+
+
+def test_lds_ranks_ties_as_scipy_does() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        predicted = rng.integers(0, 4, 24).astype(float)  # many ties
+        actual = np.round(rng.normal(size=24), 1)
+        assert lds(predicted, actual) == pytest.approx(spearmanr(predicted, actual).statistic, abs=1e-12)

@@ -27,7 +27,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.stats import spearmanr
 
 # alpha / alpha_max. Held-out LDS with 32 masks, mean of 8 greedy 8-token completions of
 # 190-250-token contexts (this package's own modules) on SmolLM2: Lasso 0.01: 0.72, 0.03: 0.76,
@@ -92,8 +91,25 @@ def lds(predicted: np.ndarray, actual: np.ndarray) -> float | None:
     undefined (fewer than 3 masks, or either side constant)."""
     if len(actual) < 3 or np.ptp(predicted) == 0 or np.ptp(actual) == 0:
         return None
-    rho = float(spearmanr(predicted, actual).statistic)
+    rho = float(np.corrcoef(_ranks(predicted), _ranks(actual))[0, 1])
     return rho if math.isfinite(rho) else None
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their mean rank (Spearman's rho is Pearson's r of these).
+
+    Written here rather than taken from scipy.stats.rankdata: scipy is not a runtime dependency of
+    the server, and this is all of it the server needs (tests check it against scipy's spearmanr)."""
+    v = np.asarray(values, dtype=np.float64)
+    order = np.argsort(v, kind="stable")
+    ordered = v[order]
+    # each run of equal values gets the mean of the positions it spans
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(v)]
+    mean_rank = (starts + ends + 1) / 2.0
+    ranks = np.empty(len(v))
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
 
 
 def out_of_fold(z: np.ndarray, f: np.ndarray, fit: Fit = lasso, folds: int = FOLDS) -> np.ndarray:

@@ -188,5 +188,9 @@ export default {
       await screenshot(page, 'completion-prediction');
       return `predicts ${JSON.stringify(predicted.token)} (${predicted.probability}); ${r.meta}; ${r.rows} lines and units; editor: ${tints.tinted} tinted, ${tints.gutter} gutter icons`;
     }, [analysed]);
+
+    // later features read the cursor where the earlier ones left it: an interior token, not the file's last
+    await focusTab(page, SAMPLE_NAME);
+    await editor.click({ position: { x: 200, y: 40 } }).catch(() => {});
   },
 };
