@@ -313,6 +313,7 @@ async def test_initialize_announces_the_registry(client: LanguageClient) -> None
         "attenScope/flow",
         "attenScope/altiRollout",
         "attenScope/removeLines",
+        "attenScope/complete",
         "attenScope/explainCompletion",
     }
 
