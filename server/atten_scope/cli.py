@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from atten_scope.cli_complete import EMBEDDED_MODEL, add_complete_command, run_complete
+from atten_scope.cli_complete import add_complete_command, run_complete
 from atten_scope.common.errors import AttenScopeError, DocumentError, InvalidRequest, is_out_of_memory
 from atten_scope.engine.positions import DEFAULT_TAB_SIZE, LineIndex
 from atten_scope.engine.tokens import label
@@ -21,6 +21,7 @@ from atten_scope.registry import AGGREGATES, DIRECTIONS, REFINEMENTS
 from atten_scope.terminal import (
     ProgressBar,
     StepProgress,
+    default_model,
     editor_position,
     offset_at,
     parse_at,
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="analyse a file and show the sources of one token")
     analyze.add_argument("file", type=Path)
-    analyze.add_argument("--model", default=os.environ.get("ATTEN_SCOPE_MODEL", EMBEDDED_MODEL))
+    analyze.add_argument("--model", default=default_model())
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     analyze.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code to run")
     analyze.add_argument(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,13 @@ from atten_scope.limits import ABLATIONS, MAX_NEW_TOKENS, MAX_TOKENS, MEMORY_BUD
 from atten_scope.terminal import (
     ProgressBar,
     StepProgress,
+    default_model,
     offset_at,
     parse_at,
     quoted,
     read_document,
     show_progress,
 )
-
-EMBEDDED_MODEL = "embedded:smollm2-135m"
 
 
 def add_complete_command(commands: Any) -> None:
@@ -40,7 +38,7 @@ def add_complete_command(commands: Any) -> None:
     complete.add_argument(
         "--html", type=Path, metavar="OUT", help="write the attention report of the context and the completion"
     )
-    complete.add_argument("--model", default=os.environ.get("ATTEN_SCOPE_MODEL", EMBEDDED_MODEL))
+    complete.add_argument("--model", default=default_model())
     complete.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     complete.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code to run")
     complete.add_argument("--tab-size", type=int, default=DEFAULT_TAB_SIZE, help="columns a tab advances to, for --at")

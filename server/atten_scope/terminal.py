@@ -3,15 +3,22 @@ shows them, and progress on stderr."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from atten_scope.common.errors import DocumentError, InvalidRequest
+from atten_scope.engine.embedded import EMBEDDED_ID
 from atten_scope.engine.positions import LineIndex, column_index, editor_column
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def default_model() -> str:
+    """The model a command loads unless ``--model`` names one: ``ATTEN_SCOPE_MODEL``, else the embedded default."""
+    return os.environ.get("ATTEN_SCOPE_MODEL", EMBEDDED_ID)
 
 
 def read_document(path: Path) -> str:
