@@ -3,8 +3,12 @@ the per-token views answer for it, and an edit of the document drops it."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 import pytest_lsp
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from .support import (
@@ -32,6 +36,10 @@ TEXT = (
     "    a = area(radius)\n"
     "    return {'shape': shape, 'area': a}\n"
 )
+
+
+def configure(client: LanguageClient, settings: dict[str, Any]) -> None:
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"attenScope": settings}))
 
 
 @pytest_lsp.fixture(config=server_config(), scope="module")
@@ -67,3 +75,24 @@ async def test_a_completion_is_kept_for_the_views_until_the_document_changes(cli
     replace_range(client, URI, 2, (0, 0), (0, 0), "# edited\n")
     async with Expect(CONTENT_MODIFIED, "no longer kept"):
         await request(client, "attenScope/attention", {"textDocument": {"uri": uri}, "position": cursor})
+
+
+async def test_a_model_switch_mid_generation_ends_the_completion_with_a_sentence(client: LanguageClient) -> None:
+    uri = "file:///project/switch.py"
+    open_document(client, uri, TEXT)
+    await request(client, "attenScope/analyze", {"textDocument": {"uri": uri}})
+    cursor = position_of(TEXT, "    a = area(", delta=len("    a = area("))
+    params = {"textDocument": {"uri": uri, "version": 1}, "position": cursor, "maxNewTokens": 256}
+    before = await request(client, "attenScope/complete", {**params, "maxNewTokens": 6})
+
+    pending = asyncio.ensure_future(request(client, "attenScope/complete", params))
+    await asyncio.sleep(0.5)  # generation under way (or still queued: either way the switch must end it)
+    configure(client, {"device": "cpu", "model": "embedded:no-such-model"})
+    async with Expect(CONTENT_MODIFIED, "model"):
+        await asyncio.wait_for(pending, 120)
+
+    # Nothing is lost: back on the first model the same greedy completion comes out again.
+    configure(client, {"device": "cpu", "model": "embedded:smollm2-135m"})
+    await request(client, "attenScope/analyze", {"textDocument": {"uri": uri}})
+    again = await request(client, "attenScope/complete", {**params, "maxNewTokens": 6})
+    assert again["completion"]["text"] == before["completion"]["text"]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pygls.exceptions import JsonRpcContentModified
 
 from atten_scope import registry
+from atten_scope.common.errors import Cancelled
 from atten_scope.common.progress import ReportProgress
 from atten_scope.engine.analysis import Analysis
 from atten_scope.lsp.documents import Entry, KeptCompletion, is_completion_uri
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from atten_scope.lsp.server import AttenScopeServer
 
 T = TypeVar("T")
+
+MODEL_CHANGED = "The model changed while the request ran: ask again once it is loaded."
 
 
 @dataclass
@@ -190,6 +193,13 @@ async def answer(ls: AttenScopeServer, view: registry.View, build: Builder, raw:
 
         try:
             result, fresh = await run_against(ls, on, compute, view.thread, task.cancel)
+        except Cancelled:
+            # A model switch cancels the model thread's work: say so, not "cancelled", which the
+            # client reads as the user's own Cancel.
+            if generation != ls.engine.generation:
+                task.outcome = MODEL_CHANGED
+                raise JsonRpcContentModified(MODEL_CHANGED) from None
+            raise
         finally:
             if view.hypothetical:
                 # The hypothetical analysis is unreferenced once the answer is built: give its memory back.
@@ -197,7 +207,7 @@ async def answer(ls: AttenScopeServer, view: registry.View, build: Builder, raw:
         recomputed = result.get("recomputedTokens")
         task.outcome = "Done" if recomputed is None else f"{recomputed} tokens recomputed"
     if generation != ls.engine.generation:
-        raise JsonRpcContentModified("The model changed while the request ran: ask again.")
+        raise JsonRpcContentModified(MODEL_CHANGED)
     if view.after_edit:
         # Answered from an older analysis: the client marks what follows staleFrom as stale.
         result["analysedVersion"] = on.entry.version
