@@ -10,8 +10,9 @@ import { viewLabel } from './core/format';
 import type { AttentionResult } from './core/protocol';
 import { failureOf, Requests } from './core/requests';
 import { positionBefore } from './core/ranges';
-import { attentionParams, type CursorTracker } from './cursor';
+import { attentionParams } from './cursor';
 import { toVsRange, type Painter } from './decorations';
+import type { Painting } from './painting';
 import { ComparePanel, type CompareReport } from './panels/comparePanel';
 import { SavedContentProvider } from './savedContent';
 import type { SettingsService } from './settings';
@@ -22,8 +23,8 @@ export interface CompareDeps {
   store: AnalysisStore;
   analyzer: Analyzer;
   settings: SettingsService;
-  cursor: CursorTracker;
   painter: Painter;
+  painting: Painting;
   log: vscode.LogOutputChannel;
 }
 
@@ -239,7 +240,6 @@ export class Comparer {
     const targets = diffTargets(a.targets, b.targets, keyA, keyB);
     const mapLine = spec.sameDocument ? (l: number) => l : this.lineMapper(current, spec.other);
     const lines = diffLines(a.lines, b.lines, mapLine);
-    this.paint(editor, targets, spec.sameDocument);
     const settings = this.deps.settings.effective;
     const report: CompareReport = {
       title: spec.title,
@@ -254,9 +254,9 @@ export class Comparer {
       otherUri: spec.other.uri,
       notes: spec.notes,
     };
-    // after show: closing the comparison it replaces resumes the cursor view
-    ComparePanel.show(this.deps.extensionUri, report, this.deps.log, () => this.deps.cursor.resume());
-    this.deps.cursor.pause();
+    // the tints show while the panel is open; the comparison it replaces closes first, ending its own
+    ComparePanel.show(this.deps.extensionUri, report, this.deps.log, () => tints.leave());
+    const tints = this.deps.painting.enter(current, 'compare', { paint: (e) => this.paint(e, targets, spec.sameDocument) });
   }
 
   private lineMapper(current: vscode.TextDocument, other: vscode.TextDocument): (line: number) => number | undefined {

@@ -20,13 +20,14 @@ import { completionView, type CompletionState } from './core/completionView';
 import { predictedProbability, predictionQuery, predictionView, readPredictionResult, type PredictedToken, type PredictionState } from './core/prediction';
 import { progressForwarder } from './core/progress';
 import type { AttentionResult, Position } from './core/protocol';
-import type { CompleteParams, CompleteResult, ExplainCompletionParams, LineRanges } from './core/protocolViews';
+import type { AttributionLine, CompleteParams, CompleteResult, ExplainCompletionParams, LineRanges } from './core/protocolViews';
 import { tokenLabel } from './core/ranges';
 import { selectedLines } from './core/removal';
 import { failureOf, Requests, type ServerRequest } from './core/requests';
 import { CompletionPaint } from './completionPaint';
 import { attentionParams } from './cursor';
 import type { Painter } from './decorations';
+import type { OverlayHandle, Painting } from './painting';
 import { CompletionPanel, type CompletionActions } from './panels/completionPanel';
 import { editorFor } from './reveal';
 import type { SettingsService } from './settings';
@@ -56,6 +57,7 @@ export interface CompleterDeps {
   analyzer: Analyzer;
   settings: SettingsService;
   painter: Painter;
+  painting: Painting;
   log: vscode.LogOutputChannel;
 }
 
@@ -63,19 +65,16 @@ export class Completer implements vscode.Disposable {
   private active: Active | undefined;
   private prediction: ActivePrediction | undefined;
   private readonly paint: CompletionPaint;
+  /**
+   * The completion's lines shown in its document's editors (painting.ts ends them: an edit, for
+   * the lines moved, a new analysis, the heat chosen, Clear); the panel stays.
+   */
+  private overlay: { handle: OverlayHandle; document: vscode.TextDocument } | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly deps: CompleterDeps) {
     this.paint = new CompletionPaint(deps.extensionUri);
-    this.disposables.push(
-      this.paint,
-      // the completion was made for one version: an edit ends its preview and its line tints (the lines moved)
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.contentChanges.length > 0 && (this.active ?? this.prediction)?.document === e.document) {
-          this.paint.clearAll();
-        }
-      }),
-    );
+    this.disposables.push(this.paint);
   }
 
   /** Completes at the cursor of `editor` and opens the panel. */
@@ -85,7 +84,7 @@ export class Completer implements vscode.Disposable {
       return;
     }
     const position = editor.selection.active;
-    this.paint.clearAll();
+    this.leaveOverlay();
     const result = await this.complete(document, position, {}, 'Atten-Scope: completing');
     if (result) {
       const note = result.completion.tokens.length ? undefined : `The model ${stopSentence(result.completion.stop).replace(/^stopped/, 'stopped at once')}: nothing to complete here.`;
@@ -98,9 +97,42 @@ export class Completer implements vscode.Disposable {
     this.paint.clearPreview();
   }
 
-  /** Removes the ghost text and the line tints (Atten-Scope: Clear); the panel stays. */
-  clear(): void {
+  // ---- the overlay: the lines that drove the completion or the prediction
+
+  /** Shows the lines of the completion or prediction on screen in `document`'s editors, in place of what they showed. */
+  private enterOverlay(document: vscode.TextDocument): void {
+    this.leaveOverlay();
+    const handle = this.deps.painting.enter(document, 'completion', {
+      paint: (editor) => this.paint.paintLines(editor, this.linesShown()),
+      ended: () => {
+        if (this.overlay?.handle === handle) {
+          this.overlay = undefined;
+          this.paint.clearAll();
+        }
+      },
+    });
+    this.overlay = { handle, document };
+  }
+
+  /** Shows the lines again where the document shows something else since (the heat was chosen there). */
+  private claimOverlay(document: vscode.TextDocument): void {
+    if (!this.overlay?.handle.active || this.overlay.document !== document) {
+      this.enterOverlay(document);
+    }
+  }
+
+  private leaveOverlay(): void {
+    this.overlay?.handle.leave();
+    this.overlay = undefined;
     this.paint.clearAll();
+  }
+
+  /** The line scores the editor shows for what the panel shows. */
+  private linesShown(): readonly AttributionLine[] {
+    if (this.active) {
+      return this.shownLines(this.active);
+    }
+    return this.prediction?.state.answer.explain.attribution.lines ?? [];
   }
 
   // ---- requests
@@ -175,19 +207,14 @@ export class Completer implements vscode.Disposable {
 
   private show(document: vscode.TextDocument, state: CompletionState): void {
     const panel = CompletionPanel.showIn(this.deps.extensionUri, this.deps.log, this.actions());
-    // a token's sources belong to the completion shown before
-    const tinted = this.active?.state.selected !== undefined;
     this.active = { document, version: document.version, state, panel };
     this.prediction = undefined;
+    // a fresh overlay: a token's sources tinted for the completion shown before go with it
+    this.enterOverlay(document);
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
     if (editor) {
-      if (tinted) {
-        this.deps.painter.clear(editor);
-      }
       const { line, character } = state.result.position;
-      this.paint.clearPreview();
       this.paint.showPreview(editor, new vscode.Position(line, character), state.result.completion.text);
-      this.paint.paintLines(editor, state.result.attribution.lines);
     }
     this.refresh();
   }
@@ -229,7 +256,7 @@ export class Completer implements vscode.Disposable {
       insert: () => this.insert(),
       closed: () => {
         this.active = undefined;
-        this.paint.clearAll();
+        this.leaveOverlay();
       },
     };
   }
@@ -297,6 +324,7 @@ export class Completer implements vscode.Disposable {
     });
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === active.document);
     if (editor) {
+      this.claimOverlay(active.document);
       // the token is in the completion, not the document: its border goes nowhere
       const at = { start: result.position, end: result.position };
       this.deps.painter.paintAttention(editor, { ...answer, token: { ...answer.token, range: at }, targets: prefix, lines, units: undefined }, this.deps.settings.effective.topK);
@@ -356,8 +384,9 @@ export class Completer implements vscode.Disposable {
     } else if (explained) {
       active.state = { ...active.state, explain: explained };
       const editor = vscode.window.visibleTextEditors.find((e) => e.document === active.document);
-      if (editor && active.document.version === active.version) {
+      if (editor && active.document.version === active.version && this.active === active) {
         // the removals measured what the lines do: their scores replace the instant ones in the editor
+        this.claimOverlay(active.document);
         this.paint.paintLines(editor, explained.attribution.lines);
       }
     }
@@ -448,20 +477,12 @@ export class Completer implements vscode.Disposable {
     const probability = await this.predictionProbability(document, answer.prediction);
     const { cost } = answer.explain;
     this.deps.log.info(`Explained the prediction of ${vscode.workspace.asRelativePath(document.uri, false)} v${version} at ${position.line + 1}:${position.character + 1}: ${cost.ablations} removals, ${cost.seconds.toFixed(1)} s.`);
-    const tinted = this.active?.state.selected !== undefined ? this.active.document : undefined;
     this.active = undefined;
-    this.paint.clearAll();
+    this.leaveOverlay();
     const panel = CompletionPanel.showIn(this.deps.extensionUri, this.deps.log, this.predictionActions());
     const state: PredictionState = { title: `${vscode.workspace.asRelativePath(document.uri, false)}, line ${position.line + 1}`, answer, probability };
     this.prediction = { document, state, panel };
-    for (const shown of vscode.window.visibleTextEditors) {
-      if (tinted && shown.document === tinted) {
-        this.deps.painter.clear(shown);
-      }
-      if (shown.document === document) {
-        this.paint.paintLines(shown, answer.explain.attribution.lines);
-      }
-    }
+    this.enterOverlay(document);
     panel.showData(predictionView(state));
   }
 
@@ -490,7 +511,7 @@ export class Completer implements vscode.Disposable {
       insert: none,
       closed: () => {
         this.prediction = undefined;
-        this.paint.clearAll();
+        this.leaveOverlay();
       },
     };
   }

@@ -1,6 +1,7 @@
 /**
  * Follows the cursor: asks for the attention of the token under it and paints the answer; in the
  * surprise heat mode, paints every token's surprisal instead (asked once per document version).
+ * It paints only a document that shows the heat: an overlay (painting.ts) is its owner's to paint.
  */
 import * as vscode from 'vscode';
 import type { AnalysisStore } from './analyses';
@@ -8,10 +9,12 @@ import type { ServerClient } from './client';
 import { CURSOR_DEBOUNCE_MS } from './constants';
 import { Debouncer, errorMessage, isStale, LatestOnly } from './core/async';
 import type { AttentionParams, AttentionResult, Position } from './core/protocol';
+import { isHeat } from './core/painting';
 import { failureOf, Requests, staleDataOf } from './core/requests';
 import type { Settings } from './core/settings';
 import { surpriseTokens, type SurpriseToken } from './core/surprise';
 import type { Painter } from './decorations';
+import type { Painting } from './painting';
 import type { SettingsService } from './settings';
 
 export interface ShownAttention {
@@ -57,7 +60,6 @@ export class CursorTracker implements vscode.Disposable {
   /** the surprise of the document painted last, at its version */
   private surprise: { uri: string; version: number; tokens: readonly SurpriseToken[] } | undefined;
   private lastWarning = '';
-  private paused = false;
 
   /** Fires after a new answer was painted (or the view was cleared). */
   readonly onDidShow = this.shownEmitter.event;
@@ -68,6 +70,7 @@ export class CursorTracker implements vscode.Disposable {
     private readonly server: ServerClient,
     private readonly store: AnalysisStore,
     private readonly painter: Painter,
+    private readonly painting: Painting,
     private readonly settings: SettingsService,
     private readonly log: vscode.LogOutputChannel,
     private readonly onWarning: (message: string) => void,
@@ -101,6 +104,13 @@ export class CursorTracker implements vscode.Disposable {
         }
       }),
       settings.onDidChange(() => this.schedule(0)),
+      // an overlay ended or the heat changed: the document shows the heat again
+      painting.onDidChange((doc) => {
+        const active = vscode.window.activeTextEditor;
+        if (doc === undefined || active?.document.uri.toString() === doc) {
+          this.schedule(0);
+        }
+      }),
     );
   }
 
@@ -115,24 +125,7 @@ export class CursorTracker implements vscode.Disposable {
     return s?.uri === document.uri.toString() && s.version === document.version ? s.tokens : undefined;
   }
 
-  /** Stops painting for the cursor (a comparison is shown) until `resume`. */
-  pause(): void {
-    this.paused = true;
-    this.debouncer.cancel();
-    this.latest.cancel();
-  }
-
-  resume(): void {
-    if (this.paused) {
-      this.paused = false;
-      this.schedule(0);
-    }
-  }
-
   schedule(delay?: number): void {
-    if (this.paused) {
-      return;
-    }
     if (delay === 0) {
       this.debouncer.cancel();
       void this.update();
@@ -148,24 +141,32 @@ export class CursorTracker implements vscode.Disposable {
 
   private async update(): Promise<void> {
     const editor = vscode.window.activeTextEditor;
-    if (!editor || this.paused) {
+    if (!editor) {
       return;
     }
     const document = editor.document;
     const entry = this.store.latest(document);
+    const mode = this.painting.modeOf(document);
     // the cursor never starts the server: a stopped one holds no analyses anyway
     if (!entry || !this.server.isRunning) {
       this.latest.cancel();
-      this.painter.clear(editor);
+      if (isHeat(mode)) {
+        this.painter.clear(editor);
+      }
       return;
     }
     const position = editor.selection.active;
     const version = document.version;
     const settings = this.settings.effective;
-    const ticket = this.latest.next();
     this.targetEmitter.fire({ uri: document.uri, position });
+    if (!isHeat(mode)) {
+      // the overlay stays until it ends; then painting.onDidChange asks again
+      this.latest.cancel();
+      return;
+    }
+    const ticket = this.latest.next();
     try {
-      if (settings.heatMode === 'surprise') {
+      if (mode === 'surprise') {
         await this.paintSurprise(editor, ticket.source.token, () => ticket.isLatest());
         this.lastWarning = '';
         return;
@@ -177,7 +178,8 @@ export class CursorTracker implements vscode.Disposable {
         return;
       }
       this.store.setStale(document.uri, result.staleFrom ? toVsPosition(result.staleFrom) : undefined);
-      if (vscode.window.visibleTextEditors.includes(editor)) {
+      // an overlay may have been entered, or the heat changed, while the answer was on its way
+      if (vscode.window.visibleTextEditors.includes(editor) && this.painting.showsHeat(document, 'attention')) {
         this.painter.paintAttention(editor, result, settings.topK, settings.tintUnit);
         this.setShown({ uri: document.uri, version, position, result, settings });
       }
@@ -207,7 +209,7 @@ export class CursorTracker implements vscode.Disposable {
       tokens = surpriseTokens(result);
       this.surprise = { uri: document.uri.toString(), version, tokens };
     }
-    if (vscode.window.visibleTextEditors.includes(editor)) {
+    if (vscode.window.visibleTextEditors.includes(editor) && this.painting.showsHeat(document, 'surprise')) {
       this.painter.paintSurprise(editor, tokens);
     }
   }

@@ -191,10 +191,11 @@ export class Painter implements vscode.Disposable {
     this.painted.delete(editor);
   }
 
-  /** Clears every editor showing `uri` (or all editors). */
-  clearDocument(uri?: vscode.Uri): void {
+  /** Clears every editor showing `uri` (a URI or its string; left out: all editors). */
+  clearDocument(uri?: vscode.Uri | string): void {
+    const key = uri?.toString();
     for (const editor of [...this.painted, ...vscode.window.visibleTextEditors]) {
-      if (!uri || editor.document.uri.toString() === uri.toString()) {
+      if (key === undefined || editor.document.uri.toString() === key) {
         this.clear(editor);
         editor.setDecorations(this.flashType, []);
       }

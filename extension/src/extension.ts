@@ -12,6 +12,7 @@ import { SAVED_SCHEME } from './constants';
 import { readFaithfulness } from './core/faithfulness';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
+import { Painting } from './painting';
 import { LineRemover } from './removal';
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
@@ -34,18 +35,21 @@ export function activate(context: vscode.ExtensionContext): void {
   const client = (server = new ServerClient(context, log, settings, setup));
   const analyzer = new Analyzer(client, store, log);
   const staleMarker = new StaleMarker(store, (uri) => analyzer.isAnalyzing(uri));
-  const cursor = new CursorTracker(client, store, painter, settings, log, (message) => {
+  // before the cursor: its listeners see the new mode when the cursor asks for it
+  const painting = new Painting(settings, store, painter);
+  const cursor = new CursorTracker(client, store, painter, painting, settings, log, (message) => {
     status.setNote(message);
     void vscode.window.showWarningMessage(`Atten-Scope: ${message}`);
   });
   const symbols = new SymbolSender(client, store, log);
   const saved = new SavedContentProvider();
-  const services: Services = { extension: context, log, settings, status, store, painter, setup, client, analyzer, cursor };
+  const services: Services = { extension: context, log, settings, status, store, painter, painting, setup, client, analyzer, cursor };
   const panels = panelDeps(services);
   const comparer = new Comparer(panels);
   const updateNote = (): void => status.setNote(analysisNote(vscode.window.activeTextEditor, store));
+  const updateMode = (): void => status.setMode(painting.modeOf(vscode.window.activeTextEditor?.document));
 
-  context.subscriptions.push(log, settings, status, store, painter, client, analyzer, cursor, symbols, saved, setup, staleMarker);
+  context.subscriptions.push(log, settings, status, store, painter, painting, client, analyzer, cursor, symbols, saved, setup, staleMarker);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(SAVED_SCHEME, saved));
 
   // ---- the status bar follows the server, the settings and the analyses
@@ -84,17 +88,21 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     store.onDidChangeStale(updateNote),
     vscode.window.onDidChangeActiveTextEditor(updateNote),
+    // the status bar names the mode of the active editor's document
+    painting.onDidChange(updateMode),
+    vscode.window.onDidChangeActiveTextEditor(updateMode),
   );
 
-  const remover = new LineRemover(client, store, painter, cursor, log, (editor) => analyzer.require(editor.document));
-  const completer = new Completer({ extensionUri: context.extensionUri, server: client, store, analyzer, settings, painter, log });
+  const remover = new LineRemover(client, painter, painting, log, (editor) => analyzer.require(editor.document));
+  const completer = new Completer({ extensionUri: context.extensionUri, server: client, store, analyzer, settings, painter, painting, log });
   const ctx: CommandContext = { ...services, panels, comparer, remover, completer, updateNote };
-  context.subscriptions.push(remover, completer, ...registerCommands(ctx), registerSurpriseHover(settings, cursor));
+  context.subscriptions.push(remover, completer, ...registerCommands(ctx), registerSurpriseHover(painting, cursor));
 
   const autoAnalysis = new AutoAnalysis(settings, store, analyzer, painter);
   context.subscriptions.push(autoAnalysis);
   autoAnalysis.start();
   updateNote();
+  updateMode();
 }
 
 /** Stops the server process. */

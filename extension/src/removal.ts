@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import { WorkDoneProgress } from 'vscode-languageclient/node';
-import type { AnalysisStore } from './analyses';
 import type { ServerClient } from './client';
 import { errorMessage } from './core/async';
 import { progressForwarder } from './core/progress';
@@ -25,8 +24,8 @@ import {
 } from './core/removal';
 import { failureOf, Requests } from './core/requests';
 import { tokenAt } from './core/surprise';
-import type { CursorTracker } from './cursor';
 import { MAX_TINTED_TOKENS, type Painter } from './decorations';
+import type { Painting } from './painting';
 
 const SHOW_HEAT = 'Show Effect Heat';
 
@@ -39,30 +38,19 @@ interface ShownEffect {
 }
 
 export class LineRemover implements vscode.Disposable {
-  private shown: ShownEffect | undefined;
+  /** the effect heat each document shows (painting.ts ends it: an edit, a new analysis, the heat chosen, Clear) */
+  private readonly shown = new Map<string, ShownEffect>();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
     private readonly server: ServerClient,
-    private readonly store: AnalysisStore,
     private readonly painter: Painter,
-    private readonly cursor: CursorTracker,
+    private readonly painting: Painting,
     private readonly log: vscode.LogOutputChannel,
     /** analyses the document when it has no current analysis; false when it could not */
     private readonly requireAnalysis: (editor: vscode.TextEditor) => Promise<boolean>,
   ) {
     this.disposables.push(
-      // the heat is the analysed version's: an edit or a new analysis ends it
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.contentChanges.length > 0 && this.shown?.uri === e.document.uri.toString()) {
-          this.clear();
-        }
-      }),
-      this.store.onDidChange(() => {
-        if (this.shown) {
-          this.clear();
-        }
-      }),
       vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], {
         provideHover: (document, position) => this.hover(document, position),
       }),
@@ -104,11 +92,8 @@ export class LineRemover implements vscode.Disposable {
     this.log.info(summary);
     const tokens = effectTokens(result.heat);
     const choice = await vscode.window.showInformationMessage(`Atten-Scope: ${summary}`, SHOW_HEAT);
-    if (choice === SHOW_HEAT && document.version === version) {
-      const target = vscode.window.visibleTextEditors.find((e) => e.document === document);
-      if (target) {
-        this.paint(target, { uri: document.uri.toString(), version, span, tokens });
-      }
+    if (choice === SHOW_HEAT && document.version === version && vscode.window.visibleTextEditors.some((e) => e.document === document)) {
+      this.show(document, { uri: document.uri.toString(), version, span, tokens });
     }
   }
 
@@ -138,24 +123,35 @@ export class LineRemover implements vscode.Disposable {
     }
   }
 
+  /** Shows the effect heat in the document's editors in place of what they showed. */
+  private show(document: vscode.TextDocument, shown: ShownEffect): void {
+    this.painting.enter(document, 'effect', {
+      paint: (editor) => this.paint(editor, shown),
+      ended: () => {
+        if (this.shown.get(shown.uri) === shown) {
+          this.shown.delete(shown.uri);
+        }
+      },
+    });
+    this.shown.set(shown.uri, shown);
+    const legend = effectLegend(shown.span, shown.tokens);
+    vscode.window.setStatusBarMessage(`Atten-Scope: ${legend}`, 15_000);
+    this.log.info(legend);
+  }
+
   private paint(editor: vscode.TextEditor, shown: ShownEffect): void {
-    this.shown = shown;
-    // the cursor view would paint its tints over the heat: it waits until the heat is cleared
-    this.cursor.pause();
     const doc = editor.document;
     const { helped, hindered } = effectGroups(shown.tokens, undefined, MAX_TINTED_TOKENS);
     const toVs = (tokens: EffectToken[]): vscode.Range[] =>
       tokens.map((t) => doc.validateRange(new vscode.Range(t.startLine, t.startCharacter, t.endLine, t.endCharacter))).filter((r) => !r.isEmpty);
     // red (the comparison's "decrease") where the lines helped, green where they hindered
     this.painter.paintCompare(editor, toVs(hindered), toVs(helped));
-    const legend = effectLegend(shown.span, shown.tokens);
-    vscode.window.setStatusBarMessage(`Atten-Scope: ${legend}`, 15_000);
-    this.log.info(legend);
   }
 
+  /** The effect heat's explanation, while the document shows it. */
   private hover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
-    const shown = this.shown;
-    if (shown?.uri !== document.uri.toString() || shown.version !== document.version) {
+    const shown = this.shown.get(document.uri.toString());
+    if (shown?.version !== document.version || this.painting.modeOf(document) !== 'effect') {
       return undefined;
     }
     const found = tokenAt(
@@ -170,20 +166,9 @@ export class LineRemover implements vscode.Disposable {
     const text = new vscode.MarkdownString();
     text.isTrusted = false;
     text.appendMarkdown('**Atten-Scope effect heat**\n\n');
-    text.appendText(`${effectSentence(effect, shown.span)} ${effectLegend(shown.span, shown.tokens)} Clear it with Atten-Scope: Clear, or edit the file.`);
+    text.appendText(`${effectSentence(effect, shown.span)} ${effectLegend(shown.span, shown.tokens)} Atten-Scope: Clear or Toggle Heat Mode ends it, and so does an edit.`);
     const range = new vscode.Range(effect.startLine, effect.startCharacter, effect.endLine, effect.endCharacter);
     return new vscode.Hover(text, document.validateRange(range));
-  }
-
-  /** Removes the effect heat (an edit, a new analysis, Atten-Scope: Clear) and lets the cursor view paint again. */
-  clear(): void {
-    const shown = this.shown;
-    if (!shown) {
-      return;
-    }
-    this.shown = undefined;
-    this.painter.clearDocument(vscode.Uri.parse(shown.uri));
-    this.cursor.resume();
   }
 
   dispose(): void {

@@ -3,9 +3,9 @@ import * as vscode from 'vscode';
 import type { AnalysisStore } from './analyses';
 import { Commands } from './constants';
 import { faithfulnessLabel, faithfulnessSentence, modelLabel, stateLabel, viewLabel } from './core/format';
+import { modeSentence, modeSuffix, type PaintMode } from './core/painting';
 import type { Faithfulness, ServerState } from './core/protocol';
 import { viewChanged, type Settings } from './core/settings';
-import { scaleSentence } from './core/surprise';
 
 export type DisplayState = ServerState | 'starting' | 'stopped' | 'failed';
 
@@ -19,6 +19,8 @@ export class StatusBar implements vscode.Disposable {
   /** undefined: unknown (no answer yet for this view, or a server that does not say) */
   private faithfulness: Faithfulness | null | undefined;
   private lineFaithfulness: Faithfulness | undefined;
+  /** what the active editor paints (painting.ts) */
+  private mode: PaintMode = 'attention';
 
   constructor(settings: Settings) {
     this.settings = settings;
@@ -55,6 +57,12 @@ export class StatusBar implements vscode.Disposable {
       this.lineFaithfulness = undefined;
     }
     this.settings = settings;
+    this.render();
+  }
+
+  /** What the active editor paints: the heat or an overlay. */
+  setMode(mode: PaintMode): void {
+    this.mode = mode;
     this.render();
   }
 
@@ -101,7 +109,7 @@ export class StatusBar implements vscode.Disposable {
     const model = modelLabel(this.model ?? this.settings.model);
     const view = viewLabel(this.settings);
     const faithful = this.faithfulness ? faithfulnessLabel(this.faithfulness) : undefined;
-    const heat = this.settings.heatMode === 'surprise' ? ' · surprise' : '';
+    const heat = modeSuffix(this.mode);
     this.item.text = `${this.icon()} ${model} · ${view}${faithful ? ` · ${faithful}` : ''}${heat}`;
     const tooltip = new vscode.MarkdownString(undefined, true);
     tooltip.isTrusted = false;
@@ -112,11 +120,7 @@ export class StatusBar implements vscode.Disposable {
     tooltip.appendMarkdown('\n\n');
     tooltip.appendText(`View: ${view}${this.settings.dropSink ? ' · sink dropped' : ''}`);
     tooltip.appendMarkdown('\n\n');
-    tooltip.appendText(
-      this.settings.heatMode === 'surprise'
-        ? `Heat: surprise. ${scaleSentence()}`
-        : 'Heat: attention of the token under the cursor.',
-    );
+    tooltip.appendText(modeSentence(this.mode));
     if (this.faithfulness !== undefined) {
       tooltip.appendMarkdown('\n\n');
       tooltip.appendText(faithfulnessSentence(this.faithfulness, this.lineFaithfulness));

@@ -3,13 +3,13 @@ import * as vscode from 'vscode';
 import { BUCKET_COUNT } from './core/buckets';
 import { scaleSentence, surpriseSentence, tokenAt, tokenBucket } from './core/surprise';
 import type { CursorTracker } from './cursor';
-import type { SettingsService } from './settings';
+import type { Painting } from './painting';
 
-/** Registers the hover that says what a token's surprise colour means, while the heat shows surprise. */
-export function registerSurpriseHover(settings: SettingsService, cursor: CursorTracker): vscode.Disposable {
+/** Registers the hover that says what a token's surprise colour means, while its document shows the surprise heat. */
+export function registerSurpriseHover(painting: Painting, cursor: CursorTracker): vscode.Disposable {
   return vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], {
     provideHover(document, position) {
-      if (settings.effective.heatMode !== 'surprise') {
+      if (painting.modeOf(document) !== 'surprise') {
         return undefined;
       }
       const token = tokenAt(cursor.surpriseOf(document) ?? [], position.line, position.character);

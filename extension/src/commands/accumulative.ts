@@ -10,7 +10,7 @@ import { failureOf, Requests } from '../core/requests';
 import { withEditor, type CommandFactory } from './context';
 
 /** Asks for the cursor token's accumulated sources and tints them. */
-export const showAccumulative: CommandFactory = ({ analyzer, settings, client, painter }) =>
+export const showAccumulative: CommandFactory = ({ analyzer, settings, client, painter, painting }) =>
   withEditor(async (editor) => {
     if (!(await analyzer.require(editor.document))) {
       return;
@@ -35,8 +35,8 @@ export const showAccumulative: CommandFactory = ({ analyzer, settings, client, p
       if (!result || document.version !== editor.document.version || !vscode.window.visibleTextEditors.includes(editor)) {
         return;
       }
-      // shown until the cursor moves, when the cursor view paints again
-      painter.paintAttention(editor, result, s.topK);
+      // shown until the cursor moves (core/painting.ts), when the heat paints again
+      painting.enter(document, 'accumulative', { paint: (e) => painter.paintAttention(e, result, s.topK) });
       void vscode.window.showInformationMessage(`Atten-Scope: ${accumulativeSummary(result)}`);
     } catch (error) {
       if (failureOf(error) !== 'cancelled') {

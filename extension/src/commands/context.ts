@@ -12,6 +12,7 @@ import type { CursorTracker } from '../cursor';
 import type { Painter } from '../decorations';
 import type { HeatmapDeps } from '../panels/heatmapPanel';
 import type { ModelViewDeps } from '../panels/modelViewPanel';
+import type { Painting } from '../painting';
 import type { LineRemover } from '../removal';
 import type { SettingsService } from '../settings';
 import type { SetupService } from '../setup';
@@ -25,6 +26,8 @@ export interface Services {
   readonly status: StatusBar;
   readonly store: AnalysisStore;
   readonly painter: Painter;
+  /** what each document paints: the heat or one overlay */
+  readonly painting: Painting;
   readonly setup: SetupService;
   readonly client: ServerClient;
   readonly analyzer: Analyzer;
@@ -49,8 +52,8 @@ export type CommandFactory = (ctx: CommandContext) => (...args: unknown[]) => un
 
 /** The panels' dependencies, built once for all of them. */
 export function panelDeps(services: Services): PanelDeps {
-  const { extension, client, store, analyzer, settings, cursor, painter, log } = services;
-  return { extensionUri: extension.extensionUri, server: client, store, analyzer, settings, cursor, painter, log };
+  const { extension, client, store, analyzer, settings, cursor, painter, painting, log } = services;
+  return { extensionUri: extension.extensionUri, server: client, store, analyzer, settings, cursor, painter, painting, log };
 }
 
 /** The active text editor; undefined, after telling the user to open one, when there is none. */

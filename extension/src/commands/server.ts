@@ -9,15 +9,13 @@ function forgetAnalyses({ analyzer, store, painter }: CommandContext): void {
   painter.clearAll();
 }
 
-/** Clears every analysis, painting, comparison and effect heat. */
+/** Clears every analysis and painting: the overlays end (the comparison's panel closes) and the heat returns to attention. */
 export const clear: CommandFactory = (ctx) => () => {
   ctx.analyzer.cancelAll();
   ctx.comparer.clear();
-  ctx.remover.clear();
-  ctx.completer.clear();
+  ctx.painting.clear();
   ctx.store.clear();
   ctx.painter.clearAll();
-  ctx.cursor.resume();
   ctx.updateNote();
 };
 

@@ -78,7 +78,7 @@ ${notes}
   <thead><tr><th>Line</th><th>${e(r.otherLabel)} line</th><th>${e(r.otherLabel)}</th><th>${e(r.currentLabel)}</th><th>Change</th></tr></thead>
   <tbody>${lineRows || '<tr><td colspan="5">No line weights.</td></tr>'}</tbody>
 </table>
-<p class="hint">Green tints in the editor: tokens that gained attention; red: tokens that lost it. Run "Atten-Scope: Clear" to return to the cursor view.</p>`;
+<p class="hint">Green tints in the editor: tokens that gained attention; red: tokens that lost it. They show until this panel closes, the file is analysed again, "Atten-Scope: Toggle Heat Mode" runs in that editor, or "Atten-Scope: Clear" runs; other editors keep their own tints.</p>`;
 }
 
 const VIEW_TYPE = 'attenScope.compare';

@@ -18,12 +18,13 @@ import hover from './hover.mjs';
 import longFile from './long-file.mjs';
 import model from './model.mjs';
 import neuron from './neuron.mjs';
+import painting from './painting.mjs';
 import removeLines from './remove-lines.mjs';
 import review from './review.mjs';
 import tints from './tints.mjs';
 
 // The order matters where a feature leaves state behind: the model switch comes last.
-export const features = [hover, tints, heatmap, neuron, flow, accumulative, removeLines, review, longFile, completion, model];
+export const features = [hover, tints, heatmap, neuron, flow, accumulative, removeLines, painting, review, longFile, completion, model];
 
 export default {
   name: 'trusted',

@@ -34,7 +34,7 @@ export default {
         return st.tinted > 0 && st.sig !== before.sig;
       }, { timeout: 15000, interval: 300 });
       await screenshot(page, 'remove-lines');
-      // the heat stays until the next analysis (the diff check below analyses) or an edit
+      // the heat stays until an edit or a new analysis of sample.py (the painting check below edits it)
       await clearNotifications(page);
       return `${note.slice(0, 240)}; ${st.tinted} tokens tinted in ${st.colours.join(', ')}`;
     }, [analysed]);
