@@ -38,6 +38,7 @@ class Case:
     prefix: str
     completion_ids: list[int] = field(default_factory=list)
     completion_text: str = ""
+    source: str = ""  # the file, as ``source_label`` names it
 
     @property
     def text(self) -> str:
@@ -63,6 +64,26 @@ def source_files(language: str) -> list[Path]:
     else:
         raise ValueError(f"unknown language {language!r}")
     return sorted(p for p in files if p.is_file() and p.stat().st_size >= 8_000)
+
+
+def source_label(path: Path) -> str:
+    """``path`` named by the folder it was read from and its place there ("stdlib/json/decoder.py",
+    "site-packages/click/core.py"), never by this machine's own paths: corpus manifests compare these."""
+    import torch  # the virtual environment's packages: where torch is installed
+
+    roots = {
+        "stdlib": Path(sysconfig.get_paths()["stdlib"]),
+        "site-packages": Path(torch.__file__).resolve().parent.parent,
+        "global node_modules": Path("/usr/lib/node_modules"),
+        "local node_modules": Path("/usr/local/lib/node_modules"),
+        "repository node_modules": REPO_ROOT / "node_modules",
+        "include": Path("/usr/include"),
+    }
+    resolved = path.resolve()
+    for label, root in sorted(roots.items(), key=lambda item: -len(str(item[1]))):  # the deepest root first
+        if resolved.is_relative_to(root.resolve()):
+            return f"{label}/{resolved.relative_to(root.resolve())}"
+    return path.name
 
 
 def _cursor_prefix(line: str, rng: np.random.Generator) -> str | None:
@@ -97,7 +118,7 @@ def cut_case(
     prefix = _cursor_prefix(lines[k].rstrip("\n"), rng)
     if prefix is None:
         return None
-    return Case(f"{language}:{path.name}:{k + 1}", language, taken, prefix)
+    return Case(f"{language}:{path.name}:{k + 1}", language, taken, prefix, source=source_label(path))
 
 
 def select_cases(

@@ -1,8 +1,10 @@
 """The faithfulness table the server ships (``server/atten_scope/data/faithfulness.json``).
 
 One entry per model: its last-token figures under ``methods`` and one figure per situation
-(position x unit, space baseline) under ``situations``, each naming its corpus. The status bar and
-hover card read it through ``atten_scope.views.evidence``.
+(position x unit, space baseline) under ``situations``, each naming its corpus and the language ids
+of its snippets (``languages``: a figure shown on a document in another language says which one it
+stands in for). The CLI, the HTML report, the status bar and the hover card read it through
+``atten_scope.views.evidence``.
 """
 
 from __future__ import annotations
@@ -33,16 +35,20 @@ def shipped_table(
     model_id: str,
     situations: dict[str, list[dict[str, Any]]] | None = None,
     corpora: dict[str, str] | None = None,
+    languages: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """One model's summary in the table the server ships (atten_scope/data/faithfulness.json).
 
     ``methods`` (the last token, token level, space baseline) keeps its meaning for older readers;
     ``situations`` adds one entry per position x unit (space baseline), each with its corpus.
+    ``languages`` maps a corpus name to the language ids of its snippets.
     """
+    languages = languages or {}
     shipped: dict[str, Any] = {
         "model": model_id,
         "snippets": snippets,
         "source": "bench/RESULTS.md",
+        "languages": languages.get("bench/corpus", []),
         "methods": [{"method": r["method"], "on": rounded(r["on"]), "off": rounded(r["off"])} for r in rows],
     }
     if situations:
@@ -53,12 +59,14 @@ def shipped_table(
                 if not found:
                     continue
                 measured = [r for r in found if np.isfinite(r["on"][0])]
+                corpus = (corpora or {}).get(position, "bench/corpus")
                 entries.append(
                     {
                         "position": position,
                         "unit": unit,
                         "baseline": SHIPPED_BASELINE,
-                        "corpus": (corpora or {}).get(position, "bench/corpus"),
+                        "corpus": corpus,
+                        "languages": languages.get(corpus, []),
                         "snippets": max((r["snippets"] for r in measured), default=0),
                         "methods": [{"method": r["method"], "on": rounded(r["on"])} for r in measured],
                     }
@@ -73,15 +81,18 @@ def write_shipped(
     snippets: int,
     situations: dict[str, list[dict[str, Any]]],
     external: dict[str, list[dict[str, Any]]] | None,
+    languages: dict[str, list[str]] | None = None,
 ) -> None:
     """Replace this model's entry of the shipped table (the others are kept): the last-token figures
     from ``bench/corpus``, the interior ones from the external corpus where it was measured.
+    ``languages``: the language ids of the snippets of ``bench`` (``bench/corpus``) and ``external``.
 
     ``rows`` None (``--only-external``): ``bench/corpus`` was not scored in this run, so the entry's
     last-token table is kept as shipped and every situation comes from the external corpus."""
     merged = dict(situations)
     corpora = {"last": "bench/corpus", "interior": "bench/corpus"}
     stdlib = f"Python {platform.python_version()} standard library"
+    by_corpus = {"bench/corpus": (languages or {}).get("bench", []), stdlib: (languages or {}).get("external", [])}
     if external:
         for key, found in external.items():
             if key.startswith("interior/") or rows is None:
@@ -96,10 +107,11 @@ def write_shipped(
         if kept is None:
             model = args.model
             raise SystemExit(f"--only-external needs a shipped last-token table for {model}: score bench/corpus first")
-        entry = {**kept, **shipped_table([], kept["snippets"], args.model, merged, corpora)}
+        entry = {**kept, **shipped_table([], kept["snippets"], args.model, merged, corpora, by_corpus)}
         entry["methods"] = kept["methods"]
+        entry["languages"] = kept.get("languages", [])
     else:
-        entry = shipped_table(rows, snippets, args.model, merged, corpora)
+        entry = shipped_table(rows, snippets, args.model, merged, corpora, by_corpus)
     tables.append(entry)
     tables.sort(key=lambda t: (t["model"] != MODEL, t["model"]))
     SHIPPED_TABLE.write_text(json.dumps({"tables": tables}, indent=1) + "\n", encoding="utf-8")

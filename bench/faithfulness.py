@@ -97,6 +97,14 @@ ensure_engine_importable()
 
 from atten_scope.engine.analysis import tokenize_text  # noqa: E402
 from atten_scope.engine.model import LoadedModel, load_model  # noqa: E402
+from atten_scope.views.languages import language_of_path  # noqa: E402
+
+
+def corpus_languages(snippets: list[Snippet]) -> list[str]:
+    """The language ids of ``snippets`` by the suffix of their names (``c_file_copy.c.txt``: ``c``;
+    ``stdlib_cmd.py``: ``python``), in id order."""
+    found = {language_of_path(snippet.name.removesuffix(".txt")) for snippet in snippets}
+    return sorted(language for language in found if language)
 
 
 def write_results(
@@ -252,13 +260,15 @@ def main(argv: list[str] | None = None) -> int:
         scored_here = len(per_snippet)
         complete = len(per_snippet) == len(corpus)
     external_situations = None
+    languages = {"bench": corpus_languages(corpus)}
     if args.corpus_external:
         snippets, note = external_corpus(args.external_files, args.external_chars, args.limit)
         scored, _, external_situations = score_corpus(loaded, snippets, args, neutral, "faithfulness-external", note)
+        languages["external"] = corpus_languages(snippets)
         complete = complete and len(scored) == len(snippets)
     default_run = args.out.resolve() == default_out(args.model).resolve() and args.corpus == BENCH_DIR / "corpus"
     if complete and default_run and not args.truncate:
-        write_shipped(args, rows, scored_here, situations, external_situations)
+        write_shipped(args, rows, scored_here, situations, external_situations, languages)
     return 0
 
 

@@ -26,6 +26,7 @@ SECTIONS = (
     "render.md",
     "heatmap.md",
     "soak.md",
+    "soak-mixed.md",
     "flow.md",
     "removal.md",
     "completion.md",

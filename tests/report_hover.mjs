@@ -51,6 +51,7 @@ try {
         empty: document.getElementById('empty').textContent,
         prediction: document.getElementById('prediction').textContent,
         surprisal: document.getElementById('surprisal').textContent,
+        faithfulness: document.getElementById('faithfulness').textContent,
       })),
     );
   }

@@ -4,8 +4,10 @@ import * as vscode from 'vscode';
 import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { AnalysisStore } from './analyses';
 import { ServerUnavailableError, type ServerClient } from './client';
+import { ContextChoice } from './contextFiles';
 import { errorMessage } from './core/async';
-import { progressForwarder } from './core/progress';
+import { contextNote } from './core/contextFiles';
+import { progressForwarder, retryNote } from './core/progress';
 import type { AnalyzeParams, AnalyzeResult } from './core/protocol';
 import { failureOf, Requests } from './core/requests';
 import { SavedContentProvider } from './savedContent';
@@ -17,6 +19,8 @@ export interface AnalyzeOptions {
 
 export class Analyzer implements vscode.Disposable {
   private readonly inFlight = new Map<string, vscode.CancellationTokenSource>();
+  /** the files each document's analysis reads first; every analysis of it sends their texts again */
+  readonly context = new ContextChoice();
 
   constructor(
     private readonly server: ServerClient,
@@ -56,7 +60,7 @@ export class Analyzer implements vscode.Disposable {
         async (progress, token) => {
           const sub = token.onCancellationRequested(() => cts.cancel());
           try {
-            // an edit during the analysis makes the server answer ContentModified: try again
+            // an edit or a model switch during the analysis makes the server answer ContentModified: try again
             for (let attempt = 1; ; attempt++) {
               try {
                 return await this.run(document, progress, cts.token);
@@ -64,7 +68,7 @@ export class Analyzer implements vscode.Disposable {
                 if (failureOf(error) !== 'contentModified' || attempt >= 3 || cts.token.isCancellationRequested) {
                   throw error;
                 }
-                progress.report({ message: 'the file changed; analysing again' });
+                progress.report({ message: retryNote(errorMessage(error)) });
               }
             }
           } finally {
@@ -98,7 +102,12 @@ export class Analyzer implements vscode.Disposable {
     const workDoneToken = randomUUID();
     const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, progressForwarder((step) => progress.report(step)));
     try {
-      const params: AnalyzeParams = { textDocument: { uri: document.uri.toString() }, workDoneToken };
+      const contextFiles = await this.context.texts(document, this.log);
+      const params: AnalyzeParams = {
+        textDocument: { uri: document.uri.toString() },
+        workDoneToken,
+        ...(contextFiles.length > 0 ? { contextFiles } : {}),
+      };
       const result = await this.server.request(Requests.analyze, params, token);
       if (token.isCancellationRequested || !result) {
         return undefined;
@@ -108,7 +117,9 @@ export class Analyzer implements vscode.Disposable {
       this.log.info(
         `Analysed ${SavedContentProvider.nameOf(document.uri)} v${result.version}: ${result.tokens} tokens` +
           `${windows > 1 ? ` in ${windows} windows` : ''}${result.truncated ? ' (truncated)' : ''}` +
-          `${result.reusedTokens ? `, ${result.reusedTokens} reused` : ''}, ${Math.round(result.elapsedMs)} ms`,
+          `${result.restored ? ', restored from the analysis cache' : result.reusedTokens ? `, ${result.reusedTokens} reused` : ''}` +
+          `, ${Math.round(result.elapsedMs)} ms` +
+          `${result.contextFiles?.length ? `, ${contextNote(result.contextFiles)}` : ''}`,
       );
       return result;
     } finally {
@@ -126,7 +137,7 @@ export class Analyzer implements vscode.Disposable {
       return; // the client already showed the reason
     }
     if (failure === 'contentModified') {
-      this.log.info(`${SavedContentProvider.nameOf(document.uri)} changed during the analysis.`);
+      this.log.info(`Analysis of ${SavedContentProvider.nameOf(document.uri)} stopped: ${errorMessage(error)}`);
       return;
     }
     const message = errorMessage(error);

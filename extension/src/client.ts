@@ -21,6 +21,7 @@ import { BUILTIN_CATALOG, catalogFrom, knownNames, limitsSkew, readCapabilities,
 import { MIN_PYTHON, settingsEditorCommand } from './core/interpreter';
 import { needsUpdate, useManaged } from './core/setup';
 import type { StatusParams } from './core/protocol';
+import type { ClientState } from './core/serverDisplay';
 import { Notifications, sendRequest, type SendOptions, type ServerRequest } from './core/requests';
 import type { NotificationType } from 'vscode-jsonrpc';
 import { needsRestart, serverSettings, type Settings } from './core/settings';
@@ -28,7 +29,7 @@ import { checkInterpreter, onPythonInterpreterChanged, resolveInterpreter, type 
 import type { SetupService } from './setup';
 import type { SettingsService } from './settings';
 
-export type ClientState = 'stopped' | 'starting' | 'running' | 'failed';
+export type { ClientState } from './core/serverDisplay';
 
 /** Thrown by `ensureStarted` when the server cannot start; the user was already told why. */
 export class ServerUnavailableError extends Error {

@@ -6,6 +6,7 @@ export const SAVED_SCHEME = 'atten-scope-saved';
 
 export const Commands = {
   analyzeFile: 'attenScope.analyzeFile',
+  analyzeWithContext: 'attenScope.analyzeWithContext',
   showHeatmap: 'attenScope.showHeatmap',
   showModelView: 'attenScope.showModelView',
   showNeuronView: 'attenScope.showNeuronView',
@@ -28,6 +29,8 @@ export const Commands = {
   completeHere: 'attenScope.completeHere',
   dismissCompletion: 'attenScope.dismissCompletion',
   explainPrediction: 'attenScope.explainPrediction',
+  whyThisNotThat: 'attenScope.whyThisNotThat',
+  showLogitLens: 'attenScope.showLogitLens',
 } as const;
 
 /** Context key: a completion preview is shown in the active editor (Escape dismisses it). */

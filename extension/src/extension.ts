@@ -10,9 +10,11 @@ import { Comparer } from './compare';
 import { Completer } from './completion';
 import { SAVED_SCHEME } from './constants';
 import { readFaithfulness } from './core/faithfulness';
+import { ServerDisplay, type Display } from './core/serverDisplay';
 import { CursorTracker } from './cursor';
 import { Painter } from './decorations';
 import { Painting } from './painting';
+import { ModelLoadNotice } from './modelLoad';
 import { LineRemover } from './removal';
 import { SavedContentProvider } from './savedContent';
 import { SettingsService } from './settings';
@@ -52,20 +54,15 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(log, settings, status, store, painter, painting, client, analyzer, cursor, symbols, saved, setup, staleMarker);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(SAVED_SCHEME, saved));
 
-  // ---- the status bar follows the server, the settings and the analyses
+  // ---- the status bar follows the server, Set Up, the settings and the analyses
+  const display = new ServerDisplay();
+  const show = (d: Display): void => status.setState(d.state, d.message, d.model);
   context.subscriptions.push(
-    client.onState((state) => {
-      if (state === 'starting') {
-        status.setState('starting', 'starting the server');
-      } else if (state === 'failed') {
-        status.setState('failed', 'the server is not running');
-      } else if (state === 'stopped') {
-        status.setState('stopped');
-      } else if (status.currentState === 'starting' || status.currentState === 'stopped' || status.currentState === 'failed') {
-        status.setState('ready');
-      }
-    }),
-    client.onStatus((s) => status.setState(s.state, s.message ?? '', s.model)),
+    client.onState((state) => show(display.client(state))),
+    client.onStatus((s) => show(display.server(s))),
+    setup.onDidChangePhase((phase) => show(display.setup(phase))),
+    // a long model load or a first-use conversion: a notification with its Cancel
+    new ModelLoadNotice(client, log),
     client.onDidStartServer(() => {
       // a new process holds no analyses
       store.clear();
@@ -77,6 +74,9 @@ export function activate(context: vscode.ExtensionContext): void {
       if (shown) {
         const result = shown.result;
         status.setFaithfulness(readFaithfulness(result.faithfulness), shown.settings, readFaithfulness(result.lineFaithfulness));
+        status.setContext(result.context);
+      } else {
+        status.setContext(undefined); // it named one token's sources, no longer shown
       }
     }),
     store.onDidChange(updateNote),

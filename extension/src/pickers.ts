@@ -34,7 +34,7 @@ export async function toggleHeatMode(settings: SettingsService): Promise<void> {
 const TINT_UNIT_CHOICES: Readonly<Record<TintUnit, { label: string; detail: string }>> = {
   token: { label: 'Tokens', detail: 'Each of the top tokens, by its own weight.' },
   identifier: { label: 'Identifiers', detail: 'Every occurrence of the top names, by the weight of all their tokens.' },
-  definition: { label: 'Definitions', detail: "The lines of the top functions, classes and methods (the editor's symbols; blocks of lines without them)." },
+  definition: { label: 'Definitions', detail: "The lines of the top functions, classes and methods (the editor's symbols, else the server's parse; blocks of lines without either)." },
 };
 
 /** What the tints stand for, for this window (attenScope.tintUnit is the lasting choice). */
@@ -212,6 +212,7 @@ export async function chooseLayersHeads(settings: SettingsService, model: ModelI
 export async function statusMenu(): Promise<void> {
   const items: (vscode.QuickPickItem & { command: string })[] = [
     { label: '$(eye) Analyze File', command: Commands.analyzeFile },
+    { label: '$(references) Analyze With Context Files...', command: Commands.analyzeWithContext },
     { label: '$(graph) Show Heatmap', command: Commands.showHeatmap },
     { label: '$(layers) Show Model View', command: Commands.showModelView },
     { label: '$(type-hierarchy) Show Information Flow', command: Commands.showFlow },

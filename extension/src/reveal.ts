@@ -28,9 +28,12 @@ export function selectToken(editor: vscode.TextEditor, select: vscode.Range, als
   }
 }
 
-/** Shows `token` of the document `uri` in its editor (the first column when none shows it) and flashes it. */
+/**
+ * Shows `token` of the document `uri` in its editor (the first column when none shows it) and
+ * flashes it; a token of a context file read before the document (its `uri` set) in that file.
+ */
 export async function showToken(uri: vscode.Uri, token: TokenRef, painter: Painter): Promise<void> {
-  const editor = await editorFor(uri, vscode.ViewColumn.One);
+  const editor = await editorFor(token.uri ? vscode.Uri.parse(token.uri) : uri, vscode.ViewColumn.One);
   const range = toVsRange(editor.document, token.range);
   if (range) {
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);

@@ -14,10 +14,14 @@ import {
   DEFAULT_TORCH_SETTING,
   resolveTorchSource,
   envPython,
+  failureMessage,
+  INDEX_PROBE_TIMEOUT_MS,
+  indexVerdict,
   outputTail,
   pipActivity,
   PROBE_SCRIPT,
   parseProbe,
+  PYPI_TORCH,
   serverStep,
   setupSteps,
   TORCH_SETTINGS,
@@ -25,9 +29,12 @@ import {
   wheelVersion,
   type BaseCandidate,
   type ProbedCandidate,
+  type SetupOutcome,
+  type SetupPhase,
   type SetupStep,
   type TorchSource,
 } from './core/setup';
+import { probeUrl } from './probe';
 import { pythonExtensionInterpreter } from './python';
 
 /** Written into the environment once every step succeeded: a half-built one is never used. */
@@ -41,9 +48,25 @@ export interface Bundled {
 
 type StepOutcome = { ok: true } | { ok: false; cancelled: boolean; output: string; error?: string };
 
+interface SetupResult {
+  outcome: SetupOutcome;
+  /** for the status bar: what failed, or what happens next */
+  message: string;
+}
+
+/** The failure's buttons beyond Show Logs and Try Again. */
+interface FailureOffers {
+  settings?: boolean;
+  pypiTorch?: boolean;
+}
+
 export class SetupService implements vscode.Disposable {
   private running: Promise<boolean> | undefined;
   private child: ChildProcess | undefined;
+  private readonly phaseEmitter = new vscode.EventEmitter<SetupPhase>();
+
+  /** Each step of a set-up or an update while it runs, then how it ended. */
+  readonly onDidChangePhase = this.phaseEmitter.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -85,7 +108,7 @@ export class SetupService implements vscode.Disposable {
 
   /** Runs the whole set-up; resolves true when the environment is ready. */
   setUp(): Promise<boolean> {
-    this.running ??= this.runSetUp().finally(() => {
+    this.running ??= this.tracked('finding a Python to build the environment from', () => this.runSetUp()).finally(() => {
       this.running = undefined;
     });
     return this.running;
@@ -93,48 +116,60 @@ export class SetupService implements vscode.Disposable {
 
   /** Installs the bundled server wheel into the managed environment again (an update). */
   update(): Promise<boolean> {
-    this.running ??= this.runUpdate().finally(() => {
+    this.running ??= this.tracked('updating the server', () => this.runUpdate()).finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async runSetUp(): Promise<boolean> {
+  /** Runs `work` with its phases announced: running from the start, and how it ended, whatever happens. */
+  private async tracked(first: string, work: () => Promise<SetupResult>): Promise<boolean> {
+    this.phaseEmitter.fire({ kind: 'running', step: first });
+    let result: SetupResult = { outcome: 'failed', message: 'set-up stopped unexpectedly (see the log)' };
+    try {
+      result = await work();
+    } finally {
+      this.phaseEmitter.fire({ kind: 'ended', ...result });
+    }
+    return result.outcome === 'succeeded';
+  }
+
+  private async runSetUp(): Promise<SetupResult> {
     const bundled = this.bundled();
     if (!bundled) {
-      void vscode.window.showErrorMessage(
-        'Atten-Scope set-up: this copy of the extension carries no server wheel (extension/python). Install the extension from its .vsix.',
-      );
-      return false;
+      const message = 'Atten-Scope set-up: this copy of the extension carries no server wheel (extension/python). Install the extension from its .vsix.';
+      void vscode.window.showErrorMessage(message);
+      return { outcome: 'failed', message };
     }
     const base = await this.chooseBase();
-    if (!base) {
-      return false;
+    if (!base.ok) {
+      return { outcome: 'failed', message: base.message };
     }
     const windows = process.platform === 'win32';
     const torch = await this.torchSource();
     fs.mkdirSync(this.context.globalStorageUri.fsPath, { recursive: true });
     fs.rmSync(path.join(this.envDir, COMPLETE_MARKER), { force: true });
-    const steps = setupSteps({ basePython: base.command, envDir: this.envDir, wheel: bundled.wheel, lock: bundled.lock, torch, windows });
-    this.log.info(`Set-up: base Python ${base.command.join(' ')} (${base.label}), PyTorch from ${torch}, environment ${this.envDir}`);
-    const ok = await this.runSteps('Atten-Scope: setting up', steps);
-    if (ok) {
+    const { command } = base.base;
+    const steps = setupSteps({ basePython: command, envDir: this.envDir, wheel: bundled.wheel, lock: bundled.lock, torch, windows });
+    this.log.info(`Set-up: base Python ${command.join(' ')} (${base.base.label}), PyTorch from ${torch}, environment ${this.envDir}`);
+    const result = await this.runSteps('Atten-Scope: setting up', steps);
+    if (result.outcome === 'succeeded') {
       fs.writeFileSync(path.join(this.envDir, COMPLETE_MARKER), `${bundled.version}\n`);
     }
-    return ok;
+    return result;
   }
 
-  private async runUpdate(): Promise<boolean> {
+  private async runUpdate(): Promise<SetupResult> {
     const bundled = this.bundled();
     if (!bundled || !this.managedPython()) {
-      return false;
+      return { outcome: 'failed', message: 'there is no environment of Set Up, or no server wheel, to update' };
     }
     const step = serverStep({ envDir: this.envDir, wheel: bundled.wheel, lock: bundled.lock, windows: process.platform === 'win32' });
-    const ok = await this.runSteps(`Atten-Scope: updating the server to ${bundled.version}`, [step]);
-    if (ok) {
+    const result = await this.runSteps(`Atten-Scope: updating the server to ${bundled.version}`, [step]);
+    if (result.outcome === 'succeeded') {
       fs.writeFileSync(path.join(this.envDir, COMPLETE_MARKER), `${bundled.version}\n`);
     }
-    return ok;
+    return result;
   }
 
   private async torchSource(): Promise<TorchSource> {
@@ -149,7 +184,7 @@ export class SetupService implements vscode.Disposable {
   }
 
   /** The Python extension's interpreter, then python3: the first that is new enough and has venv. */
-  private async chooseBase(): Promise<BaseCandidate | undefined> {
+  private async chooseBase(): Promise<{ ok: true; base: BaseCandidate } | { ok: false; message: string }> {
     const candidates: BaseCandidate[] = [];
     const fromExtension = vscode.workspace.isTrusted ? await pythonExtensionInterpreter(this.log) : undefined;
     if (fromExtension) {
@@ -164,10 +199,10 @@ export class SetupService implements vscode.Disposable {
     const choice = chooseBase(probed);
     if (!choice.ok) {
       this.log.error(choice.message);
-      void this.showFailure(choice.message, false);
-      return undefined;
+      void this.showFailure(choice.message, {});
+      return { ok: false, message: choice.message };
     }
-    return choice.base;
+    return { ok: true, base: choice.base };
   }
 
   private probe(candidate: BaseCandidate): Promise<ProbedCandidate> {
@@ -180,7 +215,7 @@ export class SetupService implements vscode.Disposable {
     });
   }
 
-  private async runSteps(title: string, steps: SetupStep[]): Promise<boolean> {
+  private async runSteps(title: string, steps: SetupStep[]): Promise<SetupResult> {
     const began = Date.now();
     this.log.show(true);
     const failure = await vscode.window.withProgress(
@@ -189,16 +224,20 @@ export class SetupService implements vscode.Disposable {
         for (const [i, step] of steps.entries()) {
           const label = steps.length > 1 ? `step ${i + 1} of ${steps.length}: ${step.title}` : step.title;
           progress.report({ message: `${label}...`, increment: i === 0 ? 0 : 100 / steps.length });
-          this.log.info(`Set-up ${label}: ${step.command.join(' ')}`);
+          this.phaseEmitter.fire({ kind: 'running', step: label });
+          this.log.info(`Set-up ${label}: ${step.probe !== undefined ? `HEAD ${step.probe}` : step.command.join(' ')}`);
           const stepBegan = Date.now();
           let shown = 0;
-          const outcome = await this.runStep(step, token, (line) => {
-            const activity = pipActivity(line);
-            if (activity && Date.now() - shown > 500) {
-              shown = Date.now();
-              progress.report({ message: `${label} (${activity})` });
-            }
-          });
+          const outcome =
+            step.probe !== undefined
+              ? await this.probeStep(step.probe, token)
+              : await this.runStep(step, token, (line) => {
+                  const activity = pipActivity(line);
+                  if (activity && Date.now() - shown > 500) {
+                    shown = Date.now();
+                    progress.report({ message: `${label} (${activity})` });
+                  }
+                });
           if (!outcome.ok) {
             return { step, label, outcome };
           }
@@ -210,22 +249,34 @@ export class SetupService implements vscode.Disposable {
     const seconds = Math.round((Date.now() - began) / 1000);
     if (!failure) {
       this.log.info(`${title}: finished in ${seconds} s.`);
-      return true;
+      return { outcome: 'succeeded', message: `set up in ${seconds} s; starting the server` };
     }
     const { step, label, outcome } = failure;
     if (outcome.ok) {
-      return true; // not reached: a failure carries a failed outcome
+      return { outcome: 'succeeded', message: '' }; // not reached: a failure carries a failed outcome
     }
     if (outcome.cancelled) {
       this.log.warn(`${title}: cancelled at ${label}.`);
       void vscode.window.showWarningMessage(`Atten-Scope set-up was cancelled at ${label}. Run Atten-Scope: Set Up Atten-Scope again to finish it.`);
-      return false;
+      return { outcome: 'cancelled', message: `set-up was cancelled at ${label}: run Set Up Atten-Scope again to finish it` };
     }
     const why = outcome.error ?? (outputTail(outcome.output) || 'no output');
-    const message = `Atten-Scope set-up failed at ${label}: ${why}. ${step.remedy}`;
+    const message = failureMessage(label, why, step.remedy);
     this.log.error(message);
-    void this.showFailure(message, step.id === 'torch');
-    return false;
+    const torch = step.id === 'torch' || step.id === 'torchIndex';
+    void this.showFailure(message, { settings: torch, pypiTorch: step.id === 'torchIndex' });
+    return { outcome: 'failed', message: `set-up failed at ${label}` };
+  }
+
+  /** Asks PyTorch's CPU index for its page of torch files: an answer within the time limit passes. */
+  private async probeStep(url: string, token: vscode.CancellationToken): Promise<StepOutcome> {
+    const result = await probeUrl(url, INDEX_PROBE_TIMEOUT_MS, token);
+    if (token.isCancellationRequested) {
+      return { ok: false, cancelled: true, output: '' };
+    }
+    this.log.info(`  ${'status' in result ? `HTTP ${result.status}` : result.timedOut ? 'no answer in time' : result.error}`);
+    const verdict = indexVerdict(result);
+    return verdict.ok ? { ok: true } : { ok: false, cancelled: false, output: '', error: verdict.reason };
   }
 
   private runStep(step: SetupStep, token: vscode.CancellationToken, onLine: (line: string) => void): Promise<StepOutcome> {
@@ -280,9 +331,10 @@ export class SetupService implements vscode.Disposable {
     });
   }
 
-  private async showFailure(message: string, offerSettings: boolean): Promise<void> {
-    const actions = ['Show Logs', 'Try Again'];
-    if (offerSettings) {
+  private async showFailure(message: string, offers: FailureOffers): Promise<void> {
+    const usePypi = "Use PyPI's PyTorch";
+    const actions = [...(offers.pypiTorch ? [usePypi] : []), 'Show Logs', 'Try Again'];
+    if (offers.settings) {
       actions.push('Open Settings');
     }
     const choice = await vscode.window.showErrorMessage(message, ...actions);
@@ -293,11 +345,16 @@ export class SetupService implements vscode.Disposable {
     } else if (choice === 'Open Settings') {
       const open = settingsEditorCommand(vscode.env.remoteName, `${CONFIG_SECTION}.setup.torch`);
       await vscode.commands.executeCommand(open.command, open.args);
+    } else if (choice === usePypi) {
+      // a machine-scoped setting: the user's settings hold it
+      await vscode.workspace.getConfiguration(CONFIG_SECTION).update('setup.torch', PYPI_TORCH, vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand(Commands.setUp);
     }
   }
 
   dispose(): void {
     this.child?.kill();
+    this.phaseEmitter.dispose();
   }
 }
 

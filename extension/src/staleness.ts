@@ -5,6 +5,13 @@
 import * as vscode from 'vscode';
 import type { AnalysisStore } from './analyses';
 import { Commands } from './constants';
+import { unchangedBefore } from './core/staleness';
+
+/** Where the part of `document` that still shows its attention ends: "line 3" or "line 3, column 9". */
+export function keptBefore(document: vscode.TextDocument, from: vscode.Position): string {
+  const rest = from.line < document.lineCount ? document.lineAt(from.line).text.slice(from.character) : '';
+  return unchangedBefore(from, rest);
+}
 
 export class StaleMarker implements vscode.Disposable {
   private readonly dimType = vscode.window.createTextEditorDecorationType({
@@ -57,7 +64,7 @@ export class StaleMarker implements vscode.Disposable {
     tooltip.appendMarkdown('**Atten-Scope**: the file changed since it was analysed.\n\n');
     tooltip.appendText(
       from
-        ? `Tints and hovers still work above line ${from.line + 1}: the model's state there is unchanged. The dimmed part needs a new analysis.`
+        ? `Tints and hovers still work before ${keptBefore(document, from)}: the model's state there is unchanged. The dimmed part needs a new analysis.`
         : 'Tints and hovers still work above the first edit: the model\'s state there is unchanged.',
     );
     tooltip.appendMarkdown('\n\nClick to analyse the file again (only the tokens from the first edit on are recomputed).');

@@ -2,12 +2,15 @@
 import * as vscode from 'vscode';
 import type { AnalysisStore } from './analyses';
 import { Commands } from './constants';
-import { faithfulnessLabel, faithfulnessSentence, modelLabel, stateLabel, viewLabel } from './core/format';
+import { contextNote, contextSummary } from './core/contextFiles';
+import { faithfulnessLabel, faithfulnessSentence, modelLabel, viewLabel } from './core/format';
 import { modeSentence, modeSuffix, type PaintMode } from './core/painting';
-import type { Faithfulness, ServerState } from './core/protocol';
+import type { ContextShare, Faithfulness } from './core/protocol';
+import { displayLabel, type DisplayState } from './core/serverDisplay';
 import { viewChanged, type Settings } from './core/settings';
+import { keptBefore } from './staleness';
 
-export type DisplayState = ServerState | 'starting' | 'stopped' | 'failed';
+export type { DisplayState } from './core/serverDisplay';
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
@@ -21,6 +24,8 @@ export class StatusBar implements vscode.Disposable {
   private lineFaithfulness: Faithfulness | undefined;
   /** what the active editor paints (painting.ts) */
   private mode: PaintMode = 'attention';
+  /** the last attention answer's share in the context files, with links to their lines */
+  private drewOn: string | undefined;
 
   constructor(settings: Settings) {
     this.settings = settings;
@@ -89,11 +94,18 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** What the last attention answer drew on in the context files read before the document (undefined: nothing, or none were read). */
+  setContext(share: ContextShare | undefined): void {
+    this.drewOn = contextSummary(share);
+    this.render();
+  }
+
   private icon(): string {
     switch (this.state) {
       case 'loadingModel':
       case 'analyzing':
       case 'starting':
+      case 'settingUp':
         return '$(loading~spin)';
       case 'error':
       case 'failed':
@@ -110,13 +122,15 @@ export class StatusBar implements vscode.Disposable {
     const view = viewLabel(this.settings);
     const faithful = this.faithfulness ? faithfulnessLabel(this.faithfulness) : undefined;
     const heat = modeSuffix(this.mode);
-    this.item.text = `${this.icon()} ${model} · ${view}${faithful ? ` · ${faithful}` : ''}${heat}`;
+    // while Set Up runs there is no server to describe: the bar says what happens instead
+    this.item.text =
+      this.state === 'settingUp' ? `${this.icon()} Atten-Scope: setting up` : `${this.icon()} ${model} · ${view}${faithful ? ` · ${faithful}` : ''}${heat}`;
     const tooltip = new vscode.MarkdownString(undefined, true);
     tooltip.isTrusted = false;
     tooltip.appendMarkdown('**Atten-Scope**\n\n');
     tooltip.appendText(`Model: ${this.model ?? this.settings.model}\n`);
     tooltip.appendMarkdown('\n\n');
-    tooltip.appendText(`Server: ${stateLabel(this.state)}${this.message ? ` — ${this.message}` : ''}`);
+    tooltip.appendText(`Server: ${displayLabel(this.state)}${this.message ? ` — ${this.message}` : ''}`);
     tooltip.appendMarkdown('\n\n');
     tooltip.appendText(`View: ${view}${this.settings.dropSink ? ' · sink dropped' : ''}`);
     tooltip.appendMarkdown('\n\n');
@@ -129,12 +143,16 @@ export class StatusBar implements vscode.Disposable {
       tooltip.appendMarkdown('\n\n');
       tooltip.appendText(this.note);
     }
+    if (this.drewOn) {
+      // its links open the context files at their lines (file URIs: no command, so no trust needed)
+      tooltip.appendMarkdown(`\n\n${this.drewOn}`);
+    }
     tooltip.appendMarkdown('\n\nClick for Atten-Scope commands.');
     this.item.tooltip = tooltip;
     this.item.backgroundColor =
       this.state === 'error' || this.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     this.item.accessibilityInformation = {
-      label: `Atten-Scope: ${model}, ${stateLabel(this.state)}, ${view}${faithful ? `, faithfulness ${faithful}` : ''}`,
+      label: `Atten-Scope: ${model}, ${displayLabel(this.state)}, ${view}${faithful ? `, faithfulness ${faithful}` : ''}`,
     };
   }
 
@@ -154,9 +172,10 @@ export function analysisNote(editor: vscode.TextEditor | undefined, store: Analy
   }
   if (entry.version !== editor.document.version) {
     const from = store.stale(editor.document);
-    return `The file changed since it was analysed${from ? `: attention above line ${from.line + 1} still shows` : ''}.`;
+    return `The file changed since it was analysed${from ? `: attention before ${keptBefore(editor.document, from)} still shows` : ''}.`;
   }
   const r = entry.result;
   const windows = Array.isArray(r.windows) && r.windows.length > 1 ? `, ${r.windows.length} windows` : '';
-  return `${r.tokens} tokens${windows}${r.truncated ? ', truncated' : ''}.`;
+  const context = contextNote(r.contextFiles);
+  return `${r.tokens} tokens${windows}${r.truncated ? ', truncated' : ''}${context ? `, ${context}` : ''}.`;
 }

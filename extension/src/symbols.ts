@@ -1,7 +1,8 @@
 /**
  * Sends the editor's definitions to the server (Notifications.symbols) after each analysis, so that
  * attention is summed over functions, classes and methods in any language whose extension
- * provides document symbols; where none does, the server falls back to blocks of lines.
+ * provides document symbols; where none does, the server parses the text (Python, JavaScript,
+ * TypeScript, C, C++, Go, Rust, Java) and falls back to blocks of lines for other languages.
  */
 import * as vscode from 'vscode';
 import type { AnalysisStore } from './analyses';

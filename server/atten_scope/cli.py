@@ -29,7 +29,8 @@ from atten_scope.terminal import (
     read_document,
     show_progress,
 )
-from atten_scope.views.evidence import default_options, faithfulness_line, recommended_view
+from atten_scope.views.evidence import default_options, faithfulness_sentence, recommended_view
+from atten_scope.views.languages import language_of_path
 from atten_scope.views.options import ViewOptions
 
 
@@ -84,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="which lines the prediction after the token at --at needs: removals and attention, with their LDS",
     )
     analyze.add_argument("--ablations", type=int, default=ABLATIONS.default, help="random ablations for --explain")
+    analyze.add_argument(
+        "--contrast",
+        metavar="TEXT",
+        help="why the model's first choice after the token and not TEXT (a token's text, or #ID for its id): "
+        "each source token's part of the logit difference, then the MLPs' and the token's own",
+    )
     add_complete_command(commands)
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead of stdio")
@@ -162,15 +169,52 @@ def run_analyze(args: argparse.Namespace) -> int:
     bar.close()
     if args.explain:
         return print_explanation(loaded, analysis, token, args)
-    result = attention_json(analysis, token, options)
+    language = language_of_path(args.file)  # the figures say what they were measured on for this language
+    result = attention_json(analysis, token, options, language=language)
+    if args.json and result.get("prediction") is not None:
+        result.update(lens_of(loaded, analysis, token))
+    contrasted = contrast_of(loaded, analysis, token, args) if args.contrast is not None else None
     if args.html is not None:
-        write_report(args.html, analysis, token, options, args.file.name, progress=StepProgress().update)
+        write_report(
+            args.html, analysis, token, options, args.file.name, progress=StepProgress().update, language=language
+        )
         show_progress(f"wrote {args.html}")
     if args.json:
+        if contrasted is not None:
+            result["contrast"] = contrasted
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(_format_table(result, analysis, args.tab_size))
+        if contrasted is not None:
+            print(_format_contrast(contrasted, analysis, args.tab_size))
     return 0
+
+
+def lens_of(loaded: Any, analysis: Any, token: int) -> dict[str, Any]:
+    """``logitLens`` and ``settledAt`` of ``token``, as ``attenScope/logitLens`` answers them; nothing
+    (and a line on stderr) for a model whose residual stream cannot be read through its head."""
+    from atten_scope.engine.architecture import UnsupportedArchitecture
+    from atten_scope.limits import LENS_TOP
+    from atten_scope.protocol.builders.prediction import lens_json
+    from atten_scope.views.lens import logit_lens
+
+    try:
+        return lens_json(analysis, logit_lens(analysis, token, LENS_TOP.default, model=loaded.model))
+    except UnsupportedArchitecture as error:
+        show_progress(f"no logit lens: {error}")
+        return {}
+
+
+def contrast_of(loaded: Any, analysis: Any, token: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``--contrast``: the answer of ``attenScope/contrast`` for ``token`` and the alternative named."""
+    from atten_scope.protocol.builders.prediction import contrast_json
+    from atten_scope.views.contrast import contrast
+
+    named: int | str = args.contrast
+    if len(args.contrast) > 1 and args.contrast.startswith("#") and args.contrast[1:].isdigit():
+        named = int(args.contrast[1:])
+    found = contrast(analysis, token, named, model=loaded.model, tokenizer=loaded.tokenizer)
+    return contrast_json(analysis, found, args.top_k)
 
 
 def print_explanation(loaded: Any, analysis: Any, token: int, args: argparse.Namespace) -> int:
@@ -223,8 +267,21 @@ def _format_table(result: dict[str, Any], analysis: Any, tab_size: int) -> str:
         where = editor_position(lines, doc.starts[target["index"]], tab_size)
         out.append(f"{target['weight'] * 100:7.2f}%  {where:>9}  {shown(target['index'])}")
     if settings["direction"] == "attendsTo":
-        faithfulness = faithfulness_line(result.get("faithfulness"))
-        out.append(faithfulness[0].upper() + faithfulness[1:] + ".")
+        out.append(faithfulness_sentence(result.get("faithfulness")))
+    return "\n".join(out)
+
+
+def _format_contrast(contrast: dict[str, Any], analysis: Any, tab_size: int) -> str:
+    """``--contrast`` for people: the sentence with its parts, then the sources by contribution."""
+    from atten_scope.protocol.sentences import contrast_sentence
+
+    doc, lines = analysis.document, analysis.lines
+    out = [contrast_sentence(contrast, quoted) + ".", f"{'logits':>8}  {'line:col':>9}  token"]
+    for source in contrast["sources"]:
+        index = source["token"]["index"]
+        where = editor_position(lines, doc.starts[index], tab_size)
+        out.append(f"{source['contribution']:+8.3f}  {where:>9}  {label(doc, index)}")
+    out.append(f"{contrast['otherSources']:+8.3f}  {'':>9}  (the other sources and the output biases)")
     return "\n".join(out)
 
 

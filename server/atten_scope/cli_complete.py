@@ -122,12 +122,15 @@ def write_completion_report(path: Path, loaded: Any, generation: Any, title: str
     """
     from atten_scope.report import write_report
     from atten_scope.views.evidence import default_options
+    from atten_scope.views.languages import language_of_path
 
     analysis = generation.analysis
     # A completion cut before its first token (an immediate stop) leaves nothing generated: open at
     # the last context token then, whose prediction is what was declined.
     focus = min(generation.start, analysis.token_count - 1)
-    write_report(path, analysis, focus, default_options(loaded.info.id), title, progress=StepProgress().update)
+    options = default_options(loaded.info.id)
+    progress = StepProgress().update
+    write_report(path, analysis, focus, options, title, progress=progress, language=language_of_path(title))
     show_progress(f"wrote {path}")
 
 

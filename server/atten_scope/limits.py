@@ -26,6 +26,10 @@ CACHE_DOCUMENTS = Limit(1, 256, 8)
 # it windows are spilled to disk. 3 GB plus the model and runtime (~1 GB for the embedded model)
 # leaves a 16 GB laptop most of its memory for the editor and everything else.
 MEMORY_BUDGET_MB = Limit(256, 1_048_576, 3072)
+# Megabytes of analyses kept on disk (analysis_cache.py), so a document reopened, also after a
+# restart, is restored instead of analysed again; 0 turns it off. An 8,000-token file's analysis
+# takes about 0.8 GB with the embedded model (bench/RESULTS.md): 4 GB keeps five such files.
+ANALYSIS_CACHE_MB = Limit(0, 1_048_576, 4096)
 FLOW_NODES = Limit(5, 300, 200)  # nodes of an information-flow graph: a token keeps 3 a layer on its own
 FLOW_THRESHOLD = 0.04  # the least importance of an edge the flow graph keeps (0 < t < 1)
 # Tokens of context an ALTI rollout covers: its cost grows with their square (bench/RESULTS.md:
@@ -37,6 +41,12 @@ ALTI_TOKENS = 512
 ABLATIONS = Limit(8, 256, 32)
 MAX_NEW_TOKENS = Limit(1, 256, 48)  # tokens a completion may have (forced ones included)
 ALTERNATIVES = Limit(0, 20, 5)  # alternatives shown per completion token
+LENS_TOP = Limit(1, 20, 5)  # first choices per layer of a logit lens
+# What an analysis may read before the document (attenScope/analyze contextFiles): a window of
+# 4,096 tokens holds about 16,000 characters of code, and a token sees at most one window back, so
+# more context would mostly cost time; the files' texts together, and how many files.
+CONTEXT_CHARACTERS = 64_000
+CONTEXT_FILES = 32
 HEATMAP_BINS = 1024  # cells a side of a heatmap overview: about what a screen shows
 HEATMAP_TOKENS = 1024  # tokens a side of an exact heatmap tile (2 bytes a cell: 2 MB at most)
 PYTHON = ">=3.10"  # the same bound as pyproject.toml's requires-python

@@ -18,10 +18,14 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from atten_scope.common.errors import InvalidRequest
+from atten_scope.common.quoting import quoted
 from atten_scope.limits import (
     ALTERNATIVES,
     ALTI_TOKENS,
+    ANALYSIS_CACHE_MB,
     CACHE_DOCUMENTS,
+    CONTEXT_CHARACTERS,
+    CONTEXT_FILES,
     FLOW_NODES,
     FLOW_THRESHOLD,
     HEATMAP_BINS,
@@ -72,6 +76,8 @@ class Aggregate:
     # Shows exactly one layer and one head.
     one_head: bool
     cost: str
+    # Weighs each layer and head by the model's fitted coefficients (``views/learned.py``).
+    learned: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,17 @@ AGGREGATES: dict[str, Aggregate] = {
             cost="every row before the token in every layer",
         ),
         Aggregate(
+            "learned",
+            "Learned head weights (AT2, Cohen-Wang et al. 2025)",
+            "Each layer and head weighted by a coefficient fitted to the effects of removing code "
+            "(for the models that ship them).",
+            linear=True,
+            streamed=False,
+            one_head=False,
+            cost="one pass over the layers with a weight",
+            learned=True,
+        ),
+        Aggregate(
             "perHead",
             "One head",
             "One layer and one head on its own.",
@@ -301,6 +318,31 @@ VIEWS: dict[str, View] = {
             runs_model=True,
         ),
         View(
+            "logitLens",
+            "attenScope/logitLens",
+            "Logit lens",
+            "What each layer would predict after the token (nostalgebraist 2020): the residual stream after "
+            "it read through the final norm and the LM head, and the first layer from which the first choice "
+            "stays the model's own.",
+            options=("position", "topK"),
+            cost="one token's forward pass over the window's cached keys and values, then the LM head once per layer",
+            after_edit=True,
+            runs_model=True,
+        ),
+        View(
+            "contrast",
+            "attenScope/contrast",
+            "Why this and not that",
+            "The logit difference between the model's first choice after the token and an alternative, split "
+            "into each source token's direct contribution through the attention heads, the MLPs, the token's "
+            "own embedding and a remainder (the readout's soft-cap), which add up to it exactly.",
+            options=("position", "alternative", "topK"),
+            cost="a forward pass over the window up to the token, then per layer one product over its sources "
+            "(heads x sources x head size)",
+            heavy=True,
+            runs_model=True,
+        ),
+        View(
             "removeLines",
             "attenScope/removeLines",
             "Without these lines",
@@ -387,7 +429,7 @@ class Implementations(Generic[F]):
 def choice(table: dict[str, Any], name: object, what: str) -> str:
     """``name`` if ``table`` offers it, else the error sentence a user reads."""
     if not isinstance(name, str) or name not in table:
-        raise InvalidRequest(f"Unknown {what} {name!r}: use one of {', '.join(table)}.")
+        raise InvalidRequest(f"Unknown {what} {quoted(name)}: use one of {', '.join(table)}.")
     return name
 
 
@@ -430,6 +472,7 @@ def capabilities_json(version: str) -> dict[str, Any]:
             "topK": TOP_K.to_json(),
             "cacheDocuments": CACHE_DOCUMENTS.to_json(),
             "memoryBudgetMB": MEMORY_BUDGET_MB.to_json(),
+            "analysisCacheMB": ANALYSIS_CACHE_MB.to_json(),
             "heatmapTokens": HEATMAP_TOKENS,
             "heatmapBins": HEATMAP_BINS,
             "flowNodes": FLOW_NODES.to_json(),
@@ -437,6 +480,8 @@ def capabilities_json(version: str) -> dict[str, Any]:
             "altiTokens": ALTI_TOKENS,
             "maxNewTokens": MAX_NEW_TOKENS.to_json(),
             "alternatives": ALTERNATIVES.to_json(),
+            "contextCharacters": CONTEXT_CHARACTERS,
+            "contextFiles": CONTEXT_FILES,
         },
         "defaults": {
             "refinement": DEFAULT_REFINEMENT,
@@ -446,6 +491,7 @@ def capabilities_json(version: str) -> dict[str, Any]:
             "topK": TOP_K.default,
             "cacheDocuments": CACHE_DOCUMENTS.default,
             "memoryBudgetMB": MEMORY_BUDGET_MB.default,
+            "analysisCacheMB": ANALYSIS_CACHE_MB.default,
         },
         "python": PYTHON,
     }

@@ -30,7 +30,7 @@ from atten_scope.engine.analysis import Analysis
 from atten_scope.engine.tokens import id_label, label
 from atten_scope.protocol.builders import view_result
 from atten_scope.protocol.sentences import settings_line
-from atten_scope.views.evidence import faithfulness_line, view_faithfulness
+from atten_scope.views.evidence import faithfulness_sentence, view_faithfulness
 from atten_scope.views.links import links, vector_links
 from atten_scope.views.options import ViewOptions
 
@@ -90,7 +90,7 @@ canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; he
   function text(id, value) { document.getElementById(id).textContent = value; }
   function bytes(b64) { return Uint8Array.from(atob(b64), function (ch) { return ch.charCodeAt(0); }); }
   function percent(w) { return (100 * w).toFixed(2) + "%%"; }
-  text("file", D.file); text("settings", D.settings); text("faithfulness", D.faithfulness);
+  text("file", D.file); text("settings", D.settings);
   text("heading", D.heading);
   var K = D.k, targets = new Int32Array(bytes(D.targets).buffer), weights = new Float32Array(bytes(D.weights).buffer);
   var code = document.getElementById("code"), spans = [], lines = [], line = 0;
@@ -155,6 +155,8 @@ canvas { border: 1px solid #d0d7de; image-rendering: pixelated; width: 400px; he
     spans[i].classList.add("focus");
     text("focus-text", shown(i)); text("focus-line", "line " + (lines[i] + 1));
     text("prediction", predicted(i)); text("surprisal", surprised(i));
+    // the figure of the focus token's situation (attention.query_position: the last token, or interior)
+    if (D.faithfulness) { text("faithfulness", D.faithfulness[i === D.lastToken ? "last" : "interior"]); }
     body.textContent = "";
     var row = [], base = i * K;
     var computed = D.computed === null || D.computed[i];
@@ -328,10 +330,6 @@ def _heatmap(analysis: Analysis, options: ViewOptions, progress: ReportProgress)
     }
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _prediction(analysis: Analysis) -> dict[str, Any] | None:
     """Every token's predictions for the page: ``top`` (n x k int32) indexes ``vocab``, the labels of
     the predicted ids (``tokens.id_label``), with ``probs`` (n x k float32); ``next`` the log-probability
@@ -359,9 +357,15 @@ def _ordinal(number: int) -> str:
 
 
 def build_report(
-    analysis: Analysis, focus: int, options: ViewOptions, title: str, progress: ReportProgress = ignore_progress
+    analysis: Analysis,
+    focus: int,
+    options: ViewOptions,
+    title: str,
+    progress: ReportProgress = ignore_progress,
+    language: str | None = None,
 ) -> str:
-    """The report's HTML for ``analysis``, opened at ``focus``; ``progress`` follows the row blocks."""
+    """The report's HTML for ``analysis``, opened at ``focus``; ``progress`` follows the row blocks.
+    ``language``: the file's language id, for the faithfulness figure to say what it was measured on."""
     doc = analysis.document
     n = analysis.token_count
     found = links(analysis, options, TOP, progress)
@@ -375,7 +379,16 @@ def build_report(
     labels = {i: shown for i in range(n) if (shown := label(doc, i)) != texts[i]}
     settings = options.to_json()
     windows = len(analysis.windows)
-    faithfulness = view_faithfulness(analysis.info.id, options) if options.direction == "attendsTo" else None
+    # The header states the figure of the situation on screen: the focus token's position, as the
+    # editor does (``attention.query_position``); the page switches between the two as the focus moves.
+    faithfulness = None
+    if options.direction == "attendsTo":
+        faithfulness = {
+            position: faithfulness_sentence(
+                view_faithfulness(analysis.info.id, options, position=position, language=language)
+            )
+            for position in ("last", "interior")
+        }
     data = {
         "file": title,
         "settings": (
@@ -383,7 +396,8 @@ def build_report(
             + (f" in {windows} windows of up to {analysis.max_tokens:,}" if windows > 1 else "")
             + (" \u00b7 the rest of the file was too long to analyse" if analysis.truncated else "")
         ),
-        "faithfulness": _sentence(faithfulness_line(faithfulness)) if options.direction == "attendsTo" else "",
+        "faithfulness": faithfulness,  # by position, or None: the view was not measured (attendedBy)
+        "lastToken": n - 1,  # the one token whose figure is the last-token one (attention.query_position)
         "heading": "Sources of" if options.direction == "attendsTo" else "Later tokens drawing on",
         "texts": texts,
         "labels": labels,
@@ -409,10 +423,11 @@ def write_report(
     options: ViewOptions,
     title: str,
     progress: ReportProgress = ignore_progress,
+    language: str | None = None,
 ) -> None:
     """Write the report of ``analysis`` opened at ``focus`` to ``path``, reporting the row blocks to ``progress``."""
 
     def rows(fraction: float | None, message: str) -> None:
         progress(fraction, f"Writing the report: {message[0].lower()}{message[1:]}")
 
-    path.write_text(build_report(analysis, focus, options, title, rows), encoding="utf-8")
+    path.write_text(build_report(analysis, focus, options, title, rows, language), encoding="utf-8")

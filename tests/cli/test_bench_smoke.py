@@ -186,7 +186,7 @@ def test_only_external_keeps_the_shipped_last_token_table(tmp_path: Path, monkey
     rows = [{"method": "a", "on": (0.25, 0.1, 0.4), "snippets": 7}]
     external = {key: rows for key in names.SITUATIONS}
     args = argparse.Namespace(model=names.MODEL)
-    writer.write_shipped(args, None, 0, {}, external)
+    writer.write_shipped(args, None, 0, {}, external, {"bench": ["c", "python"], "external": ["python"]})
     after = {t["model"]: t for t in json.loads(shipped.read_text(encoding="utf-8"))["tables"]}
     assert after["other"] == before["tables"][1]
     mine = after[names.MODEL]
@@ -198,6 +198,7 @@ def test_only_external_keeps_the_shipped_last_token_table(tmp_path: Path, monkey
         ("interior", "line", 7),
     ]
     assert all("standard library" in e["corpus"] for e in mine["situations"])
+    assert all(e["languages"] == ["python"] for e in mine["situations"])  # what the figures were measured on
     monkeypatch.setattr(writer, "SHIPPED_TABLE", tmp_path / "missing.json")
     with pytest.raises(SystemExit, match="score bench/corpus first"):
         writer.write_shipped(args, None, 0, {}, external)
@@ -372,3 +373,66 @@ def test_removal_writes_its_table(tmp_path: Path) -> None:
     for place in measured["places"].values():
         assert place["reused"] > 0 and place["recomputed"] == place["tokens"] - place["reused"]
     assert '## "What if these lines were removed?"' in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_soak_mixed_section_compares_both_processes_with_cycle_five() -> None:
+    """The mixed soak's subsection from a soak-mixed.json-shaped result: each process's RSS against
+    its own sample after cycle 5, the counts of what went wrong, and the failures listed."""
+    mixed_markdown = bench_module("soak_mixed").mixed_markdown
+    mb = 2**20
+
+    def sample(cycle: int, server: int, tcp: int) -> dict[str, Any]:
+        return {
+            "cycle": cycle,
+            "tokens": 400,
+            "elapsed_s": cycle,
+            "model": "embedded:smollm2-135m",
+            "server": {"VmRSS": server * mb, "VmHWM": 2000 * mb, "Threads": 10},
+            "tcp": {"VmRSS": tcp * mb, "VmHWM": tcp * mb, "Threads": 2},
+        }
+
+    result = {
+        "cycles": 50,
+        "files": 6,
+        "token_range": [226, 700],
+        "samples": [sample(1, 900, 240), sample(5, 1000, 250), sample(50, 1100, 275)],
+        "latency": {"attenScope/flow": {"count": 50, "p50_s": 0.5, "p95_s": 0.9, "max_s": 1.2}},
+        "deaths": 0,
+        "hangs": 1,
+        "errors": 2,
+        "notified": 0,
+        "failures": ["cycle 7 tty.py: attenScope/complete gave no answer in 600 s"],
+        "minutes": 30.0,
+        "tcp": {"visits": 150, "busy": 4, "deaths": 0, "hangs": 0, "errors": 0},
+        "model_switches": 10,
+    }
+    args = argparse.Namespace(cycles=50, smallest=200, largest=700, every=25, switch_every=10, cursor=4)
+    text = mixed_markdown(result, args)
+    assert text.startswith("### Mixed use")
+    assert "| 50 | 400 | 1,100 | 2,000 | +10.0 % | 10 | 275 | +10.0 % | 2 |" in text
+    assert "| 5 | 400 | 1,000 | 2,000 | +0.0 % | 10 | 250 | +0.0 % | 2 |" in text
+    assert "Cycles 3, 13, 23, 33, ... (one in 10)" in text and "10 switches" in text
+    assert "hangs 1, request errors 2" in text and "150 clients" in text
+    assert "- cycle 7 tty.py: attenScope/complete gave no answer in 600 s" in text
+
+
+def test_soak_mixed_runs_a_cycle_against_both_servers(tmp_path: Path, embedded: Any) -> None:
+    """One mixed cycle (no model switch) against a real server over stdio and one over TCP: every
+    request answered, the three TCP clients served, both processes sampled, the subsection written.
+    ``embedded`` makes sure the converted model whose tokenizer sizes the files is in the cache."""
+    run(
+        "soak.py",
+        *("--mixed", "--cycles", "1", "--smallest", "200", "--largest", "400", "--cursor", "1"),
+        *("--switch-every", "0", "--out", str(tmp_path)),
+    )
+    result = json.loads((tmp_path / "soak-mixed.json").read_text(encoding="utf-8"))
+    assert result["cycles"] == 1 and (result["deaths"], result["hangs"], result["errors"]) == (0, 0, 0)
+    assert result["failures"] == [] and result["model_switches"] == 0
+    assert result["tcp"]["visits"] == 3 and result["tcp"]["errors"] == result["tcp"]["deaths"] == 0
+    for method in ("attenScope/flow", "attenScope/altiRollout", "attenScope/removeLines", "attenScope/complete"):
+        assert result["latency"][method]["count"] == 1
+    (sample,) = result["samples"]
+    assert sample["server"]["VmRSS"] > 0 and sample["tcp"]["VmRSS"] > 0 and sample["tcp"]["Threads"] >= 1
+    text = (tmp_path / "soak-mixed.md").read_text(encoding="utf-8")
+    assert "No model switches" in text and "| attenScope/removeLines | 1 |" in text
+    assert "### Mixed use" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")

@@ -160,6 +160,9 @@ def test_html_report_answers_a_hover_on_every_token_and_opens_at_the_focus(tmp_p
         r"Surprisal \d+\.\d bits: the model gave it .+% after the text before it\.", middle["surprisal"]
     )
     assert end["prediction"].endswith("; nothing follows (end of the file).") and first["surprisal"] == ""
+    # the header's figure follows the focus: the last token's own, interior tokens' for any other
+    assert "at interior tokens, measured on Python" in middle["faithfulness"]
+    assert "at the last token, measured on 9 languages, Python among them" in end["faithfulness"]
 
 
 def test_text_output_names_the_view_and_its_faithfulness() -> None:

@@ -13,8 +13,16 @@ from scipy.stats import spearmanr
 from atten_scope.common import cancellation
 from atten_scope.common.errors import Cancelled
 from atten_scope.engine.analysis import Analysis, run_analysis
+from atten_scope.engine.refine import refined_rows
 from atten_scope.views.ablation import Ablations, ContextLines, completion_logprob, no_context_logprob
-from atten_scope.views.attribution import MAX_IDENTIFIERS, explain_completion, explain_prediction, instant_attribution
+from atten_scope.views.attribution import (
+    MAX_IDENTIFIERS,
+    explain_completion,
+    explain_prediction,
+    instant_attribution,
+    instant_options,
+)
+from atten_scope.views.learned import learned_heads
 from atten_scope.views.surrogate import lasso, out_of_fold, random_masks
 
 from .test_completion import MODELS, gemma
@@ -165,3 +173,29 @@ def test_prediction_at_the_cursor_is_explained(embedded: Any, completed: Any) ->
     assert predicted == completion[0]
     assert len(explanation.attribution.line_scores) == CONTEXT.count("\n")
     assert explanation.instant.line_scores.sum() == pytest.approx(explanation.instant.total, abs=1e-6)
+
+
+def test_instant_attribution_reads_the_learned_head_weights(embedded: Any, completed: Any) -> None:
+    """Where the model ships learned head weights measured better on completions, the instant
+    attribution is sum over (l, h) of c_lh times each head's refined rows (independently rebuilt
+    here from the captured window), and it states the benchmark's LDS."""
+    analysis, start, _ = completed
+    learned = learned_heads(analysis.info.id)
+    assert learned is not None and learned.instant  # the shipped table for the embedded default
+    options = instant_options(analysis.info.id)
+    assert options.aggregate == "learned" and options.refinement == learned.refinement
+    before_line = CONTEXT.count("\n")
+    attribution = instant_attribution(analysis, start, analysis.token_count, before_line, None)
+    assert attribution.lds == learned.completion_lds and attribution.lds_source == "benchmark"
+
+    (win,) = analysis.windows
+    layers = torch.arange(analysis.info.layers)
+    per_head = refined_rows(win, layers, start - 1, analysis.token_count - start, learned.refinement)
+    coefficients = torch.from_numpy(learned.coefficients)
+    rows = torch.einsum("lh,lhrs->rs", coefficients / coefficients.sum(), per_head.double()).numpy()
+    rows[:, analysis.sinks(win)] = 0.0  # the sink dropped, each row renormalised over the rest
+    rows /= rows.sum(axis=1, keepdims=True)
+    summed = rows[:, :start].sum(axis=0)
+    summed[analysis.token_lines[:start] >= before_line] = 0.0
+    expected = np.bincount(analysis.token_lines[:start], weights=summed / summed.sum(), minlength=before_line)
+    assert np.allclose(attribution.line_scores, expected[:before_line] * attribution.total, atol=1e-5)

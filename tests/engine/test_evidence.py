@@ -10,8 +10,11 @@ from atten_scope.engine.embedded import EMBEDDED_ID
 from atten_scope.registry import AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_REFINEMENT, REFINEMENTS
 from atten_scope.views import evidence
 from atten_scope.views.evidence import (
+    NOT_MEASURED,
     default_options,
-    faithfulness_line,
+    faithfulness_sentence,
+    faithfulness_text,
+    language_words,
     load_table,
     load_tables,
     recommended_view,
@@ -46,7 +49,13 @@ def test_view_found_with_rank_among_all_methods() -> None:
         "position": "last",
         "unit": "token",
         "corpus": "bench/corpus",
+        "languages": [],
         "asked": {"position": "last", "unit": "token"},
+        "language": None,
+        "standsIn": False,
+        "text": "\u03c1 +0.20 vs ablation (last token)",
+        "sentence": "Faithfulness of this view: \u03c1 = +0.20 [+0.10, +0.30] against leave-one-out ablation "
+        "at the last token (5 snippets; rank 3 of 3).",
     }
 
 
@@ -68,12 +77,12 @@ def test_sink_kept_reads_the_other_column_and_ranks_by_it() -> None:
 )
 def test_unmeasured_views_say_so(model: str, options: ViewOptions) -> None:
     assert view_faithfulness(model, options, TABLE) is None
-    assert "not measured" in faithfulness_line(None)
+    assert faithfulness_sentence(None) == NOT_MEASURED and "not measured" in faithfulness_text(None)
 
 
 def test_line_states_rho_interval_and_rank() -> None:
     found = view_faithfulness("m", ViewOptions(refinement="norm", aggregate="lastLayers"), TABLE)
-    line = faithfulness_line(found)
+    line = faithfulness_sentence(found)
     assert "\u03c1 = +0.30 [+0.20, +0.40]" in line and "5 snippets" in line and "rank 1 of 3" in line
 
 
@@ -153,6 +162,7 @@ SITUATED = {
             "unit": "token",
             "baseline": "space",
             "corpus": "Python 3.11.7 standard library",
+            "languages": ["python"],
             "snippets": 7,
             "methods": [
                 {"method": "raw / headMean", "on": [0.4, 0.3, 0.5]},
@@ -183,14 +193,14 @@ def test_interior_tokens_read_their_own_figures_and_ranks() -> None:
         "unit": "token",
     }
     assert found["corpus"] == "Python 3.11.7 standard library"
-    line = faithfulness_line(found)
-    assert "\u03c1 = +0.40 [+0.30, +0.50] against leave-one-out ablation at interior tokens (7 snippets" in line
-    assert "(7 snippets of the Python 3.11.7 standard library; rank 1 of 3" in line
+    line = faithfulness_sentence(found)
+    assert "\u03c1 = +0.40 [+0.30, +0.50] against leave-one-out ablation at interior tokens, measured on Python" in line
+    assert "(7 snippets of the Python 3.11.7 standard library; rank 1 of 3)" in line
     assert "not measured" not in line
     # the last token keeps the table's original figures, measured on the benchmark's own snippets
     last = view_faithfulness("m", options, SITUATED, position="last", unit="token")
     assert last is not None and (last["rho"], last["rank"], last["position"]) == (0.2, 3, "last")
-    assert last["corpus"] == "bench/corpus" and " snippets; rank 3" in faithfulness_line(last)
+    assert last["corpus"] == "bench/corpus" and " snippets; rank 3" in faithfulness_sentence(last)
 
 
 def test_line_figures_rank_among_the_methods_measured_per_line() -> None:
@@ -198,9 +208,8 @@ def test_line_figures_rank_among_the_methods_measured_per_line() -> None:
     found = view_faithfulness("m", options, SITUATED, position="last", unit="line")
     assert found is not None and (found["rho"], found["rank"], found["methods"]) == (0.5, 1, 1)
     assert found["unit"] == "line"
-    tokens = view_faithfulness("m", options, SITUATED, position="last", unit="token")
-    line = faithfulness_line(tokens, found)
-    assert "at the last token" in line and "line sums \u03c1 = +0.50 [+0.40, +0.60]" in line
+    assert found["sentence"].startswith("Line sums (the gutter): \u03c1 = +0.50 [+0.40, +0.60] against ablating")
+    assert found["text"] == "\u03c1 +0.50 vs ablation (line sums, last token)"
     # a view measured per token but not per line has no line figure
     raw = ViewOptions(refinement="raw", aggregate="headMean")
     fallback = view_faithfulness("m", raw, SITUATED, position="last", unit="line")
@@ -223,7 +232,9 @@ def test_unmeasured_situations_fall_back_to_the_last_token_and_say_so(
     assert found["rho"] == next(r[column][0] for r in TABLE["methods"] if r["method"] == "norm / lastLayers")
     assert (found["position"], found["unit"]) == ("last", "token")
     assert found["asked"] == {"position": position, "unit": unit}
-    assert "at the last token" in faithfulness_line(found) and "; not measured" in faithfulness_line(found)
+    asked = "per line, at interior tokens" if unit == "line" else "at interior tokens"
+    assert "at the last token" in found["sentence"] and f"; not measured {asked})." in found["sentence"]
+    assert found["text"].endswith(f"last token; not measured {asked})")
 
 
 def test_a_table_without_situations_answers_every_situation_from_the_last_token() -> None:
@@ -235,6 +246,72 @@ def test_a_table_without_situations_answers_every_situation_from_the_last_token(
             assert found is not None and found["rho"] == 0.2 and found["position"] == "last"
     with pytest.raises(ValueError):
         view_faithfulness("m", options, TABLE, position="middle")
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        (None, "\u03c1 +0.40 vs ablation (Python, interior tokens)"),
+        ("python", "\u03c1 +0.40 vs ablation (Python, interior tokens)"),
+        ("c", "\u03c1 +0.40 vs ablation (measured on Python, standing in for C; interior tokens)"),
+    ],
+)
+def test_a_figure_names_the_language_it_was_measured_on_or_the_one_it_stands_in_for(
+    language: str | None, text: str
+) -> None:
+    options = ViewOptions(refinement="raw", aggregate="headMean")
+    found = view_faithfulness("m", options, SITUATED, position="interior", unit="token", language=language)
+    assert found is not None and found["text"] == text
+    assert found["languages"] == ["python"] and found["language"] == language
+    assert found["standsIn"] is (language == "c")
+    assert ("standing in for C" in found["sentence"]) is (language == "c")
+
+
+def test_a_figure_of_several_languages_counts_them_and_names_the_documents() -> None:
+    table = {**TABLE, "languages": ["c", "python", "rust"]}
+    options = ViewOptions(refinement="raw", aggregate="headMean")
+    figures = {
+        language: view_faithfulness("m", options, table, language=language) for language in (None, "c", "haskell")
+    }
+    texts = {language: figure["text"] for language, figure in figures.items() if figure is not None}
+    assert texts == {
+        None: "\u03c1 +0.20 vs ablation (3 languages, last token)",
+        "c": "\u03c1 +0.20 vs ablation (3 languages incl. C, last token)",
+        "haskell": "\u03c1 +0.20 vs ablation (measured on 3 languages, standing in for Haskell; last token)",
+    }
+    assert language_words(["python"], "shellscript") == (
+        "measured on Python, standing in for shell",
+        "measured on Python, standing in for shell",
+    )
+    assert language_words([], "c") == ("", "")  # an older table: no claim either way
+
+
+def test_the_shipped_tables_name_the_languages_of_every_figure() -> None:
+    """Every figure shipped says what it was measured on, so a document in another language is told."""
+    for model_id, table in load_tables().items():
+        assert table["languages"], model_id
+        for entry in table.get("situations", []):
+            assert entry["languages"], (model_id, entry["position"], entry["unit"])
+    options = default_options(EMBEDDED_ID)
+    on_c = view_faithfulness(EMBEDDED_ID, options, position="interior", language="c")
+    on_python = view_faithfulness(EMBEDDED_ID, options, position="interior", language="python")
+    assert on_c is not None and on_python is not None and on_c["rho"] == on_python["rho"]
+    assert on_c["languages"] == ["python"]  # the interior figures come from the Python standard library
+    assert on_c["standsIn"] and "standing in for C" in on_c["text"] and "standing in for C" in on_c["sentence"]
+    assert not on_python["standsIn"] and "standing in" not in on_python["text"]
+
+
+def test_language_of_a_file_by_its_name() -> None:
+    from atten_scope.views.languages import language_name, language_of_path
+
+    assert [language_of_path(name) for name in ("a.py", "main.C", "x.h", "run.sh", "notes")] == [
+        "python",
+        "c",
+        "c",
+        "shellscript",
+        None,
+    ]
+    assert (language_name("cpp"), language_name("shellscript"), language_name("cobol")) == ("C++", "shell", "cobol")
 
 
 def test_attention_answer_reports_the_situation_of_the_cursor_token(embedded: Any) -> None:

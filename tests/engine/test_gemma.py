@@ -19,6 +19,8 @@ from atten_scope.engine.architecture import output_projection
 from atten_scope.engine.embedded import GEMMA3
 from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.engine.refine import refined_column, refined_rows
+from atten_scope.protocol.builders import view_result
+from tests.engine.test_lens import check_lens, hooked_pass, position
 
 pytestmark = pytest.mark.skipif(not GEMMA3.installed(), reason=f"the Gemma 3 packages are missing: {GEMMA3.install}")
 
@@ -102,3 +104,34 @@ def test_gemma_rows_and_columns_equal_eager_attention(
         norm_column = refined_column(win, torch.tensor([layer]), source, first, count, "norm")[0]
         full = attentions[layer][:, first : first + count, : first + count] * norms[:, None, :]
         assert torch.allclose(norm_column, full[..., source] / full.sum(-1), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def short(gemma: Any) -> Any:
+    """A few hundred tokens in windows of 96: the token asked about is owned by a later window."""
+    return run_analysis(gemma, SOURCE[:900], 96)
+
+
+def test_gemma_logit_lens_equals_hooked_layers_through_the_norm_and_head(gemma: Any, short: Any) -> None:
+    token = short.token_count - 4
+    assert short.owner(token)[1] > 0
+    check_lens(short, gemma, token, atol=2e-4)
+
+
+def test_gemma_contrast_adds_up_to_the_logit_difference(gemma: Any, short: Any) -> None:
+    token = short.token_count - 4
+    prediction = short.prediction(token)
+    assert prediction is not None
+    params = {"position": position(short, token), "alternative": prediction.top[1][0]}
+    result = view_result("contrast", short, params, model=gemma)
+    win, local = short.owner(token)
+    logits = hooked_pass(gemma.model, win.ids[: local + 1])["logits"]
+    expected = float(logits[prediction.top[0][0]] - logits[prediction.top[1][0]])
+    assert result["difference"] == pytest.approx(expected, abs=2e-3)
+    parts = result["attention"] + result["mlp"] + result["residual"] + result["remainder"]
+    assert parts == pytest.approx(result["difference"], abs=1e-9)
+    # Gemma 3 has no final soft-cap and its sandwich norms are read at the token's own scale.
+    assert abs(result["remainder"]) < 1e-3
+    layers = result["layers"]
+    assert sum(entry["attention"] for entry in layers) == pytest.approx(result["attention"], abs=1e-6)
+    assert sum(entry["mlp"] for entry in layers) == pytest.approx(result["mlp"], abs=1e-6)

@@ -155,6 +155,50 @@ def test_without_symbols_blocks_of_lines_stand_in(tokenizer: Any) -> None:
     assert total == pytest.approx(weights.sum())
 
 
+def test_without_symbols_a_grammar_gives_definitions_and_statements(tokenizer: Any) -> None:
+    doc, lines, token_lines, weights = _setup(tokenizer, SOURCE)
+    answer = units_json(doc, lines, token_lines, weights, None, top=1000, language="python")
+    assert answer["source"] == "syntax"
+    by_label = {unit["label"]: unit for unit in answer["definitions"]}
+    assert set(by_label) == {"class Reader", "def parse_header", "def größe"}
+    assert (by_label["def größe"]["name"], by_label["def größe"]["kind"]) == ("größe", "method")
+
+    def starting_in(first: str, last: str) -> list[int]:
+        start = SOURCE.index(first)
+        end = SOURCE.index(last, start) + len(last)
+        return [k for k in range(len(doc)) if start <= doc.starts[k] < end]
+
+    # A method takes the tokens that start in it; the class keeps the rest of its own.
+    method = starting_in("def parse_header", "return header")
+    assert by_label["def parse_header"]["weight"] == pytest.approx(weights[method].sum())
+    method_end = SOURCE.index("return header") + len("return header")
+    assert by_label["def parse_header"]["range"] == lines.range(SOURCE.index("def parse_header"), method_end).to_lsp()
+    reader = (
+        set(starting_in("class Reader", "λ * größe_factor")) - set(method) - set(starting_in("def größe", "factor"))
+    )
+    assert by_label["class Reader"]["weight"] == pytest.approx(weights[sorted(reader)].sum())
+    total = sum(unit["weight"] for unit in answer["definitions"]) + answer["outside"]
+    assert total == pytest.approx(weights.sum())
+
+    statements = {unit["label"]: unit for unit in answer["statements"]}
+    assert statements["import re"]["kind"] == "import"
+    assert statements["import re"]["weight"] == pytest.approx(weights[starting_in("import re", "re")].sum())
+    assert statements["größe_factor = 3"]["weight"] == pytest.approx(
+        weights[starting_in("größe_factor = 3", "3")].sum()
+    )
+    assert statements["header = re.match(data)"]["weight"] == pytest.approx(
+        weights[starting_in("header = re", "(data)")].sum()
+    )
+    assert sum(unit["weight"] for unit in answer["statements"]) < weights.sum()  # headers are in no statement
+
+    # The editor's symbols win for the definitions; the statements come from the parse still.
+    with_symbols = units_json(doc, lines, token_lines, weights, parse_symbols(SYMBOLS), top=1000, language="python")
+    assert with_symbols["source"] == "symbols" and with_symbols["statements"] == answer["statements"]
+    # A language without a grammar: blocks of lines, and no statements.
+    plain = units_json(doc, lines, token_lines, weights, None, top=1000, language="plaintext")
+    assert plain["source"] == "blocks" and plain["statements"] == []
+
+
 def test_only_the_analysed_tokens_count(tokenizer: Any) -> None:
     doc, lines, token_lines, weights = _setup(tokenizer, SOURCE)
     count = len(doc) // 2

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +41,14 @@ def make_client() -> LanguageClient:
     return client
 
 
-def server_config() -> ClientServerConfig:
+def server_config(analysis_cache: Path | None = None) -> ClientServerConfig:
+    """How to start the server; it keeps analyses on disk in ``analysis_cache``, by default a folder
+    of its own (the converted model weights stay shared in the user cache directory)."""
     env = dict(os.environ)
+    folder = analysis_cache or Path(tempfile.mkdtemp(prefix="atten-scope-analyses-"))
+    if analysis_cache is None:
+        atexit.register(shutil.rmtree, folder, True)
+    env["ATTEN_SCOPE_ANALYSIS_CACHE_DIR"] = str(folder)
     # The source tree wins over any installed copy, so the tests run the code they sit next to.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "server"), env.get("PYTHONPATH", "")) if p)
     env.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,19 +69,21 @@ def track_status(client: LanguageClient) -> list[dict[str, Any]]:
 
 
 async def start(client: LanguageClient, settings: dict[str, Any]) -> types.InitializeResult:
+    """Initialize with ``settings``; the analysis cache is off unless they set it, so that every
+    analysis runs the model as the test expects."""
     return await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
-            initialization_options={"settings": settings},
+            initialization_options={"settings": {"analysisCacheMB": 0, **settings}},
             root_uri=ROOT.as_uri(),
         )
     )
 
 
-def open_document(client: LanguageClient, uri: str, text: str, version: int = 1) -> None:
+def open_document(client: LanguageClient, uri: str, text: str, version: int = 1, language_id: str = "python") -> None:
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
+            text_document=types.TextDocumentItem(uri=uri, language_id=language_id, version=version, text=text)
         )
     )
 

@@ -159,7 +159,7 @@ async def test_attention_rows(
         assert measured is None  # columns were not benchmarked
     # the same request answered by the engine in this process
     options = parse_options(params, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
-    local = attention_json(reference, token_at_position(reference, position), options, 1)
+    local = attention_json(reference, token_at_position(reference, position), options, 1, language="python")
     assert_close(served, local)
 
 
@@ -175,7 +175,7 @@ async def test_attention_views_match_engine(client: LanguageClient, reference, v
     position = position_of(TEXT, "return self.balance", 1, delta=7)
     served = await request(client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": position, **view})
     options = parse_options(view, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
-    local = attention_json(reference, token_at_position(reference, position), options, 1)
+    local = attention_json(reference, token_at_position(reference, position), options, 1, language="python")
     assert_close(served, local)
     assert len(served["targets"]) <= options.top_k
 
@@ -291,7 +291,8 @@ async def test_alti_rollout_row(client: LanguageClient) -> None:
     assert served["recomputedTokens"] == token + 1
     assert all(t["index"] <= token for t in served["targets"])
     assert sum(t["weight"] for t in served["targets"]) == pytest.approx(1.0, abs=1e-4)
-    assert served["faithfulness"] == evidence.method_faithfulness("embedded:smollm2-135m", "altiRollout", False)
+    expected = evidence.method_faithfulness("embedded:smollm2-135m", "altiRollout", False, language="python")
+    assert served["faithfulness"] == expected
     assert served["faithfulness"]["model"] == "embedded:smollm2-135m"
 
 
@@ -312,6 +313,8 @@ async def test_initialize_announces_the_registry(client: LanguageClient) -> None
         "attenScope/surprise",
         "attenScope/flow",
         "attenScope/altiRollout",
+        "attenScope/logitLens",
+        "attenScope/contrast",
         "attenScope/removeLines",
         "attenScope/complete",
         "attenScope/explainCompletion",
@@ -328,7 +331,8 @@ async def test_hover(client: LanguageClient) -> None:
     assert "`amount`" in markdown or "`\u00b7amount`" in markdown
     assert "| token | line | weight |" in markdown and "%" in markdown
     assert "effective+norm \u00b7 headMean \u00b7 attendsTo" in markdown
-    assert re.search(r"faithfulness of this view: \u03c1 = [+-]\d\.\d\d \[[+-]\d\.\d\d, [+-]\d\.\d\d\]", markdown)
+    # the figure as one short line: the interior-token one, measured on Python like this document
+    assert re.search(r"^\*\u03c1 [+-]\d\.\d\d vs ablation \(Python, interior tokens\)\*$", markdown, re.M)
     assert "<" not in markdown.replace("`<", "")  # no raw HTML outside code spans
     assert hover.range is not None and hover.range.start.line == position["line"]
     # it opens with the prediction, then the token's own surprisal, then what it drew on
@@ -431,7 +435,7 @@ async def test_edit_reuses_prefix_and_stale_requests_fail(client: LanguageClient
     for view in ({"direction": "attendsTo"}, {"direction": "attendedBy", "refinement": "raw"}):
         served = await request(client, "attenScope/attention", {**params, **view, "topK": 1000})
         options = parse_options({**view, "topK": 1000}, parse_options(SETTINGS, ViewOptions(), 30, 9), 30, 9)
-        local = attention_json(fresh, token_at_position(fresh, params["position"]), options, 2)
+        local = attention_json(fresh, token_at_position(fresh, params["position"]), options, 2, language="python")
         assert_close(served, local)
 
 

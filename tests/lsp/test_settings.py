@@ -152,8 +152,8 @@ def test_hover_markdown_shows_labels_and_words_not_indices() -> None:
     lines = markdown.splitlines()
     assert lines[0] == "**Atten-Scope** \u2014 `\u00b7<b>` in `x<b>` (line 1)"
     assert "token 4" not in markdown  # no internal index
-    assert lines[2].startswith("*faithfulness of this view:")  # above the table, seen without scrolling
-    assert lines[4] == "Drew on:"
+    assert lines[2] == "Drew on:"  # no prediction or code units in this answer: the sources come first
+    assert lines.index("*faithfulness not measured for this model and view*") > lines.index("Drew on:")
     assert "| `` \\|` `` | 1 | 62.5% |" in markdown
     assert "| `\u6298 (part)` in `\u6298\u308a` | 1 | 25.0% |" in markdown
     assert "*raw \u00b7 headMax \u00b7 attendsTo \u00b7 layers 3*" in markdown
@@ -181,7 +181,7 @@ def test_hover_opens_with_the_prediction_and_the_surprisal() -> None:
     expected = "Predicts `all` (62%), then `` `( `` 11%, `\u6298 (part)` 0.004%; actual next `all`: rank 1 (62%)"
     assert lines[2] == expected
     assert lines[4] == "Surprisal 7.2 bits: the model gave `send` 0.7% after the text before it"
-    assert lines[6].startswith("*faithfulness") and lines[8] == "Drew on:"
+    assert lines[6] == "Drew on:" and lines.index("*faithfulness not measured for this model and view*") > 6
     at_end = hover_markdown({**attention, "prediction": {**prediction, "actual": None}, "surprisal": None}, "m", 8)
     assert "; nothing follows (end of the file)" in at_end and "Surprisal" not in at_end
     attended = hover_markdown({**attention, "settings": {**settings, "direction": "attendedBy"}}, "m", 8)

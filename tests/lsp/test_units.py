@@ -56,7 +56,7 @@ SYMBOLS = [
 async def client(lsp_client: LanguageClient):
     await start(lsp_client, SETTINGS)
     open_document(lsp_client, URI, TEXT)
-    open_document(lsp_client, PLAIN_URI, PLAIN)
+    open_document(lsp_client, PLAIN_URI, PLAIN, language_id="plaintext")
     yield
     await lsp_client.shutdown_session()
 
@@ -102,7 +102,7 @@ async def test_units_follow_the_symbols_the_editor_sent(client: LanguageClient, 
     assert "- identifiers: " in markdown and "- lines: " in markdown
 
 
-async def test_without_symbols_blocks_of_lines_stand_in(client: LanguageClient) -> None:
+async def test_without_symbols_or_a_grammar_blocks_of_lines_stand_in(client: LanguageClient) -> None:
     await request(client, "attenScope/analyze", {"textDocument": {"uri": PLAIN_URI}})
     position = position_of(PLAIN, "here")
     units = (await _attention(client, PLAIN_URI, position))["units"]
@@ -110,14 +110,41 @@ async def test_without_symbols_blocks_of_lines_stand_in(client: LanguageClient) 
     assert {u["label"] for u in units["definitions"]} <= {"first block of text", "second block here"}
     markdown = await _hover(client, PLAIN_URI, position)
     assert "- blocks of lines: `" in markdown
+    assert units["statements"] == []  # no grammar, no statements
 
 
-async def test_symbols_older_than_the_analysis_or_malformed_are_not_used(client: LanguageClient) -> None:
-    position = position_of(TEXT, "header", 2)
+async def test_without_usable_symbols_a_python_file_gets_its_parsed_definitions(client: LanguageClient) -> None:
+    position = position_of(TEXT, "header", 2)  # in `return header.group(1)`, in parse_header
+    # Symbols of a version before the analysed one, then malformed ones: neither is used.
     client.protocol.notify("attenScope/symbols", {"textDocument": {"uri": URI, "version": 0}, "symbols": SYMBOLS})
-    assert (await _attention(client, URI, position))["units"]["source"] == "blocks"
+    units = (await _attention(client, URI, position))["units"]
+    assert units["source"] == "syntax"
     client.protocol.notify("attenScope/symbols", {"textDocument": {"uri": URI, "version": 1}, "symbols": [{"x": 1}]})
-    assert (await _attention(client, URI, position))["units"]["source"] == "blocks"
-    # A request may carry its own symbols.
-    params = {"textDocument": {"uri": URI}, "position": position, "symbols": SYMBOLS}
-    assert (await request(client, "attenScope/attention", params))["units"]["source"] == "symbols"
+    served = await _attention(client, URI, position)
+    units = served["units"]
+    assert units["source"] == "syntax"
+    assert {unit["label"] for unit in units["definitions"]} <= {"class Reader", "def parse_header", "def read"}
+    # The parsed method holds the tokens of its body, not the class around it: the same ranges
+    # as the symbols a language server reports, so the same sums.
+    with_symbols = await request(
+        client, "attenScope/attention", {"textDocument": {"uri": URI}, "position": position, "symbols": SYMBOLS}
+    )
+    assert with_symbols["units"]["source"] == "symbols"  # a request's own symbols win over the parse
+    reported = {unit["name"]: unit for unit in with_symbols["units"]["definitions"]}
+    for unit in units["definitions"]:
+        assert unit["range"] == reported[unit["name"]]["range"]
+        assert unit["weight"] == pytest.approx(reported[unit["name"]]["weight"], abs=1e-6)
+    assert units["outside"] == pytest.approx(with_symbols["units"]["outside"], abs=1e-6)
+    parse_header = next(unit for unit in units["definitions"] if unit["name"] == "parse_header")
+    assert parse_header["kind"] == "method"
+    # Statements: the top level of the file and of each body, imports among them.
+    statements = {unit["label"]: unit["kind"] for unit in units["statements"]}
+    assert statements and set(statements) <= {
+        "import re",
+        "header = re.match(r'(\\w+): (.*)', data)",
+        "return header.group(1) if header else None",
+        "return [self.parse_header(line) for line in lines]",
+    }
+    assert statements.get("import re", "import") == "import"
+    markdown = await _hover(client, URI, position)
+    assert "- definitions: `" in markdown and "`def parse_header` (line 5)" in markdown

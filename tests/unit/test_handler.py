@@ -71,7 +71,7 @@ class FakeServer:
         return self.entry
 
     def document(self, uri: str) -> Any:
-        return SimpleNamespace(version=self.current, source="x = 1\n")
+        return SimpleNamespace(version=self.current, source="x = 1\n", language_id="python")
 
     def symbols_for(self, uri: str) -> None:
         return None

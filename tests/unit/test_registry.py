@@ -36,7 +36,8 @@ def extension_limits() -> dict[str, Any]:
 def test_every_declared_method_is_implemented() -> None:
     assert set(refine.ROW_BUILDERS.functions) == set(registry.REFINEMENTS)
     assert {n for n, r in registry.REFINEMENTS.items() if r.columns} == set(refine.COLUMN_READERS.functions)
-    assert {n for n, a in registry.AGGREGATES.items() if not a.streamed} == set(aggregate.COMBINERS.functions)
+    combined = {n for n, a in registry.AGGREGATES.items() if not a.streamed and not a.learned}
+    assert combined == set(aggregate.COMBINERS.functions)
     assert set(registry.VIEWS) == set(BUILDERS.functions)
 
 
@@ -76,14 +77,23 @@ def test_the_extension_offers_what_the_server_offers() -> None:
     assert settings["attenScope.aggregate"]["enum"] == [a["name"] for a in offered["aggregates"]]
     assert settings["attenScope.direction"]["enum"] == [d["name"] for d in offered["directions"]]
     defaults = offered["defaults"]
-    for key in ("refinement", "aggregate", "direction", "maxTokens", "topK", "cacheDocuments", "memoryBudgetMB"):
+    for key in (
+        "refinement",
+        "aggregate",
+        "direction",
+        "maxTokens",
+        "topK",
+        "cacheDocuments",
+        "memoryBudgetMB",
+        "analysisCacheMB",
+    ):
         assert settings[f"attenScope.{key}"]["default"] == defaults[key], key
 
 
 def test_the_extension_limits_equal_the_server_limits() -> None:
     settings, limits = manifest_settings(), extension_limits()
     offered = registry.capabilities_json("0")["limits"]
-    for key in ("maxTokens", "topK", "cacheDocuments", "memoryBudgetMB"):
+    for key in ("maxTokens", "topK", "cacheDocuments", "memoryBudgetMB", "analysisCacheMB"):
         assert limits[key] == offered[key], key
         assert settings[f"attenScope.{key}"]["minimum"] == offered[key]["min"], key
         assert settings[f"attenScope.{key}"]["maximum"] == offered[key]["max"], key
@@ -108,12 +118,15 @@ def test_every_view_reads_the_fields_it_declares() -> None:
 def test_the_thread_of_a_view_follows_its_entry() -> None:
     threads = {name: view.thread for name, view in registry.VIEWS.items()}
     assert threads["attention"] == threads["heads"] == "light"
-    assert threads["heatmap"] == threads["flow"] == threads["altiRollout"] == "heavy"
+    assert threads["heatmap"] == threads["flow"] == threads["altiRollout"] == threads["contrast"] == "heavy"
+    assert threads["logitLens"] == "light"  # one token's pass: answered as the cursor moves
     assert threads["removeLines"] == "model"
     assert threads["explainCompletion"] == "model"
     assert {name for name, view in registry.VIEWS.items() if view.runs_model} == {
         "flow",
         "altiRollout",
+        "logitLens",
+        "contrast",
         "removeLines",
         "complete",
         "explainCompletion",

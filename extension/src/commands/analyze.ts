@@ -1,5 +1,6 @@
 /** Analyze File: the active document, and in a diff editor the other side too. */
 import * as vscode from 'vscode';
+import { pickContextFiles } from '../contextFiles';
 import { otherSide } from '../core/diff';
 import { withEditor, type CommandFactory } from './context';
 
@@ -20,5 +21,21 @@ export const analyzeFile: CommandFactory = ({ analyzer, updateNote }) =>
     if (other) {
       await analyzer.analyze(await vscode.workspace.openTextDocument(other), { interactive: true });
     }
+    updateNote();
+  });
+
+/**
+ * Analyze With Context Files...: chooses the files the model reads before the active document
+ * (workspace files, or its local imports), then analyses it with them; every later analysis of the
+ * document (after an edit too) reads them again, until the files are chosen anew.
+ */
+export const analyzeWithContext: CommandFactory = ({ analyzer, updateNote }) =>
+  withEditor(async (editor) => {
+    const chosen = await pickContextFiles(editor.document, analyzer.context.get(editor.document));
+    if (chosen === undefined) {
+      return;
+    }
+    analyzer.context.set(editor.document, chosen);
+    await analyzer.analyze(editor.document, { interactive: true });
     updateNote();
   });

@@ -2,10 +2,11 @@
 import * as vscode from 'vscode';
 import { Commands } from '../constants';
 import { showAccumulative } from './accumulative';
-import { analyzeFile } from './analyze';
+import { analyzeFile, analyzeWithContext } from './analyze';
 import { completeHere, dismissCompletion, explainPrediction } from './completion';
 import type { CommandContext, CommandFactory } from './context';
 import { showFlow, showHeatmap, showModelView, showNeuronView } from './panels';
+import { showLogitLens, whyThisNotThat } from './prediction';
 import { chooseLayersHeads, chooseModel, chooseRefinement, chooseTintUnit, statusMenu, toggleDirection, toggleHeatMode } from './pickers';
 import { clear, restartServer, setUp, showLogs } from './server';
 import { compareWith, markSelection, removeLines } from './whatIf';
@@ -15,6 +16,7 @@ type CommandId = (typeof Commands)[keyof typeof Commands];
 /** Every command of package.json's contributes.commands, and no other. */
 export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
   [Commands.analyzeFile]: analyzeFile,
+  [Commands.analyzeWithContext]: analyzeWithContext,
   [Commands.showHeatmap]: showHeatmap,
   [Commands.showModelView]: showModelView,
   [Commands.showNeuronView]: showNeuronView,
@@ -37,6 +39,8 @@ export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
   [Commands.completeHere]: completeHere,
   [Commands.dismissCompletion]: dismissCompletion,
   [Commands.explainPrediction]: explainPrediction,
+  [Commands.whyThisNotThat]: whyThisNotThat,
+  [Commands.showLogitLens]: showLogitLens,
 };
 
 /** Registers every command of the table with its handler built from `ctx`. */

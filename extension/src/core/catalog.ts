@@ -102,6 +102,12 @@ export const BUILTIN_CATALOG: Catalog = Object.freeze({
       linear: true,
     },
     { name: 'rollout', label: 'Attention rollout', description: 'Abnar & Zuidema 2020: attention multiplied through the layers with the residual.', streamed: true },
+    {
+      name: 'learned',
+      label: 'Learned head weights',
+      description: 'Each layer and head weighted by a coefficient fitted to the effects of removing code (AT2), where the model ships them.',
+      linear: true,
+    },
     { name: 'perHead', label: 'One head', description: 'A single head: choose one layer and head with Choose Layers/Heads.', oneHead: true },
   ],
   directions: [

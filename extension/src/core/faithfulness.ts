@@ -1,6 +1,8 @@
 /**
  * The faithfulness a server reports with an attention result. It is shown to the user, so a
- * malformed value (another server version, a bug) counts as unknown rather than as a number.
+ * malformed value (another server version, a bug) counts as unknown rather than as a number. Its
+ * words (`text`, `sentence`) are the server's, so the status bar says what the CLI, the HTML report
+ * and the hover say.
  */
 import type { Faithfulness } from './protocol';
 
@@ -53,7 +55,12 @@ function isFaithfulness(value: unknown): value is Faithfulness {
     typeof f.model === 'string' &&
     isSituation(f.position, f.unit) &&
     isAsked(f.asked) &&
-    (f.corpus === undefined || typeof f.corpus === 'string')
+    (f.corpus === undefined || typeof f.corpus === 'string') &&
+    (f.languages === undefined || (Array.isArray(f.languages) && f.languages.every((l) => typeof l === 'string'))) &&
+    (f.language === undefined || f.language === null || typeof f.language === 'string') &&
+    (f.standsIn === undefined || typeof f.standsIn === 'boolean') &&
+    typeof f.text === 'string' &&
+    typeof f.sentence === 'string'
   );
 }
 

@@ -89,36 +89,14 @@ export function signed(value: number, digits = 2): string {
   return `${rounded < 0 ? '-' : '+'}${Math.abs(rounded).toFixed(digits)}`;
 }
 
-/** "at interior tokens", "per line, at the last token"; "" for a value without a situation (an older server). */
-export function situationLabel(position: string | undefined, unit: string | undefined): string {
-  if (position === undefined) {
-    return '';
-  }
-  const where = position === 'last' ? 'at the last token' : 'at interior tokens';
-  return unit === 'line' ? `per line, ${where}` : where;
-}
-
-/** "ρ +0.32 at interior tokens": the status bar's short form of a measured view's faithfulness. */
+/** "ρ +0.38 vs ablation (Python, interior tokens)": the status bar's short form, the server's own line. */
 export function faithfulnessLabel(f: Faithfulness): string {
-  const where = situationLabel(f.position, f.unit);
-  return `ρ ${signed(f.rho)}${where ? ` ${where}` : ''}`;
-}
-
-/** The benchmark's own snippets; a figure measured elsewhere names its code. */
-const HOME_CORPUS = 'bench/corpus';
-
-/** " (not measured at interior tokens; this is the figure at the last token)", or "" where the figure is for what was asked. */
-function fallbackNote(f: Faithfulness): string {
-  const asked = f.asked;
-  if (!asked || (asked.position === f.position && asked.unit === f.unit)) {
-    return '';
-  }
-  return ` (not measured ${situationLabel(asked.position, asked.unit)}; this is the figure ${situationLabel(f.position, f.unit)})`;
+  return f.text;
 }
 
 /**
- * The tooltip sentence; null means the server knows this model or view was not benchmarked.
- * `line`, where given and measured, adds the figure of the per-line weights (the gutter).
+ * The tooltip sentence (the server's); null means the server knows this model or view was not
+ * benchmarked. `line`, where given and measured per line, adds the figure of the per-line weights (the gutter).
  */
 export function faithfulnessSentence(f: Faithfulness | null, line?: Faithfulness | null): string {
   if (f === null) {
@@ -127,18 +105,5 @@ export function faithfulnessSentence(f: Faithfulness | null, line?: Faithfulness
       'are benchmarked; see bench/RESULTS.md).'
     );
   }
-  const from = f.corpus && f.corpus !== HOME_CORPUS ? ` of the ${f.corpus}` : '';
-  const snippets = `${f.snippets} code snippet${f.snippets === 1 ? '' : 's'}${from}`;
-  const where = situationLabel(f.position, f.unit);
-  let sentence =
-    `Faithfulness of this view: ρ = ${signed(f.rho)} (95% CI ${signed(f.low)} to ${signed(f.high)})` +
-    `${where ? ` ${where}` : ''}${fallbackNote(f)} ` +
-    `against leave-one-out ablation on ${snippets}; ` +
-    `rank ${f.rank} of ${f.methods} measured views (best: ${f.best}, ρ = ${signed(f.bestRho)}).`;
-  if (line?.unit === 'line') {
-    sentence +=
-      ` Line sums (the gutter): ρ = ${signed(line.rho)} (95% CI ${signed(line.low)} to ${signed(line.high)}) ` +
-      `against ablating whole lines${fallbackNote(line)}.`;
-  }
-  return sentence;
+  return line?.unit === 'line' ? `${f.sentence} ${line.sentence}` : f.sentence;
 }

@@ -4,7 +4,8 @@
  *
  * A document shows either the window's heat (attenScope.heatMode: the cursor's attention, or the
  * surprise heat) or one overlay that a command painted over it: the effect heat of removed lines,
- * a token's accumulative attention, a comparison, or a completion's lines. An overlay belongs to
+ * a token's accumulative attention, why a token and not another (a contrast), a comparison, or a
+ * completion's lines. An overlay belongs to
  * its document alone: entering, leaving or ending one never changes what another document shows.
  * The cursor view paints only documents that show the heat.
  */
@@ -12,7 +13,7 @@ import type { HeatMode } from './settings';
 import { scaleSentence } from './surprise';
 
 /** What a command paints over the heat of one document. */
-export type OverlayMode = 'effect' | 'accumulative' | 'compare' | 'completion';
+export type OverlayMode = 'effect' | 'accumulative' | 'contrast' | 'compare' | 'completion';
 /** What one document's editors show. */
 export type PaintMode = HeatMode | OverlayMode;
 
@@ -55,12 +56,14 @@ export interface Transition {
 /**
  * Which of the document's own events end each overlay (entering another overlay, the owner
  * leaving, Clear and choosing the heat end every overlay). The effect heat and a completion are
- * of one version of the text, so an edit ends them; the accumulative attention shows until the
- * cursor moves; every overlay was computed from the analysis, so a new analysis ends it.
+ * of one version of the text, so an edit ends them; the accumulative attention and a contrast are
+ * about the token at the cursor and show until it moves (an edit moves it too); every overlay was
+ * computed from the analysis, so a new analysis ends it.
  */
 export const ENDS_ON: Readonly<Record<OverlayMode, Readonly<Record<'edited' | 'cursorMoved' | 'analysed', boolean>>>> = {
   effect: { edited: true, cursorMoved: false, analysed: true },
   accumulative: { edited: false, cursorMoved: true, analysed: true },
+  contrast: { edited: true, cursorMoved: true, analysed: true },
   compare: { edited: false, cursorMoved: false, analysed: true },
   completion: { edited: true, cursorMoved: false, analysed: true },
 };
@@ -139,6 +142,7 @@ const LABELS: Readonly<Record<PaintMode, string>> = {
   surprise: 'surprise',
   effect: 'effect heat',
   accumulative: 'accumulative',
+  contrast: 'why this, not that',
   compare: 'compare',
   completion: 'completion',
 };
@@ -159,6 +163,8 @@ export function modeSentence(mode: PaintMode): string {
       return 'Effect heat: how removing the chosen lines changed the surprisal of each later token (red: the lines helped, green: they hindered). An edit, Toggle Heat Mode or Clear ends it.';
     case 'accumulative':
       return "Accumulative attention (ALTI rollout) of one token's sources, until the cursor moves.";
+    case 'contrast':
+      return "Why this and not that: green tokens pushed the prediction toward the model's choice, red ones toward the alternative, until the cursor moves.";
     case 'compare':
       return 'Comparison: green tokens gained attention, red ones lost it, until the Compare panel closes; Toggle Heat Mode or Clear ends it.';
     case 'completion':

@@ -38,3 +38,16 @@ export function progressForwarder(report: (step: ProgressStep) => void): (value:
     report({ message: value.message, increment });
   };
 }
+
+/**
+ * The progress note of an analysis run again after the server answered ContentModified: the
+ * server's reason (the file, or the model, changed meanwhile) without its advice to analyse again,
+ * which is what happens next.
+ */
+export function retryNote(reason: string): string {
+  const what = reason
+    .trim()
+    .replace(/\s*:\s*(analyse|ask)\b[^:]*$/i, '')
+    .replace(/\.$/, '');
+  return what ? `${what.charAt(0).toLowerCase()}${what.slice(1)}; analysing again` : 'analysing again';
+}

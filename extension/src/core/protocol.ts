@@ -15,7 +15,7 @@ export interface Range {
 
 /** The built-in lists: what package.json offers and what is shown before the server says its own. */
 export const REFINEMENTS = ['raw', 'norm', 'effective', 'effective+norm'] as const;
-export const AGGREGATES = ['headMean', 'headMax', 'lastLayers', 'rollout', 'perHead'] as const;
+export const AGGREGATES = ['headMean', 'headMax', 'lastLayers', 'rollout', 'learned', 'perHead'] as const;
 export const DIRECTIONS = ['attendsTo', 'attendedBy'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda', 'mps'] as const;
 
@@ -72,9 +72,24 @@ export interface ModelInfo {
   headDim: number;
 }
 
+/** A file the model reads before the document, with its text as the editor holds it. */
+export interface ContextFile {
+  uri: string;
+  text: string;
+}
+
 export interface AnalyzeParams {
   textDocument: TextDocumentIdentifier;
   workDoneToken?: string | number;
+  /** read before the document, in this order (docs/PROTOCOL.md, "Context files") */
+  contextFiles?: ContextFile[];
+}
+
+/** A context file of an analysis: its name as its header line says it, and its tokens [start, end). */
+export interface AnalysedContextFile {
+  uri: string;
+  name: string;
+  tokens: [number, number];
 }
 
 export interface AnalyzeResult {
@@ -86,15 +101,25 @@ export interface AnalyzeResult {
   truncated: boolean;
   reusedTokens?: number;
   elapsedMs: number;
+  /** read from the server's analysis cache on disk: the model did not run */
+  restored?: boolean;
+  /** absent: the document was read alone */
+  contextFiles?: AnalysedContextFile[];
 }
 
 export interface TokenRef {
   index: number;
+  /** in the document; for a token of a context file (`uri` set), in that file */
   range: Range;
   /** the exact source span (empty for a piece of a character that an earlier token owns) */
   text: string;
   /** what a reader is shown: whitespace as symbols, `折 (part)` for a piece of a character */
   label?: string;
+  /** set for a token of a context file: the file it lies in, and its name */
+  uri?: string;
+  name?: string;
+  /** a token of the header line that names a context file, not of its text */
+  header?: boolean;
 }
 
 export interface Target extends TokenRef {
@@ -148,6 +173,16 @@ export interface Faithfulness {
   asked?: { position: QueryPosition; unit: FaithfulnessUnit };
   /** the code measured: "bench/corpus" (the benchmark's snippets) or e.g. "Python 3.11.7 standard library" */
   corpus?: string;
+  /** the language ids of the snippets measured, e.g. ["python"] (empty where the table does not name them) */
+  languages?: string[];
+  /** the document's language id the figure was asked for (null: not known) */
+  language?: string | null;
+  /** the figure was measured on other languages than the document's: it stands in for it */
+  standsIn?: boolean;
+  /** the server's words for the figure, the same in the CLI, the HTML report and the hover:
+   *  one short line ("ρ +0.38 vs ablation (Python, interior tokens)") and the full sentence */
+  text: string;
+  sentence: string;
 }
 
 /** What the model predicted after a token (docs/PROTOCOL.md); texts are labels. */
@@ -188,12 +223,18 @@ export interface IdentifierUnit {
   ranges: Range[];
 }
 
-/** A definition from the editor's symbols, or a block of lines when the editor has none. */
+/**
+ * A definition from the editor's symbols or the server's parse, a block of lines where there are
+ * neither, or a parsed statement.
+ */
 export interface DefinitionUnit {
   name: string;
-  /** "function", "class", ... (the symbol's kind); "block" for a block of lines */
+  /**
+   * "function", "class", ... (the symbol's kind); "block" for a block of lines; for a statement,
+   * "import", "control" (for, if, while, ...) or "statement"
+   */
   kind: string;
-  /** how it reads in the source: "def parse_header", or a block's first line */
+  /** how it reads in the source: "def parse_header", "for item in items", or a block's first line */
   label: string;
   range: Range;
   weight: number;
@@ -201,11 +242,16 @@ export interface DefinitionUnit {
 
 /** The attention summed over code units (docs/PROTOCOL.md). */
 export interface CodeUnits {
-  /** "symbols": definitions are the editor's; "blocks": runs of non-blank lines stand in */
-  source: 'symbols' | 'blocks';
+  /**
+   * "symbols": definitions are the editor's; "syntax": the server parsed them (no symbols, a
+   * language it has a grammar for); "blocks": runs of non-blank lines stand in
+   */
+  source: 'symbols' | 'syntax' | 'blocks';
   definitions: DefinitionUnit[];
   /** weight of the tokens outside every definition */
   outside: number;
+  /** the top-level statements of the file and of each definition's body; empty without a grammar; absent: an older server */
+  statements?: DefinitionUnit[];
   identifiers: IdentifierUnit[];
 }
 
@@ -239,6 +285,27 @@ export interface AttentionResult extends Freshness {
   faithfulness?: Faithfulness | null;
   /** the same for the per-line weights (the gutter) */
   lineFaithfulness?: Faithfulness | null;
+  /** the share of the context files read before the document; absent: it was read alone */
+  context?: ContextShare;
+}
+
+/** A line of a context file and its weight; `line` is 0-based, `definition` the one holding it. */
+export interface ContextLine {
+  uri: string;
+  name: string;
+  line: number;
+  weight: number;
+  text: string;
+  definition: string | null;
+}
+
+/** Where one token's attention falls in the context files (docs/PROTOCOL.md, "Context files"). */
+export interface ContextShare {
+  /** on everything read before the document */
+  weight: number;
+  files: { uri: string; name: string; weight: number }[];
+  targets: Target[];
+  lines: ContextLine[];
 }
 
 export interface SurpriseParams {

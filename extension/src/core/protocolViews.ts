@@ -201,6 +201,68 @@ export interface AltiRolloutResult {
   elapsedMs: number;
 }
 
+export interface LogitLensParams {
+  textDocument: TextDocumentIdentifier;
+  /** the token after which each layer's prediction is read */
+  position: Position;
+  /** first choices per layer (server default 5, at most 20) */
+  topK?: number;
+}
+
+/** One vocabulary token a layer (or the model) would predict. */
+export interface PredictedToken {
+  id: number;
+  /** as `prediction` shows it: whitespace as symbols */
+  text: string;
+  probability: number;
+}
+
+/** The logit lens of one token: per layer (0-based), what it would predict were it the last. */
+export interface LogitLensResult extends Freshness {
+  version: number;
+  token: TokenRef;
+  layers: number;
+  /** one entry per layer, in order; the last is the model's prediction */
+  logitLens: { layer: number; top: PredictedToken[] }[];
+  /** the first layer from which every layer's first choice is the last layer's */
+  settledAt: number;
+  recomputedTokens: number;
+  elapsedMs: number;
+}
+
+export interface ContrastParams {
+  textDocument: TextDocumentIdentifier;
+  position: Position;
+  /** the token compared with the model's first choice: its id, or its text */
+  alternative: number | string;
+  /** sources listed, the largest contributions of either sign (server default 20) */
+  topK?: number;
+}
+
+/**
+ * Why the model's first choice and not the alternative: `difference` = z[predicted] - z[alternative]
+ * in logits, and attention + mlp + residual + remainder = difference, with the listed sources plus
+ * `otherSources` = attention.
+ */
+export interface ContrastResult {
+  version: number;
+  token: TokenRef;
+  predicted: PredictedToken & { logit: number };
+  alternative: PredictedToken & { logit: number };
+  difference: number;
+  /** each source token's direct part through the attention heads (positive: toward the prediction) */
+  sources: { token: TokenRef; contribution: number }[];
+  otherSources: number;
+  attention: number;
+  mlp: number;
+  /** the token's own embedding */
+  residual: number;
+  remainder: number;
+  layers: { layer: number; attention: number; mlp: number }[];
+  recomputedTokens: number;
+  elapsedMs: number;
+}
+
 export interface RemoveLinesParams {
   textDocument: TextDocumentIdentifier & { version?: number };
   /** 0-based, inclusive */

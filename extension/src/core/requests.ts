@@ -24,6 +24,8 @@ import type {
   AltiRolloutResult,
   CompleteParams,
   CompleteResult,
+  ContrastParams,
+  ContrastResult,
   ExplainCompletionParams,
   ExplainCompletionResult,
   FlowParams,
@@ -33,6 +35,8 @@ import type {
   HeatmapParams,
   HeatmapResult,
   HeatmapTileParams,
+  LogitLensParams,
+  LogitLensResult,
   NeuronParams,
   NeuronResult,
   RemoveLinesParams,
@@ -79,13 +83,25 @@ export const Requests = {
   flow: serverRequest<FlowParams, FlowResult>('attenScope/flow', 'The information-flow request', 120_000),
   /** accumulative attention (ALTI rollout) for the token at the cursor; runs the model again, as flow does */
   altiRollout: serverRequest<AltiRolloutParams, AltiRolloutResult>('attenScope/altiRollout', 'The ALTI rollout request', 120_000),
+  /** what each layer would predict after the token at the cursor: one token's pass over the window's cache */
+  logitLens: serverRequest<LogitLensParams, LogitLensResult>('attenScope/logitLens', 'The logit lens request', 30_000),
+  /** why the model's first choice and not another token; runs the model again up to the token, as flow does */
+  contrast: serverRequest<ContrastParams, ContrastResult>('attenScope/contrast', 'The contrast request', 120_000),
   /** the prediction at a token with some lines removed; it reports progress and the user can cancel it */
   removeLines: serverRequest<RemoveLinesParams, RemoveLinesResult>('attenScope/removeLines', 'The line-removal request'),
   /** the model completes the code at the cursor, with the context that drove it; it reports progress and the user can cancel it */
   complete: serverRequest<CompleteParams, CompleteResult>('attenScope/complete', 'The completion request'),
   /** a completion's attribution measured by removing lines (many forward passes); progress and Cancel, as the line removal */
   explainCompletion: serverRequest<ExplainCompletionParams, ExplainCompletionResult>('attenScope/explainCompletion', 'The explanation with removals'),
+  /** stops the model load in progress (a first-use conversion included); answers at once */
+  cancelLoad: serverRequest<CancelLoadParams, CancelLoadResult>('attenScope/cancelLoad', 'The request to stop loading the model', 10_000),
 } as const;
+
+export type CancelLoadParams = Record<string, never>;
+/** the model whose load stopped; null when none was loading */
+export interface CancelLoadResult {
+  stopped: string | null;
+}
 
 /** The protocol's notifications, each method named here and nowhere else. */
 export const Notifications = {

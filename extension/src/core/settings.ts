@@ -34,6 +34,8 @@ export interface Settings {
   trustRemoteCode: boolean;
   cacheDocuments: number;
   memoryBudgetMB: number;
+  /** megabytes of finished analyses the server keeps on disk (0: none) */
+  analysisCacheMB: number;
   /** what the tints and the gutter show: the cursor token's attention, or every token's surprisal */
   heatMode: HeatMode;
   /** Complete Here and Explain: the most tokens generated */
@@ -86,6 +88,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   trustRemoteCode: false,
   cacheDocuments: LIMITS.cacheDocuments.default,
   memoryBudgetMB: LIMITS.memoryBudgetMB.default,
+  analysisCacheMB: LIMITS.analysisCacheMB.default,
   heatMode: 'attention',
   'completion.maxNewTokens': COMPLETION_LIMITS['completion.maxNewTokens'].default,
   'completion.temperature': COMPLETION_LIMITS['completion.temperature'].default,
@@ -206,7 +209,8 @@ function validate(key: SettingKey, value: unknown, names: KnownNames): unknown {
     case 'maxTokens':
     case 'topK':
     case 'cacheDocuments':
-    case 'memoryBudgetMB': {
+    case 'memoryBudgetMB':
+    case 'analysisCacheMB': {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         return undefined;
       }

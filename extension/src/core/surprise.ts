@@ -5,8 +5,8 @@
  * A token's surprisal is s_i = -log2 p(x_i | x_<i): how unexpected the token was to the model given
  * the text before it (docs/PROTOCOL.md). 1 bit is a coin flip; 7 bits, odds of 1 in 128. The
  * scales are fixed, so colours mean the same in every file:
- * - tokens: 0 to 16 bits in BUCKET_COUNT equal steps (3.2 bits each); 16 bits and more
- *   (p <= 1/65,536) is the darkest;
+ * - tokens: 0 to 16 bits in BUCKET_COUNT equal steps (3.2 bits each), the last open-ended: the
+ *   darkest is 12.8 bits and more (p <= about 1/7,100);
  * - lines (gutter): the sum of the line's token surprisals, 0 to 64 bits in equal steps (12.8 bits
  *   each); a line of several surprising tokens reaches the darkest.
  */

@@ -13,7 +13,7 @@ import type { HeatmapParams, HeatmapResult } from '../core/protocolViews';
 import { failureOf, Requests } from '../core/requests';
 import type { HeatmapView, ToHeatmap } from '../core/viewMessages';
 import { toVsRange } from '../decorations';
-import { editorFor, selectToken } from '../reveal';
+import { editorFor, selectToken, showToken } from '../reveal';
 import type { SettingsService } from '../settings';
 import { ServerPanel, type PanelTarget, type ServerPanelDeps } from './panel';
 
@@ -210,6 +210,12 @@ export class HeatmapPanel extends ServerPanel<HeatmapMessage, ToHeatmap, Heatmap
     const rowToken = this.tokens.get(row);
     const colToken = this.tokens.get(col);
     if (!rowToken || !colToken) {
+      return;
+    }
+    const elsewhere = colToken.uri ? colToken : rowToken.uri ? rowToken : undefined;
+    if (elsewhere) {
+      // a token of a context file read before the document: shown in that file
+      await showToken(this.target.document.uri, elsewhere, this.deps.painter);
       return;
     }
     const editor = await editorFor(this.target.document.uri, vscode.ViewColumn.One);

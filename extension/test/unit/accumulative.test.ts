@@ -25,7 +25,7 @@ function result(faithfulness: AltiRolloutResult['faithfulness']): AltiRolloutRes
 describe('accumulativeSummary', () => {
   it('names the token, its three strongest sources, the measured figure and the cost', () => {
     const text = accumulativeSummary(
-      result({ rho: 0.292, low: 0.219, high: 0.356, snippets: 33, rank: 14, methods: 40, best: 'norm / lastLayers', bestRho: 0.331, model: 'embedded:smollm2-135m' }),
+      result({ rho: 0.292, low: 0.219, high: 0.356, snippets: 33, rank: 14, methods: 40, best: 'norm / lastLayers', bestRho: 0.331, model: 'embedded:smollm2-135m', text: '', sentence: '' }),
     );
     expect(text).toContain('of total (line 10)');
     expect(text).toContain('·total (line 7) 31.5%, def (line 4) 12.0%, ·item (line 9) 5.0%');

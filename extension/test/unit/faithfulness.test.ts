@@ -26,6 +26,15 @@ describe('readFaithfulness', () => {
     expect(readFaithfulness({ ...measured, position: 'last', unit: 'token' })).toMatchObject({ position: 'last' });
   });
 
+  it('keeps the languages a figure was measured on and the document\'s', () => {
+    const standing = { ...measured, languages: ['python'], language: 'c', standsIn: true };
+    expect(readFaithfulness(standing)).toEqual(standing);
+    expect(readFaithfulness({ ...standing, language: null })).toMatchObject({ language: null });
+    expect(readFaithfulness({ ...standing, languages: 'python' })).toBeUndefined();
+    expect(readFaithfulness({ ...standing, languages: [3] })).toBeUndefined();
+    expect(readFaithfulness({ ...standing, standsIn: 'yes' })).toBeUndefined();
+  });
+
   it('treats a malformed situation as unknown', () => {
     expect(readFaithfulness({ ...measured, position: 'middle', unit: 'token' })).toBeUndefined();
     expect(readFaithfulness({ ...measured, position: 'last', unit: 'word' })).toBeUndefined();
@@ -49,5 +58,11 @@ describe('readFaithfulness', () => {
     const noModel: Record<string, unknown> = { ...measured };
     delete noModel.model;
     expect(readFaithfulness(noModel)).toBeUndefined();
+    for (const key of ['text', 'sentence']) {
+      const wordless: Record<string, unknown> = { ...measured };
+      delete wordless[key];
+      expect(readFaithfulness(wordless)).toBeUndefined(); // the words are the server's: none, nothing to show
+    }
+    expect(readFaithfulness({ ...measured, text: 0.38 })).toBeUndefined();
   });
 });

@@ -10,7 +10,6 @@ import {
   stateLabel,
   viewLabel,
 } from '../../src/core/format';
-import { readFaithfulness } from '../../src/core/faithfulness';
 import { measuredFaithfulness } from './fixtures';
 import { DEFAULTS } from '../../src/core/settings';
 
@@ -73,71 +72,25 @@ describe('faithfulness', () => {
     expect(signed(0.2851, 3)).toBe('+0.285');
   });
 
-  it('labels a measured view', () => {
-    expect(faithfulnessLabel(measured)).toBe('ρ +0.32');
-    expect(faithfulnessLabel({ ...measured, rho: -0.12 })).toBe('ρ -0.12');
-  });
-
-  it('explains a measured view', () => {
-    expect(faithfulnessSentence(measured)).toBe(
-      'Faithfulness of this view: ρ = +0.32 (95% CI +0.21 to +0.41) against leave-one-out ablation on 33 code snippets; ' +
-        'rank 1 of 27 measured views (best: norm / lastLayers, ρ = +0.32).',
-    );
-  });
-
-  it('keeps the signs of a view that ranks low', () => {
-    const weak = { ...measured, rho: -0.04, low: -0.13, high: 0.036, rank: 24, snippets: 1 };
-    expect(faithfulnessSentence(weak)).toBe(
-      'Faithfulness of this view: ρ = -0.04 (95% CI -0.13 to +0.04) against leave-one-out ablation on 1 code snippet; ' +
-        'rank 24 of 27 measured views (best: norm / lastLayers, ρ = +0.32).',
-    );
-  });
-
-  it('names the situation a figure was measured in', () => {
-    const interior = { ...measured, rho: 0.36, position: 'interior', unit: 'token' } as const;
-    expect(faithfulnessLabel(interior)).toBe('ρ +0.36 at interior tokens');
-    expect(faithfulnessLabel({ ...measured, position: 'last', unit: 'token' })).toBe('ρ +0.32 at the last token');
-    expect(faithfulnessLabel({ ...measured, position: 'interior', unit: 'line' })).toBe(
-      'ρ +0.32 per line, at interior tokens',
-    );
-    expect(faithfulnessSentence({ ...interior, asked: { position: 'interior', unit: 'token' } })).toBe(
-      'Faithfulness of this view: ρ = +0.36 (95% CI +0.21 to +0.41) at interior tokens against leave-one-out ' +
-        'ablation on 33 code snippets; rank 1 of 27 measured views (best: norm / lastLayers, ρ = +0.32).',
-    );
-  });
-
-  it('names the code a figure was measured on when it is not the benchmark\'s own', () => {
-    const stdlib = { ...measured, position: 'interior', unit: 'token', corpus: 'Python 3.11.7 standard library' } as const;
-    expect(faithfulnessSentence(stdlib)).toContain(
-      'on 33 code snippets of the Python 3.11.7 standard library; rank 1 of 27',
-    );
-    expect(faithfulnessSentence({ ...stdlib, corpus: 'bench/corpus' })).toContain('on 33 code snippets; rank 1');
-    expect(readFaithfulness({ ...stdlib, corpus: 3 })).toBeUndefined();
-    expect(readFaithfulness(stdlib)).toEqual(stdlib);
-  });
-
-  it('says when the figure is for another situation than the one on screen', () => {
-    const fallback = {
-      ...measured,
-      position: 'last',
-      unit: 'token',
-      asked: { position: 'interior', unit: 'token' },
-    } as const;
-    expect(faithfulnessSentence(fallback)).toContain(
-      'ρ = +0.32 (95% CI +0.21 to +0.41) at the last token (not measured at interior tokens; ' +
-        'this is the figure at the last token) against',
-    );
+  it('shows the server\'s words for a measured view, in the status bar and its tooltip', () => {
+    expect(faithfulnessLabel(measured)).toBe(measured.text);
+    expect(faithfulnessSentence(measured)).toBe(measured.sentence);
+    const standsIn = { ...measured, text: 'ρ +0.38 vs ablation (measured on Python, standing in for C; interior tokens)' };
+    expect(faithfulnessLabel(standsIn)).toContain('standing in for C');
   });
 
   it('adds the per-line figure of the gutter where it was measured', () => {
     const tokens = { ...measured, position: 'interior', unit: 'token' } as const;
-    const lines = { ...measured, rho: 0.45, low: 0.4, high: 0.5, position: 'interior', unit: 'line' } as const;
-    expect(faithfulnessSentence(tokens, lines)).toMatch(
-      / Line sums \(the gutter\): ρ = \+0\.45 \(95% CI \+0\.40 to \+0\.50\) against ablating whole lines\.$/,
-    );
+    const lines = {
+      ...measured,
+      position: 'interior',
+      unit: 'line',
+      sentence: 'Line sums (the gutter): ρ = +0.58 [+0.50, +0.64] against ablating whole lines at interior tokens.',
+    } as const;
+    expect(faithfulnessSentence(tokens, lines)).toBe(`${measured.sentence} ${lines.sentence}`);
     const notPerLine = { ...tokens, asked: { position: 'interior', unit: 'line' } } as const;
-    expect(faithfulnessSentence(tokens, notPerLine)).not.toContain('Line sums');
-    expect(faithfulnessSentence(tokens, null)).not.toContain('Line sums');
+    expect(faithfulnessSentence(tokens, notPerLine)).toBe(measured.sentence);
+    expect(faithfulnessSentence(tokens, null)).toBe(measured.sentence);
   });
 
   it('says when a view was not measured', () => {

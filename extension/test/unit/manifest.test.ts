@@ -55,7 +55,7 @@ describe('package.json', () => {
   });
 
   it('bounds the numeric settings as limits.json does (the server checks limits.json too)', () => {
-    for (const key of ['maxTokens', 'topK', 'cacheDocuments', 'memoryBudgetMB'] as const) {
+    for (const key of ['maxTokens', 'topK', 'cacheDocuments', 'memoryBudgetMB', 'analysisCacheMB'] as const) {
       const prop = props[`${CONFIG_SECTION}.${key}`];
       expect({ min: prop.minimum, max: prop.maximum, default: prop.default }, key).toEqual(LIMITS[key]);
     }

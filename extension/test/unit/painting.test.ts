@@ -13,7 +13,7 @@ import {
 
 const STDIO = 'file:///usr/include/stdio.h';
 const MAIN = 'file:///src/main.c';
-const OVERLAYS: OverlayMode[] = ['effect', 'accumulative', 'compare', 'completion'];
+const OVERLAYS: OverlayMode[] = ['effect', 'accumulative', 'contrast', 'compare', 'completion'];
 
 /** Runs the events from a window that shows the attention everywhere. */
 function run(...events: PaintingEvent[]): PaintingState {
@@ -107,13 +107,15 @@ describe('the painting transitions', () => {
     const after = (mode: OverlayMode) => modeOf(run({ type: 'enter', doc: MAIN, mode }, { type: 'edited', doc: MAIN }), MAIN);
     expect(after('effect')).toBe('attention');
     expect(after('completion')).toBe('attention');
+    expect(after('contrast')).toBe('attention');
     expect(after('accumulative')).toBe('accumulative');
     expect(after('compare')).toBe('compare');
   });
 
-  it('a cursor move ends the accumulative attention only', () => {
+  it('a cursor move ends the overlays about the token at the cursor only', () => {
     const after = (mode: OverlayMode) => modeOf(run({ type: 'enter', doc: MAIN, mode }, { type: 'cursorMoved', doc: MAIN }), MAIN);
     expect(after('accumulative')).toBe('attention');
+    expect(after('contrast')).toBe('attention');
     expect(after('effect')).toBe('effect');
     expect(after('compare')).toBe('compare');
     expect(after('completion')).toBe('completion');

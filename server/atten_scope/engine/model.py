@@ -13,6 +13,7 @@ import torch
 from atten_scope.common.cancellation import check
 from atten_scope.common.errors import ModelLoadError
 from atten_scope.common.progress import ReportProgress
+from atten_scope.common.quoting import detail, quoted, shorten
 from atten_scope.engine import embedded, hub
 from atten_scope.engine.families import family_of
 from atten_scope.engine.recorder import install_capture_attention
@@ -64,7 +65,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ModelLoadError("device 'mps' was asked for but this PyTorch has no Apple MPS support; use 'auto'.")
     if name not in ("cpu", "cuda", "mps"):
-        raise ModelLoadError(f"Unknown device '{name}': use auto, cpu, cuda or mps.")
+        raise ModelLoadError(f"Unknown device {quoted(name)}: use auto, cpu, cuda or mps.")
     return torch.device(name)
 
 
@@ -214,12 +215,12 @@ def load_model(
                 source = path
                 kwargs["local_files_only"] = True
             elif model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").replace("/", "", 1):
-                raise ModelLoadError(f"Model path '{model_id}' does not exist.")
+                raise ModelLoadError(f"Model path {quoted(model_id)} does not exist.")
             else:
                 source = model_id
                 offline = hub.prepare_download(model_id, report)
                 kwargs["local_files_only"] = offline
-            report(None, f"Loading model {model_id}")
+            report(None, f"Loading model {shorten(model_id)}")
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             check()  # a newer model setting stops the load here
             model = AutoModelForCausalLM.from_pretrained(
@@ -231,13 +232,15 @@ def load_model(
         if offline and isinstance(error, OSError):
             raise ModelLoadError(hub.not_available_offline(model_id)) from error
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelLoadError(f"Could not load model '{model_id}': {first_line}") from error
+        # The library's sentence often names the model again (a path too long for the file system).
+        raise ModelLoadError(f"Could not load model {quoted(model_id)}: {detail(first_line, model_id)}") from error
     except RuntimeError as error:
         if "out of memory" in str(error).lower():
             raise ModelLoadError(
-                f"Out of memory while loading '{model_id}': choose a smaller model or device."
+                f"Out of memory while loading {quoted(model_id)}: choose a smaller model or device."
             ) from error
         raise
     loaded = prepare(model_id, model, tokenizer, target)
-    report(1.0, f"Model {model_id} ready: {loaded.info.layers} layers x {loaded.info.heads} heads on {target.type}")
+    shape = f"{loaded.info.layers} layers x {loaded.info.heads} heads"
+    report(1.0, f"Model {shorten(model_id)} ready: {shape} on {target.type}")
     return loaded

@@ -108,6 +108,12 @@ def is_spilled(win: CapturedWindow) -> bool:
     return getattr(win, "_atten_scope_spill", None) is not None
 
 
+def mark_mapped(win: CapturedWindow, path: Path) -> None:
+    """Record that ``win``'s tensors are already memory maps of ``path`` (a restored analysis:
+    ``analysis_cache.py``): they are not the process's own memory, and spilling would only copy them."""
+    win._atten_scope_spill = path  # type: ignore[attr-defined]
+
+
 def spill_directory() -> Path:
     """Where spilled windows go: ``<cache root>/windows``."""
     return cache_root() / "windows"

@@ -16,9 +16,12 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atten_scope.common.errors import DocumentError
+
+if TYPE_CHECKING:
+    from atten_scope.engine.context import ContextTokens
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class TokenizedDocument:
     names: dict[int, str] = field(default_factory=dict)  # special tokens: the tokenizer's name for them
     # Labels of any vocabulary id (the tokens a model predicts), from the tokenizer that made ``ids``.
     vocabulary: Vocabulary | None = field(default=None, compare=False, repr=False)
+    # Tokens read before the document (context files, ``context.py``): empty spans here, their own
+    # spans in the files they came from. None: the model read the document alone.
+    context: ContextTokens | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -132,11 +138,15 @@ def _token_bytes(tokenizer: Any, ids: list[int]) -> list[bytes] | None:
     return pieces
 
 
-def tokenize(tokenizer: Any, text: str) -> TokenizedDocument:
-    """Tokenize ``text`` as the model will see it, with exact source spans (see module doc)."""
+def tokenize(tokenizer: Any, text: str, add_special_tokens: bool = True) -> TokenizedDocument:
+    """Tokenize ``text`` as the model will see it, with exact source spans (see module doc);
+    ``add_special_tokens``: with the tokens the tokenizer adds around a text (BOS), as for a
+    document read on its own."""
     if "\x00" in text:
         raise DocumentError("The file looks binary (it contains NUL characters); open a text file.")
-    encoding = tokenizer(text, add_special_tokens=True, return_offsets_mapping=getattr(tokenizer, "is_fast", False))
+    encoding = tokenizer(
+        text, add_special_tokens=add_special_tokens, return_offsets_mapping=getattr(tokenizer, "is_fast", False)
+    )
     ids = [int(i) for i in encoding["input_ids"]]
     special_ids = set(getattr(tokenizer, "all_special_ids", []) or [])
     special = [i in special_ids for i in ids]
@@ -243,6 +253,7 @@ def extend(doc: TokenizedDocument, tokenizer: Any, ids: list[int]) -> TokenizedD
         fragments=all_fragments,
         names=names,
         vocabulary=doc.vocabulary or vocabulary_of(tokenizer),
+        context=doc.context,
     )
 
 
@@ -313,6 +324,30 @@ def visible(text: str) -> str:
     return text or "\u2205"
 
 
+def source_span(doc: TokenizedDocument, index: int) -> tuple[str, int, int]:
+    """The text token ``index`` was read from and its [start, end) there: the document's text, or for
+    a token of a context file read before it (``context.py``), that file's piece of the prefix."""
+    context = doc.context
+    if context is not None and context.holds(index):
+        return context.span(index)
+    return doc.text, doc.starts[index], doc.ends[index]
+
+
+def source_text(doc: TokenizedDocument, index: int) -> str:
+    """The exact text token ``index`` stands for, in the text it was read from (``source_span``):
+    ``token_text`` for the document's tokens, a context file's text for the prefix's."""
+    text, start, end = source_span(doc, index)
+    return text[start:end]
+
+
+def _fragment(doc: TokenizedDocument, index: int) -> tuple[int, int] | None:
+    """The characters a piece of a character touches, in the text ``source_span`` names."""
+    context = doc.context
+    if context is not None and context.holds(index):
+        return context.fragments.get(index)
+    return doc.fragments.get(index)
+
+
 def label(doc: TokenizedDocument, index: int) -> str:
     """What a reader is shown for token ``index``: ``visible`` of its text; for a token holding part
     of a character's bytes, the character(s) its bytes touch and `` (part)`` (``折 (part)``); for an
@@ -321,13 +356,14 @@ def label(doc: TokenizedDocument, index: int) -> str:
     One function for every place a token is shown: hover, CLI, HTML report and the webviews (the
     protocol carries it as ``label``).
     """
-    fragment = doc.fragments.get(index)
+    text, start, end = source_span(doc, index)
+    fragment = _fragment(doc, index)
     if fragment is not None:
-        return visible(doc.text[fragment[0] : fragment[1]]) + PART
+        return visible(text[fragment[0] : fragment[1]]) + PART
     name = doc.names.get(index)
     if name is not None:
         return name
-    return visible(doc.token_text(index))
+    return visible(text[start:end])
 
 
 MAX_WORD = 60  # characters of an enclosing word worth showing
@@ -340,8 +376,8 @@ def enclosing_word(doc: TokenizedDocument, index: int) -> str | None:
     A word is a run of word characters (letters, digits, ``_``): the token's word characters (for a
     piece of a character, that character) are widened over the word characters next to them.
     """
-    start, end = doc.fragments.get(index) or (doc.starts[index], doc.ends[index])
-    text = doc.text
+    text, start, end = source_span(doc, index)
+    start, end = _fragment(doc, index) or (start, end)
     while start < end and not _is_word(text[start]):
         start += 1
     while end > start and not _is_word(text[end - 1]):
@@ -356,6 +392,17 @@ def enclosing_word(doc: TokenizedDocument, index: int) -> str | None:
     if (first, last) == (start, end) or last - first > MAX_WORD:
         return None
     return text[first:last]
+
+
+def word_like(doc: TokenizedDocument, index: int) -> bool:
+    """Whether token ``index`` reads as content: it holds a word character (a letter, digit or
+    ``_``; for a piece of a character, that character) or is a special token. The others are
+    whitespace and punctuation only (``·/``, ``=``, ``↵···``)."""
+    if doc.special[index]:
+        return True
+    text, start, end = source_span(doc, index)
+    start, end = _fragment(doc, index) or (start, end)
+    return any(_is_word(ch) for ch in text[start:end])
 
 
 def _is_word(ch: str) -> bool:

@@ -17,10 +17,16 @@ class Entry:
 
 
 class AnalysisStore:
-    """The latest analysis per URI. A stale entry is kept so that re-analysis can reuse its token prefix."""
+    """The latest analysis per URI. A stale entry is kept so that re-analysis can reuse its token prefix.
+
+    The analysis of a closed document is kept too, within the same ``capacity`` (closed ones are
+    dropped first, oldest first): reopening the document, or opening the same text under another
+    URI, continues from it (``previous``) instead of running the model again.
+    """
 
     def __init__(self, capacity: int = 8) -> None:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._closed: OrderedDict[str, Entry] = OrderedDict()  # by the URI it had, oldest first
         # uri -> (document version, how many of its entry's tokens that version still begins with)
         self._fresh: dict[str, tuple[int | None, int]] = {}
         self.capacity = max(1, capacity)
@@ -31,8 +37,23 @@ class AnalysisStore:
             self._entries.move_to_end(uri)
         return entry
 
-    def put(self, uri: str, analysis: Analysis, version: int | None) -> None:
+    def previous(self, uri: str, text: str) -> Entry | None:
+        """What an analysis of ``uri``'s ``text`` can continue from: its open entry, else a closed
+        document's entry of the same text (the newest), else the entry ``uri`` had before it closed."""
+        entry = self._entries.get(uri)
+        if entry is not None:
+            return entry
+        same = (e for e in reversed(self._closed.values()) if e.analysis.document.text == text)
+        return next(same, None) or self._closed.get(uri)
+
+    def put(self, uri: str, analysis: Analysis, version: int | None, reopened: Entry | None = None) -> None:
+        """Keep ``analysis`` of ``uri`` at ``version``; ``reopened``, the closed entry it continued,
+        is then open again under ``uri``."""
         self._fresh.pop(uri, None)
+        self._closed.pop(uri, None)
+        for key, entry in list(self._closed.items()):
+            if entry is reopened:
+                del self._closed[key]
         self._entries[uri] = Entry(analysis, version)
         self._entries.move_to_end(uri)
         self._trim()
@@ -55,8 +76,17 @@ class AnalysisStore:
         self._fresh.pop(uri, None)
         return self._entries.pop(uri, None) is not None
 
+    def close(self, uri: str) -> None:
+        """``uri`` was closed: its analysis is no longer shown but kept for reopening (``previous``)."""
+        self._fresh.pop(uri, None)
+        entry = self._entries.pop(uri, None)
+        if entry is not None:
+            self._closed[uri] = entry
+            self._closed.move_to_end(uri)
+
     def clear(self) -> None:
         self._entries.clear()
+        self._closed.clear()
         self._fresh.clear()
 
     def __len__(self) -> int:
@@ -66,7 +96,10 @@ class AnalysisStore:
         return uri in self._entries
 
     def _trim(self) -> None:
-        while len(self._entries) > self.capacity:
+        while len(self._entries) + len(self._closed) > self.capacity:
+            if self._closed:
+                self._closed.popitem(last=False)
+                continue
             uri, _ = self._entries.popitem(last=False)
             self._fresh.pop(uri, None)
 

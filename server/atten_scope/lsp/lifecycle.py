@@ -30,7 +30,7 @@ def register(server: AttenScopeServer, on_client_gone: Callable[[], None]) -> No
         # LSP: a server exits when the process that started it is gone, even with its stdin still open.
         pid = params.process_id
         if isinstance(pid, int) and pid > 0 and pid != os.getpid():
-            watch_process(pid, on_client_gone, "The editor")
+            watch_process(pid, on_client_gone, "The editor", ls.session_ended)
         options = params.initialization_options
         if options is not None:
             ls.apply_settings(options)
@@ -41,7 +41,7 @@ def register(server: AttenScopeServer, on_client_gone: Callable[[], None]) -> No
 
     @server.feature(SYMBOLS)
     def symbols(ls: AttenScopeServer, params: Any) -> None:
-        # A notification: a malformed one is logged and dropped (blocks of lines stand in).
+        # A notification: a malformed one is logged and dropped (the parse or blocks of lines stand in).
         document = params.get("textDocument") if isinstance(params, dict) else None
         uri = document.get("uri") if isinstance(document, dict) else None
         version = document.get("version") if isinstance(document, dict) else None
@@ -68,8 +68,9 @@ def register(server: AttenScopeServer, on_client_gone: Callable[[], None]) -> No
             running.set()  # an analysis of a closed document is never shown: stop it
         ls.engine.drop_idle(uri)
         ls.symbols.discard(uri)
-        ls.completions.discard_document(uri)
-        if ls.store.discard(uri):
+        # Its analysis stays (within attenScope.cacheDocuments): reopening the same text reuses it.
+        ls.store.close(uri)
+        if ls.completions.discard_document(uri):
             ls.engine.in_background(ls.engine.release_when_quiet(), "Releasing memory")
 
     @server.feature(types.SHUTDOWN)

@@ -115,7 +115,8 @@ def completion_target(ls: AttenScopeServer, uri: str, kept: KeptCompletion | Non
     """The kept completion ``uri`` while its document is at the version it continued (``asked``, if
     given), else ContentModified: an edit, a close or a newer completion dropped it."""
     gone = (
-        "This completion is no longer kept (the document changed, or a newer completion replaced it): complete again."
+        "This completion is no longer kept (the document or the model changed, or a newer completion replaced it): "
+        "complete again."
     )
     if kept is None:
         raise JsonRpcContentModified(gone)
@@ -141,8 +142,10 @@ async def run_against(
 ) -> tuple[T, int | None]:
     """``compute(analysis, fresh_tokens)`` on ``thread`` (``View.thread``), and the ``fresh_tokens`` it
     had: None while the analysis is current, else how many of its tokens the document still begins
-    with. An edit while it runs makes the answer stale: ContentModified."""
+    with. An edit, a model switch or a new analysis while it runs makes the answer stale:
+    ContentModified, with a sentence that says which (``stale_because``)."""
     entry = on.entry
+    generation = ls.engine.generation
 
     def run() -> tuple[T, int | None]:
         fresh = None if entry.version == on.version else ls.unchanged_tokens(on.uri, entry, on.version, on.text)
@@ -152,9 +155,30 @@ async def run_against(
         result = await ls.engine.run(run, cancel)
     else:
         result = await ls.engine.view(run, cancel, heavy=thread == "heavy")
-    if current_entry(ls, on.uri) is not entry or ls.document(on.source).version != on.version:
-        raise JsonRpcContentModified("The document changed while the request ran: ask again.")
+    reason = stale_because(ls, on, generation)
+    if reason is not None:
+        raise JsonRpcContentModified(reason)
     return result
+
+
+def stale_because(ls: AttenScopeServer, on: Target, generation: int) -> str | None:
+    """Why an answer computed from ``on`` while the engine was at ``generation`` no longer holds, or
+    None when it does. A model switch drops every analysis, so it is told apart from an edit first."""
+    if ls.engine.generation != generation:
+        return MODEL_CHANGED
+    if ls.document(on.source).version != on.version:
+        return "The document changed while the request ran: ask again."
+    now = current_entry(ls, on.uri)
+    if now is on.entry:
+        return None
+    if now is not None:
+        return "The document was analysed again while the request ran: ask again."
+    if is_completion_uri(on.uri):
+        return "This completion is no longer kept (a newer completion replaced it): complete again."
+    return (
+        "The analysis is no longer kept (the document was closed, or more than attenScope.cacheDocuments "
+        "documents were analysed since): analyse it again."
+    )
 
 
 async def answer(ls: AttenScopeServer, view: registry.View, build: Builder, raw: Any) -> dict[str, Any]:
@@ -164,6 +188,7 @@ async def answer(ls: AttenScopeServer, view: registry.View, build: Builder, raw:
     document = request.text_document
     on = target(ls, document.uri, view.after_edit, document.version)
     symbols = ls.symbols_for(on.uri)  # the editor's definitions, for views that sum into code units
+    language = ls.document(on.source).language_id  # for the figures that name what they were measured on
     async with work_done(ls, request.work_done_token, view.progress) as task:
         loaded = None
         if view.runs_model:
@@ -188,6 +213,7 @@ async def answer(ls: AttenScopeServer, view: registry.View, build: Builder, raw:
                 ls.budget,
                 keep=keep if on.source == on.uri else None,  # a completion of a completion is not kept
                 completions=ls.completions.of_document(on.source),
+                language=language,
             )
             return build(context)
 

@@ -17,7 +17,9 @@ from pygls.exceptions import FeatureRequestError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
+from atten_scope.common.quoting import shorten
 from atten_scope.engine.analysis import unchanged_tokens
+from atten_scope.engine.analysis_cache import AnalysisCache
 from atten_scope.engine.storage import MemoryBudget
 from atten_scope.lsp.documents import AnalysisStore, CompletionStore, Entry, SymbolStore
 from atten_scope.lsp.rpc import Protocol, json_converter
@@ -53,6 +55,8 @@ class AttenScopeServer(LanguageServer):
         self.completions = CompletionStore()  # the latest completion per document, for the views
         # Captured state of every analysis this server holds, within attenScope.memoryBudgetMB.
         self.budget = MemoryBudget(self.settings.memory_budget_mb)
+        # Analyses kept on disk, within attenScope.analysisCacheMB: reopened text is restored, not run again.
+        self.analysis_cache = AnalysisCache(self.settings.analysis_cache_mb)
         self.engine = Engine(
             EngineEvents(
                 status=lambda state, message, model: self.call_on_loop(self.status, state, message, model),
@@ -63,6 +67,7 @@ class AttenScopeServer(LanguageServer):
         self.analyses_running = 0
         self.shut_down = False  # LSP: exit after shutdown is status 0, without it status 1
         self.analysing: dict[str, threading.Event] = {}  # uri -> the cancel event of its running analysis
+        self.session_ended = threading.Event()  # set when its TCP client has gone: ends the watch on its editor
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # pygls would pop up every internal error; requests already carry theirs, the rest goes to the log.
@@ -115,6 +120,8 @@ class AttenScopeServer(LanguageServer):
             self.engine.in_background(
                 self.engine.run(lambda: self.budget.resize(budget)), "Applying attenScope.memoryBudgetMB"
             )
+        if settings.analysis_cache_mb * (1 << 20) != self.analysis_cache.limit_bytes:
+            self.analysis_cache.resize_later(settings.analysis_cache_mb)
         if self.engine.model_changed(settings):
             self.store.clear()
             self.completions.clear()
@@ -125,7 +132,7 @@ class AttenScopeServer(LanguageServer):
     def document(self, uri: str) -> TextDocument:
         doc = self.workspace.text_documents.get(unquote(uri))
         if doc is None:
-            raise JsonRpcInvalidParams(f"The document {uri} is not open in the editor.")
+            raise JsonRpcInvalidParams(f"The document {shorten(uri)} is not open in the editor.")
         return doc
 
     def analysed_entry(self, uri: str) -> Entry:

@@ -7,7 +7,7 @@ from typing import Any
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.embedded import EMBEDDED_ID
-from atten_scope.limits import CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB, Limit
+from atten_scope.limits import ANALYSIS_CACHE_MB, CACHE_DOCUMENTS, MAX_TOKENS, MEMORY_BUDGET_MB, Limit
 from atten_scope.protocol.params import VIEW_KEYS, parse_options, view_fields
 from atten_scope.views.evidence import default_options
 from atten_scope.views.options import ViewOptions
@@ -26,6 +26,7 @@ class Settings:
     trust_remote_code: bool = False
     cache_documents: int = CACHE_DOCUMENTS.default
     memory_budget_mb: int = MEMORY_BUDGET_MB.default
+    analysis_cache_mb: int = ANALYSIS_CACHE_MB.default
     # View defaults as the client spelled them; validated against the model at request time.
     view: dict[str, Any] = field(default_factory=dict)
 
@@ -49,6 +50,7 @@ BOUNDED: tuple[tuple[str, str, Limit], ...] = (
     ("maxTokens", "max_tokens", MAX_TOKENS),
     ("cacheDocuments", "cache_documents", CACHE_DOCUMENTS),
     ("memoryBudgetMB", "memory_budget_mb", MEMORY_BUDGET_MB),
+    ("analysisCacheMB", "analysis_cache_mb", ANALYSIS_CACHE_MB),
 )
 
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from lsprotocol import types
 
-from atten_scope.lsp import analyze, hover, lifecycle, logs, requests, transport
+from atten_scope.lsp import analyze, hover, lifecycle, loading, logs, requests, transport
 from atten_scope.lsp.server import AttenScopeServer
 from atten_scope.lsp.workers import KeptModel
 
-FEATURES = (analyze, requests, hover)
+FEATURES = (analyze, requests, hover, loading)
 
 
 def create_server(on_client_gone: Callable[[], None] = transport.exit_now) -> AttenScopeServer:
@@ -67,6 +67,7 @@ async def _serve_tcp(host: str, port: int, once: bool, current: list[AttenScopeS
         if server in current:
             current.clear()
         server.loop = None  # the engine's late messages have no client to go to
+        server.session_ended.set()
         for cancel in list(server.analysing.values()):
             cancel.set()
         model = await asyncio.get_running_loop().run_in_executor(None, server.engine.close)

@@ -14,7 +14,8 @@ runs: every request stops it at its next ``cancellation.check()``, and it resume
 
 A newer model setting supersedes the model's load and every analysis on the model thread: each
 stops at its next ``cancellation.check()`` (a first-use conversion runs in a child process, which
-is ended), so the newest setting is served without waiting for the old one.
+is ended), so the newest setting is served without waiting for the old one. The user can stop a
+load the same way (``Engine.cancel_load``); the next request that needs the model loads it again.
 
 The engine knows nothing of the server: it reports through the callbacks of ``EngineEvents``.
 """
@@ -34,6 +35,7 @@ from atten_scope.common import errors
 from atten_scope.common.cancellation import Gate, cancellable, check, yielding_to
 from atten_scope.common.errors import Cancelled, ModelLoadError
 from atten_scope.common.progress import ReportProgress
+from atten_scope.common.quoting import detail, quoted, shorten
 from atten_scope.engine.model import LoadedModel, load_model
 from atten_scope.lsp.settings import Settings
 
@@ -47,6 +49,21 @@ IDLE_DELAY_S = 0.3  # quiet time before idle work (re)starts: cursor requests co
 
 def _nothing(*_: Any) -> None:
     pass
+
+
+SUPERSEDED = "The model setting changed while the model loaded."
+
+
+class LoadCancel(threading.Event):
+    """The cancel event of one model load, with why it was set: the message of its ``Cancelled``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason = SUPERSEDED
+
+    def stop(self, reason: str) -> None:
+        self.reason = reason
+        self.set()
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,7 @@ class Engine:
         self.generation = 0
         self._loading: asyncio.Future[LoadedModel] | None = None
         self._loading_key: tuple[str, str, bool] | None = None
-        self._load_cancel = threading.Event()  # set when a newer model setting supersedes the load
+        self._load_cancel = LoadCancel()  # set when a newer model setting supersedes the load, or it is cancelled
         self._on_model: set[threading.Event] = set()  # cancel events of the work queued or running on the model thread
         self._in_flight: set[threading.Event] = set()  # ... and on every thread
         self.wanted_key: tuple[str, str, bool] | None = None  # the model the settings name
@@ -207,9 +224,9 @@ class Engine:
             return self.loaded
         if self._loading is None or self._loading_key != key:
             self._loading_key = key
-            self._load_cancel = threading.Event()
-            self._load_step = f"Loading {settings.model}"
-            self._loading = asyncio.ensure_future(self._load(settings))
+            self._load_cancel = LoadCancel()
+            self._load_step = f"Loading {shorten(settings.model)}"
+            self._loading = asyncio.ensure_future(self._load(settings, self._load_cancel))
         if progress is not None:
             self._load_watchers.append(progress)
             if self._load_step:
@@ -244,16 +261,32 @@ class Engine:
             event.set()
         return True
 
+    def cancel_load(self) -> str | None:
+        """Stop the model load in progress at its next check (a first-use conversion's child process
+        is ended, and nothing of it is kept); the requests waiting for it fail with ``Cancelled``, and
+        the next request that needs the model loads it again. The model whose load stopped, or None
+        when none was loading."""
+        if self._loading is None or self._loading_key is None:
+            return None
+        model = self._loading_key[0]
+        self._loading = None
+        self._loading_key = None
+        self._load_cancel.stop(f"Loading {shorten(model)} was cancelled.")
+        return model
+
     def keep(self, kept: KeptModel) -> None:
         """Start with the model an earlier session loaded; it serves the first load that names it."""
         self._kept = kept
 
-    async def _load(self, settings: Settings) -> LoadedModel:
-        key = settings.model_key
+    async def _load(self, settings: Settings, cancel: LoadCancel) -> LoadedModel:
         events = self.events
-        events.status("loadingModel", f"Loading {settings.model}", settings.model)
+        if cancel.is_set():  # stopped before it began: it must not announce itself after the stop
+            raise Cancelled(cancel.reason)
+        events.status("loadingModel", f"Loading {shorten(settings.model)}", settings.model)
 
         def progress(fraction: float | None, message: str) -> None:
+            if cancel.is_set():  # a step reached after the stop would show the load as running again
+                return
             events.status("loadingModel", message, settings.model)
             self._load_step = message
             for watcher in list(self._load_watchers):
@@ -267,20 +300,22 @@ class Engine:
             )
 
         try:
-            loaded = await self.run(load, self._load_cancel)
+            loaded = await self.run(load, cancel)
         except Exception as error:  # every load failure is reported, then re-raised
-            if self._loading_key == key:
+            if self._load_cancel is cancel:  # still the current load: each load has its own cancel event
                 self._loading = None
                 self._loading_key = None
-            if isinstance(error, Cancelled):  # superseded by a newer setting, or the session ended
-                log.info("Stopped loading %s: the model setting changed", settings.model)
-                raise Cancelled("The model setting changed while the model loaded.") from error
+            if isinstance(error, Cancelled):  # superseded by a newer setting, cancelled, or the session ended
+                log.info("Stopped loading %s: %s", settings.model, cancel.reason)
+                raise Cancelled(cancel.reason) from error
             message = load_failure(settings.model, error)
             events.status("error", message, settings.model)
             events.error(message)
             raise ModelLoadError(message) from error
-        if self._loading_key == key:
-            self.loaded, self.loaded_key = loaded, key
+        # A load cancelled after its last check finished all the same: its model is kept while it is
+        # still the current load and the model wanted.
+        if self._load_cancel is cancel and self.wanted_key == settings.model_key:
+            self.loaded, self.loaded_key = loaded, settings.model_key
             self._loading = None
             self._loading_key = None
             info = loaded.info
@@ -315,11 +350,14 @@ def load_failure(model_id: str, error: BaseException) -> str:
     if isinstance(error, ModelLoadError):
         return str(error)
     if isinstance(error, ImportError):
-        return f"A Python package needed for model '{model_id}' is missing ({error}): install it for the server."
+        missing = detail(str(error), model_id)
+        return (
+            f"A Python package needed for model {quoted(model_id)} is missing ({missing}): install it for the server."
+        )
     if isinstance(error, MemoryError) or "out of memory" in str(error).lower():
-        return f"Out of memory while loading '{model_id}': choose a smaller model or another device."
+        return f"Out of memory while loading {quoted(model_id)}: choose a smaller model or another device."
     log.exception("Loading %s failed", model_id)
-    return f"Could not load model '{model_id}': {type(error).__name__}: {error}"
+    return f"Could not load model {quoted(model_id)}: {type(error).__name__}: {detail(str(error), model_id)}"
 
 
 def is_out_of_memory(error: BaseException) -> bool:

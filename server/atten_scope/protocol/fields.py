@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from atten_scope.common.errors import InvalidRequest
+from atten_scope.common.quoting import quoted
 from atten_scope.limits import Limit
 from atten_scope.registry import choice
 
@@ -123,7 +124,7 @@ def selection(value: Any, name: str) -> tuple[int, ...] | All:
         raise InvalidRequest(f'{name} must be "all" or a non-empty list of {name} numbers.')
     for item in value:
         if not _is_whole(item):
-            raise InvalidRequest(f"{name} must be whole numbers, got {item!r}.")
+            raise InvalidRequest(f"{name} must be whole numbers, got {quoted(item)}.")
     return tuple(sorted(set(value)))
 
 
@@ -177,6 +178,15 @@ def token_ids(value: Any, name: str) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
+def token_choice(value: Any, name: str) -> int | str:
+    """One vocabulary token: its id (a whole number of 0 or more) or its text (checked against the model later)."""
+    if _is_whole(value) and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value:
+        return value
+    raise InvalidRequest(f"{name} must be a token id (a whole number of 0 or more) or the token's text.")
+
+
 def line_ranges(value: Any, name: str) -> tuple[tuple[int, int], ...]:
     """A non-empty JSON array of [first, last] 0-based line ranges, first <= last."""
     if not isinstance(value, list) or not value:
@@ -184,8 +194,8 @@ def line_ranges(value: Any, name: str) -> tuple[tuple[int, int], ...]:
     ranges = []
     for item in value:
         if not isinstance(item, list) or len(item) != 2 or not all(_is_whole(v) for v in item):
-            raise InvalidRequest(f"{name} must be a list of [first, last] line ranges (0-based), got {item!r}.")
+            raise InvalidRequest(f"{name} must be a list of [first, last] line ranges (0-based), got {quoted(item)}.")
         if not 0 <= item[0] <= item[1]:
-            raise InvalidRequest(f"{name}: each range needs 0 <= first <= last, got {item!r}.")
+            raise InvalidRequest(f"{name}: each range needs 0 <= first <= last, got {quoted(item)}.")
         ranges.append((int(item[0]), int(item[1])))
     return tuple(ranges)

@@ -14,7 +14,7 @@ from typing import Any
 
 from atten_scope import limits
 from atten_scope.common.errors import InvalidRequest
-from atten_scope.limits import ALTERNATIVES, FLOW_NODES, FLOW_THRESHOLD, MAX_NEW_TOKENS, TOP_K, Limit
+from atten_scope.limits import ALTERNATIVES, FLOW_NODES, FLOW_THRESHOLD, LENS_TOP, MAX_NEW_TOKENS, TOP_K, Limit
 from atten_scope.protocol.fields import (
     All,
     array,
@@ -31,6 +31,7 @@ from atten_scope.protocol.fields import (
     selection,
     span,
     string,
+    token_choice,
     token_ids,
     whole,
     within,
@@ -61,6 +62,54 @@ class DocumentRequest:
 
     text_document: DocumentRef = param("textDocument", nested(DocumentRef))
     work_done_token: str | int | None = param("workDoneToken", progress_token, None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextFileParam:
+    """One of ``contextFiles``: a file the model reads before the document, as the editor holds it."""
+
+    uri: str = param("uri", string)
+    text: str = param("text", lambda value, name: _text(value, name))
+
+
+def _text(value: Any, name: str) -> str:
+    """Any JSON string (a file may be empty), without NUL characters (the mark of a binary file)."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be a string (the file's text).")
+    if "\x00" in value:
+        raise InvalidRequest(f"{name} looks binary (it contains NUL characters): choose text files.")
+    return value
+
+
+def context_files(value: Any, name: str) -> tuple[ContextFileParam, ...]:
+    """A list of ``{uri, text}``, in the order the model reads them: at most ``limits.CONTEXT_FILES``
+    files, ``limits.CONTEXT_CHARACTERS`` characters in all, no URI twice."""
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{name} must be a list of {{uri, text}}.")
+    if len(value) > limits.CONTEXT_FILES:
+        raise InvalidRequest(
+            f"{name} lists {len(value)} files: at most {limits.CONTEXT_FILES} are read before the document."
+        )
+    files = tuple(parse_params(ContextFileParam, item, prefix=f"{name}[{i}].") for i, item in enumerate(value))
+    total = sum(len(file.text) for file in files)
+    if total > limits.CONTEXT_CHARACTERS:
+        raise InvalidRequest(
+            f"{name} hold {total:,} characters: at most {limits.CONTEXT_CHARACTERS:,} in all are read before the "
+            "document. Choose fewer or smaller files."
+        )
+    seen: set[str] = set()
+    for i, file in enumerate(files):
+        if file.uri in seen:
+            raise InvalidRequest(f"{name}[{i}] names a file listed before it: list each file once.")
+        seen.add(file.uri)
+    return files
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalyzeRequest(DocumentRequest):
+    """``attenScope/analyze``: the document, and the files the model reads before it (none by default)."""
+
+    context_files: tuple[ContextFileParam, ...] = param("contextFiles", context_files, ())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +248,19 @@ class FlowParams:
 class AltiRolloutParams:
     position: Position = param("position", nested(Position))
     drop_sink: bool = param("dropSink", boolean, True)
+    top_k: int = param("topK", within(TOP_K), TOP_K.default)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogitLensParams:
+    position: Position = param("position", nested(Position))
+    top_k: int = param("topK", within(LENS_TOP), LENS_TOP.default)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContrastParams:
+    position: Position = param("position", nested(Position))
+    alternative: int | str = param("alternative", token_choice)  # an id, or the token's text
     top_k: int = param("topK", within(TOP_K), TOP_K.default)
 
 

@@ -52,6 +52,9 @@ class ViewRequest(Generic[P]):
     keep: Callable[[Any], str] | None = None
     # What the caller keeps, by URI (the completions of this document): views that read one look it up.
     completions: Mapping[str, Any] = field(default_factory=dict)
+    # The document's language id (the editor's ``languageId``): a faithfulness figure says whether it
+    # was measured on that language or stands in for it (``evidence.view_faithfulness``).
+    language: str | None = None
 
     def options(self, fields: ViewFields, fixed: ViewFields | None = None) -> ViewOptions:
         """The model's default view, overlaid with the user's settings, the request's ``fields`` and

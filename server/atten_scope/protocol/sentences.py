@@ -57,3 +57,31 @@ def settings_line(settings: Mapping[str, Any]) -> str:
     if not settings.get("dropSink", True):
         parts.append("sink kept")
     return " \u00b7 ".join(parts)
+
+
+def settles_sentence(lens: Mapping[str, Any], quote: Callable[[str], str]) -> str | None:
+    """``settles on `)` at layer 14 of 30`` from a logit lens (``logitLens`` and ``settledAt`` of the
+    answer): the last layer's first choice, shown by ``quote``, and ``settledAt`` counted from 1 among
+    the model's layers; None without layers."""
+    layers = lens.get("logitLens") or []
+    if not layers or not layers[-1].get("top"):
+        return None
+    final = layers[-1]["top"][0]["text"]
+    return f"settles on {quote(final)} at layer {int(lens['settledAt']) + 1} of {len(layers)}"
+
+
+def contrast_sentence(contrast: Mapping[str, Any], quote: Callable[[str], str]) -> str:
+    """``Predicts `)` over `,` by 3.2 logits: attention +2.1, the MLPs +1.5, the token's own embedding
+    -0.3, the rest -0.1`` from a contrast (``attenScope/contrast``): its parts, which add up to the difference."""
+    predicted, alternative = contrast["predicted"], contrast["alternative"]
+    parts = (
+        ("attention", contrast["attention"]),
+        ("the MLPs", contrast["mlp"]),
+        ("the token's own embedding", contrast["residual"]),
+        ("the rest", contrast["remainder"]),
+    )
+    shares = ", ".join(f"{name} {value:+.2f}" for name, value in parts)
+    return (
+        f"Predicts {quote(predicted['text'])} over {quote(alternative['text'])} by "
+        f"{contrast['difference']:.2f} logits: {shares}"
+    )

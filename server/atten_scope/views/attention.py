@@ -15,6 +15,7 @@ from atten_scope.engine.aggregate import combine, linear_weights
 from atten_scope.engine.analysis import Analysis
 from atten_scope.engine.refine import prepare_columns, refined_column, refined_rows, row_blocks
 from atten_scope.engine.window import CapturedWindow
+from atten_scope.views.learned import head_coefficients
 from atten_scope.views.options import ViewOptions
 
 
@@ -100,10 +101,12 @@ def combined_rows(
     if options.aggregate_spec.streamed:
         return rollout_rows(analysis, win, options, first, count)
     layers, heads = _layers(analysis, options), _heads(analysis, options)
+    coefficients = head_coefficients(analysis.info.id, options, layers, heads)
     blocks = []
     for start, size in row_blocks(first, count):
         cancellation.check()
-        combined = combine(refined_rows(win, layers, start, size, options.refinement)[:, heads], options.aggregate)
+        rows = refined_rows(win, layers, start, size, options.refinement)[:, heads]
+        combined = combine(rows, options.aggregate, coefficients)
         blocks.append(torch.nn.functional.pad(combined, (0, first + count - start - size)))
     return torch.cat(blocks, dim=0)
 
@@ -122,11 +125,12 @@ def _combined_column(
         values = refined_column(win, layers, source, first, count, options.refinement)[:, heads]  # (L_r, H', r)
         return torch.einsum("lh,lhr->r", weights.to(values.dtype), values)
     layers, heads = _layers(analysis, options), _heads(analysis, options)
+    coefficients = head_coefficients(analysis.info.id, options, layers, heads)
     blocks = []
     for start, size in row_blocks(first, count):
         cancellation.check()
         rows = refined_rows(win, layers, start, size, options.refinement)[:, heads]
-        blocks.append(combine(rows, options.aggregate)[:, source])
+        blocks.append(combine(rows, options.aggregate, coefficients)[:, source])
     return torch.cat(blocks, dim=0)
 
 
@@ -134,7 +138,8 @@ def _column_terms(analysis: Analysis, options: ViewOptions) -> tuple[torch.Tenso
     """For a linear aggregate: the layers it weighs, the heads, and the coefficients c_lh (L_r, H')
     of ``aggregate.linear_weights`` on those layers."""
     layers, heads = _layers(analysis, options), _heads(analysis, options)
-    weights = linear_weights(options.aggregate, len(layers), len(heads))
+    coefficients = head_coefficients(analysis.info.id, options, layers, heads)
+    weights = linear_weights(options.aggregate, len(layers), len(heads), coefficients)
     read = weights.any(axis=1)
     return layers[torch.from_numpy(read)], heads, torch.from_numpy(weights[read])
 

@@ -13,9 +13,9 @@ with y the completion's tokens, teacher-forced (``ablation.py``).
 
 **attention** (instant, no extra pass but the short one of ``total``): for each completion token
 y_t the attention row a_{t-1} of the token before it, the row whose prediction y_t is (for the
-first, the context's last token), over the sources (the model's default view:
-``evidence.default_options``, sinks dropped), restricted to the context tokens j on lines
-[0, before_line) and summed,
+first, the context's last token), over the sources (the model's learned head weights where they
+measured better on completions, else its default view: ``instant_options``, sinks dropped),
+restricted to the context tokens j on lines [0, before_line) and summed,
 
     S_j = sum_t a_{t-1, j},    share_j = S_j / sum_k S_k,    score(j) = share_j * total
 
@@ -49,6 +49,7 @@ from atten_scope.registry import AGGREGATES, REFINEMENTS
 from atten_scope.views.ablation import Ablations, ContextLines, no_context_logprob, sequence_logprob, start_ids
 from atten_scope.views.attention import combined_rows, drop_sinks
 from atten_scope.views.evidence import default_options
+from atten_scope.views.learned import learned_heads
 from atten_scope.views.options import ViewOptions
 from atten_scope.views.surrogate import lasso, lds, out_of_fold, predict, random_masks
 from atten_scope.views.units import Symbol, document_units, line_blocks, line_label, symbol_label
@@ -92,8 +93,23 @@ class Attribution:
 
 
 def instant_options(model_id: str) -> ViewOptions:
-    """The view the instant attribution reads: the model's default, rows, sinks dropped, all layers and heads."""
-    return replace(default_options(model_id), direction="attendsTo", drop_sink=True, layers=None, heads=None)
+    """The view the instant attribution reads: rows, sinks dropped, all layers and heads, of the
+    model's learned head weights where they measured better on completions (``views/learned.py``),
+    else of its default view."""
+    options = replace(default_options(model_id), direction="attendsTo", drop_sink=True, layers=None, heads=None)
+    learned = learned_heads(model_id)
+    if learned is not None and learned.instant:
+        return replace(options, refinement=learned.refinement, aggregate="learned")
+    return options
+
+
+def benchmark_lds(model_id: str, options: ViewOptions) -> float | None:
+    """The mean LDS the completion benchmark measured for the instant attribution with ``options``
+    (None: not measured)."""
+    learned = learned_heads(model_id)
+    if learned is None or not options.aggregate_spec.learned:
+        return None
+    return learned.completion_lds
 
 
 def attention_label(options: ViewOptions) -> str:
@@ -144,7 +160,7 @@ def instant_attribution(
 ) -> Attribution:
     """The attention attribution (module doc) of the completion tokens [start, end) of ``analysis``
     (which covers context + completion) to the lines [0, before_line) (0-based) before it and their
-    units (``symbols``: the editor's definitions; blocks of lines where there are none)."""
+    units (``symbols``: the editor's definitions or the parser's; blocks of lines where there are none)."""
     if not 0 < start < end <= analysis.token_count:
         raise ValueError(
             f"the completion must be analysed tokens [start, end) after some context, not [{start}, {end})"
@@ -174,7 +190,8 @@ def attention_attribution(
     if len(line_scores) < before_line:
         line_scores = np.pad(line_scores, (0, before_line - len(line_scores)))
     units = line_units(analysis, line_scores, symbols) + identifier_units(analysis, token_scores, before_line)
-    return Attribution("attention", attention_label(options), total, line_scores, units)
+    found = Attribution("attention", attention_label(options), total, line_scores, units)
+    return found.with_lds(benchmark_lds(analysis.info.id, options), "benchmark")
 
 
 def line_units(analysis: Analysis, line_scores: np.ndarray, symbols: Sequence[Symbol] | None) -> tuple[UnitScore, ...]:

@@ -5,7 +5,10 @@ the sources of a query token and the leave-one-out ablation effect of each sourc
 next-token log-probability, and writes ``data/faithfulness.json``. The query is a snippet's last
 token (the table's ``methods``) and, in ``situations``, also interior tokens, and lines as units
 (a line's summed weight against ablating the whole line). A view here is a refinement / aggregate
-over all layers and heads; the numbers only hold for the model measured.
+over all layers and heads; the numbers only hold for the model measured, and each names the
+languages of its snippets, so that a figure shown on a document in another language says which
+language it stands in for. ``view_faithfulness`` is the one function every surface takes a figure
+and its words from.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from atten_scope.engine.embedded import EMBEDDED_ID
 from atten_scope.registry import AGGREGATES, REFINEMENTS
+from atten_scope.views.languages import language_name
 from atten_scope.views.options import ViewOptions
 
 TABLE = "faithfulness.json"
@@ -27,8 +31,9 @@ TABLE = "faithfulness.json"
 def load_tables() -> dict[str, dict[str, Any]]:
     """The shipped tables by model id; empty if the package was built without them.
 
-    The file is ``{"tables": [{model, snippets, source, methods}, ...]}``, one table per measured
-    model: a view's faithfulness is only claimed for the model it was measured on.
+    The file is ``{"tables": [{model, snippets, source, languages, methods, situations}, ...]}``,
+    one table per measured model: a view's faithfulness is only claimed for the model it was
+    measured on. ``languages`` (the language ids of the snippets) is in each table and situation.
     """
     try:
         text = resources.files("atten_scope").joinpath("data", TABLE).read_text(encoding="utf-8")
@@ -83,19 +88,31 @@ UNITS = ("token", "line")
 HOME_CORPUS = "bench/corpus"  # the benchmark's own snippets; a situation may name another corpus
 
 
-def _situations(table: dict[str, Any], position: str, unit: str, column: str) -> list[tuple[list[dict], int, dict]]:
+def _situations(
+    table: dict[str, Any], position: str, unit: str, column: str
+) -> list[tuple[list[dict[str, Any]], int, dict[str, Any]]]:
     """Where to look for a figure, in order: the rows measured for the situation (when the table has
     them), then the table's ``methods`` (the last token, token level), each with the snippets behind
-    it and the situation it is for. ``situations`` hold dropSink-on figures only."""
+    it and the situation it is for (with the corpus and the language ids of its snippets, where the
+    table names them). ``situations`` hold dropSink-on figures only."""
     found = []
     if (position, unit) != ("last", "token") and column == "on":
         for entry in table.get("situations", []):
             if entry.get("position") == position and entry.get("unit") == unit and entry.get("methods"):
                 rows = [{"method": row["method"], column: row["on"]} for row in entry["methods"]]
-                corpus = str(entry.get("corpus", HOME_CORPUS))
-                situation = {"position": position, "unit": unit, "corpus": corpus}
+                situation = {
+                    "position": position,
+                    "unit": unit,
+                    "corpus": str(entry.get("corpus", HOME_CORPUS)),
+                    "languages": [str(language) for language in entry.get("languages", [])],
+                }
                 found.append((rows, int(entry.get("snippets", table["snippets"])), situation))
-    situation = {"position": "last", "unit": "token", "corpus": str(table.get("corpus", HOME_CORPUS))}
+    situation = {
+        "position": "last",
+        "unit": "token",
+        "corpus": str(table.get("corpus", HOME_CORPUS)),
+        "languages": [str(language) for language in table.get("languages", [])],
+    }
     found.append((table["methods"], int(table["snippets"]), situation))
     return found
 
@@ -106,19 +123,27 @@ def view_faithfulness(
     table: dict[str, Any] | None = None,
     position: str = "last",
     unit: str = "token",
+    language: str | None = None,
 ) -> dict[str, Any] | None:
-    """The measured faithfulness of ``options``' view on ``model_id``, or None where it was not measured.
+    """The measured faithfulness of ``options``' view on ``model_id`` and how to word it, or None
+    where it was not measured: the one source of the figure the CLI, the HTML report, the hover and
+    the status bar show.
 
     ``position`` (``last``: the document's last analysed token; ``interior``: any other) and ``unit``
     (``token`` or ``line``: the weights summed per line, against ablating whole lines) name the
-    situation on screen. Returns ``{rho, low, high, snippets, rank, methods, best, bestRho, model,
-    position, unit, corpus, asked}``: the mean Spearman rho over snippets with its 95 % bootstrap interval,
-    for the view's sink setting (dropSink on: token 0 excluded from the sources), its rank among all
-    methods measured in that situation, the situation the figure is for (``position``, ``unit``) and
-    the one asked for (``asked``), and the code it was measured on (``corpus``: ``bench/corpus`` or,
-    for example, the standard library of a Python version). They differ where the asked situation
-    was not measured for the view (only the last-token, token-level figure exists with dropSink
-    off, or in an older table): the figure is then the last-token, token-level one.
+    situation on screen; ``language`` is the document's language id (``python``, ``c``; None where
+    it is not known). Returns ``{rho, low, high, snippets, rank, methods, best, bestRho, model,
+    position, unit, corpus, languages, asked, language, standsIn, text, sentence}``: the mean
+    Spearman rho over snippets with its 95 % bootstrap interval, for the view's sink setting
+    (dropSink on: token 0 excluded from the sources), its rank among all methods measured in that
+    situation, the situation the figure is for (``position``, ``unit``) and the one asked for
+    (``asked``), the code it was measured on (``corpus``: ``bench/corpus`` or, for example, the
+    standard library of a Python version; ``languages``: the language ids of its snippets, empty
+    where the table does not name them), whether it stands in for a language it was not measured
+    on (``standsIn``), and its words (``figure_words``): ``text`` for one short line, ``sentence``
+    in full. The situations differ where the asked one was not measured for the view (only the
+    last-token, token-level figure exists with dropSink off, or in an older table): the figure is
+    then the last-token, token-level one.
     """
     if position not in POSITIONS or unit not in UNITS:
         raise ValueError(f"unknown situation {position!r} / {unit!r}")
@@ -127,24 +152,38 @@ def view_faithfulness(
         return None
     if options.direction != "attendsTo":
         return None  # the benchmark scores rows (what the query token draws on), not columns
-    column = "on" if options.drop_sink else "off"
     name = f"{options.refinement} / {options.aggregate}"
-    for measured, snippets, situation in _situations(table, position, unit, column):
-        found = _ranked_figure(measured, name, column, snippets, model_id)
-        if found is not None:
-            return {**found, **situation, "asked": {"position": position, "unit": unit}}
-    return None
+    return _figure(table, model_id, name, "on" if options.drop_sink else "off", position, unit, language)
 
 
 def method_faithfulness(
-    model_id: str, name: str, drop_sink: bool, table: dict[str, Any] | None = None
+    model_id: str, name: str, drop_sink: bool, table: dict[str, Any] | None = None, language: str | None = None
 ) -> dict[str, Any] | None:
-    """``view_faithfulness`` of the table's row ``name`` (a view that is no refinement / aggregate
-    pair, such as ``altiRollout``, is measured under its own name)."""
+    """``view_faithfulness`` of the table's row ``name`` at the last token (a view that is no
+    refinement / aggregate pair, such as ``altiRollout``, is measured under its own name)."""
     table = load_table(model_id) if table is None else table
     if table is None or table.get("model") != model_id:
         return None
-    return _ranked_figure(table["methods"], name, "on" if drop_sink else "off", table["snippets"], model_id)
+    return _figure(table, model_id, name, "on" if drop_sink else "off", "last", "token", language)
+
+
+def _figure(
+    table: dict[str, Any], model_id: str, name: str, column: str, position: str, unit: str, language: str | None
+) -> dict[str, Any] | None:
+    """Row ``name``'s figure in the first situation of ``_situations`` that measured it, worded."""
+    for measured, snippets, situation in _situations(table, position, unit, column):
+        found = _ranked_figure(measured, name, column, snippets, model_id)
+        if found is not None:
+            languages = situation["languages"]
+            figure = {
+                **found,
+                **situation,
+                "asked": {"position": position, "unit": unit},
+                "language": language,
+                "standsIn": bool(language and languages and language not in languages),
+            }
+            return {**figure, **figure_words(figure)}
+    return None
 
 
 def _ranked_figure(
@@ -175,11 +214,14 @@ SITUATION_WORDS = {
     ("last", "line"): "per line, at the last token",
     ("interior", "line"): "per line, at interior tokens",
 }
-
-
-def situation_words(faithfulness: dict[str, Any]) -> str:
-    """ "at interior tokens", "per line, at the last token": the situation a figure was measured in."""
-    return SITUATION_WORDS.get((faithfulness.get("position", "last"), faithfulness.get("unit", "token")), "")
+SITUATION_SHORT = {
+    ("last", "token"): "last token",
+    ("interior", "token"): "interior tokens",
+    ("last", "line"): "line sums, last token",
+    ("interior", "line"): "line sums, interior tokens",
+}
+NOT_MEASURED = "Faithfulness of this view: not measured for this model and selection."
+NOT_MEASURED_SHORT = "faithfulness not measured for this model and view"
 
 
 def corpus_words(faithfulness: dict[str, Any]) -> str:
@@ -188,26 +230,70 @@ def corpus_words(faithfulness: dict[str, Any]) -> str:
     return f" of the {corpus}" if corpus and corpus != HOME_CORPUS else ""
 
 
-def faithfulness_line(faithfulness: dict[str, Any] | None, lines: dict[str, Any] | None = None) -> str:
-    """One sentence on how faithful the view measured (see ``evidence.view_faithfulness``), in the
-    situation it was measured in; ``lines``, where given and measured per line, adds the figure of
-    the per-line weights."""
-    if not faithfulness:
-        return "faithfulness of this view: not measured for this model and selection"
-    asked = faithfulness.get("asked")
-    measured = {"position": faithfulness.get("position", "last"), "unit": faithfulness.get("unit", "token")}
+def language_words(languages: list[str], language: str | None) -> tuple[str, str]:
+    """What a figure was measured on, for a document in ``language`` (an id; None: not known), as
+    (short, long): ("Python", "measured on Python") where they match or the document's language is
+    not known, ("measured on Python, standing in for C", the same) where the figure stands in for
+    a language it was not measured on; for several languages ("9 languages incl. C", "measured on 9
+    languages, C among them"). ("", "") where the table does not name its languages."""
+    if not languages:
+        return "", ""
+    measured = language_name(languages[0]) if len(languages) == 1 else f"{len(languages)} languages"
+    if language is not None and language not in languages:
+        words = f"measured on {measured}, standing in for {language_name(language)}"
+        return words, words
+    if len(languages) == 1 or language is None:
+        return measured, f"measured on {measured}"
+    shown = language_name(language)
+    return f"{measured} incl. {shown}", f"measured on {measured}, {shown} among them"
+
+
+def figure_words(figure: dict[str, Any]) -> dict[str, str]:
+    """A figure's words (``view_faithfulness`` without them): ``text``, one short line,
+
+        ρ +0.38 vs ablation (Python, interior tokens)
+        ρ +0.38 vs ablation (measured on Python, standing in for C; interior tokens)
+
+    and ``sentence``, the full statement with the interval, the snippets and the rank,
+
+        Faithfulness of this view: ρ = +0.38 [+0.33, +0.44] against leave-one-out ablation at
+        interior tokens, measured on Python (16 snippets of the Python 3.11.7 standard library; rank
+        1 of 31).
+
+    (a line-unit figure opens "Line sums (the gutter)" and is against ablating whole lines). Both
+    print rho the same way, ``f"{rho:+.2f}"``. Where the figure is not for the situation asked,
+    both say it was not measured there."""
+    position, unit = figure.get("position", "last"), figure.get("unit", "token")
+    short_language, long_language = language_words(list(figure.get("languages", [])), figure.get("language"))
+    asked = figure.get("asked")
     fallback = ""
-    if asked and asked != measured:
-        fallback = f"; not measured {SITUATION_WORDS.get((asked['position'], asked['unit']), 'here')}"
-    return (
-        f"faithfulness of this view: \u03c1 = {faithfulness['rho']:+.2f} "
-        f"[{faithfulness['low']:+.2f}, {faithfulness['high']:+.2f}] against leave-one-out ablation "
-        f"{situation_words(faithfulness)} "
-        f"({faithfulness['snippets']} snippets{corpus_words(faithfulness)}; "
-        f"rank {faithfulness['rank']} of {faithfulness['methods']}{fallback})"
-        + (
-            f"; line sums \u03c1 = {lines['rho']:+.2f} [{lines['low']:+.2f}, {lines['high']:+.2f}]"
-            if lines and lines.get("unit") == "line"
-            else ""
-        )
+    if asked and (asked["position"], asked["unit"]) != (position, unit):
+        fallback = f"not measured {SITUATION_WORDS.get((asked['position'], asked['unit']), 'here')}"
+    where = SITUATION_SHORT.get((position, unit), "")
+    if short_language:
+        where = f"{short_language}{'; ' if figure.get('standsIn') else ', '}{where}"
+    rho = f"{figure['rho']:+.2f}"
+    text = f"\u03c1 {rho} vs ablation ({where}{'; ' + fallback if fallback else ''})"
+    what, against = (
+        ("Line sums (the gutter)", "against ablating whole lines")
+        if unit == "line"
+        else ("Faithfulness of this view", "against leave-one-out ablation")
     )
+    situation = SITUATION_WORDS[(position, "token")]  # "per line" is in the words before it
+    sentence = (
+        f"{what}: \u03c1 = {rho} [{figure['low']:+.2f}, {figure['high']:+.2f}] {against} "
+        f"{situation}{', ' + long_language if long_language else ''} "
+        f"({figure['snippets']} snippets{corpus_words(figure)}; "
+        f"rank {figure['rank']} of {figure['methods']}{'; ' + fallback if fallback else ''})."
+    )
+    return {"text": text, "sentence": sentence}
+
+
+def faithfulness_text(faithfulness: dict[str, Any] | None) -> str:
+    """The short line of a figure (``view_faithfulness``), or that it was not measured."""
+    return str(faithfulness["text"]) if faithfulness else NOT_MEASURED_SHORT
+
+
+def faithfulness_sentence(faithfulness: dict[str, Any] | None) -> str:
+    """The full sentence of a figure (``view_faithfulness``), or that it was not measured."""
+    return str(faithfulness["sentence"]) if faithfulness else NOT_MEASURED

@@ -162,12 +162,12 @@ def alti_rollout(analysis: Analysis, token: int, model: Any = None) -> tuple[np.
     """The ALTI rollout row of ``token`` over all document tokens (summing to 1), and the tokens
     recomputed; ``model``: as ``window_parts``."""
     analysis.check_token(token)
-    local = analysis.owner(token)[1]
-    if local + 1 > ALTI_TOKENS:
+    before = analysis.owner(token)[1]  # the tokens of its window before it
+    if before + 1 > ALTI_TOKENS:
         raise InvalidRequest(
-            f"The ALTI rollout covers at most {ALTI_TOKENS} tokens of context and this token has {local + 1} "
-            "before it in its window (its cost grows with their square): use it nearer the start of the file, "
-            "or lower maxTokens."
+            f"The ALTI rollout covers at most {ALTI_TOKENS} tokens of context, the token included, and this token "
+            f"has {before:,} before it in its window (the cost grows with their square): use it nearer the start "
+            f"of the file, or set attenScope.maxTokens to {ALTI_TOKENS} or less."
         )
     parts, target = window_parts(analysis, token, model)
     row = alti_row(parts, target)

@@ -39,10 +39,11 @@ import numpy as np
 import torch
 
 from atten_scope.common import cancellation
-from atten_scope.engine.aggregate import combine
+from atten_scope.engine.aggregate import linear_weights
 from atten_scope.engine.analysis import Analysis
 from atten_scope.engine.window import CapturedWindow
 from atten_scope.views.attention import combined_rows, drop_sinks
+from atten_scope.views.learned import head_coefficients
 from atten_scope.views.options import ViewOptions
 
 # The time an overview may spend reading rows: OVERVIEW_RATE seconds per row of the range, within
@@ -173,12 +174,10 @@ def _thinned(chosen: np.ndarray, edges: np.ndarray, fraction: float) -> np.ndarr
     return chosen[rank + phase < fraction * counts[bins]]
 
 
-def _aggregate_weights(options: ViewOptions, layers: int, heads: int) -> np.ndarray:
-    """(L', H') weights of a linear aggregate: it is a fixed linear combination of the layer/head
-    rows (``registry.Aggregate.linear``), so combining one-hot probe rows reads its coefficients."""
-    count = layers * heads
-    probe = torch.eye(count, dtype=torch.float64).reshape(layers, heads, 1, count)
-    return combine(probe, options.aggregate)[0].reshape(layers, heads).numpy()
+def _aggregate_weights(options: ViewOptions, analysis: Analysis, layers: list[int], heads: list[int]) -> np.ndarray:
+    """(L', H') weights of a linear aggregate (``aggregate.linear_weights``)."""
+    coefficients = head_coefficients(analysis.info.id, options, layers, heads)
+    return linear_weights(options.aggregate, len(layers), len(heads), coefficients)
 
 
 def _selected(options: ViewOptions, analysis: Analysis) -> tuple[list[int], list[int]]:
@@ -289,7 +288,7 @@ def _window_rows(
     sinks = [s - win.start for s in analysis.sinks(win)] if options.drop_sink else []
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     if _fused(options):
-        terms = _terms(win, _aggregate_weights(options, len(layers), len(heads)), layers, heads)
+        terms = _terms(win, _aggregate_weights(options, analysis, layers, heads), layers, heads)
         keys: dict[int, torch.Tensor] = {}
         for begin in range(0, len(local), ROW_BLOCK):
             part = local[begin : begin + ROW_BLOCK]
@@ -415,7 +414,7 @@ def _layer_heads_read(options: ViewOptions, analysis: Analysis) -> int:
     """How many (layer, head) rows the aggregate reads: a linear one skips those it weighs 0."""
     layers, heads = _selected(options, analysis)
     if options.aggregate_spec.linear:
-        return int(np.count_nonzero(_aggregate_weights(options, len(layers), len(heads))))
+        return int(np.count_nonzero(_aggregate_weights(options, analysis, layers, heads)))
     return len(layers) * len(heads)
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.common.progress import ReportProgress, ignore_progress
 from atten_scope.engine.analysis import Analysis, Prediction, run_analysis
+from atten_scope.engine.context import prefix_of
 from atten_scope.engine.model import LoadedModel
 from atten_scope.engine.positions import LineIndex
 
@@ -137,7 +138,14 @@ def removal_effect(
         )
     token = analysis.document.token_at(offset)
     analysis.check_token(token)
-    edited = run_analysis(loaded, removal.edited, analysis.max_tokens, previous=analysis, progress=progress)
+    edited = run_analysis(
+        loaded,
+        removal.edited,
+        analysis.max_tokens,
+        previous=analysis,
+        progress=progress,
+        context=prefix_of(analysis.document),  # the same context files, whose state is reused
+    )
     moved = edited.document.token_at(offset - removal.removed_chars)
     if moved >= edited.token_count:
         raise InvalidRequest("Without those lines the cursor's token is past the part of the file that is analysed.")

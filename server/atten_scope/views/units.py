@@ -15,14 +15,23 @@ so a unit's share is exactly what its tokens hold, never more. The units:
   with a language server). Each token belongs to the innermost symbol whose range holds its start,
   or to none ("outside"): these units partition the tokens, so their weights and ``outside`` add
   up to sum(w).
-- **blocks**, when the editor has no symbols for the document: runs of non-blank lines separated
-  by blank lines, named by their first line (``import re``). A token belongs to the block of the
-  line it starts on; tokens on blank lines are "outside". They also partition the tokens.
+- **parsed definitions**, when the editor has no symbols for the document and its language has a
+  grammar (``syntax.py``): functions, classes, methods, structs, ... from a parse of the text,
+  nested, named by what they define (``def uuid1``, ``int main(...)``). Each token belongs to the
+  innermost one that holds its start, as with the editor's symbols.
+- **blocks**, when there are neither: runs of non-blank lines separated by blank lines, named by
+  their first line (``import re``). A token belongs to the block of the line it starts on; tokens
+  on blank lines are "outside". They also partition the tokens.
+- **statements**, whenever the language has a grammar: the statements at the top level of the
+  file and of each definition's body, imports among them, a control statement (``for``, ``if``,
+  ...) as one unit named by its head. Each token belongs to the innermost statement that holds
+  its start, or to none (a definition's own header, a comment between statements).
 
-Statements are lines: the per-line sums are the attention result's ``lines``.
+Lines are the other statements: the per-line sums are the attention result's ``lines``.
 
-Everything that depends on the text alone (names, their tokens, line blocks) is computed once per
-document; a row then costs a few ``np.bincount`` calls, fast enough for every cursor move.
+Everything that depends on the text alone (names, their tokens, line blocks, the parse and which
+unit holds each token) is computed once per document; a row then costs a few ``np.bincount``
+calls, fast enough for every cursor move.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import numpy as np
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.positions import LineIndex
 from atten_scope.engine.tokens import TokenizedDocument
+from atten_scope.views.syntax import SyntaxUnit, SyntaxUnits, parse_units
 
 NAME = re.compile(r"[^\W\d]\w*")  # a letter or _ (any script), then letters, digits or _
 MAX_RANGES = 64  # occurrences of one identifier listed in an answer (``count`` has them all)
@@ -53,6 +63,7 @@ class Symbol:
     kind: str  # lower-case SymbolKind name: "function", "class", "method", ...
     start: tuple[int, int]  # (line, UTF-16 character)
     end: tuple[int, int]
+    label: str | None = None  # how it reads (a parsed definition's); None: ``symbol_label`` reads it off the line
 
 
 @dataclass(frozen=True)
@@ -156,12 +167,58 @@ def line_label(lines: LineIndex, line: int) -> str:
 
 
 @dataclass(frozen=True)
+class ParsedUnits:
+    """A document's parsed units and, for each token, the innermost definition and statement that
+    hold its start (-1: none)."""
+
+    units: SyntaxUnits
+    definition_of: np.ndarray  # (tokens,) index into ``units.definitions``
+    statement_of: np.ndarray  # (tokens,) index into ``units.statements``
+
+
+@dataclass(frozen=True)
 class DocumentUnits:
     """What the units of one document's rows are built from: none of it depends on the weights."""
 
     identifiers: IdentifierIndex
     blocks: Blocks
     starts: np.ndarray  # (tokens,) each token's start offset
+    # language id -> its parse (None: no grammar, or the parse failed), filled as languages are asked about
+    parsed: dict[str, ParsedUnits | None] = field(default_factory=dict)
+
+    def parse(self, text: str, language: str | None) -> ParsedUnits | None:
+        """The units of ``text`` (this document's) parsed as ``language`` (the editor's language id)."""
+        if not language:
+            return None
+        if language not in self.parsed:
+            units = parse_units(text, language)
+            self.parsed[language] = None if units is None else parsed_units(units, self.starts)
+        return self.parsed[language]
+
+
+def parsed_symbols(doc: TokenizedDocument, lines: LineIndex, language: str | None) -> list[Symbol] | None:
+    """The definitions of a parse of ``doc`` as ``language`` (the editor's language id), as symbols
+    labelled as they read (``def uuid1``), for views that take the editor's symbols; None where the
+    language has no grammar."""
+    parsed = document_units(doc, lines).parse(doc.text, language)
+    if parsed is None:
+        return None
+    symbols = []
+    for unit in parsed.units.definitions:
+        start, end = lines.position(unit.start), lines.position(unit.end)
+        symbols.append(
+            Symbol(unit.name, unit.kind, (start.line, start.character), (end.line, end.character), unit.label)
+        )
+    return symbols
+
+
+def parsed_units(units: SyntaxUnits, token_starts: np.ndarray) -> ParsedUnits:
+    """``units`` with the innermost definition and statement of each token (``innermost``)."""
+    return ParsedUnits(
+        units,
+        innermost(token_starts, [(unit.start, unit.end) for unit in units.definitions]),
+        innermost(token_starts, [(unit.start, unit.end) for unit in units.statements]),
+    )
 
 
 # Per document, computed on first use and dropped with the document (TokenizedDocument is frozen).
@@ -207,13 +264,18 @@ def _offset(lines: LineIndex, position: tuple[int, int]) -> int:
 
 
 def definition_of_tokens(token_starts: np.ndarray, lines: LineIndex, symbols: Sequence[Symbol]) -> np.ndarray:
-    """For each token, the index of the innermost symbol whose range holds its start, or -1.
+    """For each token, the index of the innermost symbol whose range holds its start, or -1."""
+    return innermost(token_starts, [(_offset(lines, s.start), _offset(lines, s.end)) for s in symbols])
 
-    Symbols are painted over the tokens outermost first (by start, then longest first), so an
-    inner symbol overwrites the one around it: with nested ranges the last paint is the innermost.
+
+def innermost(token_starts: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """For each token, the index of the innermost span [start, end) (code points) holding its
+    start, or -1.
+
+    Spans are painted over the tokens outermost first (by start, then longest first), so an inner
+    span overwrites the one around it: with nested spans the last paint is the innermost.
     """
     owner = np.full(len(token_starts), -1, dtype=np.int64)
-    spans = [(_offset(lines, s.start), _offset(lines, s.end)) for s in symbols]
     for index in sorted(range(len(spans)), key=lambda i: (spans[i][0], -spans[i][1])):
         start, end = spans[index]
         lo, hi = np.searchsorted(token_starts, [start, end], side="left")
@@ -222,8 +284,11 @@ def definition_of_tokens(token_starts: np.ndarray, lines: LineIndex, symbols: Se
 
 
 def symbol_label(lines: LineIndex, symbol: Symbol) -> str:
-    """How a definition reads in the source: its first line up to its name (``def parse_header``,
-    ``class Reader``), else its kind and name (``function parse_header``)."""
+    """How a definition reads in the source: its own ``label`` where it has one, else its first
+    line up to its name (``def parse_header``, ``class Reader``), else its kind and name
+    (``function parse_header``)."""
+    if symbol.label is not None:
+        return symbol.label
     line = _line_text(lines, symbol.start[0]) if symbol.start[0] < lines.line_count else ""
     at = line.find(symbol.name) if symbol.name else -1
     head = line[: at + len(symbol.name)].strip() if at >= 0 else ""
@@ -238,14 +303,18 @@ def units_json(
     weights: np.ndarray,
     symbols: Sequence[Symbol] | None,
     top: int,
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """The ``units`` of an attention answer (docs/PROTOCOL.md): the ``top`` identifiers and
-    definitions (or blocks) by weight, those with weight > 0 only, and the weight outside every
-    definition. ``weights`` covers the analysed tokens (the first ``len(weights)`` of ``doc``);
-    ``token_lines`` is the line each token starts on (``Analysis.token_lines``)."""
+    """The ``units`` of an attention answer (docs/PROTOCOL.md): the ``top`` identifiers,
+    definitions and statements by weight, those with weight > 0 only, and the weight outside every
+    definition. Definitions are the editor's ``symbols``, else those of a parse of the text as
+    ``language`` (the editor's language id), else blocks of lines; statements come from the parse
+    (none without a grammar). ``weights`` covers the analysed tokens (the first ``len(weights)``
+    of ``doc``); ``token_lines`` is the line each token starts on (``Analysis.token_lines``)."""
     count = len(weights)
     known = document_units(doc, lines)
     index, blocks = known.identifiers, known.blocks
+    parsed = known.parse(doc.text, language)
 
     in_range = index.pair_token < count
     per_name = np.bincount(
@@ -280,6 +349,12 @@ def units_json(
                     "weight": float(per_unit[unit + 1]),
                 }
             )
+    elif parsed is not None:
+        source = "syntax"
+        per_unit = np.bincount(
+            parsed.definition_of[:count] + 1, weights=weights, minlength=len(parsed.units.definitions) + 1
+        )
+        definitions = _parsed_json(parsed.units.definitions, per_unit, lines, top)
     else:
         source = "blocks"
         owner = blocks.of_line[token_lines[:count]]
@@ -296,12 +371,33 @@ def units_json(
                     "weight": float(per_unit[unit + 1]),
                 }
             )
+    statements = []
+    if parsed is not None:
+        per_statement = np.bincount(
+            parsed.statement_of[:count] + 1, weights=weights, minlength=len(parsed.units.statements) + 1
+        )
+        statements = _parsed_json(parsed.units.statements, per_statement, lines, top)
     return {
         "source": source,
         "definitions": definitions,
         "outside": float(per_unit[0]),
+        "statements": statements,
         "identifiers": identifiers,
     }
+
+
+def _parsed_json(units: Sequence[SyntaxUnit], per_unit: np.ndarray, lines: LineIndex, top: int) -> list[dict[str, Any]]:
+    """The ``top`` heaviest of parsed ``units`` (``per_unit[1:]`` their weights) as answered."""
+    return [
+        {
+            "name": units[unit].name,
+            "kind": units[unit].kind,
+            "label": units[unit].label,
+            "range": lines.range(units[unit].start, units[unit].end).to_lsp(),
+            "weight": float(per_unit[unit + 1]),
+        }
+        for unit in _top(per_unit[1:], top)
+    ]
 
 
 def _top(values: np.ndarray, top: int) -> list[int]:

@@ -70,5 +70,5 @@ export function situationFigure(model, position, unit, method) {
   const table = faithfulnessTable(model);
   const entry = (table?.situations ?? []).find((e) => e.position === position && e.unit === unit);
   const row = entry?.methods.find((r) => r.method === method);
-  return row ? { rho: row.on[0], corpus: entry.corpus } : null;
+  return row ? { rho: row.on[0], corpus: entry.corpus, languages: entry.languages ?? [] } : null;
 }

@@ -117,7 +117,9 @@ export async function makeRun(label, opts, trusted) {
     git('commit', '-q', '-m', 'mean');
     fs.writeFileSync(path.join(dirs.workspace, REVIEW_NAME), REVIEW_AFTER);
   }
-  const env = makeEnv(tmp, { ...OFFLINE_ENV, ...modelCacheEnv() });
+  // Analyses kept on disk stay with the scenario: one run's never answers another's analyze.
+  const analyses = { ATTEN_SCOPE_ANALYSIS_CACHE_DIR: path.join(tmp, 'analyses') };
+  const env = makeEnv(tmp, { ...OFFLINE_ENV, ...modelCacheEnv(), ...analyses });
   return { tmp, dirs, env };
 }
 

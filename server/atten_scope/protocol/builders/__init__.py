@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from atten_scope.engine.analysis import Analysis
-from atten_scope.protocol.builders import attention, attribution, completion, flow, heatmap, removal
+from atten_scope.protocol.builders import attention, attribution, completion, flow, heatmap, prediction, removal
 from atten_scope.protocol.request import BUILDERS, Builder, ViewRequest
 
-MODULES = (attention, heatmap, flow, removal, attribution, completion)  # imported for their registrations
+MODULES = (attention, heatmap, flow, prediction, removal, attribution, completion)  # imported for their registrations
 BUILDERS.check()
 
 

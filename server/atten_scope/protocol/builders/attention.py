@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from atten_scope.engine.analysis import Analysis
-from atten_scope.protocol.encode import check_fresh, prediction_json, surprisal_json, targets_and_lines, token_json
+from atten_scope.protocol.encode import (
+    check_fresh,
+    context_json,
+    prediction_json,
+    surprisal_json,
+    targets_and_lines,
+    token_json,
+)
 from atten_scope.protocol.params import AttentionParams, HeadsParams, NeuronParams, ViewFields
 from atten_scope.protocol.request import ViewRequest, builds
 from atten_scope.views.attention import attention_vector, head_vectors
@@ -19,6 +26,19 @@ from atten_scope.views.evidence import view_faithfulness
 from atten_scope.views.neuron import neuron_pair, top_source
 from atten_scope.views.options import ViewOptions
 from atten_scope.views.units import Symbol, parse_symbols, units_json
+
+
+def attention_weights(
+    analysis: Analysis, token: int, options: ViewOptions, fresh_tokens: int | None = None
+) -> np.ndarray:
+    """``token``'s row (or column) over the document's tokens; with ``fresh_tokens`` (the document
+    was edited since), tokens from the first edited one on get 0: their ranges no longer hold, and
+    an attendedBy column would otherwise name them."""
+    weights = attention_vector(analysis, token, options)
+    if fresh_tokens is not None:
+        weights = weights.copy()  # may be a cached row
+        weights[fresh_tokens:] = 0.0
+    return weights
 
 
 def attention_json(
@@ -29,17 +49,19 @@ def attention_json(
     fresh_tokens: int | None = None,
     symbols: Sequence[Symbol] | None = None,
     predict: bool = True,
+    language: str | None = None,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The weights of ``token``'s row (or column), their line sums and their code units (by the
-    editor's ``symbols``, else blocks of lines: ``units.units_json``); with ``fresh_tokens`` (the
-    document was edited since), tokens from the first edited one on are left out: their ranges no
-    longer hold, and an attendedBy column would otherwise name them. ``predict``: with the token's
-    prediction and surprisal (one or two rows of the LM head; null without)."""
+    """The weights of ``token``'s row (or column: ``attention_weights``, or ``weights`` where the
+    caller computed them), their line sums and their code units (by the editor's ``symbols``, else
+    a parse of the text, else blocks of lines: ``units.units_json``), all over the document's own
+    tokens, and the share of the context files read before it (``context_json``). ``predict``: with the token's
+    prediction and surprisal (one or two rows of the LM head; null without). ``language``: the
+    document's language id, for the grammar that parses it and for the faithfulness figures to say
+    what they were measured on (``faithfulness_json``)."""
     began = time.perf_counter()
-    weights = attention_vector(analysis, token, options)
-    if fresh_tokens is not None:
-        weights = weights.copy()  # may be a cached row
-        weights[fresh_tokens:] = 0.0
+    if weights is None:
+        weights = attention_weights(analysis, token, options, fresh_tokens)
     targets, lines = targets_and_lines(analysis, weights, options.top_k)
     return {
         "version": version,
@@ -48,9 +70,18 @@ def attention_json(
         "surprisal": surprisal_json(analysis, token) if predict else None,
         "targets": targets,
         "lines": lines,
-        "units": units_json(analysis.document, analysis.lines, analysis.token_lines, weights, symbols, options.top_k),
+        "units": units_json(
+            analysis.document,
+            analysis.lines,
+            analysis.token_lines,
+            analysis.own_weights(weights),  # the document's own units; the context files' are in context
+            symbols,
+            options.top_k,
+            language,
+        ),
+        **context_json(analysis, weights, options.top_k),
         "settings": options.to_json(),
-        **faithfulness_json(analysis, token, options),
+        **faithfulness_json(analysis, token, options, language),
         "elapsedMs": round((time.perf_counter() - began) * 1000, 2),
     }
 
@@ -61,14 +92,17 @@ def query_position(analysis: Analysis, token: int) -> str:
     return "last" if token == analysis.token_count - 1 else "interior"
 
 
-def faithfulness_json(analysis: Analysis, token: int, options: ViewOptions) -> dict[str, Any]:
+def faithfulness_json(
+    analysis: Analysis, token: int, options: ViewOptions, language: str | None = None
+) -> dict[str, Any]:
     """How faithful the view measured where the user looks: ``faithfulness`` for the tinted tokens,
-    ``lineFaithfulness`` for the per-line weights (the gutter), both at ``token``'s position."""
+    ``lineFaithfulness`` for the per-line weights (the gutter), both at ``token``'s position and
+    worded for a document in ``language`` (``evidence.view_faithfulness``)."""
     position = query_position(analysis, token)
     model_id = analysis.info.id
     return {
-        "faithfulness": view_faithfulness(model_id, options, position=position, unit="token"),
-        "lineFaithfulness": view_faithfulness(model_id, options, position=position, unit="line"),
+        "faithfulness": view_faithfulness(model_id, options, position=position, unit="token", language=language),
+        "lineFaithfulness": view_faithfulness(model_id, options, position=position, unit="line", language=language),
     }
 
 
@@ -80,7 +114,14 @@ def attention_result(request: ViewRequest[AttentionParams]) -> dict[str, Any]:
     raw = params.symbols if params.symbols is not None else request.symbols
     symbols = None if raw is None else parse_symbols(raw)
     return attention_json(
-        request.analysis, token, options, request.version, request.fresh_tokens, symbols, params.prediction
+        request.analysis,
+        token,
+        options,
+        request.version,
+        request.fresh_tokens,
+        symbols,
+        params.prediction,
+        request.language,
     )
 
 

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from atten_scope.common.errors import InvalidRequest
+from atten_scope.common.quoting import shorten
 from atten_scope.engine.positions import LineIndex
 from atten_scope.engine.tokens import id_label
 from atten_scope.protocol.encode import offset_at_position, token_json
 from atten_scope.protocol.params import ExplainParams
 from atten_scope.protocol.request import ViewRequest, builds
 from atten_scope.views.attribution import Attribution, Explanation, explain_generation, explain_prediction
-from atten_scope.views.units import parse_symbols
+from atten_scope.views.units import parse_symbols, parsed_symbols
 
 SCORE_DECIMALS = 4  # nats: a ten-thousandth is below any drop a reader compares
 
@@ -29,6 +30,8 @@ def explain_result(request: ViewRequest[ExplainParams]) -> dict[str, Any]:
     params, analysis = request.params, request.analysis
     raw = params.symbols if params.symbols is not None else request.symbols
     symbols = None if raw is None else parse_symbols(raw)
+    if not symbols:  # none from the editor: the parser's definitions, where the language has a grammar
+        symbols = parsed_symbols(analysis.document, analysis.lines, request.language) or symbols
     if params.completion_uri is not None:
         generation = _completion(request, params.completion_uri)
         explanation = explain_generation(
@@ -36,6 +39,12 @@ def explain_result(request: ViewRequest[ExplainParams]) -> dict[str, Any]:
         )
         return explanation_json(explanation)
     assert params.position is not None  # check() saw one of the two
+    if analysis.document.context is not None:
+        # Its removals re-read the document alone, so they would not measure what the analysis read.
+        raise InvalidRequest(
+            "Explaining the prediction at the cursor reads the document alone: analyse it without context files "
+            "(Atten-Scope: Analyze File) to explain it."
+        )
     offset = offset_at_position(analysis, params.position)
     if offset == 0:
         raise InvalidRequest("The cursor is at the start of the file: no code before it makes a prediction.")
@@ -58,7 +67,8 @@ def _completion(request: ViewRequest[ExplainParams], uri: str) -> Any:
     found = request.completions.get(uri)
     if found is None:
         raise InvalidRequest(
-            f"The completion {uri} is no longer kept (a newer completion or an edit replaced it): complete again."
+            f"The completion {shorten(uri)} is no longer kept (a newer completion or an edit replaced it): "
+            "complete again."
         )
     return found
 

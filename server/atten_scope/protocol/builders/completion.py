@@ -14,7 +14,7 @@ from atten_scope.protocol.params import CompleteParams, Position
 from atten_scope.protocol.request import ViewRequest, builds
 from atten_scope.views.attribution import instant_attribution
 from atten_scope.views.completion import Completion, complete
-from atten_scope.views.units import Symbol, parse_symbols
+from atten_scope.views.units import Symbol, parse_symbols, parsed_symbols
 
 DECIMALS = 6  # probabilities: a millionth is below what any reader compares
 BITS_DECIMALS = 3  # entropies, as the surprise view's bits
@@ -38,6 +38,8 @@ def complete_result(request: ViewRequest[CompleteParams]) -> dict[str, Any]:
     done = complete(analysis, request.model, cursor, settings, params.without_lines, request.progress, request.budget)
     # The editor's definitions hold for the document's lines, not for the text without some of them.
     symbols = parse_symbols(request.symbols) if request.symbols is not None and not done.context.edited else None
+    if not symbols and not done.context.edited:  # none from the editor: the parser's, where there is a grammar
+        symbols = parsed_symbols(analysis.document, analysis.lines, request.language) or symbols
     out = completion_json(done, params.position, request.model.tokenizer, symbols)
     if request.keep is not None:
         out = {"completionUri": request.keep(done.generation), **out}

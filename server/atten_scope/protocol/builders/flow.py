@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from atten_scope.protocol.encode import targets_and_lines, token_json
+from atten_scope.protocol.encode import context_json, targets_and_lines, token_json
 from atten_scope.protocol.params import AltiRolloutParams, FlowParams
 from atten_scope.protocol.request import ViewRequest, builds
 from atten_scope.views.attention import drop_sinks
@@ -67,8 +67,9 @@ def alti_rollout_result(request: ViewRequest[AltiRolloutParams]) -> dict[str, An
         "token": token_json(analysis, token),
         "targets": targets,
         "lines": lines,
+        **context_json(analysis, weights, params.top_k),
         "dropSink": drop_sink,
-        "faithfulness": method_faithfulness(analysis.info.id, "altiRollout", drop_sink),
+        "faithfulness": method_faithfulness(analysis.info.id, "altiRollout", drop_sink, language=request.language),
         "recomputedTokens": recomputed,
         "elapsedMs": round((time.perf_counter() - began) * 1000, 1),
     }

@@ -23,12 +23,21 @@ SURPRISE_DECIMALS = 3  # bits are sent rounded to a thousandth of a bit
 
 
 def token_span(value: tuple[int, int] | None, count: int, what: str) -> tuple[int, int]:
-    """``rows`` or ``columns`` as [start, end) (end exclusive) of the analysed tokens; all when absent."""
+    """``rows`` or ``columns`` as [start, end) (end exclusive) of the analysed tokens; all when absent.
+
+    A refusal says which bound is wrong: 0 <= start, start < end (not empty), end <= ``count``."""
     if value is None:
         return 0, count
     start, end = value
-    if not 0 <= start < end <= count:
-        raise InvalidRequest(f"{what} [{start}, {end}] is outside the {count} analysed tokens.")
+    given = f"{what} [{start}, {end}]"
+    if start < 0:
+        raise InvalidRequest(f"{given} starts before token 0: token indices are 0-based.")
+    if end <= start:
+        raise InvalidRequest(f"{given} is empty: its end (exclusive) must be greater than its start.")
+    if end > count:
+        raise InvalidRequest(
+            f"{given} ends past the {count:,} analysed tokens: its end (exclusive) may be at most {count:,}."
+        )
     return start, end
 
 

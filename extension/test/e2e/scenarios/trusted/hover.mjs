@@ -1,6 +1,7 @@
-// Hover cards on sample.py: the token, what the model predicted after it, its weighted sources,
-// the code units it draws on and the measured faithfulness figure; markup in the file is shown as
-// text, never rendered.
+// Hover cards on sample.py, in the order of use: the token, what the model predicted after it, the
+// code units it draws on, its weighted word-like sources with punctuation and whitespace folded
+// into one line, and the measured faithfulness figure as one short line; markup in the file is
+// shown as text, never rendered.
 import { hoverCard } from '../../lib/editor.mjs';
 import { recommendedView, situationFigure } from '../../lib/fixtures.mjs';
 import { check, screenshot, timings } from '../../lib/report.mjs';
@@ -21,19 +22,24 @@ export default {
       const rows = await card.locator('table tr').count();
       const weights = flat.match(/\b0?\.\d{2,}\b|\b\d{1,3}(\.\d+)?\s?%/g) || [];
       assert(rows >= 2 || weights.length >= 2, `hover card has no sources table or weights: "${flat.slice(0, 300)}"`);
-      // It opens with what the model predicted after the token, then what the token drew on.
+      // It opens with what the model predicted after the token, then the code units, then the tokens it drew on.
       assert(/Predicts .+ \(\d[\d.e+-]*%\).*; actual next .+: rank \d+/.test(flat), `hover card has no prediction: "${flat.slice(0, 300)}"`);
-      assert(flat.indexOf('Predicts') < flat.indexOf('Drew on:'), `hover card does not put the prediction before "Drew on:": "${flat.slice(0, 300)}"`);
-      // code units: definitions (or blocks of lines without a symbol provider), identifiers, lines
+      const order = ['Predicts', 'Draws most on', 'Drew on:', 'punctuation/whitespace token', 'vs ablation'].map((w) => flat.indexOf(w));
+      assert(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1])),
+        `hover card is not prediction, "Draws most on", "Drew on:", the folded line, the figure: ${order.join(', ')} in "${flat.slice(0, 600)}"`);
+      assert(/punctuation\/whitespace tokens?, \d+\.\d% in all/.test(flat), `no folded punctuation/whitespace line: "${flat.slice(0, 600)}"`);
+      // code units: definitions (or blocks of lines without symbols or a grammar), identifiers, lines
       assert(/Draws most on (definitions|blocks of lines): .+? \(line \d+\) \d+\.\d%/.test(flat), `no definitions in "Draws most on": "${flat.slice(0, 600)}"`);
       assert(/identifiers: .+? ×\d+ \d+\.\d%/.test(flat) && /lines: .+? \(line \d+\) \d+\.\d%/.test(flat), `no identifiers or lines in "Draws most on": "${flat.slice(0, 600)}"`);
       // `total` is an interior token: the figure is the one measured there, or says it was not
       const view = recommendedView('embedded:smollm2-135m');
       const interior = view && situationFigure('embedded:smollm2-135m', 'interior', 'token', `${view.refinement} / ${view.aggregate}`);
       if (interior) {
-        const rho = `ρ = ${interior.rho < 0 ? '-' : '+'}${Math.abs(interior.rho).toFixed(2)}`;
-        assert(flat.includes(`faithfulness of this view: ${rho}`) && flat.includes('at interior tokens') && flat.includes(`of the ${interior.corpus}`),
-          `the hover does not state the interior-token figure ${rho} measured on the ${interior.corpus}: "${flat.slice(0, 500)}"`);
+        // one short line, naming the language it was measured on (sample.py is Python)
+        const rho = `ρ ${interior.rho < 0 ? '-' : '+'}${Math.abs(interior.rho).toFixed(2)}`;
+        const where = interior.languages.includes('python') ? 'Python, interior tokens' : 'standing in for Python; interior tokens';
+        assert(flat.includes(`${rho} vs ablation (`) && flat.includes(`${where})`),
+          `the hover does not state the interior-token figure ${rho} (${where}): "${flat.slice(0, 600)}"`);
       } else {
         assert(flat.includes('not measured at interior tokens'), `the hover does not say the interior figure was not measured: "${flat.slice(0, 500)}"`);
       }

@@ -53,7 +53,7 @@ export default {
         }, { timeout: 30000, interval: 500 }).catch(() => state);
         assert(state.includes(`${measured.refinement} · ${measured.aggregate}`) && state.includes(rho),
           `the status bar does not show Gemma 3's most faithful view ${measured.refinement} / ${measured.aggregate} (${rho}): "${state}"`);
-        assert(flat.includes(`faithfulness of this view: ρ = ${rho.slice(2)}`), `the hover does not state Gemma 3's figure ${rho}: "${flat.slice(0, 400)}"`);
+        assert(flat.includes(`${rho} vs ablation (`), `the hover does not state Gemma 3's figure ${rho}: "${flat.slice(0, 400)}"`);
       } else {
         assert(/not measured/.test(flat), `the hover claims a faithfulness figure measured on another model: "${flat.slice(0, 300)}"`);
       }
