@@ -110,3 +110,17 @@ export async function clickAndTimeTints(page, editor, rect, timeout = 30000) {
   return Math.round(await handle.jsonValue());
 }
 
+
+// The "Draws most on" rows of a hover card by their heading (`definitions`, `blocks of lines`,
+// `lines`, `identifiers`, `other files`): each row's text, the code spans it names and its links.
+export async function unitRows(card) {
+  return card.evaluate((el) => Object.fromEntries([...el.querySelectorAll('li')].map((li) => {
+    const text = li.innerText.replace(/\s+/g, ' ').trim();
+    const head = /^([^:]+):/.exec(text)?.[1] ?? text;
+    return [head, {
+      text,
+      codes: [...li.querySelectorAll('code')].map((c) => c.textContent),
+      links: [...li.querySelectorAll('a')].map((a) => ({ text: a.textContent, href: a.getAttribute('href') || a.dataset.href || '' })),
+    }];
+  })));
+}

@@ -44,6 +44,95 @@ export const REVIEW_AFTER = [
 export const LONG_NAME = 'long_uuid.py';
 export const LONG_MARKER = /UUID\s+objects\s+\(universally\s+unique/; // Monaco renders spaces as U+00A0
 
+// Files without a language server's symbols whose code units come from the built-in parser: a C
+// header (VS Code reads `.h` as C++) and a JavaScript file. Each definition opens below a comment,
+// so a block of lines would be named by the comment, a parsed definition by what it defines.
+export const UNITS_C_NAME = 'geometry.h';
+export const UNITS_C = [
+  '/* Small geometry helpers: points and the one nearest to the origin. */',
+  '#include <stddef.h>',
+  '',
+  'typedef struct point {',
+  '    int x;',
+  '    int y;',
+  '} point_t;',
+  '',
+  '/* The squared distance between two points. */',
+  'static inline int distance2(point_t a, point_t b)',
+  '{',
+  '    int dx = a.x - b.x;',
+  '    int dy = a.y - b.y;',
+  '    return dx * dx + dy * dy;',
+  '}',
+  '',
+  '/* The index of the point nearest to the origin, or -1 for none. */',
+  'static inline int nearest(const point_t *points, size_t count)',
+  '{',
+  '    point_t origin = {0, 0};',
+  '    int best = -1;',
+  '    int best_d = 0;',
+  '    for (size_t i = 0; i < count; i++) {',
+  '        int d = distance2(points[i], origin);',
+  '        if (best < 0 || d < best_d) {',
+  '            best = (int)i;',
+  '            best_d = d;',
+  '        }',
+  '    }',
+  '    return best;',
+  '}',
+  '',
+].join('\n');
+export const UNITS_JS_NAME = 'shapes.js';
+export const UNITS_JS = [
+  '// Areas of simple shapes, and the largest of a list.',
+  'const PI = Math.PI;',
+  '',
+  '// The area of a circle of radius r.',
+  'function circleArea(r) {',
+  '  return PI * r * r;',
+  '}',
+  '',
+  '// The largest area among the shapes.',
+  'function largestArea(shapes) {',
+  '  let best = 0;',
+  '  for (const shape of shapes) {',
+  '    const area = circleArea(shape.radius);',
+  '    if (area > best) {',
+  '      best = area;',
+  '    }',
+  '  }',
+  '  return best;',
+  '}',
+  '',
+  'module.exports = { circleArea, largestArea };',
+  '',
+].join('\n');
+// Context files: main.py calls parse_header, which helpers.py defines (line 6).
+export const HELPERS_NAME = 'helpers.py';
+export const HELPERS = [
+  'import re',
+  '',
+  "SEPARATOR = re.compile(r'\\s*:\\s*')",
+  '',
+  '',
+  'def parse_header(line):',
+  '    """Split a header line into its name and value."""',
+  '    name, value = SEPARATOR.split(line, maxsplit=1)',
+  '    return name.strip().lower(), value.strip()',
+  '',
+].join('\n');
+export const HELPERS_DEFINITION_LINE = 6; // 1-based line of `def parse_header` in HELPERS
+export const CALLER_NAME = 'main.py';
+export const CALLER = [
+  'from helpers import parse_header',
+  '',
+  'headers = {}',
+  "for line in open('request.txt'):",
+  '    key, value = parse_header(line)',
+  '    headers[key] = value',
+  '',
+].join('\n');
+
 function faithfulnessTable(model) {
   const file = path.join(repo, 'server', 'atten_scope', 'data', 'faithfulness.json');
   return JSON.parse(fs.readFileSync(file, 'utf8')).tables.find((t) => t.model === model);

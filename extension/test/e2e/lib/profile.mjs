@@ -5,7 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cache, node24 } from './config.mjs';
-import { LONG_NAME, REVIEW_AFTER, REVIEW_BEFORE, REVIEW_NAME, SAMPLE, SAMPLE_NAME } from './fixtures.mjs';
+import {
+  CALLER, CALLER_NAME, HELPERS, HELPERS_NAME, LONG_NAME, REVIEW_AFTER, REVIEW_BEFORE, REVIEW_NAME, SAMPLE, SAMPLE_NAME,
+  UNITS_C, UNITS_C_NAME, UNITS_JS, UNITS_JS_NAME,
+} from './fixtures.mjs';
 import { closeBrowser, stopCodeServer, tempDirs } from './processes.mjs';
 import { saveLogs } from './report.mjs';
 
@@ -89,7 +92,8 @@ export function userSettings(python, trusted) {
 }
 
 // A fresh profile and workspace for the scenario `label`; a trusted one is a git repository with
-// review.py committed and then changed, and holds the long file when the interpreter has one.
+// review.py committed and then changed, holds the long file when the interpreter has one, a C
+// header and a JavaScript file, and helpers.py with main.py that calls it.
 export async function makeRun(label, opts, trusted) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `atten-scope-e2e-${label}-`));
   tempDirs.push(tmp);
@@ -105,6 +109,12 @@ export async function makeRun(label, opts, trusted) {
   fs.writeFileSync(path.join(dirs.userData, 'Machine/settings.json'), JSON.stringify(machine, null, 2));
   fs.writeFileSync(path.join(dirs.workspace, SAMPLE_NAME), SAMPLE);
   if (trusted && opts.longSource) fs.copyFileSync(opts.longSource, path.join(dirs.workspace, LONG_NAME));
+  if (trusted) {
+    // files for the parsed code units and for the context files
+    for (const [name, text] of [[UNITS_C_NAME, UNITS_C], [UNITS_JS_NAME, UNITS_JS], [HELPERS_NAME, HELPERS], [CALLER_NAME, CALLER]]) {
+      fs.writeFileSync(path.join(dirs.workspace, name), text);
+    }
+  }
   if (trusted) {
     // review.py committed, then changed in the working tree
     fs.writeFileSync(path.join(dirs.workspace, REVIEW_NAME), REVIEW_BEFORE);
@@ -183,4 +193,17 @@ export function managedEnvs(root, depth = 7) {
   };
   walk(root, depth);
   return found;
+}
+
+// The extension's own log (its output channel, as the profile's logs folder holds it): the text
+// written since `since` (what an earlier call returned as `at`; all of it without), and `at`.
+export function extensionLog(run, since = {}) {
+  const parts = [];
+  const at = {};
+  for (const file of findFiles(path.join(run.dirs.userData, 'logs'), /Atten-Scope\.log$/)) {
+    const text = fs.readFileSync(file, 'utf8');
+    at[file] = text.length;
+    parts.push(text.slice(since[file] ?? 0));
+  }
+  return { text: parts.join('\n'), at };
 }

@@ -12,6 +12,7 @@ import { assert } from '../../lib/util.mjs';
 import { openWorkbench, runCommand, waitAnalysisDone } from '../../lib/workbench.mjs';
 import accumulative from './accumulative.mjs';
 import completion from './completion.mjs';
+import contextFiles from './context-files.mjs';
 import flow from './flow.mjs';
 import heatmap from './heatmap.mjs';
 import hover from './hover.mjs';
@@ -20,11 +21,16 @@ import model from './model.mjs';
 import neuron from './neuron.mjs';
 import painting from './painting.mjs';
 import removeLines from './remove-lines.mjs';
+import restore from './restore.mjs';
 import review from './review.mjs';
 import tints from './tints.mjs';
+import units from './units.mjs';
 
-// The order matters where a feature leaves state behind: the model switch comes last.
-export const features = [hover, tints, heatmap, neuron, flow, accumulative, removeLines, painting, review, longFile, completion, model];
+// The order matters where a feature leaves state behind: restore follows the long file's analysis
+// (and restarts the server, then analyses sample.py again); the model switch comes last.
+export const features = [
+  hover, tints, heatmap, neuron, flow, accumulative, removeLines, painting, review, longFile, restore, units, contextFiles, completion, model,
+];
 
 export default {
   name: 'trusted',
