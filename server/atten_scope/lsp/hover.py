@@ -200,7 +200,8 @@ def units_markdown(
         for unit in units.get("definitions", [])[:UNIT_ROWS]
     ]
     real = units.get("source") in ("symbols", "syntax")  # the editor's definitions, or the parser's
-    if real and units.get("outside", 0) > 0:
+    # "outside them" only beside a definition: alone it says nothing a reader can use.
+    if real and definitions and units.get("outside", 0) > 0:
         definitions.append(f"outside them {_percent(units['outside'])}")
     if definitions:
         what = "definitions" if real else "blocks of lines"
