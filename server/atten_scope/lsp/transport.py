@@ -16,7 +16,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -66,9 +65,11 @@ def _alive_windows(pid: int) -> bool:
         kernel.CloseHandle(handle)
 
 
-def watch_process(pid: int, gone: Callable[[], None], what: str) -> None:
-    """Call ``gone`` (on a daemon thread) once process ``pid``, ``what`` for the log, has ended."""
-    _watch(lambda: not alive(pid), gone, f"{what} (process {pid}) has ended")
+def watch_process(pid: int, gone: Callable[[], None], what: str, stop: threading.Event | None = None) -> None:
+    """Call ``gone`` (on a daemon thread) once process ``pid``, ``what`` for the log, has ended;
+    the watch ends without calling it once ``stop`` is set (a TCP session whose client left: its
+    editor may live on, and a thread per past session would pile up)."""
+    _watch(lambda: not alive(pid), gone, f"{what} (process {pid}) has ended", stop)
 
 
 def watch_parent(gone: Callable[[], None]) -> None:
@@ -82,10 +83,13 @@ def watch_parent(gone: Callable[[], None]) -> None:
     )
 
 
-def _watch(ended: Callable[[], bool], gone: Callable[[], None], why: str) -> None:
+def _watch(ended: Callable[[], bool], gone: Callable[[], None], why: str, stop: threading.Event | None = None) -> None:
+    stopped = stop or threading.Event()
+
     def watch() -> None:
         while not ended():
-            time.sleep(POLL_S)
+            if stopped.wait(POLL_S):
+                return
         log.warning("%s: closing.", why)
         gone()
 
