@@ -37,6 +37,7 @@ const builds = [
       neuron: 'extension/src/webview/neuron.ts',
       flow: 'extension/src/webview/flow.ts',
       completion: 'extension/src/webview/completion.ts',
+      pinnedCard: 'extension/src/webview/pinnedCard.ts',
       // standalone drawing code for plain pages (benchmarks): window.drawHeatmap
       heatmapDraw: 'extension/src/webview/heatmapGlobal.ts',
     },

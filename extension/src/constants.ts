@@ -31,6 +31,7 @@ export const Commands = {
   explainPrediction: 'attenScope.explainPrediction',
   whyThisNotThat: 'attenScope.whyThisNotThat',
   showLogitLens: 'attenScope.showLogitLens',
+  pinHoverCard: 'attenScope.pinHoverCard',
 } as const;
 
 /** Context key: a completion preview is shown in the active editor (Escape dismisses it). */
@@ -40,7 +41,7 @@ export const COMPLETION_PREVIEW_CONTEXT = 'attenScope.completionPreview';
  * The commands the server's hover card may link to (`command:` links in its Markdown); the
  * language client trusts these and no others.
  */
-export const HOVER_COMMANDS: readonly string[] = [Commands.showFlow];
+export const HOVER_COMMANDS: readonly string[] = [Commands.showFlow, Commands.pinHoverCard];
 
 /** Delay between the last cursor move and the attention request. */
 export const CURSOR_DEBOUNCE_MS = 120;

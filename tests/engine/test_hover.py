@@ -9,9 +9,12 @@ from urllib.parse import unquote
 
 import pytest
 
-from atten_scope.lsp.hover import FLOW_LINK, flow_link, hover_markdown
+from atten_scope.lsp.hover import FLOW_LINK, PIN_LINK, flow_link, hover_markdown
 
 LINK = re.compile(r"\[Show information flow\]\((command:[^)\s]+)\)")
+PIN = re.compile(r"\[Pin hover card\]\((command:[^)\s]+)\)")
+# The card's last line: the flow link, then the pin link.
+LINKS = re.compile(rf"{LINK.pattern} \u00b7 {PIN.pattern}")
 
 
 def attention(line: int = 2, character: int = 4) -> dict[str, Any]:
@@ -32,19 +35,20 @@ def attention(line: int = 2, character: int = 4) -> dict[str, Any]:
     return {"token": token, "targets": [target], "settings": settings}
 
 
-def link_args(markdown: str) -> Any:
+def link_args(markdown: str, link: re.Pattern[str] = LINK, expected: str = FLOW_LINK) -> Any:
     """The arguments the link passes, decoded as VS Code decodes a command URI's query."""
-    match = LINK.search(markdown)
+    match = link.search(markdown)
     assert match is not None, markdown
     command, _, query = match.group(1).partition("?")
-    assert command == FLOW_LINK
+    assert command == expected
     return json.loads(unquote(query))
 
 
-def test_the_card_ends_with_a_link_to_the_tokens_flow() -> None:
+def test_the_card_ends_with_links_to_the_tokens_flow_and_to_pin_it() -> None:
     markdown = hover_markdown(attention(), "embedded:smollm2-135m", 8, uri="file:///project/sample.py")
     assert markdown.splitlines()[-1].startswith("[Show information flow](command:attenScope.showFlow?")
     assert link_args(markdown) == ["file:///project/sample.py", {"line": 2, "character": 4}]
+    assert link_args(markdown, PIN, PIN_LINK) == ["file:///project/sample.py", {"line": 2, "character": 4}]
 
 
 def test_no_link_without_the_document() -> None:
@@ -65,9 +69,12 @@ def test_no_link_without_the_document() -> None:
 def test_the_link_is_one_inert_markdown_link_whatever_the_uri(uri: str) -> None:
     markdown = hover_markdown(attention(0, 0), "embedded:smollm2-135m", 8, uri=uri)
     line = markdown.splitlines()[-1]
-    assert LINK.fullmatch(line), line  # the URI cannot end the link early or add another
-    assert not re.search(r"[<>\"'`*\[\]()\s]", line[len("[Show information flow](") : -1])
+    match = LINKS.fullmatch(line)
+    assert match, line  # the URI cannot end a link early or add another
+    for target in match.groups():
+        assert not re.search(r"[<>\"'`*\[\]()\s]", target)
     assert link_args(markdown) == [uri, {"line": 0, "character": 0}]
+    assert link_args(markdown, PIN, PIN_LINK) == [uri, {"line": 0, "character": 0}]
 
 
 def test_flow_link_takes_integer_positions() -> None:

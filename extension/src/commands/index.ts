@@ -5,6 +5,7 @@ import { showAccumulative } from './accumulative';
 import { analyzeFile, analyzeWithContext } from './analyze';
 import { completeHere, dismissCompletion, explainPrediction } from './completion';
 import type { CommandContext, CommandFactory } from './context';
+import { pinHoverCard } from './hoverCard';
 import { showFlow, showHeatmap, showModelView, showNeuronView } from './panels';
 import { showLogitLens, whyThisNotThat } from './prediction';
 import { chooseLayersHeads, chooseModel, chooseRefinement, chooseTintUnit, statusMenu, toggleDirection, toggleHeatMode } from './pickers';
@@ -41,6 +42,7 @@ export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
   [Commands.explainPrediction]: explainPrediction,
   [Commands.whyThisNotThat]: whyThisNotThat,
   [Commands.showLogitLens]: showLogitLens,
+  [Commands.pinHoverCard]: pinHoverCard,
 };
 
 /** Registers every command of the table with its handler built from `ctx`. */

@@ -59,11 +59,18 @@ export const showNeuronView: CommandFactory = (ctx) =>
     }
   });
 
-/** Where the flow is traced: the cursor's token (palette, context menu), or a document and position (a hover link). */
-async function flowTarget(args: unknown[], log: vscode.LogOutputChannel): Promise<{ document: vscode.TextDocument; position: vscode.Position } | undefined> {
+/**
+ * The token a command is about: the cursor's (palette, context menu), or a document and position
+ * (a hover link); `command` names the command in the log.
+ */
+export async function tokenTarget(
+  args: unknown[],
+  log: vscode.LogOutputChannel,
+  command: string,
+): Promise<{ document: vscode.TextDocument; position: vscode.Position } | undefined> {
   const target = readFlowArgs(args);
   if (target === undefined) {
-    log.warn(`Show Information Flow: arguments not understood: ${JSON.stringify(args).slice(0, 200)}`);
+    log.warn(`${command}: arguments not understood: ${JSON.stringify(args).slice(0, 200)}`);
     return undefined;
   }
   if (target === 'cursor') {
@@ -84,7 +91,7 @@ async function flowTarget(args: unknown[], log: vscode.LogOutputChannel): Promis
 export const showFlow: CommandFactory =
   ({ analyzer, panels, log }) =>
   async (...args: unknown[]) => {
-    const target = await flowTarget(args, log);
+    const target = await tokenTarget(args, log, 'Show Information Flow');
     if (target && (await analyzer.require(target.document))) {
       FlowPanel.show(panels, target);
     }

@@ -38,9 +38,10 @@ HOVER_ROWS = 6  # word-like tokens listed under "Drew on"
 UNIT_ROWS = 3  # definitions, lines and identifiers shown under "Draws most on"
 
 _BACKTICKS = re.compile(r"`+")
-# The extension's Show Information Flow command; its language client trusts this command, and no
-# other, in hover Markdown (extension/src/constants.ts, HOVER_COMMANDS).
+# The extension's Show Information Flow and Pin Hover Card commands; its language client trusts
+# these commands, and no others, in hover Markdown (extension/src/constants.ts, HOVER_COMMANDS).
 FLOW_LINK = "command:attenScope.showFlow"
+PIN_LINK = "command:attenScope.pinHoverCard"
 
 
 def code_span(text: str, in_table: bool = False) -> str:
@@ -59,8 +60,11 @@ def code_span(text: str, in_table: bool = False) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def flow_link(uri: str, position: Mapping[str, int]) -> str:
-    """A Markdown link that runs Show Information Flow for the token at ``position`` of ``uri``.
+def flow_link(
+    uri: str, position: Mapping[str, int], text: str = "Show information flow", command: str = FLOW_LINK
+) -> str:
+    """A Markdown link that runs Show Information Flow (or ``command``) for the token at ``position``
+    of ``uri``.
 
     The arguments are the command URI's query: the JSON array ``[uri, {line, character}]``,
     percent-encoded whole, so that no character of the document's URI can end the link or carry
@@ -71,7 +75,7 @@ def flow_link(uri: str, position: Mapping[str, int]) -> str:
         separators=(",", ":"),
         ensure_ascii=True,
     )
-    return f"[Show information flow]({FLOW_LINK}?{quote(args, safe='')})"
+    return f"[{text}]({command}?{quote(args, safe='')})"
 
 
 # Characters a URI keeps in a Markdown link's destination; every other one is percent-encoded, so
@@ -113,7 +117,7 @@ def hover_markdown(
     punctuation, whitespace and the token itself on one line; without it, ``targets`` as they
     are); the view's measured faithfulness as one short line; the settings. Tokens are shown by
     their labels; ``words`` names the word a token is a piece of (``il`` in ``nil``). With the
-    document's ``uri``, the card ends with a link to the token's information flow.
+    document's ``uri``, the card ends with links to the token's information flow and to pin the card.
     """
     words = words or {}
     token = attention["token"]
@@ -148,7 +152,8 @@ def hover_markdown(
         out += [f"*{faithfulness_text(attention.get('faithfulness'))}*", ""]
     out += [f"*{settings_line(settings)}* \u2014 {code_span(model_id)}"]
     if uri is not None:
-        out += ["", flow_link(uri, token["range"]["start"])]
+        start = token["range"]["start"]
+        out += ["", f"{flow_link(uri, start)} \u00b7 {flow_link(uri, start, 'Pin hover card', PIN_LINK)}"]
     return "\n".join(out)
 
 

@@ -20,3 +20,4 @@ export const CMD_HEATMAP = 'Atten-Scope: Show Heatmap';
 export const CMD_HEAT_MODE = 'Atten-Scope: Toggle Heat Mode (Attention / Surprise)';
 export const CMD_SETUP = 'Atten-Scope: Set Up Atten-Scope';
 export const CMD_FLOW = 'Atten-Scope: Show Information Flow';
+export const CMD_PIN = 'Atten-Scope: Pin Hover Card';

@@ -1,5 +1,5 @@
 // The extension's webviews (they sit in nested iframes; playwright's frame API reaches them): the
-// heatmap canvas, the information-flow graph and the completion panel.
+// heatmap canvas, the information-flow graph, the completion panel and a pinned hover card.
 import { waitFor } from './util.mjs';
 
 // The heatmap webview's frame (it holds the #heatmap canvas), drawn or not.
@@ -179,6 +179,32 @@ export async function completionFrame(page, timeout, accept = () => true) {
     for (const f of page.frames()) {
       if (f === page.mainFrame()) continue;
       const state = await completionState(f).catch(() => null);
+      if (state && accept(state)) return { frame: f, state };
+    }
+    return false;
+  }, { timeout, interval: 500 });
+}
+
+// A pinned hover card's page (null elsewhere): the card's text, its links and the copy status.
+export async function pinnedState(frame) {
+  return frame.evaluate(() => {
+    const card = document.getElementById('card');
+    if (!card || !document.getElementById('copy')) return null;
+    return {
+      text: card.innerText,
+      links: [...card.querySelectorAll('a')].map((a) => a.getAttribute('href') || ''),
+      tables: card.querySelectorAll('table').length,
+      status: document.getElementById('status').textContent,
+    };
+  });
+}
+
+// The pinned hover card's frame once its state satisfies `accept(state)`.
+export async function pinnedFrame(page, timeout, accept = () => true) {
+  return waitFor('the pinned hover card webview', async () => {
+    for (const f of page.frames()) {
+      if (f === page.mainFrame()) continue;
+      const state = await pinnedState(f).catch(() => null);
       if (state && accept(state)) return { frame: f, state };
     }
     return false;

@@ -1,16 +1,20 @@
 // Hover cards on sample.py, in the order of use: the token, what the model predicted after it, the
 // code units it draws on, its weighted word-like sources with punctuation and whitespace folded
 // into one line, and the measured faithfulness figure as one short line; markup in the file is
-// shown as text, never rendered.
-import { hoverCard } from '../../lib/editor.mjs';
-import { recommendedView, situationFigure } from '../../lib/fixtures.mjs';
+// shown as text, never rendered. Pin Hover Card keeps the card in a panel of its own while the
+// cursor moves on, and its Copy as Markdown button puts the card, with a header, on the clipboard.
+import { CMD_PIN } from '../../lib/config.mjs';
+import { hoverCard, tokenRect } from '../../lib/editor.mjs';
+import { recommendedView, SAMPLE_NAME, situationFigure } from '../../lib/fixtures.mjs';
 import { check, screenshot, timings } from '../../lib/report.mjs';
-import { assert } from '../../lib/util.mjs';
+import { assert, sleep, waitFor } from '../../lib/util.mjs';
+import { pinnedFrame, pinnedState } from '../../lib/webviews.mjs';
+import { closeTab, focusTab, runCommand } from '../../lib/workbench.mjs';
 
 export default {
   name: 'hover',
-  summary: 'hover cards: prediction, weighted sources, "Draws most on", faithfulness; HTML-like tokens shown as text',
-  screenshots: ['hover', 'hover-html'],
+  summary: 'hover cards: prediction, weighted sources, "Draws most on", faithfulness; HTML-like tokens shown as text; Pin Hover Card and Copy as Markdown',
+  screenshots: ['hover', 'hover-html', 'hover-pinned'],
   async run(s) {
     const { P, page, editor, analysed } = s;
     await check(`${P}: hover card shows the token and its weighted sources`, async () => {
@@ -28,6 +32,7 @@ export default {
       assert(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1])),
         `hover card is not prediction, "Draws most on", "Drew on:", the folded line, the figure: ${order.join(', ')} in "${flat.slice(0, 600)}"`);
       assert(/punctuation\/whitespace tokens?, \d+\.\d% in all/.test(flat), `no folded punctuation/whitespace line: "${flat.slice(0, 600)}"`);
+      assert(await card.locator('a', { hasText: 'Pin hover card' }).count(), `the hover card has no "Pin hover card" link: "${flat.slice(-300)}"`);
       // code units: definitions (or blocks of lines without symbols or a grammar), identifiers, lines
       assert(/Draws most on (definitions|blocks of lines): .+? \(line \d+\) \d+\.\d%/.test(flat), `no definitions in "Draws most on": "${flat.slice(0, 600)}"`);
       assert(/identifiers: .+? ×\d+ \d+\.\d%/.test(flat) && /lines: .+? \(line \d+\) \d+\.\d%/.test(flat), `no identifiers or lines in "Draws most on": "${flat.slice(0, 600)}"`);
@@ -77,6 +82,48 @@ export default {
       }
       await screenshot(page, 'hover-html');
       return seen.join('; ');
+    }, [analysed]);
+    await check(`${P}: "${CMD_PIN}" keeps the card in a panel, and Copy as Markdown copies it with a header`, async () => {
+      await page.mouse.move(5, 5);
+      await focusTab(page, SAMPLE_NAME);
+      const r = await tokenRect(editor, 'return head + label + str(total)', 'total');
+      await page.mouse.click(r.cx, r.cy);
+      await sleep(300);
+      await runCommand(page, CMD_PIN);
+      const { frame, state } = await pinnedFrame(page, 60000, (st) => st.text.includes('Draws most on'));
+      const tab = (await page.locator('.tabs-container .tab', { hasText: 'Pinned:' }).first().innerText()).trim();
+      assert(/^Pinned: \S*total \(line 10\)$/.test(tab), `the pinned panel's title does not name the token and its line: "${tab}"`);
+      const text = state.text.replace(/\s+/g, ' ');
+      assert(/Atten-Scope hover card: sample\.py, line 10 Model: \S+/.test(text), `the pinned card has no header with the file, line and model: "${text.slice(0, 300)}"`);
+      assert(/Draws most on/.test(text) && /Drew on:/.test(text) && state.tables >= 1, `the pinned card misses its sections: "${text.slice(0, 600)}"`);
+      assert(!/Show information flow|Pin hover card/.test(text) && !state.links.some((h) => /^(command|file):/.test(h)), `the pinned card keeps editor links: ${state.links.join(' ')}`);
+      // the card stays when the cursor moves to another token
+      await focusTab(page, SAMPLE_NAME);
+      const other = await tokenRect(editor, 'total = 0', 'total');
+      await page.mouse.click(other.cx, other.cy);
+      await sleep(1500);
+      const after = await pinnedState(frame);
+      assert(after && after.text === state.text, 'the pinned card changed when the cursor moved');
+      // Copy as Markdown; then read the clipboard back where the browser lets the page read it
+      await page.context().grantPermissions(['clipboard-read', 'clipboard-write']).catch(() => {});
+      await frame.locator('#copy').click({ timeout: 10000 });
+      const status = await waitFor('the copy status', async () => (await pinnedState(frame))?.status, { timeout: 15000, interval: 200 });
+      assert(/^Copied/.test(status), `Copy as Markdown did not copy: "${status}"`);
+      await focusTab(page, SAMPLE_NAME);
+      const clip = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => ({ error: String(e) }));
+      let read;
+      if (typeof clip === 'string') {
+        assert(/^### Atten-Scope hover card: `sample\.py`, line 10\n\nModel: `[^`]+`\n\n---\n\n\*\*Atten-Scope\*\* \u2014 /.test(clip),
+          `the clipboard does not hold the card with its header: "${clip.slice(0, 300)}"`);
+        assert(clip.includes('**Draws most on**') && /\| token \| line \| weight \|/.test(clip), `the copied card misses its sections: "${clip.slice(0, 600)}"`);
+        assert(!/command:|file:/.test(clip), `the copied card keeps editor links: "${clip.slice(-300)}"`);
+        read = `clipboard: ${clip.length} characters, "${clip.split('\n')[0]}"`;
+      } else {
+        read = `clipboard not readable here (${clip.error}); the panel says "${status}"`;
+      }
+      await screenshot(page, 'hover-pinned');
+      await closeTab(page, 'Pinned:').catch(() => {});
+      return `${tab}; ${read}`;
     }, [analysed]);
   },
 };
