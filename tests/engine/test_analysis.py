@@ -120,7 +120,7 @@ def test_progress_names_the_window_of_a_long_file(embedded: Any) -> None:
     assert count > 2
     for number in (1, 2, count):
         assert any(m.startswith(f"Window {number} of {count}: running the model") for m in messages), messages[:5]
-    assert any(f"(window 2 of {count}, " in m for m in messages)
+    assert any(f"(window 2 of {count}: tokens " in m for m in messages)
 
 
 def test_edit_reuses_prefix_and_equals_fresh(embedded: Any, analysis: Any) -> None:

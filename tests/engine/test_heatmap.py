@@ -198,9 +198,9 @@ def test_tile_and_overview_answers(windowed: Analysis) -> None:
     ("view", "params", "message"),
     [
         ("heatmapTile", {"rows": [0, 10]}, "needs rows and columns"),
-        ("heatmapTile", {"rows": [0, 2000], "columns": [0, 10]}, "outside"),
+        ("heatmapTile", {"rows": [0, 2000], "columns": [0, 10]}, "ends past the"),
         ("heatmap", {"bins": 0}, "bins must be"),
-        ("heatmap", {"rows": [5, 5]}, "outside"),
+        ("heatmap", {"rows": [5, 5]}, "is empty"),
         ("heatmap", {"columns": "all"}, "two token indices"),
     ],
 )
