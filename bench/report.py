@@ -170,15 +170,15 @@ def summary_section(out_dir: Path) -> str | None:
                         _met(p95 <= limit),
                     ]
                 )
-        for n, limit in ((2048, 0.25), (4096, 0.15)):
+        for n, share in ((2048, 0.25), (4096, 0.15)):
             if n in sizes:
                 r = sizes[n]
                 ratio = r["reanalyze_s"] / r.get("reanalyze_full_s", r["analyze_s"])
                 rows.append(
                     [
-                        f"re-analysis after a one-token edit at 90 % of {n:,} tokens <= {limit} x full",
+                        f"re-analysis after a one-token edit at 90 % of {n:,} tokens <= {share} x full",
                         f"{ratio:.2f}",
-                        _met(ratio <= limit),
+                        _met(ratio <= share),
                     ]
                 )
         if "first_attended_by_built_ms" in sizes.get(4096, {}):
@@ -290,7 +290,7 @@ def summary_section(out_dir: Path) -> str | None:
     ):
         row = _situations_row(model, measured, external)
         if row:
-            rows.append(row)
+            rows.append([*row])
     if not rows:
         return None
     return "\n".join(["## Targets at a glance", "", table(["target (spec, section 10)", "measured", "met"], rows)])

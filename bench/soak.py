@@ -9,6 +9,11 @@ Two runs, each against a real server process (``python -m atten_scope serve`` ov
   re-analyse / close over standard-library files of 500-12,000 tokens. Reports the server's RSS
   every ``--every`` cycles, request latencies (p50, p95), deaths (the server exited; it is
   restarted) and hangs (a request got no answer within its time limit; the server is restarted).
+- ``--mixed``: the soak's cycles also run the flow, ALTI, removal, completion and explanation
+  requests, switch to the second embedded model and back every ``--switch-every`` cycles, and
+  visit a second server (``serve --tcp``) with three short-lived TCP clients each
+  (``soak_mixed.py``, ``soak_tcp.py``). Reports deaths, hangs and errors per cycle and both
+  processes' RSS and threads; written as ``soak-mixed.json`` and ``soak-mixed.md``.
 
 Not part of ``make test``: it takes minutes to hours. Results go to ``--out`` (JSON and Markdown).
 """
@@ -16,6 +21,7 @@ Not part of ``make test``: it takes minutes to hours. Results go to ``--out`` (J
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import queue
@@ -32,9 +38,28 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
 from report import environment_line, table, write_section  # noqa: E402
+from soak_mixed import (  # noqa: E402
+    DEFAULT_MODEL,
+    OTHER_MODEL,
+    extra_requests,
+    mixed_markdown,
+    on_other_model,
+    switch_model,
+)
+from soak_tcp import TcpError, TcpHung, TcpServer, Visits  # noqa: E402
 
-TIME_LIMITS = {"attenScope/analyze": 3600.0, "attenScope/heatmap": 300.0}
+# The requests that run the model get minutes: on two shared cores one can wait behind another's analysis.
+TIME_LIMITS = {
+    "attenScope/analyze": 3600.0,
+    "attenScope/heatmap": 300.0,
+    "attenScope/flow": 300.0,
+    "attenScope/altiRollout": 300.0,
+    "attenScope/removeLines": 600.0,
+    "attenScope/complete": 600.0,
+    "attenScope/explainCompletion": 600.0,
+}
 DEFAULT_LIMIT = 60.0
+LOG_TAIL = 20
 
 
 class ServerDied(Exception):
@@ -56,12 +81,15 @@ class Server:
             [sys.executable, "-m", "atten_scope", "serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             env=env,
         )
+        self.log_tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)  # why it died, if it does
+        threading.Thread(target=self._drain_log, daemon=True).start()
         self.next_id = 0
         self.responses: dict[int, queue.Queue[dict[str, Any]]] = {}
         self.lock = threading.Lock()
+        self.notices: list[str] = []  # errors the server told the client of, unasked
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.request(
@@ -91,6 +119,16 @@ class Server:
                     waiting.put(message)
             elif "id" in message:  # a server -> client request (progress tokens, configuration)
                 self._send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            else:
+                notice = notified_error(message)
+                if notice is not None:
+                    with self.lock:
+                        self.notices.append(notice)
+
+    def _drain_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log_tail.append(line.decode(errors="replace").rstrip())
 
     def _send(self, message: dict[str, Any]) -> None:
         body = json.dumps(message).encode()
@@ -120,7 +158,9 @@ class Server:
                 break
             except queue.Empty:
                 if self.process.poll() is not None:
-                    raise ServerDied(f"exit status {self.process.returncode}") from None
+                    time.sleep(0.5)  # the log's last lines
+                    last = " | ".join(list(self.log_tail)[-3:])
+                    raise ServerDied(f"exit status {self.process.returncode}; its log ended: {last}") from None
                 if time.perf_counter() - began > limit:
                     raise RequestHung(f"{method} gave no answer in {limit:.0f} s") from None
         with self.lock:
@@ -128,16 +168,13 @@ class Server:
         return response, time.perf_counter() - began
 
     def memory(self) -> dict[str, int]:
-        """The server's VmRSS, VmHWM, RssAnon and RssFile in bytes (Linux)."""
-        found: dict[str, int] = {}
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
-                    found[key] = int(value.split()[0]) * 1024
-        except OSError:
-            pass
-        return found
+        """The server's VmRSS, VmHWM, RssAnon and RssFile in bytes and its Threads (Linux)."""
+        return process_memory(self.process.pid)
+
+    def take_notices(self) -> list[str]:
+        with self.lock:
+            taken, self.notices = self.notices, []
+        return taken
 
     def close(self) -> None:
         try:
@@ -147,6 +184,32 @@ class Server:
         except (ServerDied, RequestHung, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """Process ``pid``'s VmRSS, VmHWM, RssAnon and RssFile in bytes and its Threads (Linux; empty elsewhere)."""
+    found: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+                found[key] = int(value.split()[0]) * 1024
+            elif key == "Threads":
+                found[key] = int(value)
+    except OSError:
+        pass
+    return found
+
+
+def notified_error(message: dict[str, Any]) -> str | None:
+    """The error a server notification reports (``attenScope/status`` in state error, an error
+    ``window/showMessage``), else None."""
+    params = message.get("params") or {}
+    if message.get("method") == "attenScope/status" and params.get("state") == "error":
+        return f"status error: {params.get('message')}"
+    if message.get("method") == "window/showMessage" and params.get("type") == 1:
+        return f"error message: {params.get('message')}"
+    return None
 
 
 def tokenizer() -> Any:
@@ -285,17 +348,23 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
+    """The soak's cycles (the module docstring); with ``args.mixed`` the mixed cycles and the TCP server."""
     tok = tokenizer()
-    files = library_files(tok, 500, args.largest)
+    files = library_files(tok, args.smallest, args.largest)
     chooser = random.Random(args.seed)
-    server = Server({"maxTokens": args.max_tokens})
+    settings = {"maxTokens": args.max_tokens}
+    server = Server(settings)
+    tcp = TcpServer(ROOT, settings) if args.mixed else None
     latencies: dict[str, list[float]] = {}
     samples: list[dict[str, Any]] = []
-    deaths = hangs = errors = 0
+    per_cycle: list[dict[str, Any]] = []
+    deaths = hangs = errors = notified = switches = 0
+    tcp_counts = {"visits": 0, "busy": 0, "deaths": 0, "hangs": 0, "errors": 0}
     failures: list[str] = []
     began = time.perf_counter()
     cycle = 0
     where = ""
+    model = DEFAULT_MODEL
 
     def timed(method: str, params: Any) -> dict[str, Any] | None:
         nonlocal errors
@@ -309,10 +378,15 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
 
     while cycle < args.cycles and time.perf_counter() - began < args.minutes * 60:
         cycle += 1
+        before = (deaths, hangs, errors, time.perf_counter())
         path, text, tokens = files[(cycle - 1) * 7 % len(files)]
         uri = uri_of(f"{cycle}-{path.name}")
-        where = f"cycle {cycle} {path.name} ({tokens} tokens)"
+        cycle_model = OTHER_MODEL if args.mixed and on_other_model(cycle, args.switch_every) else DEFAULT_MODEL
+        where = f"cycle {cycle} {path.name} ({tokens} tokens, {cycle_model})"
         try:
+            if cycle_model != model:
+                switch_model(server.notify, settings, cycle_model)
+                model, switches = cycle_model, switches + 1
             open_doc(server, uri, text)
             timed("attenScope/analyze", {"textDocument": {"uri": uri}})
             lines = text.split("\n")
@@ -322,6 +396,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                 timed("attenScope/attention", {"textDocument": {"uri": uri}, "position": position})
                 timed("textDocument/hover", {"textDocument": {"uri": uri}, "position": position})
             timed("attenScope/heatmap", {"textDocument": {"uri": uri}, "layer": "all", "head": "all"})
+            if args.mixed:
+                extra_requests(timed, uri, lines, chooser)
             at = chooser.randrange(len(lines) // 2, len(lines))
             edit = {
                 "range": {"start": {"line": at, "character": 0}, "end": {"line": at, "character": 0}},
@@ -337,20 +413,49 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                 "attenScope/attention", {"textDocument": {"uri": uri}, "position": position, "direction": "attendedBy"}
             )
             server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+            if model != DEFAULT_MODEL:
+                switch_model(server.notify, settings, DEFAULT_MODEL)
+                model, switches = DEFAULT_MODEL, switches + 1
         except (ServerDied, RequestHung) as error:
             if isinstance(error, ServerDied):
                 deaths += 1
             else:
                 hangs += 1
-            failures.append(f"cycle {cycle} {path.name}: {error}")
+            failures.append(f"{where}: {error}")
             server.close()
-            server = Server({"maxTokens": args.max_tokens})
-        if cycle % args.every == 0 or cycle == 1:
+            server = Server(settings)
+            model = DEFAULT_MODEL
+        notices = server.take_notices()
+        notified += len(notices)
+        failures += [f"{where}: {notice}" for notice in notices]
+        record: dict[str, Any] = {
+            "cycle": cycle,
+            "file": path.name,
+            "tokens": tokens,
+            "model": cycle_model,
+            "seconds": round(time.perf_counter() - before[3], 1),
+            "deaths": deaths - before[0],
+            "hangs": hangs - before[1],
+            "errors": errors - before[2],
+            "notified": len(notices),
+        }
+        if tcp is not None:
+            record["tcp"], tcp = tcp_cycle(tcp, settings, tcp_counts, failures, f"cycle {cycle}")
+        per_cycle.append(record)
+        print(json.dumps(record), flush=True)
+        if cycle % args.every == 0 or cycle in (1, 5):
             memory = settled_memory(server)
-            samples.append({"cycle": cycle, "tokens": tokens, "elapsed_s": time.perf_counter() - began} | memory)
+            sample: dict[str, Any] = {"cycle": cycle, "tokens": tokens, "elapsed_s": time.perf_counter() - began}
+            if tcp is None:
+                sample |= memory
+            else:
+                sample |= {"model": model, "server": memory, "tcp": process_memory(tcp.process.pid)}
+            samples.append(sample)
             print(json.dumps(samples[-1]), flush=True)
     server.close()
-    return {
+    if tcp is not None:
+        tcp.close()
+    result = {
         "cycles": cycle,
         "files": len(files),
         "token_range": [files[0][2], files[-1][2]],
@@ -362,9 +467,43 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "deaths": deaths,
         "hangs": hangs,
         "errors": errors,
+        "notified": notified,
         "failures": failures[:50],
         "minutes": (time.perf_counter() - began) / 60,
+        "per_cycle": per_cycle,
     }
+    if args.mixed:
+        result |= {"tcp": tcp_counts, "model_switches": switches}
+    return result
+
+
+def tcp_cycle(
+    tcp: TcpServer, settings: dict[str, Any], counts: dict[str, int], failures: list[str], where: str
+) -> tuple[dict[str, int], TcpServer]:
+    """One cycle's TCP clients (``TcpServer.visits``), then whether the server still runs; a server
+    that died or hung is counted in ``counts`` and replaced. Returns the cycle's counts and the
+    server to use next."""
+    found = {"visits": 0, "busy": 0, "deaths": 0, "hangs": 0, "errors": 0}
+    visits = Visits()
+    try:
+        tcp.visits(visits)
+        if not tcp.alive():
+            raise TcpError(f"the TCP server exited (status {tcp.process.returncode}) after its clients")
+    except TcpHung as error:
+        found["hangs"] += 1
+        failures.append(f"{where}: {error}")
+    except TcpError as error:
+        found["errors" if tcp.alive() else "deaths"] += 1
+        failures.append(f"{where}: {error}")
+    found["visits"], found["busy"] = visits.made, visits.busy
+    found["errors"] += len(visits.failures)
+    failures += [f"{where}: {failure}" for failure in visits.failures]
+    for key, value in found.items():
+        counts[key] += value
+    if found["hangs"] or found["deaths"]:
+        tcp.close()
+        tcp = TcpServer(ROOT, settings)
+    return found, tcp
 
 
 def soak_markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
@@ -410,18 +549,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=0, help="attenScope.memoryBudgetMB (default: the server's)")
     parser.add_argument("--max-tokens", type=int, default=4096)
     parser.add_argument("--cycles", type=int, default=50)
-    parser.add_argument("--largest", type=int, default=12_000, help="largest file in tokens (files start at 500)")
+    parser.add_argument("--largest", type=int, default=12_000, help="largest file in tokens")
+    parser.add_argument("--smallest", type=int, default=500, help="smallest file in tokens")
     parser.add_argument("--minutes", type=float, default=240.0, help="stop after this long even if cycles remain")
     parser.add_argument("--every", type=int, default=20, help="RSS sample interval in cycles")
     parser.add_argument("--cursor", type=int, default=4, help="cursor requests (attention + hover) per cycle")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--mixed", action="store_true", help="add flow, ALTI, removals, completions, model switches and TCP clients"
+    )
+    parser.add_argument(
+        "--switch-every", type=int, default=10, help=f"with --mixed: run every N-th cycle on {OTHER_MODEL} (0: never)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     result = long_run(args) if args.long else soak(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    name = "long" if args.long else "soak"
+    name = "long" if args.long else "soak-mixed" if args.mixed else "soak"
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    if not args.long:
+    if args.mixed:
+        write_section(args.out, "soak-mixed.md", mixed_markdown(result, args))
+    elif not args.long:
         write_section(args.out, "soak.md", soak_markdown(result, args))
     print(json.dumps(result, indent=2))
     return 0

@@ -74,8 +74,8 @@ class Client:
         self.socket = socket.create_connection(("127.0.0.1", port), timeout=60)
         self.stream = self.socket.makefile("rb")
 
-    def initialize(self, settings: dict[str, Any]) -> dict[str, Any]:
-        params = {"processId": None, "rootUri": None, "capabilities": {}, "initializationOptions": settings}
+    def initialize(self, settings: dict[str, Any], process_id: int | None = None) -> dict[str, Any]:
+        params = {"processId": process_id, "rootUri": None, "capabilities": {}, "initializationOptions": settings}
         self.socket.sendall(frame({"id": 1, "method": "initialize", "params": params}))
         return reply(self.stream, 1)
 
@@ -88,14 +88,15 @@ class Client:
         self.socket.close()
 
 
-def initialized(port: int) -> Client:
-    """A client whose ``initialize`` was answered; retried while the server has yet to see the
-    previous client's connection close (it refuses a second client until then)."""
+def initialized(port: int, process_id: int | None = None) -> Client:
+    """A client whose ``initialize`` (naming ``process_id`` as the editor's) was answered; retried
+    while the server has yet to see the previous client's connection close (it refuses a second
+    client until then)."""
     deadline = time.monotonic() + 20
     while True:
         client = Client(port)
         try:
-            assert "capabilities" in client.initialize({"maxTokens": 300})["result"]
+            assert "capabilities" in client.initialize({"maxTokens": 300}, process_id)["result"]
             return client
         except (ConnectionError, AssertionError):
             client.close()
@@ -124,6 +125,39 @@ def test_tcp_serves_one_client_at_a_time_and_outlives_each() -> None:
         assert server.poll() is None
         initialized(port).close()  # a fresh session: initialize is answered again
         time.sleep(0.5)
+        assert server.poll() is None
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's threads from /proc")
+def test_tcp_sessions_of_an_editor_that_lives_on_leave_no_thread_behind() -> None:
+    """Each session watches the editor process its ``initialize`` names; the watch ends with the
+    session, so an editor that reconnects again and again does not pile up one thread per session."""
+
+    def threads(pid: int) -> int:
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
+
+    def session() -> None:
+        client = initialized(port, os.getpid())  # this process: it outlives every session
+        assert client.request(2, "shutdown", None)["result"] is None
+        client.socket.sendall(frame({"method": "exit"}))
+        assert read_message(client.stream) is None
+        client.close()
+
+    port = free_port()
+    server = serve_tcp(port)
+    try:
+        for _ in range(2):
+            session()
+        time.sleep(1.0)  # the last session's end runs after its connection closed
+        before = threads(server.pid)
+        for _ in range(6):
+            session()
+        time.sleep(1.0)
+        assert threads(server.pid) <= before + 1
         assert server.poll() is None
     finally:
         server.kill()
