@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Commands } from '../../src/constants';
 
@@ -79,17 +79,27 @@ describe('the first-run walkthrough', () => {
       expect(existsSync(path), page).toBe(true);
       const text = readFileSync(path, 'utf8');
       expect(text, page).toMatch(/^# \S/);
-      // a page may only point at files that exist beside it
+      // a page may only point at files that exist beside it and go into the .vsix with it
       for (const [, target] of text.matchAll(/\]\(((?!https?:|command:|#)[^)]+)\)/g)) {
         expect(existsSync(join(path, '..', target)), `${page}: ${target}`).toBe(true);
+        expect(packaged(posix.normalize(posix.join(posix.dirname(page ?? ''), target))), `${page}: ${target}`).toBe(true);
       }
       expect(packaged(page ?? ''), page).toBe(true);
+    }
+  });
+
+  it('shows a screenshot of what each step after Set Up does', () => {
+    for (const step of steps.slice(1)) {
+      const text = readFileSync(join(root, step.media.markdown ?? ''), 'utf8');
+      expect(text, step.id).toMatch(/!\[[^\]]+\]\(\.\.\/media\/screenshots\/step-[a-z]+\.png\)/);
     }
   });
 
   it('reads a .vscodeignore pattern as the packager does', () => {
     expect(packaged('extension/walkthrough/setUp.md')).toBe(true);
     expect(packaged('extension/media/gutter/heat1.svg')).toBe(true);
+    expect(packaged('extension/media/screenshots/step-hover.png')).toBe(true);
+    expect(packaged('extension/media/screenshots/hover.png')).toBe(false);
     expect(packaged('extension/walkthrough/notes.txt')).toBe(false);
     expect(packaged('extension/src/setup.ts')).toBe(false);
   });

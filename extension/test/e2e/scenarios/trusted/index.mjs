@@ -25,11 +25,12 @@ import restore from './restore.mjs';
 import review from './review.mjs';
 import tints from './tints.mjs';
 import units from './units.mjs';
+import walkthrough from './walkthrough.mjs';
 
 // The order matters where a feature leaves state behind: restore follows the long file's analysis
 // (and restarts the server, then analyses sample.py again); the model switch comes last.
 export const features = [
-  hover, tints, heatmap, neuron, flow, accumulative, removeLines, painting, review, longFile, restore, units, contextFiles, completion, model,
+  hover, tints, heatmap, neuron, flow, accumulative, removeLines, painting, review, longFile, restore, units, contextFiles, completion, walkthrough, model,
 ];
 
 export default {
