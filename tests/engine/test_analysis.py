@@ -14,9 +14,17 @@ import torch
 
 from atten_scope.common import cancellation
 from atten_scope.common.errors import Cancelled
+from atten_scope.engine import refine
+from atten_scope.engine.aggregate import combine
 from atten_scope.engine.analysis import plan_windows, run_analysis
 from atten_scope.engine.refine import raw_rows, refined_rows
-from atten_scope.views.attention import attention_matrix, attention_vector, head_vectors, prepare_attended_by
+from atten_scope.views.attention import (
+    attention_matrix,
+    attention_vector,
+    combined_rows,
+    head_vectors,
+    prepare_attended_by,
+)
 from atten_scope.views.options import ViewOptions
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "tokenizer.py").read_text()
@@ -85,6 +93,33 @@ def test_attended_by_built_ahead_reads_only_the_weighed_layers(embedded: Any) ->
         win.norm_totals.keys() == built.keys() and all(win.norm_totals[k] is built[k] for k in built)
         for win, built in zip(analysis.windows, before, strict=True)
     )
+
+
+@pytest.mark.parametrize(("aggregate", "layers"), [("lastLayers", None), ("headMean", (3, 9, 20)), ("perHead", (12,))])
+def test_rows_of_a_linear_aggregate_refine_only_the_layers_it_weighs(
+    analysis: Any, monkeypatch: pytest.MonkeyPatch, aggregate: str, layers: tuple[int, ...] | None
+) -> None:
+    """A cursor's rows refine just the layers the aggregate gives weight (the last half for
+    lastLayers) and equal the aggregate of every selected layer's rows."""
+    options = ViewOptions(
+        refinement="norm", aggregate=aggregate, layers=layers, heads=(4,) if aggregate == "perHead" else None
+    )
+    win, first, count = analysis.windows[0], 180, 20
+    read: list[list[int]] = []
+    original = refine.ROW_BUILDERS.get("norm")
+
+    def spy(win: Any, chosen: torch.Tensor, first: int, count: int) -> torch.Tensor:
+        read.append(chosen.tolist())
+        return original(win, chosen, first, count)
+
+    monkeypatch.setitem(refine.ROW_BUILDERS.functions, "norm", spy)
+    rows = combined_rows(analysis, win, options, first, count)
+    monkeypatch.undo()
+    selected = list(layers) if layers is not None else list(range(30))
+    weighed = selected[len(selected) // 2 :] if aggregate == "lastLayers" else selected
+    assert read and all(chosen == weighed for chosen in read)
+    every = refined_rows(win, torch.tensor(selected), first, count, "norm")[:, list(options.heads or range(9))]
+    assert torch.allclose(rows, combine(every, aggregate), atol=1e-6)
 
 
 def test_raw_attended_by_fast_path_matches_block_path(analysis: Any) -> None:

@@ -100,13 +100,25 @@ def combined_rows(
     """Aggregated refined rows [first, first+count) of ``win``: (count, first+count)."""
     if options.aggregate_spec.streamed:
         return rollout_rows(analysis, win, options, first, count)
-    layers, heads = _layers(analysis, options), _heads(analysis, options)
-    coefficients = head_coefficients(analysis.info.id, options, layers, heads)
+    if options.aggregate_spec.linear:
+        # Only the layers the aggregate weighs are refined: half of them for lastLayers, the
+        # default, whose other half cost a cursor request as much again.
+        layers, heads, weights = _column_terms(analysis, options)
+
+        def reduce(rows: torch.Tensor) -> torch.Tensor:
+            return torch.einsum("lh,lhrs->rs", weights.to(rows.dtype), rows)
+
+    else:
+        layers, heads = _layers(analysis, options), _heads(analysis, options)
+        coefficients = head_coefficients(analysis.info.id, options, layers, heads)
+
+        def reduce(rows: torch.Tensor) -> torch.Tensor:
+            return combine(rows, options.aggregate, coefficients)
+
     blocks = []
     for start, size in row_blocks(first, count):
         cancellation.check()
-        rows = refined_rows(win, layers, start, size, options.refinement)[:, heads]
-        combined = combine(rows, options.aggregate, coefficients)
+        combined = reduce(refined_rows(win, layers, start, size, options.refinement)[:, heads])
         blocks.append(torch.nn.functional.pad(combined, (0, first + count - start - size)))
     return torch.cat(blocks, dim=0)
 
