@@ -29,7 +29,10 @@ SECTIONS = (
     "soak-mixed.md",
     "flow.md",
     "removal.md",
+    # written by hand from `bench/analysis_cache.py --out`'s JSON
+    "analysis-cache.md",
     "completion.md",
+    "learned_heads.md",
     "faithfulness.md",
     "faithfulness-external.md",
     "gemma3-270m/faithfulness.md",
