@@ -25,6 +25,7 @@ SECTIONS = (
     "gemma3-270m/perf.md",
     "render.md",
     "heatmap.md",
+    "cursor.md",
     "soak.md",
     "soak-mixed.md",
     "flow.md",

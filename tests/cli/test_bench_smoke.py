@@ -375,6 +375,20 @@ def test_removal_writes_its_table(tmp_path: Path) -> None:
     assert '## "What if these lines were removed?"' in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
 
 
+def test_cursor_times_the_tints_request_over_json_rpc(tmp_path: Path, embedded: Any) -> None:
+    """The cursor benchmark at 300 tokens: every request answered by a real server, the in-process
+    share beside it, the table in RESULTS.md. ``embedded``: the converted model whose tokenizer
+    cuts the file is in the cache."""
+    run("cursor.py", "--tokens", "300", "--requests", "6", "--warmup", "1", "--out", str(tmp_path))
+    measured = json.loads((tmp_path / "cursor.json").read_text(encoding="utf-8"))
+    (size,) = measured["sizes"]
+    assert 250 <= size["tokens"] <= 300
+    for part in ("rpc", "in_process"):
+        assert 0 < size[part]["p50"] <= size[part]["p95"] <= size[part]["max"]
+    assert "| tokens | p50 (ms) | p95 (ms) |" in (tmp_path / "cursor.md").read_text(encoding="utf-8")
+    assert "## The cursor's request over JSON-RPC" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
 def test_soak_mixed_section_compares_both_processes_with_cycle_five() -> None:
     """The mixed soak's subsection from a soak-mixed.json-shaped result: each process's RSS against
     its own sample after cycle 5, the counts of what went wrong, and the failures listed."""
