@@ -78,6 +78,10 @@ class Aggregate:
     cost: str
     # Weighs each layer and head by the model's fitted coefficients (``views/learned.py``).
     learned: bool = False
+    # An entry-wise reduction over layers and heads renormalised per row, combined_ij = g(rows_ij) /
+    # T_i: with a ``columns`` refinement, attendedBy reads g of the refined columns over the row
+    # totals T, built once per analysis (in idle time), instead of rebuilding rows.
+    entrywise: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,8 @@ AGGREGATES: dict[str, Aggregate] = {
             linear=False,
             streamed=False,
             one_head=False,
-            cost="one pass over the selected layers; columns rebuild rows",
+            cost="one pass over the selected layers; columns read row totals built once per analysis",
+            entrywise=True,
         ),
         Aggregate(
             "lastLayers",

@@ -122,6 +122,34 @@ def test_rows_of_a_linear_aggregate_refine_only_the_layers_it_weighs(
     assert torch.allclose(rows, combine(every, aggregate), atol=1e-6)
 
 
+@pytest.mark.parametrize("refinement", ["norm", "raw"])
+def test_head_max_attended_by_reads_columns_over_row_totals(embedded: Any, refinement: str) -> None:
+    """headMax (Gemma 3's default aggregate) is not linear in the rows; with its row totals built
+    ahead, an attendedBy column reads no row and equals the one rebuilt from rows, in every window."""
+    analysis = run_analysis(embedded, EXAMPLE[:1500], 160)
+    assert len(analysis.windows) > 1
+    options = ViewOptions(direction="attendedBy", refinement=refinement, aggregate="headMax", drop_sink=False)
+    rebuilt = {token: attention_vector(analysis, token, options) for token in (3, 90, 150)}
+    prepare_attended_by(analysis, options)
+    assert all(len(win.combined_totals) == 1 for win in analysis.windows)
+    built: list[int] = []
+    original = refine.ROW_BUILDERS.get(refinement)
+
+    def spy(win: Any, chosen: torch.Tensor, first: int, count: int) -> torch.Tensor:
+        built.append(count)
+        return original(win, chosen, first, count)
+
+    refine.ROW_BUILDERS.functions[refinement] = spy
+    try:
+        for token, expected in rebuilt.items():
+            column = attention_vector(analysis, token, options)
+            assert np.allclose(column, expected, atol=1e-6), token
+            assert abs(column.sum() - 1) < 1e-6
+    finally:
+        refine.ROW_BUILDERS.functions[refinement] = original
+    assert not built
+
+
 def test_raw_attended_by_fast_path_matches_block_path(analysis: Any) -> None:
     fast = attention_vector(analysis, 120, ViewOptions(direction="attendedBy", refinement="raw"))
     slow = attention_vector(analysis, 120, ViewOptions(direction="attendedBy", refinement="raw", aggregate="headMax"))

@@ -45,11 +45,25 @@ def per_head(rows: torch.Tensor) -> torch.Tensor:
     return rows[0, 0]
 
 
+def head_max_entries(rows: torch.Tensor) -> torch.Tensor:
+    """g of headMax, entry by entry: the max over H' of each layer, averaged over L': (L', H', r, S) -> (r, S)."""
+    return rows.max(dim=1).values.mean(dim=0)
+
+
+# g of each ``entrywise`` aggregate: combined rows are g(rows) / T with T_i = sum over sources of g(rows)_i.
+ENTRYWISE = Implementations[Combiner](AGGREGATES, "entry-wise aggregate", lambda spec: spec.entrywise)
+ENTRYWISE.register("headMax")(head_max_entries)
+
+
+def renormalised(entries: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
+    """entries / totals, zero where a total is 0 (a row with no weight)."""
+    return entries / torch.where(totals > 0, totals, torch.ones_like(totals))
+
+
 @combines("headMax")
 def head_max(rows: torch.Tensor) -> torch.Tensor:
-    combined = rows.max(dim=1).values.mean(dim=0)
-    total = combined.sum(-1, keepdim=True)
-    return combined / torch.where(total > 0, total, torch.ones_like(total))
+    combined = head_max_entries(rows)
+    return renormalised(combined, combined.sum(-1, keepdim=True))
 
 
 def weighted(rows: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
@@ -87,3 +101,4 @@ def line_sums(weights: np.ndarray, token_lines: np.ndarray, line_count: int) -> 
 
 
 COMBINERS.check()
+ENTRYWISE.check()

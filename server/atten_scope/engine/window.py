@@ -9,6 +9,9 @@ logits) is kept on the window through its methods, which hold the caches' invari
 - ``logprobs`` and ``logprobs_known`` are both None or both (n,); ``logprobs[i]`` holds only
   where ``logprobs_known[i]``; rows are written under the window's lock, since two analyses
   (an old version and the next one) can share a window.
+- ``combined_totals[key]`` is T_i of an entry-wise aggregate (``aggregate.ENTRYWISE``) for every
+  row, (n,), keyed by refinement, aggregate, layers and heads; only whole windows are kept, and a
+  re-captured window builds its own.
 - a window re-captured after an edit takes the still-valid rows of these caches from the window
   whose first ``reuse`` tokens it copied (``inherit``).
 """
@@ -58,6 +61,7 @@ class CapturedWindow:
     head_agrees: bool | None = field(default=None, repr=False, compare=False)
     norm_totals: dict[int, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
     prefix_totals: tuple[dict[int, torch.Tensor], int] | None = field(default=None, repr=False, compare=False)
+    combined_totals: dict[tuple[object, ...], torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
@@ -72,8 +76,8 @@ class CapturedWindow:
         return sum(t.element_size() * t.nelement() for t in tensors)
 
     def cache_bytes(self) -> int:
-        """Bytes of the caches built on demand: norm totals and log-probabilities."""
-        cached = [*self.norm_totals.values(), self.logprobs, self.logprobs_known]
+        """Bytes of the caches built on demand: norm and row totals and log-probabilities."""
+        cached = [*self.norm_totals.values(), *self.combined_totals.values(), self.logprobs, self.logprobs_known]
         return sum(t.element_size() * t.nelement() for t in cached if t is not None)
 
     def following(self, index: int) -> int | None:
@@ -120,6 +124,16 @@ class CapturedWindow:
         if totals.shape != (self.query.shape[1], self.n):
             raise ValueError(f"norm totals of shape {tuple(totals.shape)} are not one whole layer's")
         self.norm_totals[layer] = totals
+
+    def combined_total(self, key: tuple[object, ...]) -> torch.Tensor | None:
+        """The kept row totals T (n,) of an entry-wise aggregate under ``key``; None when not built."""
+        return self.combined_totals.get(key)
+
+    def keep_combined_total(self, key: tuple[object, ...], totals: torch.Tensor) -> None:
+        """Keep the row totals ``totals`` of every row (n,) under ``key``."""
+        if totals.shape != (self.n,):
+            raise ValueError(f"row totals of shape {tuple(totals.shape)} are not one per row")
+        self.combined_totals[key] = totals
 
     def prefix_norm_total(self, layer: int) -> tuple[torch.Tensor, int] | None:
         """(totals, reuse): ``layer``'s norm totals of the window this one copied its first ``reuse``

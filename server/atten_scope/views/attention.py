@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from atten_scope.common import cancellation
-from atten_scope.engine.aggregate import combine, linear_weights
+from atten_scope.engine.aggregate import ENTRYWISE, combine, linear_weights, renormalised
 from atten_scope.engine.analysis import Analysis
 from atten_scope.engine.refine import prepare_columns, refined_column, refined_rows, row_blocks
 from atten_scope.engine.window import CapturedWindow
@@ -137,6 +137,12 @@ def _combined_column(
         values = refined_column(win, layers, source, first, count, options.refinement)[:, heads]  # (L_r, H', r)
         return torch.einsum("lh,lhr->r", weights.to(values.dtype), values)
     layers, heads = _layers(analysis, options), _heads(analysis, options)
+    totals = _row_totals(win, options, layers, heads, build=False)
+    if totals is not None:
+        # An entry-wise aggregate with its row totals built: g of the columns over T, no row rebuilt.
+        values = refined_column(win, layers, source, first, count, options.refinement)[:, heads]  # (L', H', r)
+        entries = ENTRYWISE.get(options.aggregate)(values[..., None])[:, 0]
+        return renormalised(entries, totals[first : first + count].to(entries.dtype))
     coefficients = head_coefficients(analysis.info.id, options, layers, heads)
     blocks = []
     for start, size in row_blocks(first, count):
@@ -156,16 +162,45 @@ def _column_terms(analysis: Analysis, options: ViewOptions) -> tuple[torch.Tenso
     return layers[torch.from_numpy(read)], heads, torch.from_numpy(weights[read])
 
 
+def _row_totals(
+    win: CapturedWindow, options: ViewOptions, layers: torch.Tensor, heads: torch.Tensor, build: bool
+) -> torch.Tensor | None:
+    """T_i = sum over sources of g(refined rows)_i, every row of ``win`` (n,), for an entry-wise
+    aggregate (``aggregate.ENTRYWISE``) of a ``columns`` refinement; None for other views, and when
+    not built yet unless ``build``. Building refines every row once, block by block, cancellable
+    between blocks; only the whole is kept."""
+    if not (options.refinement_spec.columns and options.aggregate_spec.entrywise):
+        return None
+    key = (options.refinement, options.aggregate, tuple(layers.tolist()), tuple(heads.tolist()))
+    totals = win.combined_total(key)
+    if totals is None and build:
+        entries = ENTRYWISE.get(options.aggregate)
+        parts = []
+        for start, size in row_blocks(0, win.n):
+            cancellation.check()
+            parts.append(entries(refined_rows(win, layers, start, size, options.refinement)[:, heads]).sum(-1))
+        totals = torch.cat(parts)
+        win.keep_combined_total(key, totals)
+    return totals
+
+
 def prepare_attended_by(analysis: Analysis, options: ViewOptions) -> None:
     """Build in every window what attendedBy columns of ``options`` read besides the captured state
-    (``refine.prepare_columns``: the norm totals of the layers the aggregate weighs), so that the
-    first such request answers like any other. The language server runs it while the editor is
-    idle; it stops at the next ``cancellation.check()`` and the layers built are kept."""
-    if not (options.refinement_spec.columns and options.aggregate_spec.linear):
+    (``refine.prepare_columns``: the norm totals of the layers the aggregate weighs; for an
+    entry-wise aggregate such as headMax, also its row totals), so that the first such request
+    answers like any other. The language server runs it while the editor is idle; it stops at the
+    next ``cancellation.check()`` and what was built whole is kept."""
+    if not options.refinement_spec.columns:
         return  # those columns rebuild rows: nothing to build ahead
-    layers, _, _ = _column_terms(analysis, options)
-    for win in analysis.windows:
-        prepare_columns(win, layers, options.refinement)
+    if options.aggregate_spec.linear:
+        layers, _, _ = _column_terms(analysis, options)
+        for win in analysis.windows:
+            prepare_columns(win, layers, options.refinement)
+    elif options.aggregate_spec.entrywise:
+        layers, heads = _layers(analysis, options), _heads(analysis, options)
+        for win in analysis.windows:
+            prepare_columns(win, layers, options.refinement)
+            _row_totals(win, options, layers, heads, build=True)
 
 
 def attention_vector(analysis: Analysis, token: int, options: ViewOptions) -> np.ndarray:
