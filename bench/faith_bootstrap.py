@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from faith_names import MODEL, REFERENCE, SITUATIONS, method_names
+from faith_names import ALL_SITUATIONS, MODEL, REFERENCE, method_names
 
 
 def mean_or_nan(values: list[float]) -> float:
@@ -52,19 +52,26 @@ def summarise(
     return rows
 
 
+def situation_value(record: dict[str, Any], key: str, method: str) -> float:
+    """A snippet's score of ``method`` in situation ``key``; NaN where it was not measured."""
+    found = record["situations"].get(key) or {}
+    return float(found[method]) if method in found else float("nan")
+
+
 def summarise_situations(
     per_snippet: list[dict[str, Any]], resamples: int, seed: int, model_id: str = MODEL
 ) -> dict[str, list[dict[str, Any]]]:
-    """Per situation (``position/unit/baseline``): every method's mean rho with its 95 % interval, and
-    the snippets that gave a value; the same bootstrap draws as the last-token table."""
+    """Per situation (``position/unit/baseline``, and ``position/unit/lds``): every method's mean rho
+    with its 95 % interval, and the snippets that gave a value; the same bootstrap draws as the
+    last-token table. A snippet recorded without a situation gives it no value."""
     rng = np.random.default_rng(seed)
     count = len(per_snippet)
     draws = rng.integers(0, count, size=(resamples, count))
     out: dict[str, list[dict[str, Any]]] = {}
-    for key in SITUATIONS:
+    for key in ALL_SITUATIONS:
         rows = []
         for name in method_names(model_id):
-            values = np.array([s["situations"][key][name] for s in per_snippet], dtype=np.float64)
+            values = np.array([situation_value(s, key, name) for s in per_snippet], dtype=np.float64)
             rows.append({"method": name, "on": bootstrap(values, draws), "snippets": int(np.isfinite(values).sum())})
         rows.sort(key=lambda r: -r["on"][0] if np.isfinite(r["on"][0]) else np.inf)
         out[key] = rows

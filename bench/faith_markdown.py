@@ -13,7 +13,18 @@ import numpy as np
 
 import residual
 from faith_bootstrap import paired
-from faith_names import BASELINES, ENGINE_VIEWS, MIN_CONTEXT, MIN_LINES, POSITIONS, REFERENCE, SITUATIONS, UNITS
+from faith_lds import LDS_MASKS
+from faith_names import (
+    ALL_SITUATIONS,
+    BASELINES,
+    ENGINE_VIEWS,
+    LDS_SITUATIONS,
+    MIN_CONTEXT,
+    MIN_LINES,
+    POSITIONS,
+    REFERENCE,
+    UNITS,
+)
 from report import MODEL_NAMES, environment_line, table
 
 
@@ -160,9 +171,22 @@ def render_situations(
             "",
             table(headers, [[name] + [ci(by_key[key][name]["on"]) for key in keys] for name in order]),
         ]
+    if any(r["snippets"] for key in LDS_SITUATIONS for r in situations.get(key, [])):
+        counts = {key: max((r["snippets"] for r in situations[key]), default=0) for key in LDS_SITUATIONS}
+        headers = ["method"] + [f"{k.split('/')[0]}, {k.split('/')[1]} (n={counts[k]})" for k in LDS_SITUATIONS]
+        out += [
+            "",
+            "**Linear datamodeling score (LDS).** How well the weights predict removing many sources at once "
+            f"(`faith_lds.py`): {LDS_MASKS} random removals per snippet and unit, each eligible source token "
+            "(*token*) or each line (*line*) removed with probability 1/2 (replaced by the space token; sinks and "
+            "the query tokens are never removed); Spearman's rho between the summed dropSink-on weights of the "
+            "removed sources before the query and the drop in log p(y). Mean over snippets, 95 % bootstrap CI.",
+            "",
+            table(headers, [[name] + [ci(by_key[key][name]["on"]) for key in LDS_SITUATIONS] for name in order]),
+        ]
     best = []
-    for key in SITUATIONS:
-        engine = [r for r in situations[key] if r["method"] in ENGINE_VIEWS and np.isfinite(r["on"][0])]
+    for key in ALL_SITUATIONS:
+        engine = [r for r in situations.get(key, []) if r["method"] in ENGINE_VIEWS and np.isfinite(r["on"][0])]
         if engine:
             best.append(f"{key.replace('/', ', ')}: {engine[0]['method']} ({engine[0]['on'][0]:+.3f})")
     if best:

@@ -27,6 +27,10 @@ POSITIONS = ("last", "interior")
 UNITS = ("token", "line")
 BASELINES = ("space", "delete")
 SITUATIONS = tuple(f"{p}/{u}/{b}" for p in POSITIONS for u in UNITS for b in BASELINES)
+# The linear datamodeling score of each position and unit (``faith_lds.py``): random half removals.
+LDS = "lds"
+LDS_SITUATIONS = tuple(f"{p}/{u}/{LDS}" for p in POSITIONS for u in UNITS)
+ALL_SITUATIONS = SITUATIONS + LDS_SITUATIONS
 MIN_CONTEXT = 16  # an interior query has at least this many tokens before it
 MIN_LINES = 3  # fewer line units give no line-level rho
 

@@ -19,15 +19,18 @@ from scipy.stats import spearmanr
 from faith_ablation import query_effects, sdpa
 from faith_bootstrap import mean_or_nan
 from faith_corpus import Snippet
+from faith_lds import UNITS as LDS_UNITS
+from faith_lds import lds, lds_effects
 from faith_names import (
     AGGREGATES,
+    ALL_SITUATIONS,
     ALTI,
     BASELINES,
     GRADIENT,
     LATE_ROLLOUT,
+    LDS,
     MIN_CONTEXT,
     MIN_LINES,
-    SITUATIONS,
     method_names,
     with_residual,
 )
@@ -112,8 +115,16 @@ def line_units(analysis: Any, query: int, sinks: list[int]) -> list[list[int]]:
     return [by_line[line] for line in sorted(by_line)]
 
 
-def situation_scores(row: np.ndarray, sinks: list[int], units: list[list[int]], effects: dict[str, Any]) -> dict:
-    """rho of one method's weights over one query's sources, per unit and baseline (dropSink on)."""
+def situation_scores(
+    row: np.ndarray,
+    sinks: list[int],
+    units: list[list[int]],
+    effects: dict[str, Any],
+    removals: dict[str, Any] | None = None,
+    column: int = 0,
+) -> dict:
+    """rho of one method's weights over one query's sources, per unit and baseline (dropSink on), and
+    with ``removals`` (``faith_lds.lds_effects``; ``column``: this query's) the LDS per unit."""
     on = drop_sinks(row[:-1], sinks)
     unit_weights = np.array([on[unit].sum() for unit in units])
     out = {}
@@ -122,6 +133,11 @@ def situation_scores(row: np.ndarray, sinks: list[int], units: list[list[int]], 
         out[f"token/{baseline}"] = rho(on[1:], tokens[1:])
         lines = np.abs(np.array(effects[baseline]["line"], dtype=np.float64))
         out[f"line/{baseline}"] = rho(unit_weights, lines) if len(units) >= MIN_LINES else float("nan")
+    if removals is not None:
+        query = len(row) - 1
+        for unit in LDS_UNITS:
+            found = removals[unit]
+            out[f"{unit}/{LDS}"] = lds(on, found["removed"], found["drops"][column], query, rho)
     return out
 
 
@@ -164,6 +180,9 @@ def score_snippet(
     )
     if kept and cached is not None:
         records[0]["space"]["token"] = list(cached["effects"])
+    removals = (cached or {}).get("lds") if reuse else None
+    if removals is None or removals.get("masks") is None or len(removals["token"]["drops"]) != len(queries):
+        removals = lds_effects(loaded, snippet.name, ids, records, sinks, analysis.token_lines.tolist(), neutral, batch)
     ablated = time.perf_counter()
     target = int(records[0]["target_id"])
     effects = np.array(records[0]["space"]["token"], dtype=np.float64)
@@ -172,7 +191,13 @@ def score_snippet(
     for record in records:
         query = int(record["index"])
         weights = method_weights(loaded, analysis, query, int(record["target_id"]))
-        per_query.append({name: situation_scores(row, sinks, units[query], record) for name, row in weights.items()})
+        column = len(per_query)
+        per_query.append(
+            {
+                name: situation_scores(row, sinks, units[query], record, removals, column)
+                for name, row in weights.items()
+            }
+        )
         if query == last:
             for name, row in weights.items():
                 row = row[:query]  # sources j < i
@@ -184,7 +209,7 @@ def score_snippet(
                 }
     print(f"  ablation {ablated - began:.1f} s, views {time.perf_counter() - ablated:.1f} s", file=sys.stderr)
     situations: dict[str, dict[str, float]] = {}
-    for key in SITUATIONS:
+    for key in ALL_SITUATIONS:
         position, rest = key.split("/", 1)
         picked = per_query[:1] if position == "last" else per_query[1:]
         situations[key] = {name: mean_or_nan([q[name][rest] for q in picked]) for name in scores}
@@ -200,6 +225,7 @@ def score_snippet(
         "effects": [round(float(e), 6) for e in effects],
         "scores": scores,
         "queries": records,
+        "lds": removals,
         "situations": situations,
         **({"kept": True} if kept else {}),
     }

@@ -45,6 +45,10 @@ taken at more query positions, at two units and with two ablation baselines.
   rho is taken between those effects and the per-line sums of each method's dropSink-on weights,
   the numbers the editor's line view shows. Snippets with fewer than 3 such lines give no line rho.
 
+LDS: beside rho against leave-one-out, each situation's linear datamodeling score (position x unit,
+``faith_lds.py``): how well a method's summed weights predict the drop when half of the sources (tokens
+or lines) are removed at once, Spearman over 32 random removals per snippet and unit.
+
 Corpora: ``bench/corpus`` by default (the tables above); with ``--corpus-external`` also snippets of
 real code from outside the repository: ``--external-files`` (default 32) Python files of the
 running interpreter's standard library (``sysconfig.get_paths()["stdlib"]``, the top-level
@@ -69,7 +73,8 @@ sequences go through in batches of 256, and every tensor is created on the model
 
 This file is the command line; the parts live beside it: ``faith_names.py`` (the methods and
 situations), ``faith_corpus.py`` (the snippets), ``faith_ablation.py`` (the ablated forward passes),
-``faith_scoring.py`` (one snippet's rho per method and situation), ``faith_bootstrap.py`` (means and
+``faith_scoring.py`` (one snippet's rho per method and situation), ``faith_lds.py`` (the random removals
+of the LDS), ``faith_bootstrap.py`` (means and
 intervals over snippets), ``faith_markdown.py`` (the sections) and ``faith_shipped.py`` (the table
 the server ships).
 """
@@ -88,7 +93,7 @@ import torch
 from faith_bootstrap import summarise, summarise_situations
 from faith_corpus import Snippet, external_corpus, load_corpus
 from faith_markdown import render
-from faith_names import MODEL, REFERENCE, SITUATIONS, method_names
+from faith_names import ALL_SITUATIONS, MODEL, REFERENCE, method_names
 from faith_scoring import score_snippet
 from faith_shipped import write_shipped
 from report import BENCH_DIR, DEFAULT_RESULTS, ensure_engine_importable, write_section
@@ -166,7 +171,7 @@ def score_corpus(
         if (
             cached is not None
             and set(cached["scores"]) == set(method_names(args.model))
-            and set(cached.get("situations", {})) == set(SITUATIONS)
+            and set(cached.get("situations", {})) == set(ALL_SITUATIONS)
             and len(cached.get("queries", [])) >= 1
         ):
             per_snippet.append(cached)

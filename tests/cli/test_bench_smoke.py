@@ -113,10 +113,14 @@ def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path)
         *("--quick", "--limit", "1", "--truncate", "28", "--interior", "1"),
         *("--corpus-external", "--external-files", "1", "--out", str(tmp_path)),
     )
-    SITUATIONS = bench_module("faith_names").SITUATIONS
+    names = bench_module("faith_names")
+    SITUATIONS = names.ALL_SITUATIONS
     shipped_table = bench_module("faith_shipped").shipped_table
-    assert set(SITUATIONS) == {
+    assert set(names.SITUATIONS) == {
         f"{p}/{u}/{b}" for p in ("last", "interior") for u in ("token", "line") for b in ("space", "delete")
+    }
+    assert set(SITUATIONS) - set(names.SITUATIONS) == {
+        f"{p}/{u}/lds" for p in ("last", "interior") for u in ("token", "line")
     }
     finite = []
     for stem in ("faithfulness", "faithfulness-external"):
@@ -142,12 +146,23 @@ def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path)
                 assert len(query[baseline]["token"]) == query["index"]  # one effect per source j < i
                 assert all(np.isfinite(query[baseline]["token"])) and all(np.isfinite(query[baseline]["line"]))
             assert len(query["space"]["line"]) == len(query["delete"]["line"]) >= 1
+        # the LDS: 32 masks per unit, never removing a sink or a query token, one drop per mask and query
+        removals = snippet["lds"]
+        for unit in ("token", "line"):
+            assert len(removals[unit]["removed"]) == 32 and len(removals[unit]["drops"]) == 2
+            assert all(len(drops) == 32 and all(np.isfinite(drops)) for drops in removals[unit]["drops"])
+            for removed in removals[unit]["removed"]:
+                assert 0 not in removed and last["index"] not in removed and interior["index"] not in removed
+        assert (
+            any(removals["token"]["removed"]) and -1 <= snippet["situations"]["last/token/lds"]["raw / headMean"] <= 1
+        )
         # the last-token situation is the table above it
         situation = snippet["situations"]["last/token/space"]["raw / headMean"]
         assert situation == pytest.approx(snippet["scores"]["raw / headMean"]["on"], nan_ok=True)
         text = (tmp_path / f"{stem}.md").read_text(encoding="utf-8")
         assert "### Where the user looks" in text and "**Token level.**" in text and "**Line level.**" in text
         assert "| interior, delete (n=1) |" in text or "interior, delete (n=" in text
+        assert "**Linear datamodeling score (LDS).**" in text and "| last, token (n=1) |" in text
         shipped = shipped_table(data["summary"], 1, "m", data["situations"])
         assert [(e["position"], e["unit"]) for e in shipped["situations"]] == [
             ("last", "token"),
