@@ -46,7 +46,7 @@ from soak_mixed import (  # noqa: E402
     on_other_model,
     switch_model,
 )
-from soak_tcp import TcpError, TcpHung, TcpServer, Visits  # noqa: E402
+from soak_tcp import TcpError, TcpHung, TcpServer, Visits, frame, read_message  # noqa: E402
 
 # The requests that run the model get minutes: on two shared cores one can wait behind another's analysis.
 TIME_LIMITS = {
@@ -101,17 +101,7 @@ class Server:
     def _read(self) -> None:
         stream = self.process.stdout
         assert stream is not None
-        while True:
-            length = 0
-            while True:
-                line = stream.readline()
-                if not line:
-                    return
-                if line in (b"\r\n", b"\n"):
-                    break
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            message = json.loads(stream.read(length))
+        while (message := read_message(stream)) is not None:
             if "id" in message and "method" not in message:
                 with self.lock:
                     waiting = self.responses.get(message["id"])
@@ -131,10 +121,9 @@ class Server:
             self.log_tail.append(line.decode(errors="replace").rstrip())
 
     def _send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message).encode()
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            self.process.stdin.write(frame(message))
             self.process.stdin.flush()
         except (BrokenPipeError, OSError) as error:
             raise ServerDied(str(error)) from error
