@@ -92,6 +92,21 @@ def command_line(args: Any) -> str:
     return " ".join(parts)
 
 
+def anonymous_trend(samples: list[dict[str, Any]]) -> list[str]:
+    """A sentence on the stdio server's heap over the later half of the samples (where warm-up is
+    over): its range and the last sample against the first of them; none with too few samples."""
+    later = [s for s in samples[len(samples) // 2 :] if "RssAnon" in s["server"]]
+    if len(later) < 3:
+        return []
+    values = [s["server"]["RssAnon"] / 2**20 for s in later]
+    return [
+        "",
+        f"The stdio server's anonymous memory over the samples from cycle {later[0]['cycle']} on: "
+        f"{min(values):,.0f}-{max(values):,.0f} MB, the last {100 * (values[-1] / values[0] - 1):+.1f} % against "
+        f"cycle {later[0]['cycle']}.",
+    ]
+
+
 def mixed_markdown(result: dict[str, Any], args: Any) -> str:
     """The mixed soak as a subsection of the soak's section: both processes' RSS per sample against
     the sample after cycle 5, and what went wrong, counted per kind."""
@@ -111,6 +126,8 @@ def mixed_markdown(result: dict[str, Any], args: Any) -> str:
             s["cycle"],
             f"{s['tokens']:,}",
             mb(s["server"], "VmRSS"),
+            mb(s["server"], "RssAnon"),
+            mb(s["server"], "RssFile"),
             mb(s["server"], "VmHWM"),
             change(s, "server"),
             s["server"].get("Threads", "-"),
@@ -154,7 +171,9 @@ def mixed_markdown(result: dict[str, Any], args: Any) -> str:
         "`initialize` and closes, one that sends `initialize`, `shutdown` and `exit` and waits for the "
         "server to close (each `initialize` names this process as `processId`). "
         + switches
-        + "RSS is read after the cycle once it has settled (as above); threads are the process's.",
+        + "RSS is read after the cycle once it has settled (as above); threads are the process's. Anonymous "
+        "memory is the heap (what a leak grows); file-backed pages are mapped files (the converted weights, "
+        "analysis-cache entries), which the system reclaims under pressure.",
         "",
         f"Server over stdio: deaths {result['deaths']}, hangs {result['hangs']}, request errors "
         f"{result['errors']}, errors the server notified (`attenScope/status` error, error messages) "
@@ -167,6 +186,8 @@ def mixed_markdown(result: dict[str, Any], args: Any) -> str:
                 "cycle",
                 "file tokens",
                 "server RSS (MB)",
+                "of which anonymous (MB)",
+                "file-backed (MB)",
                 "server peak so far (MB)",
                 "server RSS vs cycle 5",
                 "server threads",
@@ -176,6 +197,7 @@ def mixed_markdown(result: dict[str, Any], args: Any) -> str:
             ],
             rows,
         ),
+        *anonymous_trend(samples),
         "",
         table(["request", "count", "p50 (ms)", "p95 (ms)", "max (ms)"], latency),
     ]

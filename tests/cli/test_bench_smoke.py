@@ -416,7 +416,13 @@ def test_soak_mixed_section_compares_both_processes_with_cycle_five() -> None:
             "tokens": 400,
             "elapsed_s": cycle,
             "model": "embedded:smollm2-135m",
-            "server": {"VmRSS": server * mb, "VmHWM": 2000 * mb, "Threads": 10},
+            "server": {
+                "VmRSS": server * mb,
+                "RssAnon": (server - 600) * mb,
+                "RssFile": 600 * mb,
+                "VmHWM": 2000 * mb,
+                "Threads": 10,
+            },
             "tcp": {"VmRSS": tcp * mb, "VmHWM": tcp * mb, "Threads": 2},
         }
 
@@ -424,7 +430,13 @@ def test_soak_mixed_section_compares_both_processes_with_cycle_five() -> None:
         "cycles": 50,
         "files": 6,
         "token_range": [226, 700],
-        "samples": [sample(1, 900, 240), sample(5, 1000, 250), sample(50, 1100, 275)],
+        "samples": [
+            sample(1, 900, 240),
+            sample(5, 1000, 250),
+            sample(25, 1050, 260),
+            sample(50, 1100, 275),
+            sample(75, 1100, 275),
+        ],
         "latency": {"attenScope/flow": {"count": 50, "p50_s": 0.5, "p95_s": 0.9, "max_s": 1.2}},
         "deaths": 0,
         "hangs": 1,
@@ -438,8 +450,10 @@ def test_soak_mixed_section_compares_both_processes_with_cycle_five() -> None:
     args = argparse.Namespace(cycles=50, smallest=200, largest=700, every=25, switch_every=10, cursor=4)
     text = mixed_markdown(result, args)
     assert text.startswith("### Mixed use")
-    assert "| 50 | 400 | 1,100 | 2,000 | +10.0 % | 10 | 275 | +10.0 % | 2 |" in text
-    assert "| 5 | 400 | 1,000 | 2,000 | +0.0 % | 10 | 250 | +0.0 % | 2 |" in text
+    assert "| 50 | 400 | 1,100 | 500 | 600 | 2,000 | +10.0 % | 10 | 275 | +10.0 % | 2 |" in text
+    assert "| 5 | 400 | 1,000 | 400 | 600 | 2,000 | +0.0 % | 10 | 250 | +0.0 % | 2 |" in text
+    # the heap over the later half of the samples: 450 MB at cycle 25, 500 at cycles 50 and 75
+    assert "anonymous memory over the samples from cycle 25 on: 450-500 MB, the last +11.1 % against cycle 25" in text
     assert "Cycles 3, 13, 23, 33, ... (one in 10)" in text and "10 switches" in text
     assert "hangs 1, request errors 2" in text and "150 clients" in text
     assert "- cycle 7 tty.py: attenScope/complete gave no answer in 600 s" in text
