@@ -12,7 +12,7 @@ import torch
 from atten_scope.common.errors import ChangedSinceAnalysis, InvalidRequest, ModelLoadError
 from atten_scope.common.quoting import QUOTED_CHARACTERS, quoted, shorten
 from atten_scope.engine import embedded
-from atten_scope.engine.analysis import Analysis, plan_windows, run_analysis
+from atten_scope.engine.analysis import Analysis, covered, plan_windows, run_analysis
 from atten_scope.engine.model import LoadedModel, load_model, model_info
 from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.limits import ALTI_TOKENS
@@ -120,6 +120,18 @@ def test_progress_counts_each_token_once_over_overlapping_windows(tiny: LoadedMo
         assert f"Window {number} of {count}: running the model over {span}" in messages, messages
         assert f"Running layer {layers} of {layers} (window {number} of {count}: {span})" in messages, messages
     assert not any(re.search(rf"\b{run}\b", message) for message in messages), messages
+
+
+def test_tokens_reused_over_overlapping_windows_are_counted_once(tiny: LoadedModel) -> None:
+    """Re-analysing an unchanged multi-window file reuses every window; the count ("N reused" in the
+    editor's log) is the file's tokens, not the windows' sum."""
+    text = "x = 1\n" * 7
+    plan = plan_windows(len(text), 16)
+    assert sum(end - start for start, end in plan) > len(text)
+    first = run_analysis(tiny, text, 16)
+    again = run_analysis(tiny, text, 16, previous=first)
+    assert again.reused_tokens == again.token_count == len(text)
+    assert covered([(0, 16), (12, 28), (24, 40), (40, 40)]) == 40 and covered([]) == 0
 
 
 def test_progress_of_one_window_names_the_files_token_count(tiny: LoadedModel) -> None:

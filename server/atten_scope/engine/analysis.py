@@ -298,6 +298,16 @@ def tokenize_text(loaded: LoadedModel, text: str, context: Prefix | None = None)
     return tokenize_with_prefix(loaded.tokenizer, text, context)
 
 
+def covered(spans: list[tuple[int, int]]) -> int:
+    """How many tokens the [start, end) ``spans`` cover, each counted once (windows overlap)."""
+    count, reach = 0, 0
+    for start, end in sorted(spans):
+        if end > max(start, reach):
+            count += end - max(start, reach)
+            reach = end
+    return count
+
+
 def run_analysis(
     loaded: LoadedModel,
     text: str,
@@ -337,7 +347,7 @@ def run_analysis(
 
     windows: list[CapturedWindow] = []
     done = 0
-    reused = 0
+    reused: list[tuple[int, int]] = []  # spans of document tokens whose state was copied, not recomputed
     for number, (start, end) in enumerate(plan, start=1):
         cancellation.check()
         ids = document.ids[start:end]
@@ -345,7 +355,7 @@ def run_analysis(
         same = old_windows.get((start, end - start))
         if same is not None and changed >= end and same.next_id == next_id:
             windows.append(same)  # every token of this window and the one after it are unchanged
-            reused += end - start
+            reused.append((start, end))
         else:
             prefix = old_by_start.get(start)
             keep = max(0, min(changed, end) - start) if prefix is not None else 0
@@ -365,7 +375,7 @@ def run_analysis(
             )
             if budget is not None:
                 budget.admit(window)
-            reused += (end - start) - window.recomputed
+            reused.append((start, end - window.recomputed))
             windows.append(window)
         done += end - start
     progress(1.0, "Analysis done")
@@ -376,7 +386,7 @@ def run_analysis(
         max_tokens=max_tokens,
         truncated=truncated,
         elapsed_ms=(time.perf_counter() - began) * 1000,
-        reused_tokens=reused,
+        reused_tokens=covered(reused),
         head=Head.of(loaded.model),
         model=loaded.model,
     )

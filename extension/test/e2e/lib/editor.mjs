@@ -6,12 +6,18 @@ export async function openFile(page, name, marker = /def\s+render/) {
   const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
   await row.waitFor({ timeout: 30000 });
   await row.click();
-  const tab = page.locator('.tabs-container .tab.active', { hasText: name });
-  await tab.waitFor({ timeout: 30000 });
+  await activeTab(page, name).waitFor({ timeout: 30000 });
   const editor = pyEditor(page, marker);
   await editor.locator('.view-lines .view-line').first().waitFor({ timeout: 30000 });
   await waitFor('file text on screen', async () => marker.test(await editor.locator('.view-lines').innerText()), { timeout: 30000 });
   return editor;
+}
+
+// The active tab of the editor of file `name` in any group: its text starts with the name, so a
+// panel titled after the file ("Heatmap: long_uuid.py") in another group does not count.
+export function activeTab(page, name) {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return page.locator('.tabs-container .tab.active', { hasText: new RegExp(`^\\s*${escaped}`) }).first();
 }
 
 // The text editor that shows a file with `marker` on screen (not a webview, not the output panel).

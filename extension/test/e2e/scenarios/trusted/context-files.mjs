@@ -2,7 +2,7 @@
 // quick pick, analyses main.py read after helpers.py (the extension's log says "with 1 context
 // file (helpers.py)"); the hover on the call of parse_header names `helpers.py:N` among "other
 // files" as a link, and a click on it opens helpers.py at line N.
-import { hoverCard, openFile, tokenRect, unitRows } from '../../lib/editor.mjs';
+import { activeTab, hoverCard, openFile, tokenRect, unitRows } from '../../lib/editor.mjs';
 import { CALLER_NAME, HELPERS_DEFINITION_LINE, HELPERS_NAME, SAMPLE_NAME } from '../../lib/fixtures.mjs';
 import { extensionLog } from '../../lib/profile.mjs';
 import { check, screenshot, timings } from '../../lib/report.mjs';
@@ -71,7 +71,7 @@ export default {
       const a = run.contextCard.locator('a', { hasText: `${HELPERS_NAME}:${link.line}` }).first();
       await a.waitFor({ state: 'visible', timeout: 10000 });
       await a.click({ timeout: 10000 });
-      await page.locator('.tabs-container .tab.active', { hasText: HELPERS_NAME }).waitFor({ timeout: 30000 });
+      await activeTab(page, HELPERS_NAME).waitFor({ timeout: 30000 });
       await page.locator('.editor-instance .monaco-editor .view-line', { hasText: /def\s+parse_header/ }).first().waitFor({ timeout: 15000 });
       const where = await waitFor(`the cursor on line ${link.line}`, async () => {
         const st = await cursorStatus(page);

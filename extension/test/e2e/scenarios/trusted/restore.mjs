@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CMD_ANALYZE } from '../../lib/config.mjs';
-import { hoverCard, openFile, pyEditor, tokenRect } from '../../lib/editor.mjs';
+import { activeTab, hoverCard, openFile, pyEditor, tokenRect } from '../../lib/editor.mjs';
 import { LONG_MARKER, LONG_NAME, SAMPLE_NAME } from '../../lib/fixtures.mjs';
 import { extensionLog } from '../../lib/profile.mjs';
 import { check, screenshot, timings } from '../../lib/report.mjs';
@@ -20,7 +20,7 @@ const PROBE = 'Note that uuid1() may compromise privacy'; // a docstring line ne
 // Opens the long file from the explorer, at its top (a reopened editor comes back scrolled where it was left).
 async function openLong(page) {
   await page.locator('.explorer-folders-view .monaco-list-row', { hasText: LONG_NAME }).first().click();
-  await page.locator('.tabs-container .tab.active', { hasText: LONG_NAME }).waitFor({ timeout: 30000 });
+  await activeTab(page, LONG_NAME).waitFor({ timeout: 30000 });
   await runCommand(page, 'View: Focus Active Editor Group');
   await page.keyboard.press('Control+Home');
   const editor = pyEditor(page, LONG_MARKER);
