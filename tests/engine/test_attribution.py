@@ -199,3 +199,4 @@ def test_instant_attribution_reads_the_learned_head_weights(embedded: Any, compl
     summed[analysis.token_lines[:start] >= before_line] = 0.0
     expected = np.bincount(analysis.token_lines[:start], weights=summed / summed.sum(), minlength=before_line)
     assert np.allclose(attribution.line_scores, expected[:before_line] * attribution.total, atol=1e-5)
+    assert "learned head weights (AT2, Cohen-Wang et al. 2025)" in attribution.label  # names kept as written

@@ -113,8 +113,10 @@ def benchmark_lds(model_id: str, options: ViewOptions) -> float | None:
 
 
 def attention_label(options: ViewOptions) -> str:
+    aggregate = AGGREGATES[options.aggregate].label
+    # Only the first letter is lowered: the label may name its source ("AT2, Cohen-Wang et al. 2025").
     return (
-        f"{REFINEMENTS[options.refinement].label}, {AGGREGATES[options.aggregate].label.lower()}: "
+        f"{REFINEMENTS[options.refinement].label}, {aggregate[:1].lower()}{aggregate[1:]}: "
         "attention summed over the completion's tokens, scaled to the whole context's effect"
     )
 
