@@ -40,7 +40,8 @@ def shipped_table(
     """One model's summary in the table the server ships (atten_scope/data/faithfulness.json).
 
     ``methods`` (the last token, token level, space baseline) keeps its meaning for older readers;
-    ``situations`` adds one entry per position x unit (space baseline), each with its corpus.
+    ``situations`` adds one entry per position x unit (space baseline), each with its corpus, and
+    beside each method's rho its LDS in that situation (``lds``) where it was measured.
     ``languages`` maps a corpus name to the language ids of its snippets.
     """
     languages = languages or {}
@@ -59,6 +60,11 @@ def shipped_table(
                 if not found:
                     continue
                 measured = [r for r in found if np.isfinite(r["on"][0])]
+                lds = {
+                    r["method"]: r["on"]
+                    for r in situations.get(f"{position}/{unit}/lds", [])
+                    if np.isfinite(r["on"][0])
+                }
                 corpus = (corpora or {}).get(position, "bench/corpus")
                 entries.append(
                     {
@@ -68,7 +74,11 @@ def shipped_table(
                         "corpus": corpus,
                         "languages": languages.get(corpus, []),
                         "snippets": max((r["snippets"] for r in measured), default=0),
-                        "methods": [{"method": r["method"], "on": rounded(r["on"])} for r in measured],
+                        "methods": [
+                            {"method": r["method"], "on": rounded(r["on"])}
+                            | ({"lds": rounded(lds[r["method"]])} if r["method"] in lds else {})
+                            for r in measured
+                        ],
                     }
                 )
         shipped["situations"] = entries

@@ -164,6 +164,8 @@ def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path)
         assert "| interior, delete (n=1) |" in text or "interior, delete (n=" in text
         assert "**Linear datamodeling score (LDS).**" in text and "| last, token (n=1) |" in text
         shipped = shipped_table(data["summary"], 1, "m", data["situations"])
+        # each situation's methods carry their LDS beside the rho where it was measured
+        assert any("lds" in method for entry in shipped["situations"] for method in entry["methods"])
         assert [(e["position"], e["unit"]) for e in shipped["situations"]] == [
             ("last", "token"),
             ("last", "line"),

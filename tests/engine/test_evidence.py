@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -331,3 +332,21 @@ def test_attention_answer_reports_the_situation_of_the_cursor_token(embedded: An
             figure = answer[key]
             assert figure["model"] == EMBEDDED_ID and -1 <= figure["low"] <= figure["rho"] <= figure["high"] <= 1
             assert figure["position"] in ("last", "interior") and figure["unit"] in ("token", "line")
+
+
+def test_a_situation_with_its_lds_ends_the_sentence_with_it() -> None:
+    """Where the shipped situation holds a method's LDS (random half removals), the full sentence (the
+    status bar's tooltip) names it after the rho; the short line stays as it was; a row without one
+    says nothing of it."""
+    table = json.loads(json.dumps(SITUATED))
+    table["situations"][1]["methods"][0]["lds"] = [0.42, 0.35, 0.49]
+    options = ViewOptions(refinement="norm", aggregate="lastLayers")
+    found = view_faithfulness("m", options, table, position="last", unit="line")
+    assert found is not None and found["lds"] == [0.42, 0.35, 0.49]
+    assert found["sentence"].endswith(
+        "Its LDS (the weights against removing half of the lines at once, Spearman over 32 removals): "
+        "+0.42 [+0.35, +0.49]."
+    )
+    assert "LDS" not in found["text"]
+    plain = view_faithfulness("m", ViewOptions(refinement="raw", aggregate="headMean"), table, "interior", "token")
+    assert plain is not None and "lds" not in plain and "LDS" not in plain["sentence"]

@@ -99,7 +99,10 @@ def _situations(
     if (position, unit) != ("last", "token") and column == "on":
         for entry in table.get("situations", []):
             if entry.get("position") == position and entry.get("unit") == unit and entry.get("methods"):
-                rows = [{"method": row["method"], column: row["on"]} for row in entry["methods"]]
+                rows = [
+                    {"method": row["method"], column: row["on"], **({"lds": row["lds"]} if "lds" in row else {})}
+                    for row in entry["methods"]
+                ]
                 situation = {
                     "position": position,
                     "unit": unit,
@@ -204,6 +207,7 @@ def _ranked_figure(
                 "best": ranked[0]["method"],
                 "bestRho": ranked[0][column][0],
                 "model": model_id,
+                **({"lds": list(row["lds"])} if "lds" in row else {}),
             }
     return None
 
@@ -260,8 +264,9 @@ def figure_words(figure: dict[str, Any]) -> dict[str, str]:
         interior tokens, measured on Python (16 snippets of the Python 3.11.7 standard library; rank
         1 of 31).
 
-    (a line-unit figure opens "Line sums (the gutter)" and is against ablating whole lines). Both
-    print rho the same way, ``f"{rho:+.2f}"``. Where the figure is not for the situation asked,
+    (a line-unit figure opens "Line sums (the gutter)" and is against ablating whole lines; where
+    the situation has the figure's LDS, the sentence ends with it: "Its LDS (...): +0.41 [+0.35,
+    +0.47]."). Both print rho the same way, ``f"{rho:+.2f}"``. Where the figure is not for the situation asked,
     both say it was not measured there."""
     position, unit = figure.get("position", "last"), figure.get("unit", "token")
     short_language, long_language = language_words(list(figure.get("languages", [])), figure.get("language"))
@@ -286,6 +291,13 @@ def figure_words(figure: dict[str, Any]) -> dict[str, str]:
         f"({figure['snippets']} snippets{corpus_words(figure)}; "
         f"rank {figure['rank']} of {figure['methods']}{'; ' + fallback if fallback else ''})."
     )
+    if figure.get("lds"):
+        mean, low, high = figure["lds"]
+        removed = "lines" if unit == "line" else "tokens"
+        sentence += (
+            f" Its LDS (the weights against removing half of the {removed} at once, Spearman over 32 "
+            f"removals): {mean:+.2f} [{low:+.2f}, {high:+.2f}]."
+        )
     return {"text": text, "sentence": sentence}
 
 
