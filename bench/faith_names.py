@@ -40,8 +40,16 @@ def with_residual(model_id: str) -> bool:
     return model_id == MODEL
 
 
+def aggregates(model_id: str = MODEL) -> tuple[str, ...]:
+    """The aggregates scored for ``model_id``: ``AGGREGATES``, the learned one only where the model
+    ships its coefficients (``views/learned.py``)."""
+    from atten_scope.views.learned import learned_heads
+
+    return tuple(a for a in AGGREGATES if not registry.AGGREGATES[a].learned or learned_heads(model_id) is not None)
+
+
 def method_names(model_id: str = MODEL) -> list[str]:
     """Every method scored for ``model_id``, in the order of the tables before sorting."""
-    engine = [f"{r} / {a}" for r in REFINEMENTS for a in AGGREGATES]
+    engine = [f"{r} / {a}" for r in REFINEMENTS for a in aggregates(model_id)]
     late = [f"{r} / {LATE_ROLLOUT}" for r in ("raw", "norm")]
     return engine + late + [ALTI] + (residual.method_names() if with_residual(model_id) else []) + [GRADIENT]

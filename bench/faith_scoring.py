@@ -22,7 +22,6 @@ from faith_corpus import Snippet
 from faith_lds import UNITS as LDS_UNITS
 from faith_lds import lds, lds_effects
 from faith_names import (
-    AGGREGATES,
     ALL_SITUATIONS,
     ALTI,
     BASELINES,
@@ -31,6 +30,7 @@ from faith_names import (
     LDS,
     MIN_CONTEXT,
     MIN_LINES,
+    aggregates,
     method_names,
     with_residual,
 )
@@ -67,7 +67,7 @@ def method_weights(loaded: LoadedModel, analysis: Any, query: int, target: int) 
     """
     weights: dict[str, np.ndarray] = {}
     for refinement in REFINEMENTS:
-        for aggregate in AGGREGATES:
+        for aggregate in aggregates(loaded.info.id):
             options = ViewOptions(refinement=refinement, aggregate=aggregate, drop_sink=False)
             weights[f"{refinement} / {aggregate}"] = attention_vector(analysis, query, options)[: query + 1]
     layers = analysis.info.layers
