@@ -106,11 +106,32 @@ def lds_effects(
     for unit in UNITS:
         drops = mask_drops(loaded, ids, queries, targets, masks[unit], neutral, batch_size)
         found[unit] = {"removed": masks[unit], "drops": [[round(float(d), 6) for d in row] for row in drops.T]}
-    return found
+    return compact(found, max(queries) + 1)
 
 
-def lds(on: np.ndarray, removed: list[list[int]], drops: Sequence[float], query: int, rho: Any) -> float:
+def compact(found: dict[str, Any], end: int) -> dict[str, Any]:
+    """``found`` with each mask written as a string of 0 and 1 over tokens 0..end-1 (1: removed), the
+    way the record keeps it (a mask as a list of positions takes ten times the room)."""
+    out = dict(found)
+    for unit in UNITS:
+        masks = [set(removed_positions(mask)) for mask in found[unit]["removed"]]
+        out[unit] = {
+            **found[unit],
+            "removed": ["".join("1" if j in mask else "0" for j in range(end)) for mask in masks],
+        }
+    return out
+
+
+def removed_positions(mask: str | list[int]) -> list[int]:
+    """The removed positions of a mask as recorded (a 0/1 string, or a list of positions)."""
+    if isinstance(mask, str):
+        return [j for j, flag in enumerate(mask) if flag == "1"]
+    return list(mask)
+
+
+def lds(on: np.ndarray, removed: Sequence[str | list[int]], drops: Sequence[float], query: int, rho: Any) -> float:
     """Spearman rho between the summed weights ``on`` of each mask's removed sources before ``query``
     and the drops of that query; NaN when either side is constant."""
-    predicted = np.array([on[[j for j in mask if j < query]].sum() for mask in removed], dtype=np.float64)
+    chosen = [removed_positions(mask) for mask in removed]
+    predicted = np.array([on[[j for j in mask if j < query]].sum() for mask in chosen], dtype=np.float64)
     return float(rho(predicted, np.asarray(drops, dtype=np.float64)))

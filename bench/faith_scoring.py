@@ -20,7 +20,7 @@ from faith_ablation import query_effects, sdpa
 from faith_bootstrap import mean_or_nan
 from faith_corpus import Snippet
 from faith_lds import UNITS as LDS_UNITS
-from faith_lds import lds, lds_effects
+from faith_lds import compact, lds, lds_effects
 from faith_names import (
     ALL_SITUATIONS,
     ALTI,
@@ -183,6 +183,8 @@ def score_snippet(
     removals = (cached or {}).get("lds") if reuse else None
     if removals is None or removals.get("masks") is None or len(removals["token"]["drops"]) != len(queries):
         removals = lds_effects(loaded, snippet.name, ids, records, sinks, analysis.token_lines.tolist(), neutral, batch)
+    else:
+        removals = compact(removals, max(queries) + 1)  # a record written with masks as lists
     ablated = time.perf_counter()
     target = int(records[0]["target_id"])
     effects = np.array(records[0]["space"]["token"], dtype=np.float64)

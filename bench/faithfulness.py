@@ -92,6 +92,7 @@ import torch
 
 from faith_bootstrap import summarise, summarise_situations
 from faith_corpus import Snippet, external_corpus, load_corpus
+from faith_lds import compact
 from faith_markdown import render
 from faith_names import ALL_SITUATIONS, MODEL, REFERENCE, method_names
 from faith_scoring import score_snippet
@@ -174,6 +175,8 @@ def score_corpus(
             and set(cached.get("situations", {})) == set(ALL_SITUATIONS)
             and len(cached.get("queries", [])) >= 1
         ):
+            if "lds" in cached:  # a record written with the masks as lists of positions
+                cached["lds"] = compact(cached["lds"], max(int(q["index"]) for q in cached["queries"]) + 1)
             per_snippet.append(cached)
             continue
         began = time.perf_counter()

@@ -151,11 +151,11 @@ def test_faithfulness_interior_lines_baselines_and_external_code(tmp_path: Path)
         for unit in ("token", "line"):
             assert len(removals[unit]["removed"]) == 32 and len(removals[unit]["drops"]) == 2
             assert all(len(drops) == 32 and all(np.isfinite(drops)) for drops in removals[unit]["drops"])
-            for removed in removals[unit]["removed"]:
-                assert 0 not in removed and last["index"] not in removed and interior["index"] not in removed
-        assert (
-            any(removals["token"]["removed"]) and -1 <= snippet["situations"]["last/token/lds"]["raw / headMean"] <= 1
-        )
+            for mask in removals[unit]["removed"]:  # a 0/1 string over tokens 0..last, 1: removed
+                assert len(mask) == last["index"] + 1 and set(mask) <= {"0", "1"}
+                assert mask[0] == mask[last["index"]] == mask[interior["index"]] == "0"
+        assert any("1" in mask for mask in removals["token"]["removed"])
+        assert -1 <= snippet["situations"]["last/token/lds"]["raw / headMean"] <= 1
         # the last-token situation is the table above it
         situation = snippet["situations"]["last/token/space"]["raw / headMean"]
         assert situation == pytest.approx(snippet["scores"]["raw / headMean"]["on"], nan_ok=True)
