@@ -22,10 +22,22 @@ export async function openWorkbench(ctx, url, folder) {
 // `keepSelection`: no Escape first (in an editor it would collapse the selection the command reads).
 export async function runCommand(page, title, { keepSelection = false } = {}) {
   if (!keepSelection) await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.waitFor({ state: 'visible', timeout: 15000 });
-  await input.fill(`>${title}`);
+  // The palette opens on F1; where it does not take the text (focus was elsewhere, a hover in the
+  // way), it is closed and opened once more.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 15000 });
+      await input.fill(`>${title}`, { timeout: 10000 });
+      break;
+    } catch (error) {
+      if (attempt >= 2) throw error;
+      await page.keyboard.press('Escape');
+      await page.mouse.move(20, 700);
+      await sleep(500);
+    }
+  }
   // Pick the row whose label is exactly the title (fuzzy matching may list others).
   const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(title)}\\s*$`) }) }).first();
   try {
@@ -48,6 +60,7 @@ export async function closeTab(page, text) {
 // Brings the tab whose label holds `text` to the front (nothing happens when there is none).
 export async function focusTab(page, text) {
   await page.locator('.tabs-container .tab', { hasText: text }).first().click().catch(() => {});
+  await page.mouse.move(20, 700); // off the tab: its hover (the file's path) would cover what lies below
 }
 
 // Status bar entries contributed by the extension (their ids start with the extension id).

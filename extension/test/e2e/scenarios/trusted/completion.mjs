@@ -40,6 +40,15 @@ async function lines(editor) {
   return editor.evaluate((ed) => [...ed.querySelectorAll('.view-lines .view-line')].map((l) => l.textContent.replace(/\u00a0/g, ' ')));
 }
 
+// Clicks a button of the panel's top bar. A tab's hover (its path, shown while the mouse rests on
+// a tab above the panel) can cover those buttons: the mouse is moved off the tabs first and the
+// hover given time to go.
+async function clickPanelButton(page, button) {
+  await page.mouse.move(20, 700);
+  await sleep(600);
+  await button.click({ timeout: 30000 });
+}
+
 export default {
   name: 'completion',
   summary: 'Complete Here and Explain: ghost text, tokens and alternatives, a branch, explain with removals, regenerate without lines (diff), insert, hover on the insertion; Which Code Does This Prediction Need?',
@@ -106,7 +115,7 @@ export default {
     const explained = `${P}: Explain with removals shows progress, then the removals' attribution, the instant method's LDS on them and the cost`;
     await check(explained, async () => {
       await clearNotifications(page);
-      await c.frame.locator('#explain').click();
+      await clickPanelButton(page, c.frame.locator('#explain'));
       await waitNotification(page, /explaining with removals/i, 30000).catch(() => { /* a fast answer may end the notification first */ });
       const { state } = await completionFrame(page, 300000, (x) => x.removals && /Explained with removals/.test(x.removals.heading));
       const r = state.removals;
@@ -123,7 +132,7 @@ export default {
       const first = Number(await row.getAttribute('data-first'));
       await row.click();
       await sleep(500);
-      await c.frame.locator('#regenerate').click();
+      await clickPanelButton(page, c.frame.locator('#regenerate'));
       const { state } = await completionFrame(page, 180000, (x) => !!x.regenerated);
       assert(state.regenerated.reason.includes(`Without the selected line ${first + 1}`), `the panel does not say which lines went: "${state.regenerated.reason}"`);
       assert(state.regenerated.parts >= 1, 'the diff is empty');
@@ -135,7 +144,7 @@ export default {
     const inserted = `${P}: Insert puts the completion in the file`;
     await check(inserted, async () => {
       const before = await lines(editor);
-      await c.frame.locator('#insert').click();
+      await clickPanelButton(page, c.frame.locator('#insert'));
       const want = c.state.text.split('\n').map((l) => l.trim()).filter((l) => l.length >= 3);
       await waitFor('the inserted text on screen', async () => {
         const now = await lines(editor);
