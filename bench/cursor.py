@@ -20,29 +20,20 @@ import argparse
 import json
 import os
 import random
-import sysconfig
 import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from removal import SOURCE, source_text
 from report import DEFAULT_RESULTS, ensure_engine_importable, environment_line, percentile, table, write_section
-from soak import Server, open_doc, tokenizer, uri_of
+from soak import Server, open_doc, uri_of
 
 ensure_engine_importable()
 
-SOURCE = "http/client.py"
-
-
-def source_text(tok: Any, tokens: int) -> tuple[str, int]:
-    """http/client.py cut after the last whole line within ``tokens`` tokens, and its token count."""
-    text = (Path(sysconfig.get_paths()["stdlib"]) / SOURCE).read_text(encoding="utf-8")
-    kept: list[str] = []
-    for line in text.split("\n"):
-        if len(tok.encode("\n".join([*kept, line])).ids) > tokens:
-            break
-        kept.append(line)
-    cut = "\n".join(kept)
-    return cut, len(tok.encode(cut).ids)
+from atten_scope.engine.model import LoadedModel, load_model  # noqa: E402
+from atten_scope.lsp.settings import Settings  # noqa: E402
 
 
 def positions(text: str, count: int, seed: int) -> list[dict[str, int]]:
@@ -78,19 +69,14 @@ def over_rpc(text: str, asked: list[dict[str, int]], warmup: int) -> dict[str, A
     return {"analyse_s": analysed, "ms": latencies}
 
 
-def in_process(text: str, asked: list[dict[str, int]], warmup: int) -> list[float]:
-    """The same answers built in process (no JSON-RPC): the server's own share, in ms."""
-    import torch
-
+def in_process(loaded: LoadedModel, text: str, asked: list[dict[str, int]], warmup: int) -> tuple[list[float], int]:
+    """The same answers built in process (no JSON-RPC): the server's own share, in ms, and the
+    analysed token count."""
     from atten_scope.engine.analysis import run_analysis
-    from atten_scope.engine.model import load_model
     from atten_scope.engine.storage import MemoryBudget
-    from atten_scope.lsp.settings import Settings
     from atten_scope.protocol.builders import view_result
 
-    torch.set_num_threads(1)
     settings = Settings()
-    loaded = load_model(settings.model, "cpu")
     analysis = run_analysis(loaded, text, settings.max_tokens, budget=MemoryBudget(settings.memory_budget_mb))
     latencies = []
     for index, position in enumerate(asked[:warmup] + asked):
@@ -100,7 +86,7 @@ def in_process(text: str, asked: list[dict[str, int]], warmup: int) -> list[floa
         )
         if index >= warmup:
             latencies.append((time.perf_counter() - began) * 1000)
-    return latencies
+    return latencies, analysis.token_count
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -148,14 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    tok = tokenizer()
+    torch.set_num_threads(1)
+    loaded = load_model(Settings().model, "cpu")  # cuts the file and builds the in-process answers
     load_start = os.getloadavg()[0]
     sizes = []
     for tokens in (int(t) for t in args.tokens.split(",")):
-        text, count = source_text(tok, tokens)
+        text = source_text(loaded, tokens)
         asked = positions(text, args.requests, args.seed)
         rpc = over_rpc(text, asked, args.warmup)
-        own = in_process(text, asked, args.warmup)
+        own, count = in_process(loaded, text, asked, args.warmup)
         sizes.append(
             {"tokens": count, "rpc": summary(rpc["ms"]), "in_process": summary(own), "analyse_s": rpc["analyse_s"]}
         )
