@@ -1,14 +1,21 @@
 """Latency and memory of the views that run the model again: information flow and ALTI rollout.
 
 On the embedded model, for real Python source (the installed transformers' modeling_utils.py, as
-``perf.py``) cut to n tokens and analysed as one window:
+``perf.py``) cut to n tokens and analysed as one window, at the last token (the most context:
+every earlier token is recomputed):
 
-- ``attenScope/flow`` at the last token (the most context: every earlier token is recomputed),
-  default threshold and node limit: the request's time (median of ``--repeats``) and its extra
-  peak RSS (the kernel's high-water mark reset after the analysis, minus the RSS then);
-- ``attenScope/altiRollout`` at the last token, at the sizes up to its cap, the same way.
+- a plain SDPA forward pass over the same tokens (logits of the last token only), the baseline
+  both views are measured against, back to back with them;
+- ``attenScope/flow``, default threshold and node limit;
+- ``attenScope/altiRollout``, at the sizes up to its cap;
 
-Writes ``flow.md`` / ``flow.json`` into ``--out`` (default ``bench/results``) and regenerates RESULTS.md.
+each the median of ``--repeats``, with the view's extra peak memory: on the CPU the kernel's
+peak-RSS high-water mark during its first request (reset just before it) minus the RSS then; on
+an accelerator the peak of the memory torch allocated there, minus what it held before.
+``--device cuda`` runs the model on the GPU (in the dtype the server gives it there).
+
+Writes ``flow.md`` / ``flow.json`` into ``--out`` (default ``bench/results``; ``bench/results/cuda``
+with ``--device cuda``) and regenerates RESULTS.md.
 """
 
 from __future__ import annotations
@@ -36,31 +43,40 @@ from perf_measure import (  # noqa: E402
     MODEL,
     load,
     peak_bytes,
+    plain_forward,
     reset_peak,
     rss_bytes,
     setup_torch,
     source_corpus,
+    synchronize,
     text_of_tokens,
 )
 
 MB = 1024 * 1024
 
 
-def measure(analysis: Any, view: str, token: int, repeats: int) -> dict[str, Any]:
-    """Median seconds of ``view`` at ``token`` over ``repeats``, and the extra peak RSS of the first."""
+def measure(analysis: Any, loaded: Any, view: str, token: int, repeats: int) -> dict[str, Any]:
+    """Median seconds of ``view`` at ``token`` over ``repeats``, and the extra peak memory of the first."""
     start = analysis.document.starts[token]
     line = int(analysis.token_lines[token])
     params = {"position": {"line": line, "character": start - analysis.lines.offset(line, 0)}}
+    cuda = loaded.device.type == "cuda"
     times, extra, exact, answer = [], 0, False, None
     for repeat in range(repeats):
         gc.collect()
-        baseline = rss_bytes()
-        exact = reset_peak() if repeat == 0 else exact
+        if cuda:
+            synchronize(loaded)
+            torch.cuda.reset_peak_memory_stats(loaded.device)
+            baseline, exact = torch.cuda.memory_allocated(loaded.device), True
+        else:
+            baseline = rss_bytes()
+            exact = reset_peak() if repeat == 0 else exact
         began = time.perf_counter()
         answer = view_result(view, analysis, params)
+        synchronize(loaded)
         times.append(time.perf_counter() - began)
         if repeat == 0:
-            extra = peak_bytes() - baseline
+            extra = (torch.cuda.max_memory_allocated(loaded.device) if cuda else peak_bytes()) - baseline
     assert answer is not None
     record: dict[str, Any] = {"seconds": statistics.median(times), "extra": extra, "exact_peak": exact}
     if view == "flow":
@@ -68,34 +84,55 @@ def measure(analysis: Any, view: str, token: int, repeats: int) -> dict[str, Any
     return record
 
 
+def _ratio(view: dict[str, Any] | None, plain: float) -> str:
+    return f"{view['seconds'] / plain:.2f}" if view else "-"
+
+
 def render(results: dict[str, Any]) -> str:
     name = MODEL_NAMES.get(results["model"], results["model"])
     rows = []
     for size in results["sizes"]:
-        flow, alti = size["flow"], size.get("alti")
+        flow, alti, plain = size.get("flow"), size.get("alti"), size["plain"]
         rows.append(
             [
                 f"{size['n']:,}",
-                f"{flow['seconds']:.2f}",
-                f"{flow['extra'] / MB:.0f}",
-                f"{flow['nodes']} / {flow['edges']}{' (truncated)' if flow['truncated'] else ''}",
-                f"{alti['seconds']:.2f}" if alti else "over the cap",
+                f"{plain:.2f}",
+                f"{flow['seconds']:.2f}" if flow else "-",
+                _ratio(flow, plain),
+                f"{flow['extra'] / MB:.0f}" if flow else "-",
+                f"{flow['nodes']} / {flow['edges']}{' (truncated)' if flow['truncated'] else ''}" if flow else "-",
+                f"{alti['seconds']:.2f}" if alti else ("over the cap" if size["n"] > results["altiCap"] else "-"),
+                _ratio(alti, plain),
                 f"{alti['extra'] / MB:.0f}" if alti else "-",
             ]
         )
-    header = ["tokens", "flow s", "flow extra peak MB", "nodes / edges", "ALTI rollout s", "ALTI extra peak MB"]
+    header = [
+        "tokens",
+        "plain forward s",
+        "flow s",
+        "flow / plain",
+        "flow extra peak MB",
+        "nodes / edges",
+        "ALTI rollout s",
+        "ALTI / plain",
+        "ALTI extra peak MB",
+    ]
+    where = "GPU memory torch allocated" if results.get("device") == "cuda" else "RSS"
     lines = [
         f"## Information flow and ALTI rollout ({name})",
         "",
-        f"Machine: {results['environment']}; load average {results['loadAverage'][0]} at the start, "
-        f"{results['loadAverage'][1]} at the end (other work on the machine slows every number here).",
+        f"Machine: {results['environment']}; {results.get('deviceLine', 'model on the CPU')}; load average "
+        f"{results['loadAverage'][0]} at the start, {results['loadAverage'][1]} at the end.",
         "",
         "Real Python source cut to n tokens, one window; each request at the last token, so the server "
-        "recomputes every token of the window (a forward pass with hooks, then the contribution rows). "
-        f"Flow: threshold {results['threshold']}, at most {results['maxNodes']} nodes. ALTI rollout: "
-        f"every row before the token in every layer, up to its cap of {ALTI_TOKENS:,} tokens. "
-        f"Median of {results['repeats']} requests; extra peak = the kernel's peak-RSS high-water mark during "
-        "the first request (reset just before it) minus the RSS before it.",
+        "recomputes every token of the window. Plain forward: one SDPA pass of the model over the same tokens "
+        "(logits of the last token only), measured back to back with the views: the ratios are the cost of "
+        "each view in forward passes. Flow: one pass that keeps the window's keys and values, then one pass "
+        "of the rows each layer of the graph reaches over them "
+        f"(threshold {results['threshold']}, at most {results['maxNodes']} nodes). ALTI rollout: a pass "
+        "that keeps every layer's states, then every row before the token in every layer "
+        f"(cap {results['altiCap']:,} tokens). Median of {results['repeats']} requests; extra peak = the "
+        f"peak {where} during the first request minus what was held just before it.",
         "",
         table(header, rows),
     ]
@@ -104,69 +141,65 @@ def render(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="512,2048,4096", help="comma-separated token counts")
-    parser.add_argument("--alti-sizes", default="256,512", help="token counts for the ALTI rollout (up to its cap)")
+    parser.add_argument("--sizes", default="512,2048,4096", help="comma-separated token counts for the flow")
+    parser.add_argument("--alti-sizes", default="512,2048,4096", help="token counts for the ALTI rollout")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smoke run: 64 tokens, one repeat")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine others share)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (the device the model runs on)")
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results; bench/results/cuda on a GPU)")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.alti_sizes, args.repeats = "64", "64", 1
     setup_torch()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
-    loaded = load()
+    loaded = load(device=args.device)
+    device_line = f"model on {loaded.device.type} in {str(loaded.model.dtype).removeprefix('torch.')}"
+    if loaded.device.type == "cuda":
+        device_line += f" ({torch.cuda.get_device_name(loaded.device)})"
+    out = args.out or (DEFAULT_RESULTS / "cuda" if loaded.device.type == "cuda" else DEFAULT_RESULTS)
     corpus = source_corpus()
-    sizes = sorted({int(s) for s in args.sizes.split(",")} | {int(s) for s in args.alti_sizes.split(",")})
     alti_sizes = {int(s) for s in args.alti_sizes.split(",")}
     flow_sizes = {int(s) for s in args.sizes.split(",")}
     records = []
-    for n in sizes:
+    for n in sorted(alti_sizes | flow_sizes):
         text = text_of_tokens(loaded.tokenizer, corpus, n)
         analysis = run_analysis(loaded, text, max_tokens=max(n, 16))
         last = analysis.token_count - 1
+        ids = analysis.document.ids
+        plain_forward(loaded, ids)  # warm
         record: dict[str, Any] = {"n": analysis.token_count}
+        record["plain"] = statistics.median(plain_forward(loaded, ids) for _ in range(args.repeats))
         if n in flow_sizes:
-            record["flow"] = measure(analysis, "flow", last, args.repeats)
-            print(f"{n}: flow {record['flow']}", file=sys.stderr)
+            record["flow"] = measure(analysis, loaded, "flow", last, args.repeats)
+            print(f"{n}: plain {record['plain']:.2f} s, flow {record['flow']}", file=sys.stderr)
         if n in alti_sizes and n <= ALTI_TOKENS:
-            record["alti"] = measure(analysis, "altiRollout", last, args.repeats)
-            print(f"{n}: ALTI {record['alti']}", file=sys.stderr)
+            record["alti"] = measure(analysis, loaded, "altiRollout", last, args.repeats)
+            print(f"{n}: plain {record['plain']:.2f} s, ALTI {record['alti']}", file=sys.stderr)
         records.append(record)
         del analysis
         gc.collect()
     results = {
         "model": MODEL,
         "environment": environment_line(),
+        "device": loaded.device.type,
+        "deviceLine": device_line,
         "loadAverage": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "threshold": FLOW_THRESHOLD,
         "maxNodes": FLOW_NODES.default,
+        "altiCap": ALTI_TOKENS,
         "repeats": args.repeats,
         "torchThreads": torch.get_num_threads(),
-        "sizes": [r for r in records if "flow" in r],
-        "alti": [{"n": r["n"], **r["alti"]} for r in records if "alti" in r],
+        "sizes": records,
     }
-    text = render_all(results)
+    text = render(results)
     print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "flow.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    path = write_section(args.out, "flow.md", text)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "flow.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    path = write_section(out, "flow.md", text)
     print(f"wrote {path}", file=sys.stderr)
     return 0
-
-
-def render_all(results: dict[str, Any]) -> str:
-    """The flow table by size, with the ALTI rollout measured at its own sizes in the same table."""
-    alti = {a["n"]: a for a in results["alti"]}
-    sizes = [{**s, "alti": alti.pop(s["n"], None)} for s in results["sizes"]]
-    text = render({**results, "sizes": sizes})
-    if alti:
-        rows = [[f"{n:,}", f"{a['seconds']:.2f}", f"{a['extra'] / MB:.0f}"] for n, a in sorted(alti.items())]
-        text += "\n\nALTI rollout at further sizes:\n\n" + table(
-            ["tokens", "ALTI rollout s", "ALTI extra peak MB"], rows
-        )
-    return text
 
 
 if __name__ == "__main__":

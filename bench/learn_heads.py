@@ -270,7 +270,7 @@ INTRO = (
     "npm's own JavaScript under /usr/lib/node_modules, /usr/include): no file is in both "
     "(`tests/unit/test_learned_corpus.py`). The coefficients ship in `server/atten_scope/data/learned_heads.json` and "
     "serve the `learned` aggregate; because they measured better than the default view on these completions, the "
-    "instant attribution of a completion uses them and states their LDS (\"measured on the benchmark\")."
+    'instant attribution of a completion uses them and states their LDS ("measured on the benchmark").'
 )
 
 

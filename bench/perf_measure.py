@@ -101,9 +101,16 @@ def setup_torch() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def load(progress: bool = False, model: str = MODEL) -> LoadedModel:
-    """``model`` on the CPU (the model of ``ATTEN_SCOPE_BENCH_MODEL`` by default)."""
-    return load_model(model, "cpu", progress=(lambda _, m: print(m, file=sys.stderr)) if progress else ignore_progress)
+def load(progress: bool = False, model: str = MODEL, device: str = "cpu") -> LoadedModel:
+    """``model`` (the model of ``ATTEN_SCOPE_BENCH_MODEL`` by default) on ``device`` (cpu, cuda, auto)."""
+    report = (lambda _, m: print(m, file=sys.stderr)) if progress else ignore_progress
+    return load_model(model, device, progress=report)
+
+
+def synchronize(loaded: LoadedModel) -> None:
+    """Wait for the accelerator's queued work, so that a clock read after it counts that work."""
+    if loaded.device.type == "cuda":
+        torch.cuda.synchronize(loaded.device)
 
 
 @contextmanager
@@ -119,10 +126,12 @@ def attention_implementation(loaded: LoadedModel, name: str) -> Iterator[None]:
 def plain_forward(loaded: LoadedModel, ids: list[int]) -> float:
     """Seconds for one plain SDPA forward (the model without capture), logits of the last token only."""
     with attention_implementation(loaded, "sdpa"):
-        input_ids = torch.tensor([ids], dtype=torch.long)
+        input_ids = torch.tensor([ids], dtype=torch.long, device=loaded.device)
+        synchronize(loaded)
         began = time.perf_counter()
         with torch.inference_mode():
             loaded.model(input_ids=input_ids, logits_to_keep=1, use_cache=False)
+        synchronize(loaded)
         return time.perf_counter() - began
 
 
@@ -243,6 +252,7 @@ def first_attended_by(analysis: Any, positions: list[int]) -> dict[str, float]:
     for position in positions[1:]:
         for win in analysis.windows:
             win.norm_totals.clear()
+            win.combined_totals.clear()  # an entry-wise aggregate's row totals (headMax)
         began = time.perf_counter()
         prepare_attended_by(analysis, options)
         builds.append((time.perf_counter() - began) * 1000)

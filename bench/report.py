@@ -29,6 +29,10 @@ SECTIONS = (
     "soak.md",
     "soak-mixed.md",
     "flow.md",
+    # measured on a GPU (``--device cuda``), beside the CPU tables, when one was lent
+    "cuda/perf.md",
+    "cuda/heatmap.md",
+    "cuda/flow.md",
     "removal.md",
     # written by hand from `bench/analysis_cache.py --out`'s JSON
     "analysis-cache.md",

@@ -250,9 +250,9 @@ def test_flow_quick_measures_both_views(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "flow.json").read_text(encoding="utf-8"))
     (size,) = results["sizes"]
     assert size["n"] == 64 and size["flow"]["nodes"] >= 1 and size["flow"]["seconds"] > 0
-    assert [a["n"] for a in results["alti"]] == [64]
+    assert size["plain"] > 0 and size["alti"]["seconds"] > 0 and results["device"] == "cpu"
     text = (tmp_path / "flow.md").read_text(encoding="utf-8")
-    assert "## Information flow and ALTI rollout" in text and "| 64 |" in text
+    assert "## Information flow and ALTI rollout" in text and "| 64 |" in text and "flow / plain" in text
     assert "## Information flow" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from atten_scope.engine.contributions import contributions, importance, normalised
+from atten_scope.engine.contributions import RowContributions, contributions, importance, normalised
 from atten_scope.engine.recorder import install_capture_attention
 from tests.conftest import build_tiny
 
@@ -127,3 +127,71 @@ def test_the_cheap_update_equals_the_sum_of_its_terms(name: str) -> None:
         update = parts.attention_update(layer, 5, 30)
         terms = parts.source_terms(layer, 5, 30).sum(dim=1) + parts.bias_term(layer, 5, 30)
         assert torch.allclose(update, terms, atol=1e-5)
+
+
+LONG_IDS = [0, *[(13 * i + 5) % 120 + 2 for i in range(299)]]
+
+
+@pytest.mark.parametrize("name", ["llama-gqa", "gemma3", "gpt2", "qwen2-value-bias", "mistral-sliding"])
+def test_rows_of_their_own_pass_equal_the_rows_of_the_whole_pass(name: str) -> None:
+    """Row i computed by a pass of chosen tokens over the kept keys equals row i of the pass over
+    the whole window: streams, MLP outputs, updates, queries and attention weights, at every layer
+    (sliding windows included: 300 tokens against a window of 9 on Gemma 3's sliding layers)."""
+    model = build(name)
+    positions = getattr(model.config, "n_positions", None) or len(LONG_IDS)
+    ids = LONG_IDS[:positions]
+    whole = contributions(model, ids)
+    rows = RowContributions(model, ids)
+    n = len(ids)
+    chosen = [0, 1, 17, n // 2, n - 2, n - 1]
+    rows.compute(chosen[:3])
+    early = rows.row(17)
+    rows.compute(chosen)
+    assert rows.row(17) is early  # the rows already computed are not run again
+    assert rows.n == whole.n == n
+    for i in chosen:
+        part = rows.row(i)
+        assert part.row_offset == i and part.n == i + 1
+        for layer in range(whole.layers + 1):
+            assert torch.allclose(part.state(layer, i), whole.state(layer, i), atol=2e-5)
+        for layer in range(1, whole.layers + 1):
+            assert torch.allclose(part.mlp_output(layer, i), whole.mlp_output(layer, i), atol=2e-5)
+            assert torch.allclose(part.mid(layer, i, 1), whole.mid(layer, i, 1), atol=2e-5)
+            assert torch.allclose(part.attention_weights(layer, i, 1), whole.attention_weights(layer, i, 1), atol=1e-5)
+            sources, weights = part.row_terms(layer, i)
+            assert torch.allclose(sources, whole.head_terms(layer, i).sum(0), atol=2e-5)
+            assert torch.allclose(
+                part.head_terms_of(layer, i, i // 2, weights), whole.head_terms(layer, i)[:, i // 2], atol=2e-5
+            )
+
+
+def test_a_row_asked_up_to_a_layer_runs_that_far_and_deeper_when_asked() -> None:
+    model = build("llama-gqa")
+    whole = contributions(model, LONG_IDS)
+    rows = RowContributions(model, LONG_IDS)
+    rows.compute([40, 41], depth=1)
+    shallow = rows.row(40, 1)
+    assert torch.allclose(shallow.state(1, 40), whole.state(1, 40), atol=2e-5)
+    deep = rows.row(40)  # every layer: a pass of its own
+    assert deep is not shallow
+    assert torch.allclose(deep.state(whole.layers, 40), whole.state(whole.layers, 40), atol=2e-5)
+    with pytest.raises(IndexError):
+        rows.row(len(LONG_IDS))
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_layer_terms_in_blocks_and_groups_equal_each_rows_terms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sources in blocks of 7 and rows in groups of at most ~2: the same terms as one row's at a time."""
+    import atten_scope.engine.contributions as module
+
+    model = build("gemma3")
+    rows = RowContributions(model, LONG_IDS)
+    monkeypatch.setattr(module, "SOURCE_BLOCK", 7)
+    monkeypatch.setattr(module, "TERMS_BYTES", 4 * 64 * 2 * 200)
+    chosen = [3, 90, 91, 200, 299]
+    got = list(rows.layer_terms(2, chosen))
+    assert [i for i, _, _ in got] == chosen
+    for i, sources, weights in got:
+        expected, expected_weights = rows.row(i).row_terms(2, i)
+        assert torch.allclose(sources, expected, atol=2e-5)
+        assert torch.allclose(weights, expected_weights, atol=1e-6)

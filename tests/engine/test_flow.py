@@ -11,6 +11,7 @@ import torch
 
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.analysis import Analysis, run_analysis
+from atten_scope.engine.contributions import Contributions, importance, normalised
 from atten_scope.engine.model import LoadedModel, model_info
 from atten_scope.engine.recorder import install_capture_attention
 from atten_scope.protocol.builders import view_result
@@ -135,3 +136,116 @@ def test_alti_refuses_beyond_its_cap(analysis: Analysis, monkeypatch: pytest.Mon
 def test_bad_flow_params(analysis: Analysis, params: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         view_result("flow", analysis, {"position": position(analysis, 5), **params})
+
+
+def reference_graph(parts: Contributions, target: int, threshold: float, max_nodes: int) -> flow.FlowGraph:
+    """The flow graph grown from the parts of one pass over the whole window (every row's states and
+    every head's terms built), as the view computed it before it ran only the rows it reaches."""
+    offset, layers = parts.start, parts.layers
+    graph = flow.FlowGraph(offset + target, layers, threshold, max_nodes, recomputed=parts.n)
+    graph.add("resid", layers, offset + target)
+    frontier = [target]
+    for layer in range(layers, 0, -1):
+        mids = []
+        for i in frontier:
+            mid = parts.state(layer - 1, i) + parts.attention_update(layer, i, 1)[0]
+            share = normalised(importance(torch.stack([mid, parts.mlp_output(layer, i)]), parts.state(layer, i)))
+            here, reached = f"resid:{layer}:{offset + i}", False
+            if float(share[1]) >= threshold and graph.link(
+                ("mlp", layer, offset + i), here, "mlp", float(share[1]), []
+            ):
+                reached = graph.link(
+                    ("mid", layer, offset + i), f"mlp:{layer}:{offset + i}", "mlp", float(share[1]), []
+                )
+            if float(share[0]) >= threshold:
+                reached = graph.link(("mid", layer, offset + i), here, "residual", float(share[0]), []) or reached
+            if reached:
+                mids.append(i)
+        following: set[int] = set()
+        for i in mids:
+            heads = parts.head_terms(layer, i)
+            sources = heads.sum(dim=0)
+            residual = parts.state(layer - 1, i)
+            mid = residual + sources.sum(dim=0) + parts.bias_term(layer, i, 1)[0]
+            shares = normalised(importance(torch.cat([sources, residual[None]]), mid))
+            here = f"mid:{layer}:{offset + i}"
+            if float(shares[-1]) >= threshold and graph.link(
+                ("resid", layer - 1, offset + i), here, "residual", float(shares[-1]), []
+            ):
+                following.add(i)
+            kept = [(float(shares[j]), j) for j in range(i + 1) if float(shares[j]) >= threshold]
+            for weight, j in sorted(kept, key=lambda c: (-c[0], c[1])):
+                named = flow._head_shares(heads[:, j], sources[j])
+                if graph.link(("resid", layer - 1, offset + j), here, "attention", weight, named):
+                    following.add(j)
+        frontier = sorted(following)
+        if not frontier:
+            break
+    return graph
+
+
+@pytest.mark.parametrize("name", ["llama-gqa", "gemma3"])
+def test_the_graph_equals_the_one_grown_from_the_whole_pass_on_a_long_input(name: str) -> None:
+    """Windows of 160 tokens over 400 (the tokens deep in a later one), thresholds that keep tens of
+    rows; the same nodes, the same edges, weights and heads within float rounding."""
+    text = (TEXT * 6)[:400]
+    model = tiny_gemma3() if name == "gemma3" else build_tiny(name)
+    install_capture_attention(model)
+    loaded = LoadedModel(
+        info=model_info(name, model), model=model, tokenizer=CharTokenizer(), device=torch.device("cpu")
+    )
+    analysis = run_analysis(loaded, text, 160)
+    assert len(analysis.windows) >= 2
+    later = [t for t in range(analysis.token_count) if analysis.owner(t)[0].start > 0 and analysis.owner(t)[1] > 100]
+    for token in (later[0], later[-1]):
+        parts, target = window_parts(analysis, token)
+        for threshold, max_nodes in ((0.004, 300), (0.01, 40)):
+            got = flow_graph(analysis, token, threshold, max_nodes)
+            expected = reference_graph(parts, target, threshold, max_nodes)
+            assert got.nodes == expected.nodes and got.truncated == expected.truncated
+            if threshold < 0.01:  # a graph over many rows, not just the token's own stream
+                assert len(got.nodes) >= 30 and len({n.token for n in got.nodes.values()}) > 5
+            assert [(e.source, e.target, e.kind) for e in got.edges] == [
+                (e.source, e.target, e.kind) for e in expected.edges
+            ]
+            for mine, theirs in zip(got.edges, expected.edges, strict=True):
+                assert mine.weight == pytest.approx(theirs.weight, abs=1e-4)
+                assert [h for h, _ in mine.heads] == [h for h, _ in theirs.heads]
+                assert [s for _, s in mine.heads] == pytest.approx([s for _, s in theirs.heads], abs=1e-3)
+
+
+def reference_alti_rows(parts: Contributions, layer: int, first: int, count: int) -> torch.Tensor:
+    """c^l rows from every head's terms (``head_terms``) of each row: ALTI's proximity by definition."""
+    out = torch.zeros((count, first + count), dtype=torch.float64)
+    for row in range(first, first + count):
+        terms = parts.head_terms(layer, row).sum(0)  # (row + 1, D)
+        residual = parts.state(layer - 1, row)
+        mid = residual + terms.sum(0) + parts.bias_term(layer, row, 1)[0]
+        terms[row] += residual
+        out[row - first, : row + 1] = normalised(importance(terms, mid)).double()
+    return out
+
+
+@pytest.mark.parametrize("name", ["llama-gqa", "gemma3"])
+def test_the_rollout_equals_the_product_of_rows_built_by_definition_on_a_long_input(name: str) -> None:
+    text = (TEXT * 6)[:400]
+    model = tiny_gemma3() if name == "gemma3" else build_tiny(name)
+    install_capture_attention(model)
+    info = model_info(name, model)
+    loaded = LoadedModel(info=info, model=model, tokenizer=CharTokenizer(), device=torch.device("cpu"))
+    analysis = run_analysis(loaded, text, 160)
+    token = analysis.token_count - 1
+    win, local = analysis.owner(token)
+    assert win.start > 0 and local > 100
+    parts, target = window_parts(analysis, token)
+    dense = torch.eye(target + 1, dtype=torch.float64)
+    for layer in range(1, parts.layers + 1):
+        expected = reference_alti_rows(parts, layer, 0, target + 1)
+        # Summed in another order (by source, not by row): equal up to float32 rounding.
+        assert torch.allclose(alti_matrix_rows(parts, layer, 0, target + 1).double(), expected, atol=1e-4)
+        assert torch.allclose(alti_matrix_rows(parts, layer, 50, 17).double(), expected[50:67, :67], atol=1e-4)
+        dense = expected @ dense
+    weights, recomputed = alti_rollout(analysis, token)
+    assert recomputed == target + 1
+    assert np.allclose(weights[win.start : token + 1], dense[target].numpy(), atol=1e-4)
+    assert weights[win.start : token + 1].max() > 0.05  # not a flat row that any method would match

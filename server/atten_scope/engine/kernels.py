@@ -105,3 +105,26 @@ def cached_prefix_attention(
     lse = torch.logaddexp(lse_a, lse_b)
     out = out_a.float() * torch.exp(lse_a - lse)[..., None] + out_b.float() * torch.exp(lse_b - lse)[..., None]
     return out.to(query.dtype), lse
+
+
+def scattered_rows_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    positions: torch.Tensor,
+    window: int | None,
+    scale: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention of m query rows at window rows ``positions`` (m,) over the window's keys (B, KV, n, d):
+    row k sees key j where j <= positions[k] (and positions[k] - j < window): as each row would in
+    a causal pass over the window. Returns out (B, H, m, dv) and lse (B, H, m)."""
+    groups = query.shape[1] // key.shape[1]
+    reach = int(positions.max()) + 1
+    cols = torch.arange(reach, device=query.device)[None, :]
+    rows = positions.to(query.device)[:, None]
+    allowed = cols <= rows
+    if window:
+        allowed &= cols > rows - window
+    bias = additive_bias(allowed, query.dtype)[None, None]
+    keys, values = repeat_kv(key[:, :, :reach], groups), repeat_kv(value[:, :, :reach], groups)
+    return attention_with_lse(query, keys, values, bias, False, scale)

@@ -67,3 +67,28 @@ def placed_cache(
         value = values[layer, :, :reuse][None].to(device=place, dtype=dtype)
         cache.update(key, value, layer)
     return cache
+
+
+def fixed_cache(keys: torch.Tensor, values: torch.Tensor, places: dict[int, torch.device], device: torch.device) -> Any:
+    """A transformers cache that hands every layer the whole of ``keys`` and ``values`` (L, KV, n, d)
+    and keeps nothing a pass gives it: for a pass whose query rows are rows of the window these
+    keys already hold (the capturing attention masks them, ``recorder.Recorder.positions``).
+    Each layer's on the device it runs on (``places``; ``device`` for a layer not in it)."""
+    from transformers.cache_utils import Cache, DynamicLayer
+
+    class FixedLayer(DynamicLayer):  # type: ignore[misc]
+        def __init__(self, keys: torch.Tensor, values: torch.Tensor) -> None:  # (KV, n, d)
+            super().__init__()
+            self.fixed = (keys[None], values[None])
+            self.keys, self.values = self.fixed
+            self.dtype, self.device = keys.dtype, keys.device
+            self.is_initialized = True
+
+        def update(self, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.fixed
+
+    layers: list[Any] = []
+    for layer in range(keys.shape[0]):
+        place = places.get(layer, device)
+        layers.append(FixedLayer(keys[layer].to(place), values[layer].to(place)))
+    return Cache(layers=layers)

@@ -24,6 +24,7 @@ from atten_scope.engine.kernels import (
     cached_prefix_attention,
     is_offset_causal,
     repeat_kv,
+    scattered_rows_attention,
 )
 from atten_scope.engine.window import CapturedWindow
 
@@ -46,6 +47,14 @@ class Recorder:
     layer_count: int
     offset: int = 0
     prefix: CapturedWindow | None = None
+    # Keys and values of every row, the query of the last row only and no lse (a pass that fills a
+    # KV cache and reads one row).
+    keys_only: bool = False
+    # The window rows of this pass's queries when they are scattered rows read over a fixed cache of
+    # the window's keys (``contributions.RowContributions``): each sees the keys a causal pass would.
+    positions: torch.Tensor | None = None
+    # Rows the buffers are allocated with when a first pass holds fewer (a window run in chunks).
+    capacity: int = 0
     query: torch.Tensor | None = None  # (L, H, n, d)
     key: torch.Tensor | None = None  # (L, KV, n, d)
     value: torch.Tensor | None = None  # (L, KV, n, d)
@@ -76,16 +85,20 @@ class Recorder:
 
     def _allocate(self, query: torch.Tensor, key: torch.Tensor) -> None:
         heads, m, d = query.shape[1], query.shape[2], query.shape[3]
-        self.allocate(self.offset + m, heads, key.shape[1], d, key.shape[3], query.dtype, query.device)
+        rows = max(self.offset + m, self.capacity)
+        self.allocate(rows, heads, key.shape[1], d, key.shape[3], query.dtype, query.device)
 
     def allocate(
         self, n: int, heads: int, kv_heads: int, d: int, dv: int, dtype: torch.dtype, device: torch.device
     ) -> None:
         """The (L, ..., n, ...) buffers, with the reused prefix copied into rows [0, offset)."""
-        self.query = torch.empty((self.layer_count, heads, n, d), dtype=dtype, device=device)
+        rows = 1 if self.keys_only else n
+        self.query = torch.empty((self.layer_count, heads, rows, d), dtype=dtype, device=device)
         self.key = torch.empty((self.layer_count, kv_heads, n, dv), dtype=dtype, device=device)
         self.value = torch.empty((self.layer_count, kv_heads, n, dv), dtype=dtype, device=device)
-        self.lse = torch.empty((self.layer_count, heads, n), dtype=torch.float32, device=device)
+        self.lse = torch.empty(
+            (self.layer_count, heads, 0 if self.keys_only else n), dtype=torch.float32, device=device
+        )
         if self.prefix is not None and self.offset > 0:
             reuse = self.offset
             self.query[:, :, :reuse] = self.prefix.query[:, :, :reuse]
@@ -111,10 +124,13 @@ class Recorder:
             self._allocate(query, key)
         assert self.query is not None and self.key is not None and self.value is not None and self.lse is not None
         rows = slice(self.offset, self.offset + query.shape[2])
-        self.query[index, :, rows] = query[0]
+        if self.keys_only:
+            self.query[index, :, 0] = query[0, :, -1]
+        else:
+            self.query[index, :, rows] = query[0]
+            self.lse[index, :, rows] = lse[0]
         self.key[index, :, rows] = key[0]
         self.value[index, :, rows] = value[0]
-        self.lse[index, :, rows] = lse[0]
         self.modules[index] = module
         self.scales[index] = scale
         self.windows[index] = window
@@ -154,6 +170,11 @@ def capture_attention(
     scale = float(scaling) if scaling is not None else query.shape[-1] ** -0.5
     groups = heads // kv_heads
     window = kwargs.get("sliding_window", getattr(module, "sliding_window", None))
+    if recorder.positions is not None:
+        # The mask transformers built is for m rows after the cache; these rows are elsewhere.
+        out, lse = scattered_rows_attention(query, key, value, recorder.positions, window, scale)
+        recorder.store(module, query, key[:, :, :m], value[:, :, :m], lse, scale, int(window) if window else None)
+        return out.transpose(1, 2).contiguous(), None
     # One row over cached keys without a mask (a generation step) sees every key: offset-causal too.
     offset_causal = m == 1 if attention_mask is None else recorder.offset_causal(attention_mask, m, n)
     if 0 < m < n and not window and offset_causal:

@@ -42,7 +42,7 @@ from atten_scope.engine.contributions import Contributions, rms_gain
 from atten_scope.engine.families import family_of
 from atten_scope.engine.lens import Readout
 from atten_scope.engine.tokens import id_label
-from atten_scope.views.flow import window_parts
+from atten_scope.views.flow import window_rows
 
 # Predicted ids compared with a text alternative before the tokenizer is asked: the text a reader
 # saw in a prediction list is the label of one of the model's first choices.
@@ -133,7 +133,7 @@ def _source_parts(parts: Contributions, target: int, direction: torch.Tensor) ->
         cancellation.check()
         index = layer - 1
         gain = parts.norm_gain[index]
-        scaled = direction if gain is None else direction * parts.norm_scale[index, target] * gain
+        scaled = direction if gain is None else direction * parts.norm_scale_of(layer, target) * gain
         u = torch.matmul(parts.projection[index].float(), scaled)  # (H, dv)
         weights = parts.attention_weights(layer, target, 1)[:, 0]  # (H, S)
         values = parts.value[index, :, : target + 1].float().repeat_interleave(heads // kv_heads, dim=0)
@@ -148,12 +148,13 @@ def contrast(
     analysis: Analysis, token: int, alternative: int | str, model: Any = None, tokenizer: Any = None
 ) -> Contrast:
     """Why the model predicts its first choice after ``token`` and not ``alternative`` (see the
-    module doc); ``model``: as ``flow.window_parts``; ``tokenizer``: reads a text alternative."""
-    parts, target = window_parts(analysis, token, model)
+    module doc); ``model``: as ``flow.window_rows``; ``tokenizer``: reads a text alternative."""
+    window, target = window_rows(analysis, token, model)
+    parts = window.row(target)
     model = model if model is not None else analysis.model
     readout = Readout.of(model)
     width = int(parts.hidden.shape[-1])
-    y = parts.hidden[parts.layers, target]
+    y = parts.state(parts.layers, target)
     with torch.inference_mode():
         logits = readout.logits(y[None])[0]
         probabilities = torch.softmax(logits, dim=-1)
@@ -175,9 +176,9 @@ def contrast(
         rows = unembedding[[predicted, other]].float().to(y32.device)
     direction = _linear_factor(readout.head.post) * (rows[0] - rows[1]) * scale * gain.to(y32.device)
     sources, per_layer = _source_parts(parts, target, direction)
-    mlps = [float(parts.mlp[layer, target].float() @ direction) for layer in range(parts.layers)]
+    mlps = [float(parts.mlp_output(layer, target) @ direction) for layer in range(1, parts.layers + 1)]
     attention, mlp = sum(per_layer), sum(mlps)
-    residual = float(parts.hidden[0, target].float() @ direction)
+    residual = float(parts.state(0, target) @ direction)
     difference = float(logits[predicted] - logits[other])
     return Contrast(
         token=token,

@@ -34,7 +34,14 @@ import torch
 from atten_scope.common import cancellation
 from atten_scope.common.errors import InvalidRequest
 from atten_scope.engine.analysis import Analysis
-from atten_scope.engine.contributions import ROW_BLOCK_BYTES, Contributions, contributions, importance, normalised
+from atten_scope.engine.contributions import (
+    ROW_BLOCK_BYTES,
+    Contributions,
+    RowContributions,
+    contributions,
+    importance,
+    normalised,
+)
 from atten_scope.limits import ALTI_TOKENS
 
 TOP_HEADS = 3
@@ -90,16 +97,28 @@ class FlowGraph:
         return True
 
 
-def window_parts(analysis: Analysis, token: int, model: Any = None) -> tuple[Contributions, int]:
-    """The contributions over the owning window's tokens up to ``token``, and its index there, from
-    a forward pass of ``model`` (the torch model that analysed ``analysis``; its own by default)."""
+def _window_ids(analysis: Analysis, token: int, model: Any) -> tuple[Any, list[int], int, int]:
+    """The model to run, the owning window's ids up to ``token``, the window's start, ``token``'s row."""
     model = model if model is not None else analysis.model
     if model is None:
         raise InvalidRequest("This view runs the model again, and the analysis holds none: analyse the file again.")
     analysis.check_token(token)
     win, local = analysis.owner(token)
-    ids = analysis.document.ids[win.start : token + 1]
-    return contributions(model, ids, win.start, cancellation.check), local
+    return model, analysis.document.ids[win.start : token + 1], win.start, local
+
+
+def window_parts(analysis: Analysis, token: int, model: Any = None) -> tuple[Contributions, int]:
+    """The contributions over the owning window's tokens up to ``token``, and its index there, from
+    a forward pass of ``model`` (the torch model that analysed ``analysis``; its own by default)."""
+    model, ids, start, local = _window_ids(analysis, token, model)
+    return contributions(model, ids, start, cancellation.check), local
+
+
+def window_rows(analysis: Analysis, token: int, model: Any = None) -> tuple[RowContributions, int]:
+    """The contributions of chosen rows of the owning window's tokens up to ``token`` (``RowContributions``),
+    and ``token``'s index there; ``model``: as ``window_parts``."""
+    model, ids, start, local = _window_ids(analysis, token, model)
+    return RowContributions(model, ids, start, cancellation.check), local
 
 
 def _head_shares(terms: torch.Tensor, total: torch.Tensor) -> list[tuple[int, float]]:
@@ -111,20 +130,22 @@ def _head_shares(terms: torch.Tensor, total: torch.Tensor) -> list[tuple[int, fl
 
 def flow_graph(analysis: Analysis, token: int, threshold: float, max_nodes: int, model: Any = None) -> FlowGraph:
     """The information-flow graph of ``token``'s prediction (see the module docstring); ``model``: as
-    ``window_parts``."""
-    parts, target = window_parts(analysis, token, model)
-    offset = parts.start
-    layers = parts.layers
-    graph = FlowGraph(token, layers, threshold, max_nodes, recomputed=parts.n)
+    ``window_parts``. Only the rows the graph reaches are computed (``RowContributions``)."""
+    rows, target = window_rows(analysis, token, model)
+    offset = rows.start
+    layers = rows.layers
+    graph = FlowGraph(token, layers, threshold, max_nodes, recomputed=rows.n)
     graph.add("resid", layers, offset + target)
     frontier = [target]
     for layer in range(layers, 0, -1):
         cancellation.check()
         mids: list[int] = []
+        rows.compute(frontier, layer)  # one pass for the rows this layer reaches first, up to it
         for i in frontier:
+            parts = rows.row(i, layer)
             mid = parts.mid(layer, i, 1)[0]
-            mlp = parts.mlp[layer - 1, i].float()
-            share = normalised(importance(torch.stack([mid, mlp]), parts.hidden[layer, i].float()))
+            mlp = parts.mlp_output(layer, i)
+            share = normalised(importance(torch.stack([mid, mlp]), parts.state(layer, i)))
             to_mid, to_mlp = float(share[0]), float(share[1])
             here = f"resid:{layer}:{offset + i}"
             reached = False
@@ -135,13 +156,13 @@ def flow_graph(analysis: Analysis, token: int, threshold: float, max_nodes: int,
             if reached:
                 mids.append(i)
         following: set[int] = set()
-        for i in mids:
-            # One row's terms at a time: H x (i + 1) x D floats (85 MB at 4,096 tokens on SmolLM2).
-            heads = parts.head_terms(layer, i)
-            sources = heads.sum(dim=0)  # (i + 1, D)
-            residual = parts.hidden[layer - 1, i].float()
+        for i, sources, weights in rows.layer_terms(layer, mids):  # (i + 1, D): the heads summed
+            parts = rows.row(i, layer)
+            residual = parts.state(layer - 1, i)
             mid = residual + sources.sum(dim=0) + parts.bias_term(layer, i, 1)[0]
-            shares = normalised(importance(torch.cat([sources, residual[None]]), mid))
+            # Each term's importance is its own: the sources' are taken in place, then the residual's.
+            proximity = torch.cat([importance(sources, mid, consume=True), importance(residual[None], mid)])
+            shares = normalised(proximity)
             here = f"mid:{layer}:{offset + i}"
             candidates = [(float(shares[j]), j) for j in torch.nonzero(shares[:-1] >= threshold).flatten().tolist()]
             if float(shares[-1]) >= threshold and graph.link(
@@ -149,8 +170,10 @@ def flow_graph(analysis: Analysis, token: int, threshold: float, max_nodes: int,
             ):
                 following.add(i)
             for weight, j in sorted(candidates, key=lambda c: (-c[0], c[1])):
-                named = _head_shares(heads[:, j], sources[j])
-                if graph.link(("resid", layer - 1, offset + j), here, "attention", weight, named):
+                heads = parts.head_terms_of(layer, i, j, weights)  # (H, D); z'_ij is their sum
+                if graph.link(
+                    ("resid", layer - 1, offset + j), here, "attention", weight, _head_shares(heads, heads.sum(0))
+                ):
                     following.add(j)
         frontier = sorted(following)
         if not frontier:
@@ -176,13 +199,35 @@ def alti_rollout(analysis: Analysis, token: int, model: Any = None) -> tuple[np.
     return out, parts.n
 
 
-def alti_matrix_rows(parts: Contributions, layer: int, first: int, count: int) -> torch.Tensor:
-    """c^l rows first..first+count-1 over sources 0..first+count-1 (residual on the diagonal)."""
-    terms = parts.source_terms(layer, first, count)  # (r, S, D)
-    residual = parts.hidden[layer - 1, first : first + count].float()
+def by_source(parts: Contributions, layer: int, sources: int) -> torch.Tensor:
+    """u_hj of ``layer`` for j < sources laid out by source, (S, H, D) float32: what ``alti_matrix_rows``
+    multiplies (the layer's (H, S, D) copy is dropped)."""
+    u = parts.projected_values(layer, sources).transpose(0, 1).contiguous()
+    parts._projected.clear()
+    return u
+
+
+def alti_matrix_rows(
+    parts: Contributions, layer: int, first: int, count: int, by_sources: torch.Tensor | None = None
+) -> torch.Tensor:
+    """c^l rows first..first+count-1 over sources 0..first+count-1 (residual on the diagonal);
+    ``by_sources``: the layer's ``by_source`` (built when None)."""
+    sources = first + count
+    u = by_sources if by_sources is not None else by_source(parts, layer, sources)
+    a = parts.attention_weights(layer, first, count)  # (H, r, S)
+    # One (r x H)(H x D) product per source j: every row's term from j at once, (S, r, D). Laid out
+    # by source, a batched product of H-wide factors runs 1.5 times faster than einsum's contraction.
+    terms = torch.bmm(a.permute(2, 1, 0), u[:sources])
+    rows = torch.arange(first, sources)
+    gain = parts.norm_gain[layer - 1]
+    if gain is not None:
+        terms.mul_(parts.norm_scale[layer - 1, rows - parts.row_offset][:, None] * gain)
+    residual = parts.hidden[layer - 1, first - parts.row_offset : sources - parts.row_offset].float()
     mid = residual + parts.attention_update(layer, first, count)
-    terms[torch.arange(count), torch.arange(first, first + count)] += residual  # T_i(x_i) = z'_ii + x_i
-    return normalised(importance(terms, mid, consume=True))
+    terms[rows, torch.arange(count)] += residual  # T_i(x_i) = z'_ii + x_i
+    distance = terms.sub_(mid[None]).abs_().sum(-1)  # (S, r): ||y_i - T_i(x_j)||_1
+    proximity = (mid.abs().sum(-1)[None] - distance).clamp_min_(0)  # ALTI's max(0, ||y||_1 - ||y - z||_1)
+    return normalised(proximity.T)
 
 
 def alti_row(parts: Contributions, target: int) -> torch.Tensor:
@@ -197,11 +242,13 @@ def alti_row(parts: Contributions, target: int) -> torch.Tensor:
         live = torch.nonzero(vector).flatten().tolist()
         if not live:
             break
+        u = by_source(parts, layer, live[-1] + 1)
         start = live[0]
         while start <= live[-1]:
+            cancellation.check()
             block = max(1, min(64, ROW_BLOCK_BYTES // max(1, 4 * width * (start + 1))))
             count = min(block, live[-1] + 1 - start)
-            rows = alti_matrix_rows(parts, layer, start, count).double()  # (count, start + count)
+            rows = alti_matrix_rows(parts, layer, start, count, u).double()  # (count, start + count)
             mixed[: start + count] += vector[start : start + count] @ rows
             start += count
         vector = mixed
