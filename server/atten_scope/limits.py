@@ -32,9 +32,11 @@ MEMORY_BUDGET_MB = Limit(256, 1_048_576, 3072)
 ANALYSIS_CACHE_MB = Limit(0, 1_048_576, 4096)
 FLOW_NODES = Limit(5, 300, 200)  # nodes of an information-flow graph: a token keeps 3 a layer on its own
 FLOW_THRESHOLD = 0.04  # the least importance of an edge the flow graph keeps (0 < t < 1)
-# Tokens of context an ALTI rollout covers: its cost grows with their square (bench/RESULTS.md:
-# about 18 s at 512 tokens and 98 s at 1,024 on one CPU thread), too slow for a cursor view beyond.
-ALTI_TOKENS = 512
+# Tokens of context an ALTI rollout covers, the token included: its cost grows with their square
+# (bench/RESULTS.md, 2 CPU cores: about 5 s at 512 tokens, 50 s at 2,048 and 3 minutes at 4,096,
+# with progress and cancellable); twice the default window, beyond which it would take a quarter
+# of an hour on such a machine.
+ALTI_TOKENS = 8192
 # Random ablations of the context an explanation runs the model on (each a pass over the tokens
 # from its first removed line on). With 32, the Lasso's held-out LDS averaged 0.78 over eight
 # 8-token completions of 190-250-token contexts on SmolLM2 (views/surrogate.py).

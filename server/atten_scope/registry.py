@@ -321,6 +321,7 @@ VIEWS: dict[str, View] = {
             "layer: O(layers x n^2 x hidden); at most altiTokens tokens of context",
             heavy=True,
             runs_model=True,
+            progress="Atten-Scope: accumulative attention (ALTI rollout)",
         ),
         View(
             "logitLens",

@@ -15,7 +15,6 @@ from atten_scope.engine import embedded
 from atten_scope.engine.analysis import Analysis, covered, plan_windows, run_analysis
 from atten_scope.engine.model import LoadedModel, load_model, model_info
 from atten_scope.engine.recorder import install_capture_attention
-from atten_scope.limits import ALTI_TOKENS
 from atten_scope.lsp.hover import stale_markdown
 from atten_scope.lsp.settings import parse_settings
 from atten_scope.lsp.workers import load_failure
@@ -24,6 +23,7 @@ from atten_scope.protocol.encode import token_at_position
 from atten_scope.protocol.fields import line_ranges
 from atten_scope.protocol.params import parse_options
 from atten_scope.registry import REFINEMENTS, choice
+from atten_scope.views import flow
 from atten_scope.views.flow import alti_rollout
 from atten_scope.views.options import ViewOptions
 from tests.conftest import build_tiny
@@ -64,7 +64,9 @@ def analyse(tiny: LoadedModel, text: str, max_tokens: int, progress: Any = None)
 # ---- the ALTI rollout's limit: the tokens before the token, counted exactly
 
 
-def test_the_alti_limit_counts_the_tokens_before_the_token(tiny: LoadedModel) -> None:
+def test_the_alti_limit_counts_the_tokens_before_the_token(tiny: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    ALTI_TOKENS = 512
+    monkeypatch.setattr(flow, "ALTI_TOKENS", ALTI_TOKENS)  # the check, at a size this test can run
     analysis = analyse(tiny, "ab\n" * 180, 600)  # 540 tokens in one window
     assert len(analysis.windows) == 1
     weights, recomputed = alti_rollout(analysis, ALTI_TOKENS - 1)  # the token and the 511 before it: covered

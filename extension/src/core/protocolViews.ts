@@ -186,6 +186,7 @@ export interface AltiRolloutParams {
   position: Position;
   dropSink?: boolean;
   topK?: number;
+  workDoneToken?: string | number;
 }
 
 /** Accumulative attention (ALTI rollout) of one token, in the attention view's shape. */

@@ -81,8 +81,8 @@ export const Requests = {
   surprise: serverRequest<SurpriseParams, SurpriseResult>('attenScope/surprise', 'The surprise request', 15_000),
   /** the information-flow routes to one token's prediction; runs the model again up to the token (seconds on a CPU at 4,096 tokens) */
   flow: serverRequest<FlowParams, FlowResult>('attenScope/flow', 'The information-flow request', 120_000),
-  /** accumulative attention (ALTI rollout) for the token at the cursor; runs the model again, as flow does */
-  altiRollout: serverRequest<AltiRolloutParams, AltiRolloutResult>('attenScope/altiRollout', 'The ALTI rollout request', 120_000),
+  /** accumulative attention (ALTI rollout) for the token at the cursor: a pass, then every row in every layer (minutes at 4,096 tokens on a CPU); it reports progress and the user can cancel it */
+  altiRollout: serverRequest<AltiRolloutParams, AltiRolloutResult>('attenScope/altiRollout', 'The ALTI rollout request'),
   /** what each layer would predict after the token at the cursor: one token's pass over the window's cache */
   logitLens: serverRequest<LogitLensParams, LogitLensResult>('attenScope/logitLens', 'The logit lens request', 30_000),
   /** why the model's first choice and not another token; runs the model again up to the token, as flow does */

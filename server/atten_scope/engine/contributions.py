@@ -47,7 +47,6 @@ from atten_scope.engine.hooks import Hooks, hooked
 from atten_scope.engine.kv_cache import buffer_cache, fixed_cache
 from atten_scope.engine.recorder import Recorder, recording
 
-ROW_BLOCK_BYTES = 64 << 20  # float32 bytes of (rows x sources x hidden) contributions built at once
 TERMS_BYTES = 48 << 20  # float32 bytes of the (sources x hidden) terms of rows built together
 SOURCE_BLOCK = 512  # sources whose u (H x block x hidden) is built at once
 PREFILL_CHUNK = 1024  # tokens a pass that only fills keys and values runs at once

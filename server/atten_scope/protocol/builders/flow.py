@@ -57,7 +57,7 @@ def alti_rollout_result(request: ViewRequest[AltiRolloutParams]) -> dict[str, An
     began = time.perf_counter()
     analysis, params = request.analysis, request.params
     token = request.token(params.position)
-    weights, recomputed = alti_rollout(analysis, token, model=_torch_model(request))
+    weights, recomputed = alti_rollout(analysis, token, model=_torch_model(request), progress=request.progress)
     drop_sink = params.drop_sink
     if drop_sink:
         weights = drop_sinks(weights, analysis.sinks(analysis.owner(token)[0]))
