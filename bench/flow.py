@@ -55,14 +55,20 @@ from perf_measure import (  # noqa: E402
 MB = 1024 * 1024
 
 
-def measure(analysis: Any, loaded: Any, view: str, token: int, repeats: int) -> dict[str, Any]:
-    """Median seconds of ``view`` at ``token`` over ``repeats``, and the extra peak memory of the first."""
+def measure(analysis: Any, loaded: Any, view: str, token: int, repeats: int, paired: bool = False) -> dict[str, Any]:
+    """Median seconds of ``view`` at ``token`` over ``repeats``, and the extra peak memory of the first.
+
+    ``paired``: each request with a plain forward pass over the same tokens back to back, in turn
+    before and after it (so that drift favours neither), and the median of the pairs' ratios.
+    """
     start = analysis.document.starts[token]
     line = int(analysis.token_lines[token])
     params = {"position": {"line": line, "character": start - analysis.lines.offset(line, 0)}}
+    ids = analysis.document.ids[: token + 1]
     cuda = loaded.device.type == "cuda"
-    times, extra, exact, answer = [], 0, False, None
+    times, ratios, extra, exact, answer = [], [], 0, False, None
     for repeat in range(repeats):
+        plain = plain_forward(loaded, ids) if paired and repeat % 2 == 0 else None
         gc.collect()
         if cuda:
             synchronize(loaded)
@@ -77,15 +83,22 @@ def measure(analysis: Any, loaded: Any, view: str, token: int, repeats: int) -> 
         times.append(time.perf_counter() - began)
         if repeat == 0:
             extra = (torch.cuda.max_memory_allocated(loaded.device) if cuda else peak_bytes()) - baseline
+        if paired:
+            plain = plain if plain is not None else plain_forward(loaded, ids)
+            ratios.append(times[-1] / plain)
     assert answer is not None
     record: dict[str, Any] = {"seconds": statistics.median(times), "extra": extra, "exact_peak": exact}
+    if ratios:
+        record["ratio"] = statistics.median(ratios)
     if view == "flow":
         record.update(nodes=len(answer["nodes"]), edges=len(answer["edges"]), truncated=answer["truncated"])
     return record
 
 
 def _ratio(view: dict[str, Any] | None, plain: float) -> str:
-    return f"{view['seconds'] / plain:.2f}" if view else "-"
+    if not view:
+        return "-"
+    return f"{view.get('ratio', view['seconds'] / plain):.2f}"
 
 
 def render(results: dict[str, Any]) -> str:
@@ -126,9 +139,10 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Real Python source cut to n tokens, one window; each request at the last token, so the server "
         "recomputes every token of the window. Plain forward: one SDPA pass of the model over the same tokens "
-        "(logits of the last token only), measured back to back with the views: the ratios are the cost of "
-        "each view in forward passes. Flow: one pass that keeps the window's keys and values, then one pass "
-        "of the rows each layer of the graph reaches over them "
+        "(logits of the last token only): the ratios are the cost of each view in forward passes (flow: the "
+        "median of per-request ratios, each request paired with a plain pass back to back, in turn before and "
+        "after it; ALTI: its median over the plain passes' median). Flow: one pass that keeps the window's "
+        "keys and values, then one pass of the rows each layer of the graph reaches over them "
         f"(threshold {results['threshold']}, at most {results['maxNodes']} nodes). ALTI rollout: a pass "
         "that keeps every layer's states, then every row before the token in every layer "
         f"(cap {results['altiCap']:,} tokens). Median of {results['repeats']} requests; extra peak = the "
@@ -172,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         record: dict[str, Any] = {"n": analysis.token_count}
         record["plain"] = statistics.median(plain_forward(loaded, ids) for _ in range(args.repeats))
         if n in flow_sizes:
-            record["flow"] = measure(analysis, loaded, "flow", last, args.repeats)
+            record["flow"] = measure(analysis, loaded, "flow", last, args.repeats, paired=True)
             print(f"{n}: plain {record['plain']:.2f} s, flow {record['flow']}", file=sys.stderr)
         if n in alti_sizes and n <= ALTI_TOKENS:
             record["alti"] = measure(analysis, loaded, "altiRollout", last, args.repeats)

@@ -11,7 +11,7 @@
 // tile at the end of the file (what zooming in asks for), and an attention request sent while a
 // heatmap computes (the cursor does not wait for the heatmap).
 //
-// Usage: node bench/heatmap.mjs [--sizes 2048,4096,16384] [--repeats 3] [--threads 2]
+// Usage: node bench/heatmap.mjs [--sizes 2048,4096,16384] [--repeats 3] [--threads 2] [--device cuda]
 //        [--out bench/results] [--python .venv/bin/python] [--chromium /usr/bin/chromium] [--quick]
 // Needs `npm run compile` (the drawing bundle) and playwright-core (see render.mjs).
 
@@ -33,7 +33,8 @@ function parseArgs(argv) {
     sizes: [2048, 4096, 16384],
     repeats: 3,
     threads: 2,
-    out: path.join(benchDir, 'results'),
+    out: undefined,
+    device: 'cpu',
     python: benchPython(),
     chromium: '/usr/bin/chromium',
   };
@@ -44,6 +45,7 @@ function parseArgs(argv) {
     else if (flag === '--repeats') args.repeats = Number(value);
     else if (flag === '--threads') args.threads = Number(value);
     else if (flag === '--out') args.out = path.resolve(value);
+    else if (flag === '--device') args.device = value;
     else if (flag === '--python') args.python = value;
     else if (flag === '--chromium') args.chromium = value;
     else if (flag === '--quick') {
@@ -53,6 +55,8 @@ function parseArgs(argv) {
     } else throw new Error(`unknown option ${flag}`);
     i++;
   }
+  // a GPU's table goes beside the CPU's, not over it
+  args.out ??= path.join(benchDir, 'results', ...(args.device === 'cpu' ? [] : [args.device]));
   return args;
 }
 
@@ -79,7 +83,7 @@ function serverEnv(threads) {
   return env;
 }
 
-async function startServer(python, threads) {
+async function startServer(python, threads, device) {
   const child = spawn(python, ['-m', 'atten_scope', 'serve'], { env: serverEnv(threads), stdio: ['pipe', 'pipe', 'inherit'] });
   const connection = rpc.createMessageConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
   connection.onRequest(() => null); // progress tokens, configuration: nothing to answer
@@ -89,7 +93,7 @@ async function startServer(python, threads) {
     processId: process.pid,
     rootUri: null,
     capabilities: {},
-    initializationOptions: { settings: { device: 'cpu' } },
+    initializationOptions: { settings: { device } },
   });
   await connection.sendNotification('initialized', {});
   return { child, connection };
@@ -176,7 +180,7 @@ async function main() {
     execFileSync(args.python, ['-c', TEXTS, args.sizes.join(',')], { env: serverEnv(args.threads), maxBuffer: 1 << 28, encoding: 'utf8' }),
   );
   const { browser, page } = await openDrawingPage(args.chromium);
-  const server = await startServer(args.python, args.threads);
+  const server = await startServer(args.python, args.threads, args.device);
   const rows = [];
   try {
     for (const n of args.sizes) {
@@ -209,7 +213,7 @@ async function main() {
     `Machine: date ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPU cores, load average (1 min) ${loadBefore.toFixed(1)} before and ` +
       `${os.loadavg()[0].toFixed(1)} after the run (other jobs shared the cores: the times scale with the share this run got), ` +
       `Node ${process.version}, torch ${torchThreads(args.python, args.threads)} threads, Chromium (headless, software canvas). ` +
-      `Default view (norm / lastLayers), embedded model, files from the Python standard library analysed in windows of 4,096 tokens. ${args.repeats} requests per size.`,
+      `Model on ${args.device}. Default view (norm / lastLayers), embedded model, files from the Python standard library analysed in windows of 4,096 tokens. ${args.repeats} requests per size.`,
     '',
     'Request to drawn = `attenScope/heatmap` sent to the language server over stdio until the webview code has decoded and drawn ' +
       'the answer (passed as JSON text, as VS Code posts messages to a webview) on a 1,000 x 1,000 canvas in headless Chromium. ' +

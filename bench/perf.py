@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="results folder (default bench/results, or bench/results/<model>)")
     parser.add_argument("--model", default=MODEL, help=f"the model to measure (default {DEFAULT_MODEL})")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu, cuda or auto: where the model runs (memory cells still read the process's RSS)",
+    )
     parser.add_argument("--note", default="", help="a caveat printed under the header")
     parser.add_argument("--from-json", type=Path, help="re-render perf.md from a perf.json of an earlier run")
     parser.add_argument(
@@ -104,9 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ["ATTEN_SCOPE_BENCH_MODEL"] = args.model  # the child processes measure the same model
+    os.environ["ATTEN_SCOPE_BENCH_DEVICE"] = args.device  # on the same device
     if args.out is None:
         model = args.model
         args.out = DEFAULT_RESULTS if model == DEFAULT_MODEL else DEFAULT_RESULTS / model.removeprefix("embedded:")
+        if args.device != "cpu":
+            args.out /= args.device  # a GPU's tables beside the CPU's
 
     if args.child:
         print("RESULT " + json.dumps(child(args.child, args.n)), flush=True)
@@ -128,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "load": {},
         "sizes": [],
         "loadavg": [os.getloadavg()[0], 0.0],
-        "environment": environment_line(),
+        "environment": environment_line() + ("" if args.device == "cpu" else f", model on {args.device}"),
     }
 
     if not args.no_cold:
@@ -136,11 +144,13 @@ def main(argv: list[str] | None = None) -> int:
             results["load"]["cold"] = run_child("load", env={"ATTEN_SCOPE_CACHE_DIR": cache})["load_s"]
     began = time.perf_counter()
     if args.quick:
-        loaded = load(model=args.model)  # smoke run: the warm load is timed in this process, not a fresh one
+        loaded = load(
+            model=args.model, device=args.device
+        )  # smoke run: the warm load is timed in this process, not a fresh one
         results["load"]["warm"] = time.perf_counter() - began
     else:
         results["load"]["warm"] = run_child("load")["load_s"]
-        loaded = load(model=args.model)
+        loaded = load(model=args.model, device=args.device)
     print(f"load: {results['load']}", file=sys.stderr)
 
     corpus = source_corpus()
@@ -196,7 +206,7 @@ def remeasure(args: argparse.Namespace) -> int:
         found = re.search(r"^Machine: (.*?)\. Model threads", earlier.read_text(encoding="utf-8"), re.M)
         results["environment"] = found.group(1) if found else None
     setup_torch()
-    loaded = load(model=args.model)
+    loaded = load(model=args.model, device=args.device)
     corpus = source_corpus()
     run_analysis(loaded, text_of_tokens(loaded.tokenizer, corpus, 64))  # warm the kernels
     rng = np.random.default_rng(args.seed)
@@ -214,7 +224,8 @@ def remeasure(args: argparse.Namespace) -> int:
         window = max(4096, n)
         if "attended-by" in parts:
             analysis = run_analysis(loaded, text, window)
-            row.update(first_attended_by(analysis, [int(p) for p in rng.integers(0, n, size=4)]))
+            positions = [int(p) for p in rng.integers(0, n, size=4 + args.requests)]
+            row.update(first_attended_by(analysis, positions[:4], positions[4:]))
             del analysis
         if "reanalysis" in parts:
             row.update(reanalysis(loaded, text, window, args.repeats))

@@ -164,6 +164,12 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         + ", ".join(
             f"{r['first_attended_by_ms']:,.0f} / {r['attended_by_build_ms']:,.0f} / "
             f"{r['first_attended_by_built_ms']:,.0f} ms at {r['n']:,} tokens"
+            + (
+                f" (then {r['attended_by_built_requests']} requests to random tokens: p50 "
+                f"{r['attended_by_built_p50_ms']:,.0f} ms, p95 {r['attended_by_built_p95_ms']:,.0f} ms)"
+                if "attended_by_built_p50_ms" in r
+                else ""
+            )
             if "first_attended_by_built_ms" in r
             else f"{r['first_attended_by_ms']:,.0f} ms (cold) at {r['n']:,} tokens"
             for r in results["sizes"]

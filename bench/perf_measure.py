@@ -43,6 +43,8 @@ from atten_scope.views.options import ViewOptions  # noqa: E402
 DEFAULT_MODEL = "embedded:smollm2-135m"
 # perf.py --model sets the variable for its child processes, which measure that model.
 MODEL = os.environ.get("ATTEN_SCOPE_BENCH_MODEL", DEFAULT_MODEL)
+# perf.py --device sets this one the same way: cpu, cuda or auto.
+DEVICE = os.environ.get("ATTEN_SCOPE_BENCH_DEVICE", "cpu")
 THREADS = 2
 SHORT_REPEATS = 9  # repeats of the analyze / plain pair at <= 1,024 tokens (each takes about a second)
 ATTENTION = "atten_scope"
@@ -101,7 +103,7 @@ def setup_torch() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def load(progress: bool = False, model: str = MODEL, device: str = "cpu") -> LoadedModel:
+def load(progress: bool = False, model: str = MODEL, device: str = DEVICE) -> LoadedModel:
     """``model`` (the model of ``ATTEN_SCOPE_BENCH_MODEL`` by default) on ``device`` (cpu, cuda, auto)."""
     report = (lambda _, m: print(m, file=sys.stderr)) if progress else ignore_progress
     return load_model(model, device, progress=report)
@@ -236,13 +238,14 @@ def eager_estimate(loaded: LoadedModel, n: int) -> int:
     return loaded.info.layers * loaded.info.heads * n * n * 4
 
 
-def first_attended_by(analysis: Any, positions: list[int]) -> dict[str, float]:
+def first_attended_by(analysis: Any, positions: list[int], requests: list[int] | None = None) -> dict[str, float]:
     """The first attendedBy request of an analysis in the default view, as the editor sees it.
 
     Cold: the request builds the norm totals of the layers it reads. After the build: the
     language server builds them in the background after each analysis while the editor is idle
     (``views.prepare_attended_by``). For each of ``positions`` after the first, the totals are
-    cleared, built that way (timed), and the first request goes to that token; medians.
+    cleared, built that way (timed), and the first request goes to that token; medians. Then, the
+    totals built, one request to each token of ``requests``: their p50 and p95.
     """
     options = ViewOptions(direction="attendedBy")
     began = time.perf_counter()
@@ -259,10 +262,24 @@ def first_attended_by(analysis: Any, positions: list[int]) -> dict[str, float]:
         began = time.perf_counter()
         attention_json(analysis, position, options)
         firsts.append((time.perf_counter() - began) * 1000)
+    after: list[float] = []
+    for position in requests or []:
+        began = time.perf_counter()
+        attention_json(analysis, position, options)
+        after.append((time.perf_counter() - began) * 1000)
     return {
         "first_attended_by_ms": cold,
         "attended_by_build_ms": statistics.median(builds),
         "first_attended_by_built_ms": statistics.median(firsts),
+        **(
+            {
+                "attended_by_built_p50_ms": float(np.percentile(after, 50)),
+                "attended_by_built_p95_ms": float(np.percentile(after, 95)),
+                "attended_by_built_requests": len(after),
+            }
+            if after
+            else {}
+        ),
     }
 
 

@@ -115,16 +115,23 @@ def scattered_rows_attention(
     window: int | None,
     scale: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention of m query rows at window rows ``positions`` (m,) over the window's keys (B, KV, n, d):
+    """Attention of m query rows at window rows ``positions`` (m,) over the window's keys (1, KV, n, d):
     row k sees key j where j <= positions[k] (and positions[k] - j < window): as each row would in
-    a causal pass over the window. Returns out (B, H, m, dv) and lse (B, H, m)."""
-    groups = query.shape[1] // key.shape[1]
+    a causal pass over the window. Returns out (1, H, m, dv) and lse (1, H, m).
+
+    The query heads of a KV group fold into rows, as ``cached_prefix_attention`` does: the keys
+    are read once per group rather than repeated for every head.
+    """
+    batch, heads, m, d = query.shape
+    kv_heads, dv = key.shape[1], value.shape[-1]
+    groups = heads // kv_heads
     reach = int(positions.max()) + 1
     cols = torch.arange(reach, device=query.device)[None, :]
     rows = positions.to(query.device)[:, None]
     allowed = cols <= rows
     if window:
         allowed &= cols > rows - window
-    bias = additive_bias(allowed, query.dtype)[None, None]
-    keys, values = repeat_kv(key[:, :, :reach], groups), repeat_kv(value[:, :, :reach], groups)
-    return attention_with_lse(query, keys, values, bias, False, scale)
+    bias = additive_bias(allowed.repeat(groups, 1), query.dtype)[None, None]  # (1, 1, G m, reach)
+    folded = query.reshape(batch, kv_heads, groups * m, d)
+    out, lse = attention_with_lse(folded, key[:, :, :reach], value[:, :, :reach], bias, False, scale)
+    return out.reshape(batch, heads, m, dv), lse.reshape(batch, heads, m)

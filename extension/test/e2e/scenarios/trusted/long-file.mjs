@@ -3,18 +3,18 @@
 // heatmap draws pooled cells with axes, a log-scale legend and tooltips, and zooms in to exact tiles;
 // after an edit the tints stay, the rest is dimmed, and Re-analyse is one click. The long file and
 // the heatmap close at the end.
-import { CMD_ANALYZE, CMD_HEATMAP } from '../../lib/config.mjs';
+import { CMD_ANALYZE, CMD_FLOW, CMD_HEATMAP } from '../../lib/config.mjs';
 import { clickAndTimeTints, hoverCard, openFile, pyEditor, tintState, tokenRect } from '../../lib/editor.mjs';
 import { LONG_MARKER, LONG_NAME } from '../../lib/fixtures.mjs';
 import { check, screenshot, timings } from '../../lib/report.mjs';
 import { assert, sleep, waitFor } from '../../lib/util.mjs';
-import { findCanvasFrame, heatmapFrame, heatmapState, heatmapTooltip, pickCell } from '../../lib/webviews.mjs';
-import { closeTab, extensionStatus, focusTab, runCommand, waitAnalysisDone } from '../../lib/workbench.mjs';
+import { findCanvasFrame, flowFrame, heatmapFrame, heatmapState, heatmapTooltip, pickCell } from '../../lib/webviews.mjs';
+import { clearNotifications, closeTab, extensionStatus, focusTab, runCommand, waitAnalysisDone, waitNotification } from '../../lib/workbench.mjs';
 
 export default {
   name: 'long-file',
-  summary: 'uuid.py (8,531 tokens): analysis, tints while the heatmap computes (cursorDuringHeatmapMs), the pooled heatmap and its zoom, edit + Re-analyse',
-  screenshots: ['heatmap-long', 'heatmap-long-zoomed', 'after-edit', 'after-reanalyse'],
+  summary: 'uuid.py (8,531 tokens): analysis, tints while the heatmap computes (cursorDuringHeatmapMs), the pooled heatmap and its zoom, edit + Re-analyse, information flow and accumulative attention at its end (deepFlowMs, deepAccumulativeMs)',
+  screenshots: ['heatmap-long', 'heatmap-long-zoomed', 'after-edit', 'after-reanalyse', 'flow-deep', 'accumulative-deep'],
   async run(s) {
     const { P, run, opts, page, analysed } = s;
     let longEditor;
@@ -141,6 +141,38 @@ export default {
       await page.keyboard.press('Control+s');
       await sleep(500);
       return `tints kept (${kept.tinted} ranges), edited part dimmed, card above "${fresh.replace(/\s+/g, ' ').slice(0, 80)}", below "${staleCard.replace(/\s+/g, ' ').slice(0, 80)}"; Re-analyse took ${timings.reanalyseAfterEditMs} ms`;
+    }, [longAnalysed]);
+    await check(`${P}: information flow and accumulative attention on a token thousands of tokens into the long file, timed from the command to the drawn view`, async () => {
+      await focusTab(page, LONG_NAME);
+      const deep = pyEditor(page, /NAMESPACE_DNS\s+=\s+UUID/);
+      await waitFor('the end of the file on screen', async () => (await deep.count()) > 0, { timeout: 15000 });
+      const r = await tokenRect(deep, "NAMESPACE_URL = UUID('6ba7b811", 'NAMESPACE_URL');
+      await page.mouse.click(r.cx, r.cy);
+      await sleep(800);
+      let began = Date.now();
+      await runCommand(page, CMD_FLOW);
+      const { state } = await flowFrame(page, 300000, (st) => st.hasTarget && /NAMESPACE_URL/.test(st.targetLabel));
+      timings.deepFlowMs = Date.now() - began;
+      const recomputed = /(\d+) tokens run through the model/.exec(state.status);
+      assert(state.edges.some((e) => e.kind === 'attention'), `no attention edge in the deep token's graph: ${state.status}`);
+      assert(recomputed && Number(recomputed[1]) > 2000, `the graph did not run over thousands of tokens of context: "${state.status}"`);
+      await screenshot(page, 'flow-deep');
+      await closeTab(page, 'Information flow').catch(() => {});
+      await focusTab(page, LONG_NAME);
+      await page.mouse.click(r.cx, r.cy);
+      await sleep(800);
+      await clearNotifications(page);
+      began = Date.now();
+      await runCommand(page, 'Atten-Scope: Show Accumulative Attention (ALTI rollout)');
+      const { text: note } = await waitNotification(page, /Accumulative attention \(ALTI rollout/, 900000);
+      timings.deepAccumulativeMs = Date.now() - began;
+      const st = await tintState(deep);
+      const over = /ran the model over (\d+) tokens/.exec(note);
+      assert(/of NAMESPACE_URL/.test(note) && st.tinted > 0, `no accumulated sources for the deep token: "${note}" (${st.tinted} tints)`);
+      assert(over && Number(over[1]) > 2000, `the rollout did not cover thousands of tokens of context: "${note}"`);
+      await screenshot(page, 'accumulative-deep');
+      await clearNotifications(page);
+      return `flow ${timings.deepFlowMs} ms (${state.nodes} nodes; ${state.status}); accumulative ${timings.deepAccumulativeMs} ms: "${note.slice(0, 160)}"`;
     }, [longAnalysed]);
     // The long file and its heatmap close, so a later model switch does not analyse it again.
     await closeTab(page, 'Heatmap').catch(() => {});
