@@ -28,6 +28,7 @@ SECTIONS = (
     "cursor.md",
     "soak.md",
     "soak-mixed.md",
+    "long.md",
     "flow.md",
     # measured on a GPU (``--device cuda``), beside the CPU tables, when one was lent
     "cuda/perf.md",

@@ -313,6 +313,45 @@ def long_run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def long_markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
+    """The long file's section: its analysis under the default budget, the server's memory, the hovers."""
+    mb = 1024 * 1024
+    samples = result.get("rss_during_analyze", [])
+    peak = max([result["rss_end"]["VmHWM"], *(s["VmHWM"] for s in samples)])
+    rate = result["tokens"] / result["analyze_s"]
+    hovers = ", ".join(
+        f"{name} {h['seconds'] * 1000:,.0f} ms" + ("" if h["answered"] else " (no card)")
+        for name, h in result["hovers"].items()
+    )
+    budget = f"{args.budget} MB" if args.budget else "the default"
+    return "\n".join(
+        [
+            f"## One file of {result['tokens']:,} tokens (target: peak RSS <= 6 GB, time linear in tokens)",
+            "",
+            f"Machine: {environment_line()}",
+            "",
+            f"`bench/soak.py --long {args.long}`: Python standard-library sources joined into one file of "
+            f"{result['characters']:,} characters, opened in one real server over stdio and analysed with "
+            f"{budget} memory budget and {args.max_tokens}-token windows ({result['windows']} windows; windows "
+            "beyond the budget are kept on disk), then hovered at its first, middle and last token.",
+            "",
+            table(
+                ["tokens", "analysis (s)", "tokens / s", "peak RSS (MB)", "RSS after (MB)", "hovers"],
+                [
+                    [
+                        f"{result['tokens']:,}",
+                        f"{result['analyze_s']:,.0f}",
+                        f"{rate:,.1f}",
+                        f"{peak / mb:,.0f}",
+                        f"{result['rss_end']['VmRSS'] / mb:,.0f}",
+                        hovers,
+                    ]
+                ],
+            ),
+        ]
+    )
+
+
 def settled_memory(server: Server, limit_s: float = 5.0) -> dict[str, int]:
     """The server's memory once the close's release has run: it waits for the engine's threads to
     finish what they were doing, so RSS is read until two readings half a second apart agree to 1 %."""
@@ -558,7 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     if args.mixed:
         write_section(args.out, "soak-mixed.md", mixed_markdown(result, args))
-    elif not args.long:
+    elif args.long:
+        write_section(args.out, "long.md", long_markdown(result, args))
+    else:
         write_section(args.out, "soak.md", soak_markdown(result, args))
     print(json.dumps(result, indent=2))
     return 0

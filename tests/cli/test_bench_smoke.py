@@ -481,3 +481,15 @@ def test_soak_mixed_runs_a_cycle_against_both_servers(tmp_path: Path, embedded: 
     text = (tmp_path / "soak-mixed.md").read_text(encoding="utf-8")
     assert "No model switches" in text and "| attenScope/removeLines | 1 |" in text
     assert "### Mixed use" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_soak_long_analyses_one_file_and_writes_its_section(tmp_path: Path, embedded: Any) -> None:
+    """``--long``: one file of standard-library sources cut to the tokens asked, analysed by a real
+    server and hovered at three places; the section states its size, time, peak memory and hovers."""
+    run("soak.py", "--long", "600", "--max-tokens", "256", "--out", str(tmp_path))
+    result = json.loads((tmp_path / "long.json").read_text(encoding="utf-8"))
+    assert 590 <= result["tokens"] <= 610 and result["windows"] >= 3 and result["analyze_s"] > 0
+    assert all(hover["answered"] for hover in result["hovers"].values())
+    text = (tmp_path / "long.md").read_text(encoding="utf-8")
+    assert f"## One file of {result['tokens']:,} tokens" in text and "first " in text and "last " in text
+    assert "## One file of" in (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
