@@ -160,7 +160,8 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         "the layers it reads (kept, and carried over to the next version for the rows before an edit); the "
         "language server builds them in the background after each analysis while the editor is idle. "
         "First attendedBy request without that build / the build alone / first request after it (medians of 3 "
-        "builds, each followed by a first request to another token): "
+        "builds, each followed by a first request to another token, as the editor's cursor request "
+        "without its prediction): "
         + ", ".join(
             f"{r['first_attended_by_ms']:,.0f} / {r['attended_by_build_ms']:,.0f} / "
             f"{r['first_attended_by_built_ms']:,.0f} ms at {r['n']:,} tokens"

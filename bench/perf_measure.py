@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -245,11 +246,13 @@ def first_attended_by(analysis: Any, positions: list[int], requests: list[int] |
     language server builds them in the background after each analysis while the editor is idle
     (``views.prepare_attended_by``). For each of ``positions`` after the first, the totals are
     cleared, built that way (timed), and the first request goes to that token; medians. Then, the
-    totals built, one request to each token of ``requests``: their p50 and p95.
+    totals built, one request to each token of ``requests``: their p50 and p95. Each request is the
+    editor's cursor request, without the prediction (``predict=False``: the hover asks for that).
     """
-    options = ViewOptions(direction="attendedBy")
+    # the model's own default view (norm / headMax on Gemma 3), as the editor starts from it
+    options = replace(default_options(analysis.info.id), direction="attendedBy")
     began = time.perf_counter()
-    attention_json(analysis, positions[0], options)
+    attention_json(analysis, positions[0], options, predict=False)
     cold = (time.perf_counter() - began) * 1000
     builds, firsts = [], []
     for position in positions[1:]:
@@ -260,12 +263,12 @@ def first_attended_by(analysis: Any, positions: list[int], requests: list[int] |
         prepare_attended_by(analysis, options)
         builds.append((time.perf_counter() - began) * 1000)
         began = time.perf_counter()
-        attention_json(analysis, position, options)
+        attention_json(analysis, position, options, predict=False)
         firsts.append((time.perf_counter() - began) * 1000)
     after: list[float] = []
     for position in requests or []:
         began = time.perf_counter()
-        attention_json(analysis, position, options)
+        attention_json(analysis, position, options, predict=False)
         after.append((time.perf_counter() - began) * 1000)
     return {
         "first_attended_by_ms": cold,
