@@ -268,6 +268,7 @@ def summary_section(out_dir: Path) -> str | None:
                 _met(last["cycle"] >= 50 and change <= 0.10),
             ]
         )
+    rows += _heavy_view_rows(out_dir)
     for model, measured in (("embedded:smollm2-135m", faithful), ("embedded:gemma3-270m", gemma)):
         if not measured:
             continue
@@ -303,6 +304,72 @@ def summary_section(out_dir: Path) -> str | None:
     if not rows:
         return None
     return "\n".join(["## Targets at a glance", "", table(["target (spec, section 10)", "measured", "met"], rows)])
+
+
+def _heavy_view_rows(out_dir: Path) -> list[list[object]]:
+    """Information flow and the ALTI rollout against a plain forward pass, Gemma 3's attendedBy after
+    the idle-time build, and the longest file analysed (``flow.json``, the Gemma ``perf.json``, ``long.json``)."""
+    rows: list[list[object]] = []
+    cursor = _load(out_dir, "cursor.json")
+    near = min(cursor["sizes"], key=lambda r: abs(r["tokens"] - 2048)) if cursor else None
+    if near:
+        rows.append(
+            [
+                "the cursor's request (prediction: false) over JSON-RPC, p95 <= 20 ms at 2,048 tokens",
+                f"p95 {near['rpc']['p95']:.1f} ms, p50 {near['rpc']['p50']:.1f} ms at {near['tokens']:,} tokens",
+                _met(near["rpc"]["p95"] <= 20),
+            ]
+        )
+    flow = _load(out_dir, "flow.json")
+    by_size = {r["n"]: r for r in flow["sizes"]} if flow else {}
+
+    def ratio(view: dict[str, Any], plain: float) -> float:
+        return float(view.get("ratio", view["seconds"] / plain))
+
+    flows = [(n, ratio(r["flow"], r["plain"]), r["flow"]["extra"]) for n, r in sorted(by_size.items()) if "flow" in r]
+    big = [(n, q, extra) for n, q, extra in flows if n >= 2000]
+    if big:
+        extra = max(e for n, _, e in big if n == max(n for n, _, _ in big)) / 2**20
+        rows.append(
+            [
+                "information flow <= 1.2 x a plain forward at 2,048 and 4,096 tokens, <= 300 MB extra at 4,096",
+                ", ".join(f"{q:.2f} x at {n:,}" for n, q, _ in big) + f"; {extra:,.0f} MB extra at the largest",
+                _met(all(q <= 1.2 for _, q, _ in big) and extra <= 300),
+            ]
+        )
+    altis = [(n, ratio(r["alti"], r["plain"])) for n, r in sorted(by_size.items()) if "alti" in r]
+    if altis:
+        rows.append(
+            [
+                "ALTI rollout <= 3 x a plain forward at 512, 2,048 and 4,096 tokens",
+                ", ".join(f"{q:.2f} x at {n:,}" for n, q in altis),
+                _met(all(q <= 3 for _, q in altis)),
+            ]
+        )
+    gemma = _load(out_dir, "gemma3-270m/perf.json")
+    at = next((r for r in gemma["sizes"] if r["n"] == 4096), None) if gemma else None
+    if at and "attended_by_built_p95_ms" in at:
+        first, p95 = at["first_attended_by_built_ms"], at["attended_by_built_p95_ms"]
+        rows.append(
+            [
+                "Gemma 3 attendedBy (norm / headMax) at 4,096 tokens after the idle-time build <= 100 ms",
+                f"first request {first:,.0f} ms (median of 3), then p50 {at['attended_by_built_p50_ms']:,.0f} ms, "
+                f"p95 {p95:,.0f} ms over {at['attended_by_built_requests']} requests",
+                _met(first <= 100 and p95 <= 100),
+            ]
+        )
+    long = _load(out_dir, "long.json")
+    if long and "tokens" in long:
+        peak = max([long["rss_end"]["VmHWM"], *(s["VmHWM"] for s in long.get("rss_during_analyze", []))]) / 2**20
+        rows.append(
+            [
+                f"a {long['tokens']:,}-token file analysed with peak RSS <= 6 GB",
+                f"{long['analyze_s']:,.0f} s, {peak:,.0f} MB peak; hovers answered: "
+                f"{sum(h['answered'] for h in long['hovers'].values())} of {len(long['hovers'])}",
+                _met(peak <= 6144 and all(h["answered"] for h in long["hovers"].values())),
+            ]
+        )
+    return rows
 
 
 def _situations_row(model: str, measured: Any, external: Any) -> list[str] | None:
