@@ -307,6 +307,28 @@ def long_run(args: argparse.Namespace) -> dict[str, Any]:
                 "heading": contents.splitlines()[0] if contents else "",
             }
         result["hovers"] = hovers
+        # Every kind of view at the middle token: the tints both ways, the heatmap overview, the
+        # information flow, the logit lens, the surprise heat and a removed line's effect.
+        document = {"uri": uri}
+        views = {}
+        for name, method, params in (
+            ("attendsTo", "attenScope/attention", {"position": middle}),
+            ("attendedBy", "attenScope/attention", {"position": middle, "direction": "attendedBy"}),
+            ("heatmap", "attenScope/heatmap", {"layer": "all", "head": "all"}),
+            ("flow", "attenScope/flow", {"position": middle}),
+            ("logitLens", "attenScope/logitLens", {"position": middle}),
+            ("surprise", "attenScope/surprise", {}),
+            (
+                "removeLines",
+                "attenScope/removeLines",
+                {"lines": {"first": middle["line"], "last": middle["line"]}, "position": end_position(text)},
+            ),
+        ):
+            response, seconds = server.request(method, {"textDocument": document, **params})
+            views[name] = {"seconds": seconds, "answered": "result" in response and response["result"] is not None}
+            if not views[name]["answered"]:
+                views[name]["error"] = str(response.get("error", {}).get("message", ""))[:200]
+        result["views"] = views
         result["rss_end"] = server.memory()
     finally:
         server.close()
@@ -324,6 +346,10 @@ def long_markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
         for name, h in result["hovers"].items()
     )
     budget = f"{args.budget} MB" if args.budget else "the default"
+    views = ", ".join(
+        f"{name} {v['seconds']:,.1f} s" if v["answered"] else f"{name}: {v.get('error') or 'no answer'}"
+        for name, v in result.get("views", {}).items()
+    )
     return "\n".join(
         [
             f"## One file of {result['tokens']:,} tokens (target: peak RSS <= 6 GB, time linear in tokens)",
@@ -333,10 +359,11 @@ def long_markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
             f"`bench/soak.py --long {args.long}`: Python standard-library sources joined into one file of "
             f"{result['characters']:,} characters, opened in one real server over stdio and analysed with "
             f"{budget} memory budget and {args.max_tokens}-token windows ({result['windows']} windows; windows "
-            "beyond the budget are kept on disk), then hovered at its first, middle and last token.",
+            "beyond the budget are kept on disk), then hovered at its first, middle and last token; then each kind "
+            "of view asked at the middle token (seconds to the answer).",
             "",
             table(
-                ["tokens", "analysis (s)", "tokens / s", "peak RSS (MB)", "RSS after (MB)", "hovers"],
+                ["tokens", "analysis (s)", "tokens / s", "peak RSS (MB)", "RSS after (MB)", "hovers", "views"],
                 [
                     [
                         f"{result['tokens']:,}",
@@ -345,6 +372,7 @@ def long_markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
                         f"{peak / mb:,.0f}",
                         f"{result['rss_end']['VmRSS'] / mb:,.0f}",
                         hovers,
+                        views,
                     ]
                 ],
             ),
