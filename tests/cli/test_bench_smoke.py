@@ -490,7 +490,15 @@ def test_soak_long_analyses_one_file_and_writes_its_section(tmp_path: Path, embe
     result = json.loads((tmp_path / "long.json").read_text(encoding="utf-8"))
     assert 590 <= result["tokens"] <= 610 and result["windows"] >= 3 and result["analyze_s"] > 0
     assert all(hover["answered"] for hover in result["hovers"].values())
-    assert set(result["views"]) >= {"attendsTo", "attendedBy", "heatmap", "flow", "logitLens", "surprise", "removeLines"}
+    assert set(result["views"]) >= {
+        "attendsTo",
+        "attendedBy",
+        "heatmap",
+        "flow",
+        "logitLens",
+        "surprise",
+        "removeLines",
+    }
     assert all(view["answered"] for view in result["views"].values()), result["views"]
     text = (tmp_path / "long.md").read_text(encoding="utf-8")
     assert f"## One file of {result['tokens']:,} tokens" in text and "first " in text and "last " in text

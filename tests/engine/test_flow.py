@@ -253,7 +253,9 @@ def test_the_rollout_equals_the_product_of_rows_built_by_definition_on_a_long_in
 
 def test_the_rollout_reports_its_progress_layer_by_layer(analysis: Analysis) -> None:
     steps: list[tuple[float | None, str]] = []
-    alti_rollout(analysis, analysis.token_count - 1, progress=lambda fraction, message: steps.append((fraction, message)))
+    alti_rollout(
+        analysis, analysis.token_count - 1, progress=lambda fraction, message: steps.append((fraction, message))
+    )
     fractions = [f for f, _ in steps]
     assert len(steps) == analysis.info.layers + 1 and fractions == sorted(fractions) and fractions[0] == 0.0
     assert all(f is not None and f < 1.0 for f in fractions)
