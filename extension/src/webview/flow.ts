@@ -148,6 +148,11 @@ function draw(message: FlowDataMessage): void {
     columns.append(label);
   }
   svg.replaceChildren(ticks, edges, nodes, columns, axis);
+  // A graph wider than the panel opens on its target's column, where the routes lead (the rightmost).
+  const target = layout.columns.find((column) => column.target);
+  if (target && layout.width > scroller.clientWidth) {
+    scroller.scrollLeft = Math.max(0, target.x + TARGET_MARGIN - scroller.clientWidth);
+  }
   keepAxisInView();
   drawLegend(layout);
 
@@ -162,6 +167,7 @@ function draw(message: FlowDataMessage): void {
 }
 
 const scroller = byId<HTMLDivElement>('scroller');
+const TARGET_MARGIN = 60; // px of graph kept to the right of the target's column when scrolled to it
 
 /** Moves the layer axis by the sideways scroll, so the layers stay named on a graph wider than the panel. */
 function keepAxisInView(): void {
