@@ -1,4 +1,5 @@
 /** The language client: starts the Python server, keeps it configured, restarts it on crashes. */
+import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -8,6 +9,7 @@ import {
   RevealOutputChannelOn,
   State,
   TransportKind,
+  WorkDoneProgress,
   type CloseHandlerResult,
   type ErrorHandler,
   type ErrorHandlerResult,
@@ -17,6 +19,7 @@ import {
 import { PVSC_EXTENSION_ID } from '@vscode/python-extension';
 import { Commands, CONFIG_SECTION, HOVER_COMMANDS, SAVED_SCHEME, SERVER_MODULE } from './constants';
 import { errorMessage } from './core/async';
+import { progressForwarder, type ProgressStep } from './core/progress';
 import { BUILTIN_CATALOG, catalogFrom, knownNames, limitsSkew, readCapabilities, type Catalog } from './core/catalog';
 import { MIN_PYTHON, settingsEditorCommand } from './core/interpreter';
 import { needsUpdate, useManaged } from './core/setup';
@@ -172,6 +175,26 @@ export class ServerClient implements vscode.Disposable {
   async request<P, R>(request: ServerRequest<P, R>, params: P, token?: vscode.CancellationToken, options?: Omit<SendOptions, 'token'>): Promise<R> {
     const client = await this.ensureStarted();
     return sendRequest(client, request, params, { ...options, token });
+  }
+
+  /**
+   * As `request`, for a request that reports work-done progress: a fresh `workDoneToken` is sent
+   * with it and the server's progress on it goes to `report` until the answer comes.
+   */
+  async requestWithProgress<P extends { workDoneToken?: string | number }, R>(
+    request: ServerRequest<P, R>,
+    params: P,
+    report: (step: ProgressStep) => void,
+    token?: vscode.CancellationToken,
+  ): Promise<R> {
+    const client = await this.ensureStarted();
+    const workDoneToken = randomUUID();
+    const listening = client.onProgress(WorkDoneProgress.type, workDoneToken, progressForwarder(report));
+    try {
+      return await sendRequest(client, request, { ...params, workDoneToken }, { token });
+    } finally {
+      listening.dispose();
+    }
   }
 
   /** Sends a notification to the running server; none to a stopped one (it holds no analyses). */

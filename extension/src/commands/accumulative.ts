@@ -2,12 +2,9 @@
  * Show Accumulative Attention (ALTI rollout): the cursor token's sources accumulated through every
  * layer, tinted like the cursor view until the cursor moves, with their measured faithfulness.
  */
-import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { WorkDoneProgress } from 'vscode-languageclient/node';
 import { accumulativeSummary } from '../core/accumulative';
 import { errorMessage } from '../core/async';
-import { progressForwarder } from '../core/progress';
 import type { AltiRolloutParams } from '../core/protocolViews';
 import { failureOf, Requests } from '../core/requests';
 import { withEditor, type CommandFactory } from './context';
@@ -21,27 +18,19 @@ export const showAccumulative: CommandFactory = ({ analyzer, settings, client, p
     const document = editor.document;
     const position = editor.selection.active;
     const s = settings.effective;
-    const workDoneToken = randomUUID();
     const params: AltiRolloutParams = {
       textDocument: { uri: document.uri.toString() },
       position: { line: position.line, character: position.character },
       dropSink: s.dropSink,
       topK: s.topK,
-      workDoneToken,
     };
     try {
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: 'Atten-Scope: accumulative attention (ALTI rollout)', cancellable: true },
-        async (progress, token) => {
+        (progress, token) => {
           progress.report({ message: 'running the model over the text up to the token' });
           // the server reports the pass, then each layer's rows: seconds at 512 tokens, minutes at 4,096 on a CPU
-          const languageClient = await client.ensureStarted();
-          const onProgress = languageClient.onProgress(WorkDoneProgress.type, workDoneToken, progressForwarder((step) => progress.report(step)));
-          try {
-            return await client.request(Requests.altiRollout, params, token);
-          } finally {
-            onProgress.dispose();
-          }
+          return client.requestWithProgress(Requests.altiRollout, params, (step) => progress.report(step), token);
         },
       );
       if (!result || document.version !== editor.document.version || !vscode.window.visibleTextEditors.includes(editor)) {
