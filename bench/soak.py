@@ -307,9 +307,12 @@ def long_run(args: argparse.Namespace) -> dict[str, Any]:
                 "heading": contents.splitlines()[0] if contents else "",
             }
         result["hovers"] = hovers
-        # Every kind of view at the middle token: the tints both ways, the heatmap overview, the
-        # information flow, the logit lens, the surprise heat and a removed line's effect.
+        # Every kind of view: at the middle token the tints both ways, the heatmap overview, the
+        # information flow, the logit lens and the surprise heat of the 1,024 tokens around it; a
+        # line near the end removed (the removal recomputes from the line to the end of the file).
         document = {"uri": uri}
+        last_line = text.count("\n")
+        tokens = int(analysed["tokens"])
         views = {}
         for name, method, params in (
             ("attendsTo", "attenScope/attention", {"position": middle}),
@@ -317,14 +320,18 @@ def long_run(args: argparse.Namespace) -> dict[str, Any]:
             ("heatmap", "attenScope/heatmap", {"layer": "all", "head": "all"}),
             ("flow", "attenScope/flow", {"position": middle}),
             ("logitLens", "attenScope/logitLens", {"position": middle}),
-            ("surprise", "attenScope/surprise", {}),
+            ("surprise", "attenScope/surprise", {"rows": [max(0, tokens // 2 - 512), tokens // 2 + 512]}),
             (
                 "removeLines",
                 "attenScope/removeLines",
-                {"lines": {"first": middle["line"], "last": middle["line"]}, "position": end_position(text)},
+                {"lines": {"first": last_line - 3, "last": last_line - 3}, "position": end_position(text)},
             ),
         ):
-            response, seconds = server.request(method, {"textDocument": document, **params})
+            try:
+                response, seconds = server.request(method, {"textDocument": document, **params})
+            except RequestHung as hung:
+                views[name] = {"seconds": None, "answered": False, "error": str(hung)}
+                continue
             views[name] = {"seconds": seconds, "answered": "result" in response and response["result"] is not None}
             if not views[name]["answered"]:
                 views[name]["error"] = str(response.get("error", {}).get("message", ""))[:200]
