@@ -320,7 +320,7 @@ def long_run(args: argparse.Namespace) -> dict[str, Any]:
             ("heatmap", "attenScope/heatmap", {"layer": "all", "head": "all"}),
             ("flow", "attenScope/flow", {"position": middle}),
             ("logitLens", "attenScope/logitLens", {"position": middle}),
-            ("surprise", "attenScope/surprise", {"rows": [max(0, tokens // 2 - 512), tokens // 2 + 512]}),
+            ("surprise", "attenScope/surprise", {"rows": [max(0, tokens // 2 - 512), min(tokens, tokens // 2 + 512)]}),
             (
                 "removeLines",
                 "attenScope/removeLines",
