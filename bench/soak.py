@@ -343,10 +343,11 @@ def long_run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def long_markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
-    """The long file's section: its analysis under the default budget, the server's memory, the hovers."""
+    """The long file's section: its analysis under the default budget, the server's memory during it
+    and after the views (heap and mapped files apart), the hovers and the views."""
     mb = 1024 * 1024
-    samples = result.get("rss_during_analyze", [])
-    peak = max([result["rss_end"]["VmHWM"], *(s["VmHWM"] for s in samples)])
+    after, end = result["rss_after_analyze"], result["rss_end"]
+    peak = max([after["VmHWM"], *(s["VmHWM"] for s in result.get("rss_during_analyze", []))])
     rate = result["tokens"] / result["analyze_s"]
     hovers = ", ".join(
         f"{name} {h['seconds'] * 1000:,.0f} ms" + ("" if h["answered"] else " (no card)")
@@ -366,18 +367,29 @@ def long_markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
             f"`bench/soak.py --long {args.long}`: Python standard-library sources joined into one file of "
             f"{result['characters']:,} characters, opened in one real server over stdio and analysed with "
             f"{budget} memory budget and {args.max_tokens}-token windows ({result['windows']} windows; windows "
-            "beyond the budget are kept on disk), then hovered at its first, middle and last token; then each kind "
-            "of view asked at the middle token (seconds to the answer).",
+            "beyond the budget are kept on disk and mapped back when read), then hovered at its first, middle "
+            "and last token; then each kind of view asked at the middle token (seconds to the answer). Peak RSS: "
+            "the kernel's high-water mark up to the end of the analysis. After the views, the RSS is given as the "
+            "heap (anonymous memory) and the mapped files (the converted weights and the spilled windows the views "
+            "read, pages the system reclaims under pressure).",
             "",
             table(
-                ["tokens", "analysis (s)", "tokens / s", "peak RSS (MB)", "RSS after (MB)", "hovers", "views"],
+                [
+                    "tokens",
+                    "analysis (s)",
+                    "tokens / s",
+                    "peak RSS, analysis (MB)",
+                    "after the views: heap / mapped files (MB)",
+                    "hovers",
+                    "views",
+                ],
                 [
                     [
                         f"{result['tokens']:,}",
                         f"{result['analyze_s']:,.0f}",
                         f"{rate:,.1f}",
                         f"{peak / mb:,.0f}",
-                        f"{result['rss_end']['VmRSS'] / mb:,.0f}",
+                        f"{end['RssAnon'] / mb:,.0f} / {end['RssFile'] / mb:,.0f}",
                         hovers,
                         views,
                     ]
