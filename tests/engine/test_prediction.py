@@ -128,6 +128,22 @@ def test_surprisal_is_the_previous_tokens_rating_of_this_one(tiny: LoadedModel) 
     assert whole["bits"][0] is None and len(whole["bits"]) == analysis.token_count
 
 
+def test_the_surprisal_of_a_range_runs_the_head_over_that_range_only(tiny: LoadedModel) -> None:
+    """A range of rows (the surprise request's ``rows``) equals the whole heat's slice, and fills the
+    log-probabilities of the windows it touches, not the others'."""
+    analysis = run_analysis(tiny, TEXT, WINDOW)
+    assert len(analysis.windows) >= 4
+    last = analysis.windows[-1]
+    start, end = last.start + 2, analysis.token_count
+    part = analysis.surprisal_between(start, end)
+    untouched = [w for w in analysis.windows if w.start + w.n < start]
+    assert untouched and all(w.logprobs is None or w.logprobs_missing(0, w.n) for w in untouched)
+    whole = analysis.surprisal_bits()
+    assert np.allclose(part, whole[start:end], equal_nan=True) and np.isfinite(part).all()
+    for first, stop in ((0, 1), (0, 5), (1, 2), (7, analysis.token_count), (3, 3)):
+        assert np.array_equal(analysis.surprisal_between(first, stop), whole[first:stop], equal_nan=True)
+
+
 def test_a_cursor_request_without_prediction_reads_no_lm_head(tiny: LoadedModel) -> None:
     """``prediction: false`` (the extension's tint requests): the same weights, no prediction."""
 

@@ -213,25 +213,34 @@ class Analysis:
         predicted = self.prediction(token)
         return predicted.next_logprob if predicted is not None else math.nan
 
-    def next_logprobs(self) -> np.ndarray:
-        """(tokens,) float64: log p(x_{i+1} | x_0..x_i) in nats for every analysed token i, from the
-        window that owns token i; NaN after the document's last token and without predictions.
+    def next_logprobs(self, start: int = 0, end: int | None = None) -> np.ndarray:
+        """(end - start,) float64: log p(x_{i+1} | x_0..x_i) in nats for the analysed tokens i in
+        [start, end) (every token by default), from the window that owns token i; NaN after the
+        document's last token and without predictions.
 
-        The LM head runs over each window's owned rows in blocks (``Head.block_rows``); each block
-        is kept on its window as it is done, so work stopped at a ``cancellation.check()`` resumes
-        where it stopped, and a later analysis that reuses the window (or its prefix) reads it."""
+        The LM head runs over each window's owned rows in blocks (``Head.block_rows``), only over the
+        rows asked for; each block is kept on its window as it is done, so work stopped at a
+        ``cancellation.check()`` resumes where it stopped, and a later analysis that reuses the
+        window (or its prefix) reads it. A range costs its own rows: on a file of 131,072 tokens the
+        whole document's head takes minutes, a screenful milliseconds."""
+        end = self.token_count if end is None else end
+        whole = start == 0 and end == self.token_count
         if self._next_logprobs is not None:
-            return self._next_logprobs
-        out = np.full(self.token_count, np.nan, dtype=np.float64)
+            return self._next_logprobs[start:end]
+        out = np.full(max(0, end - start), np.nan, dtype=np.float64)
         for w, win in enumerate(self.windows):
             owned = np.nonzero(self.owners[win.start : win.start + win.n] == w)[0]
             if not len(owned) or not self.predicts(win):
                 continue
-            first, end = int(owned[0]), int(owned[-1]) + 1
-            self._fill_logprobs(win, first, end)
+            first = max(int(owned[0]), start - win.start)
+            stop = min(int(owned[-1]) + 1, end - win.start)
+            if first >= stop:
+                continue
+            self._fill_logprobs(win, first, stop)
             if win.logprobs is not None:
-                out[win.start + first : win.start + end] = win.logprobs[first:end].double().numpy()
-        self._next_logprobs = out
+                out[win.start + first - start : win.start + stop - start] = win.logprobs[first:stop].double().numpy()
+        if whole:
+            self._next_logprobs = out
         return out
 
     def _fill_logprobs(self, win: CapturedWindow, first: int, end: int) -> None:
@@ -256,9 +265,18 @@ class Analysis:
         """(tokens,) float64: the surprisal of each token given the text before it,
         s_i = -log2 p(x_i | x_0..x_{i-1}) = -next_logprob_{i-1} / ln 2, in bits; NaN for the first
         token (nothing precedes it) and where no prediction was kept."""
-        out = np.full(self.token_count, np.nan, dtype=np.float64)
-        if self.token_count > 1:
-            out[1:] = -self.next_logprobs()[:-1] / LN2
+        return self.surprisal_between(0, self.token_count)
+
+    def surprisal_between(self, start: int, end: int) -> np.ndarray:
+        """``surprisal_bits()[start:end]``, the LM head run over those tokens' predecessors only."""
+        out = np.full(max(0, end - start), np.nan, dtype=np.float64)
+        first = max(start, 1)
+        if first < end:
+            if start == 0 and end == self.token_count:
+                logprobs = self.next_logprobs()[first - 1 : end - 1]  # the whole, kept
+            else:
+                logprobs = self.next_logprobs(first - 1, end - 1)
+            out[first - start :] = -logprobs / LN2
         return out
 
     def check_token(self, token: int) -> None:
