@@ -7,9 +7,7 @@
  * "Which Code Does This Prediction Need?" explains the model's first choice at the cursor by
  * removals (Requests.explainCompletion with a position) in the same panel and the same line tints.
  */
-import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { AnalysisStore } from './analyses';
 import type { Analyzer } from './analyze';
 import type { ServerClient } from './client';
@@ -18,7 +16,6 @@ import { formatWeight } from './core/buckets';
 import { branchForced, documentLine, linesToLeaveOut, readCompleteResult, readExplainResult, stopSentence, tokenId, tokenPosition } from './core/completion';
 import { completionView, type CompletionState } from './core/completionView';
 import { predictedProbability, predictionQuery, predictionView, readPredictionResult, type PredictedToken, type PredictionState } from './core/prediction';
-import { progressForwarder } from './core/progress';
 import type { AttentionResult, Position } from './core/protocol';
 import type { AttributionLine, CompleteParams, CompleteResult, ExplainCompletionParams, LineRanges } from './core/protocolViews';
 import { tokenLabel } from './core/ranges';
@@ -151,15 +148,8 @@ export class Completer implements vscode.Disposable {
   ): Promise<R | undefined> {
     try {
       return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-        const client = await this.deps.server.ensureStarted();
-        const workDoneToken = randomUUID();
-        const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, progressForwarder((step) => progress.report(step)));
-        try {
-          const result = await this.deps.server.request(request, { ...params, workDoneToken }, token);
-          return token.isCancellationRequested ? undefined : result;
-        } finally {
-          onProgress.dispose();
-        }
+        const result = await this.deps.server.requestWithProgress(request, params, (step) => progress.report(step), token);
+        return token.isCancellationRequested ? undefined : result;
       });
     } catch (error) {
       const failure = failureOf(error);

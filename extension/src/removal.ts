@@ -3,12 +3,9 @@
  * lines (reusing the analysis before them); the message compares the prediction at a token, and
  * the effect heat tints every later token by how its surprisal changed.
  */
-import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { ServerClient } from './client';
 import { errorMessage } from './core/async';
-import { progressForwarder } from './core/progress';
 import type { RemoveLinesParams, RemoveLinesResult } from './core/protocolViews';
 import {
   comparedPosition,
@@ -104,23 +101,15 @@ export class LineRemover implements vscode.Disposable {
     progress: vscode.Progress<{ message?: string; increment?: number }>,
     token: vscode.CancellationToken,
   ): Promise<RemoveLinesResult | undefined> {
-    const client = await this.server.ensureStarted();
-    const workDoneToken = randomUUID();
-    const onProgress = client.onProgress(WorkDoneProgress.type, workDoneToken, progressForwarder((step) => progress.report(step)));
-    try {
-      // the heat is asked for at once: the model has run by then, and the LM head over the later tokens costs little more
-      const params: RemoveLinesParams = {
-        textDocument: { uri: document.uri.toString(), version: document.version },
-        lines: span,
-        position,
-        heat: true,
-        workDoneToken,
-      };
-      const result = await this.server.request(Requests.removeLines, params, token);
-      return token.isCancellationRequested ? undefined : result;
-    } finally {
-      onProgress.dispose();
-    }
+    // the heat is asked for at once: the model has run by then, and the LM head over the later tokens costs little more
+    const params: RemoveLinesParams = {
+      textDocument: { uri: document.uri.toString(), version: document.version },
+      lines: span,
+      position,
+      heat: true,
+    };
+    const result = await this.server.requestWithProgress(Requests.removeLines, params, (step) => progress.report(step), token);
+    return token.isCancellationRequested ? undefined : result;
   }
 
   /** Shows the effect heat in the document's editors in place of what they showed. */

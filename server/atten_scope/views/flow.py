@@ -208,10 +208,8 @@ ROWS_AT_ONCE = 64  # rows of c^l built together (their weights, (S, rows, H), ar
 
 def by_source(parts: Contributions, layer: int, sources: int) -> torch.Tensor:
     """u_hj of ``layer`` for j < sources, through the post-attention norm's gain where the model has
-    one, laid out by source: (S, H, D) float32, what ``alti_matrix_rows`` multiplies (the layer's
-    (H, S, D) copy is dropped)."""
-    u = parts.projected_values(layer, sources).transpose(0, 1).contiguous()
-    parts._projected.clear()
+    one, laid out by source: (S, H, D) float32, what ``alti_matrix_rows`` multiplies."""
+    u = parts.projected_block(layer, 0, sources).transpose(0, 1).contiguous()
     gain = parts.norm_gain[layer - 1]
     return u.mul_(gain) if gain is not None else u
 
@@ -274,8 +272,7 @@ def alti_row(parts: Contributions, target: int, progress: ReportProgress = ignor
         start = live[0]
         while start <= live[-1]:
             cancellation.check()
-            block = ROWS_AT_ONCE
-            count = min(block, live[-1] + 1 - start)
+            count = min(ROWS_AT_ONCE, live[-1] + 1 - start)
             rows = alti_matrix_rows(parts, layer, start, count, u).double()  # (count, start + count)
             mixed[: start + count] += vector[start : start + count] @ rows
             start += count
